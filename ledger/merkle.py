@@ -1,0 +1,106 @@
+"""RFC 6962 / RFC 9162 Merkle trees over SHA-256, with inclusion proofs.
+
+Leaves and interior nodes are domain-separated (``0x00`` / ``0x01`` prefixes), so a node can
+never be passed off as a leaf. Computing and verifying are separate pure functions::
+
+    >>> leaves = [b"a", b"b", b"c"]
+    >>> root = merkle_root([leaf_hash(x) for x in leaves])
+    >>> proof = inclusion_proof([leaf_hash(x) for x in leaves], 1)
+    >>> verify_inclusion(leaf_hash(b"b"), 1, 3, proof, root)  # raises on mismatch
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from ledger.errors import VerificationError
+
+__all__ = [
+    "EMPTY_ROOT",
+    "inclusion_proof",
+    "leaf_hash",
+    "merkle_root",
+    "node_hash",
+    "root_from_inclusion",
+    "verify_inclusion",
+]
+
+LEAF_PREFIX = b"\x00"
+NODE_PREFIX = b"\x01"
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+def leaf_hash(data: bytes) -> bytes:
+    """``SHA-256(0x00 || data)``."""
+    return hashlib.sha256(LEAF_PREFIX + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """``SHA-256(0x01 || left || right)``."""
+    return hashlib.sha256(NODE_PREFIX + left + right).digest()
+
+
+def _split(n: int) -> int:
+    """Largest power of two strictly less than ``n`` (n >= 2)."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def merkle_root(leaf_hashes: Sequence[bytes]) -> bytes:
+    """Root of the tree whose leaves hash to ``leaf_hashes`` (RFC 9162 §2.1.1)."""
+    n = len(leaf_hashes)
+    if n == 0:
+        return EMPTY_ROOT
+    if n == 1:
+        return leaf_hashes[0]
+    k = _split(n)
+    return node_hash(merkle_root(leaf_hashes[:k]), merkle_root(leaf_hashes[k:]))
+
+
+def inclusion_proof(leaf_hashes: Sequence[bytes], index: int) -> list[bytes]:
+    """Audit path for leaf ``index`` (RFC 9162 §2.1.3), bottom-up."""
+    n = len(leaf_hashes)
+    if not 0 <= index < n:
+        raise IndexError(f"leaf index {index} outside a tree of {n}")
+    if n == 1:
+        return []
+    k = _split(n)
+    if index < k:
+        return [*inclusion_proof(leaf_hashes[:k], index), merkle_root(leaf_hashes[k:])]
+    return [*inclusion_proof(leaf_hashes[k:], index - k), merkle_root(leaf_hashes[:k])]
+
+
+def root_from_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes]) -> bytes:
+    """Recompute the root from a leaf hash and its audit path (RFC 9162 §2.1.3.2).
+
+    Raises :class:`VerificationError` when the proof has the wrong length for ``(index, size)``.
+    """
+    if not 0 <= index < size:
+        raise VerificationError(f"leaf index {index} outside a tree of {size}", where="proof")
+    fn, sn = index, size - 1
+    r = leaf
+    for p in proof:
+        if sn == 0:
+            raise VerificationError("inclusion proof is longer than the tree allows", where="proof")
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            if not fn & 1:
+                while fn & 1 == 0 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise VerificationError("inclusion proof is shorter than the tree needs", where="proof")
+    return r
+
+
+def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> None:
+    """Raise :class:`VerificationError` unless ``leaf`` is leaf ``index`` of the tree with ``root``."""
+    got = root_from_inclusion(leaf, index, size, proof)
+    if got != root:
+        raise VerificationError(
+            "inclusion proof does not lead to the expected root", expected=root.hex(), found=got.hex(), where="proof"
+        )
