@@ -1,0 +1,151 @@
+"""The hall's off-chain store on LevelDB (``plyvel``).
+
+Key layout (all keys are UTF-8; values JSON unless noted)::
+
+    case/<serial>                    case header (what the hall knows of the case)
+    rec/<serial>/<seq:06d>           one stage record with its salts and local anchor state
+    blob/<sha256>                    raw bytes of a material or result file (content-addressed)
+    meta/<name>                      small named values (cursors, counters)
+    plus prefixes owned by other modules (outbox/, ...)
+
+Every multi-key change goes through :meth:`Store.write_batch`, which LevelDB applies atomically,
+so a crash never leaves half a case behind::
+
+    with store.write_batch() as wb:
+        wb.put_json(b"case/TB-1", {...})
+        wb.put_blob(pdf_bytes)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import plyvel
+
+from ledger.errors import NotFoundError, StoreError
+
+__all__ = ["Store", "WriteBatch", "blob_key"]
+
+
+def blob_key(digest_hex: str) -> bytes:
+    return b"blob/" + digest_hex.encode()
+
+
+def _dump(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+
+
+class WriteBatch:
+    """Writes collected here land together or not at all."""
+
+    def __init__(self, batch: Any) -> None:
+        self._b = batch
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self._b.put(key, value)
+
+    def put_json(self, key: bytes, value: Any) -> None:
+        self._b.put(key, _dump(value))
+
+    def delete(self, key: bytes) -> None:
+        self._b.delete(key)
+
+    def put_blob(self, data: bytes) -> str:
+        """Store ``data`` under its SHA-256 and return the hex digest."""
+        digest = hashlib.sha256(data).hexdigest()
+        self._b.put(blob_key(digest), data)
+        return digest
+
+
+class Store:
+    """A LevelDB directory owned by one hall node (one process at a time)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = plyvel.DB(str(self.path), create_if_missing=True)
+        except plyvel.IOError as exc:
+            raise StoreError(f"cannot open the store at {self.path}: {exc} (is another node using it?)") from exc
+
+    def close(self) -> None:
+        if not self._db.closed:
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def write_batch(self) -> Iterator[WriteBatch]:
+        """Atomic, synced batch: applied only if the block finishes without an exception."""
+        batch = self._db.write_batch(transaction=True, sync=True)
+        with batch:
+            yield WriteBatch(batch)
+
+    def get(self, key: bytes) -> bytes | None:
+        value: bytes | None = self._db.get(key)
+        return value
+
+    def get_json(self, key: bytes) -> Any:
+        raw = self._db.get(key)
+        return None if raw is None else json.loads(raw)
+
+    def put_json(self, key: bytes, value: Any) -> None:
+        self._db.put(key, _dump(value), sync=True)
+
+    def delete(self, key: bytes) -> None:
+        self._db.delete(key, sync=True)
+
+    def iter_prefix(self, prefix: bytes, *, reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
+        with self._db.iterator(prefix=prefix, reverse=reverse) as it:
+            yield from it
+
+    def iter_json(self, prefix: bytes) -> Iterator[tuple[bytes, Any]]:
+        for k, v in self.iter_prefix(prefix):
+            yield k, json.loads(v)
+
+    def count_prefix(self, prefix: bytes) -> int:
+        with self._db.iterator(prefix=prefix, include_value=False) as it:
+            return sum(1 for _ in it)
+
+    def put_blob(self, data: bytes) -> str:
+        with self.write_batch() as wb:
+            return wb.put_blob(data)
+
+    def get_blob(self, digest_hex: str) -> bytes:
+        """The bytes stored under ``digest_hex``; re-hashed on read so disk corruption is caught."""
+        data = self._db.get(blob_key(digest_hex))
+        if data is None:
+            raise NotFoundError(f"no file with SHA-256 {digest_hex} in this hall's store")
+        if hashlib.sha256(data).hexdigest() != digest_hex:
+            raise StoreError(f"stored file {digest_hex} is corrupted on disk")
+        blob: bytes = data
+        return blob
+
+    def has_blob(self, digest_hex: str) -> bool:
+        return self._db.get(blob_key(digest_hex)) is not None
+
+    def snapshot_to(self, target: Path) -> int:
+        """Copy a consistent point-in-time snapshot into a new LevelDB at ``target``; returns keys copied."""
+        n = 0
+        snap = self._db.snapshot()
+        try:
+            out = plyvel.DB(str(target), create_if_missing=True, error_if_exists=True)
+            try:
+                with out.write_batch() as wb, snap.iterator() as it:
+                    for k, v in it:
+                        wb.put(k, v)
+                        n += 1
+            finally:
+                out.close()
+        finally:
+            snap.close()
+        return n
