@@ -1,0 +1,48 @@
+# CaseLedger — two commands: `make demo` (local consortium with demo data) and `make test` (whole suite).
+# Both do all set-up themselves on a fresh machine.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+NPM    := npm --no-audit --no-fund --loglevel=error
+
+.PHONY: setup build demo test test-contracts test-python lint bench clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	$(NPM) ci
+	touch $@
+
+# Rebuild the contracts and refresh the ABI/bytecode shipped in ledger/contracts/ (commit the result).
+build: setup
+	$(NPM) run build
+
+demo: setup
+	$(BIN)/caseledger chain up
+	$(BIN)/caseledger deploy --halls 3
+
+test: setup test-contracts test-python
+
+test-contracts: setup
+	npx hardhat test
+
+test-python: setup
+	$(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/ruff check ledger node_api tests scripts
+	$(BIN)/ruff format --check ledger node_api tests scripts
+	$(BIN)/mypy
+
+bench: setup
+	$(BIN)/caseledger bench
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache

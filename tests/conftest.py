@@ -1,0 +1,57 @@
+"""Shared fixtures: a real anvil node on a free loopback port, and a fresh deployment on it."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from ledger.chain import ChainClient, Deployment
+from ledger.devchain import DevChain, dev_admin
+
+VECTORS = Path(__file__).parent / "vectors"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def dev_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevChain]:
+    """One anvil for the session with fast interval mining (0.2 s blocks); stopped at the end."""
+    chain = DevChain(tmp_path_factory.mktemp("chain"), port=free_port(), block_time=0.2)
+    chain.up()
+    try:
+        yield chain
+    finally:
+        chain.down()
+
+
+@pytest.fixture
+def deployment(dev_chain: DevChain) -> Deployment:
+    """A fresh pair of contracts per test, so tests never see each other's halls or cases."""
+    return ChainClient.deploy(dev_chain.rpc_url, dev_admin())
+
+
+@pytest.fixture
+def admin(dev_chain: DevChain, deployment: Deployment) -> ChainClient:
+    return ChainClient.connect(dev_chain.rpc_url, deployment=deployment, account=dev_admin())
+
+
+@pytest.fixture
+def new_hall(dev_chain: DevChain, deployment: Deployment, admin: ChainClient):  # type: ignore[no-untyped-def]
+    """Factory: register a funded hall key in ``district``; returns its ChainClient."""
+
+    def make(district: int, name: str = "测试大厅") -> ChainClient:
+        acct: LocalAccount = Account.create()
+        admin.register_hall(acct.address, district, name, "http://127.0.0.1:1")
+        admin.fund(acct.address, 10**18)
+        return ChainClient.connect(dev_chain.rpc_url, deployment=deployment, account=acct)
+
+    return make

@@ -1,0 +1,134 @@
+"""The chain client against a real anvil node: lifecycle, heads, refusals by name, privacy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from eth_account import Account
+
+from ledger.chain import AppendItem, ChainClient, OpenItem
+from ledger.errors import ChainRuleError
+from ledger.hashchain import case_id, chain_heads
+from ledger.records import SaltedRecord
+from ledger.stages import Stage
+
+pytestmark = pytest.mark.integration
+
+LICHENG, FENGZE = 350502, 350503
+PERSON = {
+    "applicant_name": "王小明",
+    "applicant_id_number": "350503198807150019",
+    "applicant_phone": "13905951234",
+    "applicant_address": "泉州市丰泽区东海街道123号",
+}
+
+
+def _lifecycle(serial: str) -> list[tuple[Stage, dict[str, Any]]]:
+    return [
+        (Stage.INTAKE, {"item_code": "BDC-001", **PERSON}),
+        (Stage.MATERIALS, {"materials_root": "ab" * 32, "material_count": 3}),
+        (Stage.ACCEPTANCE, {"outcome": "accepted", "officer": "承办人甲"}),
+        (Stage.PROCESS, {"step": "review", "note": "材料齐全"}),
+        (Stage.RESULT, {"decision": "approved"}),
+        (Stage.DELIVERY, {"method": "counter", "received_by": PERSON["applicant_name"]}),
+    ]
+
+
+def test_full_lifecycle_heads_match_python(new_hall, admin: ChainClient) -> None:  # type: ignore[no-untyped-def]
+    a, b = new_hall(LICHENG), new_hall(FENGZE)
+    serial = "TB-IT-0001"
+    records = [SaltedRecord.new(serial, st, f) for st, f in _lifecycle(serial)]
+    writers = [a, a, b, b, b, a]
+    a.open_case(serial, "BDC-001", FENGZE, records[0].commitment)
+    for rec, w in zip(records[1:], writers[1:], strict=True):
+        w.append_event(serial, rec.stage, rec.commitment)
+
+    events = admin.case_events(serial)
+    assert [e.stage for e in events] == [r.stage for r in records]
+    assert [e.commitment for e in events] == [r.commitment for r in records]
+    assert [e.writer for e in events] == [w.address for w in writers]
+    expected = chain_heads(serial, [(r.stage, r.commitment, w.address) for r, w in zip(records, writers, strict=True)])
+    assert [e.head for e in events] == expected
+    header = admin.case_header(serial)
+    assert header["head"] == expected[-1] and header["event_count"] == 6
+    assert header["home_district"] == FENGZE and header["item_code"] == "BDC-001"
+
+
+def _refused(fn, rule: str) -> ChainRuleError:  # type: ignore[no-untyped-def]
+    with pytest.raises(ChainRuleError) as err:
+        fn()
+    assert err.value.rule == rule, str(err.value)
+    return err.value
+
+
+def test_refusals_are_named(new_hall, admin: ChainClient, dev_chain, deployment) -> None:  # type: ignore[no-untyped-def]
+    a, b, c = new_hall(LICHENG), new_hall(FENGZE), new_hall(350582)
+    stranger = ChainClient.connect(dev_chain.rpc_url, deployment=deployment, account=Account.create())
+    admin.fund(stranger.address, 10**18)
+    c1 = b"\x01" * 32
+
+    _refused(lambda: stranger.open_case("TB-R-1", "X", FENGZE, c1), "CaseLedgerInactiveHall")
+
+    a.open_case("TB-R-1", "X", FENGZE, c1)
+    a.append_event("TB-R-1", Stage.MATERIALS, b"\x02" * 32)
+    err = _refused(lambda: c.append_event("TB-R-1", Stage.ACCEPTANCE, b"\x03" * 32), "CaseLedgerUnauthorizedWriter")
+    assert err.args_by_name["stage"] == "ACCEPTANCE"
+    assert err.args_by_name["caseId"] == "0x" + case_id("TB-R-1").hex()
+    b.append_event("TB-R-1", Stage.ACCEPTANCE, b"\x03" * 32)
+    b.append_event("TB-R-1", Stage.RESULT, b"\x04" * 32)
+    _refused(lambda: b.append_event("TB-R-1", Stage.PROCESS, b"\x05" * 32), "CaseLedgerOutOfOrder")
+
+    hall_b = admin.hall_of(b.address)
+    assert hall_b is not None
+    admin.suspend_hall(hall_b.hall_id)
+    _refused(lambda: b.open_case("TB-R-2", "X", LICHENG, c1), "CaseLedgerInactiveHall")
+    admin.reactivate_hall(hall_b.hall_id)
+
+    new_key = Account.create()
+    admin.fund(new_key.address, 10**18)
+    admin.rotate_hall_key(hall_b.hall_id, new_key.address)
+    _refused(lambda: b.open_case("TB-R-3", "X", LICHENG, c1), "CaseLedgerInactiveHall")
+    b2 = ChainClient.connect(dev_chain.rpc_url, deployment=deployment, account=new_key)
+    b2.open_case("TB-R-3", "X", LICHENG, c1)
+    # events written by the old key stay valid on chain
+    old = admin.case_events("TB-R-1")
+    assert [e.writer for e in old if e.stage in (Stage.ACCEPTANCE, Stage.RESULT)] == [b.address, b.address]
+
+
+def test_batch_across_cases_and_privacy_scan(new_hall, admin: ChainClient) -> None:  # type: ignore[no-untyped-def]
+    a = new_hall(LICHENG)
+    start = admin.block_number()
+    opens, appends, records = [], [], []
+    for i in range(20):
+        serial = f"TB-B-{i:04d}"
+        r0 = SaltedRecord.new(serial, Stage.INTAKE, {"item_code": "BDC-001", **PERSON})
+        r1 = SaltedRecord.new(serial, Stage.MATERIALS, {"materials_root": "cd" * 32, "material_count": 1})
+        opens.append(OpenItem(serial, "BDC-001", FENGZE, r0.commitment))
+        appends.append(AppendItem(serial, Stage.MATERIALS, r1.commitment))
+        records += [r0, r1]
+    receipt = a.anchor_batch(opens, appends)
+    assert receipt.status == 1
+    for i in range(20):
+        assert admin.case_header(f"TB-B-{i:04d}")["event_count"] == 2
+    end = admin.block_number()
+
+    blobs = admin.raw_transaction_inputs(start, end) + admin.raw_logs(start, end)
+    assert blobs, "the scan must see the batch transaction and its logs"
+    haystack = b"".join(blobs)
+    for value in PERSON.values():
+        for encoding in ("utf-8", "utf-16-be", "utf-16-le", "gb18030"):
+            assert value.encode(encoding) not in haystack, (value, encoding)
+        assert value.encode().hex().encode() not in haystack
+    # the commitments themselves are there: the scan looks at the right bytes
+    assert records[0].commitment in haystack
+
+
+def test_batch_is_all_or_nothing(new_hall, admin: ChainClient) -> None:  # type: ignore[no-untyped-def]
+    a = new_hall(LICHENG)
+    opens = [OpenItem("TB-AON-1", "X", FENGZE, b"\x01" * 32)]
+    bad = [AppendItem("TB-AON-1", Stage.ACCEPTANCE, b"\x02" * 32)]  # accepting hall may not accept
+    with pytest.raises(ChainRuleError) as err:
+        a.anchor_batch(opens, bad)
+    assert err.value.rule == "CaseLedgerUnauthorizedWriter"
+    assert admin.case_header("TB-AON-1")["event_count"] == 0
