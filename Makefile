@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
-	$(NPM) ci
+	$(NPM) install  # not `npm ci`: npm 11 locks omit other platforms' optional anvil builds and `ci` refuses them
 	touch $@
 
 # Rebuild the contracts and refresh the ABI/bytecode shipped in ledger/contracts/ (commit the result).
