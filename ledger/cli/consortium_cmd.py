@@ -1,0 +1,152 @@
+"""``caseledger up | down | status | demo``: a local consortium of hall processes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ledger.cli import DEFAULT_DATA_DIR, DataDir, app
+from ledger.demo import HallClient, run_demo
+from ledger.localnet import LocalNet
+
+Port = Annotated[int, typer.Option("--port", envvar="CASELEDGER_CHAIN_PORT", help="Chain JSON-RPC port.")]
+
+
+def _print_halls(halls: list[dict[str, Any]], rpc_url: str) -> None:
+    typer.echo(f"chain: {rpc_url}")
+    for h in halls:
+        typer.echo(
+            f"hall {h['hall_id']} {h['name']} (district {h['district']}): {h['url']}  (API docs {h['url']}/docs)"
+        )
+        typer.echo(f"    staff login: header X-Staff-Token: {h['staff_token']}")
+
+
+@app.command("up")
+def up(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    halls: Annotated[int, typer.Option("--halls", help="How many halls (separate processes).")] = 3,
+    detach: Annotated[bool, typer.Option("--detach", help="Leave everything running in the background.")] = False,
+    port: Port = 8545,
+) -> None:
+    """Start the local chain, deploy, register the halls and run one node process per hall."""
+    net = LocalNet(data_dir, halls=halls, chain_port=port)
+    started = net.up()
+    _print_halls(started, net.chain.rpc_url)
+    if detach:
+        typer.echo("running in the background; stop with `caseledger down`")
+        return
+    typer.echo("running; press Ctrl-C to stop (data is kept in " + str(data_dir) + ")")
+    stop = {"now": False}
+
+    def _on_term(*_: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, _on_term)
+    try:
+        while not stop["now"] and net.state_file.exists():
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    typer.echo("stopping ...")
+    net.down()
+    typer.echo("stopped")
+
+
+@app.command("down")
+def down(data_dir: DataDir = DEFAULT_DATA_DIR, port: Port = 8545) -> None:
+    """Stop the hall processes and the local chain (all data is kept)."""
+    net = LocalNet.load(data_dir) or LocalNet(data_dir, chain_port=port, halls=0)
+    if net.count == 0:  # no state file: stop whatever hall pid files exist
+        halls_dir = data_dir / "halls"
+        net.count = len(list(halls_dir.iterdir())) if halls_dir.exists() else 0
+    net.down()
+    typer.echo("stopped")
+
+
+@app.command("status")
+def status(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The running consortium: chain, deployment, each hall's URL, district and health."""
+    net = LocalNet.load(data_dir)
+    if net is None:
+        if as_json:
+            typer.echo(json.dumps({"running": False}))
+        else:
+            typer.echo("no consortium is running here (start one with `caseledger up`)")
+        raise typer.Exit(1)
+    st = net.status()
+    if as_json:
+        typer.echo(json.dumps({"running": True, **st}, ensure_ascii=False, default=str))
+        return
+    c = st["chain"]
+    typer.echo(
+        f"chain {c['rpc_url']}: "
+        + (f"block {c.get('block')}, chain id {c.get('chain_id')}" if c["running"] else "DOWN")
+    )
+    if st["deployment"]:
+        d = st["deployment"]
+        typer.echo(f"deployment: HallRegistry {d['registry']}  CaseLedger {d['ledger']}")
+    for h in st["halls"]:
+        if not h["up"]:
+            typer.echo(f"hall {h['hall_id']} {h['name']} ({h['district']}) {h['url']}: DOWN")
+            continue
+        hh = h["health"]
+        typer.echo(
+            f"hall {h['hall_id']} {h['name']} ({h['district']}) {h['url']}: chain "
+            f"{'ok' if hh['chain']['connected'] else 'unreachable'}, outbox {hh['outbox']['pending']} pending, "
+            f"indexer lag {hh['indexer']['lag']}"
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@app.command("demo")
+def demo(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """The cross-district scenario through the halls' HTTP APIs (on a temporary consortium if none runs)."""
+    net = LocalNet.load(data_dir)
+    temp: Path | None = None
+    if net is None or not all(h["up"] for h in net.status()["halls"]) or len(net.halls) < 2:
+        temp = Path(tempfile.mkdtemp(prefix="caseledger-demo-"))
+        if not as_json:
+            typer.echo(f"no consortium running at {data_dir}: starting a temporary one in {temp}")
+        net = LocalNet(temp, halls=3, chain_port=_free_port(), hall_ports=[_free_port() for _ in range(3)])
+        net.up()
+    say = (lambda _: None) if as_json else typer.echo
+    try:
+        ha, hb = net.halls[0], net.halls[1]
+        a = HallClient(ha["url"], ha["staff_token"], "window-a")
+        b = HallClient(hb["url"], hb["staff_token"], "officer-b")
+        result = run_demo(a, b, home_district=int(hb["district"]), log=say)
+    finally:
+        if temp is not None:
+            net.down()
+            shutil.rmtree(temp, ignore_errors=True)
+    ok = result["verified"] and all(e["anchored"] for e in result["events"])
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        typer.echo(f"\ncase {result['serial']}: accepted at hall {result['accepting_hall']}, "
+                   f"home district {result['home_district']}")  # fmt: skip
+        for e in result["events"]:
+            state = f"anchored in block {e['block']} tx {e['tx']}" if e["anchored"] else "NOT anchored"
+            typer.echo(f"  #{e['index']} {e['stage']:<10} by hall {e['writer_hall']}: {state}")
+        typer.echo("package verified at both halls" if result["verified"] else "package NOT verified at both halls")
+    if not ok:
+        raise typer.Exit(1)

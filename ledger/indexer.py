@@ -1,0 +1,161 @@
+"""Follows the CaseLedger contract's logs into the hall's local index, and drives transfers.
+
+From a persisted cursor (``meta/indexer_cursor``, the last block indexed) up to
+``head - confirmations``, in chunks::
+
+    idx = Indexer(store, client, book, confirmations=1)
+    idx.run_once()           # or idx.start() for the background thread
+
+* ``caseid/<0x..>`` → the case's serial, home district and accepting hall (every case on chain);
+* a case opened for this hall's district elsewhere gets a local case header (``source: chain``);
+* ``chainev/<serial>/<index:06d>`` → each on-chain event of a case this hall is party to;
+* an event written by another hall whose record this hall does not hold marks the case for a
+  pull (``xfer/<serial>``), which :class:`ledger.transfer.TransferWorker` carries out.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ledger.cases import CaseBook
+from ledger.chain import ChainClient
+from ledger.errors import ChainError
+
+__all__ = ["Indexer"]
+
+log = logging.getLogger("caseledger.indexer")
+
+CURSOR = b"meta/indexer_cursor"
+
+
+class Indexer:
+    def __init__(
+        self,
+        store: Any,
+        client: ChainClient,
+        book: CaseBook,
+        *,
+        confirmations: int = 0,
+        interval: float = 1.0,
+        chunk: int = 2000,
+        on_transfer_needed: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.book = book
+        self.confirmations = confirmations
+        self.interval = interval
+        self.chunk = chunk
+        self.on_transfer_needed = on_transfer_needed
+        self.head: int | None = None
+        self.last_error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def cursor(self) -> int:
+        c = self.store.get_json(CURSOR)
+        if c is None:
+            dep = self.client.deployment
+            return (dep.deployed_block - 1) if dep else -1
+        return int(c)
+
+    def lag(self) -> int | None:
+        return None if self.head is None else max(0, self.head - self.cursor)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="indexer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                more = self.run_once()
+                failures = 0
+                self.last_error = None
+                if not more:
+                    self._stop.wait(self.interval)
+            except ChainError as exc:
+                failures += 1
+                self.last_error = str(exc)
+                self._stop.wait(min(10.0, 0.25 * 2**failures))
+            except Exception as exc:
+                failures += 1
+                self.last_error = f"{exc.__class__.__name__}: {exc}"
+                log.exception("indexer: unexpected error")
+                self._stop.wait(min(10.0, 0.25 * 2**failures))
+
+    def run_once(self) -> bool:
+        """Index one chunk; True if there is more to do right away."""
+        self.head = self.client.block_number()
+        safe = self.head - self.confirmations
+        start = self.cursor + 1
+        if safe < start:
+            return False
+        end = min(safe, start + self.chunk - 1)
+        opened, appended = self.client.events_in_range(start, end)
+        hall = self.book.hall
+        need_pull = False
+        with self.book.lock, self.store.write_batch() as wb:
+            cases: dict[str, dict[str, Any]] = {}
+            for o in opened:
+                info = {"serial": o.serial, "home_district": o.home_district, "accepting_hall": o.accepting_hall,
+                        "item_code": o.item_code, "block": o.block_number}  # fmt: skip
+                cases[o.case_id] = info
+                wb.put_json(f"caseid/{o.case_id}".encode(), info)
+                party = o.home_district == hall.district or o.accepting_hall == hall.hall_id
+                if party and not self.book.has_case(o.serial):
+                    wb.put_json(
+                        f"case/{o.serial}".encode(),
+                        {
+                            "serial": o.serial,
+                            "item_code": o.item_code,
+                            "home_district": o.home_district,
+                            "accepting_hall": o.accepting_hall,
+                            "accepting_district": None,
+                            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                            "next_seq": 0,
+                            "source": "chain",
+                        },
+                    )
+                    cases[o.case_id]["new"] = True
+            for e in appended:
+                info = cases.get(e.case_id) or self.store.get_json(f"caseid/{e.case_id}".encode())
+                if info is None:
+                    continue
+                serial = str(info["serial"])
+                if not (info.get("new") or self.book.has_case(serial)):
+                    continue
+                wb.put_json(
+                    f"chainev/{serial}/{e.index:06d}".encode(),
+                    {
+                        "index": e.index,
+                        "stage": e.stage.name,
+                        "hall_id": e.hall_id,
+                        "writer": e.writer,
+                        "commitment": e.commitment.hex(),
+                        "head": e.head.hex(),
+                        "block": e.block_number,
+                        "tx": e.tx_hash,
+                    },  # fmt: skip
+                )
+                if e.hall_id != hall.hall_id:
+                    wb.put_json(f"xfer/{serial}".encode(), {"serial": serial, "since": time.time()})
+                    need_pull = True
+            wb.put_json(CURSOR, end)
+        if need_pull and self.on_transfer_needed:
+            self.on_transfer_needed()
+        return end < safe
+
+    def chain_events(self, serial: str) -> list[dict[str, Any]]:
+        return [v for _, v in self.store.iter_json(f"chainev/{serial}/".encode())]

@@ -1,0 +1,60 @@
+"""One exception handler: LedgerError subclasses → HTTP answers ``{"error": {code, field, message}}``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from ledger.errors import (
+    ChainUnavailableError,
+    ConfigError,
+    InputError,
+    LedgerError,
+    NotFoundError,
+    TransferError,
+    VerificationError,
+)
+from ledger.transfer import PeerAuthError, PeerForbiddenError
+from node_api.api.deps import StaffAuthError
+
+__all__ = ["install_error_handlers", "status_of"]
+
+
+def status_of(exc: LedgerError) -> int:
+    if isinstance(exc, InputError):
+        return 422
+    if isinstance(exc, NotFoundError):
+        return 404
+    if isinstance(exc, PeerAuthError | StaffAuthError):
+        return 401
+    if isinstance(exc, PeerForbiddenError):
+        return 403
+    if isinstance(exc, ChainUnavailableError):
+        return 503
+    if isinstance(exc, VerificationError):
+        return 409
+    if isinstance(exc, TransferError):
+        return 502
+    if isinstance(exc, ConfigError):
+        return 500
+    return 500
+
+
+def _body(code: str, field: str | None, message: str) -> dict[str, dict[str, str | None]]:
+    return {"error": {"code": code, "field": field, "message": message}}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LedgerError)
+    async def ledger_error(_: Request, exc: LedgerError) -> JSONResponse:
+        field = exc.field if isinstance(exc, InputError) else None
+        message = exc.message if isinstance(exc, InputError) else str(exc)
+        return JSONResponse(_body(exc.code, field, message), status_code=status_of(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errs = exc.errors()
+        first = errs[0] if errs else {"loc": (), "msg": "invalid request"}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        return JSONResponse(_body("invalid_input", ".".join(loc) or None, str(first.get("msg"))), status_code=422)

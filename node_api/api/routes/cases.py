@@ -1,0 +1,207 @@
+"""Staff endpoints for cases: intake, acceptance, process, supplements, result, delivery, timeline.
+
+Uploads are multipart: each file in a part named ``materials.<material code>`` (for example
+``materials.id_card``); the result document in a part named ``document``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from starlette.datastructures import UploadFile
+
+from ledger.cases import Upload
+from ledger.errors import InputError
+from node_api.api.deps import BookDep, CurrentStaff, NodeDep
+
+router = APIRouter(prefix="/cases", tags=["cases"])
+
+
+class CasePublic(BaseModel):
+    serial: str
+    item_code: str
+    item_name_zh: str | None = None
+    item_name_en: str | None = None
+    home_district: int
+    accepting_hall: int
+    accepting_district: int | None = None
+    created_at: str | None = None
+    status: str
+    transfer: dict[str, Any] | None = None
+    timeline: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class CaseSummary(BaseModel):
+    serial: str
+    item_code: str
+    home_district: int
+    accepting_hall: int
+    created_at: str | None = None
+    status: str
+    events: int
+    pending_anchors: int
+
+
+class CasesPublic(BaseModel):
+    data: list[CaseSummary]
+    count: int
+
+
+class AcceptanceIn(BaseModel):
+    accepted: bool
+    reason: str = ""
+
+
+class ProcessIn(BaseModel):
+    step: str
+    note: str = ""
+
+
+class SupplementRequestIn(BaseModel):
+    materials: list[str]
+    note: str = ""
+
+
+class DeliveryIn(BaseModel):
+    method: str = "counter"
+    note: str = ""
+
+
+_MULTIPART_INTAKE: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": [
+                        "item_code",
+                        "home_district",
+                        "applicant_name",
+                        "applicant_id_number",
+                        "applicant_phone",
+                    ],  # fmt: skip
+                    "properties": {
+                        "item_code": {"type": "string"},
+                        "home_district": {"type": "integer"},
+                        "applicant_name": {"type": "string"},
+                        "applicant_id_number": {"type": "string"},
+                        "applicant_phone": {"type": "string"},
+                        "applicant_address": {"type": "string"},
+                    },
+                    "additionalProperties": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "materials.<material code>: one file",
+                    },  # fmt: skip
+                }
+            }
+        },
+    }
+}
+
+
+async def _form(request: Request) -> tuple[dict[str, str], list[Upload]]:
+    ctype = request.headers.get("content-type", "")
+    if not ctype.startswith("multipart/form-data"):
+        raise InputError("body", "send multipart/form-data")
+    form = await request.form(max_part_size=1024 * 1024)
+    fields: dict[str, str] = {}
+    uploads: list[Upload] = []
+    for key, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            kind = key.split(".", 1)[1] if key.startswith("materials.") else key
+            uploads.append(Upload(kind, value.filename or kind, await value.read()))
+        else:
+            fields[key] = value
+    return fields, uploads
+
+
+@router.post(
+    "", operation_id="intake_case", response_model=CasePublic, status_code=201, openapi_extra=_MULTIPART_INTAKE
+)
+async def intake(request: Request, book: BookDep, staff: CurrentStaff) -> dict[str, Any]:
+    """受理窗口: a new case for any district of the city. Stored before the answer; anchored asynchronously."""
+    fields, uploads = await _form(request)
+    for required in ("item_code", "home_district"):
+        if not fields.get(required):
+            raise InputError(required, "is required")
+    return book.intake(
+        item_code=fields["item_code"],
+        home_district=fields["home_district"],
+        applicant={
+            "name": fields.get("applicant_name", ""),
+            "id_number": fields.get("applicant_id_number", ""),
+            "phone": fields.get("applicant_phone", ""),
+            "address": fields.get("applicant_address", ""),
+        },
+        materials=uploads,
+        staff=staff,
+    )
+
+
+@router.get("", operation_id="list_cases", response_model=CasesPublic)
+def list_cases(book: BookDep, _: CurrentStaff) -> dict[str, Any]:
+    """Every case this hall holds (accepted here or belonging to its district)."""
+    data = book.list_cases()
+    return {"data": data, "count": len(data)}
+
+
+@router.get("/{serial}", operation_id="get_case", response_model=CasePublic)
+def get_case(serial: str, book: BookDep, _: CurrentStaff) -> dict[str, Any]:
+    """The case and its timeline, each event with its anchor state."""
+    return book.view(serial)
+
+
+@router.post("/{serial}/acceptance", operation_id="decide_acceptance", response_model=CasePublic)
+def acceptance(serial: str, body: AcceptanceIn, book: BookDep, staff: CurrentStaff) -> dict[str, Any]:
+    return book.decide_acceptance(serial, accepted=body.accepted, reason=body.reason, staff=staff)
+
+
+@router.post("/{serial}/process", operation_id="process_step", response_model=CasePublic)
+def process(serial: str, body: ProcessIn, book: BookDep, staff: CurrentStaff) -> dict[str, Any]:
+    return book.process_step(serial, step=body.step, note=body.note, staff=staff)
+
+
+@router.post("/{serial}/supplement-request", operation_id="request_supplement", response_model=CasePublic)
+def supplement_request(serial: str, body: SupplementRequestIn, book: BookDep, staff: CurrentStaff) -> dict[str, Any]:
+    return book.request_supplement(serial, materials=body.materials, note=body.note, staff=staff)
+
+
+@router.post("/{serial}/supplement", operation_id="submit_supplement", response_model=CasePublic)
+async def supplement(serial: str, request: Request, book: BookDep, staff: CurrentStaff) -> dict[str, Any]:
+    fields, uploads = await _form(request)
+    return book.supplement(serial, materials=uploads, note=fields.get("note", ""), staff=staff)
+
+
+@router.post("/{serial}/result", operation_id="decide_result", response_model=CasePublic)
+async def result(serial: str, request: Request, book: BookDep, staff: CurrentStaff) -> dict[str, Any]:
+    """办结: fields ``approved`` (true/false) and ``note``, file part ``document``."""
+    fields, uploads = await _form(request)
+    approved = fields.get("approved", "").lower()
+    if approved not in ("true", "false", "1", "0"):
+        raise InputError("approved", "is true or false")
+    docs = [u for u in uploads if u.kind == "document"]
+    if len(docs) > 1:
+        raise InputError("document", "one result document at most")
+    doc = Upload("result_document", docs[0].filename, docs[0].data) if docs else None
+    return book.decide(serial, approved=approved in ("true", "1"), note=fields.get("note", ""), document=doc,
+                       staff=staff)  # fmt: skip
+
+
+@router.post("/{serial}/delivery", operation_id="deliver_result", response_model=CasePublic)
+def delivery(serial: str, body: DeliveryIn, book: BookDep, staff: CurrentStaff) -> dict[str, Any]:
+    return book.deliver(serial, method=body.method, note=body.note, staff=staff)
+
+
+@router.get("/{serial}/files/{sha256}", operation_id="get_case_file", response_class=Response)
+def file(serial: str, sha256: str, node: NodeDep, _: CurrentStaff) -> Response:
+    for r in node.book.records(serial):
+        for f in r.get("files", []):
+            if f["sha256"] == sha256:
+                return Response(node.store.get_blob(sha256), media_type="application/octet-stream",
+                                headers={"Content-Disposition": "attachment"})  # fmt: skip
+    raise InputError("sha256", f"case {serial} has no such file")

@@ -1,0 +1,127 @@
+"""Wiring of one hall node: store, chain clients, case book, outbox sender, indexer, transfers."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+
+from ledger.cases import CaseBook, HallIdentity
+from ledger.chain import ChainClient, Deployment
+from ledger.errors import ChainUnavailableError, ConfigError
+from ledger.indexer import Indexer
+from ledger.keystore import load_keystore, read_password
+from ledger.outbox import Outbox, OutboxSender
+from ledger.store import Store
+from ledger.transfer import PeerGuard, TransferWorker
+from node_api.core.config import Settings
+
+__all__ = ["HallNode"]
+
+log = logging.getLogger("caseledger.node")
+
+
+def _connect(settings: Settings, dep: Deployment, account: LocalAccount | None) -> ChainClient:
+    deadline = time.monotonic() + settings.startup_timeout
+    last: Exception | None = None
+    while True:
+        for url in settings.rpc_urls:
+            client = ChainClient.connect(url, deployment=dep, account=account)
+            try:
+                client.block_number()
+                return client
+            except ChainUnavailableError as exc:
+                last = exc
+        if time.monotonic() > deadline:
+            raise ChainUnavailableError(
+                f"no chain node answered at {settings.rpc_url} within {settings.startup_timeout:.0f}s"
+            ) from last
+        time.sleep(0.5)
+
+
+class HallNode:
+    def __init__(self, settings: Settings) -> None:
+        keystore, dep_file, data_dir = settings.require()
+        self.settings = settings
+        password = read_password(file=settings.password_file, env=settings.password_env)
+        self.account = load_keystore(keystore, password)
+        self.deployment = Deployment.load(dep_file)
+        self.writer = _connect(settings, self.deployment, self.account)
+        self.reader = ChainClient.connect(self.writer.w3.provider.endpoint_uri, deployment=self.deployment)  # type: ignore[attr-defined]
+        if not self.reader.deployment_alive():
+            raise ConfigError(f"the contracts of {dep_file} are not deployed on the chain at {settings.rpc_url}")
+        info = self.reader.hall_of(self.account.address)
+        if info is None:
+            raise ConfigError(f"the key {self.account.address} of {keystore} is not a registered hall")
+        if info.status != "active":
+            raise ConfigError(f"hall {info.hall_id} ({info.name}) is {info.status} in the registry; it may not run")
+        if settings.hall_id is not None and settings.hall_id != info.hall_id:
+            raise ConfigError(f"this key belongs to hall {info.hall_id}, not hall {settings.hall_id}")
+        self.info = info
+        self.hall = HallIdentity(hall_id=info.hall_id, district=info.district, account=info.account, name=info.name)
+        self.staff_token = settings.resolve_staff_token()
+        self.store = Store(data_dir / "store")
+        self.store.put_json(b"meta/hall", {"hall_id": info.hall_id, "district": info.district, "name": info.name})
+        self.outbox = Outbox(self.store)
+        self.sender = OutboxSender(
+            self.outbox, self.writer, batch_max=settings.outbox_batch_max, interval=settings.outbox_interval
+        )
+        self.book = CaseBook(
+            self.store, self.outbox, hall=self.hall, max_file_bytes=settings.max_file_bytes, on_write=self.sender.wake
+        )
+        self.transfers = TransferWorker(self.book, self.reader, self.account, interval=settings.poll_interval)
+        self.indexer = Indexer(
+            self.store,
+            ChainClient.connect(self.writer.w3.provider.endpoint_uri, deployment=self.deployment),  # type: ignore[attr-defined]
+            self.book,
+            confirmations=settings.confirmations,
+            interval=settings.poll_interval,
+            on_transfer_needed=self.transfers.wake,
+        )
+        self.guard = PeerGuard(self.store, self.reader, window=settings.peer_window)
+        self._started = False
+
+    def start(self) -> None:
+        self.sender.start()
+        self.indexer.start()
+        self.transfers.start()
+        self._started = True
+        log.info("hall %d (%s, district %d) running as %s", self.hall.hall_id, self.hall.name, self.hall.district,
+                 self.account.address)  # fmt: skip
+
+    def stop(self) -> None:
+        if self._started:
+            self.transfers.stop()
+            self.indexer.stop()
+            self.sender.stop()
+        self.store.close()
+
+    def health(self) -> dict[str, Any]:
+        try:
+            block: int | None = self.reader.block_number()
+        except Exception:
+            block = None
+        st = self.sender.stats()
+        return {
+            "hall_id": self.hall.hall_id,
+            "name": self.hall.name,
+            "district": self.hall.district,
+            "account": self.account.address,
+            "chain": {"connected": block is not None, "block": block, "rpc_url": self.settings.rpc_url},
+            "outbox": {
+                "pending": st.pending,
+                "oldest_pending_age": st.oldest_pending_age,
+                "refused": st.refused,
+                "last_error": st.last_error,
+            },
+            "indexer": {
+                "cursor": self.indexer.cursor,
+                "head": self.indexer.head,
+                "lag": self.indexer.lag(),
+                "confirmations": self.indexer.confirmations,
+                "last_error": self.indexer.last_error,
+            },
+            "transfers": {"open": len(self.transfers.jobs())},
+        }

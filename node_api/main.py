@@ -1,0 +1,45 @@
+"""App factory of the hall node::
+
+    app = create_app(Settings(hall_dir=Path(".caseledger/halls/1")))
+
+The lifespan starts the outbox sender, the indexer and the transfer worker, and stops them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from node_api.api.errors import install_error_handlers
+from node_api.api.routes import cases, catalogue, health, inbox, transfer
+from node_api.core.config import Settings
+from node_api.core.node import HallNode
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None, *, node: HallNode | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        n = node or HallNode(settings)
+        app.state.node = n
+        n.start()
+        try:
+            yield
+        finally:
+            n.stop()
+
+    app = FastAPI(
+        title="CaseLedger hall node",
+        summary="通办存证链: intake for any district, transfer, processing, result, delivery",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for r in (health.router, catalogue.router, cases.router, inbox.router, transfer.router):
+        app.include_router(r)
+    return app
