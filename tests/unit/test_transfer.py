@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import base64
+import copy
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+
+from ledger.cases import CaseBook, HallIdentity, Upload
+from ledger.chain import ChainEvent, HallInfo
+from ledger.demo import demo_id_number
+from ledger.errors import VerificationError
+from ledger.outbox import Outbox
+from ledger.stages import Stage
+from ledger.store import Store
+from ledger.transfer import PeerAuthError, PeerForbiddenError, PeerGuard, authorize_case, sign_request, verify_package
+
+MATS = ["application_form", "id_card", "household_register", "housing_proof"]
+
+
+def _package(tmp_path: Path) -> tuple[str, dict[str, Any], list[ChainEvent]]:
+    store = Store(tmp_path / "a")
+    book = CaseBook(store, Outbox(store), hall=HallIdentity(hall_id=1, district=350502))
+    serial = book.intake(
+        item_code="HJ-MIGRATE",
+        home_district=350503,
+        applicant={"name": "陈明华", "id_number": demo_id_number(), "phone": "13905951234"},
+        materials=[Upload(m, f"{m}.pdf", f"content of {m}".encode()) for m in MATS],
+        staff="w",
+    )["serial"]
+    events = []
+    for r in book.records(serial):  # pretend both were anchored at index = seq
+        key = f"rec/{serial}/{r['seq']:06d}".encode()
+        store.put_json(key, {**r, "anchor": {"state": "anchored", "index": r["seq"], "tx": "0x1", "block": 1}})
+        events.append(
+            ChainEvent(
+                "0x",
+                1,
+                Stage[r["stage"]],
+                "0x" + "11" * 20,
+                r["seq"],
+                bytes.fromhex(r["commitment"]),
+                b"\0" * 32,
+                1,
+                "0x1",
+                0,
+            )  # fmt: skip
+        )
+    pkg = book.package(serial)
+    store.close()
+    return serial, pkg, events
+
+
+def test_genuine_package_verifies(tmp_path: Path) -> None:
+    serial, pkg, events = _package(tmp_path)
+    verified = verify_package(serial, pkg, events)
+    assert [v.stage for v in verified] == [Stage.INTAKE, Stage.MATERIALS]
+    assert len(verified[1].files) == 4
+
+
+def test_one_changed_byte_in_a_material_names_the_file(tmp_path: Path) -> None:
+    serial, pkg, events = _package(tmp_path)
+    bad = copy.deepcopy(pkg)
+    f = bad["records"][1]["files"][2]
+    data = bytearray(base64.b64decode(f["data"]))
+    data[0] ^= 0x01
+    f["data"] = base64.b64encode(bytes(data)).decode()
+    with pytest.raises(VerificationError) as e:
+        verify_package(serial, bad, events)
+    assert e.value.where == "household_register.pdf"
+    assert "household_register.pdf" in str(e.value) and "SHA-256" in str(e.value)
+
+
+def test_changed_field_or_dropped_file_is_refused(tmp_path: Path) -> None:
+    serial, pkg, events = _package(tmp_path)
+    bad = copy.deepcopy(pkg)
+    bad["records"][0]["fields"]["applicant_name"] = "李四"
+    with pytest.raises(VerificationError, match="record 0 \\(INTAKE\\) does not match"):
+        verify_package(serial, bad, events)
+    bad2 = copy.deepcopy(pkg)
+    bad2["records"][1]["files"].pop()
+    with pytest.raises(VerificationError, match="file list"):
+        verify_package(serial, bad2, events)
+    with pytest.raises(VerificationError, match="no event on chain"):
+        verify_package(serial, pkg, events[:1])
+
+
+class _Registry:
+    def __init__(self, halls: dict[str, HallInfo]) -> None:
+        self.halls = halls
+
+    def hall_of(self, addr: str) -> HallInfo | None:
+        return self.halls.get(addr)
+
+
+def test_peer_guard(tmp_path: Path) -> None:
+    good, suspended, stranger = Account.create(), Account.create(), Account.create()
+    reg = _Registry(
+        {
+            good.address: HallInfo(2, good.address, 350503, "active", "B", "http://b"),
+            suspended.address: HallInfo(3, suspended.address, 350503, "suspended", "C", "http://c"),
+        }
+    )
+    store = Store(tmp_path / "s")
+    guard = PeerGuard(store, reg, window=60)  # type: ignore[arg-type]
+    path = "/peer/cases/X/package"
+    h = sign_request(good, "GET", path)
+    assert guard.authenticate("GET", path, h).hall_id == 2
+    with pytest.raises(PeerAuthError, match="replayed"):
+        guard.authenticate("GET", path, h)
+    with pytest.raises(PeerAuthError):
+        guard.authenticate("GET", "/peer/cases/Y/package", sign_request(good, "GET", path))
+    with pytest.raises(PeerAuthError, match="not a registered hall"):
+        guard.authenticate("GET", path, sign_request(stranger, "GET", path))
+    with pytest.raises(PeerForbiddenError, match="suspended"):
+        guard.authenticate("GET", path, sign_request(suspended, "GET", path))
+    with pytest.raises(PeerAuthError, match="not signed"):
+        guard.authenticate("GET", path, {})
+    old = sign_request(good, "GET", path)
+    old["X-CaseLedger-Timestamp"] = str(int(time.time()) - 3600)
+    with pytest.raises(PeerAuthError, match="timestamp"):
+        guard.authenticate("GET", path, old)
+    case = {"serial": "X", "home_district": 350503, "accepting_hall": 1}
+    authorize_case(HallInfo(2, "", 350503, "active", "", ""), case)
+    authorize_case(HallInfo(1, "", 350502, "active", "", ""), case)
+    with pytest.raises(PeerForbiddenError):
+        authorize_case(HallInfo(4, "", 350582, "active", "", ""), case)
