@@ -1,0 +1,152 @@
+"""``caseledger verify BUNDLE --rpc URL`` and ``caseledger verify-document``: no hall node needed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ledger.bundle import load_bundle
+from ledger.chain import ChainClient, Deployment
+from ledger.cli import app
+from ledger.errors import ChainUnavailableError, InputError, VerificationError
+from ledger.verify import VerificationReport, fetch_chain_facts, verify_bundle, verify_document
+
+Rpc = Annotated[
+    str, typer.Option("--rpc", envvar="CASELEDGER_RPC_URL", help="JSON-RPC URL of any consortium chain node.")
+]
+Lang = Annotated[str, typer.Option("--lang", help="zh (default) or en.")]
+
+STATUS_TEXT = {
+    "match": ("一致", "match"),
+    "mismatch": ("不一致", "MISMATCH"),
+    "missing_on_chain": ("链上缺失", "missing on chain"),
+    "missing_from_bundle": ("证据包缺失", "missing from bundle"),
+}
+
+
+def _client_for(bundle_chain_id: int, ledger: str, registry: str, rpc: str) -> ChainClient:
+    try:
+        dep = Deployment(chain_id=bundle_chain_id, registry=registry, ledger=ledger, deployed_block=0, admin="")
+        client = ChainClient.connect(rpc, deployment=dep, timeout=10)
+        if not client.deployment_alive():
+            raise InputError("ledger", f"no CaseLedger contract at {ledger} on the chain at {rpc}")
+    except ChainUnavailableError as exc:
+        raise InputError("rpc", f"the chain endpoint {rpc} does not answer") from exc
+    return client
+
+
+def render(report: VerificationReport, lang: str) -> str:
+    zh = lang == "zh"
+    console = Console(record=True, width=140)
+    title = f"{'办件' if zh else 'Case'} {report.serial} — {'链' if zh else 'chain'} {report.chain_id} {report.ledger}"
+    table = Table(title=title)
+    for col in (("序号", "#"), ("环节", "stage"), ("结论", "verdict"), ("写入方", "writer"), ("大厅", "hall"),
+                ("区块", "block"), ("时间(UTC)", "time (UTC)"), ("原因", "reasons")):  # fmt: skip
+        table.add_column(col[0] if zh else col[1])
+    for e in report.events:
+        when = dt.datetime.fromtimestamp(e.time, dt.UTC).strftime("%Y-%m-%d %H:%M:%S") if e.time else "-"
+        table.add_row(
+            str(e.index),
+            e.stage,
+            STATUS_TEXT[e.status][0 if zh else 1],
+            e.writer or "-",
+            str(e.hall_id or "-"),
+            str(e.block or "-"),
+            when,
+            "; ".join(r.text(lang) for r in e.reasons) or "-",
+        )
+    console.print(table)
+    for m in report.materials:
+        state = STATUS_TEXT[m.status][0 if zh else 1]
+        why = "; ".join(r.text(lang) for r in m.reasons)
+        console.print(f"{'材料' if zh else 'material'} {m.kind} {m.name}: {state} {why}")
+    for idx, fields in report.withheld_fields.items():
+        console.print(
+            f"{'事件' if zh else 'event'} {idx} {'未披露字段' if zh else 'withheld fields'}: {', '.join(fields)}"
+        )
+    verdict = (
+        ("全部一致" if report.ok else "存在不一致") if zh else ("all events match" if report.ok else "MISMATCH found")
+    )
+    console.print(f"{'结论' if zh else 'Verdict'}: {verdict}")
+    return console.export_text()
+
+
+@app.command("verify")
+def verify(
+    bundle_path: Annotated[Path, typer.Argument(metavar="BUNDLE", help="Evidence bundle (JSON).")],
+    rpc: Rpc,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    lang: Lang = "zh",
+) -> None:
+    """Verify an evidence bundle against the chain. Exit 0 all match, 1 any mismatch, 2 unusable input."""
+    bundle = load_bundle(bundle_path)
+    client = _client_for(bundle.chain_id, bundle.ledger, bundle.registry, rpc)
+    report = verify_bundle(bundle, fetch_chain_facts(client, bundle.serial))
+    if as_json:
+        typer.echo(json.dumps({"verdict": report.verdict, **report.model_dump()}, ensure_ascii=False, indent=1))
+    else:
+        typer.echo(render(report, lang), nl=False)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command("verify-document")
+def verify_document_cmd(
+    file: Annotated[Path, typer.Argument(help="The document to check.")],
+    bundle_path: Annotated[Path, typer.Option("--bundle", help="Evidence bundle holding the file's proof.")],
+    rpc: Rpc,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    lang: Lang = "zh",
+) -> None:
+    """Say whether this exact file was submitted in the bundle's case: stage, time, hall."""
+    try:
+        data = file.read_bytes()
+    except FileNotFoundError as exc:
+        raise InputError("file", f"no file at {file}") from exc
+    bundle = load_bundle(bundle_path)
+    client = _client_for(bundle.chain_id, bundle.ledger, bundle.registry, rpc)
+    facts = fetch_chain_facts(client, bundle.serial)
+    events = {e.index: e for e in facts.events}
+    records = {e.index: e.record for e in bundle.events}
+    digest = hashlib.sha256(data).hexdigest()
+    candidates = [m for m in bundle.materials if m.proof.file.sha256 == digest] or list(bundle.materials)
+    last_error: VerificationError | None = None
+    for m in candidates:
+        rec, ev = records.get(m.event_index), events.get(m.event_index)
+        if rec is None or ev is None:
+            continue
+        try:
+            found = verify_document(data, m.proof, rec, ev)
+        except VerificationError as exc:
+            last_error = exc
+            continue
+        found["serial"] = bundle.serial
+        if as_json:
+            typer.echo(json.dumps({"verdict": "match", **found}, ensure_ascii=False))
+        else:
+            when = dt.datetime.fromtimestamp(found["time"], dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            if lang == "zh":
+                typer.echo(
+                    f"一致：该文件即办件 {bundle.serial} 于 {when} 由大厅 {found['hall_id']} 在“材料信息”环节提交（区块 {found['block']}）。"
+                )
+            else:
+                typer.echo(
+                    f"match: this file was submitted in case {bundle.serial} at the MATERIALS stage by hall {found['hall_id']} at {when} (block {found['block']})."
+                )
+        raise typer.Exit(0)
+    why = str(last_error) if last_error else "no material proof in the bundle"
+    if as_json:
+        typer.echo(json.dumps({"verdict": "mismatch", "reason": why, "sha256": digest}, ensure_ascii=False))
+    else:
+        typer.echo(
+            ("不一致：该文件不是本办件提交的材料（" + why + "）")
+            if lang == "zh"
+            else f"MISMATCH: this file was not submitted in this case ({why})"
+        )
+    raise typer.Exit(1)
