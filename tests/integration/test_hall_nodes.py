@@ -1,0 +1,175 @@
+"""The cross-district path across three real hall processes, a real chain and real HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from eth_account import Account
+
+from ledger.chain import ChainClient, Deployment
+from ledger.demo import demo_id_number, run_demo, wait_for
+from ledger.devchain import dev_admin
+from ledger.localnet import LocalNet, hall_pid, start_hall, stop_hall, wait_healthy
+from ledger.transfer import sign_request
+from tests.integration.conftest import FAST_NODE_ENV, staff
+
+pytestmark = pytest.mark.integration
+
+MATS = ["application_form", "id_card", "household_register", "housing_proof"]
+
+
+def _form(home: int, **over: str) -> dict[str, str]:
+    d = {"item_code": "HJ-MIGRATE", "home_district": str(home), "applicant_name": "林小梅",
+         "applicant_id_number": demo_id_number("35058219851120004"), "applicant_phone": "13805950000"}  # fmt: skip
+    d.update(over)
+    return d
+
+
+def _files(kinds: list[str] = MATS, big: str | None = None) -> list[tuple[str, tuple[str, bytes]]]:
+    return [(f"materials.{k}", (f"{k}.pdf", b"x" * 300_000 if k == big else f"scan of {k}".encode())) for k in kinds]
+
+
+def _admin(net: LocalNet) -> ChainClient:
+    dep = Deployment.load(net.data_dir / "deployment.json")
+    return ChainClient.connect(net.chain.rpc_url, deployment=dep, account=dev_admin())
+
+
+def _anchored(view: dict[str, Any] | None, n: int) -> bool:
+    return bool(view) and sum(e["anchor"]["state"] == "anchored" for e in view["timeline"]) >= n  # type: ignore[index]
+
+
+def _restart(net: LocalNet, n: int) -> None:
+    h = net.halls[n - 1]
+    proc = start_hall(Path(h["dir"]), port=h["port"], rpc_url=net.chain.rpc_url, env=FAST_NODE_ENV)
+    wait_healthy(h["url"], timeout=30, proc=proc)
+
+
+def test_full_scenario_across_three_halls(hallnet: LocalNet) -> None:
+    a, b, c = staff(hallnet, 1), staff(hallnet, 2), staff(hallnet, 3)
+    out = run_demo(a, b, home_district=hallnet.halls[1]["district"], timeout=60)
+    assert out["verified"]
+    assert [e["stage"] for e in out["events"]] == ["INTAKE", "MATERIALS", "ACCEPTANCE", "PROCESS", "RESULT", "DELIVERY"]
+    assert all(e["anchored"] and e["tx"] and e["block"] for e in out["events"])
+    assert [e["writer_hall"] for e in out["events"]] == [1, 1, 2, 2, 2, 1]
+    assert c.case(out["serial"]) is None  # hall 3 is no party to the case
+    # hall B holds the verified applicant data and files; the chain holds only the commitments
+    bview = b.case(out["serial"])
+    assert bview is not None and bview["timeline"][0]["fields"]["applicant_name"] == "陈明华"
+    assert len(bview["timeline"][1]["files"]) == 4
+    inbox = b.http.get("/inbox").json()
+    assert out["serial"] in [x["serial"] for x in inbox["data"]]
+
+
+@pytest.mark.parametrize(
+    ("form", "files", "field"),
+    [
+        ({"item_code": "NOPE"}, _files(), "item_code"),
+        ({"home_district": "350527"}, _files(), "home_district"),
+        ({}, _files(MATS[:-1]), "materials.housing_proof"),
+        ({}, _files(big="id_card"), "materials.id_card"),
+        ({"applicant_id_number": "350582198511200041"}, _files(), "applicant.id_number"),
+    ],
+)
+def test_malformed_intake_names_the_field(hallnet: LocalNet, form: dict[str, str], files: Any, field: str) -> None:
+    a = staff(hallnet, 1)
+    before = a.http.get("/cases").json()["count"]
+    r = a.http.post("/cases", data=_form(hallnet.halls[1]["district"], **form), files=files)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["field"] == field
+    assert a.http.get("/cases").json()["count"] == before
+    assert a.health()["outbox"]["pending"] == 0
+
+
+def test_staff_token_required(hallnet: LocalNet) -> None:
+    r = httpx.post(hallnet.halls[0]["url"] + "/cases", data=_form(350503), files=_files())
+    assert r.status_code == 401
+    assert r.json()["error"]["code"] == "unauthenticated"
+
+
+def test_peer_requests_need_an_active_hall_with_a_right(hallnet: LocalNet) -> None:
+    a = staff(hallnet, 1)
+    serial = a.intake(_form(hallnet.halls[1]["district"]), _files())["serial"]
+    url = hallnet.halls[0]["url"]
+    path = f"/peer/cases/{serial}/package"
+    assert httpx.get(url + path).status_code == 401
+    stranger = Account.create()
+    r = httpx.get(url + path, headers=sign_request(stranger, "GET", path))
+    assert r.status_code == 401 and "not a registered hall" in r.json()["error"]["message"]
+    admin = _admin(hallnet)
+    suspended = Account.create()
+    hid = admin.register_hall(suspended.address, hallnet.halls[1]["district"], "停用大厅", "http://127.0.0.1:9")
+    admin.suspend_hall(hid)
+    r = httpx.get(url + path, headers=sign_request(suspended, "GET", path))
+    assert r.status_code == 403 and "suspended" in r.json()["error"]["message"]
+    # an active hall of a third district has no right to the case
+    from ledger.keystore import load_keystore
+
+    d3 = Path(hallnet.halls[2]["dir"])
+    key3 = load_keystore(d3 / "keystore.json", (d3 / "keystore.password").read_text().strip())
+    r = httpx.get(url + path, headers=sign_request(key3, "GET", path))
+    assert r.status_code == 403
+    # the home hall may, once; the same signed request replayed is refused
+    d2 = Path(hallnet.halls[1]["dir"])
+    key2 = load_keystore(d2 / "keystore.json", (d2 / "keystore.password").read_text().strip())
+    h = sign_request(key2, "GET", path)
+    assert httpx.get(url + path, headers=h).status_code == 200
+    assert httpx.get(url + path, headers=h).status_code == 401
+
+
+def test_kill9_after_ack_anchors_exactly_once(hallnet: LocalNet) -> None:
+    a = staff(hallnet, 1)
+    serial = a.intake(_form(hallnet.halls[1]["district"]), _files())["serial"]
+    d = Path(hallnet.halls[0]["dir"])
+    pid = hall_pid(d)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)  # acknowledged, not yet mined (1 s blocks)
+    time.sleep(0.5)
+    _restart(hallnet, 1)
+    wait_for("anchoring after the restart", lambda: _anchored(a.case(serial), 2), 30)
+    chain = ChainClient.connect(hallnet.chain.rpc_url, deployment=Deployment.load(hallnet.data_dir / "deployment.json"))
+    assert len(chain.case_events(serial)) == 2
+    time.sleep(2.5)
+    assert len(chain.case_events(serial)) == 2
+    assert a.health()["outbox"]["pending"] == 0
+
+
+def test_home_hall_retries_until_the_accepting_hall_returns(hallnet: LocalNet) -> None:
+    a, b = staff(hallnet, 1), staff(hallnet, 2)
+    stop_hall(Path(hallnet.halls[1]["dir"]))
+    serial = a.intake(_form(hallnet.halls[1]["district"]), _files())["serial"]
+    wait_for("intake anchored", lambda: _anchored(a.case(serial), 2), 30)
+    stop_hall(Path(hallnet.halls[0]["dir"]))
+    _restart(hallnet, 2)
+    wait_for(
+        "hall B to fail a pull",
+        lambda: ((b.case(serial) or {}).get("transfer") or {}).get("state") == "retrying",
+        30,
+    )
+    assert b.case(serial)["timeline"] == []  # type: ignore[index]
+    _restart(hallnet, 1)
+    wait_for("hall B to complete the pull", lambda: len((b.case(serial) or {"timeline": []})["timeline"]) == 2, 40)
+    assert b.case(serial)["transfer"]["state"] == "complete"  # type: ignore[index]
+
+
+def test_chain_outage_does_not_block_intake(hallnet: LocalNet) -> None:
+    a = staff(hallnet, 1)
+    hallnet.chain.down()
+    try:
+        t0 = time.monotonic()
+        view = a.intake(_form(hallnet.halls[1]["district"]), _files())
+        assert time.monotonic() - t0 < 3
+        assert [e["anchor"]["state"] for e in view["timeline"]] == ["pending", "pending"]
+        time.sleep(1.5)
+        h = a.health()
+        assert not h["chain"]["connected"] and h["outbox"]["pending"] == 2
+        assert h["outbox"]["oldest_pending_age"] > 1
+    finally:
+        hallnet.chain.up()
+    wait_for("anchoring after the chain returns", lambda: _anchored(a.case(view["serial"]), 2), 40)
+    assert a.health()["outbox"]["pending"] == 0

@@ -1,0 +1,115 @@
+"""Outbox sender and package verification in-process against a real anvil (the lead's dev_chain fixture)."""
+
+from __future__ import annotations
+
+import base64
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger.cases import CaseBook, HallIdentity, Upload
+from ledger.chain import ChainClient
+from ledger.demo import demo_id_number
+from ledger.errors import VerificationError
+from ledger.outbox import Outbox, OutboxSender
+from ledger.stages import Stage
+from ledger.store import Store
+from ledger.transfer import receive_package
+
+pytestmark = pytest.mark.integration
+
+MATS = ["application_form", "id_card", "household_register", "housing_proof"]
+
+
+def _hall(tmp_path: Path, client: ChainClient, name: str) -> CaseBook:
+    info = client.hall_of(client.address)
+    assert info is not None
+    store = Store(tmp_path / name)
+    return CaseBook(store, Outbox(store), hall=HallIdentity(hall_id=info.hall_id, district=info.district))
+
+
+def _intake(book: CaseBook, home: int = 350503) -> str:
+    return str(
+        book.intake(
+            item_code="HJ-MIGRATE",
+            home_district=home,
+            applicant={"name": "陈明华", "id_number": demo_id_number(), "phone": "13905951234"},
+            materials=[Upload(m, f"{m}.pdf", f"content of {m}".encode()) for m in MATS],
+            staff="w",
+        )["serial"]
+    )
+
+
+def test_batch_anchors_many_cases_in_one_transaction(tmp_path: Path, new_hall: Any) -> None:
+    client = new_hall(350502)
+    book = _hall(tmp_path, client, "a")
+    serials = [_intake(book) for _ in range(3)]
+    sender = OutboxSender(book.outbox, client)
+    assert sender.run_once() == 6
+    assert book.outbox.pending_count() == 0
+    txs = {r["anchor"]["tx"] for s in serials for r in book.records(s)}
+    assert len(txs) == 1
+    for s in serials:
+        assert [e.stage for e in client.case_events(s)] == [Stage.INTAKE, Stage.MATERIALS]
+        assert [r["anchor"]["index"] for r in book.records(s)] == [0, 1]
+
+
+def test_sent_before_crash_is_not_sent_again(tmp_path: Path, new_hall: Any) -> None:
+    client = new_hall(350502)
+    book = _hall(tmp_path, client, "a")
+    serial = _intake(book)
+    # the previous process sent the batch and died before recording the outcome
+    crashed = OutboxSender(book.outbox, client)
+    entries = book.outbox.pending()
+    from ledger.outbox import _items
+
+    opens, appends = _items(entries)
+    client.send_batch(opens, appends)  # not waited for: still in the pool when the new process starts
+    fresh = OutboxSender(book.outbox, ChainClient.connect(client.w3.provider.endpoint_uri,
+                         deployment=client.deployment, account=client.account))  # fmt: skip
+    assert fresh.run_once() == 2
+    assert book.outbox.pending_count() == 0
+    assert len(client.case_events(serial)) == 2
+    assert crashed.run_once() == 0
+    assert len(client.case_events(serial)) == 2
+
+
+def test_refused_item_is_isolated(tmp_path: Path, new_hall: Any) -> None:
+    client = new_hall(350502)
+    book = _hall(tmp_path, client, "a")
+    good = _intake(book)
+    # an event for a case that is not on chain (and never will be) must not block the good case
+    with book.lock, book.store.write_batch() as wb:
+        book.outbox.enqueue(wb, serial="TB-GHOST", rec_key="rec/TB-GHOST/000000", stage=Stage.PROCESS,
+                            commitment=b"\x01" * 32)  # fmt: skip
+    sender = OutboxSender(book.outbox, client)
+    assert sender.run_once() == 2
+    assert book.outbox.pending_count() == 0
+    refused = book.outbox.refused()
+    assert [r["rule"] for r in refused] == ["CaseLedgerUnknownCase"]
+    assert len(client.case_events(good)) == 2
+
+
+def test_tampered_material_is_refused_naming_the_file(tmp_path: Path, new_hall: Any) -> None:
+    a_client, b_client = new_hall(350502), new_hall(350503)
+    a, b = _hall(tmp_path, a_client, "a"), _hall(tmp_path, b_client, "b")
+    serial = _intake(a)
+    OutboxSender(a.outbox, a_client).run_once()
+    pkg = a.package(serial)
+    with b.lock:
+        b.store.put_json(f"case/{serial}".encode(), {"serial": serial, "item_code": "HJ-MIGRATE",
+                         "home_district": 350503, "accepting_hall": a.hall.hall_id, "next_seq": 0})  # fmt: skip
+    bad = copy.deepcopy(pkg)
+    f = bad["records"][1]["files"][1]
+    data = bytearray(base64.b64decode(f["data"]))
+    data[-1] ^= 0x80
+    f["data"] = base64.b64encode(bytes(data)).decode()
+    with pytest.raises(VerificationError) as e:
+        receive_package(b, b_client, serial, bad, from_hall=a.hall.hall_id)
+    assert e.value.where == "id_card.pdf" and "id_card.pdf" in str(e.value)
+    assert b.records(serial) == []  # nothing accepted
+    assert receive_package(b, b_client, serial, pkg, from_hall=a.hall.hall_id) == [0, 1]
+    assert [r["origin"] for r in b.records(serial)] == ["received", "received"]
+    assert len(b.records(serial)[1]["files"]) == 4
