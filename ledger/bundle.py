@@ -69,7 +69,7 @@ class BundleMaterial(BaseModel):
 class EvidenceBundle(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    format: Literal["caseledger-evidence/1"] = BUNDLE_FORMAT
+    format: Literal["caseledger-evidence/1"] = "caseledger-evidence/1"
     serial: str
     chain_id: int
     ledger: str

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from eth_abi import decode as abi_decode
+from eth_abi.abi import decode as abi_decode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import event_abi_to_log_topic, function_signature_to_4byte_selector, to_checksum_address
+from eth_utils.abi import event_abi_to_log_topic, function_signature_to_4byte_selector
+from eth_utils.address import to_checksum_address
 from pydantic import BaseModel, ConfigDict
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception, Web3RPCError
@@ -272,7 +273,7 @@ class ChainClient:
     def _next_nonce(self) -> int:
         with self._nonce_lock:
             if self._nonce is None:
-                self._nonce = int(self._rpc(lambda: self.w3.eth.get_transaction_count(self.address, "pending")))
+                self._nonce = int(self._rpc(lambda: self.w3.eth.get_transaction_count(to_checksum_address(self.address), "pending")))
             n = self._nonce
             self._nonce += 1
             return n

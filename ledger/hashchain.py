@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from eth_hash.auto import keccak
-from eth_utils import to_canonical_address
+from eth_utils.address import to_canonical_address
 
 from ledger.stages import Stage
 

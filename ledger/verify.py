@@ -21,10 +21,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 from pydantic import BaseModel, ConfigDict
 
-from ledger.bundle import EvidenceBundle
+from ledger.bundle import BundleEvent, EvidenceBundle
 from ledger.chain import ChainClient
 from ledger.errors import InputError, VerificationError
 from ledger.hashchain import case_id, next_head
@@ -242,27 +242,45 @@ def _registry_log(client: ChainClient, from_block: int) -> list[RegistryFact]:
             continue
         d = ev.process_log(lg)
         a = d["args"]
-        pos = {"block": int(lg["blockNumber"]), "log_index": int(lg["logIndex"])}
+        blk, li = int(lg["blockNumber"]), int(lg["logIndex"])
         name = d["event"]
         if name == "HallRegistered":
             out.append(
                 RegistryFact(
-                    kind="registered", hall_id=a["hallId"], account=a["account"], district=a["district"], **pos
+                    kind="registered",
+                    hall_id=a["hallId"],
+                    account=a["account"],
+                    district=a["district"],
+                    block=blk,
+                    log_index=li,
                 )
             )
         elif name == "HallSuspended":
-            out.append(RegistryFact(kind="suspended", hall_id=a["hallId"], account=a["account"], **pos))
+            out.append(
+                RegistryFact(kind="suspended", hall_id=a["hallId"], account=a["account"], block=blk, log_index=li)
+            )
         elif name == "HallReactivated":
-            out.append(RegistryFact(kind="reactivated", hall_id=a["hallId"], account=a["account"], **pos))
+            out.append(
+                RegistryFact(kind="reactivated", hall_id=a["hallId"], account=a["account"], block=blk, log_index=li)
+            )
         elif name == "HallKeyRotated":
             out.append(
                 RegistryFact(
-                    kind="rotated", hall_id=a["hallId"], account=a["oldAccount"], new_account=a["newAccount"], **pos
+                    kind="rotated",
+                    hall_id=a["hallId"],
+                    account=a["oldAccount"],
+                    new_account=a["newAccount"],
+                    block=blk,
+                    log_index=li,
                 )
             )
         else:
             kind = "role_granted" if name == "RoleGranted" else "role_revoked"
-            out.append(RegistryFact(kind=kind, account=a["account"], role="0x" + bytes(a["role"]).hex(), **pos))
+            out.append(
+                RegistryFact(
+                    kind=kind, account=a["account"], role="0x" + bytes(a["role"]).hex(), block=blk, log_index=li
+                )
+            )
     out.sort(key=lambda f: (f.block, f.log_index))
     return out
 
@@ -372,7 +390,7 @@ def verify_bundle(bundle: EvidenceBundle, facts: ChainFacts) -> VerificationRepo
         raise InputError("ledger", f"bundle names contract {bundle.ledger}, not {facts.ledger}")
     chain_reasons = _chain_checks(facts)
     on_chain = {e.index: e for e in facts.events}
-    in_bundle: dict[int, Any] = {}
+    in_bundle: dict[int, BundleEvent] = {}
     verdicts: list[EventVerdict] = []
     for be in bundle.events:
         if be.index in in_bundle:
@@ -380,8 +398,9 @@ def verify_bundle(bundle: EvidenceBundle, facts: ChainFacts) -> VerificationRepo
         in_bundle[be.index] = be
     verified_materials: dict[int, bytes] = {}
     for idx in sorted(set(on_chain) | set(in_bundle)):
-        ce, be = on_chain.get(idx), in_bundle.get(idx)
+        ce, maybe_be = on_chain.get(idx), in_bundle.get(idx)
         if ce is None:
+            be = in_bundle[idx]
             verdicts.append(
                 EventVerdict(
                     index=idx,
@@ -398,7 +417,7 @@ def verify_bundle(bundle: EvidenceBundle, facts: ChainFacts) -> VerificationRepo
         coords: dict[str, Any] = {
             "writer": ce.writer, "hall_id": ce.hall_id, "block": ce.block, "time": ce.time, "tx": ce.tx,
         }  # fmt: skip
-        if be is None:
+        if maybe_be is None:
             verdicts.append(
                 EventVerdict(
                     index=idx,
@@ -409,6 +428,7 @@ def verify_bundle(bundle: EvidenceBundle, facts: ChainFacts) -> VerificationRepo
                 )  # fmt: skip
             )
             continue
+        be = maybe_be
         reasons = list(chain_reasons[idx])
         reasons += _compare_event(be, ce)
         withheld: list[str] = []
@@ -436,7 +456,7 @@ def verify_bundle(bundle: EvidenceBundle, facts: ChainFacts) -> VerificationRepo
     )
 
 
-def _compare_event(be: Any, ce: ChainEventFact) -> list[Reason]:
+def _compare_event(be: BundleEvent, ce: ChainEventFact) -> list[Reason]:
     r: list[Reason] = []
     if be.stage != ce.stage.name:
         r.append(Reason(code="stage_mismatch", detail=f"{be.stage} ≠ {ce.stage.name}"))
@@ -478,19 +498,25 @@ def _check_record(rec: DisclosedRecord, ce: ChainEventFact, serial: str) -> list
 def _check_material(
     event_index: int, proof: MaterialProof, content: bytes | None, roots: dict[int, bytes]
 ) -> MaterialVerdict:
-    base = {"event_index": event_index, "kind": proof.file.kind, "name": proof.file.name}
+    def verdict(reasons: list[Reason], checked: bool = False) -> MaterialVerdict:
+        return MaterialVerdict(
+            event_index=event_index,
+            kind=proof.file.kind,
+            name=proof.file.name,
+            status="mismatch" if reasons else "match",
+            reasons=reasons,
+            content_checked=checked,
+        )
+
     root = roots.get(event_index)
     if root is None:
-        return MaterialVerdict(**base, status="mismatch", reasons=[Reason(code="material_event_invalid")])
+        return verdict([Reason(code="material_event_invalid")])
     try:
         verify_material(content, proof, root)
     except VerificationError as exc:
         code = "material_content_mismatch" if exc.expected == proof.file.sha256 else "material_mismatch"
-        return MaterialVerdict(
-            **base, status="mismatch", reasons=[Reason(code=code, detail=proof.file.name)],
-            content_checked=content is not None,
-        )  # fmt: skip
-    return MaterialVerdict(**base, status="match", content_checked=content is not None)
+        return verdict([Reason(code=code, detail=proof.file.name)], content is not None)
+    return verdict([], content is not None)
 
 
 def verify_document(
