@@ -161,9 +161,9 @@ class LocalNet:
             procs.append(proc)
             self.halls.append({"n": n, "hall_id": h["hall_id"], "name": h["name"], "district": h["district"],
                                "port": port, "url": url, "dir": str(d), "account": h["account"]})  # fmt: skip
-        for h, proc in zip(self.halls, procs, strict=True):
-            wait_healthy(h["url"], timeout=timeout, proc=proc)
-            h["staff_token"] = (Path(h["dir"]) / "staff.token").read_text().strip()
+        for hall, proc in zip(self.halls, procs, strict=True):
+            wait_healthy(hall["url"], timeout=timeout, proc=proc)
+            hall["staff_token"] = (Path(hall["dir"]) / "staff.token").read_text().strip()
         self._save()
         return self.halls
 

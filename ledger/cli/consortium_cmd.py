@@ -35,9 +35,16 @@ def up(
     halls: Annotated[int, typer.Option("--halls", help="How many halls (separate processes).")] = 3,
     detach: Annotated[bool, typer.Option("--detach", help="Leave everything running in the background.")] = False,
     port: Port = 8545,
+    hall_port: Annotated[
+        int | None, typer.Option("--hall-port", help="Port of hall 1; hall n listens on this + n - 1 (default 8601..).")
+    ] = None,
 ) -> None:
-    """Start the local chain, deploy, register the halls and run one node process per hall."""
-    net = LocalNet(data_dir, halls=halls, chain_port=port)
+    """Start the local chain, deploy, register the halls and run one node process per hall.
+
+    Running it again resumes: same chain state, keys and hall stores.
+    """
+    ports = [hall_port + i for i in range(halls)] if hall_port else None
+    net = LocalNet(data_dir, halls=halls, chain_port=port, hall_ports=ports)
     started = net.up()
     _print_halls(started, net.chain.rpc_url)
     if detach:
@@ -118,6 +125,9 @@ def _free_port() -> int:
 def demo(
     data_dir: DataDir = DEFAULT_DATA_DIR,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    bundle_out: Annotated[
+        Path | None, typer.Option("--bundle-out", help="Write the case's evidence bundle (from hall A) here.")
+    ] = None,
 ) -> None:
     """The cross-district scenario through the halls' HTTP APIs (on a temporary consortium if none runs)."""
     net = LocalNet.load(data_dir)
@@ -128,12 +138,22 @@ def demo(
             typer.echo(f"no consortium running at {data_dir}: starting a temporary one in {temp}")
         net = LocalNet(temp, halls=3, chain_port=_free_port(), hall_ports=[_free_port() for _ in range(3)])
         net.up()
-    say = (lambda _: None) if as_json else typer.echo
+
+    def say(message: str) -> None:
+        if not as_json:
+            typer.echo(message)
+
     try:
         ha, hb = net.halls[0], net.halls[1]
         a = HallClient(ha["url"], ha["staff_token"], "window-a")
         b = HallClient(hb["url"], hb["staff_token"], "officer-b")
         result = run_demo(a, b, home_district=int(hb["district"]), log=say)
+        if bundle_out is not None:
+            r = a.http.get(f"/cases/{result['serial']}/bundle", params={"include_files": "true"})
+            r.raise_for_status()
+            bundle_out.write_text(r.text, encoding="utf-8")
+            result["bundle"] = str(bundle_out)
+            say(f"evidence bundle written to {bundle_out} (check it with `caseledger verify`)")
     finally:
         if temp is not None:
             net.down()

@@ -64,6 +64,18 @@ def test_full_scenario_across_three_halls(hallnet: LocalNet) -> None:
     assert len(bview["timeline"][1]["files"]) == 4
     inbox = b.http.get("/inbox").json()
     assert out["serial"] in [x["serial"] for x in inbox["data"]]
+    # either hall's evidence bundle verifies against the chain with the stand-alone verifier
+    from ledger.bundle import parse_bundle
+    from ledger.verify import fetch_chain_facts, verify_bundle
+
+    chain = ChainClient.connect(hallnet.chain.rpc_url, deployment=Deployment.load(hallnet.data_dir / "deployment.json"))
+    for hall in (a, b):
+        r = hall.http.get(f"/cases/{out['serial']}/bundle", params={"withhold": "applicant_id_number"})
+        assert r.status_code == 200, r.text
+        bundle = parse_bundle(r.json())
+        assert len(bundle.events) == 6
+        report = verify_bundle(bundle, fetch_chain_facts(chain, out["serial"]))
+        assert report.ok, report
 
 
 @pytest.mark.parametrize(

@@ -6,15 +6,17 @@ Uploads are multipart: each file in a part named ``materials.<material code>`` (
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
 from ledger.cases import Upload
 from ledger.errors import InputError
+from ledger.evidence import export_bundle
 from node_api.api.deps import BookDep, CurrentStaff, NodeDep
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -195,6 +197,20 @@ async def result(serial: str, request: Request, book: BookDep, staff: CurrentSta
 @router.post("/{serial}/delivery", operation_id="deliver_result", response_model=CasePublic)
 def delivery(serial: str, body: DeliveryIn, book: BookDep, staff: CurrentStaff) -> dict[str, Any]:
     return book.deliver(serial, method=body.method, note=body.note, staff=staff)
+
+
+@router.get("/{serial}/bundle", operation_id="export_bundle", response_model=dict[str, Any])
+def bundle(
+    serial: str,
+    node: NodeDep,
+    _: CurrentStaff,
+    withhold: Annotated[list[str] | None, Query()] = None,
+    include_files: bool = False,
+) -> dict[str, Any]:
+    """Evidence bundle (``caseledger-evidence/1``) of the case for ``caseledger verify``."""
+    b = export_bundle(node.book, node.reader, serial, withhold=withhold or (), include_files=include_files)
+    out: dict[str, Any] = json.loads(b.dump())
+    return out
 
 
 @router.get("/{serial}/files/{sha256}", operation_id="get_case_file", response_class=Response)
