@@ -1,0 +1,283 @@
+"""Statutory time limits (办理时限) counted in Chinese working days (工作日) on the official calendar.
+
+Working days come from :mod:`chinese_calendar`, which knows the State Council's holiday
+arrangements: official holidays are not working days, and make-up working days (调休上班),
+even on a Saturday or Sunday, are. Its data covers a fixed range of years
+(see :func:`supported_range`); any date outside it raises :class:`ValueError` naming the year,
+because a time limit cannot be computed without the official arrangement for that year.
+
+Conventions:
+
+* The day of acceptance (受理日) does not count: counting starts on the next working day, so a
+  1-working-day limit on a case accepted on a Friday before a normal weekend is due on Monday.
+* A supplement period (补正期间) is a closed interval ``(requested, received)``; working days
+  inside it do not count toward the limit, and counting resumes on the next working day after
+  the supplement is received. Overlapping pauses are merged, so a working day is never
+  "paused twice". A still-open pause is passed by the caller with ``received = today``.
+
+Pure functions, no I/O::
+
+    >>> from datetime import date
+    >>> add_working_days(date(2026, 9, 28), 5)  # Sep 29, 30, (Oct 1-7 off), Oct 8, 9, Sat Oct 10 (调休上班)
+    datetime.date(2026, 10, 10)
+    >>> working_days_between(date(2026, 9, 30), date(2026, 10, 12))
+    4
+    >>> due_date(date(2026, 9, 22), 10, [(date(2026, 9, 29), date(2026, 10, 9))])
+    datetime.date(2026, 10, 19)
+    >>> compliance(date(2026, 9, 28), 5, [], completed=None, today=date(2026, 10, 8))
+    <ComplianceStatus.NEAR_DUE: 'near_due'>
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+from functools import cache
+
+import chinese_calendar
+
+__all__ = [
+    "ComplianceReport",
+    "ComplianceStatus",
+    "Pause",
+    "add_working_days",
+    "compliance",
+    "compliance_report",
+    "due_date",
+    "is_working_day",
+    "supported_range",
+    "working_days_between",
+]
+
+Pause = tuple[date, date]
+"""A supplement period ``(requested, received)``, both days inclusive, ``received >= requested``."""
+
+_ONE_DAY = timedelta(days=1)
+
+# The years chinese_calendar has official arrangements for (it checks the same way internally).
+_FIRST_YEAR: int = min(d.year for d in chinese_calendar.constants.holidays)
+_LAST_YEAR: int = max(d.year for d in chinese_calendar.constants.holidays)
+
+
+def supported_range() -> tuple[date, date]:
+    """First and last date the official calendar covers (inclusive).
+
+    >>> first, last = supported_range()
+    >>> first.year <= 2026 <= last.year
+    True
+    """
+    return date(_FIRST_YEAR, 1, 1), date(_LAST_YEAR, 12, 31)
+
+
+def _check_date(d: date, what: str = "date") -> None:
+    if not _FIRST_YEAR <= d.year <= _LAST_YEAR:
+        raise ValueError(
+            f"The official holiday calendar has no data for year {d.year} ({what} {d.isoformat()}); "
+            f"only years {_FIRST_YEAR} to {_LAST_YEAR} are supported."
+        )
+
+
+@cache
+def _workday(d: date) -> bool:
+    _check_date(d)
+    try:
+        return bool(chinese_calendar.is_workday(d))
+    except NotImplementedError as exc:  # defensive: the library's own range check
+        raise ValueError(
+            f"The official holiday calendar has no data for year {d.year} (date {d.isoformat()})."
+        ) from exc
+
+
+def _check_count(n: int, what: str) -> None:
+    if n < 0:
+        raise ValueError(f"The {what} must be zero or more working days, got {n}.")
+
+
+def is_working_day(d: date) -> bool:
+    """Whether ``d`` is a working day on the official calendar (make-up working days included).
+
+    >>> is_working_day(date(2026, 10, 1)), is_working_day(date(2026, 10, 10))  # National Day; 调休 Saturday
+    (False, True)
+    """
+    return _workday(d)
+
+
+def add_working_days(start: date, n: int) -> date:
+    """The date on which the ``n``-th working day after ``start`` falls (``start`` itself never counts).
+
+    ``n == 0`` returns ``start`` unchanged; for ``n >= 1`` the result is always a working day.
+
+    >>> add_working_days(date(2026, 6, 5), 1)  # Friday -> Monday
+    datetime.date(2026, 6, 8)
+    """
+    _check_count(n, "number of working days to add")
+    _check_date(start, "start")
+    d = start
+    left = n
+    while left > 0:
+        d += _ONE_DAY
+        if _workday(d):
+            left -= 1
+    return d
+
+
+def working_days_between(start: date, end: date) -> int:
+    """Number of working days in the half-open interval ``(start, end]``; 0 if ``end <= start``.
+
+    >>> working_days_between(date(2026, 2, 13), date(2026, 2, 28))  # Spring Festival 2026
+    6
+    """
+    _check_date(start, "start")
+    _check_date(end, "end")
+    if end <= start:
+        return 0
+    return len(chinese_calendar.get_workdays(start + _ONE_DAY, end))
+
+
+def _merge_pauses(accepted: date, pauses: Sequence[Pause]) -> list[Pause]:
+    """Validate pauses, then sort and merge overlapping (or touching) ones."""
+    for requested, received in pauses:
+        _check_date(requested, "supplement request")
+        _check_date(received, "supplement receipt")
+        if received < requested:
+            raise ValueError(
+                f"A supplement pause cannot end ({received.isoformat()}) before it starts ({requested.isoformat()})."
+            )
+        if requested < accepted:
+            raise ValueError(
+                f"A supplement cannot be requested ({requested.isoformat()}) "
+                f"before the case was accepted ({accepted.isoformat()})."
+            )
+    merged: list[Pause] = []
+    for requested, received in sorted(pauses):
+        if merged and requested <= merged[-1][1] + _ONE_DAY:
+            if received > merged[-1][1]:
+                merged[-1] = (merged[-1][0], received)
+        else:
+            merged.append((requested, received))
+    return merged
+
+
+def due_date(accepted: date, limit_working_days: int, pauses: Sequence[Pause] = ()) -> date:
+    """Due date of a case accepted on ``accepted`` with a limit of ``limit_working_days`` working days.
+
+    Working days inside a supplement pause do not count, which extends the limit by the working
+    days of each (merged) pause. A pause that starts only after the limit has already run out
+    cannot revive it and is ignored.
+
+    >>> due_date(date(2026, 9, 22), 10)  # no pause: Sep 23, 24, 28, 29, 30, Oct 8, 9, 10, 12, 13
+    datetime.date(2026, 10, 13)
+    >>> due_date(date(2026, 9, 22), 10, [(date(2026, 9, 29), date(2026, 10, 9))])  # +4 paused working days
+    datetime.date(2026, 10, 19)
+    """
+    _check_count(limit_working_days, "time limit")
+    _check_date(accepted, "acceptance")
+    cursor = accepted
+    left = limit_working_days
+    for requested, received in _merge_pauses(accepted, pauses):
+        before = working_days_between(cursor, requested - _ONE_DAY)
+        if before >= left:
+            break  # the limit runs out before this pause starts
+        left -= before
+        cursor = received
+    return add_working_days(cursor, left)
+
+
+class ComplianceStatus(StrEnum):
+    """Where a case stands against its time limit."""
+
+    ON_TIME = "on_time"
+    NEAR_DUE = "near_due"
+    OVERDUE = "overdue"
+    COMPLETED_ON_TIME = "completed_on_time"
+    COMPLETED_LATE = "completed_late"
+
+
+@dataclass(frozen=True, slots=True)
+class ComplianceReport:
+    """A case's standing against its limit, as of ``as_of`` (the completion date, or today if still open).
+
+    ``working_days_remaining`` is the number of working days in ``(as_of, due]``; when ``as_of`` is
+    past the due date it is minus the working days in ``(due, as_of]`` (so it can be 0 for a case
+    late only by non-working days: the status is what decides). ``working_days_used`` is
+    ``limit - working_days_remaining``.
+    """
+
+    status: ComplianceStatus
+    due: date
+    as_of: date
+    limit: int
+    working_days_used: int
+    working_days_remaining: int
+
+
+def compliance_report(
+    accepted: date,
+    limit: int,
+    pauses: Sequence[Pause],
+    completed: date | None,
+    today: date,
+    near_due_days: int = 2,
+) -> ComplianceReport:
+    """Full :class:`ComplianceReport`; :func:`compliance` returns only its status.
+
+    An open case is ``near_due`` when at most ``near_due_days`` working days remain after today
+    (a case due today is near due), ``overdue`` once today is past the due date.
+
+    >>> r = compliance_report(date(2026, 9, 28), 5, [], completed=date(2026, 10, 9), today=date(2026, 10, 12))
+    >>> r.status, r.due, r.working_days_used, r.working_days_remaining
+    (<ComplianceStatus.COMPLETED_ON_TIME: 'completed_on_time'>, datetime.date(2026, 10, 10), 4, 1)
+    """
+    _check_count(near_due_days, "near-due threshold")
+    due = due_date(accepted, limit, pauses)
+    _check_date(today, "today")
+    if today < accepted:
+        raise ValueError(f"Today ({today.isoformat()}) cannot be before acceptance ({accepted.isoformat()}).")
+    if completed is not None:
+        _check_date(completed, "completion")
+        if completed < accepted:
+            raise ValueError(
+                f"A case cannot be completed ({completed.isoformat()}) before it was accepted ({accepted.isoformat()})."
+            )
+        if completed > today:
+            raise ValueError(f"Completion ({completed.isoformat()}) cannot be after today ({today.isoformat()}).")
+    as_of = completed if completed is not None else today
+    if as_of <= due:
+        remaining = working_days_between(as_of, due)
+    else:
+        remaining = -working_days_between(due, as_of)
+
+    if completed is not None:
+        status = ComplianceStatus.COMPLETED_ON_TIME if completed <= due else ComplianceStatus.COMPLETED_LATE
+    elif today > due:
+        status = ComplianceStatus.OVERDUE
+    elif remaining <= near_due_days:
+        status = ComplianceStatus.NEAR_DUE
+    else:
+        status = ComplianceStatus.ON_TIME
+    return ComplianceReport(
+        status=status,
+        due=due,
+        as_of=as_of,
+        limit=limit,
+        working_days_used=limit - remaining,
+        working_days_remaining=remaining,
+    )
+
+
+def compliance(
+    accepted: date,
+    limit: int,
+    pauses: Sequence[Pause],
+    completed: date | None,
+    today: date,
+    near_due_days: int = 2,
+) -> ComplianceStatus:
+    """Status of a case against its limit (see :func:`compliance_report` for the numbers).
+
+    >>> compliance(date(2026, 9, 28), 5, [], completed=date(2026, 10, 12), today=date(2026, 10, 12))
+    <ComplianceStatus.COMPLETED_LATE: 'completed_late'>
+    """
+    return compliance_report(accepted, limit, pauses, completed, today, near_due_days).status
