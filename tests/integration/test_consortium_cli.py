@@ -1,0 +1,68 @@
+"""``caseledger up --detach / status / down`` and ``caseledger demo --json`` as real commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CASELEDGER_POLL_INTERVAL": "0.3", "CASELEDGER_OUTBOX_INTERVAL": "0.2"}
+    return subprocess.run(
+        [sys.executable, "-c", "from ledger.cli import main; main()", *args],
+        capture_output=True, text=True, timeout=timeout, env=env,
+    )  # fmt: skip
+
+
+def test_up_status_demo_down_resume(tmp_path: Path) -> None:
+    d = str(tmp_path / "net")
+    base = _free_port()
+    while any(_port_busy(base + i) for i in range(2)):
+        base = _free_port()
+    chain_port = str(_free_port())
+    up = _cli("up", "--detach", "--halls", "2", "--data-dir", d, "--port", chain_port, "--hall-port", str(base))
+    try:
+        assert up.returncode == 0, up.stderr
+        assert "X-Staff-Token" in up.stdout and f"http://127.0.0.1:{base}" in up.stdout
+        st = _cli("status", "--json", "--data-dir", d)
+        assert st.returncode == 0, st.stderr
+        info = json.loads(st.stdout)
+        assert info["running"] and len(info["halls"]) == 2 and all(h["up"] for h in info["halls"])
+        bundle = tmp_path / "bundle.json"
+        demo = _cli("demo", "--json", "--data-dir", d, "--bundle-out", str(bundle))
+        assert demo.returncode == 0, demo.stderr + demo.stdout
+        out = json.loads(demo.stdout)
+        assert out["verified"] and len(out["events"]) == 6 and all(e["anchored"] for e in out["events"])
+        assert out["home_district"] == 350503 and out["accepting_hall"] == 1
+        assert json.loads(bundle.read_text())["serial"] == out["serial"]
+        assert _cli("down", "--data-dir", d).returncode == 0
+        assert _cli("status", "--data-dir", d).returncode == 1
+        # up again: same chain state, same hall stores
+        up2 = _cli("up", "--detach", "--halls", "2", "--data-dir", d, "--port", chain_port, "--hall-port", str(base))
+        assert up2.returncode == 0, up2.stderr
+        import httpx
+
+        token = (tmp_path / "net" / "halls" / "1" / "staff.token").read_text().strip()
+        r = httpx.get(f"http://127.0.0.1:{base}/cases/{out['serial']}", headers={"X-Staff-Token": token})
+        assert r.status_code == 200 and r.json()["status"] == "delivered"
+    finally:
+        _cli("down", "--data-dir", d)
+
+
+def _port_busy(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
