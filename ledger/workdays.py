@@ -177,7 +177,7 @@ def due_date(accepted: date, limit_working_days: int, pauses: Sequence[Pause] = 
     cursor = accepted
     left = limit_working_days
     for requested, received in _merge_pauses(accepted, pauses):
-        before = working_days_between(cursor, requested - _ONE_DAY)
+        before = working_days_between(cursor, requested - _ONE_DAY) if requested > cursor else 0
         if before >= left:
             break  # the limit runs out before this pause starts
         left -= before

@@ -157,6 +157,13 @@ def test_pause_from_the_acceptance_day() -> None:
     assert due_date(ACCEPTED, 10, [(D(2026, 9, 22), D(2026, 9, 24))]) == D(2026, 10, 15)
 
 
+def test_pause_on_the_first_supported_day() -> None:
+    # Regression (found by the property test): a pause starting on the acceptance day must not look at the day
+    # before it, which here lies outside the calendar. Thu 2004-01-01 is New Year's Day; Fri 01-02 is a working day.
+    assert due_date(FIRST, 1, [(FIRST, FIRST)]) == D(2004, 1, 2)
+    assert due_date(FIRST, 0, [(FIRST, FIRST)]) == FIRST
+
+
 def test_pause_after_the_deadline_does_not_revive_the_limit() -> None:
     # Accepted 09-28, 5 working days -> due Sat 10-10; a supplement requested on 10-12 comes too late.
     assert due_date(D(2026, 9, 28), 5, [(D(2026, 10, 12), D(2026, 10, 14))]) == D(2026, 10, 10)
