@@ -331,7 +331,9 @@ class TransferWorker:
                 left = self.missing(serial)
                 if left:
                     raise TransferError(f"hall(s) {sorted(left)} did not send event(s) {sorted(left.values())}")
-                with self.book.lock:
+                with self.book.lock:  # the indexer writes under this lock: nothing new can slip in unseen
+                    if self.missing(serial):
+                        continue
                     self.store.delete(f"xfer/{serial}".encode())
                     h = self.book.header(serial)
                     h["transfer"] = {"state": "complete", "at": time.time()}
