@@ -134,6 +134,21 @@ def test_peer_requests_need_an_active_hall_with_a_right(hallnet: LocalNet) -> No
     assert httpx.get(url + path, headers=h).status_code == 401
 
 
+def test_node_refuses_to_start_with_an_unregistered_key(hallnet: LocalNet, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from ledger.keystore import create_keystore, write_password_file
+
+    d = tmp_path / "halls" / "9"
+    create_keystore(d / "keystore.json", write_password_file(d / "keystore.password"))
+    env = {**os.environ, "CASELEDGER_HALL_DIR": str(d), "CASELEDGER_RPC_URL": hallnet.chain.rpc_url,
+           "CASELEDGER_DEPLOYMENT_FILE": str(hallnet.data_dir / "deployment.json"), "CASELEDGER_PORT": "1"}  # fmt: skip
+    p = subprocess.run([sys.executable, "-m", "node_api"], env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2
+    assert "is not a registered hall" in p.stderr and "Traceback" not in p.stderr
+
+
 def test_kill9_after_ack_anchors_exactly_once(hallnet: LocalNet) -> None:
     a = staff(hallnet, 1)
     serial = a.intake(_form(hallnet.halls[1]["district"]), _files())["serial"]
