@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -11,7 +13,35 @@ from ledger.cases import CaseBook
 from ledger.errors import LedgerError
 from node_api.core.node import HallNode
 
-__all__ = ["BookDep", "CurrentStaff", "NodeDep", "StaffAuthError"]
+__all__ = [
+    "ROLES",
+    "BookDep",
+    "CurrentStaff",
+    "NodeDep",
+    "Staff",
+    "StaffAuthError",
+    "StaffForbiddenError",
+    "require_roles",
+]
+
+ROLES = frozenset({"clerk", "officer", "dispute_officer", "regulator", "hall_admin"})
+"""clerk 受理 · officer 承办 · dispute_officer 核验/争议 · regulator 监管 · hall_admin 大厅管理员."""
+
+
+@dataclass(frozen=True)
+class Staff:
+    """Who is making the request. ``username`` is what records name as the acting staff member."""
+
+    username: str
+    hall_id: int
+    roles: frozenset[str]
+    display_name: str = ""
+
+
+class StaffForbiddenError(LedgerError):
+    """Signed in, but the role does not allow this (HTTP 403)."""
+
+    code = "forbidden"
 
 
 class StaffAuthError(LedgerError):
@@ -39,11 +69,29 @@ def get_staff(
     node: NodeDep,
     x_staff_token: Annotated[str | None, Header()] = None,
     x_staff_name: Annotated[str | None, Header()] = None,
-) -> str:
-    """The staff member making the request (demo: one token per hall, name from a header)."""
+) -> Staff:
+    """The staff member making the request (demo: one token per hall with every role, name from a header)."""
     if not x_staff_token or not hmac.compare_digest(x_staff_token, node.staff_token):
         raise StaffAuthError("staff sign-in required: send the hall's staff token in X-Staff-Token")
-    return (x_staff_name or "staff").strip()[:64] or "staff"
+    name = (x_staff_name or "staff").strip()[:64] or "staff"
+    return Staff(username=name, hall_id=node.hall.hall_id, roles=ROLES)
 
 
-CurrentStaff = Annotated[str, Depends(get_staff)]
+CurrentStaff = Annotated[Staff, Depends(get_staff)]
+
+
+def require_roles(*roles: str) -> Callable[[Staff], Staff]:
+    """Dependency factory: the current staff member, refused (403) unless they hold one of ``roles``.
+
+    Use as ``staff: Annotated[Staff, Depends(require_roles("officer"))]``.
+    """
+    unknown = set(roles) - ROLES
+    if unknown:
+        raise ValueError(f"unknown roles {sorted(unknown)}")
+
+    def check(staff: CurrentStaff) -> Staff:
+        if not staff.roles & set(roles):
+            raise StaffForbiddenError(f"this needs the role {' or '.join(roles)}; {staff.username} does not have it")
+        return staff
+
+    return check

@@ -16,7 +16,7 @@ from ledger.errors import (
     VerificationError,
 )
 from ledger.transfer import PeerAuthError, PeerForbiddenError
-from node_api.api.deps import StaffAuthError
+from node_api.api.deps import StaffAuthError, StaffForbiddenError
 
 __all__ = ["install_error_handlers", "status_of"]
 
@@ -28,7 +28,7 @@ def status_of(exc: LedgerError) -> int:
         return 404
     if isinstance(exc, PeerAuthError | StaffAuthError):
         return 401
-    if isinstance(exc, PeerForbiddenError):
+    if isinstance(exc, PeerForbiddenError | StaffForbiddenError):
         return 403
     if isinstance(exc, ChainUnavailableError):
         return 503

@@ -141,7 +141,7 @@ async def intake(request: Request, book: BookDep, staff: CurrentStaff) -> dict[s
             "address": fields.get("applicant_address", ""),
         },
         materials=uploads,
-        staff=staff,
+        staff=staff.username,
     )
 
 
@@ -160,23 +160,23 @@ def get_case(serial: str, book: BookDep, _: CurrentStaff) -> dict[str, Any]:
 
 @router.post("/{serial}/acceptance", operation_id="decide_acceptance", response_model=CasePublic)
 def acceptance(serial: str, body: AcceptanceIn, book: BookDep, staff: CurrentStaff) -> dict[str, Any]:
-    return book.decide_acceptance(serial, accepted=body.accepted, reason=body.reason, staff=staff)
+    return book.decide_acceptance(serial, accepted=body.accepted, reason=body.reason, staff=staff.username)
 
 
 @router.post("/{serial}/process", operation_id="process_step", response_model=CasePublic)
 def process(serial: str, body: ProcessIn, book: BookDep, staff: CurrentStaff) -> dict[str, Any]:
-    return book.process_step(serial, step=body.step, note=body.note, staff=staff)
+    return book.process_step(serial, step=body.step, note=body.note, staff=staff.username)
 
 
 @router.post("/{serial}/supplement-request", operation_id="request_supplement", response_model=CasePublic)
 def supplement_request(serial: str, body: SupplementRequestIn, book: BookDep, staff: CurrentStaff) -> dict[str, Any]:
-    return book.request_supplement(serial, materials=body.materials, note=body.note, staff=staff)
+    return book.request_supplement(serial, materials=body.materials, note=body.note, staff=staff.username)
 
 
 @router.post("/{serial}/supplement", operation_id="submit_supplement", response_model=CasePublic)
 async def supplement(serial: str, request: Request, book: BookDep, staff: CurrentStaff) -> dict[str, Any]:
     fields, uploads = await _form(request)
-    return book.supplement(serial, materials=uploads, note=fields.get("note", ""), staff=staff)
+    return book.supplement(serial, materials=uploads, note=fields.get("note", ""), staff=staff.username)
 
 
 @router.post("/{serial}/result", operation_id="decide_result", response_model=CasePublic)
@@ -191,12 +191,12 @@ async def result(serial: str, request: Request, book: BookDep, staff: CurrentSta
         raise InputError("document", "one result document at most")
     doc = Upload("result_document", docs[0].filename, docs[0].data) if docs else None
     return book.decide(serial, approved=approved in ("true", "1"), note=fields.get("note", ""), document=doc,
-                       staff=staff)  # fmt: skip
+                       staff=staff.username)  # fmt: skip
 
 
 @router.post("/{serial}/delivery", operation_id="deliver_result", response_model=CasePublic)
 def delivery(serial: str, body: DeliveryIn, book: BookDep, staff: CurrentStaff) -> dict[str, Any]:
-    return book.deliver(serial, method=body.method, note=body.note, staff=staff)
+    return book.deliver(serial, method=body.method, note=body.note, staff=staff.username)
 
 
 @router.get("/{serial}/bundle", operation_id="export_bundle", response_model=dict[str, Any])
