@@ -24,9 +24,13 @@ node_modules/.installed: package.json package-lock.json
 build: setup
 	$(NPM) run build
 
+# The main job: a local chain, three hall nodes (separate processes) in three Quanzhou districts,
+# and a first cross-district case run through them. Everything keeps running in the background;
+# `.venv/bin/caseledger down` stops it, `make demo` again resumes with all data intact.
 demo: setup
-	$(BIN)/caseledger chain up
-	$(BIN)/caseledger deploy --halls 3
+	$(BIN)/caseledger up --detach
+	$(BIN)/caseledger demo --bundle-out .caseledger/demo-bundle.json
+	$(BIN)/caseledger status
 
 test: setup test-contracts test-python
 

@@ -23,6 +23,8 @@ Rpc = Annotated[
 ]
 Lang = Annotated[str, typer.Option("--lang", help="zh (default) or en.")]
 
+CST = dt.timezone(dt.timedelta(hours=8), "CST")
+
 STATUS_TEXT = {
     "match": ("一致", "match"),
     "mismatch": ("不一致", "MISMATCH"),
@@ -48,10 +50,10 @@ def render(report: VerificationReport, lang: str) -> str:
     title = f"{'办件' if zh else 'Case'} {report.serial} — {'链' if zh else 'chain'} {report.chain_id} {report.ledger}"
     table = Table(title=title)
     for col in (("序号", "#"), ("环节", "stage"), ("结论", "verdict"), ("写入方", "writer"), ("大厅", "hall"),
-                ("区块", "block"), ("时间(UTC)", "time (UTC)"), ("原因", "reasons")):  # fmt: skip
+                ("区块", "block"), ("时间(北京)", "time (UTC+8)"), ("原因", "reasons")):  # fmt: skip
         table.add_column(col[0] if zh else col[1])
     for e in report.events:
-        when = dt.datetime.fromtimestamp(e.time, dt.UTC).strftime("%Y-%m-%d %H:%M:%S") if e.time else "-"
+        when = dt.datetime.fromtimestamp(e.time, CST).strftime("%Y-%m-%d %H:%M:%S") if e.time else "-"
         table.add_row(
             str(e.index),
             e.stage,
@@ -130,7 +132,7 @@ def verify_document_cmd(
         if as_json:
             typer.echo(json.dumps({"verdict": "match", **found}, ensure_ascii=False))
         else:
-            when = dt.datetime.fromtimestamp(found["time"], dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            when = dt.datetime.fromtimestamp(found["time"], CST).strftime("%Y-%m-%d %H:%M:%S (UTC+8)")
             if lang == "zh":
                 typer.echo(
                     f"一致：该文件即办件 {bundle.serial} 于 {when} 由大厅 {found['hall_id']} 在“材料信息”环节提交（区块 {found['block']}）。"
