@@ -27,7 +27,7 @@ from eth_utils.abi import event_abi_to_log_topic, function_signature_to_4byte_se
 from eth_utils.address import to_checksum_address
 from pydantic import BaseModel, ConfigDict
 from web3 import Web3
-from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception, Web3RPCError
+from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound, Web3Exception, Web3RPCError
 
 from ledger.artifacts import artifact
 from ledger.errors import ChainError, ChainRuleError, ChainUnavailableError, ConfigError, NotFoundError
@@ -273,7 +273,8 @@ class ChainClient:
     def _next_nonce(self) -> int:
         with self._nonce_lock:
             if self._nonce is None:
-                self._nonce = int(self._rpc(lambda: self.w3.eth.get_transaction_count(to_checksum_address(self.address), "pending")))
+                addr = to_checksum_address(self.address)
+                self._nonce = int(self._rpc(lambda: self.w3.eth.get_transaction_count(addr, "pending")))
             n = self._nonce
             self._nonce += 1
             return n
@@ -449,6 +450,29 @@ class ChainClient:
             gas = est + est // 5 + 20_000
         return self.send_raw(to=self.ledger.address, data=data, gas=gas)
 
+    def estimate_batch(self, opens: Sequence[OpenItem], appends: Sequence[AppendItem]) -> int:
+        """Gas the batch needs now; raises :class:`ChainRuleError` naming the refused item's rule."""
+        tx = {"from": self.address, "to": self.ledger.address, "data": self.batch_calldata(opens, appends)}
+        return int(self._rpc(lambda: self.w3.eth.estimate_gas(tx)))  # type: ignore[arg-type]
+
+    def nonces(self) -> tuple[int, int]:
+        """(mined, pending) transaction counts of this key: equal when nothing is in the node's pool."""
+        addr = to_checksum_address(self.address)
+        latest = int(self._rpc(lambda: self.w3.eth.get_transaction_count(addr, "latest")))
+        pending = int(self._rpc(lambda: self.w3.eth.get_transaction_count(addr, "pending")))
+        return latest, pending
+
+    def receipt(self, tx_hash: str) -> Any | None:
+        """The receipt if the transaction is mined, else ``None`` (does not wait)."""
+
+        def get() -> Any | None:
+            try:
+                return self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+            except TransactionNotFound:
+                return None
+
+        return self._rpc(get)
+
     def anchor_batch(self, opens: Sequence[OpenItem], appends: Sequence[AppendItem]) -> AnchorReceipt:
         return self.wait(self.send_batch(opens, appends))
 
@@ -469,6 +493,14 @@ class ChainClient:
     def _logs(self, topics: list[Any], from_block: int, to_block: int | str) -> list[Any]:
         flt = {"address": self.ledger.address, "topics": topics, "fromBlock": from_block, "toBlock": to_block}
         return list(self._rpc(lambda: self.w3.eth.get_logs(flt)))  # type: ignore[arg-type]
+
+    def decode_appended_log(self, log: Any) -> ChainEvent | None:
+        """The ``EventAppended`` in a receipt or filter log, or ``None`` for any other log."""
+        if "0x" + bytes(log["topics"][0]).hex() != self._topic_appended:
+            return None
+        if str(log["address"]).lower() != self._dep().ledger.lower():
+            return None
+        return self._decode_appended(log)
 
     def _decode_appended(self, log: Any) -> ChainEvent:
         writer, index, commitment, head = abi_decode(["address", "uint32", "bytes32", "bytes32"], bytes(log["data"]))
@@ -548,7 +580,7 @@ def wait_for_rpc(rpc_url: str, *, timeout: float = 20.0) -> None:
     w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 2}))
     while True:
         try:
-            w3.eth.block_number
+            _ = w3.eth.block_number
             return
         except (requests.RequestException, OSError, Web3Exception) as exc:
             if time.monotonic() > deadline:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,8 +97,14 @@ class Outbox:
     def next_seq(self) -> int:
         return int(self.store.get_json(SEQ_KEY) or 0)
 
-    def pending(self) -> list[dict[str, Any]]:
-        return [v for _, v in self.store.iter_json(PREFIX)]
+    def pending(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Pending entries, oldest first (at most ``limit``)."""
+        out: list[dict[str, Any]] = []
+        for _, v in self.store.iter_json(PREFIX):
+            out.append(v)
+            if limit is not None and len(out) >= limit:
+                break
+        return out
 
     def refused(self) -> list[dict[str, Any]]:
         return [v for _, v in self.store.iter_json(REFUSED)]
@@ -113,18 +119,25 @@ class Outbox:
 
     # ---------------------------------------------------------------- state changes
     def mark_anchored(self, entry: dict[str, Any], ev: ChainEvent, block_time: int | None) -> None:
+        self.mark_anchored_many([(entry, ev, block_time)])
+
+    def mark_anchored_many(self, done: Sequence[tuple[dict[str, Any], ChainEvent, int | None]]) -> None:
+        """Record the anchors of many entries in one atomic write batch."""
+        if not done:
+            return
         with self.lock, self.store.write_batch() as wb:
-            rec = self.store.get_json(entry["rec_key"].encode())
-            if rec is not None:
-                rec["anchor"] = {
-                    "state": "anchored",
-                    "tx": ev.tx_hash,
-                    "block": ev.block_number,
-                    "time": block_time,
-                    "index": ev.index,
-                }
-                wb.put_json(entry["rec_key"].encode(), rec)
-            wb.delete(PREFIX + f"{entry['seq']:012d}".encode())
+            for entry, ev, block_time in done:
+                rec = self.store.get_json(entry["rec_key"].encode())
+                if rec is not None:
+                    rec["anchor"] = {
+                        "state": "anchored",
+                        "tx": ev.tx_hash,
+                        "block": ev.block_number,
+                        "time": block_time,
+                        "index": ev.index,
+                    }
+                    wb.put_json(entry["rec_key"].encode(), rec)
+                wb.delete(PREFIX + f"{entry['seq']:012d}".encode())
 
     def mark_refused(self, entry: dict[str, Any], err: ChainRuleError) -> None:
         with self.lock, self.store.write_batch() as wb:
@@ -149,8 +162,25 @@ def _items(entries: list[dict[str, Any]]) -> tuple[list[OpenItem], list[AppendIt
     return opens, appends
 
 
+# Rough gas of one item inside a batch, only to size batches (the real limit comes from estimateGas).
+GAS_PER_OPEN = 60_000
+GAS_PER_APPEND = 20_000
+
+
+@dataclass
+class _InFlight:
+    tx: str
+    entries: list[dict[str, Any]]
+    sent_at: float
+
+
 class OutboxSender:
-    """Anchors the outbox in batches; one transaction in flight at a time."""
+    """Anchors the outbox in batches, with up to ``max_in_flight`` transactions pipelined.
+
+    Each batch holds whole runs of a case's pending events in order; a case with a transaction in
+    flight is left out of the next batch until that transaction is mined, so every batch can be
+    simulated against the latest state and never depends on another unmined batch.
+    """
 
     def __init__(
         self,
@@ -158,21 +188,30 @@ class OutboxSender:
         client: ChainClient,
         *,
         batch_max: int = 50,
+        batch_gas: int = 6_000_000,
+        max_in_flight: int = 1,
         interval: float = 0.5,
         max_backoff: float = 10.0,
         drain_timeout: float = 30.0,
+        receipt_timeout: float = 60.0,
         on_anchored: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> None:
         self.outbox = outbox
         self.client = client
         self.batch_max = batch_max
+        self.batch_gas = batch_gas
+        self.max_in_flight = max_in_flight
         self.interval = interval
         self.max_backoff = max_backoff
         self.drain_timeout = drain_timeout
+        self.receipt_timeout = receipt_timeout
         self.on_anchored = on_anchored
         self.needs_reconcile = True  # a fresh process does not know what the last one sent
         self.last_error: str | None = None
         self.last_anchored_at: float | None = None
+        self.anchored_total = 0
+        self._in_flight: list[_InFlight] = []
+        self._block_times: dict[int, int] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
@@ -205,72 +244,161 @@ class OutboxSender:
         failures = 0
         while not self._stop.is_set():
             try:
-                n = self.run_once()
+                progressed = self.pump()
                 failures = 0
                 self.last_error = None
-                if n == 0 and self.outbox.pending_count() == 0:
-                    self._wake.wait(self.interval)
-                    self._wake.clear()
+                if not progressed:
+                    if self._in_flight:
+                        self._stop.wait(0.05)
+                    else:
+                        self._wake.wait(self.interval)
+                        self._wake.clear()
             except ChainError as exc:
                 failures += 1
-                self.needs_reconcile = True
+                self._abandon_in_flight()
                 self.last_error = str(exc)
                 delay = min(self.max_backoff, 0.25 * 2**failures)
                 log.warning("outbox: %s (retrying in %.1fs)", exc, delay)
                 self._stop.wait(delay)
             except Exception as exc:  # keep the sender alive whatever happens; the outbox is durable
                 failures += 1
-                self.needs_reconcile = True
+                self._abandon_in_flight()
                 self.last_error = f"{exc.__class__.__name__}: {exc}"
                 log.exception("outbox: unexpected error")
                 self._stop.wait(min(self.max_backoff, 0.25 * 2**failures))
 
-    # ---------------------------------------------------------------- one round
+    def _abandon_in_flight(self) -> None:
+        """Forget what was in flight: the next round reconciles against the chain first."""
+        self._in_flight.clear()
+        self.needs_reconcile = True
+
+    # ---------------------------------------------------------------- pipeline
+    def pump(self) -> bool:
+        """One non-blocking step: collect mined batches, send new ones. True if anything happened."""
+        progressed = False
+        if self.needs_reconcile:
+            if self._in_flight:
+                self._wait_all()
+            progressed = self.reconcile() > 0
+        progressed = self._collect(block=False) > 0 or progressed
+        while len(self._in_flight) < self.max_in_flight:
+            if not self._send_next():
+                break
+            progressed = True
+        return progressed
+
     def run_once(self) -> int:
-        """Reconcile if needed, then send one batch; returns how many events got anchored."""
+        """Reconcile if needed, send what is pending (up to ``max_in_flight`` batches) and wait for it.
+
+        Returns how many events got anchored.
+        """
         anchored = 0
         if self.needs_reconcile:
             anchored += self.reconcile()
-        entries = self.outbox.pending()
-        if not entries:
-            return anchored
-        batch = entries[: self.batch_max]
-        # never split a case's events across the batch boundary in the middle of its order:
-        # whatever is cut off simply waits for the next round, after this batch is mined.
-        sendable = self._isolate(batch)
+        while len(self._in_flight) < self.max_in_flight and self._send_next():
+            pass
+        anchored += self._wait_all()
+        return anchored
+
+    def _wait_all(self) -> int:
+        n = 0
+        deadline = time.monotonic() + self.receipt_timeout
+        while self._in_flight:
+            got = self._collect(block=False)
+            n += got
+            if self._in_flight and not got:
+                if time.monotonic() > deadline:
+                    tx = self._in_flight[0].tx
+                    self._abandon_in_flight()
+                    raise ChainError(f"transaction {tx} was not mined within {self.receipt_timeout:.0f}s")
+                time.sleep(0.05)
+        return n
+
+    def _select(self) -> list[dict[str, Any]]:
+        """The next batch: whole runs of cases' pending events, oldest first, within the limits."""
+        busy = {e["serial"] for f in self._in_flight for e in f.entries}
+        in_flight_n = sum(len(f.entries) for f in self._in_flight)
+        window = self.outbox.pending(limit=in_flight_n + 4 * self.batch_max)
+        by_case: dict[str, list[dict[str, Any]]] = {}
+        for e in window:
+            if e["serial"] in busy:
+                continue
+            by_case.setdefault(e["serial"], []).append(e)
+        batch: list[dict[str, Any]] = []
+        gas = 0
+        for run in by_case.values():
+            cost = sum(GAS_PER_OPEN if e.get("open") else GAS_PER_APPEND for e in run)
+            if batch and (len(batch) + len(run) > self.batch_max or gas + cost > self.batch_gas):
+                break
+            batch.extend(run)
+            gas += cost
+        batch.sort(key=lambda e: int(e["seq"]))
+        return batch
+
+    def _send_next(self) -> bool:
+        batch = self._select()
+        if not batch:
+            return False
+        sendable, gas = self._isolate(batch)
         if not sendable:
-            return anchored
+            return True  # everything in it was refused and marked: that is progress too
         opens, appends = _items(sendable)
-        self.needs_reconcile = True  # from here on, the outcome is unknown until the receipt is in
-        tx = self.client.send_batch(opens, appends)
-        receipt = self.client.wait(tx)
-        _, appended = self.client.events_in_range(receipt.block_number, receipt.block_number)
-        by_commitment = {e.commitment.hex(): e for e in appended if e.tx_hash == tx}
-        btime = self.client.block_time(receipt.block_number)
-        done = []
-        for e in sendable:
-            ev = by_commitment.get(e["commitment"])
-            if ev is not None:
-                self.outbox.mark_anchored(e, ev, btime)
-                done.append(e)
-        self.needs_reconcile = len(done) != len(sendable)
+        tx = self.client.send_batch(opens, appends, gas=gas + gas // 10 + 20_000)
+        self._in_flight.append(_InFlight(tx=tx, entries=sendable, sent_at=time.monotonic()))
+        return True
+
+    def _collect(self, *, block: bool) -> int:
+        """Record every mined in-flight batch (in send order); returns events anchored."""
+        n = 0
+        while self._in_flight:
+            head = self._in_flight[0]
+            receipt = self.client.receipt(head.tx)
+            if receipt is None:
+                if time.monotonic() - head.sent_at > self.receipt_timeout:
+                    self._abandon_in_flight()
+                    raise ChainError(f"transaction {head.tx} was not mined within {self.receipt_timeout:.0f}s")
+                break
+            self._in_flight.pop(0)
+            if int(receipt["status"]) != 1:
+                log.warning("outbox: batch %s reverted in block %s; reconciling", head.tx, receipt["blockNumber"])
+                self.needs_reconcile = True
+                continue
+            n += self._record(head, receipt)
+        return n
+
+    def _record(self, flight: _InFlight, receipt: Any) -> int:
+        events = [ev for lg in receipt["logs"] if (ev := self.client.decode_appended_log(lg)) is not None]
+        by_commitment = {ev.commitment.hex(): ev for ev in events}
+        block = int(receipt["blockNumber"])
+        btime = self._block_time(block)
+        done = [(e, by_commitment[e["commitment"]], btime) for e in flight.entries if e["commitment"] in by_commitment]
+        self.outbox.mark_anchored_many(done)
+        if len(done) != len(flight.entries):
+            self.needs_reconcile = True
         if done:
             self.last_anchored_at = time.time()
+            self.anchored_total += len(done)
             if self.on_anchored:
-                self.on_anchored(done)
-        return anchored + len(done)
+                self.on_anchored([e for e, _, _ in done])
+        return len(done)
 
-    def _simulate(self, entries: list[dict[str, Any]]) -> None:
+    def _block_time(self, block: int) -> int:
+        t = self._block_times.get(block)
+        if t is None:
+            t = self.client.block_time(block)
+            if len(self._block_times) > 1024:
+                self._block_times.clear()
+            self._block_times[block] = t
+        return t
+
+    def _estimate(self, entries: list[dict[str, Any]]) -> int:
         opens, appends = _items(entries)
-        data = self.client.batch_calldata(opens, appends)
-        tx = {"from": self.client.address, "to": self.client.ledger.address, "data": data}
-        self.client._rpc(lambda: self.client.w3.eth.estimate_gas(tx))  # type: ignore[arg-type]  # raises ChainRuleError
+        return self.client.estimate_batch(opens, appends)  # raises ChainRuleError naming the refused item
 
-    def _isolate(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The entries of ``batch`` the contract would take; refused items are marked refused."""
+    def _isolate(self, batch: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+        """The entries of ``batch`` the contract would take (and their gas); refused items are marked refused."""
         try:
-            self._simulate(batch)
-            return batch
+            return batch, self._estimate(batch)
         except ChainRuleError as exc:
             if exc.rule in HALL_WIDE_RULES:
                 raise
@@ -282,7 +410,7 @@ class OutboxSender:
         for serial, group in groups.items():
             for k in range(1, len(group) + 1):
                 try:
-                    self._simulate(group[:k])
+                    self._estimate(group[:k])
                 except ChainRuleError as exc:
                     if exc.rule in HALL_WIDE_RULES:
                         raise
@@ -295,7 +423,7 @@ class OutboxSender:
         if len(ok) == len(batch):  # the batch as a whole failed but no single case does: report it
             raise first_error
         ok.sort(key=lambda e: int(e["seq"]))
-        return ok
+        return ok, (self._estimate(ok) if ok else 0)
 
     def reconcile(self) -> int:
         """Mark pending events that are already on chain as anchored; returns how many."""
@@ -303,34 +431,30 @@ class OutboxSender:
         self.client.reset_nonce()
         entries = self.outbox.pending()
         serials = list(dict.fromkeys(e["serial"] for e in entries))
-        n = 0
-        times: dict[int, int] = {}
+        done: list[tuple[dict[str, Any], ChainEvent, int | None]] = []
         for serial in serials:
             events = {ev.commitment.hex(): ev for ev in self.client.case_events(serial)}
             for e in entries:
                 if e["serial"] != serial:
                     continue
                 ev = events.get(e["commitment"])
-                if ev is None:
-                    continue
-                if ev.block_number not in times:
-                    times[ev.block_number] = self.client.block_time(ev.block_number)
-                self.outbox.mark_anchored(e, ev, times[ev.block_number])
-                n += 1
-        if n:
-            log.info("outbox: %d pending event(s) were already on chain; marked anchored", n)
+                if ev is not None:
+                    done.append((e, ev, self._block_time(ev.block_number)))
+        self.outbox.mark_anchored_many(done)
+        if done:
+            log.info("outbox: %d pending event(s) were already on chain; marked anchored", len(done))
             self.last_anchored_at = time.time()
+            self.anchored_total += len(done)
+            if self.on_anchored:
+                self.on_anchored([e for e, _, _ in done])
         self.needs_reconcile = False
-        return n
+        return len(done)
 
     def _drain(self) -> None:
         """Wait until no transaction of this key is still in the node's pool (mined or dropped)."""
-        addr: Any = self.client.address
-        eth = self.client.w3.eth
         deadline = time.monotonic() + self.drain_timeout
         while True:
-            pending = int(self.client._rpc(lambda: eth.get_transaction_count(addr, "pending")))
-            latest = int(self.client._rpc(lambda: eth.get_transaction_count(addr, "latest")))
+            latest, pending = self.client.nonces()
             if pending <= latest:
                 return
             if time.monotonic() > deadline:
