@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -95,6 +95,15 @@ class HeldEvent:
     time: int
     materials: MaterialSet | None = None
     contents: Sequence[bytes] | None = None
+    withheld: Mapping[str, str] | None = None
+    """leaf hashes of fields this hall no longer holds (erased after their retention period)"""
+
+
+def _disclose(h: HeldEvent, hidden: set[str]) -> DisclosedRecord:
+    d = h.record.disclose(withhold=hidden)
+    if not h.withheld:
+        return d
+    return DisclosedRecord(fields=d.fields, salts=d.salts, withheld={**d.withheld, **h.withheld})
 
 
 def build_bundle(
@@ -126,7 +135,7 @@ def build_bundle(
                 time=h.time,
                 commitment="0x" + e.commitment.hex(),
                 head="0x" + e.head.hex(),
-                record=h.record.disclose(withhold=hidden),
+                record=_disclose(h, hidden),
             )
         )
         if h.materials is not None:

@@ -192,6 +192,7 @@ class CaseBook:
                     "origin": r["origin"],
                     "commitment": r["commitment"],
                     "fields": {k: v for k, v in r["fields"].items() if k not in ("case_serial", "stage")},
+                    "withheld": sorted(r.get("withheld") or {}),
                     "files": [{k: f[k] for k in ("kind", "name", "sha256", "size")} for f in r.get("files", [])],
                     "anchor": r.get("anchor") or {"state": "pending"},
                 }

@@ -6,15 +6,18 @@ reviews and decides with a result document â†’ A pulls and verifies the result â
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pyotp
 
 from ledger.errors import LedgerError
 
-__all__ = ["DemoError", "HallClient", "demo_id_number", "run_demo"]
+__all__ = ["DemoError", "HallClient", "demo_credentials", "demo_id_number", "run_demo"]
 
 _W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
@@ -28,14 +31,61 @@ def demo_id_number(base17: str = "35050219900307123") -> str:
     return base17 + "10X98765432"[sum(int(c) * w for c, w in zip(base17, _W, strict=True)) % 11]
 
 
-class HallClient:
-    """A staff member's HTTP client for one hall."""
+_SESSIONS: dict[tuple[str, str], str] = {}
 
-    def __init__(self, url: str, token: str, staff: str = "demo", timeout: float = 30.0) -> None:
+
+def demo_credentials(hall_dir: Path | str, username: str) -> dict[str, Any]:
+    """The demo account ``username`` of a dev hall (``<hall dir>/demo-accounts.json``, written by the node)."""
+    path = Path(hall_dir) / "demo-accounts.json"
+    try:
+        accounts: dict[str, dict[str, Any]] = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise DemoError(f"no demo accounts at {path}: start the hall with CASELEDGER_DEMO_ACCOUNTS=true") from exc
+    if username not in accounts:
+        raise DemoError(f"no demo account {username!r} in {path} (there are {', '.join(sorted(accounts))})")
+    return accounts[username]
+
+
+class HallClient:
+    """A staff member's HTTP client for one hall: signs in (password + TOTP when needed) and sends the bearer token.
+
+    ``HallClient.demo(hall_dir, url, "officer")`` signs in with a dev consortium's demo account.
+    """
+
+    def __init__(
+        self, url: str, username: str, password: str, totp_secret: str | None = None, timeout: float = 30.0
+    ) -> None:
         self.url = url.rstrip("/")
-        self.http = httpx.Client(
-            base_url=self.url, headers={"X-Staff-Token": token, "X-Staff-Name": staff}, timeout=timeout
-        )
+        self.username = username
+        self.http = httpx.Client(base_url=self.url, timeout=timeout)
+        token = _SESSIONS.get((self.url, username))
+        if token is None or self.http.get("/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code != 200:
+            token = self._login(password, totp_secret)
+            _SESSIONS[(self.url, username)] = token
+        self.token = token
+        self.http.headers["Authorization"] = f"Bearer {token}"
+
+    @classmethod
+    def demo(cls, hall_dir: Path | str, url: str, username: str, timeout: float = 30.0) -> HallClient:
+        c = demo_credentials(hall_dir, username)
+        return cls(url, username, c["password"], c.get("totp_secret"), timeout=timeout)
+
+    def _login(self, password: str, totp_secret: str | None) -> str:
+        # a TOTP code is good once: if this step's code was used already, use the next one (or wait for it)
+        for attempt in range(3):
+            body: dict[str, Any] = {"username": self.username, "password": password}
+            if totp_secret:
+                totp = pyotp.TOTP(totp_secret)
+                body["totp"] = totp.at(time.time() + (30 if attempt else 0))
+            r = self.http.post("/auth/login", json=body)
+            if r.status_code == 200:
+                token: str = r.json()["token"]
+                return token
+            if r.status_code != 401 or not totp_secret:
+                break
+            if attempt == 1:
+                time.sleep(30 - time.time() % 30 + 0.5)
+        raise DemoError(f"sign-in of {self.username} at {self.url} failed: {r.status_code} {r.text}")
 
     def _ok(self, r: httpx.Response) -> Any:
         if r.status_code >= 400:

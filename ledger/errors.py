@@ -8,13 +8,16 @@ boundary with ``raise ... from``.
 from __future__ import annotations
 
 __all__ = [
+    "AuthError",
     "ChainError",
     "ChainRuleError",
     "ChainUnavailableError",
     "ConfigError",
+    "ForbiddenError",
     "InputError",
     "LedgerError",
     "NotFoundError",
+    "RateLimitedError",
     "StoreError",
     "TransferError",
     "VerificationError",
@@ -40,6 +43,28 @@ class InputError(LedgerError):
 
 class NotFoundError(LedgerError):
     code = "not_found"
+
+
+class AuthError(LedgerError):
+    """Not signed in: missing, wrong, expired or ended credentials (HTTP 401)."""
+
+    code = "unauthenticated"
+
+
+class ForbiddenError(LedgerError):
+    """Signed in, but not allowed to do this (HTTP 403)."""
+
+    code = "forbidden"
+
+
+class RateLimitedError(AuthError):
+    """Too many failed attempts; refused until ``retry_after`` seconds have passed (HTTP 429)."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ConfigError(LedgerError):

@@ -50,7 +50,8 @@ def export_bundle(
         mset = MaterialSet.new(files) if files else None
         contents = [book.store.get_blob(f.sha256) for f in files] if files and include_files else None
         rec = SaltedRecord(serial=serial, stage=Stage[r["stage"]], fields=r["fields"], salts=r["salts"])
-        held.append(HeldEvent(record=rec, event=ev, time=times[ev.block_number], materials=mset, contents=contents))
+        held.append(HeldEvent(record=rec, event=ev, time=times[ev.block_number], materials=mset, contents=contents,
+                              withheld=r.get("withheld") or None))
     return build_bundle(
         serial=serial,
         chain_id=dep.chain_id,

@@ -2,7 +2,7 @@
 
     net = LocalNet(Path(".caseledger"), halls=3)
     net.up()          # chain, deployment, registered halls, one ``python -m node_api`` per hall
-    net.describe()    # URLs, districts, staff tokens
+    net.halls         # URLs, districts, the demo-accounts.json of each hall (mode 0600)
     net.down()
 
 Each hall runs as its own process with its own port, store and key (``<data_dir>/halls/<n>/``);
@@ -116,7 +116,7 @@ class LocalNet:
         self.count = halls
         self.chain = DevChain(data_dir, port=chain_port, block_time=block_time)
         self.hall_ports = hall_ports or [s.port for s in DEMO_HALLS[:halls]]
-        self.node_env = node_env or {}
+        self.node_env = {"CASELEDGER_DEMO_ACCOUNTS": "true", **(node_env or {})}
         self.halls: list[dict[str, Any]] = []
         self.deployment: Deployment | None = None
 
@@ -163,7 +163,7 @@ class LocalNet:
                                "port": port, "url": url, "dir": str(d), "account": h["account"]})  # fmt: skip
         for hall, proc in zip(self.halls, procs, strict=True):
             wait_healthy(hall["url"], timeout=timeout, proc=proc)
-            hall["staff_token"] = (Path(hall["dir"]) / "staff.token").read_text().strip()
+            hall["accounts_file"] = str(Path(hall["dir"]) / "demo-accounts.json")
         self._save()
         return self.halls
 

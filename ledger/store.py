@@ -133,6 +133,11 @@ class Store:
     def has_blob(self, digest_hex: str) -> bool:
         return self._db.get(blob_key(digest_hex)) is not None
 
+    def compact(self) -> None:
+        """Compact the whole key range: overwritten and deleted values leave the on-disk files
+        (used after erasing personal data, so old versions do not linger in logs or tables)."""
+        self._db.compact_range()
+
     def snapshot_to(self, target: Path) -> int:
         """Copy a consistent point-in-time snapshot into a new LevelDB at ``target``; returns keys copied."""
         n = 0

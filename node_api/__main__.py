@@ -25,7 +25,10 @@ def main() -> None:
         print(f"caseledger node: invalid settings: {exc}", file=sys.stderr)
         sys.exit(2)
     app = create_app(settings, node=node)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", timeout_graceful_shutdown=5)
+    cert = str(settings.tls_certfile) if settings.tls_certfile else None
+    key = str(settings.tls_keyfile) if settings.tls_keyfile else None
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", timeout_graceful_shutdown=5,
+                ssl_certfile=cert, ssl_keyfile=key)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from node_api.api.errors import install_error_handlers
-from node_api.api.routes import cases, catalogue, health, inbox, transfer
+from node_api.api.limits import BodyLimitMiddleware
+from node_api.api.routes import access, admin, auth, cases, catalogue, health, inbox, transfer
 from node_api.core.config import Settings
 from node_api.core.node import HallNode
 
@@ -40,6 +41,8 @@ def create_app(settings: Settings | None = None, *, node: HallNode | None = None
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for r in (health.router, catalogue.router, cases.router, inbox.router, transfer.router):
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    for r in (health.router, auth.router, catalogue.router, cases.router, inbox.router, transfer.router,
+              admin.router, access.router):  # fmt: skip
         app.include_router(r)
     return app

@@ -26,7 +26,14 @@ def _print_halls(halls: list[dict[str, Any]], rpc_url: str) -> None:
         typer.echo(
             f"hall {h['hall_id']} {h['name']} (district {h['district']}): {h['url']}  (API docs {h['url']}/docs)"
         )
-        typer.echo(f"    staff login: header X-Staff-Token: {h['staff_token']}")
+        try:
+            accounts = json.loads(Path(h["accounts_file"]).read_text())
+        except (KeyError, OSError, ValueError):
+            continue
+        typer.echo(f"    staff sign-in (POST /auth/login; demo accounts from {h['accounts_file']}, mode 0600):")
+        for user, c in accounts.items():
+            totp = f"  TOTP secret {c['totp_secret']}" if c.get("totp_secret") else ""
+            typer.echo(f"      {user:<10} password {c['password']}{totp}  roles {','.join(c['roles'])}")
 
 
 @app.command("up")
@@ -145,11 +152,12 @@ def demo(
 
     try:
         ha, hb = net.halls[0], net.halls[1]
-        a = HallClient(ha["url"], ha["staff_token"], "window-a")
-        b = HallClient(hb["url"], hb["staff_token"], "officer-b")
+        a = HallClient.demo(ha["dir"], ha["url"], "clerk")
+        b = HallClient.demo(hb["dir"], hb["url"], "officer")
         result = run_demo(a, b, home_district=int(hb["district"]), log=say)
         if bundle_out is not None:
-            r = a.http.get(f"/cases/{result['serial']}/bundle", params={"include_files": "true"})
+            exporter = HallClient.demo(ha["dir"], ha["url"], "dispute")
+            r = exporter.http.get(f"/cases/{result['serial']}/bundle", params={"include_files": "true"})
             r.raise_for_status()
             bundle_out.write_text(r.text, encoding="utf-8")
             result["bundle"] = str(bundle_out)

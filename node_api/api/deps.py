@@ -1,22 +1,38 @@
-"""Dependencies of the routes: the running node, its case book, the current staff member."""
+"""Dependencies of the routes: the running node, its case book, the current staff member.
+
+Staff sign in at ``POST /auth/login`` (password, plus a TOTP code for officers, dispute officers and
+hall admins) and get an opaque session token that expires. API clients send it as
+``Authorization: Bearer <token>``; pages use the ``caseledger_session`` cookie (HttpOnly,
+SameSite=Strict), and every unsafe cookie-authenticated request must echo the session's CSRF token
+in ``X-CSRF-Token`` (bearer requests are exempt: a browser never attaches them by itself).
+"""
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
+from ledger.accounts import ROLES, Session
 from ledger.cases import CaseBook
-from ledger.errors import LedgerError
+from ledger.errors import AuthError, ForbiddenError
 from node_api.core.node import HallNode
 
 __all__ = [
+    "CSRF_COOKIE",
+    "CSRF_HEADER",
     "ROLES",
+    "SESSION_COOKIE",
+    "AcceptingCase",
     "BookDep",
+    "CsrfError",
+    "CurrentSession",
     "CurrentStaff",
+    "HomeCase",
     "NodeDep",
     "Staff",
     "StaffAuthError",
@@ -24,8 +40,10 @@ __all__ = [
     "require_roles",
 ]
 
-ROLES = frozenset({"clerk", "officer", "dispute_officer", "regulator", "hall_admin"})
-"""clerk 受理 · officer 承办 · dispute_officer 核验/争议 · regulator 监管 · hall_admin 大厅管理员."""
+SESSION_COOKIE = "caseledger_session"
+CSRF_COOKIE = "caseledger_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True)
@@ -37,15 +55,26 @@ class Staff:
     roles: frozenset[str]
     display_name: str = ""
 
+    @property
+    def actor(self) -> str:
+        """How the access trail names this person."""
+        return f"staff:{self.username}"
 
-class StaffForbiddenError(LedgerError):
-    """Signed in, but the role does not allow this (HTTP 403)."""
+
+class StaffForbiddenError(ForbiddenError):
+    """Signed in, but the role (or the case's district) does not allow this (HTTP 403)."""
 
     code = "forbidden"
 
 
-class StaffAuthError(LedgerError):
-    """Missing or wrong staff token (HTTP 401). Issue 6 replaces this with accounts and roles."""
+class CsrfError(StaffForbiddenError):
+    """A cookie-authenticated unsafe request without the session's CSRF token (HTTP 403)."""
+
+    code = "csrf_failed"
+
+
+class StaffAuthError(AuthError):
+    """Missing, wrong, expired or ended session (HTTP 401)."""
 
     code = "unauthenticated"
 
@@ -64,17 +93,41 @@ def get_book(node: NodeDep) -> CaseBook:
 
 BookDep = Annotated[CaseBook, Depends(get_book)]
 
+_bearer = HTTPBearer(auto_error=False, description="session token from POST /auth/login")
+_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="session cookie set by POST /auth/login")
 
-def get_staff(
+
+def get_session(
+    request: Request,
     node: NodeDep,
-    x_staff_token: Annotated[str | None, Header()] = None,
-    x_staff_name: Annotated[str | None, Header()] = None,
-) -> Staff:
-    """The staff member making the request (demo: one token per hall with every role, name from a header)."""
-    if not x_staff_token or not hmac.compare_digest(x_staff_token, node.staff_token):
-        raise StaffAuthError("staff sign-in required: send the hall's staff token in X-Staff-Token")
-    name = (x_staff_name or "staff").strip()[:64] or "staff"
-    return Staff(username=name, hall_id=node.hall.hall_id, roles=ROLES)
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    cookie: Annotated[str | None, Depends(_cookie)],
+) -> Session:
+    """The signed-in session (bearer token first, else the cookie with its CSRF check)."""
+    try:
+        if bearer is not None and bearer.credentials:
+            return node.accounts.authenticate(bearer.credentials)
+        if cookie:
+            session = node.accounts.authenticate(cookie)
+            if request.method.upper() not in _SAFE_METHODS:
+                sent = request.headers.get(CSRF_HEADER, "")
+                if not sent or not hmac.compare_digest(sent, session.csrf_token):
+                    raise CsrfError(f"send the session's CSRF token in {CSRF_HEADER} with this request")
+            return session
+    except AuthError as exc:
+        if isinstance(exc, StaffAuthError):
+            raise
+        raise StaffAuthError(str(exc)) from exc
+    raise StaffAuthError("staff sign-in required: POST /auth/login, then send Authorization: Bearer <token>")
+
+
+CurrentSession = Annotated[Session, Depends(get_session)]
+
+
+def get_staff(node: NodeDep, session: CurrentSession) -> Staff:
+    """The staff member making the request."""
+    a = session.account
+    return Staff(username=a.username, hall_id=node.hall.hall_id, roles=a.roles, display_name=a.display_name)
 
 
 CurrentStaff = Annotated[Staff, Depends(get_staff)]
@@ -95,3 +148,30 @@ def require_roles(*roles: str) -> Callable[[Staff], Staff]:
         return staff
 
     return check
+
+
+Officer = Annotated[Staff, Depends(require_roles("officer"))]
+Clerk = Annotated[Staff, Depends(require_roles("clerk"))]
+
+
+def home_case(serial: str, node: NodeDep, staff: Officer) -> dict[str, Any]:
+    """承办 actions: the case header, refused (403) unless the case belongs to this hall's district."""
+    h = node.book.header(serial)
+    if h["home_district"] != node.hall.district:
+        raise StaffForbiddenError(
+            f"case {serial} belongs to district {h['home_district']}; officers of this hall act only on "
+            f"district {node.hall.district}'s cases"
+        )
+    return h
+
+
+def accepting_case(serial: str, node: NodeDep, staff: Clerk) -> dict[str, Any]:
+    """受理窗口 actions (supplement, delivery): refused (403) unless the case was accepted at this hall."""
+    h = node.book.header(serial)
+    if h["accepting_hall"] != node.hall.hall_id:
+        raise StaffForbiddenError(f"case {serial} was accepted at hall {h['accepting_hall']}, not at this hall")
+    return h
+
+
+HomeCase = Annotated[dict[str, Any], Depends(home_case)]
+AcceptingCase = Annotated[dict[str, Any], Depends(accepting_case)]

@@ -7,16 +7,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from ledger.errors import (
+    AuthError,
     ChainUnavailableError,
     ConfigError,
+    ForbiddenError,
     InputError,
     LedgerError,
     NotFoundError,
+    RateLimitedError,
     TransferError,
     VerificationError,
 )
 from ledger.transfer import PeerAuthError, PeerForbiddenError
-from node_api.api.deps import StaffAuthError, StaffForbiddenError
 
 __all__ = ["install_error_handlers", "status_of"]
 
@@ -26,9 +28,11 @@ def status_of(exc: LedgerError) -> int:
         return 422
     if isinstance(exc, NotFoundError):
         return 404
-    if isinstance(exc, PeerAuthError | StaffAuthError):
+    if isinstance(exc, RateLimitedError):
+        return 429
+    if isinstance(exc, PeerAuthError | AuthError):
         return 401
-    if isinstance(exc, PeerForbiddenError | StaffForbiddenError):
+    if isinstance(exc, PeerForbiddenError | ForbiddenError):
         return 403
     if isinstance(exc, ChainUnavailableError):
         return 503
@@ -50,7 +54,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def ledger_error(_: Request, exc: LedgerError) -> JSONResponse:
         field = exc.field if isinstance(exc, InputError) else None
         message = exc.message if isinstance(exc, InputError) else str(exc)
-        return JSONResponse(_body(exc.code, field, message), status_code=status_of(exc))
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimitedError) else None
+        if isinstance(exc, AuthError) and not isinstance(exc, RateLimitedError):
+            headers = {"WWW-Authenticate": "Bearer"}
+        return JSONResponse(_body(exc.code, field, message), status_code=status_of(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

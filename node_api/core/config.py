@@ -7,7 +7,6 @@ defaults to a file inside it.
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 from pydantic import Field, model_validator
@@ -38,9 +37,22 @@ class Settings(BaseSettings):
     outbox_interval: float = Field(default=0.5, gt=0)
     outbox_batch_max: int = Field(default=50, ge=1, le=500)
     max_file_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
-    staff_token: str | None = Field(
-        default=None, description="demo staff token; generated into data_dir/staff.token if unset"
+    max_files: int = Field(default=20, ge=1, le=200, description="files in one upload request")
+    max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="request body limit (413 beyond)")
+    session_ttl: float = Field(default=8 * 3600, gt=0, description="staff session lifetime, seconds")
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout: float = Field(default=15 * 60, gt=0, description="seconds a username+client pair stays locked")
+    demo_accounts: bool = Field(
+        default=False, description="development: create one account per role at first start (demo-accounts.json)"
     )
+    access_anchor_interval: float = Field(
+        default=300.0, ge=0, description="seconds between access-trail anchors (0: only on demand)"
+    )
+    tls_certfile: Path | None = Field(default=None, description="PEM certificate chain: serve HTTPS")
+    tls_keyfile: Path | None = Field(default=None, description="PEM private key of the certificate")
+    audit_scan_interval: float = Field(default=300.0, ge=0, description="anomaly scan period, s (0: off)")
+    audit_pending_after: float = Field(default=600.0, gt=0, description="pending anchor age anomaly, s")
+    audit_outbox_after: float = Field(default=600.0, gt=0, description="outbox entry age anomaly, s")
     peer_window: float = Field(default=120.0, gt=0, description="accepted clock skew of signed peer requests, seconds")
     startup_timeout: float = Field(default=30.0, ge=0)
     environment: str = "development"
@@ -53,9 +65,15 @@ class Settings(BaseSettings):
                 self.password_file = self.hall_dir / "keystore.password"
             self.data_dir = self.data_dir or self.hall_dir
             self.deployment_file = self.deployment_file or self.hall_dir.parent.parent / "deployment.json"
-        if self.environment != "development" and self.staff_token in (None, "", "changeme"):
-            raise ValueError("set CASELEDGER_STAFF_TOKEN to a real secret outside development")
+        if self.environment != "development" and self.demo_accounts:
+            raise ValueError("CASELEDGER_DEMO_ACCOUNTS (printed passwords) is for development only")
+        if (self.tls_certfile is None) != (self.tls_keyfile is None):
+            raise ValueError("set both CASELEDGER_TLS_CERTFILE and CASELEDGER_TLS_KEYFILE, or neither")
         return self
+
+    @property
+    def tls_enabled(self) -> bool:
+        return self.tls_certfile is not None
 
     @property
     def rpc_urls(self) -> list[str]:
@@ -70,16 +88,3 @@ class Settings(BaseSettings):
         if self.data_dir is None:
             raise ConfigError("no data directory configured: set CASELEDGER_DATA_DIR or CASELEDGER_HALL_DIR")
         return self.keystore, self.deployment_file, self.data_dir
-
-    def resolve_staff_token(self) -> str:
-        if self.staff_token:
-            return self.staff_token
-        _, _, data_dir = self.require()
-        path = data_dir / "staff.token"
-        if path.exists():
-            return path.read_text().strip()
-        token = secrets.token_urlsafe(16)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(token + "\n")
-        path.chmod(0o600)
-        return token

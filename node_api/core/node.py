@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
+from ledger.access import AccessTrail
+from ledger.accounts import AccountBook, ensure_demo_accounts
 from ledger.cases import CaseBook, HallIdentity
 from ledger.chain import ChainClient, Deployment
 from ledger.errors import ChainUnavailableError, ConfigError
@@ -61,7 +64,6 @@ class HallNode:
             raise ConfigError(f"this key belongs to hall {info.hall_id}, not hall {settings.hall_id}")
         self.info = info
         self.hall = HallIdentity(hall_id=info.hall_id, district=info.district, account=info.account, name=info.name)
-        self.staff_token = settings.resolve_staff_token()
         self.store = Store(data_dir / "store")
         self.store.put_json(b"meta/hall", {"hall_id": info.hall_id, "district": info.district, "name": info.name})
         self.outbox = Outbox(self.store)
@@ -81,18 +83,69 @@ class HallNode:
             on_transfer_needed=self.transfers.wake,
         )
         self.guard = PeerGuard(self.store, self.reader, window=settings.peer_window)
+        self.clock = time.time
+        self.accounts = AccountBook(
+            self.store,
+            hall_id=info.hall_id,
+            session_ttl=settings.session_ttl,
+            max_failures=settings.login_max_failures,
+            lockout=settings.login_lockout,
+        )
+        if settings.demo_accounts:
+            ensure_demo_accounts(self.accounts, data_dir / "demo-accounts.json")
+        self.trail = AccessTrail(self.store, hall_id=info.hall_id)
+        self._trail_lock = threading.Lock()
+        self._trail_stop = threading.Event()
+        self._trail_wake = threading.Event()
+        self._trail_thread: threading.Thread | None = None
+        self.trail_last_error: str | None = None
         self._started = False
+
+    # ------------------------------------------------------------------ access trail
+    def record_access(self, actor: str, action: str, serial: str, what: str = "") -> None:
+        """Log a view or export of a case's personal data (访问留痕)."""
+        with self._trail_lock:
+            self.trail.record(actor=actor, action=action, serial=serial, what=what)
+
+    def anchor_trail(self, *, background: bool = False) -> None:
+        """Anchor the access trail's root now (or wake the background anchorer)."""
+        if background:
+            self._trail_wake.set()
+            return
+        with self._trail_lock:
+            self.trail.anchor(self.writer)
+
+    def _trail_loop(self) -> None:
+        interval = self.settings.access_anchor_interval
+        while not self._trail_stop.is_set():
+            self._trail_wake.wait(interval)
+            self._trail_wake.clear()
+            if self._trail_stop.is_set():
+                break
+            try:
+                self.anchor_trail()
+                self.trail_last_error = None
+            except Exception as exc:  # chain down: retry at the next tick; entries stay in the store
+                self.trail_last_error = str(exc)
+                log.warning("access-trail anchoring failed: %s", exc)
 
     def start(self) -> None:
         self.sender.start()
         self.indexer.start()
         self.transfers.start()
+        if self.settings.access_anchor_interval > 0:
+            self._trail_thread = threading.Thread(target=self._trail_loop, name="access-trail", daemon=True)
+            self._trail_thread.start()
         self._started = True
         log.info("hall %d (%s, district %d) running as %s", self.hall.hall_id, self.hall.name, self.hall.district,
                  self.account.address)  # fmt: skip
 
     def stop(self) -> None:
         if self._started:
+            self._trail_stop.set()
+            self._trail_wake.set()
+            if self._trail_thread is not None:
+                self._trail_thread.join(timeout=10)
             self.transfers.stop()
             self.indexer.stop()
             self.sender.stop()
@@ -124,4 +177,9 @@ class HallNode:
                 "last_error": self.indexer.last_error,
             },
             "transfers": {"open": len(self.transfers.jobs())},
+            "access_trail": {
+                "size": self.trail.size(),
+                "anchored": (a[-1].size if (a := self.trail.anchors()) else 0),
+                "last_error": self.trail_last_error,
+            },  # fmt: skip
         }

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import pyotp
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
-from ledger.demo import HallClient
+from ledger.chain import ChainClient
+from ledger.demo import HallClient, demo_id_number
+from ledger.devchain import DevChain, dev_admin
+from ledger.keystore import create_keystore, write_password_file
 from ledger.localnet import LocalNet
+from node_api.core.config import Settings
+from node_api.core.node import HallNode
+from node_api.main import create_app
 
 FAST_NODE_ENV = {
     "CASELEDGER_POLL_INTERVAL": "0.3",
@@ -43,6 +54,81 @@ def hallnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
         net.down()
 
 
-def staff(net: LocalNet, n: int) -> HallClient:
+def staff(net: LocalNet, n: int, username: str = "demo") -> HallClient:
+    """A signed-in client of hall ``n`` (demo account ``demo`` holds every role but hall_admin)."""
     h = net.halls[n - 1]
-    return HallClient(h["url"], h["staff_token"], f"staff-{n}", timeout=10)
+    return HallClient.demo(h["dir"], h["url"], username, timeout=10)
+
+
+# ---------------------------------------------------------------- in-process hall nodes (FastAPI TestClient)
+# A real chain (the session's anvil), a fresh deployment, real LevelDB stores and the real app, without
+# separate processes: for the role matrix, the access trail, retention, key rotation and schemathesis.
+
+
+@dataclass
+class InProcHall:
+    dir: Path
+    node: HallNode
+    app: FastAPI
+    client: TestClient
+    admin: ChainClient
+
+    def sign_in(self, username: str, roles: tuple[str, ...]) -> str:
+        """Create an account with ``roles`` and return a bearer token for it."""
+        password = "correct horse battery staple"
+        created = self.node.accounts.create(username, password, roles=roles)
+        code = pyotp.TOTP(created.totp_secret).now() if created.totp_secret else None
+        return self.node.accounts.login(username, password, code, client="test").token
+
+
+def make_hall_dir(root: Path, admin: ChainClient, district: int, name: str) -> Path:
+    d = root / f"hall-{district}"
+    acct = create_keystore(d / "keystore.json", write_password_file(d / "keystore.password"))
+    admin.register_hall(acct.address, district, name, "http://127.0.0.1:1")
+    admin.fund(acct.address, 10**20)
+    admin.grant_role("DISPUTE_OFFICER_ROLE", acct.address)
+    return d
+
+
+def start_inproc(d: Path, rpc_url: str, dep_file: Path, admin: ChainClient, **over: Any) -> InProcHall:
+    settings = Settings(
+        hall_dir=d, rpc_url=rpc_url, deployment_file=dep_file, poll_interval=0.2, outbox_interval=0.1,
+        access_anchor_interval=0, max_file_bytes=200_000, **over,
+    )  # fmt: skip
+    node = HallNode(settings)
+    app = create_app(settings, node=node)
+    client = TestClient(app, client=("203.0.113.9", 50000))
+    client.__enter__()
+    return InProcHall(d, node, app, client, admin)
+
+
+@pytest.fixture(scope="module")
+def inproc_hall(dev_chain: DevChain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcHall]:
+    """Hall 1 (district 350502) running in-process on a fresh deployment; hall 2 (350503) registered only."""
+    root = Path(tmp_path_factory.mktemp("inproc"))
+    dep = ChainClient.deploy(dev_chain.rpc_url, dev_admin())
+    dep_file = root / "deployment.json"
+    dep.save(dep_file)
+    admin = ChainClient.connect(dev_chain.rpc_url, deployment=dep, account=dev_admin())
+    d1 = make_hall_dir(root, admin, 350502, "鲤城区行政服务中心")
+    make_hall_dir(root, admin, 350503, "丰泽区行政服务中心")
+    hall = start_inproc(d1, dev_chain.rpc_url, dep_file, admin)
+    try:
+        yield hall
+    finally:
+        hall.client.__exit__(None, None, None)
+
+
+def pdf(text: str) -> bytes:
+    return b"%PDF-1.4 " + text.encode()
+
+
+def intake_form(home: int) -> tuple[dict[str, str], list[tuple[str, tuple[str, bytes, str]]]]:
+    data = {"item_code": "HJ-MIGRATE", "home_district": str(home), "applicant_name": "林小梅",
+            "applicant_id_number": demo_id_number("35058219851120004"), "applicant_phone": "13805950000",
+            "applicant_address": "泉州市鲤城区开元街道"}  # fmt: skip
+    files = [(f"materials.{k}", (f"{k}.pdf", pdf(f"scan of {k}"), "application/pdf")) for k in MATERIALS]
+    return data, files
+
+
+MATERIALS = ["application_form", "id_card", "household_register", "housing_proof"]

@@ -37,7 +37,10 @@ def test_up_status_demo_down_resume(tmp_path: Path) -> None:
     up = _cli("up", "--detach", "--halls", "2", "--data-dir", d, "--port", chain_port, "--hall-port", str(base))
     try:
         assert up.returncode == 0, up.stderr
-        assert "X-Staff-Token" in up.stdout and f"http://127.0.0.1:{base}" in up.stdout
+        assert "staff sign-in" in up.stdout and f"http://127.0.0.1:{base}" in up.stdout
+        accounts_file = tmp_path / "net" / "halls" / "1" / "demo-accounts.json"
+        assert accounts_file.stat().st_mode & 0o777 == 0o600
+        assert "TOTP secret" in up.stdout
         st = _cli("status", "--json", "--data-dir", d)
         assert st.returncode == 0, st.stderr
         info = json.loads(st.stdout)
@@ -54,10 +57,10 @@ def test_up_status_demo_down_resume(tmp_path: Path) -> None:
         # up again: same chain state, same hall stores
         up2 = _cli("up", "--detach", "--halls", "2", "--data-dir", d, "--port", chain_port, "--hall-port", str(base))
         assert up2.returncode == 0, up2.stderr
-        import httpx
+        from ledger.demo import HallClient
 
-        token = (tmp_path / "net" / "halls" / "1" / "staff.token").read_text().strip()
-        r = httpx.get(f"http://127.0.0.1:{base}/cases/{out['serial']}", headers={"X-Staff-Token": token})
+        regulator = HallClient.demo(tmp_path / "net" / "halls" / "1", f"http://127.0.0.1:{base}", "regulator")
+        r = regulator.http.get(f"/cases/{out['serial']}")
         assert r.status_code == 200 and r.json()["status"] == "delivered"
     finally:
         _cli("down", "--data-dir", d)

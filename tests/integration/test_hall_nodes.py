@@ -32,7 +32,8 @@ def _form(home: int, **over: str) -> dict[str, str]:
 
 
 def _files(kinds: list[str] = MATS, big: str | None = None) -> list[tuple[str, tuple[str, bytes]]]:
-    return [(f"materials.{k}", (f"{k}.pdf", b"x" * 300_000 if k == big else f"scan of {k}".encode())) for k in kinds]
+    return [(f"materials.{k}", (f"{k}.pdf", b"%PDF-" + (b"x" * 300_000 if k == big else f"scan of {k}".encode())))
+            for k in kinds]  # fmt: skip
 
 
 def _admin(net: LocalNet) -> ChainClient:
@@ -98,10 +99,13 @@ def test_malformed_intake_names_the_field(hallnet: LocalNet, form: dict[str, str
     assert a.health()["outbox"]["pending"] == 0
 
 
-def test_staff_token_required(hallnet: LocalNet) -> None:
+def test_staff_sign_in_required(hallnet: LocalNet) -> None:
     r = httpx.post(hallnet.halls[0]["url"] + "/cases", data=_form(350503), files=_files())
     assert r.status_code == 401
     assert r.json()["error"]["code"] == "unauthenticated"
+    r = httpx.post(hallnet.halls[0]["url"] + "/cases", data=_form(350503), files=_files(),
+                   headers={"Authorization": "Bearer not-a-session"})  # fmt: skip
+    assert r.status_code == 401
 
 
 def test_peer_requests_need_an_active_hall_with_a_right(hallnet: LocalNet) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
@@ -17,7 +17,14 @@ from starlette.datastructures import UploadFile
 from ledger.cases import Upload
 from ledger.errors import InputError
 from ledger.evidence import export_bundle
-from node_api.api.deps import BookDep, CurrentStaff, NodeDep
+from ledger.uploads import check_upload, check_upload_counts
+from node_api.api.deps import AcceptingCase, BookDep, HomeCase, NodeDep, Staff, require_roles
+
+# who may do what (docs/security.md; tests/integration/test_role_matrix.py walks every cell)
+Clerk = Annotated[Staff, Depends(require_roles("clerk"))]
+Officer = Annotated[Staff, Depends(require_roles("officer"))]
+CaseReader = Annotated[Staff, Depends(require_roles("clerk", "officer", "dispute_officer", "regulator"))]
+Exporter = Annotated[Staff, Depends(require_roles("officer", "dispute_officer", "regulator"))]
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 
@@ -110,22 +117,31 @@ async def _form(request: Request) -> tuple[dict[str, str], list[Upload]]:
     ctype = request.headers.get("content-type", "")
     if not ctype.startswith("multipart/form-data"):
         raise InputError("body", "send multipart/form-data")
-    form = await request.form(max_part_size=1024 * 1024)
+    settings = request.app.state.node.settings
+    try:
+        form = await request.form(max_files=settings.max_files, max_fields=50, max_part_size=64 * 1024)
+    except Exception as exc:  # starlette raises MultiPartException / HTTPException on malformed or oversized forms
+        raise InputError("body", f"the form could not be read: {getattr(exc, 'detail', None) or exc}") from exc
     fields: dict[str, str] = {}
     uploads: list[Upload] = []
+    names: list[str] = []
     for key, value in form.multi_items():
         if isinstance(value, UploadFile):
             kind = key.split(".", 1)[1] if key.startswith("materials.") else key
-            uploads.append(Upload(kind, value.filename or kind, await value.read()))
+            data = await value.read()
+            check_upload(key, value.filename or "", value.content_type, data)
+            names.append(key)
+            uploads.append(Upload(kind, value.filename or kind, data))
         else:
             fields[key] = value
+    check_upload_counts(names, max_files=settings.max_files)
     return fields, uploads
 
 
 @router.post(
     "", operation_id="intake_case", response_model=CasePublic, status_code=201, openapi_extra=_MULTIPART_INTAKE
 )
-async def intake(request: Request, book: BookDep, staff: CurrentStaff) -> dict[str, Any]:
+async def intake(request: Request, book: BookDep, staff: Clerk) -> dict[str, Any]:
     """受理窗口: a new case for any district of the city. Stored before the answer; anchored asynchronously."""
     fields, uploads = await _form(request)
     for required in ("item_code", "home_district"):
@@ -146,41 +162,45 @@ async def intake(request: Request, book: BookDep, staff: CurrentStaff) -> dict[s
 
 
 @router.get("", operation_id="list_cases", response_model=CasesPublic)
-def list_cases(book: BookDep, _: CurrentStaff) -> dict[str, Any]:
+def list_cases(book: BookDep, _: CaseReader) -> dict[str, Any]:
     """Every case this hall holds (accepted here or belonging to its district)."""
     data = book.list_cases()
     return {"data": data, "count": len(data)}
 
 
 @router.get("/{serial}", operation_id="get_case", response_model=CasePublic)
-def get_case(serial: str, book: BookDep, _: CurrentStaff) -> dict[str, Any]:
-    """The case and its timeline, each event with its anchor state."""
-    return book.view(serial)
+def get_case(serial: str, node: NodeDep, staff: CaseReader) -> dict[str, Any]:
+    """The case and its timeline, each event with its anchor state (logged in the access trail)."""
+    view = node.book.view(serial)
+    node.record_access(staff.actor, "view_case", serial)
+    return view
 
 
 @router.post("/{serial}/acceptance", operation_id="decide_acceptance", response_model=CasePublic)
-def acceptance(serial: str, body: AcceptanceIn, book: BookDep, staff: CurrentStaff) -> dict[str, Any]:
+def acceptance(serial: str, body: AcceptanceIn, book: BookDep, staff: Officer, _: HomeCase) -> dict[str, Any]:
     return book.decide_acceptance(serial, accepted=body.accepted, reason=body.reason, staff=staff.username)
 
 
 @router.post("/{serial}/process", operation_id="process_step", response_model=CasePublic)
-def process(serial: str, body: ProcessIn, book: BookDep, staff: CurrentStaff) -> dict[str, Any]:
+def process(serial: str, body: ProcessIn, book: BookDep, staff: Officer, _: HomeCase) -> dict[str, Any]:
     return book.process_step(serial, step=body.step, note=body.note, staff=staff.username)
 
 
 @router.post("/{serial}/supplement-request", operation_id="request_supplement", response_model=CasePublic)
-def supplement_request(serial: str, body: SupplementRequestIn, book: BookDep, staff: CurrentStaff) -> dict[str, Any]:
+def supplement_request(
+    serial: str, body: SupplementRequestIn, book: BookDep, staff: Officer, _: HomeCase
+) -> dict[str, Any]:
     return book.request_supplement(serial, materials=body.materials, note=body.note, staff=staff.username)
 
 
 @router.post("/{serial}/supplement", operation_id="submit_supplement", response_model=CasePublic)
-async def supplement(serial: str, request: Request, book: BookDep, staff: CurrentStaff) -> dict[str, Any]:
+async def supplement(serial: str, request: Request, book: BookDep, staff: Clerk, _: AcceptingCase) -> dict[str, Any]:
     fields, uploads = await _form(request)
     return book.supplement(serial, materials=uploads, note=fields.get("note", ""), staff=staff.username)
 
 
 @router.post("/{serial}/result", operation_id="decide_result", response_model=CasePublic)
-async def result(serial: str, request: Request, book: BookDep, staff: CurrentStaff) -> dict[str, Any]:
+async def result(serial: str, request: Request, book: BookDep, staff: Officer, _: HomeCase) -> dict[str, Any]:
     """办结: fields ``approved`` (true/false) and ``note``, file part ``document``."""
     fields, uploads = await _form(request)
     approved = fields.get("approved", "").lower()
@@ -195,7 +215,7 @@ async def result(serial: str, request: Request, book: BookDep, staff: CurrentSta
 
 
 @router.post("/{serial}/delivery", operation_id="deliver_result", response_model=CasePublic)
-def delivery(serial: str, body: DeliveryIn, book: BookDep, staff: CurrentStaff) -> dict[str, Any]:
+def delivery(serial: str, body: DeliveryIn, book: BookDep, staff: Clerk, _: AcceptingCase) -> dict[str, Any]:
     return book.deliver(serial, method=body.method, note=body.note, staff=staff.username)
 
 
@@ -203,21 +223,23 @@ def delivery(serial: str, body: DeliveryIn, book: BookDep, staff: CurrentStaff) 
 def bundle(
     serial: str,
     node: NodeDep,
-    _: CurrentStaff,
+    staff: Exporter,
     withhold: Annotated[list[str] | None, Query()] = None,
     include_files: bool = False,
 ) -> dict[str, Any]:
     """Evidence bundle (``caseledger-evidence/1``) of the case for ``caseledger verify``."""
     b = export_bundle(node.book, node.reader, serial, withhold=withhold or (), include_files=include_files)
+    node.record_access(staff.actor, "export_bundle", serial, "with files" if include_files else "")
     out: dict[str, Any] = json.loads(b.dump())
     return out
 
 
 @router.get("/{serial}/files/{sha256}", operation_id="get_case_file", response_class=Response)
-def file(serial: str, sha256: str, node: NodeDep, _: CurrentStaff) -> Response:
+def file(serial: str, sha256: str, node: NodeDep, staff: CaseReader) -> Response:
     for r in node.book.records(serial):
         for f in r.get("files", []):
             if f["sha256"] == sha256:
+                node.record_access(staff.actor, "download_file", serial, f"{f['kind']} {sha256}")
                 return Response(node.store.get_blob(sha256), media_type="application/octet-stream",
                                 headers={"Content-Disposition": "attachment"})  # fmt: skip
     raise InputError("sha256", f"case {serial} has no such file")

@@ -18,4 +18,6 @@ def package(serial: str, request: Request, node: NodeDep) -> dict[str, Any]:
     info = node.guard.authenticate("GET", request.url.path, dict(request.headers), b"")
     header = node.book.header(serial)
     authorize_case(info, header)
-    return node.book.package(serial)
+    package = node.book.package(serial)
+    node.record_access(f"peer:hall-{info.hall_id}", "peer_package", serial)
+    return package

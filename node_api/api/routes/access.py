@@ -1,0 +1,89 @@
+"""Access trail (访问留痕) and retention (个人信息保护) endpoints."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from ledger.retention import cases_due, erase_personal_data
+from node_api.api.deps import NodeDep, Staff, require_roles
+
+router = APIRouter(tags=["access trail"])
+
+Auditor = Annotated[Staff, Depends(require_roles("regulator", "hall_admin"))]
+HallAdmin = Annotated[Staff, Depends(require_roles("hall_admin"))]
+
+
+class TrailPublic(BaseModel):
+    data: list[dict[str, Any]]
+    count: int
+    size: int
+    anchors: list[dict[str, Any]]
+
+
+class TrailVerified(BaseModel):
+    ok: bool
+    size: int
+    anchored_size: int
+    anchors: int
+
+
+class ErasureOut(BaseModel):
+    serial: str
+    erased_fields: list[str]
+    erased_at: str
+
+
+class DueOut(BaseModel):
+    data: list[str]
+    count: int
+
+
+@router.get("/access-trail", operation_id="access_trail", response_model=TrailPublic)
+def trail(
+    node: NodeDep,
+    _: Auditor,
+    serial: Annotated[str | None, Query(max_length=64)] = None,
+    start: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> dict[str, Any]:
+    """Who viewed or exported which case's personal data, and when; with the anchors of the trail."""
+    data = node.trail.entries(serial=serial, start=start, limit=limit)
+    return {"data": data, "count": len(data), "size": node.trail.size(),
+            "anchors": [a.__dict__ for a in node.trail.anchors()]}  # fmt: skip
+
+
+@router.get("/access-trail/verify", operation_id="verify_access_trail", response_model=TrailVerified)
+def verify_trail(node: NodeDep, _: Auditor) -> dict[str, Any]:
+    """Recompute every anchored root from the entries and check each anchor transaction on chain (409 if not)."""
+    anchors = node.trail.verify(node.reader)
+    return {"ok": True, "size": node.trail.size(), "anchored_size": anchors[-1].size if anchors else 0,
+            "anchors": len(anchors)}  # fmt: skip
+
+
+@router.post("/access-trail/anchor", operation_id="anchor_access_trail", response_model=TrailVerified)
+def anchor_trail(node: NodeDep, _: HallAdmin) -> dict[str, Any]:
+    """Anchor the trail's current root now (it is also anchored periodically)."""
+    node.anchor_trail()
+    anchors = node.trail.anchors()
+    return {"ok": True, "size": node.trail.size(), "anchored_size": anchors[-1].size if anchors else 0,
+            "anchors": len(anchors)}  # fmt: skip
+
+
+@router.get("/retention/due", operation_id="retention_due", response_model=DueOut)
+def due(node: NodeDep, _: HallAdmin) -> dict[str, Any]:
+    """Cases whose retention period is over and whose personal fields this hall still holds."""
+    data = cases_due(node.book, now=datetime.fromtimestamp(node.clock(), UTC))
+    return {"data": data, "count": len(data)}
+
+
+@router.post("/cases/{serial}/erase-personal-data", operation_id="erase_personal_data", response_model=ErasureOut)
+def erase(serial: str, node: NodeDep, staff: HallAdmin) -> dict[str, Any]:
+    """Erase the applicant's personal fields (after the retention period); the case still verifies."""
+    out = erase_personal_data(node.book, node.trail, serial, actor=staff.actor,
+                              now=datetime.fromtimestamp(node.clock(), UTC))  # fmt: skip
+    node.anchor_trail(background=True)
+    return out

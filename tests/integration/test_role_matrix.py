@@ -1,0 +1,204 @@
+"""The full role × endpoint matrix, walked from the app's own routes.
+
+Every route of the app must have a rule in ``RULES`` (keyed by operation id): a new route without one
+fails :func:`test_every_route_has_a_rule`. Each cell (anonymous, or an account holding exactly one role)
+is then requested against a real in-process node (real chain, real LevelDB) and must be refused
+(401 anonymous / 403 wrong role) or let through (anything but 401/403) as designed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from ledger.accounts import ROLES
+from tests.integration.conftest import InProcHall, intake_form
+
+pytestmark = pytest.mark.integration
+
+PUBLIC, PEER = "public", "peer"
+READERS = {"clerk", "officer", "dispute_officer", "regulator"}
+ANY_STAFF = set(ROLES)
+
+# operation id → who may call it. The design, in one table (docs/security.md has the prose).
+RULES: dict[str, str | set[str]] = {
+    "health": PUBLIC,
+    "catalogue": PUBLIC,
+    "catalogue_item": PUBLIC,
+    "login": PUBLIC,
+    "logout": ANY_STAFF,
+    "whoami": ANY_STAFF,
+    # cases: the counter (clerk) takes in and hands out; the home district's officers decide
+    "intake_case": {"clerk"},
+    "list_cases": READERS,
+    "get_case": READERS,
+    "decide_acceptance": {"officer"},
+    "process_step": {"officer"},
+    "request_supplement": {"officer"},
+    "submit_supplement": {"clerk"},
+    "decide_result": {"officer"},
+    "deliver_result": {"clerk"},
+    "export_bundle": {"officer", "dispute_officer", "regulator"},
+    "get_case_file": READERS,
+    "inbox": {"officer", "regulator"},
+    # hall to hall: EIP-191 signed requests only (no staff session counts)
+    "peer_case_package": PEER,
+    # hall admin
+    "list_accounts": {"hall_admin"},
+    "create_account": {"hall_admin"},
+    "disable_account": {"hall_admin"},
+    "enable_account": {"hall_admin"},
+    "reset_totp": {"hall_admin"},
+    "retention_due": {"hall_admin"},
+    "erase_personal_data": {"hall_admin"},
+    "anchor_access_trail": {"hall_admin"},
+    # access trail: read by regulators and the hall admin
+    "access_trail": {"regulator", "hall_admin"},
+    "verify_access_trail": {"regulator", "hall_admin"},
+    # disputes (ledger/disputes.py): dispute officers act, regulators read
+    "open_dispute": {"dispute_officer"},
+    "list_disputes": {"dispute_officer", "regulator"},
+    "resolve_dispute": {"dispute_officer"},
+    "run_verification": {"dispute_officer"},
+    "list_verifications": {"dispute_officer", "regulator"},
+    "get_verification": {"dispute_officer", "regulator"},
+    "print_verification": {"dispute_officer", "regulator"},
+    "get_document_proof": PUBLIC,  # one file's inclusion proof; every personal field withheld
+    # audit (ledger/audit.py): regulators
+    "audit_cases": {"regulator"},
+    "audit_trail": {"regulator"},
+    "audit_compliance": {"regulator"},
+    "audit_summary": {"regulator"},
+    "audit_anomalies": {"regulator"},
+    "audit_scan": {"regulator"},
+}
+
+OFFICER_ACTIONS = ["decide_acceptance", "process_step", "request_supplement", "decide_result"]
+
+
+@dataclass(frozen=True)
+class Route:
+    path: str
+    methods: frozenset[str]
+    operation_id: str
+    params: tuple[str, ...]
+
+
+def app_routes(app: FastAPI) -> list[Route]:
+    """Every API route of the app (FastAPI ≥ 0.16x wraps included routers; walk through them)."""
+    out: list[Route] = []
+
+    def add(r: Any) -> None:
+        if r.operation_id is None:
+            raise AssertionError(f"route {r.path} has no operation_id")
+        out.append(Route(r.path, frozenset(r.methods), r.operation_id, tuple(r.param_convertors)))
+
+    for r in app.routes:
+        if isinstance(r, APIRoute):
+            add(r)
+        elif hasattr(r, "effective_candidates"):
+            for ctx in r.effective_candidates():
+                add(ctx)
+    return out
+
+
+def _routes(hall: InProcHall) -> list[Route]:
+    out = app_routes(hall.app)
+    # logout ends the caller's session: walk it last
+    return sorted(out, key=lambda r: (r.operation_id == "logout", r.path))
+
+
+def test_route_walk_matches_the_openapi_spec(inproc_hall: InProcHall) -> None:
+    spec = inproc_hall.app.openapi()
+    ops = {op["operationId"] for item in spec["paths"].values() for op in item.values()}
+    assert ops == {r.operation_id for r in _routes(inproc_hall)}
+
+
+def test_every_route_has_a_rule(inproc_hall: InProcHall) -> None:
+    missing = [f"{sorted(r.methods)} {r.path} ({r.operation_id})" for r in _routes(inproc_hall)
+               if r.operation_id not in RULES]  # fmt: skip
+    assert not missing, f"routes without an access rule in RULES: {missing}"
+
+
+@pytest.fixture(scope="module")
+def world(inproc_hall: InProcHall) -> dict[str, Any]:
+    h = inproc_hall
+    tokens = {role: h.sign_in(f"m.{role.replace('_', '-')}", (role,)) for role in sorted(ROLES)}
+    h.node.accounts.create("m.target", "correct horse battery staple", roles=("officer",))
+    clerk = {"Authorization": f"Bearer {tokens['clerk']}"}
+    data, files = intake_form(h.node.hall.district)
+    own = h.client.post("/cases", data=data, files=files, headers=clerk)
+    assert own.status_code == 201, own.text
+    data, files = intake_form(350503)
+    other = h.client.post("/cases", data=data, files=files, headers=clerk)
+    assert other.status_code == 201, other.text
+    sha = own.json()["timeline"][1]["files"][0]["sha256"]
+    return {"tokens": tokens, "own": own.json()["serial"], "other": other.json()["serial"], "sha": sha}
+
+
+def _call(hall: InProcHall, route: Route, headers: dict[str, str], params: dict[str, str]) -> int:
+    path = route.path.format(**{k: params[k] for k in route.params})
+    method = sorted(route.methods - {"HEAD"})[0]
+    kwargs: dict[str, Any] = {"headers": headers}
+    if route.operation_id == "get_document_proof":
+        kwargs["params"] = {"sha256": params["sha256"]}
+    if method in ("POST", "PUT", "PATCH") and route.operation_id not in ("intake_case", "submit_supplement",
+                                                                          "decide_result", "run_verification"):
+        kwargs["json"] = {}
+    return hall.client.request(method, path, **kwargs).status_code
+
+
+def _params(world: dict[str, Any], serial: str) -> dict[str, str]:
+    return {"serial": serial, "sha256": world["sha"], "username": "m.target", "seq": "0", "code": "HJ-MIGRATE"}
+
+
+def test_role_matrix(inproc_hall: InProcHall, world: dict[str, Any]) -> None:
+    wrong: list[str] = []
+    cells = 0
+    for route in _routes(inproc_hall):
+        rule = RULES[route.operation_id]  # test_every_route_has_a_rule names any missing one
+        params = _params(world, world["own"])
+        for who in ["anonymous", *sorted(ROLES)]:
+            headers = {} if who == "anonymous" else {"Authorization": f"Bearer {world['tokens'][who]}"}
+            status = _call(inproc_hall, route, headers, params)
+            cells += 1
+            if rule == PUBLIC:
+                ok = status not in (401, 403)
+                want = "allowed"
+            elif rule == PEER:
+                ok = status == 401
+                want = "401 (hall signature required)"
+            elif who == "anonymous":
+                ok, want = status == 401, "401"
+            elif who in rule:
+                ok, want = status not in (401, 403), "allowed"
+            else:
+                ok, want = status == 403, "403"
+            if not ok:
+                wrong.append(f"{route.operation_id} as {who}: got {status}, want {want}")
+    assert not wrong, "\n".join(wrong)
+    assert cells >= 6 * 30
+
+
+@pytest.mark.parametrize("operation", OFFICER_ACTIONS)
+def test_officer_cannot_act_on_another_districts_case(
+    inproc_hall: InProcHall, world: dict[str, Any], operation: str
+) -> None:
+    route = next(r for r in _routes(inproc_hall) if r.operation_id == operation)
+    token = inproc_hall.sign_in(f"o.{operation.replace('_', '-')}", ("officer",))
+    headers = {"Authorization": f"Bearer {token}"}
+    status = _call(inproc_hall, route, headers, _params(world, world["other"]))
+    assert status == 403
+    # the same officer on a case of this hall's own district is let through to the case rules
+    assert _call(inproc_hall, route, headers, _params(world, world["own"])) not in (401, 403)
+
+
+def test_regulator_reads_but_cannot_change(inproc_hall: InProcHall, world: dict[str, Any]) -> None:
+    reg = {"Authorization": f"Bearer {inproc_hall.sign_in('r.reader', ('regulator',))}"}
+    assert inproc_hall.client.get(f"/cases/{world['own']}", headers=reg).status_code == 200
+    r = inproc_hall.client.post(f"/cases/{world['own']}/acceptance", json={"accepted": True}, headers=reg)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
