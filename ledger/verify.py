@@ -17,6 +17,7 @@ written inside the key's validity window and are flagged outside it.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -29,7 +30,7 @@ from ledger.chain import ChainClient
 from ledger.errors import InputError, VerificationError
 from ledger.hashchain import case_id, next_head
 from ledger.materials import MaterialProof, verify_material
-from ledger.records import DisclosedRecord
+from ledger.records import DisclosedRecord, canonical_bytes
 from ledger.stages import Stage
 
 __all__ = [
@@ -40,7 +41,10 @@ __all__ = [
     "Reason",
     "RegistryFact",
     "VerificationReport",
+    "check_chain",
     "fetch_chain_facts",
+    "fetch_registry_log",
+    "report_sha256",
     "verify_bundle",
     "verify_document",
 ]
@@ -70,7 +74,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "missing_from_bundle": ("证据包缺少链上已有的事件", "event on chain is missing from the bundle"),
     "material_mismatch": ("材料证明不成立", "material proof does not hold"),
     "material_content_mismatch": ("材料文件内容与登记不符", "material file differs from what was committed"),
-    "material_event_invalid": ("材料所指的事件不是已核验的材料记录", "material refers to no verified MATERIALS record"),
+    "material_event_invalid": (
+        "材料所指的事件不是已核验的材料记录或结果记录",
+        "material refers to no verified MATERIALS or RESULT record",
+    ),
 }
 
 TIME_TOLERANCE_S = 120
@@ -184,8 +191,14 @@ class ChainFacts(BaseModel):
 
 
 # ---------------------------------------------------------------------------------------- fetching
-def fetch_chain_facts(client: ChainClient, serial: str) -> ChainFacts:
-    """Read the case's events, block times and the registry's history from the chain."""
+def fetch_chain_facts(
+    client: ChainClient, serial: str, *, registry_log: list[RegistryFact] | None = None
+) -> ChainFacts:
+    """Read the case's events, block times and the registry's history from the chain.
+
+    ``registry_log`` (from :func:`fetch_registry_log`) saves re-reading the registry when many
+    cases are checked in a row (the audit's anomaly scan).
+    """
     dep = client.deployment
     if dep is None:
         raise InputError("deployment", "no contract addresses to read from")
@@ -222,13 +235,17 @@ def fetch_chain_facts(client: ChainClient, serial: str) -> ChainFacts:
             )
             for e in events
         ],
-        registry_log=_registry_log(client, dep.deployed_block),
+        registry_log=registry_log if registry_log is not None else fetch_registry_log(client),
         dispute_role=dispute_role,
     )
 
 
-def _registry_log(client: ChainClient, from_block: int) -> list[RegistryFact]:
-    flt = {"address": client.registry.address, "fromBlock": from_block, "toBlock": "latest"}
+def fetch_registry_log(client: ChainClient) -> list[RegistryFact]:
+    """The registry's membership and role history, in chain order."""
+    dep = client.deployment
+    if dep is None:
+        raise InputError("deployment", "no contract addresses to read from")
+    flt = {"address": client.registry.address, "fromBlock": dep.deployed_block, "toBlock": "latest"}
     logs = client._rpc(lambda: client.w3.eth.get_logs(flt))  # type: ignore[arg-type]
     by_topic: dict[str, Any] = {}
     for name in ("HallRegistered", "HallSuspended", "HallReactivated", "HallKeyRotated", "RoleGranted", "RoleRevoked"):
@@ -327,8 +344,12 @@ _NEXT_PHASE: dict[tuple[Stage, int], int] = {
 }
 
 
-def _chain_checks(facts: ChainFacts) -> dict[int, list[Reason]]:
-    """Re-check the chain's own events: heads, order, writer rights at each block."""
+def check_chain(facts: ChainFacts) -> dict[int, list[Reason]]:
+    """Re-check the chain's own events: heads, order, writer rights at each block (pure).
+
+    Shared by :func:`verify_bundle` and the audit's anomaly scan: the reasons per event index are
+    ``chain_head_broken``, ``out_of_order``, ``writer_inactive`` and ``writer_no_right``.
+    """
     out: dict[int, list[Reason]] = {e.index: [] for e in facts.events}
     state = _RegistryState()
     reg = iter(facts.registry_log)
@@ -388,7 +409,7 @@ def verify_bundle(bundle: EvidenceBundle, facts: ChainFacts) -> VerificationRepo
         raise InputError("chain_id", f"bundle is for chain {bundle.chain_id}, the endpoint serves {facts.chain_id}")
     if bundle.ledger.lower() != facts.ledger.lower():
         raise InputError("ledger", f"bundle names contract {bundle.ledger}, not {facts.ledger}")
-    chain_reasons = _chain_checks(facts)
+    chain_reasons = check_chain(facts)
     on_chain = {e.index: e for e in facts.events}
     in_bundle: dict[int, BundleEvent] = {}
     verdicts: list[EventVerdict] = []
@@ -437,8 +458,9 @@ def verify_bundle(bundle: EvidenceBundle, facts: ChainFacts) -> VerificationRepo
         else:
             withheld = sorted(be.record.withheld)
             reasons += _check_record(be.record, ce, facts.serial)
-            if not reasons and ce.stage == Stage.MATERIALS:
-                root = be.record.fields.get("materials_root")
+            root_field = _FILE_ROOT_FIELD.get(ce.stage)
+            if not reasons and root_field is not None:
+                root = be.record.fields.get(root_field)
                 if isinstance(root, str):
                     verified_materials[idx] = bytes.fromhex(root.removeprefix("0x"))
         status: Status = "match" if not reasons else "mismatch"
@@ -454,6 +476,15 @@ def verify_bundle(bundle: EvidenceBundle, facts: ChainFacts) -> VerificationRepo
         materials=materials,
         withheld_fields=bundle.withheld_fields(),
     )
+
+
+# Records that commit to files: MATERIALS (the applicant's materials) and RESULT (the result document).
+_FILE_ROOT_FIELD: dict[Stage, str] = {Stage.MATERIALS: "materials_root", Stage.RESULT: "documents_root"}
+
+
+def report_sha256(report: VerificationReport) -> str:
+    """SHA-256 (hex) of the report's RFC 8785 canonical JSON: what a DISPUTE_RESOLVED record commits to."""
+    return hashlib.sha256(canonical_bytes(json.loads(report.model_dump_json()))).hexdigest()
 
 
 def _compare_event(be: BundleEvent, ce: ChainEventFact) -> list[Reason]:
@@ -522,24 +553,26 @@ def _check_material(
 def verify_document(
     data: bytes, proof: MaterialProof, materials_record: DisclosedRecord, event: ChainEventFact
 ) -> dict[str, Any]:
-    """Was this exact file submitted in this case? Raises :class:`VerificationError` if not.
+    """Was this exact file submitted (or issued) in this case? Raises :class:`VerificationError` if not.
 
-    Needs only the file, its proof, the MATERIALS record (which shows the root and count, nothing
-    about other files) and that record's on-chain event.
+    Needs only the file, its proof, the record committing to it — MATERIALS (``materials_root``) for
+    the applicant's materials, RESULT (``documents_root``) for the result document; it shows the root
+    and count, nothing about other files — and that record's on-chain event.
     """
-    if event.stage != Stage.MATERIALS:
-        raise VerificationError("the event given is not a MATERIALS event", where="event")
+    root_field = _FILE_ROOT_FIELD.get(event.stage)
+    if root_field is None:
+        raise VerificationError("the event given is neither a MATERIALS nor a RESULT event", where="event")
     root = materials_record.root()
     if "0x" + root.hex() != event.commitment.lower():
         raise VerificationError(
-            "the MATERIALS record does not match its on-chain commitment",
+            f"the {event.stage.name} record does not match its on-chain commitment",
             expected=event.commitment,
             found="0x" + root.hex(),
             where="record",
         )
-    mroot = materials_record.fields.get("materials_root")
+    mroot = materials_record.fields.get(root_field)
     if not isinstance(mroot, str):
-        raise VerificationError("the MATERIALS record shows no materials_root", where="record")
+        raise VerificationError(f"the {event.stage.name} record shows no {root_field}", where="record")
     verify_material(data, proof, bytes.fromhex(mroot.removeprefix("0x")))
     return {
         "file": proof.file.name,

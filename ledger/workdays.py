@@ -3,8 +3,11 @@
 Working days come from :mod:`chinese_calendar`, which knows the State Council's holiday
 arrangements: official holidays are not working days, and make-up working days (调休上班),
 even on a Saturday or Sunday, are. Its data covers a fixed range of years
-(see :func:`supported_range`); any date outside it raises :class:`ValueError` naming the year,
-because a time limit cannot be computed without the official arrangement for that year.
+(see :func:`supported_range`); by default any date outside it raises :class:`ValueError` naming
+the year, because a time limit cannot be computed exactly without the official arrangement for
+that year. With ``fallback=True`` (what the audit uses, so a case running into a year the calendar
+does not cover yet does not stop the audit) such days are counted Monday to Friday and the
+:class:`ComplianceReport` is flagged ``approximate`` (官方日历未发布).
 
 Conventions:
 
@@ -46,6 +49,7 @@ __all__ = [
     "compliance",
     "compliance_report",
     "due_date",
+    "is_supported",
     "is_working_day",
     "supported_range",
     "working_days_between",
@@ -71,7 +75,17 @@ def supported_range() -> tuple[date, date]:
     return date(_FIRST_YEAR, 1, 1), date(_LAST_YEAR, 12, 31)
 
 
-def _check_date(d: date, what: str = "date") -> None:
+def is_supported(d: date) -> bool:
+    """Whether the official calendar has the arrangement for ``d``'s year."""
+    return _FIRST_YEAR <= d.year <= _LAST_YEAR
+
+
+APPROXIMATE_NOTE = "官方日历未发布，按周一至周五估算 (official calendar not published; Mon-Fri estimate)"
+
+
+def _check_date(d: date, what: str = "date", fallback: bool = False) -> None:
+    if fallback:
+        return
     if not _FIRST_YEAR <= d.year <= _LAST_YEAR:
         raise ValueError(
             f"The official holiday calendar has no data for year {d.year} ({what} {d.isoformat()}); "
@@ -90,6 +104,12 @@ def _workday(d: date) -> bool:
         ) from exc
 
 
+def _day(d: date, fallback: bool) -> bool:
+    if fallback and not is_supported(d):
+        return d.weekday() < 5
+    return _workday(d)
+
+
 def _check_count(n: int, what: str) -> None:
     if n < 0:
         raise ValueError(f"The {what} must be zero or more working days, got {n}.")
@@ -104,7 +124,7 @@ def is_working_day(d: date) -> bool:
     return _workday(d)
 
 
-def add_working_days(start: date, n: int) -> date:
+def add_working_days(start: date, n: int, *, fallback: bool = False) -> date:
     """The date on which the ``n``-th working day after ``start`` falls (``start`` itself never counts).
 
     ``n == 0`` returns ``start`` unchanged; for ``n >= 1`` the result is always a working day.
@@ -113,34 +133,40 @@ def add_working_days(start: date, n: int) -> date:
     datetime.date(2026, 6, 8)
     """
     _check_count(n, "number of working days to add")
-    _check_date(start, "start")
+    _check_date(start, "start", fallback)
     d = start
     left = n
     while left > 0:
         d += _ONE_DAY
-        if _workday(d):
+        if _day(d, fallback):
             left -= 1
     return d
 
 
-def working_days_between(start: date, end: date) -> int:
+def working_days_between(start: date, end: date, *, fallback: bool = False) -> int:
     """Number of working days in the half-open interval ``(start, end]``; 0 if ``end <= start``.
 
     >>> working_days_between(date(2026, 2, 13), date(2026, 2, 28))  # Spring Festival 2026
     6
     """
-    _check_date(start, "start")
-    _check_date(end, "end")
+    _check_date(start, "start", fallback)
+    _check_date(end, "end", fallback)
     if end <= start:
         return 0
-    return len(chinese_calendar.get_workdays(start + _ONE_DAY, end))
+    if is_supported(start + _ONE_DAY) and is_supported(end):
+        return len(chinese_calendar.get_workdays(start + _ONE_DAY, end))
+    n, d = 0, start
+    while d < end:
+        d += _ONE_DAY
+        n += _day(d, True)
+    return n
 
 
-def _merge_pauses(accepted: date, pauses: Sequence[Pause]) -> list[Pause]:
+def _merge_pauses(accepted: date, pauses: Sequence[Pause], fallback: bool = False) -> list[Pause]:
     """Validate pauses, then sort and merge overlapping (or touching) ones."""
     for requested, received in pauses:
-        _check_date(requested, "supplement request")
-        _check_date(received, "supplement receipt")
+        _check_date(requested, "supplement request", fallback)
+        _check_date(received, "supplement receipt", fallback)
         if received < requested:
             raise ValueError(
                 f"A supplement pause cannot end ({received.isoformat()}) before it starts ({requested.isoformat()})."
@@ -160,7 +186,7 @@ def _merge_pauses(accepted: date, pauses: Sequence[Pause]) -> list[Pause]:
     return merged
 
 
-def due_date(accepted: date, limit_working_days: int, pauses: Sequence[Pause] = ()) -> date:
+def due_date(accepted: date, limit_working_days: int, pauses: Sequence[Pause] = (), *, fallback: bool = False) -> date:
     """Due date of a case accepted on ``accepted`` with a limit of ``limit_working_days`` working days.
 
     Working days inside a supplement pause do not count, which extends the limit by the working
@@ -173,16 +199,16 @@ def due_date(accepted: date, limit_working_days: int, pauses: Sequence[Pause] = 
     datetime.date(2026, 10, 19)
     """
     _check_count(limit_working_days, "time limit")
-    _check_date(accepted, "acceptance")
+    _check_date(accepted, "acceptance", fallback)
     cursor = accepted
     left = limit_working_days
-    for requested, received in _merge_pauses(accepted, pauses):
-        before = working_days_between(cursor, requested - _ONE_DAY) if requested > cursor else 0
+    for requested, received in _merge_pauses(accepted, pauses, fallback):
+        before = working_days_between(cursor, requested - _ONE_DAY, fallback=fallback) if requested > cursor else 0
         if before >= left:
             break  # the limit runs out before this pause starts
         left -= before
         cursor = received
-    return add_working_days(cursor, left)
+    return add_working_days(cursor, left, fallback=fallback)
 
 
 class ComplianceStatus(StrEnum):
@@ -211,6 +237,9 @@ class ComplianceReport:
     limit: int
     working_days_used: int
     working_days_remaining: int
+    approximate: bool = False
+    """True when some day of the computation lies in a year the official calendar does not cover
+    (only with ``fallback=True``): those days were counted Monday to Friday (官方日历未发布)."""
 
 
 def compliance_report(
@@ -220,6 +249,8 @@ def compliance_report(
     completed: date | None,
     today: date,
     near_due_days: int = 2,
+    *,
+    fallback: bool = False,
 ) -> ComplianceReport:
     """Full :class:`ComplianceReport`; :func:`compliance` returns only its status.
 
@@ -231,12 +262,12 @@ def compliance_report(
     (<ComplianceStatus.COMPLETED_ON_TIME: 'completed_on_time'>, datetime.date(2026, 10, 10), 4, 1)
     """
     _check_count(near_due_days, "near-due threshold")
-    due = due_date(accepted, limit, pauses)
-    _check_date(today, "today")
+    due = due_date(accepted, limit, pauses, fallback=fallback)
+    _check_date(today, "today", fallback)
     if today < accepted:
         raise ValueError(f"Today ({today.isoformat()}) cannot be before acceptance ({accepted.isoformat()}).")
     if completed is not None:
-        _check_date(completed, "completion")
+        _check_date(completed, "completion", fallback)
         if completed < accepted:
             raise ValueError(
                 f"A case cannot be completed ({completed.isoformat()}) before it was accepted ({accepted.isoformat()})."
@@ -245,9 +276,10 @@ def compliance_report(
             raise ValueError(f"Completion ({completed.isoformat()}) cannot be after today ({today.isoformat()}).")
     as_of = completed if completed is not None else today
     if as_of <= due:
-        remaining = working_days_between(as_of, due)
+        remaining = working_days_between(as_of, due, fallback=fallback)
     else:
-        remaining = -working_days_between(due, as_of)
+        remaining = -working_days_between(due, as_of, fallback=fallback)
+    approximate = fallback and not (is_supported(accepted) and is_supported(max(due, as_of)))
 
     if completed is not None:
         status = ComplianceStatus.COMPLETED_ON_TIME if completed <= due else ComplianceStatus.COMPLETED_LATE
@@ -264,6 +296,7 @@ def compliance_report(
         limit=limit,
         working_days_used=limit - remaining,
         working_days_remaining=remaining,
+        approximate=approximate,
     )
 
 

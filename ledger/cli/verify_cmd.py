@@ -6,9 +6,11 @@ import datetime as dt
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NoReturn
 
+import httpx
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -16,6 +18,8 @@ from ledger.bundle import load_bundle
 from ledger.chain import ChainClient, Deployment
 from ledger.cli import app
 from ledger.errors import ChainUnavailableError, InputError, VerificationError
+from ledger.evidence import DocumentProof
+from ledger.stages import Stage
 from ledger.verify import VerificationReport, fetch_chain_facts, verify_bundle, verify_document
 
 Rpc = Annotated[
@@ -101,22 +105,54 @@ def verify(
 @app.command("verify-document")
 def verify_document_cmd(
     file: Annotated[Path, typer.Argument(help="The document to check.")],
-    bundle_path: Annotated[Path, typer.Option("--bundle", help="Evidence bundle holding the file's proof.")],
     rpc: Rpc,
+    bundle_path: Annotated[
+        Path | None, typer.Option("--bundle", help="Evidence bundle holding the file's proof.")
+    ] = None,
+    serial: Annotated[str | None, typer.Option("--serial", help="Case serial (with --hall).")] = None,
+    hall: Annotated[
+        str | None, typer.Option("--hall", help="URL of a hall node holding the case: fetch the file's proof there.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     lang: Lang = "zh",
 ) -> None:
-    """Say whether this exact file was submitted in the bundle's case: stage, time, hall."""
+    """Say whether this exact file was submitted (or issued as the result) in a case: stage, time, hall.
+
+    The proof comes from an evidence bundle (--bundle) or from a hall node (--serial S --hall URL);
+    either way only the chain is trusted.
+    """
     try:
         data = file.read_bytes()
     except FileNotFoundError as exc:
         raise InputError("file", f"no file at {file}") from exc
+    digest = hashlib.sha256(data).hexdigest()
+    if hall is not None:
+        if not serial:
+            raise InputError("serial", "--hall needs the case serial (--serial)")
+        proof = _fetch_proof(hall, serial, digest)
+        if proof is None:
+            _document_verdict(
+                None, "the hall holds no file with this SHA-256 in the case", digest, serial, as_json, lang
+            )
+        assert proof is not None
+        client = _client_for(proof.chain_id, proof.ledger, proof.registry, rpc)
+        events = {e.index: e for e in fetch_chain_facts(client, serial).events}
+        ev = events.get(proof.event_index)
+        if ev is None:
+            _document_verdict(None, f"event {proof.event_index} is not on chain", digest, serial, as_json, lang)
+        assert ev is not None
+        try:
+            found = verify_document(data, proof.proof, proof.record, ev)
+        except VerificationError as exc:
+            _document_verdict(None, str(exc), digest, serial, as_json, lang)
+        _document_verdict(found, "", digest, serial, as_json, lang)
+    if bundle_path is None:
+        raise InputError("bundle", "give --bundle FILE, or --serial S --hall URL")
     bundle = load_bundle(bundle_path)
     client = _client_for(bundle.chain_id, bundle.ledger, bundle.registry, rpc)
     facts = fetch_chain_facts(client, bundle.serial)
     events = {e.index: e for e in facts.events}
     records = {e.index: e.record for e in bundle.events}
-    digest = hashlib.sha256(data).hexdigest()
     candidates = [m for m in bundle.materials if m.proof.file.sha256 == digest] or list(bundle.materials)
     last_error: VerificationError | None = None
     for m in candidates:
@@ -128,27 +164,52 @@ def verify_document_cmd(
         except VerificationError as exc:
             last_error = exc
             continue
-        found["serial"] = bundle.serial
-        if as_json:
-            typer.echo(json.dumps({"verdict": "match", **found}, ensure_ascii=False))
-        else:
-            when = dt.datetime.fromtimestamp(found["time"], CST).strftime("%Y-%m-%d %H:%M:%S (UTC+8)")
-            if lang == "zh":
-                typer.echo(
-                    f"一致：该文件即办件 {bundle.serial} 于 {when} 由大厅 {found['hall_id']} 在“材料信息”环节提交（区块 {found['block']}）。"
-                )
-            else:
-                typer.echo(
-                    f"match: this file was submitted in case {bundle.serial} at the MATERIALS stage by hall {found['hall_id']} at {when} (block {found['block']})."
-                )
-        raise typer.Exit(0)
+        _document_verdict(found, "", digest, bundle.serial, as_json, lang)
     why = str(last_error) if last_error else "no material proof in the bundle"
+    _document_verdict(None, why, digest, bundle.serial, as_json, lang)
+
+
+def _fetch_proof(hall: str, serial: str, digest: str) -> DocumentProof | None:
+    url = hall.rstrip("/") + f"/cases/{serial}/proof"
+    try:
+        r = httpx.get(url, params={"sha256": digest}, timeout=15)
+    except httpx.HTTPError as exc:
+        raise InputError("hall", f"the hall node at {hall} does not answer ({exc})") from exc
+    if r.status_code == 404:
+        return None
+    if r.status_code != 200:
+        raise InputError("hall", f"the hall node answered {r.status_code}: {r.text[:200]}")
+    try:
+        return DocumentProof.model_validate(r.json())
+    except (ValueError, ValidationError) as exc:
+        raise InputError("hall", f"the hall node sent no usable proof ({exc})") from exc
+
+
+def _document_verdict(
+    found: dict[str, Any] | None, why: str, digest: str, serial: str, as_json: bool, lang: str
+) -> NoReturn:
+    if found is None:
+        if as_json:
+            typer.echo(json.dumps({"verdict": "mismatch", "reason": why, "sha256": digest}, ensure_ascii=False))
+        elif lang == "zh":
+            typer.echo(f"不一致：该文件不是办件 {serial} 登记的文件（{why}）")
+        else:
+            typer.echo(f"MISMATCH: this file was not committed in case {serial} ({why})")
+        raise typer.Exit(1)
+    found["serial"] = serial
     if as_json:
-        typer.echo(json.dumps({"verdict": "mismatch", "reason": why, "sha256": digest}, ensure_ascii=False))
+        typer.echo(json.dumps({"verdict": "match", **found}, ensure_ascii=False))
+        raise typer.Exit(0)
+    when = dt.datetime.fromtimestamp(found["time"], dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    stage = Stage[found["stage"]]
+    if lang == "zh":
+        typer.echo(
+            f"一致：该文件即办件 {serial} 于 {when} 由大厅 {found['hall_id']} 在“{stage.label_zh}”环节登记"
+            f"（区块 {found['block']}）。"
+        )
     else:
         typer.echo(
-            ("不一致：该文件不是本办件提交的材料（" + why + "）")
-            if lang == "zh"
-            else f"MISMATCH: this file was not submitted in this case ({why})"
+            f"match: this file was committed in case {serial} at the {stage.name} stage by hall "
+            f"{found['hall_id']} at {when} (block {found['block']})."
         )
-    raise typer.Exit(1)
+    raise typer.Exit(0)

@@ -1,0 +1,165 @@
+"""Regulator audit endpoints (监管/督查), read-only: trails, case filters, time limits, anomalies, summaries.
+
+Lists answer JSON by default and CSV with ``?format=csv``. The anomaly scan runs on the node's
+schedule (``CASELEDGER_AUDIT_SCAN_INTERVAL``) and on demand (``POST /audit/anomalies/scan``).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from ledger.audit import (
+    AnomalyScanner,
+    AuditThresholds,
+    CaseRow,
+    ScanResult,
+    SummaryRow,
+    TrailEntry,
+    case_rows,
+    compliance_lists,
+    filter_rows,
+    summarize,
+    to_csv,
+    trail,
+)
+from ledger.errors import ConfigError
+from node_api.api.deps import NodeDep, Staff, require_roles
+from node_api.core.node import HallNode
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+Auditor = Annotated[Staff, Depends(require_roles("regulator"))]
+Format = Annotated[Literal["json", "csv"], Query()]
+
+
+def start_scanner(node: HallNode) -> AnomalyScanner:
+    """The node's scheduled anomaly scan (``CASELEDGER_AUDIT_SCAN_INTERVAL`` seconds; 0 = on demand only)."""
+    s = node.settings
+    thresholds = AuditThresholds(
+        pending_after_s=s.audit_pending_after,
+        outbox_after_s=s.audit_outbox_after,
+        transfer_grace_s=s.audit_pending_after,
+    )
+    scanner = AnomalyScanner(node.book, node.reader, interval=s.audit_scan_interval, thresholds=thresholds)
+    scanner.start()
+    return scanner
+
+
+def get_scanner(request: Request) -> AnomalyScanner:
+    scanner: AnomalyScanner | None = getattr(request.app.state, "audit", None)
+    if scanner is None:
+        raise ConfigError("the audit scanner is not running on this node")
+    return scanner
+
+
+ScannerDep = Annotated[AnomalyScanner, Depends(get_scanner)]
+
+
+class CaseRowsPublic(BaseModel):
+    data: list[CaseRow]
+    count: int
+
+
+class CompliancePublic(BaseModel):
+    overdue: list[CaseRow]
+    near_due: list[CaseRow]
+    completed_late: list[CaseRow]
+
+
+class SummaryPublic(BaseModel):
+    by: str
+    data: list[SummaryRow]
+
+
+class TrailPublic(BaseModel):
+    serial: str
+    events: list[TrailEntry]
+
+
+class LastScanPublic(BaseModel):
+    scan: ScanResult | None
+    counts: dict[str, int]
+
+
+def _csv(rows: Any, name: str) -> Response:
+    return Response(
+        to_csv(rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+@router.get("/cases", operation_id="audit_cases", response_model=CaseRowsPublic)
+def cases(
+    node: NodeDep,
+    _: Auditor,
+    accepting_hall: int | None = None,
+    home_district: int | None = None,
+    item_code: str | None = None,
+    status: str | None = None,
+    compliance: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    near_due_days: Annotated[int, Query(ge=0, le=30)] = 2,
+    format: Format = "json",
+) -> Any:
+    """Cases by accepting hall, home district, item, status or compliance, created within [since, until]."""
+    rows = filter_rows(
+        case_rows(node.book, near_due_days=near_due_days),
+        accepting_hall=accepting_hall, home_district=home_district, item_code=item_code, status=status,
+        compliance=compliance, since=since, until=until,
+    )  # fmt: skip
+    if format == "csv":
+        return _csv(rows, "cases")
+    return {"data": rows, "count": len(rows)}
+
+
+@router.get("/cases/{serial}/trail", operation_id="audit_trail", response_model=TrailPublic)
+def case_trail(serial: str, node: NodeDep, _: Auditor) -> dict[str, Any]:
+    """Every event of the case in chain order with its anchor; personal fields withheld."""
+    node.book.header(serial)
+    return {"serial": serial, "events": trail(node.book.records(serial))}
+
+
+@router.get("/compliance", operation_id="audit_compliance", response_model=CompliancePublic)
+def compliance(
+    node: NodeDep, _: Auditor, near_due_days: Annotated[int, Query(ge=0, le=30)] = 2, format: Format = "json"
+) -> Any:
+    """Working-day time limits: overdue, near-due and completed-late cases."""
+    lists = compliance_lists(case_rows(node.book, near_due_days=near_due_days))
+    if format == "csv":
+        return _csv(lists["overdue"] + lists["near_due"] + lists["completed_late"], "compliance")
+    return lists
+
+
+@router.get("/summary", operation_id="audit_summary", response_model=SummaryPublic)
+def summary(
+    node: NodeDep, _: Auditor, by: Annotated[Literal["hall", "district", "item"], Query()] = "hall",
+    format: Format = "json",
+) -> Any:  # fmt: skip
+    """Summary figures per accepting hall, home district or service item."""
+    data = summarize(case_rows(node.book), by)
+    if format == "csv":
+        return _csv(data, f"summary-{by}")
+    return {"by": by, "data": data}
+
+
+@router.get("/anomalies", operation_id="audit_anomalies", response_model=LastScanPublic)
+def anomalies(scanner: ScannerDep, _: Auditor, format: Format = "json") -> Any:
+    """The last anomaly scan (scheduled or on demand)."""
+    last = scanner.last()
+    if format == "csv":
+        return _csv(last.anomalies if last else [], "anomalies")
+    return {"scan": last, "counts": last.counts() if last else {}}
+
+
+@router.post("/anomalies/scan", operation_id="audit_scan", response_model=LastScanPublic)
+def run_scan(scanner: ScannerDep, _: Auditor) -> dict[str, Any]:
+    """Scan now: every case this hall holds and its outbox, against the chain."""
+    result = scanner.run_once()
+    return {"scan": result, "counts": result.counts()}

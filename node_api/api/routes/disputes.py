@@ -1,0 +1,152 @@
+"""Dispute officer endpoints (核验/争议处理): open, verify a bundle or a document, resolve, print.
+
+A verification is uploaded either as JSON (the evidence bundle itself as the request body) or as
+multipart: a part ``bundle`` (the bundle file) or a part ``document`` (one file to check against this
+hall's own proof of it). The answer names the stored report by its SHA-256, which the resolution
+then commits to on chain. ``GET /cases/{serial}/proof?sha256=`` serves one file's proof to anyone
+holding the file (no personal data: the record's other fields are withheld).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
+from starlette.datastructures import UploadFile
+
+from ledger.bundle import parse_bundle
+from ledger.disputes import (
+    Dispute,
+    StoredCheck,
+    check_bundle,
+    check_document,
+    get_check,
+    list_checks,
+    list_disputes,
+    open_dispute,
+    resolve_dispute,
+)
+from ledger.errors import ConfigError, InputError
+from ledger.evidence import DocumentProof, find_document_proof
+from ledger.report_html import render_check_html
+from node_api.api.deps import NodeDep, Staff, require_roles
+
+router = APIRouter(prefix="/cases", tags=["disputes"])
+
+DisputeOfficer = Annotated[Staff, Depends(require_roles("dispute_officer"))]
+Reader = Annotated[Staff, Depends(require_roles("dispute_officer", "regulator"))]
+MAX_UPLOAD = 64 * 1024 * 1024
+
+
+class DisputeIn(BaseModel):
+    reason: str
+
+
+class ResolutionIn(BaseModel):
+    report_sha256: str
+    conclusion: str
+
+
+class DisputesPublic(BaseModel):
+    data: list[Dispute]
+    count: int
+
+
+class ChecksPublic(BaseModel):
+    data: list[StoredCheck]
+    count: int
+
+
+@router.post("/{serial}/disputes", operation_id="open_dispute", response_model=Dispute, status_code=201)
+def open_(serial: str, body: DisputeIn, node: NodeDep, staff: DisputeOfficer) -> Dispute:
+    """争议提起: DISPUTE_OPENED, anchored asynchronously with this hall's key."""
+    return open_dispute(node.book, serial, reason=body.reason, staff=staff.username)
+
+
+@router.get("/{serial}/disputes", operation_id="list_disputes", response_model=DisputesPublic)
+def disputes(serial: str, node: NodeDep, _: Reader) -> dict[str, Any]:
+    data = list_disputes(node.book, serial)
+    return {"data": data, "count": len(data)}
+
+
+@router.post(
+    "/{serial}/disputes/{seq}/resolution", operation_id="resolve_dispute", response_model=Dispute, status_code=201
+)
+def resolve(serial: str, seq: int, body: ResolutionIn, node: NodeDep, staff: DisputeOfficer) -> Dispute:
+    """争议处理: DISPUTE_RESOLVED committing to a stored verification report (its SHA-256 and verdict)."""
+    return resolve_dispute(
+        node.book, serial, seq, report_sha256=body.report_sha256, conclusion=body.conclusion, staff=staff.username
+    )
+
+
+@router.post("/{serial}/verifications", operation_id="run_verification", response_model=StoredCheck, status_code=201)
+async def verify(serial: str, request: Request, node: NodeDep, staff: DisputeOfficer) -> StoredCheck:
+    """Verify an uploaded evidence bundle (JSON body, or multipart part ``bundle``) or one document
+    (multipart part ``document``) against the chain; the report is stored under its SHA-256."""
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith("application/json"):
+        raw = await request.body()
+        return check_bundle(node.book, node.reader, serial, parse_bundle(_json(raw, "body")), staff=staff.username)
+    if not ctype.startswith("multipart/form-data"):
+        raise InputError(
+            "body", "send the bundle as application/json, or multipart/form-data with a part bundle or document"
+        )
+    form = await request.form(max_part_size=MAX_UPLOAD)
+    bundle, document = form.get("bundle"), form.get("document")
+    if isinstance(bundle, UploadFile):
+        raw = await bundle.read()
+        return check_bundle(node.book, node.reader, serial, parse_bundle(_json(raw, "bundle")), staff=staff.username)
+    if isinstance(document, UploadFile):
+        data = await document.read()
+        return check_document(
+            node.book, node.reader, serial, data, document.filename or "document", staff=staff.username
+        )
+    raise InputError("bundle", "upload a file part named bundle (evidence bundle) or document (one file)")
+
+
+def _json(raw: bytes, field: str) -> Any:
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(field, f"is not a JSON evidence bundle ({exc})") from exc
+
+
+@router.get("/{serial}/verifications", operation_id="list_verifications", response_model=ChecksPublic)
+def checks(serial: str, node: NodeDep, _: Reader) -> dict[str, Any]:
+    node.book.header(serial)
+    data = list_checks(node.book, serial)
+    return {"data": data, "count": len(data)}
+
+
+@router.get("/{serial}/verifications/{sha256}", operation_id="get_verification", response_model=StoredCheck)
+def check(serial: str, sha256: str, node: NodeDep, _: Reader) -> StoredCheck:
+    """The JSON report (its SHA-256 over RFC 8785 canonical JSON is ``sha256``)."""
+    return get_check(node.book, serial, sha256)
+
+
+@router.get(
+    "/{serial}/verifications/{sha256}/report.html", operation_id="print_verification", response_class=HTMLResponse
+)
+def printable(
+    serial: str, sha256: str, request: Request, node: NodeDep, _: Reader, lang: Annotated[str, Query()] = "zh"
+) -> HTMLResponse:
+    """Print-ready verification report, zh-CN by default (``?lang=en`` for English)."""
+    if lang not in ("zh", "en"):
+        raise InputError("lang", "zh or en")
+    c = get_check(node.book, serial, sha256)
+    return HTMLResponse(render_check_html(c, lang=lang, hall_name=node.hall.name, self_url=request.url.path))
+
+
+@router.get("/{serial}/proof", operation_id="get_document_proof", response_model=DocumentProof)
+def proof(serial: str, node: NodeDep, sha256: Annotated[str, Query()]) -> DocumentProof:
+    """One file's inclusion proof and the record committing to it, for ``caseledger verify-document --hall``.
+
+    Open to anyone who holds the file (they must know its SHA-256); the record's other fields are withheld.
+    """
+    dep = node.reader.deployment
+    if dep is None:
+        raise ConfigError("no deployment loaded")
+    return find_document_proof(node.book, dep, serial, sha256)

@@ -1,0 +1,332 @@
+"""Dispute officer workflow, result-document proofs, verify-document --hall and the audit's anomaly
+scan against one real hall node (uvicorn in this process) on the session's dev chain (0.2 s blocks).
+
+Staff identity is injected by overriding ``get_staff`` (the roles come from an ``X-Test-Roles`` header),
+so these tests exercise the routes' role checks without depending on how sign-in works.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import Request
+from typer.testing import CliRunner
+
+from ledger.cases import Upload
+from ledger.chain import ChainClient
+from ledger.cli import _register
+from ledger.cli import app as cli_app
+from ledger.devchain import DevChain, dev_admin
+from ledger.evidence import export_bundle
+from ledger.keystore import create_keystore
+from ledger.records import SaltedRecord
+from ledger.stages import Stage
+from ledger.verify import VerificationReport, fetch_chain_facts, report_sha256, verify_bundle
+from node_api.api.deps import Staff, get_staff
+from node_api.core.config import Settings
+from node_api.core.node import HallNode
+from node_api.main import create_app
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.integration
+
+FENGZE = 350503
+ITEM = "BDC-TRANSFER"
+KINDS = ("application_form", "id_card", "property_certificate", "sale_contract", "tax_receipt")
+ALL_ROLES = "clerk,officer,dispute_officer,regulator,hall_admin"
+
+
+class Hall:
+    def __init__(self, url: str, app: Any, rpc: str) -> None:
+        self.url, self.app, self.rpc = url, app, rpc
+        self.http = httpx.Client(base_url=url, timeout=30)
+
+    @property
+    def node(self) -> HallNode:
+        node: HallNode = self.app.state.node
+        return node
+
+    def call(self, method: str, path: str, roles: str = ALL_ROLES, **kw: Any) -> httpx.Response:
+        return self.http.request(method, path, headers={"X-Test-Roles": roles, **kw.pop("headers", {})}, **kw)
+
+
+@pytest.fixture(scope="module")
+def hall(dev_chain: DevChain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hall]:
+    d: Path = tmp_path_factory.mktemp("hall")
+    dep = ChainClient.deploy(dev_chain.rpc_url, dev_admin())
+    dep.save(d / "deployment.json")
+    admin = ChainClient.connect(dev_chain.rpc_url, deployment=dep, account=dev_admin())
+    (d / "keystore.password").write_text("pw-for-tests\n")
+    acct = create_keystore(d / "keystore.json", "pw-for-tests")
+    admin.register_hall(acct.address, FENGZE, "丰泽区行政服务中心", "http://127.0.0.1:1")
+    admin.fund(acct.address, 10**18)
+    admin.grant_role("DISPUTE_OFFICER_ROLE", acct.address)
+    settings = Settings(
+        keystore=d / "keystore.json", password_file=d / "keystore.password", deployment_file=d / "deployment.json",
+        data_dir=d, rpc_url=dev_chain.rpc_url, poll_interval=0.2, outbox_interval=0.1,
+        audit_scan_interval=1.0, audit_pending_after=1.0, audit_outbox_after=1.0,
+    )  # fmt: skip
+    app = create_app(settings)
+
+    def staff(request: Request) -> Staff:
+        roles = frozenset(request.headers.get("X-Test-Roles", "").split(",")) - {""}
+        return Staff(username="officer-1", hall_id=request.app.state.node.hall.hall_id, roles=roles)
+
+    app.dependency_overrides[get_staff] = staff
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the hall node did not start"
+        time.sleep(0.05)
+    try:
+        yield Hall(f"http://127.0.0.1:{port}", app, dev_chain.rpc_url)
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+def _wait(what: str, check: Any, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = check()
+        if got:
+            return got
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _anchored(h: Hall, serial: str) -> bool:
+    return all((r.get("anchor") or {}).get("state") == "anchored" for r in h.node.book.records(serial))
+
+
+def _decided_case(h: Hall, tag: str = "") -> tuple[str, dict[str, bytes]]:
+    """A case taken in, accepted and decided with a result document at this hall (its own district)."""
+    book = h.node.book
+    files = {k: f"%PDF-1.7 {k} {tag} ".encode() * 30 for k in KINDS}
+    view = book.intake(
+        item_code=ITEM, home_district=FENGZE,
+        applicant={"name": "王小明", "id_number": "350503198807150011", "phone": "13905951234"},
+        materials=[Upload(k, f"{k}.pdf", data) for k, data in files.items()], staff="clerk-1",
+    )  # fmt: skip
+    serial = view["serial"]
+    book.decide_acceptance(serial, accepted=True, reason="", staff="officer-1")
+    doc = f"不动产权证书 {serial} {tag}".encode() * 10
+    files["result_document"] = doc
+    book.decide(serial, approved=True, note="准予登记", document=Upload("result_document", "证书.pdf", doc),
+                staff="officer-1")  # fmt: skip
+    _wait("anchoring", lambda: _anchored(h, serial))
+    return serial, files
+
+
+# ------------------------------------------------------------------------------ result documents
+def test_result_document_is_exported_and_verified(hall: Hall) -> None:
+    serial, files = _decided_case(hall, "result")
+    node = hall.node
+    bundle = export_bundle(node.book, node.reader, serial, include_files=True)
+    result_idx = next(e.index for e in bundle.events if e.stage == "RESULT")
+    docs = [m for m in bundle.materials if m.event_index == result_idx]
+    assert [m.proof.file.kind for m in docs] == ["result_document"]
+    report = verify_bundle(bundle, fetch_chain_facts(node.reader, serial))
+    assert report.ok and len(report.materials) == len(KINDS) + 1
+
+    data = json.loads(bundle.dump())
+    for m in data["materials"]:
+        if m["event_index"] == result_idx:
+            raw = bytearray(base64.b64decode(m["content_b64"]))
+            raw[0] ^= 1
+            m["content_b64"] = base64.b64encode(bytes(raw)).decode()
+    from ledger.bundle import parse_bundle
+
+    bad = verify_bundle(parse_bundle(data), fetch_chain_facts(node.reader, serial))
+    wrong = [m for m in bad.materials if m.status == "mismatch"]
+    assert [(m.event_index, m.reasons[0].code, m.name) for m in wrong] == [
+        (result_idx, "material_content_mismatch", "证书.pdf")
+    ]
+
+
+def test_verify_document_fetches_the_proof_from_the_hall(hall: Hall, tmp_path: Path) -> None:
+    serial, files = _decided_case(hall, "cli")
+    _register()
+    runner = CliRunner()
+    for kind, stage_zh in (("id_card", "材料信息"), ("result_document", "结果信息")):
+        p = tmp_path / f"{kind}.pdf"
+        p.write_bytes(files[kind])
+        r = runner.invoke(
+            cli_app, ["verify-document", str(p), "--serial", serial, "--hall", hall.url, "--rpc", hall.rpc]
+        )
+        assert r.exit_code == 0, r.output
+        assert "一致" in r.output and stage_zh in r.output
+    forged = tmp_path / "forged.pdf"
+    forged.write_bytes(files["id_card"] + b"x")
+    r = runner.invoke(cli_app, ["verify-document", str(forged), "--serial", serial, "--hall", hall.url,
+                                "--rpc", hall.rpc, "--json"])  # fmt: skip
+    assert r.exit_code == 1 and json.loads(r.output)["verdict"] == "mismatch"
+    # the proof route shows no personal data and no staff names
+    import hashlib
+
+    proof = hall.http.get(f"/cases/{serial}/proof", params={"sha256": hashlib.sha256(files["id_card"]).hexdigest()})
+    assert proof.status_code == 200
+    shown = proof.json()["record"]["fields"]
+    assert set(shown) <= {"case_serial", "stage", "materials_root", "materials_count", "submitted_at", "supplement"}
+    assert "王小明" not in proof.text and "350503198807150011" not in proof.text and "clerk-1" not in proof.text
+
+
+# ------------------------------------------------------------------------------ disputes
+def test_dispute_open_verify_resolve_print(hall: Hall) -> None:
+    serial, files = _decided_case(hall, "dispute")
+    node = hall.node
+    r = hall.call("POST", f"/cases/{serial}/disputes", json={"reason": "申请人称身份证复印件被替换"})
+    assert r.status_code == 201, r.text
+    seq = r.json()["seq"]
+    _wait("DISPUTE_OPENED anchored", lambda: _anchored(hall, serial))
+    events = node.reader.case_events(serial)
+    assert events[-1].stage == Stage.DISPUTE_OPENED
+
+    # a regulator may read but not open or resolve
+    assert hall.call("POST", f"/cases/{serial}/disputes", roles="regulator", json={"reason": "x"}).status_code == 403
+    assert hall.call("GET", f"/cases/{serial}/disputes", roles="regulator").json()["count"] == 1
+    assert hall.call("POST", f"/cases/{serial}/disputes", json={"reason": "  "}).json()["error"]["field"] == "reason"
+
+    bundle = json.loads(export_bundle(node.book, node.reader, serial).dump())
+    ok = hall.call("POST", f"/cases/{serial}/verifications", json=bundle)
+    assert ok.status_code == 201 and ok.json()["verdict"] == "match", ok.text
+    acc = next(e for e in bundle["events"] if e["stage"] == "ACCEPTANCE")
+    acc["record"]["fields"]["decision"] = "rejected"  # the tampered claim
+    bad = hall.call(
+        "POST", f"/cases/{serial}/verifications", files={"bundle": ("case.json", json.dumps(bundle).encode())}
+    )
+    assert bad.status_code == 201, bad.text
+    check = bad.json()
+    assert check["verdict"] == "mismatch"
+    named = [
+        (e["index"], [x["code"] for x in e["reasons"]]) for e in check["report"]["events"] if e["status"] != "match"
+    ]
+    assert named == [(acc["index"], ["record_mismatch"])]
+    sha = check["sha256"]
+    assert sha == report_sha256(VerificationReport.model_validate(check["report"]))
+
+    # one document: a committed one matches, a forged one does not
+    doc = hall.call("POST", f"/cases/{serial}/verifications", files={"document": ("id.pdf", files["id_card"])})
+    assert doc.json()["verdict"] == "match" and doc.json()["report"]["stage"] == "MATERIALS"
+    forged = hall.call("POST", f"/cases/{serial}/verifications", files={"document": ("id.pdf", b"forged")})
+    assert forged.json()["verdict"] == "mismatch"
+
+    unknown = hall.call("POST", f"/cases/{serial}/disputes/{seq}/resolution",
+                        json={"report_sha256": "00" * 32, "conclusion": "x"})  # fmt: skip
+    assert unknown.json()["error"]["field"] == "report_sha256"
+    res = hall.call("POST", f"/cases/{serial}/disputes/{seq}/resolution",
+                    json={"report_sha256": sha, "conclusion": "证据包中受理记录被改动，以链上记录为准"})  # fmt: skip
+    assert res.status_code == 201, res.text
+    assert res.json()["status"] == "resolved" and res.json()["resolution"]["report_sha256"] == sha
+    _wait("DISPUTE_RESOLVED anchored", lambda: _anchored(hall, serial))
+    ev = node.reader.case_events(serial)[-1]
+    assert ev.stage == Stage.DISPUTE_RESOLVED
+    rec = next(r for r in node.book.records(serial) if r["stage"] == "DISPUTE_RESOLVED")
+    assert rec["fields"]["report_sha256"] == sha and rec["fields"]["verdict"] == "mismatch"
+    salted = SaltedRecord(serial=serial, stage=Stage.DISPUTE_RESOLVED, fields=rec["fields"], salts=rec["salts"])
+    assert salted.commitment == ev.commitment  # the on-chain commitment covers the report hash
+    again = hall.call("POST", f"/cases/{serial}/disputes/{seq}/resolution",
+                      json={"report_sha256": sha, "conclusion": "再次"})  # fmt: skip
+    assert again.status_code == 422 and again.json()["error"]["field"] == "dispute"
+
+    # the whole case, disputes included, still verifies from a fresh bundle
+    assert verify_bundle(export_bundle(node.book, node.reader, serial), fetch_chain_facts(node.reader, serial)).ok
+
+    page = hall.call("GET", f"/cases/{serial}/verifications/{sha}/report.html", roles="regulator")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    html = page.text
+    assert serial in html and "区块链核验报告" in html and "不一致" in html and "记录内容与链上承诺不符" in html
+    assert "@media print" in html and sha in html and node.reader.deployment.ledger in html  # type: ignore[union-attr]
+    en = hall.call("GET", f"/cases/{serial}/verifications/{sha}/report.html?lang=en").text
+    assert "Blockchain verification report" in en and "MISMATCH" in en and "record content does not match" in en
+    assert hall.call("GET", f"/cases/{serial}/verifications/{sha}").json()["sha256"] == sha
+
+
+# ------------------------------------------------------------------------------ audit
+def _scan(h: Hall, serial: str) -> list[dict[str, Any]]:
+    r = h.call("POST", "/audit/anomalies/scan", roles="regulator")
+    assert r.status_code == 200, r.text
+    return [a for a in r.json()["scan"]["anomalies"] if a["serial"] == serial]
+
+
+def test_anomaly_scan_finds_each_kind_on_a_real_chain(hall: Hall) -> None:
+    node = hall.node
+    serial, _ = _decided_case(hall, "audit")
+    assert _scan(hall, serial) == []
+
+    # 1. a stored record edited in LevelDB after anchoring
+    key = f"rec/{serial}/000002".encode()
+    rec = node.store.get_json(key)
+    assert rec["stage"] == "ACCEPTANCE"
+    node.store.put_json(key, {**rec, "fields": {**rec["fields"], "decision": "rejected"}})
+    found = _scan(hall, serial)
+    assert [(a["kind"], a["seq"]) for a in found] == [("record_tampered", 2)]
+    node.store.put_json(key, rec)
+
+    # 2. a record dropped from the store: the chain event has no record (after the grace period)
+    key3 = f"rec/{serial}/000003".encode()
+    rec3 = node.store.get_json(key3)
+    node.store.delete(key3)
+    time.sleep(1.2)
+    found = _scan(hall, serial)
+    assert [(a["kind"], a["index"], a["stage"]) for a in found] == [("anchor_without_record", 3, "RESULT")]
+    node.store.put_json(key3, rec3)
+    assert _scan(hall, serial) == []
+
+    # 3. a record the chain refused (a resolution without an open dispute)
+    node.book.append_dispute(serial, Stage.DISPUTE_RESOLVED, {"verdict": "match", "staff": "x"})
+    _wait("refusal", lambda: any((r.get("anchor") or {}).get("state") == "refused" for r in node.book.records(serial)))
+    assert [a["kind"] for a in _scan(hall, serial)] == ["record_refused"]
+
+    # 4. pending too long and a stale outbox: stop the sender, write, wait past the thresholds
+    node.sender.stop()
+    try:
+        node.book.deliver(serial, method="counter", note="", staff="clerk-1")
+        time.sleep(1.2)
+        kinds = sorted(a["kind"] for a in _scan(hall, serial))
+        assert kinds == ["outbox_stale", "record_refused", "record_unanchored"]
+    finally:
+        from ledger.outbox import OutboxSender
+
+        node.sender = OutboxSender(node.outbox, node.writer, interval=0.1)
+        node.book.on_write = node.sender.wake
+        node.sender.start()
+    _wait("delivery anchored", lambda: not node.outbox.pending())
+
+    # exports and the scheduled scan
+    csv_text = hall.call("GET", "/audit/anomalies?format=csv", roles="regulator").text
+    assert csv_text.startswith("kind,serial") and "record_refused" in csv_text
+    last = _wait("scheduled scan", lambda: hall.call("GET", "/audit/anomalies", roles="regulator").json()["scan"])
+    assert last["cases"] >= 1
+    assert hall.call("POST", "/audit/anomalies/scan", roles="clerk").status_code == 403
+
+
+def test_audit_views_for_a_regulator(hall: Hall) -> None:
+    serial, _ = _decided_case(hall, "views")
+    rows = hall.call("GET", "/audit/cases", roles="regulator", params={"item_code": ITEM, "status": "decided"}).json()
+    row = next(r for r in rows["data"] if r["serial"] == serial)
+    assert row["compliance"] == "completed_on_time" and row["limit_working_days"] == 5
+    csv_text = hall.call("GET", "/audit/cases", roles="regulator", params={"format": "csv"}).text
+    assert serial in csv_text.splitlines()[1:].__str__()
+    trail = hall.call("GET", f"/audit/cases/{serial}/trail", roles="regulator").json()["events"]
+    assert [e["stage"] for e in trail][:4] == ["INTAKE", "MATERIALS", "ACCEPTANCE", "RESULT"]
+    assert "王小明" not in json.dumps(trail, ensure_ascii=False)
+    summ = hall.call("GET", "/audit/summary", roles="regulator", params={"by": "district"}).json()
+    assert any(s["key"] == str(FENGZE) and s["completed"] >= 1 for s in summ["data"])
+    comp = hall.call("GET", "/audit/compliance", roles="regulator").json()
+    assert set(comp) == {"overdue", "near_due", "completed_late"}
+    bad = hall.call("GET", "/audit/cases", roles="regulator", params={"since": "2026-10-10", "until": "2026-10-01"})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "until"
+    assert hall.call("GET", "/audit/cases", roles="officer").status_code == 403
