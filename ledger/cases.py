@@ -497,6 +497,17 @@ class CaseBook:
         return {"serial": serial, "item_code": h["item_code"], "home_district": h["home_district"],
                 "accepting_hall": h["accepting_hall"], "records": out}  # fmt: skip
 
+    # ------------------------------------------------------------------ disputes (see ledger.disputes)
+    def append_dispute(self, serial: str, stage: Stage, fields: dict[str, Any]) -> dict[str, Any]:
+        """Store a DISPUTE_OPENED / DISPUTE_RESOLVED record on a case this hall holds, queued for anchoring.
+
+        Anchored with this hall's own key, which needs the registry's dispute-officer role.
+        The rules (an open dispute to resolve, a report to commit to) live in :mod:`ledger.disputes`.
+        """
+        if stage not in (Stage.DISPUTE_OPENED, Stage.DISPUTE_RESOLVED):
+            raise InputError("stage", f"{stage.name} is not a dispute stage")
+        return self._append(serial, stage, fields)
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)

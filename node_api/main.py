@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from node_api.api.errors import install_error_handlers
 from node_api.api.limits import BodyLimitMiddleware
-from node_api.api.routes import access, admin, auth, cases, catalogue, health, inbox, transfer
+from node_api.api.routes import access, admin, audit, auth, cases, catalogue, disputes, health, inbox, transfer
 from node_api.core.config import Settings
 from node_api.core.node import HallNode
 
@@ -29,9 +29,11 @@ def create_app(settings: Settings | None = None, *, node: HallNode | None = None
         n = node or HallNode(settings)
         app.state.node = n
         n.start()
+        app.state.audit = audit.start_scanner(n)
         try:
             yield
         finally:
+            app.state.audit.stop()
             n.stop()
 
     app = FastAPI(
@@ -45,4 +47,6 @@ def create_app(settings: Settings | None = None, *, node: HallNode | None = None
     for r in (health.router, auth.router, catalogue.router, cases.router, inbox.router, transfer.router,
               admin.router, access.router):  # fmt: skip
         app.include_router(r)
+    app.include_router(disputes.router)
+    app.include_router(audit.router)
     return app
