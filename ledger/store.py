@@ -69,7 +69,8 @@ class Store:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = plyvel.DB(str(self.path), create_if_missing=True)
+            # no block compression: what is on disk is what a raw scan sees (privacy checks after erasure)
+            self._db = plyvel.DB(str(self.path), create_if_missing=True, compression=None)
         except plyvel.IOError as exc:
             raise StoreError(f"cannot open the store at {self.path}: {exc} (is another node using it?)") from exc
 
@@ -135,8 +136,13 @@ class Store:
 
     def compact(self) -> None:
         """Compact the whole key range: overwritten and deleted values leave the on-disk files
-        (used after erasing personal data, so old versions do not linger in logs or tables)."""
-        self._db.compact_range()
+        (used after erasing personal data, so old versions do not linger in logs or tables).
+
+        The range is explicit (plyvel's default passes an empty range, which compacts nothing but the
+        memtable); keys are UTF-8, which never contains the byte 0xff. Twice: a table still pinned by
+        a concurrent iterator during the first pass is deleted as obsolete at the end of the next."""
+        self._db.compact_range(start=b"\x00", stop=b"\xff" * 8)
+        self._db.compact_range(start=b"\x00", stop=b"\xff" * 8)
 
     def snapshot_to(self, target: Path) -> int:
         """Copy a consistent point-in-time snapshot into a new LevelDB at ``target``; returns keys copied."""

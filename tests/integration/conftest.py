@@ -123,10 +123,10 @@ def pdf(text: str) -> bytes:
     return b"%PDF-1.4 " + text.encode()
 
 
-def intake_form(home: int) -> tuple[dict[str, str], list[tuple[str, tuple[str, bytes, str]]]]:
+def intake_form(home: int, **over: str) -> tuple[dict[str, str], list[tuple[str, tuple[str, bytes, str]]]]:
     data = {"item_code": "HJ-MIGRATE", "home_district": str(home), "applicant_name": "林小梅",
             "applicant_id_number": demo_id_number("35058219851120004"), "applicant_phone": "13805950000",
-            "applicant_address": "泉州市鲤城区开元街道"}  # fmt: skip
+            "applicant_address": "泉州市鲤城区开元街道", **over}  # fmt: skip
     files = [(f"materials.{k}", (f"{k}.pdf", pdf(f"scan of {k}"), "application/pdf")) for k in MATERIALS]
     return data, files
 
