@@ -512,7 +512,7 @@ def _check_record(rec: DisclosedRecord, ce: ChainEventFact, serial: str) -> list
     r: list[Reason] = []
     try:
         root = rec.root()
-    except VerificationError as exc:
+    except (VerificationError, InputError) as exc:  # InputError: a value JCS cannot canonicalise (e.g. int > 2^53)
         return [Reason(code="record_malformed", detail=str(exc))]
     if "0x" + root.hex() != ce.commitment.lower():
         r.append(Reason(code="record_mismatch"))
