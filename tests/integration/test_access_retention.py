@@ -98,8 +98,13 @@ def _raw_store_bytes(store_dir: Path) -> bytes:
 
 def test_erasure_after_retention_keeps_the_case_verifiable(inproc_hall: InProcHall, staff: Any) -> None:
     h = inproc_hall
-    view = _case(h, staff, applicant_name="欧阳澄", applicant_id_number=demo_id_number("35050219770412555"),
-                 applicant_phone="13900001111")
+    view = _case(
+        h,
+        staff,
+        applicant_name="欧阳澄",
+        applicant_id_number=demo_id_number("35050219770412555"),
+        applicant_phone="13900001111",
+    )
     serial = view["serial"]
     id_number = view["timeline"][0]["fields"]["applicant_id_number"]
     name = view["timeline"][0]["fields"]["applicant_name"]

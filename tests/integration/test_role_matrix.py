@@ -146,8 +146,12 @@ def _call(hall: InProcHall, route: Route, headers: dict[str, str], params: dict[
     kwargs: dict[str, Any] = {"headers": headers}
     if route.operation_id == "get_document_proof":
         kwargs["params"] = {"sha256": params["sha256"]}
-    if method in ("POST", "PUT", "PATCH") and route.operation_id not in ("intake_case", "submit_supplement",
-                                                                          "decide_result", "run_verification"):
+    if method in ("POST", "PUT", "PATCH") and route.operation_id not in (
+        "intake_case",
+        "submit_supplement",
+        "decide_result",
+        "run_verification",
+    ):
         kwargs["json"] = {}
     return hall.client.request(method, path, **kwargs).status_code
 
