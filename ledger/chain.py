@@ -21,13 +21,14 @@ from typing import Any
 
 import requests
 from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.abi import event_abi_to_log_topic, function_signature_to_4byte_selector
 from eth_utils.address import to_checksum_address
 from pydantic import BaseModel, ConfigDict
 from web3 import Web3
-from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound, Web3Exception, Web3RPCError
+from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception, Web3RPCError
 
 from ledger.artifacts import artifact
 from ledger.errors import ChainError, ChainRuleError, ChainUnavailableError, ConfigError, NotFoundError
@@ -217,6 +218,11 @@ class ChainClient:
     def block_number(self) -> int:
         return int(self._rpc(lambda: self.w3.eth.block_number))
 
+    def block_gas_limit(self) -> int:
+        """Gas limit of the latest block."""
+        block = self.request("eth_getBlockByNumber", ["latest", False])
+        return int(block["gasLimit"], 16)
+
     def block_time(self, block_number: int) -> int:
         block = self._rpc(lambda: self.w3.eth.get_block(block_number))
         return int(block["timestamp"])
@@ -241,6 +247,22 @@ class ChainClient:
             raise self._translate(exc) from exc
         except Web3RPCError as exc:
             raise ChainError(f"the chain node answered with an error: {exc}") from exc
+
+    def request(self, method: str, params: list[Any]) -> Any:
+        """One raw JSON-RPC call without web3's result formatters (the hot paths parse hex themselves)."""
+
+        def call() -> Any:
+            resp = self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
+            if "error" in resp:
+                err = resp["error"]
+                data = err.get("data") if isinstance(err, dict) else None
+                named = self.decode_revert(data) if isinstance(data, str) else None
+                if named is not None:
+                    raise named
+                raise ChainError(f"the chain node answered {method} with an error: {err}")
+            return resp.get("result")
+
+        return self._rpc(call)
 
     # ------------------------------------------------------------------ errors
     def decode_revert(self, data: str | bytes | None) -> ChainRuleError | None:
@@ -436,9 +458,10 @@ class ChainClient:
         return self.transact(self.ledger, "appendEvent", [case_id(serial), int(stage), commitment])
 
     def batch_calldata(self, opens: Sequence[OpenItem], appends: Sequence[AppendItem]) -> str:
+        """ABI-encoded ``anchorBatch(opens, appends)`` (eth-abi directly: web3's encoder is slow for big batches)."""
         o = [(x.serial, item_code_bytes(x.item_code), x.home_district, x.commitment) for x in opens]
         a = [(case_id(x.serial), int(x.stage), x.commitment) for x in appends]
-        return str(self.ledger.encode_abi("anchorBatch", args=[o, a]))
+        return "0x" + (_ANCHOR_BATCH_SELECTOR + abi_encode(_ANCHOR_BATCH_TYPES, [o, a])).hex()
 
     def send_batch(self, opens: Sequence[OpenItem], appends: Sequence[AppendItem], *, gas: int | None = None) -> str:
         """Send one ``anchorBatch`` transaction (simulated first, so a refused item is named)."""
@@ -462,16 +485,20 @@ class ChainClient:
         pending = int(self._rpc(lambda: self.w3.eth.get_transaction_count(addr, "pending")))
         return latest, pending
 
-    def receipt(self, tx_hash: str) -> Any | None:
-        """The receipt if the transaction is mined, else ``None`` (does not wait)."""
+    def receipt(self, tx_hash: str) -> dict[str, Any] | None:
+        """The receipt if the transaction is mined, else ``None`` (does not wait).
 
-        def get() -> Any | None:
-            try:
-                return self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-            except TransactionNotFound:
-                return None
-
-        return self._rpc(get)
+        ``status``, ``blockNumber`` and ``gasUsed`` as ints, ``logs`` decoded to bytes like web3's.
+        """
+        r = self.request("eth_getTransactionReceipt", [tx_hash])
+        if r is None:
+            return None
+        return {
+            "status": int(r["status"], 16),
+            "blockNumber": int(r["blockNumber"], 16),
+            "gasUsed": int(r["gasUsed"], 16),
+            "logs": [_raw_log(lg) for lg in r["logs"]],
+        }
 
     def anchor_batch(self, opens: Sequence[OpenItem], appends: Sequence[AppendItem]) -> AnchorReceipt:
         return self.wait(self.send_batch(opens, appends))
@@ -491,8 +518,13 @@ class ChainClient:
 
     # ------------------------------------------------------------------ logs
     def _logs(self, topics: list[Any], from_block: int, to_block: int | str) -> list[Any]:
-        flt = {"address": self.ledger.address, "topics": topics, "fromBlock": from_block, "toBlock": to_block}
-        return list(self._rpc(lambda: self.w3.eth.get_logs(flt)))  # type: ignore[arg-type]
+        flt = {
+            "address": self.ledger.address,
+            "topics": topics,
+            "fromBlock": hex(from_block),
+            "toBlock": to_block if isinstance(to_block, str) else hex(to_block),
+        }
+        return [_raw_log(lg) for lg in self.request("eth_getLogs", [flt])]
 
     def decode_appended_log(self, log: Any) -> ChainEvent | None:
         """The ``EventAppended`` in a receipt or filter log, or ``None`` for any other log."""
@@ -540,6 +572,13 @@ class ChainClient:
         events.sort(key=lambda e: e.index)
         return events
 
+    def hall_events(self, hall_id: int, from_block: int, to_block: int) -> list[ChainEvent]:
+        """``EventAppended`` logs written by hall ``hall_id`` (any of its keys) in a block range."""
+        topic = "0x" + hall_id.to_bytes(32, "big").hex()
+        return [
+            self._decode_appended(lg) for lg in self._logs([self._topic_appended, None, topic], from_block, to_block)
+        ]
+
     def events_in_range(self, from_block: int, to_block: int) -> tuple[list[CaseOpenedEvent], list[ChainEvent]]:
         """All ``CaseOpened`` and ``EventAppended`` logs in ``[from_block, to_block]`` (for indexers)."""
         logs = self._logs([[self._topic_opened, self._topic_appended]], from_block, to_block)
@@ -568,6 +607,22 @@ class ChainClient:
         flt = {"address": self.ledger.address, "fromBlock": from_block, "toBlock": to_block}
         logs = self._rpc(lambda: self.w3.eth.get_logs(flt))  # type: ignore[arg-type]
         return [b"".join(bytes(t) for t in lg["topics"]) + bytes(lg["data"]) for lg in logs]
+
+
+_ANCHOR_BATCH_TYPES = ["(string,bytes16,uint32,bytes32)[]", "(bytes32,uint8,bytes32)[]"]
+_ANCHOR_BATCH_SELECTOR = function_signature_to_4byte_selector(f"anchorBatch({','.join(_ANCHOR_BATCH_TYPES)})")
+
+
+def _raw_log(lg: dict[str, Any]) -> dict[str, Any]:
+    """A JSON-RPC log with hex fields turned into bytes/ints (the shape the decoders expect)."""
+    return {
+        "address": lg["address"],
+        "topics": [bytes.fromhex(t[2:]) for t in lg["topics"]],
+        "data": bytes.fromhex(lg["data"][2:]),
+        "blockNumber": int(lg["blockNumber"], 16),
+        "logIndex": int(lg["logIndex"], 16),
+        "transactionHash": bytes.fromhex(lg["transactionHash"][2:]),
+    }
 
 
 def load_json(path: Path) -> Any:

@@ -61,6 +61,9 @@ class DevChain:
     port: int = 8545
     block_time: float = 1.0
     host: str = "127.0.0.1"
+    # Periodic state dumps (anvil --state-interval) were seen to drop transactions from the pool
+    # under load; the state is always written when the node stops. 0 = only on stop.
+    state_interval: int = 0
 
     @property
     def rpc_url(self) -> str:
@@ -100,7 +103,8 @@ class DevChain:
             "--chain-id", str(DEV_CHAIN_ID),
             "--block-time", bt,
             "--state", str(state),
-            "--state-interval", "5",
+            *(["--state-interval", str(self.state_interval)] if self.state_interval else []),
+            "--base-fee", "0",  # like the production profile (Besu zeroBaseFee): gas is free, fees never climb
             "--silent",
         ]  # fmt: skip
         log = open(self.dir / "anvil.log", "ab")  # noqa: SIM115 - handed to the child process

@@ -40,7 +40,9 @@ class MaterialFile(BaseModel):
 
     @classmethod
     def of(cls, kind: str, name: str, data: bytes, salt: str | None = None) -> MaterialFile:
-        return cls(kind=kind, name=name, sha256=hashlib.sha256(data).hexdigest(), size=len(data), salt=salt or new_salt())
+        return cls(
+            kind=kind, name=name, sha256=hashlib.sha256(data).hexdigest(), size=len(data), salt=salt or new_salt()
+        )
 
     def leaf(self) -> bytes:
         return leaf_hash(canonical_bytes(self.model_dump()))

@@ -40,7 +40,11 @@ def _record(serial: str, stage: Stage, fields: dict[str, Any]) -> SaltedRecord:
 def hashchain_vectors() -> dict[str, Any]:
     serial = "TB-350502-01-20261123-000001"
     plan: list[tuple[Stage, str, dict[str, Any]]] = [
-        (Stage.INTAKE, HALL_A, {"item_code": "FW-001", "applicant_name": "张三", "applicant_id_number": "350502199001011234"}),
+        (
+            Stage.INTAKE,
+            HALL_A,
+            {"item_code": "FW-001", "applicant_name": "张三", "applicant_id_number": "350502199001011234"},
+        ),
         (Stage.MATERIALS, HALL_A, {"materials_root": "00" * 32, "material_count": 2}),
         (Stage.ACCEPTANCE, HALL_B, {"outcome": "accepted"}),
         (Stage.PROCESS, HALL_B, {"step": "review", "note": "材料齐全"}),
@@ -55,7 +59,10 @@ def hashchain_vectors() -> dict[str, Any]:
         "desc": "one case through every stage; heads as CaseLedger.computeHead computes them",
         "serial": serial,
         "case_id": "0x" + case_id(serial).hex(),
-        "halls": {"accepting": {"account": HALL_A, "district": 350502}, "home": {"account": HALL_B, "district": 350503}},
+        "halls": {
+            "accepting": {"account": HALL_A, "district": 350502},
+            "home": {"account": HALL_B, "district": 350503},
+        },
         "dispute_officer": OFFICER,
         "events": [
             {

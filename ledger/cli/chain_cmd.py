@@ -60,7 +60,9 @@ def deploy(
     """Deploy the contracts to the local chain (reuses a live deployment) and write DATA_DIR/deployment.json."""
     chain = DevChain(data_dir, port=port)
     if chain.status()["running"] is False:
-        typer.echo(f"caseledger: the local chain is not running at {chain.rpc_url}: run `caseledger chain up`", err=True)
+        typer.echo(
+            f"caseledger: the local chain is not running at {chain.rpc_url}: run `caseledger chain up`", err=True
+        )
         raise typer.Exit(1)
     dep, created = ensure_deployment(chain)
     typer.echo(f"{'deployed' if created else 'reusing deployment'}: chain {dep.chain_id}")

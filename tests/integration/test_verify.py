@@ -34,7 +34,8 @@ def case(new_hall, admin: ChainClient) -> tuple[EvidenceBundle, ChainFacts, Chai
     admin.grant_role("DISPUTE_OFFICER_ROLE", a.address)
     ms = MaterialSet.new([MaterialFile.of(k, n, d) for k, n, d in FILES])
     plan: list[tuple[Stage, ChainClient, dict[str, Any]]] = [
-        (Stage.INTAKE, a, {"item_code": "BDC-001", "applicant_name": "王小明", "applicant_id_number": "350503198807150019", "applicant_phone": "13905951234"}),
+        (Stage.INTAKE, a, {"item_code": "BDC-001", "applicant_name": "王小明",
+                           "applicant_id_number": "350503198807150019", "applicant_phone": "13905951234"}),
         (Stage.MATERIALS, a, {"materials_root": ms.root.hex(), "material_count": len(FILES)}),
         (Stage.ACCEPTANCE, b, {"outcome": "accepted"}),
         (Stage.PROCESS, b, {"step": "review"}),

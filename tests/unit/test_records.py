@@ -111,3 +111,25 @@ def test_any_value_change_breaks_it(fields: dict[str, str], data: st.DataObject)
     forged = shown.model_copy(update={"fields": {**shown.fields, name: fields[name] + "!"}})
     with pytest.raises(VerificationError):
         verify_disclosure(forged, r.commitment)
+
+
+simple_values = st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text()
+ascii_keys = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=127), max_size=12)
+
+
+@given(st.dictionaries(ascii_keys, simple_values, max_size=6))
+def test_fast_canonical_path_equals_rfc8785(obj: dict[str, object]) -> None:
+    import rfc8785
+
+    from ledger.records import canonical_bytes
+
+    assert canonical_bytes(obj) == rfc8785.dumps(obj)
+
+
+def test_fast_path_covers_escapes_and_non_ascii() -> None:
+    import rfc8785
+
+    from ledger.records import canonical_bytes
+
+    obj = {"v": 'a"b\\c\n\t\x01\x1f\u2028é泉州😀', "n": -(2**53) + 1, "z": None, "b": True}
+    assert canonical_bytes(obj) == rfc8785.dumps(obj)

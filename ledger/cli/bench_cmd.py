@@ -1,0 +1,31 @@
+"""``caseledger bench [--json]``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from ledger.bench import BenchConfig, run_bench
+from ledger.cli import app
+
+
+@app.command("bench")
+def bench(
+    as_json: Annotated[bool, typer.Option("--json", help="Print all figures as one JSON object.")] = False,
+    sustain: Annotated[float, typer.Option("--sustain", help="Seconds of sustained batched anchoring.")] = 30.0,
+    backlog: Annotated[int, typer.Option("--backlog", help="Pending events to drain.")] = 100_000,
+    only: Annotated[
+        str, typer.Option("--only", help="Comma-separated parts (gas,naive,batched,backlog,verify,intake).")
+    ] = "",
+) -> None:
+    """Measure throughput, latency and gas on a temporary local chain (started and removed)."""
+    cfg = BenchConfig(sustain_s=sustain, backlog_events=backlog)
+    parts = {p.strip() for p in only.split(",") if p.strip()} or None
+    figures = run_bench(cfg, log=(lambda m: None) if as_json else typer.echo, parts=parts)
+    if as_json:
+        typer.echo(json.dumps(figures))
+    else:
+        for k, v in figures.items():
+            typer.echo(f"{k:32} {v}")
