@@ -6,9 +6,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 NPM    := npm --no-audit --no-fund --loglevel=error
 
-.PHONY: setup build demo test test-contracts test-python lint bench clean
+.PHONY: setup browser-deps build demo test test-contracts test-python lint bench clean
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed node_modules/.installed browser-deps
+
+# Browser tests (tests/e2e) drive Debian's Chromium; CJK fonts so Chinese pages render (runs as root here).
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-noto-cjk; fi
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

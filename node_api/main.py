@@ -11,12 +11,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from node_api.api.errors import install_error_handlers
 from node_api.api.limits import BodyLimitMiddleware
 from node_api.api.routes import access, admin, audit, auth, cases, catalogue, disputes, health, inbox, transfer
 from node_api.core.config import Settings
 from node_api.core.node import HallNode
+from node_api.pages import routes as pages
 
 __all__ = ["create_app"]
 
@@ -49,4 +51,6 @@ def create_app(settings: Settings | None = None, *, node: HallNode | None = None
         app.include_router(r)
     app.include_router(disputes.router)
     app.include_router(audit.router)
+    app.include_router(pages.router)  # staff pages (templates/, static/): sign-in, intake, cases, verify, audit, health
+    app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
     return app

@@ -75,6 +75,15 @@ RULES: dict[str, str | set[str]] = {
     "audit_summary": {"regulator"},
     "audit_anomalies": {"regulator"},
     "audit_scan": {"regulator"},
+    # staff pages (node_api/pages): signed-in staff only; anonymous gets the sign-in form with 401
+    "page_login": PUBLIC,
+    "page_home": ANY_STAFF,
+    "page_intake": {"clerk"},
+    "page_cases": READERS,
+    "page_case": READERS,
+    "page_verify": {"dispute_officer"},
+    "page_audit": {"regulator"},
+    "page_health": {"hall_admin"},
 }
 
 OFFICER_ACTIONS = ["decide_acceptance", "process_step", "request_supplement", "decide_result"]

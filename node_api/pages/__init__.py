@@ -1,0 +1,1 @@
+"""Staff web pages of the hall node (server-rendered, zh-CN first)."""

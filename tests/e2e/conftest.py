@@ -1,0 +1,84 @@
+"""Browser end-to-end fixtures: a real consortium (anvil + three hall processes) and Debian's Chromium
+driven by Playwright. Screenshots of every page go to ``artifacts/screenshots/``."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyotp
+import pytest
+
+from ledger.localnet import LocalNet
+from tests.integration.conftest import FAST_NODE_ENV, _free_port
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
+                 "--no-first-run", "--disable-component-update", "--disable-sync"]  # fmt: skip
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+VIEWPORT = {"width": 1366, "height": 768}
+
+if not Path(CHROMIUM).exists():  # `make setup` installs it (apt-get install chromium)
+    pytest.skip(f"{CHROMIUM} is missing: run `make setup`", allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
+    n = LocalNet(Path(tmp_path_factory.mktemp("e2e")), halls=3, chain_port=_free_port(),
+                 hall_ports=[_free_port() for _ in range(3)], block_time=1.0, node_env=FAST_NODE_ENV)  # fmt: skip
+    try:
+        n.up(timeout=60)
+        yield n
+    finally:
+        n.down()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+_USED: dict[tuple[str, str], int] = {}
+
+
+def sign_in(browser: Any, hall: dict[str, Any], username: str, *, lang: str = "zh", shot: str | None = None) -> Any:
+    """A new browser context signed in as ``username`` at ``hall`` through the sign-in page; returns the page."""
+    creds = json.loads(Path(hall["dir"], "demo-accounts.json").read_text())[username]
+    ctx = browser.new_context(viewport=VIEWPORT, accept_downloads=True, locale="zh-CN")
+    page = ctx.new_page()
+    page.goto(f"{hall['url']}/ui/login?lang={lang}")
+    page.fill("#username", username)
+    page.fill("#password", creds["password"])
+    if creds.get("totp_secret"):
+        totp = pyotp.TOTP(creds["totp_secret"])
+        step = int(time.time() // 30)
+        if _USED.get((hall["url"], username)) == step:  # a code is good once: wait for the next step
+            time.sleep(30 - time.time() % 30 + 0.5)
+        _USED[(hall["url"], username)] = int(time.time() // 30)
+        page.fill("#totp", totp.now())
+    if shot:
+        screenshot(page, shot)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{hall['url']}/")
+    return page
+
+
+def screenshot(page: Any, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def pdf(text: str) -> bytes:
+    return b"%PDF-1.4\n% " + text.encode() + b"\n%%EOF\n"
