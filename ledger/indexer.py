@@ -30,6 +30,7 @@ __all__ = ["Indexer"]
 log = logging.getLogger("caseledger.indexer")
 
 CURSOR = b"meta/indexer_cursor"
+RESTORED_KEY = b"meta/restored"  # ledger.backup.RESTORED_KEY
 
 
 class Indexer:
@@ -53,6 +54,13 @@ class Indexer:
         self.on_transfer_needed = on_transfer_needed
         self.head: int | None = None
         self.last_error: str | None = None
+        # after a restore from backup (ledger.backup): this hall's own events after the backup's cursor
+        # may have records the restored store lacks; those cases are marked for a pull from the peers
+        restored = store.get_json(RESTORED_KEY)
+        self.restored_after: int | None = None
+        if restored is not None:
+            c = restored.get("cursor")
+            self.restored_after = -1 if c is None else int(c)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -149,13 +157,19 @@ class Indexer:
                         "tx": e.tx_hash,
                     },  # fmt: skip
                 )
-                if e.hall_id != hall.hall_id:
+                if e.hall_id != hall.hall_id or self._own_lost(serial, e.block_number, e.commitment.hex()):
                     wb.put_json(f"xfer/{serial}".encode(), {"serial": serial, "since": time.time()})
                     need_pull = True
             wb.put_json(CURSOR, end)
         if need_pull and self.on_transfer_needed:
             self.on_transfer_needed()
         return end < safe
+
+    def _own_lost(self, serial: str, block: int, commitment: str) -> bool:
+        """This hall's own event whose record is not in a store restored from an older backup."""
+        if self.restored_after is None or block <= self.restored_after:
+            return False
+        return all(r.get("commitment") != commitment for r in self.book.records(serial))
 
     def chain_events(self, serial: str) -> list[dict[str, Any]]:
         return [v for _, v in self.store.iter_json(f"chainev/{serial}/".encode())]

@@ -52,6 +52,8 @@ __all__ = [
 
 log = logging.getLogger("caseledger.transfer")
 
+RESTORED_KEY = b"meta/restored"  # ledger.backup.RESTORED_KEY
+
 HDR_TS, HDR_NONCE, HDR_SIG = "X-CaseLedger-Timestamp", "X-CaseLedger-Nonce", "X-CaseLedger-Signature"
 
 
@@ -280,6 +282,11 @@ class TransferWorker:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        # counters since this process started (the node's /metrics)
+        self.completed_total = 0
+        self.failures_total = 0
+        self.refused_total = 0  # packages refused because a record or file did not verify against the chain
+        self.records_received_total = 0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="transfer", daemon=True)
@@ -307,15 +314,36 @@ class TransferWorker:
             self._wake.clear()
 
     def missing(self, serial: str) -> dict[int, list[int]]:
-        """Event indices of ``serial`` written by other halls whose records this hall lacks, by hall."""
+        """Event indices of ``serial`` written by other halls whose records this hall lacks, by hall.
+
+        In a store restored from a backup (``meta/restored``) this hall's own events count too: their
+        records are pulled back from the other halls of the case (see :meth:`sources`)."""
         have = {r["commitment"] for r in self.book.records(serial)}
+        own = self.book.hall.hall_id
+        skip = {0} if self.store.get(RESTORED_KEY) is not None else {0, own}
         out: dict[int, list[int]] = {}
         for _, ev in self.store.iter_json(f"chainev/{serial}/".encode()):
-            if ev["hall_id"] in (0, self.book.hall.hall_id) or Stage[ev["stage"]] in DISPUTE_STAGES:
+            if ev["hall_id"] in skip or Stage[ev["stage"]] in DISPUTE_STAGES:
                 continue
             if ev["commitment"] not in have:
                 out.setdefault(int(ev["hall_id"]), []).append(int(ev["index"]))
         return out
+
+    def sources(self, serial: str, writer: int) -> list[int]:
+        """Which halls to ask for ``writer``'s records: the writer itself, or (for this hall's own records,
+        after a restore) every other hall of the case: the accepting hall and the halls that wrote events."""
+        own = self.book.hall.hall_id
+        if writer != own:
+            return [writer]
+        halls: list[int] = []
+        header = self.book.header(serial)
+        if int(header.get("accepting_hall") or 0) not in (0, own):
+            halls.append(int(header["accepting_hall"]))
+        for _, ev in self.store.iter_json(f"chainev/{serial}/".encode()):
+            h = int(ev["hall_id"])
+            if h not in (0, own) and h not in halls:
+                halls.append(h)
+        return halls
 
     def run_once(self) -> int:
         """Try every due job once; returns how many finished."""
@@ -327,7 +355,15 @@ class TransferWorker:
             serial = job["serial"]
             try:
                 for hall_id in self.missing(serial):
-                    self.pull(serial, hall_id)
+                    for source in self.sources(serial, hall_id):
+                        try:
+                            self.pull(serial, source)
+                        except (TransferError, httpx.HTTPError):
+                            if source == hall_id:
+                                raise
+                            continue  # another hall of the case may still have this hall's own records
+                        if hall_id not in self.missing(serial):
+                            break
                 left = self.missing(serial)
                 if left:
                     raise TransferError(f"hall(s) {sorted(left)} did not send event(s) {sorted(left.values())}")
@@ -339,7 +375,11 @@ class TransferWorker:
                     h["transfer"] = {"state": "complete", "at": time.time()}
                     self.store.put_json(f"case/{serial}".encode(), h)
                 done += 1
+                self.completed_total += 1
             except (LedgerError, httpx.HTTPError) as exc:
+                self.failures_total += 1
+                if isinstance(exc, VerificationError):
+                    self.refused_total += 1
                 attempts = int(job.get("attempts", 0)) + 1
                 delay = min(self.max_backoff, 0.5 * 2 ** min(attempts, 6))
                 msg = str(exc) or exc.__class__.__name__
@@ -348,7 +388,13 @@ class TransferWorker:
                     if self.store.get(f"xfer/{serial}".encode()) is not None:
                         self.store.put_json(
                             f"xfer/{serial}".encode(),
-                            {**job, "attempts": attempts, "next_at": time.time() + delay, "last_error": msg},
+                            {
+                                **job,
+                                "attempts": attempts,
+                                "next_at": time.time() + delay,
+                                "last_error": msg,
+                                "refused": isinstance(exc, VerificationError),
+                            },
                         )
                     try:
                         h = self.book.header(serial)
@@ -372,6 +418,7 @@ class TransferWorker:
         if resp.status_code != 200:
             raise TransferError(f"hall {hall_id} answered {resp.status_code}: {resp.text[:200]}")
         stored = receive_package(self.book, self.client, serial, resp.json(), from_hall=hall_id)
+        self.records_received_total += len(stored)
         if stored:
             log.info("transfer: %s: verified and stored event(s) %s from hall %d", serial, stored, hall_id)
         return stored

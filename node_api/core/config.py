@@ -55,6 +55,14 @@ class Settings(BaseSettings):
     audit_outbox_after: float = Field(default=600.0, gt=0, description="outbox entry age anomaly, s")
     peer_window: float = Field(default=120.0, gt=0, description="accepted clock skew of signed peer requests, seconds")
     startup_timeout: float = Field(default=30.0, ge=0)
+    health_outbox_stale_after: float = Field(
+        default=120.0, gt=0, description="/health: outbox_stale when the oldest pending event is older, s"
+    )
+    health_indexer_max_lag: int = Field(default=20, ge=0, description="/health: indexer_lagging beyond this, blocks")
+    health_transfer_attempts: int = Field(
+        default=3, ge=1, description="/health: transfers_failing when a pull has failed this many times in a row"
+    )
+    metrics_enabled: bool = Field(default=True, description="serve Prometheus metrics at GET /metrics")
     environment: str = "development"
 
     @model_validator(mode="after")

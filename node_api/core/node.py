@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
 from ledger.access import AccessTrail
 from ledger.accounts import AccountBook, ensure_demo_accounts
+from ledger.backup import BackupManifest, keystore_files, write_backup
 from ledger.cases import CaseBook, HallIdentity
 from ledger.chain import ChainClient, Deployment
+from ledger.disputes import CHECK_PREFIX
 from ledger.errors import ChainUnavailableError, ConfigError
 from ledger.indexer import Indexer
 from ledger.keystore import load_keystore, read_password
@@ -20,6 +23,7 @@ from ledger.outbox import Outbox, OutboxSender
 from ledger.store import Store
 from ledger.transfer import PeerGuard, TransferWorker
 from node_api.core.config import Settings
+from node_api.core.ops import problems, write_admin_token
 
 __all__ = ["HallNode"]
 
@@ -99,6 +103,7 @@ class HallNode:
         self._trail_wake = threading.Event()
         self._trail_thread: threading.Thread | None = None
         self.trail_last_error: str | None = None
+        self.admin_token: str | None = None
         self._started = False
 
     # ------------------------------------------------------------------ access trail
@@ -130,6 +135,8 @@ class HallNode:
                 log.warning("access-trail anchoring failed: %s", exc)
 
     def start(self) -> None:
+        _, _, data_dir = self.settings.require()
+        self.admin_token = write_admin_token(data_dir)
         self.sender.start()
         self.indexer.start()
         self.transfers.start()
@@ -152,11 +159,50 @@ class HallNode:
         self.store.close()
 
     def health(self) -> dict[str, Any]:
+        """The health numbers plus ``status`` (``ok`` | ``degraded``) and ``problems`` said in words."""
+        h = self.health_numbers()
+        found = problems(h, self.settings)
+        return {"status": "degraded" if found else "ok", "problems": found, **h}
+
+    def verification_counts(self) -> dict[str, int]:
+        """Stored dispute verifications by verdict (``match`` / ``mismatch``)."""
+        out: dict[str, int] = {}
+        for _, v in self.store.iter_json(CHECK_PREFIX.encode()):
+            out[str(v.get("verdict"))] = out.get(str(v.get("verdict")), 0) + 1
+        return out
+
+    def backup(self, out: Path) -> BackupManifest:
+        """Write a backup archive (consistent store snapshot, encrypted keystores, hall.json) to ``out``."""
+        keystore, _, _ = self.settings.require()
+        try:
+            block: int | None = self.reader.block_number()
+        except Exception:
+            block = None
+        hall_json = self.settings.hall_dir / "hall.json" if self.settings.hall_dir else None
+        m = write_backup(
+            self.store,
+            out,
+            hall={
+                "hall_id": self.hall.hall_id,
+                "district": self.hall.district,
+                "name": self.hall.name,
+                "account": self.account.address,
+            },  # fmt: skip
+            keystores=keystore_files(keystore),
+            hall_json=hall_json,
+            chain_block=block,
+        )
+        log.info("backup of hall %d: %d keys, indexer cursor %s, chain block %s", m.hall_id, m.keys,
+                 m.indexer_cursor, m.chain_block)  # fmt: skip
+        return m
+
+    def health_numbers(self) -> dict[str, Any]:
         try:
             block: int | None = self.reader.block_number()
         except Exception:
             block = None
         st = self.sender.stats()
+        jobs = self.transfers.jobs()
         return {
             "hall_id": self.hall.hall_id,
             "name": self.hall.name,
@@ -176,7 +222,12 @@ class HallNode:
                 "confirmations": self.indexer.confirmations,
                 "last_error": self.indexer.last_error,
             },
-            "transfers": {"open": len(self.transfers.jobs())},
+            "transfers": {
+                "open": len(jobs),
+                "retrying": sum(1 for j in jobs if int(j.get("attempts", 0)) > 0),
+                "failing": sum(1 for j in jobs if int(j.get("attempts", 0)) >= self.settings.health_transfer_attempts),
+                "refused": sum(1 for j in jobs if j.get("refused")),
+            },
             "access_trail": {
                 "size": self.trail.size(),
                 "anchored": (a[-1].size if (a := self.trail.anchors()) else 0),

@@ -1,0 +1,73 @@
+"""Operations endpoints: Prometheus metrics and the hall backup.
+
+``GET /metrics`` is open like ``/health``: it holds counts, ages and block numbers only (no serials,
+names or personal data); restrict it to the monitoring network at the firewall or reverse proxy.
+``POST /admin/backup`` needs a hall admin's session, or the node's local admin token
+(``<data_dir>/admin.token``, new at every start) that ``caseledger backup`` reads from the hall dir.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, PlainTextResponse
+from fastapi.security import HTTPAuthorizationCredentials
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.background import BackgroundTask
+
+from ledger.errors import NotFoundError
+from node_api.api.deps import NodeDep, _bearer, _cookie, get_session, get_staff, require_roles
+from node_api.core.ops import ADMIN_TOKEN_HEADER, check_admin_token
+
+router = APIRouter(tags=["operations"])
+log = logging.getLogger("caseledger.ops")
+
+
+@router.get("/metrics", operation_id="metrics", response_class=PlainTextResponse)
+def metrics(request: Request, node: NodeDep) -> PlainTextResponse:
+    """Prometheus text format: outbox, anchoring, indexer lag, transfers, verifications, request latency."""
+    if not node.settings.metrics_enabled:
+        raise NotFoundError("metrics are switched off on this node (CASELEDGER_METRICS_ENABLED=false)")
+    registry: CollectorRegistry = request.app.state.metrics_registry
+    return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def backup_caller(
+    request: Request,
+    node: NodeDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    cookie: Annotated[str | None, Depends(_cookie)],
+) -> str:
+    """Who asks for the backup: the local operator (admin token) or a signed-in hall admin."""
+    if check_admin_token(node.admin_token, request.headers.get(ADMIN_TOKEN_HEADER)):
+        return "operator:admin-token"
+    staff = require_roles("hall_admin")(get_staff(node, get_session(request, node, bearer, cookie)))
+    return staff.actor
+
+
+@router.post(
+    "/admin/backup",
+    operation_id="backup_store",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/gzip": {}}, "description": "the backup archive (.tar.gz)"}},
+)
+def backup(node: NodeDep, caller: Annotated[str, Depends(backup_caller)]) -> FileResponse:
+    """A consistent snapshot of the hall's store plus its encrypted keystore(s) and hall.json, as a tar.gz.
+
+    Taken while the node runs (one LevelDB snapshot); the keystore password is never included."""
+    tmp = Path(tempfile.mkdtemp(prefix="caseledger-backup-"))
+    out = tmp / "backup.tar.gz"
+    m = node.backup(out)
+    log.info("backup taken by %s", caller)
+    name = f"hall-{m.hall_id}-{int(m.created_at)}.tar.gz"
+
+    def cleanup() -> None:
+        out.unlink(missing_ok=True)
+        tmp.rmdir()
+
+    return FileResponse(out, media_type="application/gzip", filename=name, background=BackgroundTask(cleanup),
+                        headers={"X-CaseLedger-Backup-Keys": str(m.keys)})  # fmt: skip
