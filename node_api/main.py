@@ -15,9 +15,10 @@ from fastapi.staticfiles import StaticFiles
 
 from node_api.api.errors import install_error_handlers
 from node_api.api.limits import BodyLimitMiddleware
-from node_api.api.routes import access, admin, audit, auth, cases, catalogue, disputes, health, inbox, transfer
+from node_api.api.routes import access, admin, audit, auth, cases, catalogue, disputes, health, inbox, ops, transfer
 from node_api.core.config import Settings
 from node_api.core.node import HallNode
+from node_api.core.ops import LatencyMiddleware, make_registry
 from node_api.pages import routes as pages
 
 __all__ = ["create_app"]
@@ -45,7 +46,11 @@ def create_app(settings: Settings | None = None, *, node: HallNode | None = None
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    # per-app metrics registry (no global state): request latency + the node's state read at scrape time
+    registry, latency = make_registry(lambda: getattr(app.state, "node", None))
+    app.state.metrics_registry = registry
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(LatencyMiddleware, histogram=latency)
     for r in (health.router, auth.router, catalogue.router, cases.router, inbox.router, transfer.router,
               admin.router, access.router):  # fmt: skip
         app.include_router(r)
@@ -53,4 +58,5 @@ def create_app(settings: Settings | None = None, *, node: HallNode | None = None
     app.include_router(audit.router)
     app.include_router(pages.router)  # staff pages (templates/, static/): sign-in, intake, cases, verify, audit, health
     app.mount("/static", StaticFiles(directory=pages.HERE / "static"), name="static")
+    app.include_router(ops.router)
     return app

@@ -27,6 +27,7 @@ ANY_STAFF = set(ROLES)
 # operation id → who may call it. The design, in one table (docs/security.md has the prose).
 RULES: dict[str, str | set[str]] = {
     "health": PUBLIC,
+    "metrics": PUBLIC,  # counts, ages and block numbers only; firewall it to the monitoring network
     "catalogue": PUBLIC,
     "catalogue_item": PUBLIC,
     "login": PUBLIC,
@@ -56,6 +57,7 @@ RULES: dict[str, str | set[str]] = {
     "retention_due": {"hall_admin"},
     "erase_personal_data": {"hall_admin"},
     "anchor_access_trail": {"hall_admin"},
+    "backup_store": {"hall_admin"},  # or the node's local admin token (caseledger backup)
     # access trail: read by regulators and the hall admin
     "access_trail": {"regulator", "hall_admin"},
     "verify_access_trail": {"regulator", "hall_admin"},
