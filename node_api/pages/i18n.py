@@ -218,7 +218,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "export_cases_json": ("办件清单 JSON", "Cases JSON"),
     "export_compliance_csv": ("时限合规 CSV", "Compliance CSV"),
     "export_anomalies_csv": ("异常清单 CSV", "Anomalies CSV"),
-    "cases_n": ("办件数", "cases"),
+    "cases_n": ("共 {n} 件", "{n} cases"),
     "kind": ("类型", "Kind"),
     "detail": ("说明", "Detail"),
     # health

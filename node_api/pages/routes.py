@@ -24,6 +24,7 @@ from fastapi.templating import Jinja2Templates
 
 from ledger.audit import case_rows, summarize
 from ledger.errors import AuthError, LedgerError
+from ledger.stages import Stage
 from ledger.verify import MESSAGES
 from node_api.api.deps import SESSION_COOKIE, Staff
 from node_api.api.errors import status_of
@@ -38,6 +39,7 @@ templates = Jinja2Templates(directory=HERE / "templates")
 CST = timezone(timedelta(hours=8))
 
 READERS = ("clerk", "officer", "dispute_officer", "regulator")
+WHEN_FIELDS = ("at", "intake_at", "submitted_at", "decided_at", "accepted_at", "created_at")
 ANY_STAFF = ("clerk", "officer", "dispute_officer", "regulator", "hall_admin")
 
 # (key, path, roles): the navigation, in the order staff see it
@@ -260,11 +262,14 @@ def case(request: Request, serial: str) -> Response:
             if e["stage"] == "PROCESS" and e["fields"].get("step") == "supplement_requested":
                 requested = list(e["fields"].get("requested_materials") or [])
         events = []
+        intake_staff = ""
         for e in view["timeline"]:
             f = e["fields"]
-            when = next((f[k] for k in ("at", "submitted_at", "decided_at", "accepted_at", "created_at") if f.get(k)),
-                        None)  # fmt: skip
-            events.append({**e, "who": f.get("staff", ""), "when": _iso_cst(when) if isinstance(when, str) else ""})
+            when = next((f[k] for k in WHEN_FIELDS if f.get(k)), None)
+            who = f.get("staff") or f.get("intake_staff") or (intake_staff if e["stage"] == "MATERIALS" else "")
+            if e["stage"] == "INTAKE":
+                intake_staff = who
+            events.append({**e, "who": who, "when": _iso_cst(when) if isinstance(when, str) else ""})
         ctx = {
             "case": view,
             "item": item,
@@ -289,7 +294,11 @@ def verify(request: Request) -> Response:
         serials = sorted((r.serial for r in case_rows(node.book)), reverse=True)
         serial = request.query_params.get("serial", "")
         reasons = {k: (v[0] if _lang(request) == "zh" else v[1]) for k, v in MESSAGES.items()}
-        ctx = {"serials": serials, "serial": serial, "reasons_json": json.dumps(reasons, ensure_ascii=False)}
+        stages = {
+            st.name: (st.label_zh if _lang(request) == "zh" else st.name.replace("_", " ").title()) for st in Stage
+        }
+        ctx = {"serials": serials, "serial": serial, "reasons_json": json.dumps(reasons, ensure_ascii=False),
+               "stages_json": json.dumps(stages, ensure_ascii=False)}  # fmt: skip
         return render(request, "verify.html", ctx, staff=staff)
 
     return body(request)

@@ -170,7 +170,7 @@ def test_dispute_verification_flags_a_tampered_document(browser: Any, case: dict
     page.click("#run-verify")
     page.wait_for_selector("#verdict-table tbody tr.v-match")
     assert page.locator("#verdict-table tbody tr.v-mismatch").count() >= 1
-    assert "INTAKE" in page.locator("#verdict-table tbody tr.v-mismatch").first.inner_text()
+    assert "基本信息" in page.locator("#verdict-table tbody tr.v-mismatch").first.inner_text()
     screenshot(page, "12-verify-tampered-bundle")
     with page.context.expect_page() as popup:
         page.click("#report-link")

@@ -1,7 +1,8 @@
 /* 核验: upload a bundle or one document → per-event verdict (green/red) with reasons, printable report link. */
 (function () {
   "use strict";
-  const t = CL.t, R = window.REASONS || {};
+  const t = CL.t, R = window.REASONS || {}, S = window.STAGES || {};
+  const stage = function (s) { return S[s] || s || ""; };
   const form = document.getElementById("verify-form"), box = document.getElementById("verify-error");
   const out = document.getElementById("verify-result"), prog = document.getElementById("v-progress");
   function reasons(list) {
@@ -33,10 +34,10 @@
       h.className = c.verdict === "match" ? "ok-box" : "error-box";
       const rep = c.report;
       if (c.kind === "bundle") {
-        rep.events.forEach(function (e) { row(tbody, [String(e.index), e.stage, word(e.status), reasons(e.reasons), e.block != null ? String(e.block) : "—", when(e.time)], e.status); });
+        rep.events.forEach(function (e) { row(tbody, [String(e.index), stage(e.stage), word(e.status), reasons(e.reasons), e.block != null ? String(e.block) : "—", when(e.time)], e.status); });
         (rep.materials || []).forEach(function (m) { row(tbody, ["#" + m.event_index, m.kind + " · " + m.name, word(m.status), reasons(m.reasons), "", ""], m.status); });
       } else {
-        row(tbody, [rep.event_index != null ? String(rep.event_index) : "—", (rep.stage || "") + " · " + rep.file_name, word(rep.status), reasons(rep.reasons), rep.block != null ? String(rep.block) : "—", when(rep.time)], rep.status);
+        row(tbody, [rep.event_index != null ? String(rep.event_index) : "—", stage(rep.stage) + " · " + rep.file_name, word(rep.status), reasons(rep.reasons), rep.block != null ? String(rep.block) : "—", when(rep.time)], rep.status);
       }
       document.getElementById("report-link").href = "/cases/" + encodeURIComponent(serial) + "/verifications/" + c.sha256 + "/report.html?lang=" + (window.LANG === "en" ? "en" : "zh");
       out.hidden = false; out.focus();
