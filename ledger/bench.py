@@ -339,6 +339,68 @@ def measure_verify(env: _Env, runs: int) -> dict[str, Any]:
     }
 
 
+# ------------------------------------------------------------------------------------------ HTTP intake
+def measure_intake(root: Path, cfg: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    """A real hall node process under ``intake_clients`` concurrent clients driven from another process."""
+    import json
+    import subprocess
+    import sys
+
+    from ledger.demo import HallClient
+    from ledger.localnet import LocalNet
+
+    net = LocalNet(root / "intake-net", halls=1, chain_port=_free_port(), hall_ports=[_free_port()],
+                   block_time=cfg.block_time)  # fmt: skip
+    halls = net.up()
+    try:
+        hall = halls[0]
+        clerk = HallClient.demo(hall["dir"], hall["url"], "clerk")
+        # warm-up (connection set-up, first-request imports) is not counted
+        subprocess.run([sys.executable, "-m", "ledger.loadgen", "--url", hall["url"], "--token", clerk.token,
+                        "--clients", "4", "--requests", "40", "--home-district", str(hall["district"])],
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+        out = subprocess.run([sys.executable, "-m", "ledger.loadgen", "--url", hall["url"], "--token", clerk.token,
+                              "--clients", str(cfg.intake_clients), "--requests", str(cfg.intake_requests),
+                              "--home-district", str(hall["district"])],
+                             capture_output=True, text=True, timeout=900)  # fmt: skip
+        res = json.loads(out.stdout)
+        log(f"  intake: {res['ok']} ok / {res['errors']} errors in {res['seconds']}s")
+        return {
+            "intake_clients": res["clients"],
+            "intake_requests": res["requests"],
+            "intake_errors": res["errors"],
+            "intake_rps": res["rps"],
+            "intake_p50_ms": res["p50_ms"],
+            "intake_p95_ms": res["p95_ms"],
+            "intake_p99_ms": res["p99_ms"],
+        }
+    finally:
+        net.down()
+
+
+# ------------------------------------------------------------------------------------------ audit
+def measure_audit(env: _Env, cfg: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    """The regulator's anomaly scan over a hall holding ``audit_cases`` anchored cases."""
+    from ledger.audit import scan
+
+    client, hall = env.hall()
+    book = _book(env.root, "audit", hall)
+    producer = _Producer(book, max_pending=10**9, limit=cfg.audit_cases)
+    producer.run()
+    sender = _sender(book, client, cfg)
+    sender.start()
+    while book.outbox.pending_count():
+        time.sleep(0.2)
+    sender.stop()
+    reader = ChainClient.connect(env.chain.rpc_url, deployment=env.dep, timeout=30)
+    t = time.perf_counter()
+    result = scan(book, reader)
+    dt = time.perf_counter() - t
+    log(f"  audit scan: {result.cases} cases, {len(result.anomalies)} anomalies, {len(result.errors)} errors")
+    book.store.close()
+    return {"audit_cases": result.cases, "audit_scan_s": round(dt, 2), "audit_anomalies": len(result.anomalies)}
+
+
 # ------------------------------------------------------------------------------------------ all
 def run_bench(
     cfg: BenchConfig, *, log: Callable[[str], None] = lambda _: None, parts: set[str] | None = None
@@ -346,7 +408,7 @@ def run_bench(
     """Run every measurement on one temporary chain; returns the figures."""
     root = Path(tempfile.mkdtemp(prefix="caseledger-bench-"))
     out: dict[str, Any] = {"block_time_s": cfg.block_time, "block_gas_limit": BLOCK_GAS_LIMIT}
-    want = parts or {"gas", "naive", "batched", "backlog", "verify"}
+    want = parts or {"gas", "naive", "batched", "backlog", "verify", "intake", "audit"}
     env = _Env(root, cfg.block_time)
     try:
         if "gas" in want:
@@ -366,6 +428,12 @@ def run_bench(
         if "backlog" in want:
             log(f"backlog of {cfg.backlog_events} events ...")
             out.update(measure_backlog(env, cfg, log))
+        if "audit" in want:
+            log(f"audit scan over {cfg.audit_cases} cases ...")
+            out.update(measure_audit(env, cfg, log))
+        if "intake" in want:
+            log(f"HTTP intake, {cfg.intake_clients} clients from another process ...")
+            out.update(measure_intake(root, cfg, log))
     finally:
         env.close()
         shutil.rmtree(root, ignore_errors=True)

@@ -312,7 +312,7 @@ class CaseBook:
                 raise InputError(f"materials.{m.code}", f"required material missing: {m.name_zh} ({m.name_en})")
         files = self._files(materials, "materials")
 
-        with self.lock, self.store.write_batch() as wb:
+        with self.lock, self.store.write_batch(sync=False) as wb:
             serial = self._next_serial(wb)
             header: dict[str, Any] = {
                 "serial": serial,
@@ -349,6 +349,7 @@ class CaseBook:
                 files, outbox_seq=seq0 + 1,
             )  # fmt: skip
             wb.put_json(f"case/{serial}".encode(), header)
+        self.store.sync()  # durable before anyone is told it is saved; concurrent intakes share the fsync
         self._written()
         return self.view(serial)
 
@@ -362,12 +363,13 @@ class CaseBook:
     ) -> dict[str, Any]:
         with self.lock:
             header = self.header(serial)
-            with self.store.write_batch() as wb:
+            with self.store.write_batch(sync=False) as wb:
                 seq = self.outbox.next_seq()
                 self._put_record(wb, header, stage, fields, files, outbox_seq=seq)
                 for i, (st, f) in enumerate(extra or [], start=1):
                     self._put_record(wb, header, st, f, outbox_seq=seq + i)
                 wb.put_json(f"case/{serial}".encode(), header)
+        self.store.sync()
         self._written()
         return self.view(serial)
 

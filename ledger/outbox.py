@@ -133,7 +133,7 @@ class Outbox:
         """Record the anchors of many entries (and the new scan start) in one atomic write batch."""
         if not done and scan_from is None:
             return
-        with self.lock, self.store.write_batch() as wb:
+        with self.lock, self.store.write_batch(sync=False) as wb:
             if scan_from is not None:
                 wb.put_json(SCAN_FROM_KEY, scan_from)
             for entry, ev, block_time in done:
@@ -148,6 +148,7 @@ class Outbox:
                     }
                     wb.put_json(entry["rec_key"].encode(), rec)
                 wb.delete(PREFIX + f"{entry['seq']:012d}".encode())
+        self.store.sync()  # outside the lock: staff writes are not held up by this fsync
 
     def mark_refused(self, entry: dict[str, Any], err: ChainRuleError) -> None:
         with self.lock, self.store.write_batch() as wb:

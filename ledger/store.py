@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -68,6 +69,11 @@ class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
+        self._issued = 0
+        self._synced = 0
+        self._ticket_lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+        self._tls = threading.local()
         try:
             # no block compression: what is on disk is what a raw scan sees (privacy checks after erasure)
             self._db = plyvel.DB(str(self.path), create_if_missing=True, compression=None)
@@ -85,11 +91,32 @@ class Store:
         self.close()
 
     @contextmanager
-    def write_batch(self) -> Iterator[WriteBatch]:
-        """Atomic, synced batch: applied only if the block finishes without an exception."""
-        batch = self._db.write_batch(transaction=True, sync=True)
+    def write_batch(self, *, sync: bool = True) -> Iterator[WriteBatch]:
+        """Atomic batch: applied only if the block finishes without an exception.
+
+        ``sync=True`` (the default) returns only once the batch is on disk. ``sync=False`` returns
+        as soon as LevelDB has it; the caller then calls :meth:`sync` (outside any lock) before
+        telling anyone the data is saved — concurrent callers then share one fsync (group commit).
+        """
+        batch = self._db.write_batch(transaction=True, sync=sync)
         with batch:
             yield WriteBatch(batch)
+        if not sync:
+            # tickets are taken after the write is in LevelDB: every ticket <= _issued is written
+            with self._ticket_lock:
+                self._issued += 1
+                self._tls.ticket = self._issued
+
+    def sync(self) -> None:
+        """Block until this thread's unsynced writes are on disk (one fsync serves many waiters)."""
+        target = getattr(self._tls, "ticket", 0)
+        with self._sync_lock:
+            if self._synced >= target:
+                return  # another thread's fsync, started after our write, covered it
+            with self._ticket_lock:
+                upto = self._issued
+            self._db.put(b"meta/sync", b"", sync=True)  # a synced write flushes the whole log before it
+            self._synced = upto
 
     def get(self, key: bytes) -> bytes | None:
         value: bytes | None = self._db.get(key)

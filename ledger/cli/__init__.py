@@ -35,7 +35,7 @@ def fail(message: str, code: int = 1) -> None:
 
 
 def _register() -> None:
-    from ledger.cli import audit_cmd, chain_cmd, consortium_cmd, hall_cmd, network_cmd, verify_cmd  # noqa: F401  (commands register themselves on `app`)
+    from ledger.cli import audit_cmd, bench_cmd, chain_cmd, consortium_cmd, hall_cmd, network_cmd, verify_cmd  # noqa: F401  (commands register themselves on `app`)
 
 
 def main() -> None:

@@ -58,3 +58,29 @@ def test_snapshot_copy(tmp_path: Path) -> None:
         assert s.snapshot_to(tmp_path / "copy") == 2
     with Store(tmp_path / "copy") as c:
         assert c.get_json(b"case/A") == {"x": 1}
+
+
+def test_group_commit_sync_covers_concurrent_writers(tmp_path: Path) -> None:
+    import threading
+
+    with Store(tmp_path / "db") as s:
+        errors: list[BaseException] = []
+
+        def writer(i: int) -> None:
+            try:
+                for j in range(50):
+                    with s.write_batch(sync=False) as wb:
+                        wb.put_json(f"k/{i}/{j}".encode(), j)
+                    s.sync()
+                    assert s._synced >= s._tls.ticket  # what this thread wrote is covered by an fsync
+            except BaseException as exc:  # noqa: BLE001 - surfaced below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors
+        assert s.count_prefix(b"k/") == 400
+        assert s._synced == 400

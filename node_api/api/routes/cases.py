@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from ledger.cases import Upload
@@ -147,7 +148,8 @@ async def intake(request: Request, book: BookDep, staff: Clerk) -> dict[str, Any
     for required in ("item_code", "home_district"):
         if not fields.get(required):
             raise InputError(required, "is required")
-    return book.intake(
+    return await run_in_threadpool(
+        book.intake,
         item_code=fields["item_code"],
         home_district=fields["home_district"],
         applicant={
