@@ -40,7 +40,7 @@ from ledger.chain import ChainClient
 from ledger.errors import ChainError, InputError, LedgerError
 from ledger.records import DisclosedRecord
 from ledger.stages import Stage
-from ledger.verify import ChainFacts, check_chain, fetch_chain_facts, fetch_registry_log
+from ledger.verify import ChainFacts, check_chain, fetch_chain_facts_many, fetch_registry_log
 from ledger.workdays import APPROXIMATE_NOTE, compliance_report
 
 __all__ = [
@@ -539,17 +539,19 @@ def scan(
         registry = None
         errors.append(f"registry: {exc}")
     n = 0
-    for _, h in book.store.iter_json(b"case/"):
+    headers = [h for _, h in book.store.iter_json(b"case/")]
+    all_facts: dict[str, ChainFacts] = {}
+    if registry is not None:
+        try:
+            all_facts = fetch_chain_facts_many(client, [h["serial"] for h in headers], registry_log=registry)
+        except ChainError as exc:
+            errors.append(f"chain: {exc}")
+            registry = None
+    for h in headers:
         n += 1
         serial = h["serial"]
         recs = book.records(serial)
-        facts: ChainFacts | None = None
-        if registry is not None:
-            try:
-                facts = fetch_chain_facts(client, serial, registry_log=registry)
-            except ChainError as exc:
-                errors.append(f"{serial}: {exc}")
-                continue
+        facts: ChainFacts | None = all_facts.get(serial)
         row = case_row(h, recs, book.catalogue, today=day, near_due_days=thresholds.near_due_days)
         if facts is None:
             continue

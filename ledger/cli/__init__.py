@@ -35,7 +35,16 @@ def fail(message: str, code: int = 1) -> None:
 
 
 def _register() -> None:
-    from ledger.cli import audit_cmd, bench_cmd, chain_cmd, consortium_cmd, hall_cmd, network_cmd, verify_cmd  # noqa: F401  (commands register themselves on `app`)
+    from ledger.cli import (  # noqa: F401  (commands register themselves on `app`)
+        audit_cmd,
+        backup_cmd,
+        bench_cmd,
+        chain_cmd,
+        consortium_cmd,
+        hall_cmd,
+        network_cmd,
+        verify_cmd,
+    )
 
 
 def main() -> None:

@@ -48,8 +48,3 @@ def rotate_key(
         proc = start_hall(d, port=int(hall["port"]), rpc_url=net.chain.rpc_url, env=net.node_env)
         health = wait_healthy(hall["url"], timeout=60, proc=proc)
         typer.echo(f"hall {n} running again at {hall['url']} as {health['account']}")
-
-
-# `caseledger backup` / `caseledger restore` register themselves on `app` (imported here so that
-# ledger/cli/__init__.py's command list need not change)
-from ledger.cli import backup_cmd as _backup_cmd  # noqa: E402, F401
