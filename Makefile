@@ -37,7 +37,7 @@ demo: setup
 	$(BIN)/caseledger demo --bundle-out .caseledger/demo-bundle.json
 	$(BIN)/caseledger status
 
-test: setup test-contracts test-python
+test: setup lint test-contracts test-python
 
 test-contracts: setup
 	npx hardhat test
