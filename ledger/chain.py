@@ -224,8 +224,10 @@ class ChainClient:
         return int(block["gasLimit"], 16)
 
     def block_time(self, block_number: int) -> int:
-        block = self._rpc(lambda: self.w3.eth.get_block(block_number))
-        return int(block["timestamp"])
+        block = self.request("eth_getBlockByNumber", [hex(block_number), False])
+        if block is None:
+            raise ChainError(f"block {block_number} is not on this chain")
+        return int(block["timestamp"], 16)
 
     def is_connected(self) -> bool:
         try:
@@ -504,8 +506,10 @@ class ChainClient:
         return self.wait(self.send_batch(opens, appends))
 
     def case_header(self, serial: str) -> dict[str, Any]:
-        self._dep()
-        h = self._rpc(lambda: self.ledger.functions.caseHeader(case_id(serial)).call())
+        dep = self._dep()
+        data = "0x" + (_CASE_HEADER_SELECTOR + case_id(serial)).hex()
+        raw = self.request("eth_call", [{"to": dep.ledger, "data": data}, "latest"])
+        h = abi_decode(["bytes32", "uint32", "uint8", "uint8", "uint32", "uint32", "bytes16"], bytes.fromhex(raw[2:]))
         return {
             "head": bytes(h[0]),
             "event_count": int(h[1]),
@@ -572,6 +576,11 @@ class ChainClient:
         events.sort(key=lambda e: e.index)
         return events
 
+    def registry_raw_logs(self, from_block: int) -> list[dict[str, Any]]:
+        """Every log of the HallRegistry from ``from_block`` on (bytes topics/data, int positions)."""
+        flt = {"address": self._dep().registry, "fromBlock": hex(from_block), "toBlock": "latest"}
+        return [_raw_log(lg) for lg in self.request("eth_getLogs", [flt])]
+
     def hall_events(self, hall_id: int, from_block: int, to_block: int) -> list[ChainEvent]:
         """``EventAppended`` logs written by hall ``hall_id`` (any of its keys) in a block range."""
         topic = "0x" + hall_id.to_bytes(32, "big").hex()
@@ -609,6 +618,7 @@ class ChainClient:
         return [b"".join(bytes(t) for t in lg["topics"]) + bytes(lg["data"]) for lg in logs]
 
 
+_CASE_HEADER_SELECTOR = function_signature_to_4byte_selector("caseHeader(bytes32)")
 _ANCHOR_BATCH_TYPES = ["(string,bytes16,uint32,bytes32)[]", "(bytes32,uint8,bytes32)[]"]
 _ANCHOR_BATCH_SELECTOR = function_signature_to_4byte_selector(f"anchorBatch({','.join(_ANCHOR_BATCH_TYPES)})")
 

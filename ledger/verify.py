@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 from pydantic import BaseModel, ConfigDict
 
 from ledger.bundle import BundleEvent, EvidenceBundle
@@ -208,7 +209,7 @@ def fetch_chain_facts(
     for e in events:
         if e.block_number not in times:
             times[e.block_number] = client.block_time(e.block_number)
-    dispute_role = "0x" + bytes(client.registry.functions.DISPUTE_OFFICER_ROLE().call()).hex()
+    dispute_role = DISPUTE_OFFICER_ROLE
     return ChainFacts(
         serial=serial,
         chain_id=client.chain_id(),
@@ -270,7 +271,7 @@ def fetch_chain_facts_many(
             if e.block_number not in times:
                 times[e.block_number] = client.block_time(e.block_number)
     registry = registry_log if registry_log is not None else fetch_registry_log(client)
-    dispute_role = "0x" + bytes(client.registry.functions.DISPUTE_OFFICER_ROLE().call()).hex()
+    dispute_role = DISPUTE_OFFICER_ROLE
     chain_id = client.chain_id()
     out: dict[str, ChainFacts] = {}
     for cid, serial in wanted.items():
@@ -308,64 +309,45 @@ def fetch_chain_facts_many(
     return out
 
 
+_REGISTRY_TOPICS: dict[bytes, str] = {
+    keccak(text=sig): kind
+    for sig, kind in (
+        ("HallRegistered(uint32,address,uint32,string,string)", "registered"),
+        ("HallSuspended(uint32,address)", "suspended"),
+        ("HallReactivated(uint32,address)", "reactivated"),
+        ("HallKeyRotated(uint32,address,address)", "rotated"),
+        ("RoleGranted(bytes32,address,address)", "role_granted"),
+        ("RoleRevoked(bytes32,address,address)", "role_revoked"),
+    )
+}
+DISPUTE_OFFICER_ROLE = "0x" + keccak(text="DISPUTE_OFFICER_ROLE").hex()
+
+
 def fetch_registry_log(client: ChainClient) -> list[RegistryFact]:
     """The registry's membership and role history, in chain order."""
     dep = client.deployment
     if dep is None:
         raise InputError("deployment", "no contract addresses to read from")
-    flt = {"address": client.registry.address, "fromBlock": dep.deployed_block, "toBlock": "latest"}
-    logs = client._rpc(lambda: client.w3.eth.get_logs(flt))  # type: ignore[arg-type]
-    by_topic: dict[str, Any] = {}
-    for name in ("HallRegistered", "HallSuspended", "HallReactivated", "HallKeyRotated", "RoleGranted", "RoleRevoked"):
-        ev = getattr(client.registry.events, name)()
-        by_topic[str(ev.topic).lower()] = ev
     out: list[RegistryFact] = []
-    for lg in logs:
-        topic0 = "0x" + bytes(lg["topics"][0]).hex()
-        ev = by_topic.get(topic0)
-        if ev is None:
+    for lg in client.registry_raw_logs(dep.deployed_block):
+        t = lg["topics"]
+        kind = _REGISTRY_TOPICS.get(t[0])
+        if kind is None:
             continue
-        d = ev.process_log(lg)
-        a = d["args"]
-        blk, li = int(lg["blockNumber"]), int(lg["logIndex"])
-        name = d["event"]
-        if name == "HallRegistered":
-            out.append(
-                RegistryFact(
-                    kind="registered",
-                    hall_id=a["hallId"],
-                    account=a["account"],
-                    district=a["district"],
-                    block=blk,
-                    log_index=li,
-                )
-            )
-        elif name == "HallSuspended":
-            out.append(
-                RegistryFact(kind="suspended", hall_id=a["hallId"], account=a["account"], block=blk, log_index=li)
-            )
-        elif name == "HallReactivated":
-            out.append(
-                RegistryFact(kind="reactivated", hall_id=a["hallId"], account=a["account"], block=blk, log_index=li)
-            )
-        elif name == "HallKeyRotated":
-            out.append(
-                RegistryFact(
-                    kind="rotated",
-                    hall_id=a["hallId"],
-                    account=a["oldAccount"],
-                    new_account=a["newAccount"],
-                    block=blk,
-                    log_index=li,
-                )
-            )
-        else:
-            kind = "role_granted" if name == "RoleGranted" else "role_revoked"
-            out.append(
-                RegistryFact(
-                    kind=kind, account=a["account"], role="0x" + bytes(a["role"]).hex(), block=blk, log_index=li
-                )
-            )
+        pos = {"block": lg["blockNumber"], "log_index": lg["logIndex"]}
+        if kind in ("registered", "suspended", "reactivated", "rotated"):
+            hall_id = int.from_bytes(t[1], "big")
+            account = to_checksum_address(t[2][12:])
+            if kind == "registered":
+                out.append(RegistryFact(kind=kind, hall_id=hall_id, account=account,
+                                        district=int.from_bytes(t[3], "big"), **pos))  # fmt: skip
+            elif kind == "rotated":
+                out.append(RegistryFact(kind=kind, hall_id=hall_id, account=account,
+                                        new_account=to_checksum_address(t[3][12:]), **pos))  # fmt: skip
+            else:
+                out.append(RegistryFact(kind=kind, hall_id=hall_id, account=account, **pos))
+        else:  # RoleGranted / RoleRevoked(bytes32 indexed role, address indexed account, address indexed sender)
+            out.append(RegistryFact(kind=kind, role="0x" + t[1].hex(), account=to_checksum_address(t[2][12:]), **pos))
     out.sort(key=lambda f: (f.block, f.log_index))
     return out
 
