@@ -192,6 +192,29 @@ class ChainFacts(BaseModel):
 
 
 # ---------------------------------------------------------------------------------------- fetching
+def _event_fact(e: ChainEvent, times: dict[int, int]) -> ChainEventFact:
+    return ChainEventFact(
+        index=e.index,
+        stage=e.stage,
+        writer=e.writer,
+        hall_id=e.hall_id,
+        commitment="0x" + e.commitment.hex(),
+        head="0x" + e.head.hex(),
+        block=e.block_number,
+        log_index=e.log_index,
+        tx=e.tx_hash,
+        time=times[e.block_number],
+    )
+
+
+def _block_times(client: ChainClient, events: Iterable[ChainEvent]) -> dict[int, int]:
+    times: dict[int, int] = {}
+    for e in events:
+        if e.block_number not in times:
+            times[e.block_number] = client.block_time(e.block_number)
+    return times
+
+
 def fetch_chain_facts(
     client: ChainClient, serial: str, *, registry_log: list[RegistryFact] | None = None
 ) -> ChainFacts:
@@ -205,10 +228,7 @@ def fetch_chain_facts(
         raise InputError("deployment", "no contract addresses to read from")
     header = client.case_header(serial)
     events = client.case_events(serial)
-    times: dict[int, int] = {}
-    for e in events:
-        if e.block_number not in times:
-            times[e.block_number] = client.block_time(e.block_number)
+    times = _block_times(client, events)
     dispute_role = DISPUTE_OFFICER_ROLE
     return ChainFacts(
         serial=serial,
@@ -221,21 +241,7 @@ def fetch_chain_facts(
         item_code=header["item_code"],
         head="0x" + header["head"].hex(),
         event_count=header["event_count"],
-        events=[
-            ChainEventFact(
-                index=e.index,
-                stage=e.stage,
-                writer=e.writer,
-                hall_id=e.hall_id,
-                commitment="0x" + e.commitment.hex(),
-                head="0x" + e.head.hex(),
-                block=e.block_number,
-                log_index=e.log_index,
-                tx=e.tx_hash,
-                time=times[e.block_number],
-            )
-            for e in events
-        ],
+        events=[_event_fact(e, times) for e in events],
         registry_log=registry_log if registry_log is not None else fetch_registry_log(client),
         dispute_role=dispute_role,
     )
@@ -265,11 +271,7 @@ def fetch_chain_facts_many(
         for a in apps:
             if a.case_id in wanted:
                 appended.setdefault(a.case_id, []).append(a)
-    times: dict[int, int] = {}
-    for evs in appended.values():
-        for e in evs:
-            if e.block_number not in times:
-                times[e.block_number] = client.block_time(e.block_number)
+    times = _block_times(client, (e for evs in appended.values() for e in evs))
     registry = registry_log if registry_log is not None else fetch_registry_log(client)
     dispute_role = DISPUTE_OFFICER_ROLE
     chain_id = client.chain_id()
@@ -288,21 +290,7 @@ def fetch_chain_facts_many(
             item_code=o.item_code if o else "",
             head="0x" + (evs[-1].head.hex() if evs else "00" * 32),
             event_count=len(evs),
-            events=[
-                ChainEventFact(
-                    index=e.index,
-                    stage=e.stage,
-                    writer=e.writer,
-                    hall_id=e.hall_id,
-                    commitment="0x" + e.commitment.hex(),
-                    head="0x" + e.head.hex(),
-                    block=e.block_number,
-                    log_index=e.log_index,
-                    tx=e.tx_hash,
-                    time=times[e.block_number],
-                )  # fmt: skip
-                for e in evs
-            ],
+            events=[_event_fact(e, times) for e in evs],
             registry_log=registry,
             dispute_role=dispute_role,
         )
