@@ -76,7 +76,7 @@ def sign_in(browser: Any, hall: dict[str, Any], username: str, *, lang: str = "z
 def screenshot(page: Any, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=True, animations="disabled", timeout=60_000)
     return path
 
 

@@ -187,8 +187,9 @@ def test_regulator_dashboard_and_export(browser: Any, case: dict[str, Any]) -> N
     page.goto(f"{a['url']}/ui/audit")
     page.wait_for_selector("#chart-district svg")  # ECharts served by the node itself rendered
     assert page.locator(".chart svg").count() == 4
-    page.click("#scan-now")
-    page.wait_for_load_state()
+    with page.expect_navigation(timeout=120_000):  # the page reloads once the scan is done
+        page.click("#scan-now")
+    page.wait_for_selector("#chart-district svg")
     screenshot(page, "14-regulator-dashboard")
     with page.expect_download() as dl:
         page.click("#export-cases-csv")
