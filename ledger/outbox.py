@@ -173,10 +173,15 @@ def _items(entries: list[dict[str, Any]]) -> tuple[list[OpenItem], list[AppendIt
     return opens, appends
 
 
-# Typical gas of one item inside a batch (measured by `caseledger bench`), only to size batches so that
-# a few of them fill a block; each transaction's gas limit comes from estimateGas.
-GAS_PER_OPEN = 40_000
-GAS_PER_APPEND = 12_000
+# Starting gas model of one item inside a batch (measured by `caseledger bench`), only to size batches so
+# that a few of them fill a block; the sender rescales it from every receipt (actual ÷ modelled gas).
+# Each transaction's gas limit itself comes from estimateGas.
+GAS_PER_OPEN = 45_000
+GAS_PER_APPEND = 14_000
+
+
+def _model_gas(entries: list[dict[str, Any]]) -> int:
+    return sum(GAS_PER_OPEN if e.get("open") else GAS_PER_APPEND for e in entries)
 
 
 @dataclass
@@ -230,6 +235,7 @@ class OutboxSender:
         self._block_times: dict[int, int] = {}
         self._hall: int | None = None
         self._block_gas_limit: int | None = None
+        self._gas_scale = 1.0  # actual ÷ modelled gas, learnt from receipts
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
@@ -343,9 +349,9 @@ class OutboxSender:
                 continue
             by_case.setdefault(e["serial"], []).append(e)
         batch: list[dict[str, Any]] = []
-        gas = 0
+        gas = 0.0
         for run in by_case.values():
-            cost = sum(GAS_PER_OPEN if e.get("open") else GAS_PER_APPEND for e in run)
+            cost = self._gas_scale * _model_gas(run)
             if batch and (len(batch) + len(run) > self.batch_max or gas + cost > self.batch_gas):
                 break
             batch.extend(run)
@@ -360,7 +366,7 @@ class OutboxSender:
         return self._block_gas_limit - sum(f.gas_limit for f in self._in_flight)
 
     def _send_next(self) -> bool:
-        if self._in_flight and self._gas_room() < self.batch_gas + self.batch_gas // 5:
+        if self._in_flight and self._gas_room() < self.batch_gas + self.batch_gas // 50 + 10_000:
             return False
         batch = self._select()
         if not batch:
@@ -398,6 +404,10 @@ class OutboxSender:
         return n
 
     def _record(self, flight: _InFlight, receipt: Any) -> int:
+        modelled = _model_gas(flight.entries)
+        if modelled and receipt.get("gasUsed"):
+            ratio = min(4.0, max(0.25, int(receipt["gasUsed"]) / modelled))
+            self._gas_scale = 0.7 * self._gas_scale + 0.3 * ratio
         events = [ev for lg in receipt["logs"] if (ev := self.client.decode_appended_log(lg)) is not None]
         by_commitment = {ev.commitment.hex(): ev for ev in events}
         block = int(receipt["blockNumber"])
