@@ -44,6 +44,7 @@ REFUSED = b"outbox-refused/"
 SEQ_KEY = b"meta/outbox_seq"
 # Every transaction this hall sent that is not yet recorded was mined at or after this block.
 SCAN_FROM_KEY = b"meta/outbox_scan_from"
+MARK_CHUNK = 32
 # Refusals that concern the hall itself, not one item: keep everything pending and back off.
 HALL_WIDE_RULES = frozenset({"CaseLedgerInactiveHall"})
 
@@ -130,9 +131,20 @@ class Outbox:
     def mark_anchored_many(
         self, done: Sequence[tuple[dict[str, Any], ChainEvent, int | None]], *, scan_from: int | None = None
     ) -> None:
-        """Record the anchors of many entries (and the new scan start) in one atomic write batch."""
+        """Record the anchors of many entries, then the new scan start.
+
+        Written in atomic chunks of ``MARK_CHUNK`` so that the case lock is never held for long (staff
+        requests wait on it); each entry is independent, and a crash between chunks is repaired by the
+        next reconcile (the scan start moves only with the last chunk).
+        """
         if not done and scan_from is None:
             return
+        chunks = [done[i : i + MARK_CHUNK] for i in range(0, len(done), MARK_CHUNK)] or [[]]
+        for n, chunk in enumerate(chunks, start=1):
+            self._mark_chunk(chunk, scan_from if n == len(chunks) else None)
+        self.store.sync()  # outside the lock: staff writes are not held up by this fsync
+
+    def _mark_chunk(self, done: Sequence[tuple[dict[str, Any], ChainEvent, int | None]], scan_from: int | None) -> None:
         with self.lock, self.store.write_batch(sync=False) as wb:
             if scan_from is not None:
                 wb.put_json(SCAN_FROM_KEY, scan_from)
@@ -148,7 +160,6 @@ class Outbox:
                     }
                     wb.put_json(entry["rec_key"].encode(), rec)
                 wb.delete(PREFIX + f"{entry['seq']:012d}".encode())
-        self.store.sync()  # outside the lock: staff writes are not held up by this fsync
 
     def mark_refused(self, entry: dict[str, Any], err: ChainRuleError) -> None:
         with self.lock, self.store.write_batch() as wb:

@@ -10,7 +10,7 @@ in ``X-CSRF-Token`` (bearer requests are exempt: a browser never attaches them b
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -79,7 +79,7 @@ class StaffAuthError(AuthError):
     code = "unauthenticated"
 
 
-def get_node(request: Request) -> HallNode:
+async def get_node(request: Request) -> HallNode:
     node: HallNode = request.app.state.node
     return node
 
@@ -87,7 +87,7 @@ def get_node(request: Request) -> HallNode:
 NodeDep = Annotated[HallNode, Depends(get_node)]
 
 
-def get_book(node: NodeDep) -> CaseBook:
+async def get_book(node: NodeDep) -> CaseBook:
     return node.book
 
 
@@ -97,7 +97,7 @@ _bearer = HTTPBearer(auto_error=False, description="session token from POST /aut
 _cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="session cookie set by POST /auth/login")
 
 
-def get_session(
+async def get_session(
     request: Request,
     node: NodeDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -124,7 +124,7 @@ def get_session(
 CurrentSession = Annotated[Session, Depends(get_session)]
 
 
-def get_staff(node: NodeDep, session: CurrentSession) -> Staff:
+async def get_staff(node: NodeDep, session: CurrentSession) -> Staff:
     """The staff member making the request."""
     a = session.account
     return Staff(username=a.username, hall_id=node.hall.hall_id, roles=a.roles, display_name=a.display_name)
@@ -133,7 +133,7 @@ def get_staff(node: NodeDep, session: CurrentSession) -> Staff:
 CurrentStaff = Annotated[Staff, Depends(get_staff)]
 
 
-def require_roles(*roles: str) -> Callable[[Staff], Staff]:
+def require_roles(*roles: str) -> Callable[[Staff], Awaitable[Staff]]:
     """Dependency factory: the current staff member, refused (403) unless they hold one of ``roles``.
 
     Use as ``staff: Annotated[Staff, Depends(require_roles("officer"))]``.
@@ -142,7 +142,7 @@ def require_roles(*roles: str) -> Callable[[Staff], Staff]:
     if unknown:
         raise ValueError(f"unknown roles {sorted(unknown)}")
 
-    def check(staff: CurrentStaff) -> Staff:
+    async def check(staff: CurrentStaff) -> Staff:
         if not staff.roles & set(roles):
             raise StaffForbiddenError(f"this needs the role {' or '.join(roles)}; {staff.username} does not have it")
         return staff

@@ -36,7 +36,7 @@ def metrics(request: Request, node: NodeDep) -> PlainTextResponse:
     return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def backup_caller(
+async def backup_caller(
     request: Request,
     node: NodeDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -45,7 +45,8 @@ def backup_caller(
     """Who asks for the backup: the local operator (admin token) or a signed-in hall admin."""
     if check_admin_token(node.admin_token, request.headers.get(ADMIN_TOKEN_HEADER)):
         return "operator:admin-token"
-    staff = require_roles("hall_admin")(get_staff(node, get_session(request, node, bearer, cookie)))
+    session = await get_session(request, node, bearer, cookie)
+    staff = await require_roles("hall_admin")(await get_staff(node, session))
     return staff.actor
 
 
