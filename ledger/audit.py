@@ -42,6 +42,7 @@ from ledger.records import DisclosedRecord
 from ledger.stages import Stage
 from ledger.verify import ChainFacts, check_chain, fetch_chain_facts_many, fetch_registry_log
 from ledger.workdays import APPROXIMATE_NOTE, compliance_report
+from ledger.worker import BackgroundWorker
 
 __all__ = [
     "ANOMALY_TEXT",
@@ -570,7 +571,7 @@ def scan(
 LAST_SCAN_KEY = b"audit/last_scan"
 
 
-class AnomalyScanner:
+class AnomalyScanner(BackgroundWorker):
     """Runs :func:`scan` every ``interval`` seconds in a background thread; keeps the last result."""
 
     def __init__(
@@ -580,20 +581,14 @@ class AnomalyScanner:
         self.client = client
         self.interval = interval
         self.thresholds = thresholds
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
         self._lock = threading.Lock()
 
-    def start(self) -> None:
-        if self.interval <= 0:
-            return
-        self._thread = threading.Thread(target=self._loop, name="audit-scanner", daemon=True)
-        self._thread.start()
+    thread_name = "audit-scanner"
 
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+    def start(self) -> None:
+        if self.interval > 0:  # 0 = scans on demand only
+            super().start()
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):

@@ -16,7 +16,6 @@ From a persisted cursor (``meta/indexer_cursor``, the last block indexed) up to
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 from ledger.cases import CaseBook
 from ledger.chain import ChainClient
 from ledger.errors import ChainError
+from ledger.worker import BackgroundWorker
 
 __all__ = ["Indexer"]
 
@@ -33,7 +33,9 @@ CURSOR = b"meta/indexer_cursor"
 RESTORED_KEY = b"meta/restored"  # ledger.backup.RESTORED_KEY
 
 
-class Indexer:
+class Indexer(BackgroundWorker):
+    thread_name = "indexer"
+
     def __init__(
         self,
         store: Any,
@@ -45,6 +47,7 @@ class Indexer:
         chunk: int = 2000,
         on_transfer_needed: Callable[[], None] | None = None,
     ) -> None:
+        super().__init__()
         self.store = store
         self.client = client
         self.book = book
@@ -61,8 +64,6 @@ class Indexer:
         if restored is not None:
             c = restored.get("cursor")
             self.restored_after = -1 if c is None else int(c)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     @property
     def cursor(self) -> int:
@@ -74,15 +75,6 @@ class Indexer:
 
     def lag(self) -> int | None:
         return None if self.head is None else max(0, self.head - self.cursor)
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="indexer", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def _loop(self) -> None:
         failures = 0

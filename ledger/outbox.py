@@ -34,6 +34,7 @@ from ledger.chain import AppendItem, ChainClient, ChainEvent, OpenItem
 from ledger.errors import ChainError, ChainRuleError, ChainUnavailableError
 from ledger.stages import Stage
 from ledger.store import Store, WriteBatch
+from ledger.worker import BackgroundWorker
 
 __all__ = ["Outbox", "OutboxSender", "OutboxStats"]
 
@@ -203,7 +204,7 @@ class _InFlight:
     gas_limit: int = 0
 
 
-class OutboxSender:
+class OutboxSender(BackgroundWorker):
     """Anchors the outbox in batches, with up to ``max_in_flight`` transactions pipelined.
 
     Each batch holds whole runs of a case's pending events in order; a case with a transaction in
@@ -213,6 +214,8 @@ class OutboxSender:
     a node that cannot fit a transaction into the block it is building may drop it from its pool
     (anvil does), which would leave a nonce gap behind it.
     """
+
+    thread_name = "outbox-sender"
 
     def __init__(
         self,
@@ -228,6 +231,7 @@ class OutboxSender:
         receipt_timeout: float = 60.0,
         on_anchored: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> None:
+        super().__init__()
         self.outbox = outbox
         self.client = client
         self.batch_max = batch_max
@@ -247,24 +251,6 @@ class OutboxSender:
         self._hall: int | None = None
         self._block_gas_limit: int | None = None
         self._gas_scale = 1.0  # actual ÷ modelled gas, learnt from receipts
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._wake = threading.Event()
-
-    # ---------------------------------------------------------------- thread
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="outbox-sender", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def wake(self) -> None:
-        """Look at the outbox now (called after a new event is written)."""
-        self._wake.set()
 
     def stats(self) -> OutboxStats:
         return OutboxStats(

@@ -40,6 +40,7 @@ from ledger.errors import ChainError, LedgerError, NotFoundError, TransferError,
 from ledger.materials import MaterialFile, MaterialSet, verify_material
 from ledger.records import DisclosedRecord, verify_disclosure
 from ledger.stages import DISPUTE_STAGES, Stage
+from ledger.worker import BackgroundWorker
 
 __all__ = [
     "PeerAuthError",
@@ -259,8 +260,10 @@ def receive_package(
     return stored
 
 
-class TransferWorker:
+class TransferWorker(BackgroundWorker):
     """Pulls what this hall is missing of its cases from the halls that wrote it; retries with backoff."""
+
+    thread_name = "transfer"
 
     def __init__(
         self,
@@ -272,6 +275,7 @@ class TransferWorker:
         timeout: float = 15.0,
         max_backoff: float = 15.0,
     ) -> None:
+        super().__init__()
         self.book = book
         self.store = book.store
         self.client = client
@@ -279,27 +283,11 @@ class TransferWorker:
         self.interval = interval
         self.timeout = timeout
         self.max_backoff = max_backoff
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
         # counters since this process started (the node's /metrics)
         self.completed_total = 0
         self.failures_total = 0
         self.refused_total = 0  # packages refused because a record or file did not verify against the chain
         self.records_received_total = 0
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="transfer", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def wake(self) -> None:
-        self._wake.set()
 
     def jobs(self) -> list[dict[str, Any]]:
         return [v for _, v in self.store.iter_json(b"xfer/")]
