@@ -495,7 +495,7 @@ class CaseBook:
             for f in r.get("files", []):
                 files.append({**f, "data": base64.b64encode(self.store.get_blob(f["sha256"])).decode()})
             out.append({"index": a["index"], "stage": r["stage"], "fields": r["fields"], "salts": r["salts"],
-                        "files": files})  # fmt: skip
+                        "withheld": r.get("withheld") or {}, "files": files})  # fmt: skip
         return {"serial": serial, "item_code": h["item_code"], "home_district": h["home_district"],
                 "accepting_hall": h["accepting_hall"], "records": out}  # fmt: skip
 

@@ -26,7 +26,7 @@ import logging
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -144,6 +144,7 @@ class VerifiedRecord:
     salts: dict[str, str]
     files: list[tuple[MaterialFile, bytes]]
     event: ChainEvent
+    withheld: dict[str, str] = field(default_factory=dict)  # fields erased at the sender (leaf hashes only)
 
 
 def verify_package(serial: str, package: dict[str, Any], events: list[ChainEvent]) -> list[VerifiedRecord]:
@@ -159,6 +160,7 @@ def verify_package(serial: str, package: dict[str, Any], events: list[ChainEvent
         try:
             index, stage = int(r["index"]), Stage[r["stage"]]
             fields, salts = dict(r["fields"]), dict(r["salts"])
+            withheld = {str(k): str(v) for k, v in dict(r.get("withheld") or {}).items()}
         except (KeyError, TypeError, ValueError) as exc:
             raise VerificationError(f"a record of the package is malformed: {exc}", where="record") from exc
         where = f"record {index} ({stage.name})"
@@ -169,7 +171,7 @@ def verify_package(serial: str, package: dict[str, Any], events: list[ChainEvent
             raise VerificationError(f"{where} claims another stage or case than the chain", where=where,
                                     expected=ev.stage.name, found=fields.get("stage"))  # fmt: skip
         try:
-            verify_disclosure(DisclosedRecord(fields=fields, salts=salts), ev.commitment)
+            verify_disclosure(DisclosedRecord(fields=fields, salts=salts, withheld=withheld), ev.commitment)
         except VerificationError as exc:
             raise VerificationError(f"{where} does not match its on-chain commitment", where=where,
                                     expected=exc.expected, found=exc.found) from exc  # fmt: skip
@@ -204,7 +206,7 @@ def verify_package(serial: str, package: dict[str, Any], events: list[ChainEvent
                         where=meta.name, expected=meta.sha256, found=exc.found,
                     ) from exc  # fmt: skip
             files = metas
-        out.append(VerifiedRecord(index, stage, fields, salts, files, ev))
+        out.append(VerifiedRecord(index, stage, fields, salts, files, ev, withheld))
     return out
 
 
@@ -237,6 +239,7 @@ def receive_package(
                         "stage": v.stage.name,
                         "fields": v.fields,
                         "salts": v.salts,
+                        **({"withheld": v.withheld} if v.withheld else {}),
                         "commitment": v.event.commitment.hex(),
                         "writer_hall": v.event.hall_id,
                         "origin": "received",

@@ -88,6 +88,25 @@ def test_changed_field_or_dropped_file_is_refused(tmp_path: Path) -> None:
         verify_package(serial, pkg, events[:1])
 
 
+def test_package_with_erased_fields_still_verifies(tmp_path: Path) -> None:
+    """After retention erasure a record travels with leaf hashes in place of the erased values."""
+    from ledger.records import field_leaf
+
+    serial, pkg, events = _package(tmp_path)
+    erased = copy.deepcopy(pkg)
+    rec = erased["records"][0]
+    rec["withheld"] = {}
+    for name in ("applicant_name", "applicant_id_number", "applicant_phone"):
+        rec["withheld"][name] = field_leaf(name, rec["fields"].pop(name), rec["salts"].pop(name)).hex()
+    verified = verify_package(serial, erased, events)
+    assert set(verified[0].withheld) == {"applicant_name", "applicant_id_number", "applicant_phone"}
+    assert "applicant_id_number" not in verified[0].fields
+    forged = copy.deepcopy(erased)
+    forged["records"][0]["withheld"]["applicant_phone"] = "00" * 32
+    with pytest.raises(VerificationError, match="does not match"):
+        verify_package(serial, forged, events)
+
+
 class _Registry:
     def __init__(self, halls: dict[str, HallInfo]) -> None:
         self.halls = halls
