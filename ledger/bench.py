@@ -39,7 +39,7 @@ from ledger.cases import CaseBook, HallIdentity, Upload
 from ledger.catalogue import load_catalogue
 from ledger.chain import AppendItem, ChainClient, Deployment, OpenItem
 from ledger.demo import demo_id_number
-from ledger.devchain import DevChain, dev_admin
+from ledger.devchain import DevChain, dev_admin, free_port
 from ledger.hashchain import case_id
 from ledger.materials import MaterialFile, MaterialSet
 from ledger.outbox import Outbox, OutboxSender
@@ -71,20 +71,12 @@ class BenchConfig:
     audit_cases: int = 10_000
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class _Env:
     """The temporary chain, deployment and helpers to make funded hall keys."""
 
     def __init__(self, root: Path, block_time: float) -> None:
         self.root = root
-        self.chain = DevChain(root, port=_free_port(), block_time=block_time)
+        self.chain = DevChain(root, port=free_port(), block_time=block_time)
         self.chain.up()
         self.dep: Deployment = ChainClient.deploy(self.chain.rpc_url, dev_admin())
         self.admin = ChainClient.connect(self.chain.rpc_url, deployment=self.dep, account=dev_admin())
@@ -349,7 +341,7 @@ def measure_intake(root: Path, cfg: BenchConfig, log: Callable[[str], None]) -> 
     from ledger.demo import HallClient
     from ledger.localnet import LocalNet
 
-    net = LocalNet(root / "intake-net", halls=1, chain_port=_free_port(), hall_ports=[_free_port()],
+    net = LocalNet(root / "intake-net", halls=1, chain_port=free_port(), hall_ports=[free_port()],
                    block_time=cfg.block_time)  # fmt: skip
     halls = net.up()
     try:

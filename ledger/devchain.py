@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from eth_account.signers.local import LocalAccount
 from ledger.chain import wait_for_rpc
 from ledger.errors import ChainUnavailableError, ConfigError
 
-__all__ = ["DEV_ADMIN_KEY", "DevChain", "anvil_binary", "dev_admin", "project_root"]
+__all__ = ["DEV_ADMIN_KEY", "DevChain", "anvil_binary", "dev_admin", "free_port", "project_root"]
 
 # Account 0 of the public test mnemonic ("test test ... junk"): dev chains only.
 DEV_ADMIN_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
@@ -36,6 +37,13 @@ DEV_CHAIN_ID = 31337
 def dev_admin() -> LocalAccount:
     acct: LocalAccount = Account.from_key(DEV_ADMIN_KEY)
     return acct
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now (for temporary chains and hall nodes)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def project_root() -> Path:

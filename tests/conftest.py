@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,15 +10,9 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from ledger.chain import ChainClient, Deployment
-from ledger.devchain import DevChain, dev_admin
+from ledger.devchain import DevChain, dev_admin, free_port
 
 VECTORS = Path(__file__).parent / "vectors"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ import typer
 
 from ledger.cli import DEFAULT_DATA_DIR, DataDir, app
 from ledger.demo import HallClient, run_demo
+from ledger.devchain import free_port
 from ledger.localnet import LocalNet
 
 Port = Annotated[int, typer.Option("--port", envvar="CASELEDGER_CHAIN_PORT", help="Chain JSON-RPC port.")]
@@ -122,12 +122,6 @@ def status(
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @app.command("demo")
 def demo(
     data_dir: DataDir = DEFAULT_DATA_DIR,
@@ -143,7 +137,7 @@ def demo(
         temp = Path(tempfile.mkdtemp(prefix="caseledger-demo-"))
         if not as_json:
             typer.echo(f"no consortium running at {data_dir}: starting a temporary one in {temp}")
-        net = LocalNet(temp, halls=3, chain_port=_free_port(), hall_ports=[_free_port() for _ in range(3)])
+        net = LocalNet(temp, halls=3, chain_port=free_port(), hall_ports=[free_port() for _ in range(3)])
         net.up()
 
     def say(message: str) -> None:

@@ -12,8 +12,9 @@ from typing import Any
 import pyotp
 import pytest
 
+from ledger.devchain import free_port
 from ledger.localnet import LocalNet
-from tests.integration.conftest import FAST_NODE_ENV, _free_port
+from tests.integration.conftest import FAST_NODE_ENV
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
@@ -29,8 +30,8 @@ from playwright import sync_api  # noqa: E402
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
-    n = LocalNet(Path(tmp_path_factory.mktemp("e2e")), halls=3, chain_port=_free_port(),
-                 hall_ports=[_free_port() for _ in range(3)], block_time=1.0, node_env=FAST_NODE_ENV)  # fmt: skip
+    n = LocalNet(Path(tmp_path_factory.mktemp("e2e")), halls=3, chain_port=free_port(),
+                 hall_ports=[free_port() for _ in range(3)], block_time=1.0, node_env=FAST_NODE_ENV)  # fmt: skip
     try:
         n.up(timeout=60)
         yield n

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from ledger.chain import ChainClient
 from ledger.demo import HallClient, demo_id_number
-from ledger.devchain import DevChain, dev_admin
+from ledger.devchain import DevChain, dev_admin, free_port
 from ledger.keystore import create_keystore, write_password_file
 from ledger.localnet import LocalNet
 from node_api.core.config import Settings
@@ -30,20 +29,14 @@ FAST_NODE_ENV = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def hallnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
     """Chain (1 s blocks) + deployment + three hall processes on free loopback ports; torn down after the module."""
     net = LocalNet(
         Path(tmp_path_factory.mktemp("net")),
         halls=3,
-        chain_port=_free_port(),
-        hall_ports=[_free_port() for _ in range(3)],
+        chain_port=free_port(),
+        hall_ports=[free_port() for _ in range(3)],
         block_time=1.0,
         node_env=FAST_NODE_ENV,
     )

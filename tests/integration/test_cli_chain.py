@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from ledger.devchain import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -11,13 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from ledger.devchain import free_port
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -30,10 +26,10 @@ def _cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
 
 def test_up_status_demo_down_resume(tmp_path: Path) -> None:
     d = str(tmp_path / "net")
-    base = _free_port()
+    base = free_port()
     while any(_port_busy(base + i) for i in range(2)):
-        base = _free_port()
-    chain_port = str(_free_port())
+        base = free_port()
+    chain_port = str(free_port())
     up = _cli("up", "--detach", "--halls", "2", "--data-dir", d, "--port", chain_port, "--hall-port", str(base))
     try:
         assert up.returncode == 0, up.stderr

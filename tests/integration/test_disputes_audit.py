@@ -25,7 +25,7 @@ from ledger.cases import Upload
 from ledger.chain import ChainClient
 from ledger.cli import _register
 from ledger.cli import app as cli_app
-from ledger.devchain import DevChain, dev_admin
+from ledger.devchain import DevChain, dev_admin, free_port
 from ledger.evidence import export_bundle
 from ledger.keystore import create_keystore
 from ledger.records import SaltedRecord
@@ -35,7 +35,6 @@ from node_api.api.deps import Staff, get_staff
 from node_api.core.config import Settings
 from node_api.core.node import HallNode
 from node_api.main import create_app
-from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
 
