@@ -9,7 +9,6 @@ from fastapi.responses import JSONResponse
 from ledger.errors import (
     AuthError,
     ChainUnavailableError,
-    ConfigError,
     ForbiddenError,
     InputError,
     LedgerError,
@@ -23,26 +22,22 @@ from ledger.transfer import PeerAuthError, PeerForbiddenError
 __all__ = ["install_error_handlers", "status_of"]
 
 
+# First match wins: subclasses (RateLimitedError is an AuthError) come before their bases.
+_STATUS: tuple[tuple[type[LedgerError] | tuple[type[LedgerError], ...], int], ...] = (
+    (InputError, 422),
+    (NotFoundError, 404),
+    (RateLimitedError, 429),
+    ((PeerAuthError, AuthError), 401),
+    ((PeerForbiddenError, ForbiddenError), 403),
+    (ChainUnavailableError, 503),
+    (VerificationError, 409),
+    (TransferError, 502),
+)
+
+
 def status_of(exc: LedgerError) -> int:
-    if isinstance(exc, InputError):
-        return 422
-    if isinstance(exc, NotFoundError):
-        return 404
-    if isinstance(exc, RateLimitedError):
-        return 429
-    if isinstance(exc, PeerAuthError | AuthError):
-        return 401
-    if isinstance(exc, PeerForbiddenError | ForbiddenError):
-        return 403
-    if isinstance(exc, ChainUnavailableError):
-        return 503
-    if isinstance(exc, VerificationError):
-        return 409
-    if isinstance(exc, TransferError):
-        return 502
-    if isinstance(exc, ConfigError):
-        return 500
-    return 500
+    """The HTTP status of a library error (500 for anything not listed, configuration errors included)."""
+    return next((status for kinds, status in _STATUS if isinstance(exc, kinds)), 500)
 
 
 def _body(code: str, field: str | None, message: str) -> dict[str, dict[str, str | None]]:
