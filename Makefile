@@ -25,7 +25,7 @@ node_modules/.installed: package.json package-lock.json
 	$(NPM) install  # not `npm ci`: npm 11 locks omit other platforms' optional anvil builds and `ci` refuses them
 	touch $@
 
-# Rebuild the contracts and refresh the ABI/bytecode shipped in ledger/contracts/ (commit the result).
+# Rebuild the contracts and refresh the ABI/bytecode shipped in ledger/chain/contracts/ (commit the result).
 build: setup
 	$(NPM) run build
 

@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ledger.hashchain import case_id, chain_heads
-from ledger.merkle import inclusion_proof, leaf_hash, merkle_root
-from ledger.records import SaltedRecord
-from ledger.stages import Stage
+from ledger.core.hashchain import case_id, chain_heads
+from ledger.core.merkle import inclusion_proof, leaf_hash, merkle_root
+from ledger.core.records import SaltedRecord
+from ledger.core.stages import Stage
 
 ROOT = Path(__file__).resolve().parent.parent / "tests" / "vectors"
 

@@ -15,10 +15,10 @@ from typing import Annotated
 import httpx
 import typer
 
-from ledger.backup import read_manifest, restore_backup
 from ledger.cli import DEFAULT_DATA_DIR, DataDir, app, fail
-from ledger.consortium import hall_dir as consortium_hall_dir
-from ledger.localnet import hall_pid
+from ledger.dev.consortium import hall_dir as consortium_hall_dir
+from ledger.dev.localnet import hall_pid
+from ledger.hall.backup import read_manifest, restore_backup
 
 HallN = Annotated[int | None, typer.Option("--hall", help="Hall number in the local consortium (1, 2, ...).")]
 HallDir = Annotated[

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ledger.bench import BenchConfig, run_bench
 from ledger.cli import app
+from ledger.dev.bench import BenchConfig, run_bench
 
 
 @app.command("bench")

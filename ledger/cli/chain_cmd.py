@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from ledger.cli import DEFAULT_DATA_DIR, DataDir, app
-from ledger.consortium import ensure_deployment, ensure_halls
-from ledger.devchain import DevChain
+from ledger.dev.consortium import ensure_deployment, ensure_halls
+from ledger.dev.devchain import DevChain
 
 chain_app = typer.Typer(help="The local development chain (anvil on 127.0.0.1).", no_args_is_help=True)
 app.add_typer(chain_app, name="chain")

@@ -13,9 +13,9 @@ from typing import Annotated, Any
 import typer
 
 from ledger.cli import DEFAULT_DATA_DIR, DataDir, app
-from ledger.demo import HallClient, run_demo
-from ledger.devchain import free_port
-from ledger.localnet import LocalNet
+from ledger.dev.demo import HallClient, run_demo
+from ledger.dev.devchain import free_port
+from ledger.dev.localnet import LocalNet
 
 Port = Annotated[int, typer.Option("--port", envvar="CASELEDGER_CHAIN_PORT", help="Chain JSON-RPC port.")]
 

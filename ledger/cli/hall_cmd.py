@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 
-from ledger.chain import ChainClient, Deployment
+from ledger.chain.client import ChainClient, Deployment
 from ledger.cli import DEFAULT_DATA_DIR, DataDir, app, fail
-from ledger.devchain import dev_admin
-from ledger.keyrotation import rotate_hall_key
-from ledger.localnet import LocalNet, hall_pid, start_hall, stop_hall, wait_healthy
+from ledger.dev.devchain import dev_admin
+from ledger.dev.localnet import LocalNet, hall_pid, start_hall, stop_hall, wait_healthy
+from ledger.hall.keyrotation import rotate_hall_key
 
 hall_app = typer.Typer(help="Hall administration (local consortium).", no_args_is_help=True)
 app.add_typer(hall_app, name="hall")

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from ledger.besu import plan_network, required_quorum
 from ledger.cli import app, fail
 from ledger.errors import ConfigError, InputError
+from ledger.network.besu import plan_network, required_quorum
 
 network_app = typer.Typer(help="The production chain: a Hyperledger Besu QBFT network.", no_args_is_help=True)
 app.add_typer(network_app, name="network")

@@ -14,13 +14,13 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from ledger.bundle import load_bundle
-from ledger.chain import ChainClient, Deployment
+from ledger.chain.client import ChainClient, Deployment
 from ledger.cli import app
+from ledger.core.bundle import load_bundle
+from ledger.core.stages import Stage
 from ledger.errors import ChainUnavailableError, InputError, VerificationError
-from ledger.evidence import DocumentProof
-from ledger.stages import Stage
-from ledger.verify import VerificationReport, fetch_chain_facts, verify_bundle, verify_document
+from ledger.hall.evidence import DocumentProof
+from ledger.verify.checks import VerificationReport, fetch_chain_facts, verify_bundle, verify_document
 
 Rpc = Annotated[
     str, typer.Option("--rpc", envvar="CASELEDGER_RPC_URL", help="JSON-RPC URL of any consortium chain node.")

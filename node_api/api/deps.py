@@ -17,9 +17,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
-from ledger.accounts import ROLES, Session
-from ledger.cases import CaseBook
 from ledger.errors import AuthError, ForbiddenError
+from ledger.hall.accounts import ROLES, Session
+from ledger.hall.cases import CaseBook
 from node_api.core.node import HallNode
 
 __all__ = [

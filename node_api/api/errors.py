@@ -17,7 +17,7 @@ from ledger.errors import (
     TransferError,
     VerificationError,
 )
-from ledger.transfer import PeerAuthError, PeerForbiddenError
+from ledger.hall.transfer import PeerAuthError, PeerForbiddenError
 
 __all__ = ["install_error_handlers", "status_of"]
 

@@ -10,18 +10,18 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
-from ledger.access import AccessTrail
-from ledger.accounts import AccountBook, ensure_demo_accounts
-from ledger.backup import BackupManifest, keystore_files, write_backup
-from ledger.cases import CaseBook, HallIdentity
-from ledger.chain import ChainClient, Deployment
-from ledger.disputes import CHECK_PREFIX
+from ledger.chain.client import ChainClient, Deployment
 from ledger.errors import ChainUnavailableError, ConfigError
-from ledger.indexer import Indexer
-from ledger.keystore import load_keystore, read_password
-from ledger.outbox import Outbox, OutboxSender
-from ledger.store import Store
-from ledger.transfer import PeerGuard, TransferWorker
+from ledger.hall.access import AccessTrail
+from ledger.hall.accounts import AccountBook, ensure_demo_accounts
+from ledger.hall.backup import BackupManifest, keystore_files, write_backup
+from ledger.hall.cases import CaseBook, HallIdentity
+from ledger.hall.disputes import CHECK_PREFIX
+from ledger.hall.indexer import Indexer
+from ledger.hall.keystore import load_keystore, read_password
+from ledger.hall.outbox import Outbox, OutboxSender
+from ledger.hall.store import Store
+from ledger.hall.transfer import PeerGuard, TransferWorker
 from node_api.core.config import Settings
 from node_api.core.ops import problems, write_admin_token
 

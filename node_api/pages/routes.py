@@ -22,10 +22,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from ledger.audit import case_rows, summarize
+from ledger.core.stages import Stage
 from ledger.errors import AuthError, LedgerError
-from ledger.stages import Stage
-from ledger.verify import MESSAGES
+from ledger.hall.audit import case_rows, summarize
+from ledger.verify.checks import MESSAGES
 from node_api.api.deps import SESSION_COOKIE, Staff
 from node_api.api.errors import status_of
 from node_api.core.node import HallNode

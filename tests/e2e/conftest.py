@@ -12,8 +12,8 @@ from typing import Any
 import pyotp
 import pytest
 
-from ledger.devchain import free_port
-from ledger.localnet import LocalNet
+from ledger.dev.devchain import free_port
+from ledger.dev.localnet import LocalNet
 from tests.integration.conftest import FAST_NODE_ENV
 
 CHROMIUM = "/usr/bin/chromium"

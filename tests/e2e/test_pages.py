@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from ledger.demo import demo_id_number
-from ledger.localnet import LocalNet
+from ledger.dev.demo import demo_id_number
+from ledger.dev.localnet import LocalNet
 from tests.e2e.conftest import pdf, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]

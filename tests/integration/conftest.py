@@ -12,11 +12,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from ledger.chain import ChainClient
-from ledger.demo import HallClient, demo_id_number
-from ledger.devchain import DevChain, dev_admin, free_port
-from ledger.keystore import create_keystore, write_password_file
-from ledger.localnet import LocalNet
+from ledger.chain.client import ChainClient
+from ledger.dev.demo import HallClient, demo_id_number
+from ledger.dev.devchain import DevChain, dev_admin, free_port
+from ledger.dev.localnet import LocalNet
+from ledger.hall.keystore import create_keystore, write_password_file
 from node_api.core.config import Settings
 from node_api.core.node import HallNode
 from node_api.main import create_app

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from eth_account import Account
 
-from ledger.chain import AppendItem, ChainClient, OpenItem
+from ledger.chain.client import AppendItem, ChainClient, OpenItem
+from ledger.core.hashchain import case_id, chain_heads
+from ledger.core.records import SaltedRecord
+from ledger.core.stages import Stage
 from ledger.errors import ChainRuleError
-from ledger.hashchain import case_id, chain_heads
-from ledger.records import SaltedRecord
-from ledger.stages import Stage
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.devchain import free_port
+from ledger.dev.devchain import free_port
 
 pytestmark = pytest.mark.integration
 

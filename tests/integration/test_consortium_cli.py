@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.devchain import free_port
+from ledger.dev.devchain import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -53,7 +53,7 @@ def test_up_status_demo_down_resume(tmp_path: Path) -> None:
         # up again: same chain state, same hall stores
         up2 = _cli("up", "--detach", "--halls", "2", "--data-dir", d, "--port", chain_port, "--hall-port", str(base))
         assert up2.returncode == 0, up2.stderr
-        from ledger.demo import HallClient
+        from ledger.dev.demo import HallClient
 
         regulator = HallClient.demo(tmp_path / "net" / "halls" / "1", f"http://127.0.0.1:{base}", "regulator")
         r = regulator.http.get(f"/cases/{out['serial']}")

@@ -21,16 +21,16 @@ import uvicorn
 from fastapi import Request
 from typer.testing import CliRunner
 
-from ledger.cases import Upload
-from ledger.chain import ChainClient
+from ledger.chain.client import ChainClient
 from ledger.cli import _register
 from ledger.cli import app as cli_app
-from ledger.devchain import DevChain, dev_admin, free_port
-from ledger.evidence import export_bundle
-from ledger.keystore import create_keystore
-from ledger.records import SaltedRecord
-from ledger.stages import Stage
-from ledger.verify import VerificationReport, fetch_chain_facts, report_sha256, verify_bundle
+from ledger.core.records import SaltedRecord
+from ledger.core.stages import Stage
+from ledger.dev.devchain import DevChain, dev_admin, free_port
+from ledger.hall.cases import Upload
+from ledger.hall.evidence import export_bundle
+from ledger.hall.keystore import create_keystore
+from ledger.verify.checks import VerificationReport, fetch_chain_facts, report_sha256, verify_bundle
 from node_api.api.deps import Staff, get_staff
 from node_api.core.config import Settings
 from node_api.core.node import HallNode
@@ -146,7 +146,7 @@ def test_result_document_is_exported_and_verified(hall: Hall) -> None:
             raw = bytearray(base64.b64decode(m["content_b64"]))
             raw[0] ^= 1
             m["content_b64"] = base64.b64encode(bytes(raw)).decode()
-    from ledger.bundle import parse_bundle
+    from ledger.core.bundle import parse_bundle
 
     bad = verify_bundle(parse_bundle(data), fetch_chain_facts(node.reader, serial))
     wrong = [m for m in bad.materials if m.status == "mismatch"]
@@ -297,7 +297,7 @@ def test_anomaly_scan_finds_each_kind_on_a_real_chain(hall: Hall) -> None:
         kinds = sorted(a["kind"] for a in _scan(hall, serial))
         assert kinds == ["outbox_stale", "record_refused", "record_unanchored"]
     finally:
-        from ledger.outbox import OutboxSender
+        from ledger.hall.outbox import OutboxSender
 
         node.sender = OutboxSender(node.outbox, node.writer, interval=0.1)
         node.book.on_write = node.sender.wake

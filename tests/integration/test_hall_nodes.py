@@ -12,11 +12,11 @@ import httpx
 import pytest
 from eth_account import Account
 
-from ledger.chain import ChainClient, Deployment
-from ledger.demo import demo_id_number, run_demo, wait_for
-from ledger.devchain import dev_admin
-from ledger.localnet import LocalNet, hall_pid, start_hall, stop_hall, wait_healthy
-from ledger.transfer import sign_request
+from ledger.chain.client import ChainClient, Deployment
+from ledger.dev.demo import demo_id_number, run_demo, wait_for
+from ledger.dev.devchain import dev_admin
+from ledger.dev.localnet import LocalNet, hall_pid, start_hall, stop_hall, wait_healthy
+from ledger.hall.transfer import sign_request
 from tests.integration.conftest import FAST_NODE_ENV, staff
 
 pytestmark = pytest.mark.integration
@@ -66,8 +66,8 @@ def test_full_scenario_across_three_halls(hallnet: LocalNet) -> None:
     inbox = b.http.get("/inbox").json()
     assert out["serial"] in [x["serial"] for x in inbox["data"]]
     # either hall's evidence bundle verifies against the chain with the stand-alone verifier
-    from ledger.bundle import parse_bundle
-    from ledger.verify import fetch_chain_facts, verify_bundle
+    from ledger.core.bundle import parse_bundle
+    from ledger.verify.checks import fetch_chain_facts, verify_bundle
 
     chain = ChainClient.connect(hallnet.chain.rpc_url, deployment=Deployment.load(hallnet.data_dir / "deployment.json"))
     for hall in (a, b):
@@ -124,7 +124,7 @@ def test_peer_requests_need_an_active_hall_with_a_right(hallnet: LocalNet) -> No
     r = httpx.get(url + path, headers=sign_request(suspended, "GET", path))
     assert r.status_code == 403 and "suspended" in r.json()["error"]["message"]
     # an active hall of a third district has no right to the case
-    from ledger.keystore import load_keystore
+    from ledger.hall.keystore import load_keystore
 
     d3 = Path(hallnet.halls[2]["dir"])
     key3 = load_keystore(d3 / "keystore.json", (d3 / "keystore.password").read_text().strip())
@@ -142,7 +142,7 @@ def test_node_refuses_to_start_with_an_unregistered_key(hallnet: LocalNet, tmp_p
     import subprocess
     import sys
 
-    from ledger.keystore import create_keystore, write_password_file
+    from ledger.hall.keystore import create_keystore, write_password_file
 
     d = tmp_path / "halls" / "9"
     create_keystore(d / "keystore.json", write_password_file(d / "keystore.password"))

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from ledger.keystore import load_keystore
-from ledger.transfer import HDR_SIG, sign_request
+from ledger.hall.keystore import load_keystore
+from ledger.hall.transfer import HDR_SIG, sign_request
 from tests.integration.conftest import MATERIALS, InProcHall, intake_form, pdf
 
 pytestmark = pytest.mark.integration

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from ledger.bundle import parse_bundle
-from ledger.chain import ChainClient, Deployment
-from ledger.demo import wait_for
-from ledger.devchain import DevChain, dev_admin
+from ledger.chain.client import ChainClient, Deployment
+from ledger.core.bundle import parse_bundle
+from ledger.core.stages import Stage
+from ledger.dev.demo import wait_for
+from ledger.dev.devchain import DevChain, dev_admin
 from ledger.errors import ChainRuleError
-from ledger.keyrotation import rotate_hall_key
-from ledger.keystore import load_keystore
-from ledger.stages import Stage
-from ledger.verify import fetch_chain_facts, verify_bundle
+from ledger.hall.keyrotation import rotate_hall_key
+from ledger.hall.keystore import load_keystore
+from ledger.verify.checks import fetch_chain_facts, verify_bundle
 from tests.integration.conftest import InProcHall, intake_form, make_hall_dir, start_inproc
 
 pytestmark = pytest.mark.integration

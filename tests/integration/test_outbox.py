@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from ledger.cases import CaseBook, HallIdentity, Upload
-from ledger.chain import ChainClient
-from ledger.demo import demo_id_number
+from ledger.chain.client import ChainClient
+from ledger.core.stages import Stage
+from ledger.dev.demo import demo_id_number
 from ledger.errors import VerificationError
-from ledger.outbox import Outbox, OutboxSender
-from ledger.stages import Stage
-from ledger.store import Store
-from ledger.transfer import receive_package
+from ledger.hall.cases import CaseBook, HallIdentity, Upload
+from ledger.hall.outbox import Outbox, OutboxSender
+from ledger.hall.store import Store
+from ledger.hall.transfer import receive_package
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +63,7 @@ def test_sent_before_crash_is_not_sent_again(tmp_path: Path, new_hall: Any) -> N
     # the previous process sent the batch and died before recording the outcome
     crashed = OutboxSender(book.outbox, client)
     entries = book.outbox.pending()
-    from ledger.outbox import _items
+    from ledger.hall.outbox import _items
 
     opens, appends = _items(entries)
     client.send_batch(opens, appends)  # not waited for: still in the pool when the new process starts

@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from ledger.accounts import ROLES
+from ledger.hall.accounts import ROLES
 from tests.integration.conftest import InProcHall, intake_form
 
 pytestmark = pytest.mark.integration
@@ -61,7 +61,7 @@ RULES: dict[str, str | set[str]] = {
     # access trail: read by regulators and the hall admin
     "access_trail": {"regulator", "hall_admin"},
     "verify_access_trail": {"regulator", "hall_admin"},
-    # disputes (ledger/disputes.py): dispute officers act, regulators read
+    # disputes (ledger/hall/disputes.py): dispute officers act, regulators read
     "open_dispute": {"dispute_officer"},
     "list_disputes": {"dispute_officer", "regulator"},
     "resolve_dispute": {"dispute_officer"},
@@ -70,7 +70,7 @@ RULES: dict[str, str | set[str]] = {
     "get_verification": {"dispute_officer", "regulator"},
     "print_verification": {"dispute_officer", "regulator"},
     "get_document_proof": PUBLIC,  # one file's inclusion proof; every personal field withheld
-    # audit (ledger/audit.py): regulators
+    # audit (ledger/hall/audit.py): regulators
     "audit_cases": {"regulator"},
     "audit_trail": {"regulator"},
     "audit_compliance": {"regulator"},

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from eth_account import Account
 
-from ledger.bundle import EvidenceBundle, HeldEvent, build_bundle, parse_bundle
-from ledger.chain import ChainClient
-from ledger.materials import MaterialFile, MaterialSet
-from ledger.records import SaltedRecord
-from ledger.stages import Stage
-from ledger.verify import ChainFacts, fetch_chain_facts, verify_bundle
+from ledger.chain.client import ChainClient
+from ledger.core.bundle import EvidenceBundle, HeldEvent, build_bundle, parse_bundle
+from ledger.core.materials import MaterialFile, MaterialSet
+from ledger.core.records import SaltedRecord
+from ledger.core.stages import Stage
+from ledger.verify.checks import ChainFacts, fetch_chain_facts, verify_bundle
 
 pytestmark = pytest.mark.integration
 
@@ -146,8 +146,8 @@ def test_redacted_bundle_verifies_and_hides_fields(case, admin: ChainClient) -> 
 
 
 def _redact(rec, hidden):  # type: ignore[no-untyped-def]
-    from ledger.merkle import leaf_hash  # noqa: F401  (only the record API is used below)
-    from ledger.records import field_leaf
+    from ledger.core.merkle import leaf_hash  # noqa: F401  (only the record API is used below)
+    from ledger.core.records import field_leaf
 
     withheld = {n: field_leaf(n, rec.fields[n], rec.salts[n]).hex() for n in hidden if n in rec.fields}
     return rec.model_copy(

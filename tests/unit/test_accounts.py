@@ -8,9 +8,9 @@ from pathlib import Path
 import pyotp
 import pytest
 
-from ledger.accounts import AccountBook, ensure_demo_accounts
 from ledger.errors import AuthError, InputError, RateLimitedError
-from ledger.store import Store
+from ledger.hall.accounts import AccountBook, ensure_demo_accounts
+from ledger.hall.store import Store
 
 PW = "correct horse battery staple"
 

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from ledger.artifacts import artifact, stale_sources
-from ledger.devchain import project_root
+from ledger.chain.artifacts import artifact, stale_sources
 
-ROOT = project_root()
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_shipped_artifacts_match_the_solidity_sources() -> None:
     stale = stale_sources(ROOT / "contracts")
-    assert not stale, f"ledger/contracts/*.json are stale for {stale}: run `make build` and commit"
+    assert not stale, f"ledger/chain/contracts/*.json are stale for {stale}: run `make build` and commit"
 
 
 def test_shipped_bytecode_matches_a_fresh_hardhat_build() -> None:

@@ -12,7 +12,9 @@ import io
 from datetime import date
 from typing import Any
 
-from ledger.audit import (
+from ledger.core.records import SaltedRecord
+from ledger.core.stages import Stage
+from ledger.hall.audit import (
     AuditThresholds,
     case_anomalies,
     case_row,
@@ -23,10 +25,8 @@ from ledger.audit import (
     to_csv,
     trail,
 )
-from ledger.catalogue import load_catalogue
-from ledger.records import SaltedRecord
-from ledger.stages import Stage
-from ledger.verify import ChainEventFact, ChainFacts
+from ledger.hall.catalogue import load_catalogue
+from ledger.verify.checks import ChainEventFact, ChainFacts
 
 CAT = load_catalogue()
 D = date
@@ -175,7 +175,7 @@ def test_trail_withholds_personal_fields() -> None:
 
 # ---------------------------------------------------------------- pure anomaly checks on synthetic facts
 def _facts(recs: list[dict[str, Any]], serial: str = "TB-A-1") -> ChainFacts:
-    from ledger.hashchain import case_id, next_head
+    from ledger.core.hashchain import case_id, next_head
 
     writer = "0x" + "11" * 20
     prev, events = case_id(serial), []
@@ -188,7 +188,7 @@ def _facts(recs: list[dict[str, Any]], serial: str = "TB-A-1") -> ChainFacts:
         events.append(ChainEventFact(index=r["anchor"]["index"], stage=Stage[r["stage"]], writer=writer, hall_id=1,
                                      commitment="0x" + c.hex(), head="0x" + head.hex(), block=1 + len(events),
                                      log_index=0, tx="0x01", time=1_790_000_000))  # fmt: skip
-    from ledger.verify import RegistryFact
+    from ledger.verify.checks import RegistryFact
 
     reg = [RegistryFact(kind="registered", hall_id=1, account=writer, district=350503, block=0, log_index=0)]
     return ChainFacts(serial=serial, chain_id=1, ledger="0x" + "22" * 20, registry="0x" + "33" * 20, opened=True,

@@ -1,4 +1,4 @@
-"""Backup archives (ledger.backup): snapshot round trip, refusals, hostile archives; health problems in words."""
+"""Backup archives (ledger.hall.backup): snapshot round trip, refusals, hostile archives; health problems in words."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from ledger.backup import FORMAT, RESTORED_KEY, read_manifest, restore_backup, write_backup
 from ledger.errors import ConfigError, StoreError
-from ledger.store import Store
+from ledger.hall.backup import FORMAT, RESTORED_KEY, read_manifest, restore_backup, write_backup
+from ledger.hall.store import Store
 from node_api.core.config import Settings
 from node_api.core.ops import problems
 

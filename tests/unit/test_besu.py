@@ -11,7 +11,9 @@ import rlp  # type: ignore[import-untyped]
 from eth_account import Account
 from typer.testing import CliRunner
 
-from ledger.besu import (
+from ledger.cli import _register, app
+from ledger.errors import ConfigError, InputError
+from ledger.network.besu import (
     DEFAULT_GAS_LIMIT,
     ISTANBUL_MIX_HASH,
     BesuNetwork,
@@ -21,8 +23,6 @@ from ledger.besu import (
     plan_network,
     required_quorum,
 )
-from ledger.cli import _register, app
-from ledger.errors import ConfigError, InputError
 
 DISTRICTS = "350502,350503,350582,350583"
 

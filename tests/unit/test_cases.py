@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from ledger.cases import CaseBook, HallIdentity, Upload, check_id_number, check_phone
-from ledger.demo import demo_id_number
+from ledger.dev.demo import demo_id_number
 from ledger.errors import InputError
-from ledger.outbox import Outbox
-from ledger.store import Store
+from ledger.hall.cases import CaseBook, HallIdentity, Upload, check_id_number, check_phone
+from ledger.hall.outbox import Outbox
+from ledger.hall.store import Store
 
 MATS = ["application_form", "id_card", "household_register", "housing_proof"]
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.catalogue import load_catalogue
 from ledger.errors import InputError
+from ledger.hall.catalogue import load_catalogue
 
 
 def test_twenty_items_with_bytes16_codes() -> None:

@@ -9,9 +9,9 @@ import sys
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.hashchain import case_id, chain_heads, next_head
-from ledger.records import DisclosedRecord
-from ledger.stages import Stage
+from ledger.core.hashchain import case_id, chain_heads, next_head
+from ledger.core.records import DisclosedRecord
+from ledger.core.stages import Stage
 from tests.conftest import VECTORS
 
 VECTOR = json.loads((VECTORS / "hashchain" / "full_lifecycle.json").read_text())

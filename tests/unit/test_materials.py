@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from ledger.core.materials import MaterialFile, MaterialSet, verify_material
 from ledger.errors import VerificationError
-from ledger.materials import MaterialFile, MaterialSet, verify_material
 
 FILES = [(f"m{i}", f"材料{i}.pdf", f"%PDF-1.7 file {i}".encode()) for i in range(5)]
 

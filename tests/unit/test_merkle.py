@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ledger.core.merkle import EMPTY_ROOT, inclusion_proof, leaf_hash, merkle_root, verify_inclusion
 from ledger.errors import VerificationError
-from ledger.merkle import EMPTY_ROOT, inclusion_proof, leaf_hash, merkle_root, verify_inclusion
 from tests.conftest import VECTORS
 
 MERKLE_VECTORS = sorted((VECTORS / "merkle").glob("*.json"))

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ledger.core.records import DisclosedRecord, SaltedRecord, field_leaf, verify_disclosure
+from ledger.core.stages import Stage
 from ledger.errors import InputError, VerificationError
-from ledger.records import DisclosedRecord, SaltedRecord, field_leaf, verify_disclosure
-from ledger.stages import Stage
 
 APPLICANT = {
     "item_code": "FW-001",
@@ -121,7 +121,7 @@ ascii_keys = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=127),
 def test_fast_canonical_path_equals_rfc8785(obj: dict[str, object]) -> None:
     import rfc8785
 
-    from ledger.records import canonical_bytes
+    from ledger.core.records import canonical_bytes
 
     assert canonical_bytes(obj) == rfc8785.dumps(obj)
 
@@ -129,7 +129,7 @@ def test_fast_canonical_path_equals_rfc8785(obj: dict[str, object]) -> None:
 def test_fast_path_covers_escapes_and_non_ascii() -> None:
     import rfc8785
 
-    from ledger.records import canonical_bytes
+    from ledger.core.records import canonical_bytes
 
     obj = {"v": 'a"b\\c\n\t\x01\x1f\u2028é泉州😀', "n": -(2**53) + 1, "z": None, "b": True}
     assert canonical_bytes(obj) == rfc8785.dumps(obj)

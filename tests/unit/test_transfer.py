@@ -9,14 +9,21 @@ from typing import Any
 import pytest
 from eth_account import Account
 
-from ledger.cases import CaseBook, HallIdentity, Upload
-from ledger.chain import ChainEvent, HallInfo
-from ledger.demo import demo_id_number
+from ledger.chain.client import ChainEvent, HallInfo
+from ledger.core.stages import Stage
+from ledger.dev.demo import demo_id_number
 from ledger.errors import VerificationError
-from ledger.outbox import Outbox
-from ledger.stages import Stage
-from ledger.store import Store
-from ledger.transfer import PeerAuthError, PeerForbiddenError, PeerGuard, authorize_case, sign_request, verify_package
+from ledger.hall.cases import CaseBook, HallIdentity, Upload
+from ledger.hall.outbox import Outbox
+from ledger.hall.store import Store
+from ledger.hall.transfer import (
+    PeerAuthError,
+    PeerForbiddenError,
+    PeerGuard,
+    authorize_case,
+    sign_request,
+    verify_package,
+)
 
 MATS = ["application_form", "id_card", "household_register", "housing_proof"]
 
@@ -90,7 +97,7 @@ def test_changed_field_or_dropped_file_is_refused(tmp_path: Path) -> None:
 
 def test_package_with_erased_fields_still_verifies(tmp_path: Path) -> None:
     """After retention erasure a record travels with leaf hashes in place of the erased values."""
-    from ledger.records import field_leaf
+    from ledger.core.records import field_leaf
 
     serial, pkg, events = _package(tmp_path)
     erased = copy.deepcopy(pkg)

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.workdays import (
+from ledger.hall.workdays import (
     ComplianceReport,
     ComplianceStatus,
     add_working_days,

@@ -1,4 +1,4 @@
-"""The Mon-Fri fallback of ledger.workdays for years the official calendar does not cover yet."""
+"""The Mon-Fri fallback of ledger.hall.workdays for years the official calendar does not cover yet."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from ledger.workdays import (
+from ledger.hall.workdays import (
     ComplianceStatus,
     add_working_days,
     compliance_report,

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from ledger.retention import cases_due, erase_personal_data
+from ledger.hall.retention import cases_due, erase_personal_data
 from node_api.api.deps import NodeDep, Staff, require_roles
 
 router = APIRouter(tags=["access trail"])

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from ledger.audit import (
+from ledger.errors import ConfigError
+from ledger.hall.audit import (
     AnomalyScanner,
     AuditThresholds,
     CaseRow,
@@ -27,7 +28,6 @@ from ledger.audit import (
     to_csv,
     trail,
 )
-from ledger.errors import ConfigError
 from node_api.api.deps import NodeDep, Staff, require_roles
 from node_api.core.node import HallNode
 

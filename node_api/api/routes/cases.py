@@ -15,10 +15,10 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from ledger.cases import Upload
 from ledger.errors import InputError
-from ledger.evidence import export_bundle
-from ledger.uploads import check_upload, check_upload_counts
+from ledger.hall.cases import Upload
+from ledger.hall.evidence import export_bundle
+from ledger.hall.uploads import check_upload, check_upload_counts
 from node_api.api.deps import AcceptingCase, BookDep, HomeCase, NodeDep, Staff, require_roles
 
 # who may do what (docs/security.md; tests/integration/test_role_matrix.py walks every cell)

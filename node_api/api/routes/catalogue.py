@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ledger.catalogue import Catalogue, ServiceItem, load_catalogue
+from ledger.hall.catalogue import Catalogue, ServiceItem, load_catalogue
 
 router = APIRouter(prefix="/catalogue", tags=["catalogue"])
 

@@ -17,8 +17,9 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 
-from ledger.bundle import parse_bundle
-from ledger.disputes import (
+from ledger.core.bundle import parse_bundle
+from ledger.errors import ConfigError, InputError
+from ledger.hall.disputes import (
     Dispute,
     StoredCheck,
     check_bundle,
@@ -29,9 +30,8 @@ from ledger.disputes import (
     open_dispute,
     resolve_dispute,
 )
-from ledger.errors import ConfigError, InputError
-from ledger.evidence import DocumentProof, find_document_proof
-from ledger.report_html import render_check_html
+from ledger.hall.evidence import DocumentProof, find_document_proof
+from ledger.hall.report_html import render_check_html
 from node_api.api.deps import NodeDep, Staff, require_roles
 
 router = APIRouter(prefix="/cases", tags=["disputes"])

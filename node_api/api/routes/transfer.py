@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from ledger.transfer import authorize_case
+from ledger.hall.transfer import authorize_case
 from node_api.api.deps import NodeDep
 
 router = APIRouter(prefix="/peer", tags=["peer"])

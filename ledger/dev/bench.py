@@ -1,0 +1,432 @@
+"""``caseledger bench``: one run, all figures, on a temporary local chain it starts and removes.
+
+The chain runs the way production does: interval mining (1-second blocks by default), anvil's
+default 30M block gas limit. Every figure comes from the same run so they can be compared as ratios
+on a noisy machine::
+
+    figures = run_bench(BenchConfig(), log=print)
+    figures["batched_events_per_s"] / figures["chain_ceiling_events_per_s"]
+
+Measured:
+
+* ``naive_events_per_s`` — a straightforward web3.py client: one ``appendEvent`` transaction per event,
+  build (nonce, gas, fees from the node) – sign – send – wait for the receipt.
+* ``batched_events_per_s`` — CaseLedger's real path: intake records → LevelDB (synced batch) → outbox →
+  pipelined ``anchorBatch`` transactions; sustained for ``sustain_s``, counting only events whose
+  receipts are in; afterwards every case is checked on chain: none lost, none doubled.
+* ``backlog_drain_s`` — the same path draining a backlog of ``backlog_events`` pending events.
+* gas per event (single vs batch, first event of a case vs later) and the capacity they imply.
+* ``verify_case_ms`` — a case with 10 events and 20 materials verified from its bundle (chain reads included).
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from ledger.chain.client import AppendItem, ChainClient, Deployment, OpenItem
+from ledger.core.bundle import HeldEvent, build_bundle
+from ledger.core.hashchain import case_id
+from ledger.core.materials import MaterialFile, MaterialSet
+from ledger.core.records import SaltedRecord
+from ledger.core.stages import Stage
+from ledger.dev.demo import demo_id_number
+from ledger.dev.devchain import DevChain, dev_admin, free_port
+from ledger.hall.cases import CaseBook, HallIdentity, Upload
+from ledger.hall.catalogue import load_catalogue
+from ledger.hall.outbox import Outbox, OutboxSender
+from ledger.hall.store import Store
+from ledger.verify.checks import fetch_chain_facts, verify_bundle
+
+__all__ = ["BenchConfig", "run_bench"]
+
+BLOCK_GAS_LIMIT = 30_000_000  # anvil's default, and the production-like budget of the issue
+PROD_BLOCK_GAS, PROD_BLOCK_TIME = 30_000_000, 2.0  # Besu QBFT profile used for the capacity figures
+DISTRICT = 350502
+
+
+@dataclass
+class BenchConfig:
+    block_time: float = 1.0
+    naive_s: float = 10.0
+    sustain_s: float = 30.0
+    warmup_s: float = 5.0
+    backlog_events: int = 100_000
+    batch_max: int = 1000
+    batch_gas: int = 7_000_000
+    max_in_flight: int = 8
+    verify_runs: int = 50
+    intake_clients: int = 32
+    intake_requests: int = 2000
+    audit_cases: int = 10_000
+
+
+class _Env:
+    """The temporary chain, deployment and helpers to make funded hall keys."""
+
+    def __init__(self, root: Path, block_time: float) -> None:
+        self.root = root
+        self.chain = DevChain(root, port=free_port(), block_time=block_time)
+        self.chain.up()
+        self.dep: Deployment = ChainClient.deploy(self.chain.rpc_url, dev_admin())
+        self.admin = ChainClient.connect(self.chain.rpc_url, deployment=self.dep, account=dev_admin())
+
+    def hall(self, district: int = DISTRICT) -> tuple[ChainClient, HallIdentity]:
+        acct: LocalAccount = Account.create()
+        hall_id = self.admin.register_hall(acct.address, district, "基准测试大厅", "http://127.0.0.1:1")
+        self.admin.fund(acct.address, 500 * 10**18)
+        client = ChainClient.connect(self.chain.rpc_url, deployment=self.dep, account=acct, timeout=30)
+        return client, HallIdentity(hall_id=hall_id, district=district, account=acct.address)
+
+    def close(self) -> None:
+        self.chain.down()
+
+
+# ------------------------------------------------------------------------------------------ gas
+def measure_gas(env: _Env) -> dict[str, Any]:
+    client, _ = env.hall()
+    c = b"\x11" * 32
+    first = client.open_case("GAS-SINGLE-0", "BDC-TRANSFER", DISTRICT, c)
+    later = client.append_event("GAS-SINGLE-0", Stage.MATERIALS, b"\x12" * 32)
+    n = 100
+    opens = [OpenItem(f"GAS-B-{i:04d}", "BDC-TRANSFER", DISTRICT, bytes([1]) * 31 + bytes([i % 256])) for i in range(n)]
+    r_open = client.anchor_batch(opens, [])
+    appends = [AppendItem(f"GAS-B-{i:04d}", Stage.MATERIALS, bytes([2]) * 31 + bytes([i % 256])) for i in range(n)]
+    r_app = client.anchor_batch([], appends)
+    single = later.gas_used
+    batch = r_app.gas_used / n
+    return {
+        "gas_first_event_single": first.gas_used,
+        "gas_per_event_single": single,
+        "gas_first_event_batch": round(r_open.gas_used / n),
+        "gas_per_event_batch": round(batch),
+        "gas_batch_over_single": round(batch / single, 3),
+        "capacity_events_per_s_prod": round(PROD_BLOCK_GAS / PROD_BLOCK_TIME / batch),
+    }
+
+
+# ------------------------------------------------------------------------------------------ naive
+def measure_naive(env: _Env, seconds: float) -> dict[str, Any]:
+    """The baseline: one transaction per event with plain web3.py, each waited for."""
+    client, _ = env.hall()
+    client.open_case("NAIVE-0", "BDC-TRANSFER", DISTRICT, b"\x21" * 32)
+    w3, acct = client.w3, client.account
+    assert acct is not None
+    fn = client.ledger.functions
+    n = 0
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        commitment = (n + 1).to_bytes(32, "big")
+        tx = fn.appendEvent(case_id("NAIVE-0"), int(Stage.MATERIALS), commitment).build_transaction(
+            {"from": acct.address, "nonce": w3.eth.get_transaction_count(acct.address)}
+        )
+        signed = acct.sign_transaction(tx)  # type: ignore[arg-type]
+        h = w3.eth.send_raw_transaction(signed.raw_transaction)
+        w3.eth.wait_for_transaction_receipt(h, timeout=60, poll_latency=0.1)
+        n += 1
+    dt = time.perf_counter() - t0
+    return {"naive_events": n, "naive_seconds": round(dt, 2), "naive_events_per_s": round(n / dt, 2)}
+
+
+# ------------------------------------------------------------------------------------------ batched
+class _Producer(threading.Thread):
+    """Staff at the counter: intakes as fast as the store takes them (bounded backlog)."""
+
+    def __init__(self, book: CaseBook, max_pending: int, limit: int | None = None) -> None:
+        super().__init__(name="bench-producer", daemon=True)
+        self.book, self.max_pending, self.limit = book, max_pending, limit
+        cat = load_catalogue()
+        self.item = cat.item("HJ-MIGRATE")
+        self.uploads = [
+            Upload(m.code, f"{m.code}.pdf", b"%PDF-1.4 " + m.code.encode() * 8) for m in self.item.materials
+        ]
+        self.stop_flag = threading.Event()
+        self.serials: list[str] = []
+        self.latencies: list[float] = []
+
+    def run(self) -> None:
+        while not self.stop_flag.is_set() and (self.limit is None or len(self.serials) < self.limit):
+            if len(self.serials) % 200 == 0 and self.book.outbox.pending_count() > self.max_pending:
+                time.sleep(0.05)
+                continue
+            t = time.perf_counter()
+            view = self.book.intake(
+                item_code=self.item.code,
+                home_district=self.book.hall.district,
+                applicant={"name": "基准", "id_number": demo_id_number(), "phone": "13905951234"},
+                materials=self.uploads,
+                staff="bench",
+            )
+            self.latencies.append(time.perf_counter() - t)
+            self.serials.append(view["serial"])
+
+
+def _book(root: Path, name: str, hall: HallIdentity) -> CaseBook:
+    store = Store(root / name)
+    return CaseBook(store, Outbox(store), hall=hall)
+
+
+def _sender(book: CaseBook, client: ChainClient, cfg: BenchConfig) -> OutboxSender:
+    return OutboxSender(
+        book.outbox, client, batch_max=cfg.batch_max, batch_gas=cfg.batch_gas, max_in_flight=cfg.max_in_flight,
+        interval=0.05,
+    )  # fmt: skip
+
+
+def _check_exactly_once(client: ChainClient, serials: list[str], from_block: int) -> dict[str, Any]:
+    """Every produced case has exactly its two events on chain: nothing lost, nothing doubled."""
+    want = {"0x" + case_id(s).hex() for s in serials}
+    counts: dict[str, int] = {}
+    head = client.block_number()
+    step = 500
+    for start in range(from_block, head + 1, step):
+        _, appended = client.events_in_range(start, min(head, start + step - 1))
+        for ev in appended:
+            if ev.case_id in want:
+                counts[ev.case_id] = counts.get(ev.case_id, 0) + 1
+    lost = sum(1 for c in want if counts.get(c, 0) < 2)
+    doubled = sum(1 for c in want if counts.get(c, 0) > 2)
+    return {"cases_checked": len(want), "lost": lost, "doubled": doubled}
+
+
+def _block_gas(client: ChainClient, first: int, last: int) -> tuple[int, int]:
+    used, blocks = 0, 0
+    for n in range(first, last + 1):
+        used += int(client.w3.eth.get_block(n)["gasUsed"])
+        blocks += 1
+    return used, blocks
+
+
+def measure_batched(env: _Env, cfg: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    client, hall = env.hall()
+    book = _book(env.root, "sustained", hall)
+    sender = _sender(book, client, cfg)
+    producer = _Producer(book, max_pending=20_000)
+    start_block = client.block_number()
+    producer.start()
+    sender.start()
+    time.sleep(cfg.warmup_s)
+    a0, b0, t0 = sender.anchored_total, client.block_number(), time.perf_counter()
+    time.sleep(cfg.sustain_s)
+    a1, b1, t1 = sender.anchored_total, client.block_number(), time.perf_counter()
+    producer.stop_flag.set()
+    producer.join()
+    deadline = time.monotonic() + 300
+    while book.outbox.pending_count() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(0.5)
+    sender.stop()
+    events = a1 - a0
+    used, blocks = _block_gas(client, b0 + 1, b1)
+    gas_per_event = used / max(1, sum(1 for _ in range(1)) and events) if events else 0.0
+    ceiling = BLOCK_GAS_LIMIT / cfg.block_time / gas_per_event if gas_per_event else 0.0
+    rate = events / (t1 - t0)
+    check = _check_exactly_once(client, producer.serials, start_block)
+    lat = sorted(producer.latencies)
+    log(f"  sustained: {events} events in {t1 - t0:.1f}s, {used / max(1, blocks) / 1e6:.1f}M gas/block")
+    book.store.close()
+    return {
+        "batched_events": events,
+        "batched_seconds": round(t1 - t0, 2),
+        "batched_events_per_s": round(rate, 1),
+        "batched_gas_per_event": round(gas_per_event),
+        "chain_ceiling_events_per_s": round(ceiling, 1),
+        "batched_of_ceiling": round(rate / ceiling, 3) if ceiling else None,
+        "block_gas_used_avg": round(used / max(1, blocks)),
+        "cases_produced": len(producer.serials),
+        "events_lost": check["lost"],
+        "events_doubled": check["doubled"],
+        "store_intake_p50_ms": round(1000 * lat[len(lat) // 2], 2) if lat else None,
+    }
+
+
+def measure_backlog(env: _Env, cfg: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    client, hall = env.hall()
+    book = _book(env.root, "backlog", hall)
+    producer = _Producer(book, max_pending=10**9, limit=cfg.backlog_events // 2)
+    t = time.perf_counter()
+    producer.run()
+    log(f"  backlog of {book.outbox.pending_count()} events written in {time.perf_counter() - t:.1f}s")
+    start_block = client.block_number()
+    sender = _sender(book, client, cfg)
+    t0 = time.perf_counter()
+    sender.start()
+    while book.outbox.pending_count():
+        time.sleep(0.1)
+        if time.perf_counter() - t0 > 1800:
+            break
+    dt = time.perf_counter() - t0
+    sender.stop()
+    check = _check_exactly_once(client, producer.serials, start_block)
+    book.store.close()
+    return {
+        "backlog_events": 2 * len(producer.serials),
+        "backlog_drain_s": round(dt, 1),
+        "backlog_events_per_s": round(2 * len(producer.serials) / dt, 1),
+        "backlog_lost": check["lost"],
+        "backlog_doubled": check["doubled"],
+    }
+
+
+# ------------------------------------------------------------------------------------------ verify
+def measure_verify(env: _Env, runs: int) -> dict[str, Any]:
+    a, _ = env.hall(350502)
+    b, _ = env.hall(350503)
+    env.admin.grant_role("DISPUTE_OFFICER_ROLE", a.address)
+    files = [(f"m{i}", f"材料{i}.pdf", f"material {i} ".encode() * 100) for i in range(20)]
+    ms = MaterialSet.new([MaterialFile.of(k, n, d) for k, n, d in files])
+    serial = "BENCH-VERIFY-1"
+    plan: list[tuple[Stage, ChainClient, dict[str, Any]]] = [
+        (Stage.INTAKE, a, {"item_code": "BDC-TRANSFER", "applicant_name": "基准", "applicant_id_number": "x" * 18}),
+        (Stage.MATERIALS, a, {"materials_root": ms.root.hex(), "material_count": 20}),
+        (Stage.ACCEPTANCE, b, {"decision": "accepted"}),
+        (Stage.PROCESS, b, {"step": "review"}),
+        (Stage.PROCESS, b, {"step": "site_inspection"}),
+        (Stage.PROCESS, b, {"step": "approval"}),
+        (Stage.RESULT, b, {"decision": "approved"}),
+        (Stage.DELIVERY, a, {"method": "counter"}),
+        (Stage.DISPUTE_OPENED, a, {"reason": "bench"}),
+        (Stage.DISPUTE_RESOLVED, a, {"verdict": "match"}),
+    ]  # fmt: skip
+    recs = [SaltedRecord.new(serial, st, f) for st, _, f in plan]
+    a.open_case(serial, "BDC-TRANSFER", 350503, recs[0].commitment)
+    for r, (st, w, _) in zip(recs[1:], plan[1:], strict=True):
+        w.append_event(serial, st, r.commitment)
+    events = env.admin.case_events(serial)
+    held = [
+        HeldEvent(record=r, event=e, time=env.admin.block_time(e.block_number),
+                  materials=ms if e.stage == Stage.MATERIALS else None,
+                  contents=[d for _, _, d in files] if e.stage == Stage.MATERIALS else None)
+        for r, e in zip(recs, events, strict=True)
+    ]  # fmt: skip
+    bundle = build_bundle(serial=serial, chain_id=env.dep.chain_id, ledger=env.dep.ledger, registry=env.dep.registry,
+                          exported_at="bench", exported_by={}, held=held, include_files=True)  # fmt: skip
+    reader = ChainClient.connect(env.chain.rpc_url, deployment=env.dep)
+    total, pure = [], []
+    for _ in range(runs):
+        t = time.perf_counter()
+        facts = fetch_chain_facts(reader, serial)
+        t1 = time.perf_counter()
+        report = verify_bundle(bundle, facts)
+        t2 = time.perf_counter()
+        if not report.ok:
+            raise RuntimeError("bench case did not verify")
+        total.append((t2 - t) * 1000)
+        pure.append((t2 - t1) * 1000)
+    total.sort()
+    return {
+        "verify_case_ms": round(statistics.median(total), 2),
+        "verify_case_p95_ms": round(total[int(0.95 * (len(total) - 1))], 2),
+        "verify_case_pure_ms": round(statistics.median(pure), 2),
+    }
+
+
+# ------------------------------------------------------------------------------------------ HTTP intake
+def measure_intake(root: Path, cfg: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    """A real hall node process under ``intake_clients`` concurrent clients driven from another process."""
+    import json
+    import subprocess
+    import sys
+
+    from ledger.dev.demo import HallClient
+    from ledger.dev.localnet import LocalNet
+
+    net = LocalNet(root / "intake-net", halls=1, chain_port=free_port(), hall_ports=[free_port()],
+                   block_time=cfg.block_time)  # fmt: skip
+    halls = net.up()
+    try:
+        hall = halls[0]
+        clerk = HallClient.demo(hall["dir"], hall["url"], "clerk")
+        # warm-up (connection set-up, first-request imports) is not counted
+        subprocess.run([sys.executable, "-m", "ledger.dev.loadgen", "--url", hall["url"], "--token", clerk.token,
+                        "--clients", "4", "--requests", "40", "--home-district", str(hall["district"])],
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+        out = subprocess.run([sys.executable, "-m", "ledger.dev.loadgen", "--url", hall["url"], "--token", clerk.token,
+                              "--clients", str(cfg.intake_clients), "--requests", str(cfg.intake_requests),
+                              "--home-district", str(hall["district"])],
+                             capture_output=True, text=True, timeout=900)  # fmt: skip
+        res = json.loads(out.stdout)
+        log(f"  intake: {res['ok']} ok / {res['errors']} errors in {res['seconds']}s")
+        return {
+            "intake_clients": res["clients"],
+            "intake_requests": res["requests"],
+            "intake_errors": res["errors"],
+            "intake_rps": res["rps"],
+            "intake_p50_ms": res["p50_ms"],
+            "intake_p95_ms": res["p95_ms"],
+            "intake_p99_ms": res["p99_ms"],
+        }
+    finally:
+        net.down()
+
+
+# ------------------------------------------------------------------------------------------ audit
+def measure_audit(env: _Env, cfg: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    """The regulator's anomaly scan over a hall holding ``audit_cases`` anchored cases."""
+    from ledger.hall.audit import scan
+
+    client, hall = env.hall()
+    book = _book(env.root, "audit", hall)
+    producer = _Producer(book, max_pending=10**9, limit=cfg.audit_cases)
+    producer.run()
+    sender = _sender(book, client, cfg)
+    sender.start()
+    while book.outbox.pending_count():
+        time.sleep(0.2)
+    sender.stop()
+    reader = ChainClient.connect(env.chain.rpc_url, deployment=env.dep, timeout=30)
+    t = time.perf_counter()
+    result = scan(book, reader)
+    dt = time.perf_counter() - t
+    log(f"  audit scan: {result.cases} cases, {len(result.anomalies)} anomalies, {len(result.errors)} errors")
+    book.store.close()
+    return {"audit_cases": result.cases, "audit_scan_s": round(dt, 2), "audit_anomalies": len(result.anomalies)}
+
+
+# ------------------------------------------------------------------------------------------ all
+def run_bench(
+    cfg: BenchConfig, *, log: Callable[[str], None] = lambda _: None, parts: set[str] | None = None
+) -> dict[str, Any]:
+    """Run every measurement on one temporary chain; returns the figures."""
+    root = Path(tempfile.mkdtemp(prefix="caseledger-bench-"))
+    out: dict[str, Any] = {"block_time_s": cfg.block_time, "block_gas_limit": BLOCK_GAS_LIMIT}
+    want = parts or {"gas", "naive", "batched", "backlog", "verify", "intake", "audit"}
+    env = _Env(root, cfg.block_time)
+    try:
+        if "gas" in want:
+            log("gas per event ...")
+            out.update(measure_gas(env))
+        if "verify" in want:
+            log("verification of a 10-event, 20-material case ...")
+            out.update(measure_verify(env, cfg.verify_runs))
+        if "naive" in want:
+            log(f"naive web3.py baseline for {cfg.naive_s:.0f}s ...")
+            out.update(measure_naive(env, cfg.naive_s))
+        if "batched" in want:
+            log(f"batched anchoring sustained for {cfg.sustain_s:.0f}s ...")
+            out.update(measure_batched(env, cfg, log))
+        if "naive" in want and "batched" in want and out.get("naive_events_per_s"):
+            out["ratio"] = round(out["batched_events_per_s"] / out["naive_events_per_s"], 1)
+        if "backlog" in want:
+            log(f"backlog of {cfg.backlog_events} events ...")
+            out.update(measure_backlog(env, cfg, log))
+        if "audit" in want:
+            log(f"audit scan over {cfg.audit_cases} cases ...")
+            out.update(measure_audit(env, cfg, log))
+        if "intake" in want:
+            log(f"HTTP intake, {cfg.intake_clients} clients from another process ...")
+            out.update(measure_intake(root, cfg, log))
+    finally:
+        env.close()
+        shutil.rmtree(root, ignore_errors=True)
+    return out

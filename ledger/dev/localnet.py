@@ -1,0 +1,203 @@
+"""A local consortium of hall node processes on one machine (for ``caseledger up`` and the tests).
+
+    net = LocalNet(Path(".caseledger"), halls=3)
+    net.up()          # chain, deployment, registered halls, one ``python -m node_api`` per hall
+    net.halls         # URLs, districts, the demo-accounts.json of each hall (mode 0600)
+    net.down()
+
+Each hall runs as its own process with its own port, store and key (``<data_dir>/halls/<n>/``);
+state survives ``down``/``up``. ``<data_dir>/consortium.json`` records what is running.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ledger.chain.client import ChainClient, Deployment
+from ledger.dev.consortium import DEMO_HALLS, ensure_deployment, ensure_halls, hall_dir
+from ledger.dev.devchain import DevChain, dev_admin
+from ledger.errors import ConfigError, LedgerError
+
+__all__ = ["LocalNet", "start_hall", "stop_hall", "wait_healthy"]
+
+
+def _pid(path: Path) -> int | None:
+    try:
+        pid = int(path.read_text().strip())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        return None
+    return pid
+
+
+def hall_pid(d: Path) -> int | None:
+    return _pid(d / "node.pid")
+
+
+def start_hall(d: Path, *, port: int, rpc_url: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start ``python -m node_api`` for the hall in ``d`` (a child in its own session)."""
+    full = {
+        **os.environ,
+        "CASELEDGER_HALL_DIR": str(d),
+        "CASELEDGER_PORT": str(port),
+        "CASELEDGER_RPC_URL": rpc_url,
+        **(env or {}),
+    }
+    log = open(d / "node.log", "ab")  # noqa: SIM115 - handed to the child
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "node_api"], env=full, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    log.close()
+    (d / "node.pid").write_text(str(proc.pid))
+    return proc
+
+
+def stop_hall(d: Path, *, timeout: float = 15.0) -> bool:
+    pid = hall_pid(d)
+    if pid is None:
+        (d / "node.pid").unlink(missing_ok=True)
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, signal.SIGKILL)
+    (d / "node.pid").unlink(missing_ok=True)
+    return True
+
+
+def wait_healthy(url: str, *, timeout: float = 60.0, proc: subprocess.Popen[bytes] | None = None) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            r = httpx.get(url.rstrip("/") + "/health", timeout=2)
+            if r.status_code == 200:
+                data: dict[str, Any] = r.json()
+                return data
+        except httpx.HTTPError:
+            pass
+        if proc is not None and proc.poll() is not None:
+            raise ConfigError(f"the hall node at {url} exited (code {proc.returncode}); see its node.log")
+        if time.monotonic() > deadline:
+            raise ConfigError(f"the hall node at {url} did not become healthy within {timeout:.0f}s")
+        time.sleep(0.2)
+
+
+class LocalNet:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        halls: int = 3,
+        chain_port: int = 8545,
+        hall_ports: list[int] | None = None,
+        block_time: float = 1.0,
+        node_env: dict[str, str] | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.count = halls
+        self.chain = DevChain(data_dir, port=chain_port, block_time=block_time)
+        self.hall_ports = hall_ports or [s.port for s in DEMO_HALLS[:halls]]
+        self.node_env = {"CASELEDGER_DEMO_ACCOUNTS": "true", **(node_env or {})}
+        self.halls: list[dict[str, Any]] = []
+        self.deployment: Deployment | None = None
+
+    @property
+    def state_file(self) -> Path:
+        return self.data_dir / "consortium.json"
+
+    @classmethod
+    def load(cls, data_dir: Path) -> LocalNet | None:
+        """The consortium described by ``<data_dir>/consortium.json``, if any."""
+        try:
+            st = json.loads((data_dir / "consortium.json").read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        net = cls(
+            data_dir, halls=len(st["halls"]), chain_port=st["chain_port"], hall_ports=[h["port"] for h in st["halls"]]
+        )
+        net.halls = st["halls"]
+        return net
+
+    def hall_dir(self, n: int) -> Path:
+        return hall_dir(self.data_dir, n)
+
+    def up(self, *, timeout: float = 90.0) -> list[dict[str, Any]]:
+        self.chain.up()
+        dep, _ = ensure_deployment(self.chain)
+        self.deployment = dep
+        specs = ensure_halls(self.chain, dep, self.count)
+        admin = ChainClient.connect(self.chain.rpc_url, deployment=dep, account=dev_admin())
+        self.halls = []
+        procs = []
+        for n, (h, port) in enumerate(zip(specs, self.hall_ports, strict=True), start=1):
+            d = self.hall_dir(n)
+            url = f"http://127.0.0.1:{port}"
+            if h["endpoint"] != url or admin.hall(int(str(h["hall_id"]))).endpoint != url:
+                if admin.hall(int(str(h["hall_id"]))).endpoint != url:
+                    admin.set_hall_endpoint(int(str(h["hall_id"])), url)
+                desc = json.loads((d / "hall.json").read_text())
+                desc.update(endpoint=url, port=port)
+                (d / "hall.json").write_text(json.dumps(desc, ensure_ascii=False, indent=2) + "\n")
+            proc = None if hall_pid(d) else start_hall(d, port=port, rpc_url=self.chain.rpc_url, env=self.node_env)
+            procs.append(proc)
+            self.halls.append({"n": n, "hall_id": h["hall_id"], "name": h["name"], "district": h["district"],
+                               "port": port, "url": url, "dir": str(d), "account": h["account"]})  # fmt: skip
+        for hall, proc in zip(self.halls, procs, strict=True):
+            wait_healthy(hall["url"], timeout=timeout, proc=proc)
+            hall["accounts_file"] = str(Path(hall["dir"]) / "demo-accounts.json")
+        self._save()
+        return self.halls
+
+    def _save(self) -> None:
+        self.state_file.write_text(
+            json.dumps(
+                {"rpc_url": self.chain.rpc_url, "chain_port": self.chain.port, "halls": self.halls},
+                ensure_ascii=False,
+                indent=2,
+            )
+            + "\n"
+        )
+
+    def down(self) -> None:
+        for n in range(1, self.count + 1):
+            stop_hall(self.hall_dir(n))
+        self.chain.down()
+        self.state_file.unlink(missing_ok=True)
+
+    def status(self) -> dict[str, Any]:
+        chain = self.chain.status()
+        dep_file = self.data_dir / "deployment.json"
+        out: dict[str, Any] = {"chain": chain, "deployment": None, "halls": []}
+        if dep_file.exists():
+            try:
+                out["deployment"] = Deployment.load(dep_file).model_dump()
+            except LedgerError:
+                pass
+        for h in self.halls:
+            entry = {k: h[k] for k in ("n", "hall_id", "name", "district", "url")}
+            try:
+                entry["health"] = httpx.get(h["url"] + "/health", timeout=3).json()
+                entry["up"] = True
+            except (httpx.HTTPError, ValueError):
+                entry["up"] = False
+            out["halls"].append(entry)
+        return out

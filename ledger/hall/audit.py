@@ -1,0 +1,610 @@
+"""Regulator audit (监管/督查): trails, case filters, working-day time limits, anomalies, summaries.
+
+The computations are pure functions over a hall's stored headers and records (and, for anomalies,
+the chain facts of :mod:`ledger.verify.checks`); :func:`scan` and :class:`AnomalyScanner` do the reading::
+
+    rows = [case_row(h, recs, catalogue, today=date(2026, 10, 12)) for h, recs in cases]
+    late = compliance_lists(rows)["overdue"]
+    result = scan(book, client)                    # on demand; AnomalyScanner runs it on a schedule
+    print(to_csv(result.anomalies))
+
+Time limits (办理时限): accepted date = the ACCEPTANCE record's date; supplement pauses run from a
+PROCESS ``supplement_requested`` record to the next supplementary MATERIALS record (still open →
+until completion or today); completed = the RESULT record's date; the limit is the catalogue item's
+``time_limit_working_days``; counting is :mod:`ledger.hall.workdays` on the official calendar, with a
+Monday-to-Friday estimate flagged ``approximate`` for a year the calendar does not cover yet.
+
+Anomaly kinds (zh-CN / English in :data:`ANOMALY_TEXT`): ``record_tampered`` (stored content no longer
+recomputes to the commitment at its anchor), ``record_unanchored`` (pending longer than a threshold),
+``record_refused``, ``anchor_without_record``, ``out_of_order``, ``chain_head_broken``,
+``writer_outside_rights`` (the rights logic of :func:`ledger.verify.checks.check_chain`), ``result_late``,
+``outbox_stale``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ledger.chain.client import ChainClient
+from ledger.core.records import DisclosedRecord
+from ledger.core.stages import Stage
+from ledger.errors import ChainError, InputError, LedgerError
+from ledger.hall.cases import CST, PERSONAL_FIELDS, CaseBook, case_status
+from ledger.hall.catalogue import Catalogue
+from ledger.hall.workdays import APPROXIMATE_NOTE, compliance_report
+from ledger.hall.worker import BackgroundWorker
+from ledger.verify.checks import ChainFacts, check_chain, fetch_chain_facts_many, fetch_registry_log
+
+__all__ = [
+    "ANOMALY_TEXT",
+    "Anomaly",
+    "AnomalyScanner",
+    "AuditThresholds",
+    "CaseRow",
+    "ScanResult",
+    "SummaryRow",
+    "TrailEntry",
+    "case_anomalies",
+    "case_row",
+    "compliance_lists",
+    "filter_rows",
+    "outbox_anomalies",
+    "scan",
+    "summarize",
+    "to_csv",
+    "trail",
+]
+
+log = logging.getLogger("caseledger.audit")
+
+ANOMALY_TEXT: dict[str, tuple[str, str]] = {
+    "record_tampered": ("存储记录与链上锚定不符（疑似被改动）", "stored record no longer matches its anchor"),
+    "record_unanchored": ("记录长时间未上链", "record not anchored after the threshold"),
+    "record_refused": ("记录被链上规则拒绝", "record refused by the chain's rules"),
+    "anchor_without_record": ("链上有事件但本大厅无对应记录", "event on chain without a record at this hall"),
+    "out_of_order": ("环节顺序不符合办件流程", "stage out of lifecycle order"),
+    "chain_head_broken": ("链上哈希链无法复算", "the on-chain hash chain does not recompute"),
+    "writer_outside_rights": ("写入方超出权限", "event written by a hall outside its rights"),
+    "result_late": ("办结超过法定时限", "result after its deadline"),
+    "outbox_stale": ("待上链队列积压超时", "outbox entry older than the threshold"),
+}
+
+Compliance = Literal[
+    "on_time",
+    "near_due",
+    "overdue",
+    "completed_on_time",
+    "completed_late",
+    "not_accepted",
+    "awaiting_acceptance",
+    "no_limit",
+    "invalid",
+]
+
+
+class AuditThresholds(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    pending_after_s: float = 600.0
+    """a record still pending anchoring after this long is an anomaly"""
+    outbox_after_s: float = 600.0
+    """an outbox entry older than this is an anomaly"""
+    transfer_grace_s: float = 600.0
+    """an on-chain event older than this without a local record is an anomaly (transfer lag before)"""
+    near_due_days: int = 2
+
+
+DEFAULT_THRESHOLDS = AuditThresholds()
+
+
+class TrailEntry(BaseModel):
+    seq: int
+    index: int | None
+    stage: str
+    stage_zh: str
+    writer_hall: int | None
+    origin: str
+    anchor: dict[str, Any]
+    commitment: str
+    at: str | None
+    fields: dict[str, Any]
+    withheld: list[str]
+
+
+class CaseRow(BaseModel):
+    serial: str
+    item_code: str
+    item_name: str = ""
+    accepting_hall: int
+    accepting_district: int | None = None
+    home_district: int
+    status: str
+    created_on: date | None = None
+    accepted_on: date | None = None
+    completed_on: date | None = None
+    limit_working_days: int | None = None
+    due: date | None = None
+    compliance: Compliance
+    working_days_used: int | None = None
+    working_days_remaining: int | None = None
+    approximate: bool = False
+    note: str = ""
+    pauses: list[tuple[date, date | None]] = []
+    events: int = 0
+
+
+class SummaryRow(BaseModel):
+    key: str
+    cases: int
+    open: int
+    completed: int
+    completed_on_time: int
+    completed_late: int
+    overdue: int
+    near_due: int
+    on_time_rate: float | None
+
+
+class Anomaly(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    serial: str
+    index: int | None = None
+    seq: int | None = None
+    stage: str | None = None
+    detail: str = ""
+
+    def text(self, lang: str = "zh") -> str:
+        zh, en = ANOMALY_TEXT.get(self.kind, (self.kind, self.kind))
+        return zh if lang == "zh" else en
+
+
+class ScanResult(BaseModel):
+    started_at: str
+    finished_at: str
+    duration_s: float
+    cases: int
+    anomalies: list[Anomaly]
+    errors: list[str] = []
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for a in self.anomalies:
+            out[a.kind] = out.get(a.kind, 0) + 1
+        return out
+
+
+# ------------------------------------------------------------------------------------------ helpers
+def _day(value: Any) -> date | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        d = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=CST)
+    return d.astimezone(CST).date()
+
+
+def _anchor_day(r: dict[str, Any]) -> date | None:
+    t = (r.get("anchor") or {}).get("time")
+    return datetime.fromtimestamp(int(t), CST).date() if isinstance(t, int | float) else None
+
+
+def _ordered(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    def key(r: dict[str, Any]) -> tuple[int, int]:
+        idx = (r.get("anchor") or {}).get("index")
+        return (idx if isinstance(idx, int) else 10**9, int(r.get("seq", 0)))
+
+    return sorted((r for r in records if (r.get("anchor") or {}).get("state") != "refused"), key=key)
+
+
+_DATE_FIELD = {
+    Stage.INTAKE: "intake_at",
+    Stage.MATERIALS: "submitted_at",
+    Stage.ACCEPTANCE: "at",
+    Stage.PROCESS: "at",
+    Stage.RESULT: "decided_at",
+    Stage.DELIVERY: "at",
+    Stage.DISPUTE_OPENED: "opened_at",
+    Stage.DISPUTE_RESOLVED: "resolved_at",
+}
+
+
+# ------------------------------------------------------------------------------------------ trail
+def trail(records: Sequence[dict[str, Any]]) -> list[TrailEntry]:
+    """The case's events in chain order, personal fields withheld (a regulator sees no applicant data)."""
+    out = []
+    for r in sorted(records, key=lambda r: ((r.get("anchor") or {}).get("index", 10**9), r["seq"])):
+        st = Stage[r["stage"]]
+        shown = {k: v for k, v in r["fields"].items() if k not in PERSONAL_FIELDS and k not in ("case_serial", "stage")}
+        out.append(
+            TrailEntry(
+                seq=r["seq"],
+                index=(r.get("anchor") or {}).get("index"),
+                stage=st.name,
+                stage_zh=st.label_zh,
+                writer_hall=r.get("writer_hall"),
+                origin=str(r.get("origin", "")),
+                anchor=r.get("anchor") or {"state": "pending"},
+                commitment=r["commitment"],
+                at=r["fields"].get(_DATE_FIELD[st]),
+                fields=shown,
+                withheld=sorted(k for k in r["fields"] if k in PERSONAL_FIELDS),
+            )
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------------------ compliance
+def case_row(
+    header: dict[str, Any],
+    records: Sequence[dict[str, Any]],
+    catalogue: Catalogue,
+    *,
+    today: date,
+    near_due_days: int = 2,
+) -> CaseRow:
+    """One case's audit row: where it stands and its working-day time-limit compliance (pure)."""
+    recs = _ordered(records)
+    accepted: date | None = None
+    rejected = False
+    completed: date | None = None
+    not_accepted = False
+    pauses: list[tuple[date, date | None]] = []
+    created: date | None = _day(header.get("created_at"))
+    for r in recs:
+        st, f = Stage[r["stage"]], r["fields"]
+        when = _day(f.get(_DATE_FIELD[st])) or _anchor_day(r)
+        if st == Stage.INTAKE and when:
+            created = when
+        elif st == Stage.ACCEPTANCE and accepted is None and not rejected:
+            if f.get("decision") == "accepted":
+                accepted = when
+            else:
+                rejected = True
+        elif st == Stage.PROCESS and f.get("step") == "supplement_requested" and when:
+            if not pauses or pauses[-1][1] is not None:
+                pauses.append((when, None))
+        elif st == Stage.MATERIALS and f.get("supplement") and when and pauses and pauses[-1][1] is None:
+            pauses[-1] = (pauses[-1][0], when)
+        elif st == Stage.RESULT and completed is None:
+            completed = when
+            not_accepted = f.get("decision") == "not_accepted"
+    code = str(header.get("item_code", ""))
+    try:
+        item = catalogue.item(code)
+        limit: int | None = item.time_limit_working_days
+        name = item.name_zh
+    except LedgerError:
+        limit, name = None, ""
+    row: dict[str, Any] = {
+        "serial": header["serial"], "item_code": code, "item_name": name,
+        "accepting_hall": header["accepting_hall"], "accepting_district": header.get("accepting_district"),
+        "home_district": header["home_district"], "status": case_status(list(records)), "created_on": created,
+        "accepted_on": accepted, "completed_on": completed, "limit_working_days": limit, "pauses": pauses,
+        "events": len(recs),
+    }  # fmt: skip
+    if rejected or not_accepted:
+        return CaseRow(**row, compliance="not_accepted")
+    if accepted is None:
+        return CaseRow(**row, compliance="awaiting_acceptance")
+    if limit is None:
+        return CaseRow(**row, compliance="no_limit", note=f"item {code} not in the catalogue")
+    end = completed or today
+    closed = [(a, b if b is not None else max(a, end)) for a, b in pauses]
+    try:
+        rep = compliance_report(accepted, limit, closed, completed, max(today, completed or today), near_due_days,
+                                fallback=True)  # fmt: skip
+    except ValueError as exc:
+        return CaseRow(**row, compliance="invalid", note=str(exc))
+    return CaseRow(
+        **row,
+        due=rep.due,
+        compliance=rep.status.value,
+        working_days_used=rep.working_days_used,
+        working_days_remaining=rep.working_days_remaining,
+        approximate=rep.approximate,
+        note=APPROXIMATE_NOTE if rep.approximate else "",
+    )
+
+
+def filter_rows(
+    rows: Iterable[CaseRow],
+    *,
+    accepting_hall: int | None = None,
+    home_district: int | None = None,
+    item_code: str | None = None,
+    status: str | None = None,
+    compliance: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> list[CaseRow]:
+    """Cases by accepting hall, home district, item, status (or compliance), created in [since, until]."""
+    if since and until and until < since:
+        raise InputError("until", "the end of the date range is before its start")
+    out = []
+    for r in rows:
+        if accepting_hall is not None and r.accepting_hall != accepting_hall:
+            continue
+        if home_district is not None and r.home_district != home_district:
+            continue
+        if item_code and r.item_code != item_code:
+            continue
+        if status and r.status != status:
+            continue
+        if compliance and r.compliance != compliance:
+            continue
+        if since and (r.created_on is None or r.created_on < since):
+            continue
+        if until and (r.created_on is None or r.created_on > until):
+            continue
+        out.append(r)
+    return out
+
+
+def compliance_lists(rows: Iterable[CaseRow]) -> dict[str, list[CaseRow]]:
+    """Open cases past their due date (``overdue``) and due within the near-due threshold (``near_due``)."""
+    rows = list(rows)
+    return {
+        "overdue": sorted((r for r in rows if r.compliance == "overdue"), key=lambda r: r.due or date.max),
+        "near_due": sorted((r for r in rows if r.compliance == "near_due"), key=lambda r: r.due or date.max),
+        "completed_late": [r for r in rows if r.compliance == "completed_late"],
+    }
+
+
+def summarize(rows: Iterable[CaseRow], by: Literal["hall", "district", "item"]) -> list[SummaryRow]:
+    """Summary figures per accepting hall, home district or service item."""
+    groups: dict[str, list[CaseRow]] = {}
+    for r in rows:
+        key = str(r.accepting_hall if by == "hall" else r.home_district if by == "district" else r.item_code)
+        groups.setdefault(key, []).append(r)
+    out = []
+    for key, rs in sorted(groups.items()):
+        c = {
+            k: sum(1 for r in rs if r.compliance == k)
+            for k in ("completed_on_time", "completed_late", "overdue", "near_due")
+        }
+        done = c["completed_on_time"] + c["completed_late"]
+        out.append(
+            SummaryRow(
+                key=key,
+                cases=len(rs),
+                open=sum(1 for r in rs if r.completed_on is None),
+                completed=sum(1 for r in rs if r.completed_on is not None),
+                completed_on_time=c["completed_on_time"],
+                completed_late=c["completed_late"],
+                overdue=c["overdue"],
+                near_due=c["near_due"],
+                on_time_rate=round(c["completed_on_time"] / done, 4) if done else None,
+            )
+        )
+    return out
+
+
+def to_csv(rows: Sequence[BaseModel]) -> str:
+    """CSV (UTF-8, header row) of audit rows; lists and dicts are written as JSON."""
+    import json
+
+    buf = io.StringIO()
+    if not rows:
+        return ""
+    data = [r.model_dump(mode="json") for r in rows]
+    writer = csv.DictWriter(buf, fieldnames=list(data[0]), lineterminator="\n")
+    writer.writeheader()
+    for d in data:
+        writer.writerow(
+            {k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v for k, v in d.items()}
+        )
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------------------------------ anomalies
+def _recompute(r: dict[str, Any]) -> str | None:
+    """The commitment the stored record recomputes to (fields erased after their retention period
+    count by the leaf hashes kept in ``withheld``); ``None`` for a malformed record."""
+    try:
+        rec = DisclosedRecord(fields=r["fields"], salts=r["salts"], withheld=r.get("withheld") or {})
+        return rec.root().hex()
+    except (ValidationError, KeyError, LedgerError, TypeError, ValueError):
+        return None
+
+
+def case_anomalies(
+    header: dict[str, Any],
+    records: Sequence[dict[str, Any]],
+    facts: ChainFacts | None,
+    row: CaseRow | None,
+    *,
+    now: float,
+    thresholds: AuditThresholds = DEFAULT_THRESHOLDS,
+) -> list[Anomaly]:
+    """Anomalies of one case at this hall, against the chain's ``facts`` (pure)."""
+    serial = header["serial"]
+    out: list[Anomaly] = []
+
+    def add(kind: str, **kw: Any) -> None:
+        out.append(Anomaly(kind=kind, serial=serial, **kw))
+
+    events = {e.index: e for e in facts.events} if facts else {}
+    matched: set[int] = set()
+    local_commitments: set[str] = set()
+    for r in records:
+        a = r.get("anchor") or {}
+        state = a.get("state", "pending")
+        seq, stage = r.get("seq"), r.get("stage")
+        if state == "refused":
+            add("record_refused", seq=seq, stage=stage, detail=str(a.get("rule", "")))
+            continue
+        local_commitments.add(str(r.get("commitment", "")))
+        if state == "pending":
+            written = r.get("written_at")
+            age = now - float(written) if written is not None else 0.0
+            if age > thresholds.pending_after_s:
+                add("record_unanchored", seq=seq, stage=stage, detail=f"pending for {age:.0f} s")
+            continue
+        idx = a.get("index")
+        ce = events.get(idx) if isinstance(idx, int) else None
+        if ce is None:
+            add("record_tampered", seq=seq, stage=stage, index=idx, detail="its anchor index has no event on chain")
+            continue
+        matched.add(ce.index)
+        got = _recompute(r)
+        want = ce.commitment.lower().removeprefix("0x")
+        if got != want or ce.stage.name != stage:
+            add("record_tampered", seq=seq, stage=stage, index=idx,
+                detail=f"recomputed {got or 'malformed record'} ≠ on-chain {want}")  # fmt: skip
+    if facts is not None:
+        for e in facts.events:
+            if e.index in matched or e.commitment.lower().removeprefix("0x") in local_commitments:
+                continue
+            if now - e.time > thresholds.transfer_grace_s:
+                add("anchor_without_record", index=e.index, stage=e.stage.name,
+                    detail=f"block {e.block}, tx {e.tx}")  # fmt: skip
+        for idx, reasons in sorted(check_chain(facts).items()):
+            stage = next((e.stage.name for e in facts.events if e.index == idx), None)
+            for rs in reasons:
+                kind = {"writer_inactive": "writer_outside_rights", "writer_no_right": "writer_outside_rights"}.get(
+                    rs.code, rs.code
+                )
+                add(kind, index=idx, stage=stage, detail=rs.text("en"))
+    if row is not None and row.compliance == "completed_late":
+        add("result_late", stage="RESULT", detail=f"completed {row.completed_on}, due {row.due}")
+    elif row is not None and row.due is not None and row.completed_on is not None:
+        res = next((r for r in _ordered(records) if r["stage"] == "RESULT"), None)
+        anchored_on = _anchor_day(res) if res else None
+        if anchored_on and anchored_on > row.due:
+            add(
+                "result_late",
+                stage="RESULT",
+                detail=f"recorded {row.completed_on} but anchored {anchored_on}, due {row.due}",
+            )
+    return out
+
+
+def outbox_anomalies(entries: Iterable[dict[str, Any]], *, now: float, thresholds: AuditThresholds) -> list[Anomaly]:
+    out = []
+    for e in entries:
+        created = e.get("created_at")
+        age = now - float(created) if created is not None else 0.0
+        if age > thresholds.outbox_after_s:
+            out.append(
+                Anomaly(
+                    kind="outbox_stale",
+                    serial=str(e.get("serial", "")),
+                    stage=e.get("stage"),
+                    detail=f"outbox entry {e.get('seq')} waiting for {age:.0f} s",
+                )  # fmt: skip
+            )
+    return out
+
+
+def case_rows(book: CaseBook, *, today: date | None = None, near_due_days: int = 2) -> list[CaseRow]:
+    """Every case this hall holds as an audit row."""
+    day = today or datetime.now(CST).date()
+    return [
+        case_row(h, book.records(h["serial"]), book.catalogue, today=day, near_due_days=near_due_days)
+        for _, h in book.store.iter_json(b"case/")
+    ]
+
+
+def scan(
+    book: CaseBook,
+    client: ChainClient,
+    *,
+    thresholds: AuditThresholds = DEFAULT_THRESHOLDS,
+    now: float | None = None,
+    today: date | None = None,
+) -> ScanResult:
+    """Scan every case this hall holds, and its outbox, against the chain."""
+    t0 = time.monotonic()
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    at = time.time() if now is None else now
+    day = today or datetime.fromtimestamp(at, CST).date()
+    anomalies: list[Anomaly] = []
+    errors: list[str] = []
+    try:
+        registry = fetch_registry_log(client)
+    except ChainError as exc:
+        registry = None
+        errors.append(f"registry: {exc}")
+    n = 0
+    headers = [h for _, h in book.store.iter_json(b"case/")]
+    all_facts: dict[str, ChainFacts] = {}
+    if registry is not None:
+        try:
+            all_facts = fetch_chain_facts_many(client, [h["serial"] for h in headers], registry_log=registry)
+        except ChainError as exc:
+            errors.append(f"chain: {exc}")
+            registry = None
+    for h in headers:
+        n += 1
+        serial = h["serial"]
+        recs = book.records(serial)
+        facts: ChainFacts | None = all_facts.get(serial)
+        row = case_row(h, recs, book.catalogue, today=day, near_due_days=thresholds.near_due_days)
+        if facts is None:
+            continue
+        anomalies += case_anomalies(h, recs, facts, row, now=at, thresholds=thresholds)
+    anomalies += outbox_anomalies(book.outbox.pending(), now=at, thresholds=thresholds)
+    return ScanResult(
+        started_at=started,
+        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        duration_s=round(time.monotonic() - t0, 3),
+        cases=n,
+        anomalies=anomalies,
+        errors=errors,
+    )
+
+
+LAST_SCAN_KEY = b"audit/last_scan"
+
+
+class AnomalyScanner(BackgroundWorker):
+    """Runs :func:`scan` every ``interval`` seconds in a background thread; keeps the last result."""
+
+    def __init__(
+        self, book: CaseBook, client: ChainClient, *, interval: float, thresholds: AuditThresholds = DEFAULT_THRESHOLDS
+    ) -> None:
+        self.book = book
+        self.client = client
+        self.interval = interval
+        self.thresholds = thresholds
+        super().__init__()
+        self._lock = threading.Lock()
+
+    thread_name = "audit-scanner"
+
+    def start(self) -> None:
+        if self.interval > 0:  # 0 = scans on demand only
+            super().start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.run_once()
+            except Exception:  # a scan failure must not kill the node's scheduler
+                log.exception("audit: scan failed")
+
+    def run_once(self) -> ScanResult:
+        with self._lock:
+            result = scan(self.book, self.client, thresholds=self.thresholds)
+            self.book.store.put_json(LAST_SCAN_KEY, result.model_dump(mode="json"))
+        if result.anomalies:
+            log.warning("audit: %d anomalies in %d cases: %s", len(result.anomalies), result.cases, result.counts())
+        return result
+
+    def last(self) -> ScanResult | None:
+        raw = self.book.store.get_json(LAST_SCAN_KEY)
+        return None if raw is None else ScanResult.model_validate(raw)

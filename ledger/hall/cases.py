@@ -1,0 +1,515 @@
+"""The case domain service of one hall: intake, acceptance, process, result, delivery.
+
+No web framework here: the node API calls these methods and maps :class:`LedgerError` to HTTP.
+Every state change is one atomic LevelDB batch holding the record (fields + salts), its files and
+its outbox entry, so what staff were told was saved is saved, and anchoring follows
+asynchronously::
+
+    book = CaseBook(store, outbox, hall=HallIdentity(hall_id=1, district=350502, account="0x..."))
+    view = book.intake(item_code="BDC-TRANSFER", home_district=350503,
+                       applicant={"name": "张三", "id_number": "...", "phone": "13800000000"},
+                       materials=[Upload("id_card", "id.pdf", data), ...], staff="window-1")
+
+Store keys: ``case/<serial>`` (header), ``rec/<serial>/<seq:06d>`` (records with salts, files and
+anchor state), ``meta/serial/<yyyymmdd>`` (serial counter), ``blob/<sha256>`` (files).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from ledger.core.materials import MaterialFile, MaterialSet
+from ledger.core.records import SaltedRecord
+from ledger.core.stages import Stage
+from ledger.errors import InputError, NotFoundError
+from ledger.hall.catalogue import Catalogue, load_catalogue
+from ledger.hall.outbox import Outbox
+from ledger.hall.store import Store, WriteBatch
+
+__all__ = [
+    "CaseBook",
+    "HallIdentity",
+    "Upload",
+    "case_status",
+    "check_id_number",
+    "check_phone",
+]
+
+CST = timezone(timedelta(hours=8))
+DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024
+PERSONAL_FIELDS = ("applicant_name", "applicant_id_number", "applicant_phone", "applicant_address")
+ROOT_FIELDS = {
+    Stage.MATERIALS: ("materials_root", "materials_count"),
+    Stage.RESULT: ("documents_root", "documents_count"),
+}
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+_PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
+
+
+def check_id_number(value: str, field: str = "applicant.id_number") -> str:
+    """A mainland resident ID number (GB 11643-1999, 18 characters with its ISO 7064 check digit)."""
+    v = value.strip().upper()
+    if not re.fullmatch(r"\d{17}[\dX]", v):
+        raise InputError(field, "a resident ID number has 17 digits and a check character (digit or X)")
+    total = sum(int(c) * w for c, w in zip(v[:17], _ID_WEIGHTS, strict=True))
+    if _ID_CHECK[total % 11] != v[17]:
+        raise InputError(field, "the check character does not match: please re-check the ID number")
+    try:
+        datetime.strptime(v[6:14], "%Y%m%d")
+    except ValueError:
+        raise InputError(field, "the birth date inside the ID number is not a real date") from None
+    return v
+
+
+def check_phone(value: str, field: str = "applicant.phone") -> str:
+    v = value.strip().replace(" ", "")
+    if not _PHONE.fullmatch(v):
+        raise InputError(field, "a phone number is an 11-digit mobile number or an area code and number")
+    return v
+
+
+@dataclass(frozen=True)
+class HallIdentity:
+    hall_id: int
+    district: int
+    account: str = ""
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One uploaded file: material ``kind`` (catalogue code), original file name, bytes."""
+
+    kind: str
+    filename: str
+    data: bytes
+
+
+def _now_iso() -> str:
+    return datetime.now(CST).isoformat(timespec="seconds")
+
+
+def rec_key(serial: str, seq: int) -> str:
+    return f"rec/{serial}/{seq:06d}"
+
+
+def case_status(records: list[dict[str, Any]]) -> str:
+    """Where the case stands, from the records a hall holds (its own and verified received ones)."""
+    status = "submitted"
+    for r in records:
+        if (r.get("anchor") or {}).get("state") == "refused":
+            continue
+        st, f = Stage[r["stage"]], r["fields"]
+        if st == Stage.ACCEPTANCE:
+            status = "accepted" if f.get("decision") == "accepted" else "rejected"
+        elif st == Stage.PROCESS and f.get("step") == "supplement_requested":
+            status = "supplement_requested"
+        elif st == Stage.MATERIALS and f.get("supplement"):
+            status = "accepted"
+        elif st == Stage.RESULT:
+            status = "decided" if f.get("decision") != "not_accepted" else "rejected"
+        elif st == Stage.DELIVERY:
+            status = "delivered"
+    return status
+
+
+class CaseBook:
+    """One hall's cases. Thread-safe: every change is made under the outbox lock."""
+
+    def __init__(
+        self,
+        store: Store,
+        outbox: Outbox,
+        *,
+        hall: HallIdentity,
+        catalogue: Catalogue | None = None,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        on_write: Any = None,
+    ) -> None:
+        self.store = store
+        self.outbox = outbox
+        self.hall = hall
+        self.catalogue = catalogue or load_catalogue()
+        self.max_file_bytes = max_file_bytes
+        self.on_write = on_write
+        self.lock: threading.RLock = outbox.lock
+
+    # ------------------------------------------------------------------ reads
+    def header(self, serial: str) -> dict[str, Any]:
+        h = self.store.get_json(f"case/{serial}".encode())
+        if h is None:
+            raise NotFoundError(f"no case {serial} at this hall")
+        return dict(h)
+
+    def records(self, serial: str) -> list[dict[str, Any]]:
+        return [v for _, v in self.store.iter_json(f"rec/{serial}/".encode())]
+
+    def has_case(self, serial: str) -> bool:
+        return self.store.get(f"case/{serial}".encode()) is not None
+
+    def list_cases(
+        self, *, home_district: int | None = None, accepting_hall: int | None = None
+    ) -> list[dict[str, Any]]:
+        out = []
+        for _, h in self.store.iter_json(b"case/"):
+            if home_district is not None and h["home_district"] != home_district:
+                continue
+            if accepting_hall is not None and h["accepting_hall"] != accepting_hall:
+                continue
+            out.append(self.summary(h))
+        out.sort(key=lambda h: h.get("created_at", ""), reverse=True)
+        return out
+
+    def summary(self, h: dict[str, Any]) -> dict[str, Any]:
+        recs = self.records(h["serial"])
+        pending = sum(1 for r in recs if (r.get("anchor") or {}).get("state") == "pending")
+        return {**h, "status": case_status(recs), "events": len(recs), "pending_anchors": pending}
+
+    def view(self, serial: str) -> dict[str, Any]:
+        """The case with its timeline (each event with its anchor state)."""
+        h = self.header(serial)
+        recs = self.records(serial)
+
+        def order(r: dict[str, Any]) -> tuple[int, int]:
+            idx = (r.get("anchor") or {}).get("index")
+            return (idx if idx is not None else 10**9, r["seq"])
+
+        timeline = []
+        for r in sorted(recs, key=order):
+            timeline.append(
+                {
+                    "seq": r["seq"],
+                    "stage": r["stage"],
+                    "stage_zh": Stage[r["stage"]].label_zh,
+                    "writer_hall": r["writer_hall"],
+                    "origin": r["origin"],
+                    "commitment": r["commitment"],
+                    "fields": {k: v for k, v in r["fields"].items() if k not in ("case_serial", "stage")},
+                    "withheld": sorted(r.get("withheld") or {}),
+                    "files": [{k: f[k] for k in ("kind", "name", "sha256", "size")} for f in r.get("files", [])],
+                    "anchor": r.get("anchor") or {"state": "pending"},
+                }
+            )
+        item = self.catalogue.item(h["item_code"])
+        return {
+            **h,
+            "item_name_zh": item.name_zh,
+            "item_name_en": item.name_en,
+            "status": case_status(recs),
+            "timeline": timeline,
+        }
+
+    def stages_known(self, serial: str) -> list[tuple[Stage, dict[str, Any]]]:
+        return [
+            (Stage[r["stage"]], r["fields"])
+            for r in self.records(serial)
+            if (r.get("anchor") or {}).get("state") != "refused"
+        ]
+
+    # ------------------------------------------------------------------ writes
+    def _files(self, uploads: list[Upload], field: str) -> list[tuple[MaterialFile, bytes]]:
+        out = []
+        for u in uploads:
+            f = f"{field}.{u.kind}"
+            if not u.data:
+                raise InputError(f, f"file {u.filename!r} is empty")
+            if len(u.data) > self.max_file_bytes:
+                raise InputError(f, f"file {u.filename!r} is {len(u.data)} bytes; the limit is {self.max_file_bytes}")
+            if not u.filename or len(u.filename) > 200:
+                raise InputError(f, "every file needs a name of at most 200 characters")
+            out.append((MaterialFile.of(u.kind, u.filename, u.data), u.data))
+        return out
+
+    def _put_record(
+        self,
+        wb: WriteBatch,
+        header: dict[str, Any],
+        stage: Stage,
+        fields: dict[str, Any],
+        files: list[tuple[MaterialFile, bytes]] | None = None,
+        *,
+        open_case: dict[str, Any] | None = None,
+        outbox_seq: int | None = None,
+    ) -> SaltedRecord:
+        files = files or []
+        if files:
+            root_f, count_f = ROOT_FIELDS[stage]
+            mset = MaterialSet.new([m for m, _ in files])
+            fields = {**fields, root_f: mset.root.hex(), count_f: len(files)}
+        rec = SaltedRecord.new(header["serial"], stage, fields)
+        seq = int(header["next_seq"])
+        header["next_seq"] = seq + 1
+        key = rec_key(header["serial"], seq)
+        for _, data in files:
+            wb.put_blob(data)
+        wb.put_json(
+            key.encode(),
+            {
+                "seq": seq,
+                "stage": stage.name,
+                "fields": rec.fields,
+                "salts": rec.salts,
+                "commitment": rec.commitment.hex(),
+                "writer_hall": self.hall.hall_id,
+                "origin": "local",
+                "files": [m.model_dump() for m, _ in files],
+                "anchor": {"state": "pending"},
+                "written_at": time.time(),
+            },
+        )
+        self.outbox.enqueue(
+            wb, serial=header["serial"], rec_key=key, stage=stage, commitment=rec.commitment,
+            open_case=open_case, seq=outbox_seq,
+        )  # fmt: skip
+        return rec
+
+    def _next_serial(self, wb: WriteBatch) -> str:
+        day = datetime.now(CST).strftime("%Y%m%d")
+        key = f"meta/serial/{day}".encode()
+        n = int(self.store.get_json(key) or 0) + 1
+        wb.put_json(key, n)
+        # hall id + date + the hall's own counter: unique across halls without coordination
+        return f"TB{day}-{self.hall.hall_id:03d}-{n:05d}"
+
+    def _written(self) -> None:
+        if self.on_write is not None:
+            self.on_write()
+
+    def intake(
+        self,
+        *,
+        item_code: str,
+        home_district: int | str,
+        applicant: dict[str, str],
+        materials: list[Upload],
+        staff: str,
+    ) -> dict[str, Any]:
+        """Validate and store a new case (INTAKE + MATERIALS), queued for anchoring."""
+        item = self.catalogue.item(item_code)
+        district = self.catalogue.district(home_district)
+        name = (applicant.get("name") or "").strip()
+        if not name or len(name) > 64:
+            raise InputError("applicant.name", "the applicant's name is required (at most 64 characters)")
+        id_number = check_id_number(applicant.get("id_number") or "")
+        phone = check_phone(applicant.get("phone") or "")
+        address = (applicant.get("address") or "").strip()
+        if len(address) > 200:
+            raise InputError("applicant.address", "at most 200 characters")
+        allowed = set(item.material_codes)
+        for u in materials:
+            if u.kind not in allowed:
+                raise InputError(f"materials.{u.kind}", f"{u.kind!r} is not a material of {item.code} ({item.name_zh})")
+        given = {u.kind for u in materials}
+        for m in item.materials:
+            if m.code not in given:
+                raise InputError(f"materials.{m.code}", f"required material missing: {m.name_zh} ({m.name_en})")
+        files = self._files(materials, "materials")
+
+        with self.lock, self.store.write_batch(sync=False) as wb:
+            serial = self._next_serial(wb)
+            header: dict[str, Any] = {
+                "serial": serial,
+                "item_code": item.code,
+                "home_district": district.code,
+                "accepting_hall": self.hall.hall_id,
+                "accepting_district": self.hall.district,
+                "created_at": _now_iso(),
+                "next_seq": 0,
+                "source": "intake",
+            }
+            intake_fields = {
+                "item_code": item.code,
+                "item_name": item.name_zh,
+                "home_district": district.code,
+                "accepting_hall": self.hall.hall_id,
+                "accepting_district": self.hall.district,
+                "applicant_name": name,
+                "applicant_id_number": id_number,
+                "applicant_phone": phone,
+                "intake_at": header["created_at"],
+                "intake_staff": staff,
+                "time_limit_working_days": item.time_limit_working_days,
+            }
+            if address:
+                intake_fields["applicant_address"] = address
+            seq0 = self.outbox.next_seq()
+            self._put_record(
+                wb, header, Stage.INTAKE, intake_fields,
+                open_case={"item_code": item.code, "home_district": district.code}, outbox_seq=seq0,
+            )  # fmt: skip
+            self._put_record(
+                wb, header, Stage.MATERIALS, {"submitted_at": header["created_at"], "supplement": False},
+                files, outbox_seq=seq0 + 1,
+            )  # fmt: skip
+            wb.put_json(f"case/{serial}".encode(), header)
+        self.store.sync()  # durable before anyone is told it is saved; concurrent intakes share the fsync
+        self._written()
+        return self.view(serial)
+
+    def _append(
+        self,
+        serial: str,
+        stage: Stage,
+        fields: dict[str, Any],
+        files: list[tuple[MaterialFile, bytes]] | None = None,
+        extra: list[tuple[Stage, dict[str, Any]]] | None = None,
+    ) -> dict[str, Any]:
+        with self.lock:
+            header = self.header(serial)
+            with self.store.write_batch(sync=False) as wb:
+                seq = self.outbox.next_seq()
+                self._put_record(wb, header, stage, fields, files, outbox_seq=seq)
+                for i, (st, f) in enumerate(extra or [], start=1):
+                    self._put_record(wb, header, st, f, outbox_seq=seq + i)
+                wb.put_json(f"case/{serial}".encode(), header)
+        self.store.sync()
+        self._written()
+        return self.view(serial)
+
+    def _require_home(self, serial: str) -> dict[str, Any]:
+        h = self.header(serial)
+        if h["home_district"] != self.hall.district:
+            raise InputError("serial", f"case {serial} belongs to district {h['home_district']}, not this hall's")
+        return h
+
+    def _require_accepting(self, serial: str) -> dict[str, Any]:
+        h = self.header(serial)
+        if h["accepting_hall"] != self.hall.hall_id:
+            raise InputError("serial", f"case {serial} was accepted at hall {h['accepting_hall']}, not here")
+        return h
+
+    def decide_acceptance(self, serial: str, *, accepted: bool, reason: str, staff: str) -> dict[str, Any]:
+        """受理 or 不予受理. A rejection is followed by RESULT(decision=not_accepted) (the contract's order)."""
+        self._require_home(serial)
+        known = [s for s, _ in self.stages_known(serial)]
+        if Stage.MATERIALS not in known:
+            raise InputError("serial", "the case's package has not been received and verified yet")
+        if Stage.ACCEPTANCE in known:
+            raise InputError("decision", "acceptance has already been decided for this case")
+        if not accepted and not reason.strip():
+            raise InputError("reason", "a rejection needs a reason")
+        fields = {
+            "decision": "accepted" if accepted else "rejected",
+            "reason": reason,
+            "staff": staff,
+            "at": _now_iso(),
+        }
+        extra = None
+        if not accepted:
+            extra = [
+                (Stage.RESULT, {"decision": "not_accepted", "note": reason, "staff": staff, "decided_at": _now_iso()})
+            ]
+        return self._append(serial, Stage.ACCEPTANCE, fields, extra=extra)
+
+    def _require_accepted_open(self, serial: str) -> list[tuple[Stage, dict[str, Any]]]:
+        known = self.stages_known(serial)
+        acc = [f for s, f in known if s == Stage.ACCEPTANCE]
+        if not acc or acc[0].get("decision") != "accepted":
+            raise InputError("serial", "the case has not been accepted")
+        if any(s == Stage.RESULT for s, _ in known):
+            raise InputError("serial", "the case has already been decided")
+        return known
+
+    def process_step(self, serial: str, *, step: str, note: str, staff: str) -> dict[str, Any]:
+        self._require_home(serial)
+        self._require_accepted_open(serial)
+        step = step.strip()
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", step) or step.startswith("supplement"):
+            raise InputError("step", "a step is a short lowercase name such as 'review' or 'site_inspection'")
+        return self._append(serial, Stage.PROCESS, {"step": step, "note": note, "staff": staff, "at": _now_iso()})
+
+    def request_supplement(self, serial: str, *, materials: list[str], note: str, staff: str) -> dict[str, Any]:
+        """补正: ask the accepting hall for more or corrected materials."""
+        h = self._require_home(serial)
+        self._require_accepted_open(serial)
+        item = self.catalogue.item(h["item_code"])
+        if not materials:
+            raise InputError("materials", "name at least one material to supplement")
+        for m in materials:
+            if m not in item.material_codes:
+                raise InputError("materials", f"{m!r} is not a material of {item.code}")
+        fields = {"step": "supplement_requested", "requested_materials": materials, "note": note, "staff": staff,
+                  "at": _now_iso()}  # fmt: skip
+        return self._append(serial, Stage.PROCESS, fields)
+
+    def supplement(self, serial: str, *, materials: list[Upload], note: str, staff: str) -> dict[str, Any]:
+        """The applicant's supplementary files, recorded as MATERIALS at the accepting hall."""
+        h = self._require_accepting(serial)
+        known = self._require_accepted_open(serial)
+        if not any(s == Stage.PROCESS and f.get("step") == "supplement_requested" for s, f in known):
+            raise InputError("serial", "no supplement has been requested for this case")
+        item = self.catalogue.item(h["item_code"])
+        if not materials:
+            raise InputError("materials", "upload at least one file")
+        for u in materials:
+            if u.kind not in item.material_codes:
+                raise InputError(f"materials.{u.kind}", f"{u.kind!r} is not a material of {item.code}")
+        files = self._files(materials, "materials")
+        fields = {"submitted_at": _now_iso(), "supplement": True, "note": note, "staff": staff}
+        return self._append(serial, Stage.MATERIALS, fields, files)
+
+    def decide(self, serial: str, *, approved: bool, note: str, document: Upload | None, staff: str) -> dict[str, Any]:
+        """办结: RESULT with the result document (certificate, decision letter)."""
+        self._require_home(serial)
+        self._require_accepted_open(serial)
+        files = self._files([document], "document") if document else None
+        fields = {
+            "decision": "approved" if approved else "denied",
+            "note": note,
+            "staff": staff,
+            "decided_at": _now_iso(),
+        }
+        return self._append(serial, Stage.RESULT, fields, files)
+
+    def deliver(self, serial: str, *, method: str, note: str, staff: str) -> dict[str, Any]:
+        """结果送达 at the accepting hall, once the result has been received and verified."""
+        self._require_accepting(serial)
+        known = self.stages_known(serial)
+        if not any(s == Stage.RESULT for s, _ in known):
+            raise InputError("serial", "the result has not been received and verified at this hall yet")
+        if any(s == Stage.DELIVERY for s, _ in known):
+            raise InputError("serial", "the result has already been delivered")
+        if method not in ("counter", "post", "electronic"):
+            raise InputError("method", "delivery method is one of counter, post, electronic")
+        return self._append(serial, Stage.DELIVERY, {"method": method, "note": note, "staff": staff, "at": _now_iso()})
+
+    # ------------------------------------------------------------------ transfer support
+    def package(self, serial: str) -> dict[str, Any]:
+        """Every anchored record of the case with salts and file bytes (for a peer hall to verify)."""
+        import base64
+
+        h = self.header(serial)
+        out = []
+        for r in self.records(serial):
+            a = r.get("anchor") or {}
+            if a.get("state") != "anchored":
+                continue
+            files = []
+            for f in r.get("files", []):
+                files.append({**f, "data": base64.b64encode(self.store.get_blob(f["sha256"])).decode()})
+            out.append({"index": a["index"], "stage": r["stage"], "fields": r["fields"], "salts": r["salts"],
+                        "withheld": r.get("withheld") or {}, "files": files})  # fmt: skip
+        return {"serial": serial, "item_code": h["item_code"], "home_district": h["home_district"],
+                "accepting_hall": h["accepting_hall"], "records": out}  # fmt: skip
+
+    # ------------------------------------------------------------------ disputes (see ledger.hall.disputes)
+    def append_dispute(self, serial: str, stage: Stage, fields: dict[str, Any]) -> dict[str, Any]:
+        """Store a DISPUTE_OPENED / DISPUTE_RESOLVED record on a case this hall holds, queued for anchoring.
+
+        Anchored with this hall's own key, which needs the registry's dispute-officer role.
+        The rules (an open dispute to resolve, a report to commit to) live in :mod:`ledger.hall.disputes`.
+        """
+        if stage not in (Stage.DISPUTE_OPENED, Stage.DISPUTE_RESOLVED):
+            raise InputError("stage", f"{stage.name} is not a dispute stage")
+        return self._append(serial, stage, fields)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,324 @@
+"""The dispute officer's workflow (核验/争议处理) on a case this hall holds.
+
+1. **Open** — a DISPUTE_OPENED record (reason, officer, time), anchored through the outbox with the
+   hall's own key (which holds the registry's dispute-officer role).
+2. **Check** — verify an uploaded evidence bundle against the chain (:func:`check_bundle`), or one
+   uploaded document against this hall's own proof of it (:func:`check_document`). Each check is
+   stored under the SHA-256 of its report's RFC 8785 canonical JSON (:func:`ledger.verify.checks.report_sha256`).
+3. **Resolve** — a DISPUTE_RESOLVED record whose fields include ``report_sha256`` and ``verdict``, so
+   the on-chain commitment covers the exact report the decision rests on.
+
+::
+
+    d = open_dispute(book, serial, reason="申请人称提交的身份证复印件被替换", staff="officer-1")
+    check = check_bundle(book, client, serial, bundle, staff="officer-1")
+    resolve_dispute(book, serial, d.seq, report_sha256=check.sha256, conclusion="材料未被篡改", staff="officer-1")
+
+Store keys: ``dcheck/<serial>/<sha256>`` the stored checks (the report itself and who ran it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ledger.chain.client import ChainClient
+from ledger.core.bundle import EvidenceBundle
+from ledger.core.records import canonical_bytes
+from ledger.core.stages import Stage
+from ledger.errors import ConfigError, InputError, NotFoundError, VerificationError
+from ledger.hall.cases import CST, CaseBook
+from ledger.hall.evidence import find_document_proof
+from ledger.verify.checks import (
+    ChainFacts,
+    Reason,
+    VerificationReport,
+    check_chain,
+    fetch_chain_facts,
+    verify_bundle,
+    verify_document,
+)
+
+__all__ = [
+    "DocumentReport",
+    "Dispute",
+    "StoredCheck",
+    "check_bundle",
+    "check_document",
+    "document_report",
+    "get_check",
+    "list_checks",
+    "list_disputes",
+    "open_dispute",
+    "resolve_dispute",
+]
+
+CHECK_PREFIX = "dcheck/"
+MAX_TEXT = 2000
+
+
+class DocumentReport(BaseModel):
+    """The outcome of checking one document of a case against the chain (pure data, hashed like a report)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    serial: str
+    chain_id: int
+    ledger: str
+    file_name: str
+    sha256: str
+    size: int
+    status: Literal["match", "mismatch"]
+    reasons: list[Reason] = []
+    stage: str | None = None
+    event_index: int | None = None
+    kind: str | None = None
+    committed_name: str | None = None
+    writer: str | None = None
+    hall_id: int | None = None
+    block: int | None = None
+    time: int | None = None
+    tx: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "match"
+
+    @property
+    def verdict(self) -> str:
+        return self.status
+
+
+class StoredCheck(BaseModel):
+    """One verification run by a dispute officer, as stored and served."""
+
+    kind: Literal["bundle", "document"]
+    serial: str
+    sha256: str
+    verdict: Literal["match", "mismatch"]
+    checked_at: str
+    staff: str
+    hall_id: int
+    report: dict[str, Any]
+
+    def bundle_report(self) -> VerificationReport:
+        return VerificationReport.model_validate(self.report)
+
+    def document_report(self) -> DocumentReport:
+        return DocumentReport.model_validate(self.report)
+
+
+class Dispute(BaseModel):
+    seq: int
+    serial: str
+    commitment: str
+    reason: str
+    opened_by: str
+    opened_at: str
+    anchor: dict[str, Any]
+    status: Literal["open", "resolved"]
+    resolution: dict[str, Any] | None = None
+
+
+def _now() -> str:
+    return datetime.now(CST).isoformat(timespec="seconds")
+
+
+def _text(value: str, field: str, *, required: bool) -> str:
+    v = value.strip()
+    if required and not v:
+        raise InputError(field, "is required")
+    if len(v) > MAX_TEXT:
+        raise InputError(field, f"at most {MAX_TEXT} characters")
+    return v
+
+
+# ------------------------------------------------------------------------------------------ disputes
+def list_disputes(book: CaseBook, serial: str) -> list[Dispute]:
+    """Every dispute opened on the case at this hall, with its resolution when there is one."""
+    book.header(serial)
+    recs = book.records(serial)
+    resolved = {
+        r["fields"].get("dispute_commitment"): r
+        for r in recs
+        if r["stage"] == Stage.DISPUTE_RESOLVED.name and (r.get("anchor") or {}).get("state") != "refused"
+    }
+    out: list[Dispute] = []
+    for r in recs:
+        if r["stage"] != Stage.DISPUTE_OPENED.name:
+            continue
+        f = r["fields"]
+        res = resolved.get(r["commitment"])
+        resolution = None
+        if res is not None:
+            rf = res["fields"]
+            resolution = {
+                "seq": res["seq"],
+                "commitment": res["commitment"],
+                "report_sha256": rf.get("report_sha256"),
+                "verdict": rf.get("verdict"),
+                "conclusion": rf.get("conclusion"),
+                "resolved_by": rf.get("staff"),
+                "resolved_at": rf.get("resolved_at"),
+                "anchor": res.get("anchor") or {"state": "pending"},
+            }
+        out.append(
+            Dispute(
+                seq=r["seq"],
+                serial=serial,
+                commitment=r["commitment"],
+                reason=str(f.get("reason", "")),
+                opened_by=str(f.get("staff", "")),
+                opened_at=str(f.get("opened_at", "")),
+                anchor=r.get("anchor") or {"state": "pending"},
+                status="resolved" if resolution else "open",
+                resolution=resolution,
+            )
+        )
+    return out
+
+
+def _dispute(book: CaseBook, serial: str, seq: int) -> Dispute:
+    for d in list_disputes(book, serial):
+        if d.seq == seq:
+            return d
+    raise NotFoundError(f"case {serial} has no dispute {seq} at this hall")
+
+
+def open_dispute(book: CaseBook, serial: str, *, reason: str, staff: str) -> Dispute:
+    """争议提起: a DISPUTE_OPENED record, queued for anchoring with this hall's key."""
+    book.header(serial)
+    why = _text(reason, "reason", required=True)
+    with book.lock:
+        before = {r["seq"] for r in book.records(serial)}
+        book.append_dispute(serial, Stage.DISPUTE_OPENED, {"reason": why, "staff": staff, "opened_at": _now()})
+        new = [r["seq"] for r in book.records(serial) if r["seq"] not in before]
+    return _dispute(book, serial, new[0])
+
+
+def resolve_dispute(
+    book: CaseBook, serial: str, seq: int, *, report_sha256: str, conclusion: str, staff: str
+) -> Dispute:
+    """争议处理: a DISPUTE_RESOLVED record committing to a stored check's report (its SHA-256 and verdict)."""
+    text = _text(conclusion, "conclusion", required=True)
+    with book.lock:
+        d = _dispute(book, serial, seq)
+        if d.status == "resolved":
+            raise InputError("dispute", f"dispute {seq} of case {serial} is already resolved")
+        if d.anchor.get("state") == "refused":
+            raise InputError(
+                "dispute", f"dispute {seq} was refused by the chain ({d.anchor.get('rule')}); open a new one"
+            )
+        check = get_check(book, serial, report_sha256)
+        fields = {
+            "dispute_commitment": d.commitment,
+            "report_sha256": check.sha256,
+            "report_kind": check.kind,
+            "verdict": check.verdict,
+            "conclusion": text,
+            "staff": staff,
+            "resolved_at": _now(),
+        }
+        book.append_dispute(serial, Stage.DISPUTE_RESOLVED, fields)
+    return _dispute(book, serial, seq)
+
+
+# ------------------------------------------------------------------------------------------ checks
+def _store_check(
+    book: CaseBook, serial: str, kind: Literal["bundle", "document"], report: BaseModel, ok: bool, staff: str
+) -> StoredCheck:
+    payload: dict[str, Any] = json.loads(report.model_dump_json())
+    # the same bytes as ledger.verify.checks.report_sha256 for a VerificationReport
+    digest = hashlib.sha256(canonical_bytes(payload)).hexdigest()
+    check = StoredCheck(
+        kind=kind,
+        serial=serial,
+        sha256=digest,
+        verdict="match" if ok else "mismatch",
+        checked_at=_now(),
+        staff=staff,
+        hall_id=book.hall.hall_id,
+        report=payload,
+    )
+    book.store.put_json(f"{CHECK_PREFIX}{serial}/{digest}".encode(), {**check.model_dump(), "stored": time.time()})
+    return check
+
+
+def get_check(book: CaseBook, serial: str, sha256: str) -> StoredCheck:
+    digest = sha256.strip().lower()
+    raw = book.store.get_json(f"{CHECK_PREFIX}{serial}/{digest}".encode())
+    if raw is None:
+        raise InputError("report_sha256", f"no verification report {digest} for case {serial} at this hall")
+    raw.pop("stored", None)
+    return StoredCheck.model_validate(raw)
+
+
+def list_checks(book: CaseBook, serial: str) -> list[StoredCheck]:
+    out = []
+    for _, raw in book.store.iter_json(f"{CHECK_PREFIX}{serial}/".encode()):
+        raw.pop("stored", None)
+        out.append(StoredCheck.model_validate(raw))
+    out.sort(key=lambda c: c.checked_at)
+    return out
+
+
+def check_bundle(
+    book: CaseBook, client: ChainClient, serial: str, bundle: EvidenceBundle, *, staff: str
+) -> StoredCheck:
+    """Verify an uploaded evidence bundle of ``serial`` against the chain and store the report."""
+    book.header(serial)
+    if bundle.serial != serial:
+        raise InputError("bundle.serial", f"the bundle is for case {bundle.serial}, not {serial}")
+    report = verify_bundle(bundle, fetch_chain_facts(client, serial))
+    return _store_check(book, serial, "bundle", report, report.ok, staff)
+
+
+def document_report(serial: str, data: bytes, file_name: str, facts: ChainFacts, proof: Any | None) -> DocumentReport:
+    """Pure: the outcome of checking ``data`` with ``proof`` (a :class:`ledger.hall.evidence.DocumentProof`
+    or ``None`` when the hall holds no file with that hash) against ``facts``."""
+    digest = hashlib.sha256(data).hexdigest()
+    base: dict[str, Any] = {
+        "serial": serial, "chain_id": facts.chain_id, "ledger": facts.ledger,
+        "file_name": file_name, "sha256": digest, "size": len(data),
+    }  # fmt: skip
+    if proof is None:
+        why = Reason(code="material_mismatch", detail="不是本办件登记的文件 / not a file committed in this case")
+        return DocumentReport(**base, status="mismatch", reasons=[why])
+    event = next((e for e in facts.events if e.index == proof.event_index), None)
+    if event is None:
+        return DocumentReport(**base, status="mismatch", reasons=[Reason(code="missing_on_chain")])
+    reasons = list(check_chain(facts).get(event.index, []))
+    coords: dict[str, Any] = {
+        "stage": event.stage.name, "event_index": event.index, "kind": proof.proof.file.kind,
+        "committed_name": proof.proof.file.name, "writer": event.writer, "hall_id": event.hall_id,
+        "block": event.block, "time": event.time, "tx": event.tx,
+    }  # fmt: skip
+    try:
+        verify_document(data, proof.proof, proof.record, event)
+    except VerificationError as exc:
+        code = "material_content_mismatch" if exc.where == proof.proof.file.name else "material_mismatch"
+        reasons.append(Reason(code=code, detail=str(exc)))
+    return DocumentReport(**base, **coords, status="mismatch" if reasons else "match", reasons=reasons)
+
+
+def check_document(
+    book: CaseBook, client: ChainClient, serial: str, data: bytes, file_name: str, *, staff: str
+) -> StoredCheck:
+    """Was this exact file submitted (or issued) in ``serial``? Proof from this hall's own records."""
+    if not data:
+        raise InputError("document", "the uploaded file is empty")
+    book.header(serial)
+    dep = client.deployment
+    if dep is None:
+        raise ConfigError("no deployment loaded")
+    try:
+        proof = find_document_proof(book, dep, serial, hashlib.sha256(data).hexdigest())
+    except NotFoundError:
+        proof = None
+    report = document_report(serial, data, file_name, fetch_chain_facts(client, serial), proof)
+    return _store_check(book, serial, "document", report, report.ok, staff)

@@ -1,0 +1,132 @@
+"""Export a case a hall holds as an evidence bundle (:mod:`ledger.core.bundle`, verified by :mod:`ledger.verify`).
+
+    bundle = export_bundle(book, client, "TB20250101-001-00001", withhold={"applicant_id_number"})
+    Path("case.json").write_text(bundle.dump())
+
+Every anchored record the hall holds (its own and the verified ones received from the other hall)
+is paired with its on-chain event by commitment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ledger.chain.client import ChainClient, Deployment
+from ledger.core.bundle import EvidenceBundle, HeldEvent, build_bundle
+from ledger.core.materials import MaterialFile, MaterialProof, MaterialSet
+from ledger.core.records import DisclosedRecord, SaltedRecord
+from ledger.core.stages import Stage
+from ledger.errors import ConfigError, InputError, NotFoundError
+from ledger.hall.cases import ROOT_FIELDS, CaseBook
+
+__all__ = ["DOCUMENT_PROOF_FORMAT", "DocumentProof", "export_bundle", "find_document_proof"]
+
+DOCUMENT_PROOF_FORMAT = "caseledger-document-proof/1"
+# Fields of a MATERIALS / RESULT record a document proof discloses; every other field is withheld
+# (its salted leaf only), so the proof carries no personal data and no staff names.
+_PROOF_DISCLOSED = frozenset(
+    {"case_serial", "stage", "materials_root", "materials_count", "documents_root", "documents_count",
+     "submitted_at", "supplement", "decided_at", "decision"}
+)  # fmt: skip
+
+
+class DocumentProof(BaseModel):
+    """Everything a stand-alone verifier needs for one file: its leaf and inclusion proof, and the
+    record committing to it with only the root, count and dates disclosed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    format: Literal["caseledger-document-proof/1"] = "caseledger-document-proof/1"
+    serial: str
+    chain_id: int
+    ledger: str
+    registry: str
+    event_index: int
+    stage: str
+    record: DisclosedRecord
+    proof: MaterialProof
+
+
+def export_bundle(
+    book: CaseBook,
+    client: ChainClient,
+    serial: str,
+    *,
+    withhold: Iterable[str] = (),
+    include_files: bool = False,
+) -> EvidenceBundle:
+    book.header(serial)  # NotFoundError when the hall does not hold the case
+    dep = client.deployment
+    if dep is None:
+        raise ConfigError("no deployment loaded")
+    events = {e.commitment.hex(): e for e in client.case_events(serial)}
+    times: dict[int, int] = {}
+    held: list[HeldEvent] = []
+    for r in book.records(serial):
+        ev = events.get(r["commitment"])
+        if ev is None:
+            continue
+        if ev.block_number not in times:
+            times[ev.block_number] = client.block_time(ev.block_number)
+        # MATERIALS records commit to the materials (``materials_root``), RESULT records to the result
+        # document (``documents_root``): both get one proof per file.
+        files = [MaterialFile(**f) for f in r.get("files", [])] if Stage[r["stage"]] in ROOT_FIELDS else []
+        mset = MaterialSet.new(files) if files else None
+        contents = [book.store.get_blob(f.sha256) for f in files] if files and include_files else None
+        rec = SaltedRecord(serial=serial, stage=Stage[r["stage"]], fields=r["fields"], salts=r["salts"])
+        held.append(
+            HeldEvent(
+                record=rec,
+                event=ev,
+                time=times[ev.block_number],
+                materials=mset,
+                contents=contents,
+                withheld=r.get("withheld") or None,
+            )
+        )
+    return build_bundle(
+        serial=serial,
+        chain_id=dep.chain_id,
+        ledger=dep.ledger,
+        registry=dep.registry,
+        exported_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        exported_by={"hall_id": book.hall.hall_id, "district": book.hall.district, "name": book.hall.name},
+        held=held,
+        withhold=withhold,
+        include_files=include_files,
+    )
+
+
+def find_document_proof(book: CaseBook, deployment: Deployment, serial: str, sha256: str) -> DocumentProof:
+    """The proof of the file with this SHA-256 in ``serial`` (a material or the result document).
+
+    Only anchored records are searched. :class:`NotFoundError` when the case holds no such file.
+    """
+    digest = sha256.strip().lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise InputError("sha256", "the SHA-256 of the file: 64 hexadecimal digits")
+    book.header(serial)
+    for r in book.records(serial):
+        stage = Stage[r["stage"]]
+        anchor = r.get("anchor") or {}
+        if stage not in ROOT_FIELDS or anchor.get("state") != "anchored":
+            continue
+        files = [MaterialFile(**f) for f in r.get("files", [])]
+        for i, f in enumerate(files):
+            if f.sha256 == digest:
+                rec = SaltedRecord(serial=serial, stage=stage, fields=r["fields"], salts=r["salts"])
+                return DocumentProof(
+                    serial=serial,
+                    chain_id=deployment.chain_id,
+                    ledger=deployment.ledger,
+                    registry=deployment.registry,
+                    event_index=int(anchor["index"]),
+                    stage=stage.name,
+                    record=rec.disclose(withhold=set(rec.fields) - _PROOF_DISCLOSED),
+                    proof=MaterialSet.new(files).proof(i),
+                )
+    raise NotFoundError(f"case {serial} has no anchored file with SHA-256 {digest} at this hall")

@@ -1,0 +1,513 @@
+"""Durable pending chain writes (the outbox) and the background sender that anchors them.
+
+An event is written to the outbox in the same LevelDB batch as its record, before the staff's
+request is answered, so an acknowledged event is never lost. The sender anchors pending events in
+batches (``CaseLedger.anchorBatch``: case openings plus appends, for many cases per transaction)::
+
+    outbox = Outbox(store)
+    sender = OutboxSender(outbox, client)
+    sender.run_once()            # or sender.start() for the background thread
+
+Exactly once across crashes: after a restart (or any send whose outcome is unknown) the sender
+first waits until none of its transactions is still in the chain node's pool, then looks up each
+pending case's events on chain; a pending event whose commitment is already there (commitments
+are unique thanks to the salts) is marked anchored with that transaction instead of being sent
+again. Order within a case is kept: a case's pending events go out in the order they were
+written, in the same batch. A contract refusal of one item (a named ``ChainRuleError``) is
+isolated: that event is marked refused with the rule's name and every other case keeps going.
+
+Store keys: ``outbox/<seq:012d>`` pending entries, ``outbox-refused/<seq:012d>`` refused ones,
+``meta/outbox_seq`` the counter. The record an entry belongs to (``rec/...``) carries its anchor
+state: ``pending`` → ``anchored`` (tx, block, time, index) or ``refused`` (rule).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.chain.client import AppendItem, ChainClient, ChainEvent, OpenItem
+from ledger.core.stages import Stage
+from ledger.errors import ChainError, ChainRuleError, ChainUnavailableError
+from ledger.hall.store import Store, WriteBatch
+from ledger.hall.worker import BackgroundWorker
+
+__all__ = ["Outbox", "OutboxSender", "OutboxStats"]
+
+log = logging.getLogger("caseledger.outbox")
+
+PREFIX = b"outbox/"
+REFUSED = b"outbox-refused/"
+SEQ_KEY = b"meta/outbox_seq"
+# Every transaction this hall sent that is not yet recorded was mined at or after this block.
+SCAN_FROM_KEY = b"meta/outbox_scan_from"
+MARK_CHUNK = 32
+# Refusals that concern the hall itself, not one item: keep everything pending and back off.
+HALL_WIDE_RULES = frozenset({"CaseLedgerInactiveHall"})
+
+
+@dataclass(frozen=True)
+class OutboxStats:
+    pending: int
+    oldest_pending_age: float | None
+    refused: int
+    last_error: str | None
+    last_anchored_at: float | None
+
+
+class Outbox:
+    """The pending-events table. All read-modify-write of records goes through ``lock``."""
+
+    def __init__(self, store: Store, lock: threading.RLock | None = None) -> None:
+        self.store = store
+        self.lock = lock or threading.RLock()
+
+    def enqueue(
+        self,
+        wb: WriteBatch,
+        *,
+        serial: str,
+        rec_key: str,
+        stage: Stage,
+        commitment: bytes,
+        open_case: dict[str, Any] | None = None,
+        seq: int | None = None,
+    ) -> int:
+        """Add an entry inside the caller's write batch (caller holds ``lock``); returns its seq.
+
+        ``seq`` lets a caller that enqueues several entries in one batch pass the next numbers itself.
+        """
+        if seq is None:
+            seq = self.next_seq()
+        wb.put_json(SEQ_KEY, seq + 1)
+        wb.put_json(
+            PREFIX + f"{seq:012d}".encode(),
+            {
+                "seq": seq,
+                "serial": serial,
+                "rec_key": rec_key,
+                "stage": stage.name,
+                "commitment": commitment.hex(),
+                "open": open_case,
+                "created_at": time.time(),
+            },
+        )
+        return seq
+
+    def next_seq(self) -> int:
+        return int(self.store.get_json(SEQ_KEY) or 0)
+
+    def pending(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Pending entries, oldest first (at most ``limit``)."""
+        out: list[dict[str, Any]] = []
+        for _, v in self.store.iter_json(PREFIX):
+            out.append(v)
+            if limit is not None and len(out) >= limit:
+                break
+        return out
+
+    def refused(self) -> list[dict[str, Any]]:
+        return [v for _, v in self.store.iter_json(REFUSED)]
+
+    def pending_count(self) -> int:
+        return self.store.count_prefix(PREFIX)
+
+    def oldest_age(self) -> float | None:
+        for _, v in self.store.iter_json(PREFIX):
+            return max(0.0, time.time() - float(v["created_at"]))
+        return None
+
+    # ---------------------------------------------------------------- state changes
+    def mark_anchored(self, entry: dict[str, Any], ev: ChainEvent, block_time: int | None) -> None:
+        self.mark_anchored_many([(entry, ev, block_time)])
+
+    def scan_from(self) -> int | None:
+        value = self.store.get_json(SCAN_FROM_KEY)
+        return None if value is None else int(value)
+
+    def mark_anchored_many(
+        self, done: Sequence[tuple[dict[str, Any], ChainEvent, int | None]], *, scan_from: int | None = None
+    ) -> None:
+        """Record the anchors of many entries, then the new scan start.
+
+        Written in atomic chunks of ``MARK_CHUNK`` so that the case lock is never held for long (staff
+        requests wait on it); each entry is independent, and a crash between chunks is repaired by the
+        next reconcile (the scan start moves only with the last chunk).
+        """
+        if not done and scan_from is None:
+            return
+        chunks = [done[i : i + MARK_CHUNK] for i in range(0, len(done), MARK_CHUNK)] or [[]]
+        for n, chunk in enumerate(chunks, start=1):
+            self._mark_chunk(chunk, scan_from if n == len(chunks) else None)
+        self.store.sync()  # outside the lock: staff writes are not held up by this fsync
+
+    def _mark_chunk(self, done: Sequence[tuple[dict[str, Any], ChainEvent, int | None]], scan_from: int | None) -> None:
+        with self.lock, self.store.write_batch(sync=False) as wb:
+            if scan_from is not None:
+                wb.put_json(SCAN_FROM_KEY, scan_from)
+            for entry, ev, block_time in done:
+                rec = self.store.get_json(entry["rec_key"].encode())
+                if rec is not None:
+                    rec["anchor"] = {
+                        "state": "anchored",
+                        "tx": ev.tx_hash,
+                        "block": ev.block_number,
+                        "time": block_time,
+                        "index": ev.index,
+                    }
+                    wb.put_json(entry["rec_key"].encode(), rec)
+                wb.delete(PREFIX + f"{entry['seq']:012d}".encode())
+
+    def mark_refused(self, entry: dict[str, Any], err: ChainRuleError) -> None:
+        with self.lock, self.store.write_batch() as wb:
+            rec = self.store.get_json(entry["rec_key"].encode())
+            if rec is not None:
+                rec["anchor"] = {"state": "refused", "rule": err.rule, "message": str(err)}
+                wb.put_json(entry["rec_key"].encode(), rec)
+            wb.delete(PREFIX + f"{entry['seq']:012d}".encode())
+            wb.put_json(REFUSED + f"{entry['seq']:012d}".encode(), {**entry, "rule": err.rule, "message": str(err)})
+
+
+def _items(entries: list[dict[str, Any]]) -> tuple[list[OpenItem], list[AppendItem]]:
+    opens: list[OpenItem] = []
+    appends: list[AppendItem] = []
+    for e in entries:
+        c = bytes.fromhex(e["commitment"])
+        if e.get("open"):
+            o = e["open"]
+            opens.append(OpenItem(e["serial"], o["item_code"], int(o["home_district"]), c))
+        else:
+            appends.append(AppendItem(e["serial"], Stage[e["stage"]], c))
+    return opens, appends
+
+
+# Starting gas model of one item inside a batch (measured by `caseledger bench`), only to size batches so
+# that a few of them fill a block; the sender rescales it from every receipt (actual ÷ modelled gas).
+# Each transaction's gas limit itself comes from estimateGas.
+GAS_PER_OPEN = 45_000
+GAS_PER_APPEND = 14_000
+
+
+def _model_gas(entries: list[dict[str, Any]]) -> int:
+    return sum(GAS_PER_OPEN if e.get("open") else GAS_PER_APPEND for e in entries)
+
+
+@dataclass
+class _InFlight:
+    tx: str
+    entries: list[dict[str, Any]]
+    sent_at: float
+    gas_limit: int = 0
+
+
+class OutboxSender(BackgroundWorker):
+    """Anchors the outbox in batches, with up to ``max_in_flight`` transactions pipelined.
+
+    Each batch holds whole runs of a case's pending events in order; a case with a transaction in
+    flight is left out of the next batch until that transaction is mined, so every batch can be
+    simulated against the latest state and never depends on another unmined batch. The gas limits
+    in flight never add up to more than one block's gas limit, so all of them fit in the next block:
+    a node that cannot fit a transaction into the block it is building may drop it from its pool
+    (anvil does), which would leave a nonce gap behind it.
+    """
+
+    thread_name = "outbox-sender"
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        client: ChainClient,
+        *,
+        batch_max: int = 50,
+        batch_gas: int = 6_000_000,
+        max_in_flight: int = 1,
+        interval: float = 0.5,
+        max_backoff: float = 10.0,
+        drain_timeout: float = 30.0,
+        receipt_timeout: float = 60.0,
+        on_anchored: Callable[[list[dict[str, Any]]], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.outbox = outbox
+        self.client = client
+        self.batch_max = batch_max
+        self.batch_gas = batch_gas
+        self.max_in_flight = max_in_flight
+        self.interval = interval
+        self.max_backoff = max_backoff
+        self.drain_timeout = drain_timeout
+        self.receipt_timeout = receipt_timeout
+        self.on_anchored = on_anchored
+        self.needs_reconcile = True  # a fresh process does not know what the last one sent
+        self.last_error: str | None = None
+        self.last_anchored_at: float | None = None
+        self.anchored_total = 0
+        self._in_flight: list[_InFlight] = []
+        self._block_times: dict[int, int] = {}
+        self._hall: int | None = None
+        self._block_gas_limit: int | None = None
+        self._gas_scale = 1.0  # actual ÷ modelled gas, learnt from receipts
+
+    def stats(self) -> OutboxStats:
+        return OutboxStats(
+            pending=self.outbox.pending_count(),
+            oldest_pending_age=self.outbox.oldest_age(),
+            refused=len(self.outbox.refused()),
+            last_error=self.last_error,
+            last_anchored_at=self.last_anchored_at,
+        )
+
+    def _loop(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                progressed = self.pump()
+                failures = 0
+                self.last_error = None
+                if not progressed:
+                    if self._in_flight:
+                        self._stop.wait(0.05)
+                    else:
+                        self._wake.wait(self.interval)
+                        self._wake.clear()
+            except ChainError as exc:
+                failures += 1
+                self._abandon_in_flight()
+                self.last_error = str(exc)
+                delay = min(self.max_backoff, 0.25 * 2**failures)
+                log.warning("outbox: %s (retrying in %.1fs)", exc, delay)
+                self._stop.wait(delay)
+            except Exception as exc:  # keep the sender alive whatever happens; the outbox is durable
+                failures += 1
+                self._abandon_in_flight()
+                self.last_error = f"{exc.__class__.__name__}: {exc}"
+                log.exception("outbox: unexpected error")
+                self._stop.wait(min(self.max_backoff, 0.25 * 2**failures))
+
+    def _abandon_in_flight(self) -> None:
+        """Forget what was in flight: the next round reconciles against the chain first."""
+        self._in_flight.clear()
+        self.needs_reconcile = True
+
+    # ---------------------------------------------------------------- pipeline
+    def pump(self) -> bool:
+        """One non-blocking step: collect mined batches, send new ones. True if anything happened."""
+        progressed = False
+        if self.needs_reconcile:
+            if self._in_flight:
+                self._wait_all()
+            progressed = self.reconcile() > 0
+        progressed = self._collect(block=False) > 0 or progressed
+        while len(self._in_flight) < self.max_in_flight:
+            if not self._send_next():
+                break
+            progressed = True
+        return progressed
+
+    def run_once(self) -> int:
+        """Reconcile if needed, send what is pending (up to ``max_in_flight`` batches) and wait for it.
+
+        Returns how many events got anchored.
+        """
+        anchored = 0
+        if self.needs_reconcile:
+            anchored += self.reconcile()
+        while len(self._in_flight) < self.max_in_flight and self._send_next():
+            pass
+        anchored += self._wait_all()
+        return anchored
+
+    def _wait_all(self) -> int:
+        n = 0
+        deadline = time.monotonic() + self.receipt_timeout
+        while self._in_flight:
+            got = self._collect(block=False)
+            n += got
+            if self._in_flight and not got:
+                if time.monotonic() > deadline:
+                    tx = self._in_flight[0].tx
+                    self._abandon_in_flight()
+                    raise ChainError(f"transaction {tx} was not mined within {self.receipt_timeout:.0f}s")
+                time.sleep(0.05)
+        return n
+
+    def _select(self) -> list[dict[str, Any]]:
+        """The next batch: whole runs of cases' pending events, oldest first, within the limits."""
+        busy = {e["serial"] for f in self._in_flight for e in f.entries}
+        in_flight_n = sum(len(f.entries) for f in self._in_flight)
+        window = self.outbox.pending(limit=in_flight_n + 4 * self.batch_max)
+        by_case: dict[str, list[dict[str, Any]]] = {}
+        for e in window:
+            if e["serial"] in busy:
+                continue
+            by_case.setdefault(e["serial"], []).append(e)
+        batch: list[dict[str, Any]] = []
+        gas = 0.0
+        for run in by_case.values():
+            cost = self._gas_scale * _model_gas(run)
+            if batch and (len(batch) + len(run) > self.batch_max or gas + cost > self.batch_gas):
+                break
+            batch.extend(run)
+            gas += cost
+        batch.sort(key=lambda e: int(e["seq"]))
+        return batch
+
+    def _gas_room(self) -> int:
+        """Gas limit still free in the next block, counting every transaction in flight."""
+        if self._block_gas_limit is None:
+            self._block_gas_limit = self.client.block_gas_limit()
+        return self._block_gas_limit - sum(f.gas_limit for f in self._in_flight)
+
+    def _send_next(self) -> bool:
+        if self._in_flight and self._gas_room() < self.batch_gas + self.batch_gas // 50 + 10_000:
+            return False
+        batch = self._select()
+        if not batch:
+            return False
+        sendable, gas = self._isolate(batch)
+        if not sendable:
+            return True  # everything in it was refused and marked: that is progress too
+        # the estimate is exact for this state and no in-flight batch touches these cases: a small margin
+        # keeps gas limits tight, so as many batches as possible fit in each block
+        limit = gas + gas // 50 + 10_000
+        if self._in_flight and limit > self._gas_room():
+            return False  # wait for a receipt; the batch is selected again then
+        opens, appends = _items(sendable)
+        tx = self.client.send_batch(opens, appends, gas=limit)
+        self._in_flight.append(_InFlight(tx=tx, entries=sendable, sent_at=time.monotonic(), gas_limit=limit))
+        return True
+
+    def _collect(self, *, block: bool) -> int:
+        """Record every mined in-flight batch (in send order); returns events anchored."""
+        n = 0
+        while self._in_flight:
+            head = self._in_flight[0]
+            receipt = self.client.receipt(head.tx)
+            if receipt is None:
+                if time.monotonic() - head.sent_at > self.receipt_timeout:
+                    self._abandon_in_flight()
+                    raise ChainError(f"transaction {head.tx} was not mined within {self.receipt_timeout:.0f}s")
+                break
+            self._in_flight.pop(0)
+            if int(receipt["status"]) != 1:
+                log.warning("outbox: batch %s reverted in block %s; reconciling", head.tx, receipt["blockNumber"])
+                self.needs_reconcile = True
+                continue
+            n += self._record(head, receipt)
+        return n
+
+    def _record(self, flight: _InFlight, receipt: Any) -> int:
+        modelled = _model_gas(flight.entries)
+        if modelled and receipt.get("gasUsed"):
+            ratio = min(4.0, max(0.25, int(receipt["gasUsed"]) / modelled))
+            self._gas_scale = 0.7 * self._gas_scale + 0.3 * ratio
+        events = [ev for lg in receipt["logs"] if (ev := self.client.decode_appended_log(lg)) is not None]
+        by_commitment = {ev.commitment.hex(): ev for ev in events}
+        block = int(receipt["blockNumber"])
+        btime = self._block_time(block)
+        done = [(e, by_commitment[e["commitment"]], btime) for e in flight.entries if e["commitment"] in by_commitment]
+        self.outbox.mark_anchored_many(done, scan_from=block)
+        if len(done) != len(flight.entries):
+            self.needs_reconcile = True
+        if done:
+            self.last_anchored_at = time.time()
+            self.anchored_total += len(done)
+            if self.on_anchored:
+                self.on_anchored([e for e, _, _ in done])
+        return len(done)
+
+    def _block_time(self, block: int) -> int:
+        t = self._block_times.get(block)
+        if t is None:
+            t = self.client.block_time(block)
+            if len(self._block_times) > 1024:
+                self._block_times.clear()
+            self._block_times[block] = t
+        return t
+
+    def _estimate(self, entries: list[dict[str, Any]]) -> int:
+        opens, appends = _items(entries)
+        return self.client.estimate_batch(opens, appends)  # raises ChainRuleError naming the refused item
+
+    def _isolate(self, batch: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+        """The entries of ``batch`` the contract would take (and their gas); refused items are marked refused."""
+        try:
+            return batch, self._estimate(batch)
+        except ChainRuleError as exc:
+            if exc.rule in HALL_WIDE_RULES:
+                raise
+            first_error = exc
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for e in batch:
+            groups.setdefault(e["serial"], []).append(e)
+        ok: list[dict[str, Any]] = []
+        for serial, group in groups.items():
+            for k in range(1, len(group) + 1):
+                try:
+                    self._estimate(group[:k])
+                except ChainRuleError as exc:
+                    if exc.rule in HALL_WIDE_RULES:
+                        raise
+                    log.warning("outbox: %s %s refused by the chain: %s", serial, group[k - 1]["stage"], exc)
+                    self.outbox.mark_refused(group[k - 1], exc)
+                    ok.extend(group[: k - 1])
+                    break
+            else:
+                ok.extend(group)
+        if len(ok) == len(batch):  # the batch as a whole failed but no single case does: report it
+            raise first_error
+        ok.sort(key=lambda e: int(e["seq"]))
+        return ok, (self._estimate(ok) if ok else 0)
+
+    def reconcile(self) -> int:
+        """Mark pending events that are already on chain as anchored; returns how many.
+
+        After the pool holds none of this hall's transactions, its ``EventAppended`` logs are scanned
+        from the persisted scan start (the block of the last recorded receipt) to the head; a pending
+        entry whose commitment is found there was sent by an earlier process and is recorded, not resent.
+        """
+        self._drain()
+        self.client.reset_nonce()
+        head = self.client.block_number()
+        start = self.outbox.scan_from()
+        if start is None:
+            dep = self.client.deployment
+            start = dep.deployed_block if dep is not None else 0
+        pending = {e["commitment"]: e for e in self.outbox.pending()}
+        found: list[ChainEvent] = []
+        if pending:
+            hall = self._hall_id()
+            for lo in range(start, head + 1, 5000):
+                found += [ev for ev in self.client.hall_events(hall, lo, min(head, lo + 4999))
+                          if ev.commitment.hex() in pending]  # fmt: skip
+        done = [(pending[ev.commitment.hex()], ev, self._block_time(ev.block_number)) for ev in found]
+        self.outbox.mark_anchored_many(done, scan_from=head)
+        if done:
+            log.info("outbox: %d pending event(s) were already on chain; marked anchored", len(done))
+            self.last_anchored_at = time.time()
+            self.anchored_total += len(done)
+            if self.on_anchored:
+                self.on_anchored([e for e, _, _ in done])
+        self.needs_reconcile = False
+        return len(done)
+
+    def _hall_id(self) -> int:
+        if self._hall is None:
+            info = self.client.hall_of(self.client.address)
+            self._hall = info.hall_id if info is not None else 0
+        return self._hall
+
+    def _drain(self) -> None:
+        """Wait until no transaction of this key is still in the node's pool (mined or dropped)."""
+        deadline = time.monotonic() + self.drain_timeout
+        while True:
+            latest, pending = self.client.nonces()
+            if pending <= latest:
+                return
+            if time.monotonic() > deadline:
+                raise ChainUnavailableError(f"{pending - latest} transaction(s) of this hall are still not mined")
+            time.sleep(0.2)

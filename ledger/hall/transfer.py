@@ -1,0 +1,418 @@
+"""Pull transfer of case packages between halls, with signed requests and full verification.
+
+The home hall pulls a new case's package (INTAKE, MATERIALS records with salts, and the files)
+from the accepting hall; the accepting hall pulls what the home hall wrote (ACCEPTANCE, PROCESS,
+RESULT and the result document). Which hall to ask comes from the registry on chain.
+
+Requests are signed with the requesting hall's key (EIP-191 ``personal_sign``) over::
+
+    CaseLedger transfer v1\\n<METHOD>\\n<path>\\n<unix time>\\n<nonce>\\n<sha256(body) hex>
+
+and served only when the recovered address is an *active* registered hall with a right to the
+case (its district is the case's home district, or it is the accepting hall), the time is within
+the window and the nonce was not seen before (nonces are persisted).
+
+The receiver verifies every record (its recomputed commitment equals the on-chain commitment at
+that event index, for that stage) and every file (SHA-256 and size, and its Merkle proof against
+the root in the committed record) before storing anything; a failing package is refused as a
+whole with which record or file and why. Failed pulls are retried with backoff until they succeed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
+
+from ledger.chain.client import ChainClient, ChainEvent, HallInfo
+from ledger.core.materials import MaterialFile, MaterialSet, verify_material
+from ledger.core.records import DisclosedRecord, verify_disclosure
+from ledger.core.stages import DISPUTE_STAGES, Stage
+from ledger.errors import ChainError, LedgerError, NotFoundError, TransferError, VerificationError
+from ledger.hall.cases import ROOT_FIELDS, CaseBook
+from ledger.hall.worker import BackgroundWorker
+
+__all__ = [
+    "PeerAuthError",
+    "PeerForbiddenError",
+    "PeerGuard",
+    "TransferWorker",
+    "receive_package",
+    "sign_request",
+]
+
+log = logging.getLogger("caseledger.transfer")
+
+RESTORED_KEY = b"meta/restored"  # ledger.hall.backup.RESTORED_KEY
+
+HDR_TS, HDR_NONCE, HDR_SIG = "X-CaseLedger-Timestamp", "X-CaseLedger-Nonce", "X-CaseLedger-Signature"
+
+
+class PeerAuthError(TransferError):
+    """The request is not signed by a registered hall key (HTTP 401)."""
+
+    code = "unauthenticated"
+
+
+class PeerForbiddenError(TransferError):
+    """A registered key that may not have this (suspended hall, or no right to the case) (HTTP 403)."""
+
+    code = "forbidden"
+
+
+def signing_message(method: str, path: str, ts: str, nonce: str, body: bytes) -> str:
+    return f"CaseLedger transfer v1\n{method.upper()}\n{path}\n{ts}\n{nonce}\n{hashlib.sha256(body).hexdigest()}"
+
+
+def sign_request(account: LocalAccount, method: str, path: str, body: bytes = b"") -> dict[str, str]:
+    """Headers that authenticate a request of this hall key."""
+    ts, nonce = str(int(time.time())), secrets.token_hex(16)
+    msg = encode_defunct(text=signing_message(method, path, ts, nonce, body))
+    sig = account.sign_message(msg).signature.hex()
+    return {HDR_TS: ts, HDR_NONCE: nonce, HDR_SIG: sig if sig.startswith("0x") else "0x" + sig}
+
+
+class PeerGuard:
+    """Checks signed peer requests on the serving side."""
+
+    def __init__(self, store: Any, client: ChainClient, *, window: float = 120.0) -> None:
+        self.store = store
+        self.client = client
+        self.window = window
+        self._lock = threading.Lock()
+
+    def authenticate(self, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> HallInfo:
+        h = {k.lower(): v for k, v in headers.items()}
+        ts, nonce, sig = h.get(HDR_TS.lower()), h.get(HDR_NONCE.lower()), h.get(HDR_SIG.lower())
+        if not ts or not nonce or not sig:
+            raise PeerAuthError("the request is not signed by a hall key (signature headers missing)")
+        try:
+            t = int(ts)
+        except ValueError:
+            raise PeerAuthError("the request timestamp is not a number") from None
+        if abs(time.time() - t) > self.window:
+            raise PeerAuthError(f"the request timestamp is more than {self.window:.0f}s away from this hall's clock")
+        if len(nonce) < 16 or len(nonce) > 64:
+            raise PeerAuthError("the request nonce must be 16 to 64 characters")
+        try:
+            addr = Account.recover_message(
+                encode_defunct(text=signing_message(method, path, ts, nonce, body)), signature=sig
+            )
+        except Exception as exc:  # malformed signatures raise assorted errors in eth-account
+            raise PeerAuthError("the request signature is not valid") from exc
+        info = self.client.hall_of(addr)
+        if info is None:
+            raise PeerAuthError(f"{addr} is not a registered hall key")
+        if info.status != "active":
+            raise PeerForbiddenError(f"hall {info.hall_id} ({info.name}) is {info.status}")
+        key = f"nonce/{addr.lower()}/{nonce}".encode()
+        with self._lock:
+            if self.store.get(key) is not None:
+                raise PeerAuthError("this request was already used (replayed nonce)")
+            self.store.put_json(key, t)
+        return info
+
+    def prune(self) -> int:
+        cutoff = time.time() - 2 * self.window
+        old = [k for k, v in self.store.iter_json(b"nonce/") if float(v) < cutoff]
+        for k in old:
+            self.store.delete(k)
+        return len(old)
+
+
+def authorize_case(info: HallInfo, header: dict[str, Any]) -> None:
+    if info.district == header["home_district"] or info.hall_id == header["accepting_hall"]:
+        return
+    raise PeerForbiddenError(f"hall {info.hall_id} has no right to case {header['serial']}")
+
+
+@dataclass(frozen=True)
+class VerifiedRecord:
+    index: int
+    stage: Stage
+    fields: dict[str, Any]
+    salts: dict[str, str]
+    files: list[tuple[MaterialFile, bytes]]
+    event: ChainEvent
+    withheld: dict[str, str] = field(default_factory=dict)  # fields erased at the sender (leaf hashes only)
+
+
+def verify_package(serial: str, package: dict[str, Any], events: list[ChainEvent]) -> list[VerifiedRecord]:
+    """Check every record and file of ``package`` against the case's on-chain ``events``.
+
+    Raises :class:`VerificationError` naming the record or file at the first mismatch.
+    """
+    if package.get("serial") != serial:
+        raise VerificationError("the package is for another case", expected=serial, found=package.get("serial"))
+    by_index = {e.index: e for e in events}
+    out: list[VerifiedRecord] = []
+    for r in package.get("records", []):
+        try:
+            index, stage = int(r["index"]), Stage[r["stage"]]
+            fields, salts = dict(r["fields"]), dict(r["salts"])
+            withheld = {str(k): str(v) for k, v in dict(r.get("withheld") or {}).items()}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise VerificationError(f"a record of the package is malformed: {exc}", where="record") from exc
+        where = f"record {index} ({stage.name})"
+        ev = by_index.get(index)
+        if ev is None:
+            raise VerificationError(f"{where} has no event on chain at that index", where=where)
+        if ev.stage != stage or fields.get("stage") != stage.name or fields.get("case_serial") != serial:
+            raise VerificationError(f"{where} claims another stage or case than the chain", where=where,
+                                    expected=ev.stage.name, found=fields.get("stage"))  # fmt: skip
+        try:
+            verify_disclosure(DisclosedRecord(fields=fields, salts=salts, withheld=withheld), ev.commitment)
+        except VerificationError as exc:
+            raise VerificationError(f"{where} does not match its on-chain commitment", where=where,
+                                    expected=exc.expected, found=exc.found) from exc  # fmt: skip
+        files: list[tuple[MaterialFile, bytes]] = []
+        raw_files = r.get("files") or []
+        if raw_files or stage in ROOT_FIELDS and ROOT_FIELDS[stage][0] in fields:
+            root_f, count_f = ROOT_FIELDS.get(stage, ("", ""))
+            if root_f not in fields:
+                raise VerificationError(f"{where} carries files but commits to no file root", where=where)
+            metas = []
+            for f in raw_files:
+                meta = MaterialFile(**{k: f[k] for k in ("kind", "name", "sha256", "size", "salt")})
+                try:
+                    data = base64.b64decode(f["data"], validate=True)
+                except (KeyError, ValueError) as exc:
+                    raise VerificationError(f"file {meta.name!r} in {where} has no readable content",
+                                            where=meta.name) from exc  # fmt: skip
+                metas.append((meta, data))
+            mset = MaterialSet.new([m for m, _ in metas])
+            if len(metas) != fields.get(count_f) or mset.root.hex() != fields[root_f]:
+                raise VerificationError(f"the file list of {where} is not the committed one (files missing, "
+                                        "added or renamed)", where=where, expected=fields[root_f],
+                                        found=mset.root.hex())  # fmt: skip
+            root = bytes.fromhex(fields[root_f])
+            for i, (meta, data) in enumerate(metas):
+                try:
+                    verify_material(data, mset.proof(i), root)
+                except VerificationError as exc:
+                    raise VerificationError(
+                        f"file {meta.name!r} ({meta.kind}) in {where} is refused: its content differs from what "
+                        f"the chain commits to (SHA-256 {exc.found or '?'} instead of {meta.sha256})",
+                        where=meta.name, expected=meta.sha256, found=exc.found,
+                    ) from exc  # fmt: skip
+            files = metas
+        out.append(VerifiedRecord(index, stage, fields, salts, files, ev, withheld))
+    return out
+
+
+def receive_package(
+    book: CaseBook, client: ChainClient, serial: str, package: dict[str, Any], *, from_hall: int
+) -> list[int]:
+    """Verify ``package`` against the chain and store its new records; returns the event indices stored."""
+    events = client.case_events(serial)
+    verified = verify_package(serial, package, events)
+    times: dict[int, int] = {}
+    for v in verified:
+        if v.event.block_number not in times:
+            times[v.event.block_number] = client.block_time(v.event.block_number)
+    stored: list[int] = []
+    with book.lock:
+        header = book.header(serial)
+        have = {r["commitment"] for r in book.records(serial)}
+        with book.store.write_batch() as wb:
+            for v in verified:
+                if v.event.commitment.hex() in have:
+                    continue
+                seq = int(header["next_seq"])
+                header["next_seq"] = seq + 1
+                for _, data in v.files:
+                    wb.put_blob(data)
+                wb.put_json(
+                    f"rec/{serial}/{seq:06d}".encode(),
+                    {
+                        "seq": seq,
+                        "stage": v.stage.name,
+                        "fields": v.fields,
+                        "salts": v.salts,
+                        **({"withheld": v.withheld} if v.withheld else {}),
+                        "commitment": v.event.commitment.hex(),
+                        "writer_hall": v.event.hall_id,
+                        "origin": "received",
+                        "received_from": from_hall,
+                        "files": [m.model_dump() for m, _ in v.files],
+                        "anchor": {
+                            "state": "anchored",
+                            "tx": v.event.tx_hash,
+                            "block": v.event.block_number,
+                            "time": times[v.event.block_number],
+                            "index": v.index,
+                        },  # fmt: skip
+                        "written_at": time.time(),
+                        "verified_at": time.time(),
+                    },
+                )
+                stored.append(v.index)
+                if v.stage == Stage.INTAKE and header.get("accepting_district") is None:
+                    header["accepting_district"] = v.fields.get("accepting_district")
+            wb.put_json(f"case/{serial}".encode(), header)
+    return stored
+
+
+class TransferWorker(BackgroundWorker):
+    """Pulls what this hall is missing of its cases from the halls that wrote it; retries with backoff."""
+
+    thread_name = "transfer"
+
+    def __init__(
+        self,
+        book: CaseBook,
+        client: ChainClient,
+        account: LocalAccount,
+        *,
+        interval: float = 1.0,
+        timeout: float = 15.0,
+        max_backoff: float = 15.0,
+    ) -> None:
+        super().__init__()
+        self.book = book
+        self.store = book.store
+        self.client = client
+        self.account = account
+        self.interval = interval
+        self.timeout = timeout
+        self.max_backoff = max_backoff
+        # counters since this process started (the node's /metrics)
+        self.completed_total = 0
+        self.failures_total = 0
+        self.refused_total = 0  # packages refused because a record or file did not verify against the chain
+        self.records_received_total = 0
+
+    def jobs(self) -> list[dict[str, Any]]:
+        return [v for _, v in self.store.iter_json(b"xfer/")]
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("transfer: unexpected error")
+            self._wake.wait(self.interval)
+            self._wake.clear()
+
+    def missing(self, serial: str) -> dict[int, list[int]]:
+        """Event indices of ``serial`` written by other halls whose records this hall lacks, by hall.
+
+        In a store restored from a backup (``meta/restored``) this hall's own events count too: their
+        records are pulled back from the other halls of the case (see :meth:`sources`)."""
+        have = {r["commitment"] for r in self.book.records(serial)}
+        own = self.book.hall.hall_id
+        skip = {0} if self.store.get(RESTORED_KEY) is not None else {0, own}
+        out: dict[int, list[int]] = {}
+        for _, ev in self.store.iter_json(f"chainev/{serial}/".encode()):
+            if ev["hall_id"] in skip or Stage[ev["stage"]] in DISPUTE_STAGES:
+                continue
+            if ev["commitment"] not in have:
+                out.setdefault(int(ev["hall_id"]), []).append(int(ev["index"]))
+        return out
+
+    def sources(self, serial: str, writer: int) -> list[int]:
+        """Which halls to ask for ``writer``'s records: the writer itself, or (for this hall's own records,
+        after a restore) every other hall of the case: the accepting hall and the halls that wrote events."""
+        own = self.book.hall.hall_id
+        if writer != own:
+            return [writer]
+        halls: list[int] = []
+        header = self.book.header(serial)
+        if int(header.get("accepting_hall") or 0) not in (0, own):
+            halls.append(int(header["accepting_hall"]))
+        for _, ev in self.store.iter_json(f"chainev/{serial}/".encode()):
+            h = int(ev["hall_id"])
+            if h not in (0, own) and h not in halls:
+                halls.append(h)
+        return halls
+
+    def run_once(self) -> int:
+        """Try every due job once; returns how many finished."""
+        done = 0
+        now = time.time()
+        for job in self.jobs():
+            if float(job.get("next_at", 0)) > now:
+                continue
+            serial = job["serial"]
+            try:
+                for hall_id in self.missing(serial):
+                    for source in self.sources(serial, hall_id):
+                        try:
+                            self.pull(serial, source)
+                        except (TransferError, httpx.HTTPError):
+                            if source == hall_id:
+                                raise
+                            continue  # another hall of the case may still have this hall's own records
+                        if hall_id not in self.missing(serial):
+                            break
+                left = self.missing(serial)
+                if left:
+                    raise TransferError(f"hall(s) {sorted(left)} did not send event(s) {sorted(left.values())}")
+                with self.book.lock:  # the indexer writes under this lock: nothing new can slip in unseen
+                    if self.missing(serial):
+                        continue
+                    self.store.delete(f"xfer/{serial}".encode())
+                    h = self.book.header(serial)
+                    h["transfer"] = {"state": "complete", "at": time.time()}
+                    self.store.put_json(f"case/{serial}".encode(), h)
+                done += 1
+                self.completed_total += 1
+            except (LedgerError, httpx.HTTPError) as exc:
+                self.failures_total += 1
+                if isinstance(exc, VerificationError):
+                    self.refused_total += 1
+                attempts = int(job.get("attempts", 0)) + 1
+                delay = min(self.max_backoff, 0.5 * 2 ** min(attempts, 6))
+                msg = str(exc) or exc.__class__.__name__
+                log.warning("transfer of %s failed (attempt %d, retry in %.1fs): %s", serial, attempts, delay, msg)
+                with self.book.lock:
+                    if self.store.get(f"xfer/{serial}".encode()) is not None:
+                        self.store.put_json(
+                            f"xfer/{serial}".encode(),
+                            {
+                                **job,
+                                "attempts": attempts,
+                                "next_at": time.time() + delay,
+                                "last_error": msg,
+                                "refused": isinstance(exc, VerificationError),
+                            },
+                        )
+                    try:
+                        h = self.book.header(serial)
+                        h["transfer"] = {"state": "retrying", "attempts": attempts, "last_error": msg,
+                                         "refused": isinstance(exc, VerificationError)}  # fmt: skip
+                        self.store.put_json(f"case/{serial}".encode(), h)
+                    except NotFoundError:
+                        pass
+        return done
+
+    def pull(self, serial: str, hall_id: int) -> list[int]:
+        peer = self.client.hall(hall_id)
+        path = f"/peer/cases/{serial}/package"
+        headers = sign_request(self.account, "GET", path)
+        try:
+            resp = httpx.get(peer.endpoint.rstrip("/") + path, headers=headers, timeout=self.timeout)
+        except httpx.HTTPError as exc:
+            raise TransferError(
+                f"hall {hall_id} at {peer.endpoint} is not reachable: {exc.__class__.__name__}"
+            ) from exc
+        if resp.status_code != 200:
+            raise TransferError(f"hall {hall_id} answered {resp.status_code}: {resp.text[:200]}")
+        stored = receive_package(self.book, self.client, serial, resp.json(), from_hall=hall_id)
+        self.records_received_total += len(stored)
+        if stored:
+            log.info("transfer: %s: verified and stored event(s) %s from hall %d", serial, stored, hall_id)
+        return stored
+
+
+__all__ += ["ChainError", "VerifiedRecord", "authorize_case", "verify_package"]

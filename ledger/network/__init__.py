@@ -1,0 +1,1 @@
+"""Production network tooling: the Besu QBFT network profile generator (``caseledger network init``)."""
