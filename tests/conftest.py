@@ -9,7 +9,8 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from ledger.chain.client import ChainClient, Deployment
+from ledger.chain.client import ChainClient
+from ledger.chain.deployment import Deployment
 from ledger.dev.devchain import DevChain, dev_admin, free_port
 
 VECTORS = Path(__file__).parent / "vectors"

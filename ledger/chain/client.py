@@ -26,11 +26,12 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.abi import event_abi_to_log_topic, function_signature_to_4byte_selector
 from eth_utils.address import to_checksum_address
-from pydantic import BaseModel, ConfigDict
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception, Web3RPCError
 
 from ledger.chain.artifacts import artifact
+from ledger.chain.deployment import Deployment
+from ledger.core.facts import CaseOpenedEvent, ChainEvent
 from ledger.core.hashchain import case_id
 from ledger.core.stages import Stage
 from ledger.errors import ChainError, ChainRuleError, ChainUnavailableError, ConfigError, NotFoundError
@@ -39,8 +40,6 @@ __all__ = [
     "AnchorReceipt",
     "AppendItem",
     "ChainClient",
-    "ChainEvent",
-    "Deployment",
     "HallInfo",
     "HallStatus",
     "OpenItem",
@@ -55,33 +54,6 @@ def item_code_bytes(code: str) -> bytes:
     if len(raw) > 16:
         raise ValueError(f"service item code {code!r} is longer than 16 ASCII characters")
     return raw.ljust(16, b"\x00")
-
-
-class Deployment(BaseModel):
-    """Where the contracts live: written by ``caseledger deploy``, read by every node."""
-
-    model_config = ConfigDict(frozen=True)
-
-    chain_id: int
-    registry: str
-    ledger: str
-    deployed_block: int
-    admin: str
-
-    @classmethod
-    def load(cls, path: Path) -> Deployment:
-        try:
-            return cls.model_validate_json(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ConfigError(f"no deployment file at {path}: run `caseledger deploy` first") from exc
-        except ValueError as exc:
-            raise ConfigError(f"deployment file {path} is not valid: {exc}") from exc
-
-    def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        tmp.replace(path)
 
 
 @dataclass(frozen=True)
@@ -115,33 +87,6 @@ class AnchorReceipt:
     block_number: int
     gas_used: int
     status: int
-
-
-@dataclass(frozen=True)
-class ChainEvent:
-    """One ``EventAppended`` log, decoded."""
-
-    case_id: str
-    hall_id: int
-    stage: Stage
-    writer: str
-    index: int
-    commitment: bytes
-    head: bytes
-    block_number: int
-    tx_hash: str
-    log_index: int
-
-
-@dataclass(frozen=True)
-class CaseOpenedEvent:
-    case_id: str
-    serial: str
-    accepting_hall: int
-    home_district: int
-    item_code: str
-    block_number: int
-    tx_hash: str
 
 
 def _error_table(abis: Sequence[list[dict[str, Any]]]) -> dict[bytes, tuple[str, list[str], list[str]]]:

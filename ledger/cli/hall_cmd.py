@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ledger.chain.client import ChainClient, Deployment
+from ledger.chain.client import ChainClient
+from ledger.chain.deployment import Deployment
 from ledger.cli import DEFAULT_DATA_DIR, DataDir, app, fail
 from ledger.dev.devchain import dev_admin
 from ledger.dev.localnet import LocalNet, hall_pid, start_hall, stop_hall, wait_healthy

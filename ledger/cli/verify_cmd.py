@@ -14,13 +14,16 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from ledger.chain.client import ChainClient, Deployment
+from ledger.chain.client import ChainClient
+from ledger.chain.deployment import Deployment
+from ledger.chain.facts_reader import fetch_chain_facts
 from ledger.cli import app
 from ledger.core.bundle import load_bundle
 from ledger.core.stages import Stage
 from ledger.errors import ChainUnavailableError, InputError, VerificationError
 from ledger.hall.evidence import DocumentProof
-from ledger.verify.checks import VerificationReport, fetch_chain_facts, verify_bundle, verify_document
+from ledger.verify.checks import verify_bundle, verify_document
+from ledger.verify.report import VerificationReport
 
 Rpc = Annotated[
     str, typer.Option("--rpc", envvar="CASELEDGER_RPC_URL", help="JSON-RPC URL of any consortium chain node.")

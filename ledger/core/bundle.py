@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ledger.chain.client import ChainEvent
+from ledger.core.facts import ChainEvent
 from ledger.core.materials import MaterialProof, MaterialSet
 from ledger.core.records import DisclosedRecord, SaltedRecord
 from ledger.errors import InputError

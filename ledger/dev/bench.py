@@ -34,7 +34,9 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from ledger.chain.client import AppendItem, ChainClient, Deployment, OpenItem
+from ledger.chain.client import AppendItem, ChainClient, OpenItem
+from ledger.chain.deployment import Deployment
+from ledger.chain.facts_reader import fetch_chain_facts
 from ledger.core.bundle import HeldEvent, build_bundle
 from ledger.core.hashchain import case_id
 from ledger.core.materials import MaterialFile, MaterialSet
@@ -46,7 +48,7 @@ from ledger.hall.cases import CaseBook, HallIdentity, Upload
 from ledger.hall.catalogue import load_catalogue
 from ledger.hall.outbox import Outbox, OutboxSender
 from ledger.hall.store import Store
-from ledger.verify.checks import fetch_chain_facts, verify_bundle
+from ledger.verify.checks import verify_bundle
 
 __all__ = ["BenchConfig", "run_bench"]
 

@@ -15,7 +15,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ledger.chain.client import ChainClient, Deployment
+from ledger.chain.client import ChainClient
+from ledger.chain.deployment import Deployment
 from ledger.dev.devchain import DevChain, dev_admin
 from ledger.hall.keystore import create_keystore, load_keystore, write_password_file
 

@@ -22,7 +22,8 @@ from typing import Any
 
 import httpx
 
-from ledger.chain.client import ChainClient, Deployment
+from ledger.chain.client import ChainClient
+from ledger.chain.deployment import Deployment
 from ledger.dev.consortium import DEMO_HALLS, ensure_deployment, ensure_halls, hall_dir
 from ledger.dev.devchain import DevChain, dev_admin
 from ledger.errors import ConfigError, LedgerError

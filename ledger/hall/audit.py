@@ -35,6 +35,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ledger.chain.client import ChainClient
+from ledger.chain.facts_reader import fetch_chain_facts_many, fetch_registry_log
+from ledger.core.facts import ChainFacts
 from ledger.core.records import DisclosedRecord
 from ledger.core.stages import Stage
 from ledger.errors import ChainError, InputError, LedgerError
@@ -42,7 +44,7 @@ from ledger.hall.cases import CST, PERSONAL_FIELDS, CaseBook, case_status
 from ledger.hall.catalogue import Catalogue
 from ledger.hall.workdays import APPROXIMATE_NOTE, compliance_report
 from ledger.hall.worker import BackgroundWorker
-from ledger.verify.checks import ChainFacts, check_chain, fetch_chain_facts_many, fetch_registry_log
+from ledger.verify.checks import check_chain
 
 __all__ = [
     "ANOMALY_TEXT",

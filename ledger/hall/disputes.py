@@ -28,21 +28,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from ledger.chain.client import ChainClient
+from ledger.chain.facts_reader import fetch_chain_facts
 from ledger.core.bundle import EvidenceBundle
+from ledger.core.facts import ChainFacts
 from ledger.core.records import canonical_bytes
 from ledger.core.stages import Stage
 from ledger.errors import ConfigError, InputError, NotFoundError, VerificationError
 from ledger.hall.cases import CST, CaseBook
 from ledger.hall.evidence import find_document_proof
-from ledger.verify.checks import (
-    ChainFacts,
-    Reason,
-    VerificationReport,
-    check_chain,
-    fetch_chain_facts,
-    verify_bundle,
-    verify_document,
-)
+from ledger.verify.checks import check_chain, verify_bundle, verify_document
+from ledger.verify.report import Reason, VerificationReport
 
 __all__ = [
     "DocumentReport",

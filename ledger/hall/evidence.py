@@ -15,7 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ledger.chain.client import ChainClient, Deployment
+from ledger.chain.client import ChainClient
+from ledger.chain.deployment import Deployment
 from ledger.core.bundle import EvidenceBundle, HeldEvent, build_bundle
 from ledger.core.materials import MaterialFile, MaterialProof, MaterialSet
 from ledger.core.records import DisclosedRecord, SaltedRecord

@@ -30,7 +30,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.chain.client import AppendItem, ChainClient, ChainEvent, OpenItem
+from ledger.chain.client import AppendItem, ChainClient, OpenItem
+from ledger.core.facts import ChainEvent
 from ledger.core.stages import Stage
 from ledger.errors import ChainError, ChainRuleError, ChainUnavailableError
 from ledger.hall.store import Store, WriteBatch

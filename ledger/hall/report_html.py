@@ -15,7 +15,7 @@ from html import escape
 
 from ledger.core.stages import Stage
 from ledger.hall.disputes import DocumentReport, StoredCheck
-from ledger.verify.checks import Reason, VerificationReport
+from ledger.verify.report import Reason, VerificationReport
 
 __all__ = ["render_check_html"]
 

@@ -34,7 +34,8 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
-from ledger.chain.client import ChainClient, ChainEvent, HallInfo
+from ledger.chain.client import ChainClient, HallInfo
+from ledger.core.facts import ChainEvent
 from ledger.core.materials import MaterialFile, MaterialSet, verify_material
 from ledger.core.records import DisclosedRecord, verify_disclosure
 from ledger.core.stages import DISPUTE_STAGES, Stage

@@ -10,7 +10,8 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
-from ledger.chain.client import ChainClient, Deployment
+from ledger.chain.client import ChainClient
+from ledger.chain.deployment import Deployment
 from ledger.errors import ChainUnavailableError, ConfigError
 from ledger.hall.access import AccessTrail
 from ledger.hall.accounts import AccountBook, ensure_demo_accounts

@@ -25,7 +25,7 @@ from fastapi.templating import Jinja2Templates
 from ledger.core.stages import Stage
 from ledger.errors import AuthError, LedgerError
 from ledger.hall.audit import case_rows, summarize
-from ledger.verify.checks import MESSAGES
+from ledger.verify.report import MESSAGES
 from node_api.api.deps import SESSION_COOKIE, Staff
 from node_api.api.errors import status_of
 from node_api.core.node import HallNode

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
+from ledger.chain.facts_reader import fetch_chain_facts
 from ledger.core.bundle import parse_bundle
 from ledger.dev.demo import demo_id_number, wait_for
 from ledger.errors import VerificationError
 from ledger.hall.access import ANCHOR_PREFIX
-from ledger.verify.checks import fetch_chain_facts, verify_bundle
+from ledger.verify.checks import verify_bundle
 from tests.integration.conftest import InProcHall, intake_form
 
 pytestmark = pytest.mark.integration

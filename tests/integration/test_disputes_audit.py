@@ -22,6 +22,7 @@ from fastapi import Request
 from typer.testing import CliRunner
 
 from ledger.chain.client import ChainClient
+from ledger.chain.facts_reader import fetch_chain_facts
 from ledger.cli import _register
 from ledger.cli import app as cli_app
 from ledger.core.records import SaltedRecord
@@ -30,7 +31,8 @@ from ledger.dev.devchain import DevChain, dev_admin, free_port
 from ledger.hall.cases import Upload
 from ledger.hall.evidence import export_bundle
 from ledger.hall.keystore import create_keystore
-from ledger.verify.checks import VerificationReport, fetch_chain_facts, report_sha256, verify_bundle
+from ledger.verify.checks import report_sha256, verify_bundle
+from ledger.verify.report import VerificationReport
 from node_api.api.deps import Staff, get_staff
 from node_api.core.config import Settings
 from node_api.core.node import HallNode

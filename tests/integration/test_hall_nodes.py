@@ -12,7 +12,8 @@ import httpx
 import pytest
 from eth_account import Account
 
-from ledger.chain.client import ChainClient, Deployment
+from ledger.chain.client import ChainClient
+from ledger.chain.deployment import Deployment
 from ledger.dev.demo import demo_id_number, run_demo, wait_for
 from ledger.dev.devchain import dev_admin
 from ledger.dev.localnet import LocalNet, hall_pid, start_hall, stop_hall, wait_healthy
@@ -66,8 +67,9 @@ def test_full_scenario_across_three_halls(hallnet: LocalNet) -> None:
     inbox = b.http.get("/inbox").json()
     assert out["serial"] in [x["serial"] for x in inbox["data"]]
     # either hall's evidence bundle verifies against the chain with the stand-alone verifier
+    from ledger.chain.facts_reader import fetch_chain_facts
     from ledger.core.bundle import parse_bundle
-    from ledger.verify.checks import fetch_chain_facts, verify_bundle
+    from ledger.verify.checks import verify_bundle
 
     chain = ChainClient.connect(hallnet.chain.rpc_url, deployment=Deployment.load(hallnet.data_dir / "deployment.json"))
     for hall in (a, b):

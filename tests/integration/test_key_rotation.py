@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ledger.chain.client import ChainClient, Deployment
+from ledger.chain.client import ChainClient
+from ledger.chain.deployment import Deployment
+from ledger.chain.facts_reader import fetch_chain_facts
 from ledger.core.bundle import parse_bundle
 from ledger.core.stages import Stage
 from ledger.dev.demo import wait_for
@@ -17,7 +19,7 @@ from ledger.dev.devchain import DevChain, dev_admin
 from ledger.errors import ChainRuleError
 from ledger.hall.keyrotation import rotate_hall_key
 from ledger.hall.keystore import load_keystore
-from ledger.verify.checks import fetch_chain_facts, verify_bundle
+from ledger.verify.checks import verify_bundle
 from tests.integration.conftest import InProcHall, intake_form, make_hall_dir, start_inproc
 
 pytestmark = pytest.mark.integration

@@ -17,13 +17,15 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
-from ledger.chain.client import ChainClient, Deployment
+from ledger.chain.client import ChainClient
+from ledger.chain.deployment import Deployment
+from ledger.chain.facts_reader import fetch_chain_facts
 from ledger.cli import _register, app
 from ledger.core.bundle import parse_bundle
 from ledger.dev.demo import HallClient, demo_id_number, run_demo, wait_for
 from ledger.dev.localnet import LocalNet, start_hall, stop_hall, wait_healthy
 from ledger.errors import ConfigError
-from ledger.verify.checks import fetch_chain_facts, verify_bundle
+from ledger.verify.checks import verify_bundle
 from tests.integration.conftest import FAST_NODE_ENV, staff
 
 pytestmark = pytest.mark.integration

@@ -14,11 +14,13 @@ import pytest
 from eth_account import Account
 
 from ledger.chain.client import ChainClient
+from ledger.chain.facts_reader import fetch_chain_facts
 from ledger.core.bundle import EvidenceBundle, HeldEvent, build_bundle, parse_bundle
+from ledger.core.facts import ChainFacts
 from ledger.core.materials import MaterialFile, MaterialSet
 from ledger.core.records import SaltedRecord
 from ledger.core.stages import Stage
-from ledger.verify.checks import ChainFacts, fetch_chain_facts, verify_bundle
+from ledger.verify.checks import verify_bundle
 
 pytestmark = pytest.mark.integration
 

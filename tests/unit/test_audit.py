@@ -12,6 +12,7 @@ import io
 from datetime import date
 from typing import Any
 
+from ledger.core.facts import ChainEventFact, ChainFacts
 from ledger.core.records import SaltedRecord
 from ledger.core.stages import Stage
 from ledger.hall.audit import (
@@ -26,7 +27,6 @@ from ledger.hall.audit import (
     trail,
 )
 from ledger.hall.catalogue import load_catalogue
-from ledger.verify.checks import ChainEventFact, ChainFacts
 
 CAT = load_catalogue()
 D = date
@@ -188,7 +188,7 @@ def _facts(recs: list[dict[str, Any]], serial: str = "TB-A-1") -> ChainFacts:
         events.append(ChainEventFact(index=r["anchor"]["index"], stage=Stage[r["stage"]], writer=writer, hall_id=1,
                                      commitment="0x" + c.hex(), head="0x" + head.hex(), block=1 + len(events),
                                      log_index=0, tx="0x01", time=1_790_000_000))  # fmt: skip
-    from ledger.verify.checks import RegistryFact
+    from ledger.core.facts import RegistryFact
 
     reg = [RegistryFact(kind="registered", hall_id=1, account=writer, district=350503, block=0, log_index=0)]
     return ChainFacts(serial=serial, chain_id=1, ledger="0x" + "22" * 20, registry="0x" + "33" * 20, opened=True,

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from eth_account import Account
 
-from ledger.chain.client import ChainEvent, HallInfo
+from ledger.chain.client import HallInfo
+from ledger.core.facts import ChainEvent
 from ledger.core.stages import Stage
 from ledger.dev.demo import demo_id_number
 from ledger.errors import VerificationError

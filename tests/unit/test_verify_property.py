@@ -9,10 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.core.bundle import BundleEvent, EvidenceBundle
+from ledger.core.facts import ChainEventFact, ChainFacts, RegistryFact
 from ledger.core.hashchain import case_id, next_head
 from ledger.core.records import SaltedRecord
 from ledger.core.stages import Stage
-from ledger.verify.checks import ChainEventFact, ChainFacts, RegistryFact, verify_bundle
+from ledger.verify.checks import verify_bundle
 
 SERIAL = "TB-PROP-1"
 A, B = "0x" + "aa" * 20, "0x" + "bb" * 20  # accepting hall 1 (district 350502), home hall 2 (350503)

@@ -1,0 +1,38 @@
+"""Where the contracts live: the deployment file written by ``caseledger deploy`` and read by every node."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from ledger.errors import ConfigError
+
+__all__ = ["Deployment"]
+
+
+class Deployment(BaseModel):
+    """Where the contracts live: written by ``caseledger deploy``, read by every node."""
+
+    model_config = ConfigDict(frozen=True)
+
+    chain_id: int
+    registry: str
+    ledger: str
+    deployed_block: int
+    admin: str
+
+    @classmethod
+    def load(cls, path: Path) -> Deployment:
+        try:
+            return cls.model_validate_json(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"no deployment file at {path}: run `caseledger deploy` first") from exc
+        except ValueError as exc:
+            raise ConfigError(f"deployment file {path} is not valid: {exc}") from exc
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        tmp.replace(path)
