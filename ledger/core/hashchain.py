@@ -9,27 +9,45 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
-from eth_hash.auto import keccak
-from eth_utils.address import to_canonical_address
+from Crypto.Hash import keccak as _keccak
 
 from ledger.core.stages import Stage
 
-__all__ = ["case_id", "chain_heads", "next_head"]
+__all__ = ["address_bytes", "case_id", "chain_heads", "keccak256", "next_head"]
+
+_HEX_ADDRESS = re.compile(r"(?:0[xX])?([0-9a-fA-F]{40})")
+
+
+def keccak256(data: bytes) -> bytes:
+    """Keccak-256 as the EVM computes it (not NIST SHA3-256)."""
+    return _keccak.new(digest_bits=256, data=data).digest()
+
+
+def address_bytes(address: str) -> bytes:
+    """The 20 bytes of a hex address (``0x`` optional, any letter case; the checksum is not required).
+
+    Raises :class:`ValueError` for anything that is not 40 hex digits.
+    """
+    m = _HEX_ADDRESS.fullmatch(address)
+    if m is None:
+        raise ValueError(f"{address!r} is not a 20-byte hex address")
+    return bytes.fromhex(m.group(1))
 
 
 def case_id(serial: str) -> bytes:
     """The on-chain key of a case: ``keccak256(utf8(serial))``."""
-    return keccak(serial.encode("utf-8"))
+    return keccak256(serial.encode("utf-8"))
 
 
 def next_head(prev: bytes, stage: Stage | int, commitment: bytes, writer: str | bytes) -> bytes:
     """One step of the chain. ``writer`` is a 20-byte address (hex string or bytes)."""
     if len(prev) != 32 or len(commitment) != 32:
         raise ValueError("prev and commitment must be 32 bytes")
-    addr = writer if isinstance(writer, bytes) else to_canonical_address(writer)
-    return keccak(prev + bytes([int(stage)]) + commitment + addr)
+    addr = writer if isinstance(writer, bytes) else address_bytes(writer)
+    return keccak256(prev + bytes([int(stage)]) + commitment + addr)
 
 
 def chain_heads(serial: str, events: Iterable[tuple[Stage | int, bytes, str | bytes]]) -> list[bytes]:

@@ -22,11 +22,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_utils.address import to_checksum_address
-
 from ledger.core.bundle import BundleEvent, EvidenceBundle
 from ledger.core.facts import ChainEventFact, ChainFacts, RegistryFact
-from ledger.core.hashchain import case_id, next_head
+from ledger.core.hashchain import address_bytes, case_id, next_head
 from ledger.core.materials import MaterialProof, verify_material
 from ledger.core.records import DisclosedRecord, canonical_bytes
 from ledger.core.stages import Stage
@@ -323,9 +321,10 @@ def verify_document(
     }
 
 
-def _addr(a: str) -> str:
+def _addr(a: str) -> bytes | str:
+    """An address's 20 bytes for comparison; a string that is not an address compares as itself."""
     try:
-        return to_checksum_address(a)
+        return address_bytes(a)
     except ValueError:
         return a
 
