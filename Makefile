@@ -49,6 +49,7 @@ lint: setup
 	$(BIN)/ruff check ledger node_api tests scripts
 	$(BIN)/ruff format --check ledger node_api tests scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: setup
 	$(BIN)/caseledger bench
