@@ -36,6 +36,7 @@ from ledger.chain.client import ChainClient
 from ledger.core.merkle import leaf_hash, merkle_root
 from ledger.core.records import canonical_bytes
 from ledger.errors import ChainError, VerificationError
+from ledger.hall.keys import TRAIL_ANCHOR_PREFIX, TRAIL_PREFIX, trail_anchor_key, trail_key
 from ledger.hall.store import Store
 
 __all__ = ["ACTIONS", "ANCHOR_PREFIX", "AccessTrail", "TrailAnchor", "anchor_data", "parse_anchor_data"]
@@ -77,7 +78,7 @@ class AccessTrail:
 
     # ------------------------------------------------------------------ entries
     def size(self) -> int:
-        return self.store.count_prefix(b"atrail/")
+        return self.store.count_prefix(TRAIL_PREFIX)
 
     def record(self, *, actor: str, action: str, serial: str, what: str = "") -> dict[str, Any]:
         """Append one entry (synced to disk before returning)."""
@@ -93,12 +94,12 @@ class AccessTrail:
             "serial": serial,
             "what": what,
         }
-        self.store.put_json(f"atrail/{seq:012d}".encode(), entry)
+        self.store.put_json(trail_key(seq), entry)
         return entry
 
     def entries(self, *, serial: str | None = None, start: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
         out = []
-        for _, e in self.store.iter_json(b"atrail/"):
+        for _, e in self.store.iter_json(TRAIL_PREFIX):
             if e["seq"] < start or (serial is not None and e["serial"] != serial):
                 continue
             out.append(e)
@@ -111,12 +112,12 @@ class AccessTrail:
         return leaf_hash(canonical_bytes(entry))
 
     def root(self, size: int | None = None) -> bytes:
-        leaves = [self.leaf(e) for _, e in self.store.iter_json(b"atrail/")]
+        leaves = [self.leaf(e) for _, e in self.store.iter_json(TRAIL_PREFIX)]
         return merkle_root(leaves[: len(leaves) if size is None else size])
 
     # ------------------------------------------------------------------ anchors
     def anchors(self) -> list[TrailAnchor]:
-        return [TrailAnchor(**v) for _, v in self.store.iter_json(b"atrail-anchor/")]
+        return [TrailAnchor(**v) for _, v in self.store.iter_json(TRAIL_ANCHOR_PREFIX)]
 
     def anchor(self, writer: ChainClient) -> TrailAnchor | None:
         """Anchor the current root (None when nothing was added since the last anchor)."""
@@ -130,7 +131,7 @@ class AccessTrail:
         rec = writer.wait(tx)
         a = TrailAnchor(size=size, root=root.hex(), tx=tx, block=rec.block_number, account=writer.address,
                         at=datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec="seconds"))  # fmt: skip
-        self.store.put_json(f"atrail-anchor/{size:012d}".encode(), a.__dict__)
+        self.store.put_json(trail_anchor_key(size), a.__dict__)
         return a
 
     def scan_anchors(self, reader: ChainClient, from_block: int, to_block: int) -> list[tuple[int, int, bytes, str]]:
@@ -154,7 +155,7 @@ class AccessTrail:
 
         Raises :class:`VerificationError` at the first entry set or anchor that does not match.
         """
-        leaves = [self.leaf(e) for _, e in self.store.iter_json(b"atrail/")]
+        leaves = [self.leaf(e) for _, e in self.store.iter_json(TRAIL_PREFIX)]
         anchors = self.anchors()
         for a in anchors:
             where = f"access-trail anchor of size {a.size} (tx {a.tx})"

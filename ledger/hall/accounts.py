@@ -36,6 +36,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from ledger.errors import AuthError, ForbiddenError, InputError, NotFoundError, RateLimitedError
+from ledger.hall.keys import ACCOUNT_PREFIX, SESSION_PREFIX, account_key, authfail_key, session_key
 from ledger.hall.store import Store
 
 __all__ = [
@@ -127,7 +128,7 @@ class AccountBook:
     # ------------------------------------------------------------------ accounts
     @staticmethod
     def _key(username: str) -> bytes:
-        return f"acct/{username}".encode()
+        return account_key(username)
 
     def _raw(self, username: str) -> dict[str, Any] | None:
         if not USERNAME.fullmatch(username or ""):
@@ -154,10 +155,10 @@ class AccountBook:
         return self._account(raw)
 
     def all(self) -> list[StaffAccount]:
-        return [self._account(v) for _, v in self.store.iter_json(b"acct/")]
+        return [self._account(v) for _, v in self.store.iter_json(ACCOUNT_PREFIX)]
 
     def is_empty(self) -> bool:
-        return self.store.count_prefix(b"acct/") == 0
+        return self.store.count_prefix(ACCOUNT_PREFIX) == 0
 
     def create(self, username: str, password: str, *, roles: Iterable[str], display_name: str = "") -> Created:
         """A new account; returns its TOTP secret when one of its roles needs a second factor."""
@@ -218,7 +219,7 @@ class AccountBook:
 
     # ------------------------------------------------------------------ login
     def _fail_key(self, username: str, client: str) -> bytes:
-        return b"authfail/" + hashlib.sha256(f"{username}|{client}".encode()).hexdigest().encode()
+        return authfail_key(hashlib.sha256(f"{username}|{client}".encode()).hexdigest())
 
     def _check_lock(self, key: bytes) -> None:
         rec = self.store.get_json(key) or {}
@@ -266,7 +267,7 @@ class AccountBook:
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
         expires = self.clock() + self.session_ttl
         self.store.put_json(
-            b"sess/" + _hash_token(token).encode(),
+            session_key(_hash_token(token)),
             {"username": username, "expires_at": expires, "csrf": csrf, "created_at": self.clock(), "client": client},
         )
         return Session(token=token, csrf_token=csrf, expires_at=expires, account=acct)
@@ -288,7 +289,7 @@ class AccountBook:
     # ------------------------------------------------------------------ sessions
     def authenticate(self, token: str) -> Session:
         """The live session of ``token`` (the account re-read, so a disabled account stops at once)."""
-        key = b"sess/" + _hash_token(token or "").encode()
+        key = session_key(_hash_token(token or ""))
         s = self.store.get_json(key)
         if s is None:
             raise AuthError("not signed in (unknown or ended session)")
@@ -302,10 +303,10 @@ class AccountBook:
         return Session(token=token, csrf_token=s["csrf"], expires_at=float(s["expires_at"]), account=self._account(raw))
 
     def logout(self, token: str) -> None:
-        self.store.delete(b"sess/" + _hash_token(token).encode())
+        self.store.delete(session_key(_hash_token(token)))
 
     def end_sessions(self, username: str) -> int:
-        gone = [k for k, v in self.store.iter_json(b"sess/") if v.get("username") == username]
+        gone = [k for k, v in self.store.iter_json(SESSION_PREFIX) if v.get("username") == username]
         for k in gone:
             self.store.delete(k)
         return len(gone)
@@ -313,7 +314,7 @@ class AccountBook:
     def prune(self) -> int:
         """Delete expired sessions; returns how many."""
         now = self.clock()
-        gone = [k for k, v in self.store.iter_json(b"sess/") if float(v["expires_at"]) <= now]
+        gone = [k for k, v in self.store.iter_json(SESSION_PREFIX) if float(v["expires_at"]) <= now]
         for k in gone:
             self.store.delete(k)
         return len(gone)

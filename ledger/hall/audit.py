@@ -42,6 +42,7 @@ from ledger.core.stages import Stage
 from ledger.errors import ChainError, InputError, LedgerError
 from ledger.hall.cases import CST, PERSONAL_FIELDS, CaseBook, case_status
 from ledger.hall.catalogue import Catalogue
+from ledger.hall.keys import CASE_PREFIX, LAST_SCAN_KEY
 from ledger.hall.workdays import APPROXIMATE_NOTE, compliance_report
 from ledger.hall.worker import BackgroundWorker
 from ledger.verify.checks import check_chain
@@ -517,7 +518,7 @@ def case_rows(book: CaseBook, *, today: date | None = None, near_due_days: int =
     day = today or datetime.now(CST).date()
     return [
         case_row(h, book.records(h["serial"]), book.catalogue, today=day, near_due_days=near_due_days)
-        for _, h in book.store.iter_json(b"case/")
+        for _, h in book.store.iter_json(CASE_PREFIX)
     ]
 
 
@@ -542,7 +543,7 @@ def scan(
         registry = None
         errors.append(f"registry: {exc}")
     n = 0
-    headers = [h for _, h in book.store.iter_json(b"case/")]
+    headers = [h for _, h in book.store.iter_json(CASE_PREFIX)]
     all_facts: dict[str, ChainFacts] = {}
     if registry is not None:
         try:
@@ -568,9 +569,6 @@ def scan(
         anomalies=anomalies,
         errors=errors,
     )
-
-
-LAST_SCAN_KEY = b"audit/last_scan"
 
 
 class AnomalyScanner(BackgroundWorker):

@@ -30,14 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from ledger.errors import ConfigError, InputError, StoreError
+from ledger.hall.keys import INDEXER_CURSOR_KEY, RESTORED_KEY
 from ledger.hall.store import Store
 
-__all__ = ["FORMAT", "RESTORED_KEY", "BackupManifest", "read_manifest", "restore_backup", "write_backup"]
+__all__ = ["FORMAT", "BackupManifest", "read_manifest", "restore_backup", "write_backup"]
 
 FORMAT = "caseledger-hall-backup/1"
-# Written into a restored store: the indexer checks this hall's own events after ``cursor`` for
-# records the store lacks, so they are pulled back from the peer halls.
-RESTORED_KEY = b"meta/restored"
 _KEYSTORE_GLOB = "keystore*.json"
 _NEVER = ("keystore.password", "admin.token", "demo-accounts.json")
 
@@ -81,7 +79,7 @@ def write_backup(
         snap = Path(tmp) / "store"
         keys = store.snapshot_to(snap)
         with Store(snap) as copy:
-            cursor = copy.get_json(b"meta/indexer_cursor")
+            cursor = copy.get_json(INDEXER_CURSOR_KEY)
         files = [p for p in keystores if p.is_file() and p.name not in _NEVER]
         if hall_json is not None and hall_json.is_file():
             files.append(hall_json)

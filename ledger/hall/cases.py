@@ -28,6 +28,7 @@ from ledger.core.records import SaltedRecord
 from ledger.core.stages import Stage
 from ledger.errors import InputError, NotFoundError
 from ledger.hall.catalogue import Catalogue, load_catalogue
+from ledger.hall.keys import CASE_PREFIX, case_key, record_key, record_prefix, serial_counter_key
 from ledger.hall.outbox import Outbox
 from ledger.hall.store import Store, WriteBatch
 
@@ -96,10 +97,6 @@ def _now_iso() -> str:
     return datetime.now(CST).isoformat(timespec="seconds")
 
 
-def rec_key(serial: str, seq: int) -> str:
-    return f"rec/{serial}/{seq:06d}"
-
-
 def case_status(records: list[dict[str, Any]]) -> str:
     """Where the case stands, from the records a hall holds (its own and verified received ones)."""
     status = "submitted"
@@ -143,22 +140,22 @@ class CaseBook:
 
     # ------------------------------------------------------------------ reads
     def header(self, serial: str) -> dict[str, Any]:
-        h = self.store.get_json(f"case/{serial}".encode())
+        h = self.store.get_json(case_key(serial))
         if h is None:
             raise NotFoundError(f"no case {serial} at this hall")
         return dict(h)
 
     def records(self, serial: str) -> list[dict[str, Any]]:
-        return [v for _, v in self.store.iter_json(f"rec/{serial}/".encode())]
+        return [v for _, v in self.store.iter_json(record_prefix(serial))]
 
     def has_case(self, serial: str) -> bool:
-        return self.store.get(f"case/{serial}".encode()) is not None
+        return self.store.get(case_key(serial)) is not None
 
     def list_cases(
         self, *, home_district: int | None = None, accepting_hall: int | None = None
     ) -> list[dict[str, Any]]:
         out = []
-        for _, h in self.store.iter_json(b"case/"):
+        for _, h in self.store.iter_json(CASE_PREFIX):
             if home_district is not None and h["home_district"] != home_district:
                 continue
             if accepting_hall is not None and h["accepting_hall"] != accepting_hall:
@@ -246,11 +243,11 @@ class CaseBook:
         rec = SaltedRecord.new(header["serial"], stage, fields)
         seq = int(header["next_seq"])
         header["next_seq"] = seq + 1
-        key = rec_key(header["serial"], seq)
+        key = record_key(header["serial"], seq)
         for _, data in files:
             wb.put_blob(data)
         wb.put_json(
-            key.encode(),
+            key,
             {
                 "seq": seq,
                 "stage": stage.name,
@@ -265,14 +262,14 @@ class CaseBook:
             },
         )
         self.outbox.enqueue(
-            wb, serial=header["serial"], rec_key=key, stage=stage, commitment=rec.commitment,
+            wb, serial=header["serial"], rec_key=key.decode(), stage=stage, commitment=rec.commitment,
             open_case=open_case, seq=outbox_seq,
         )  # fmt: skip
         return rec
 
     def _next_serial(self, wb: WriteBatch) -> str:
         day = datetime.now(CST).strftime("%Y%m%d")
-        key = f"meta/serial/{day}".encode()
+        key = serial_counter_key(day)
         n = int(self.store.get_json(key) or 0) + 1
         wb.put_json(key, n)
         # hall id + date + the hall's own counter: unique across halls without coordination
@@ -348,7 +345,7 @@ class CaseBook:
                 wb, header, Stage.MATERIALS, {"submitted_at": header["created_at"], "supplement": False},
                 files, outbox_seq=seq0 + 1,
             )  # fmt: skip
-            wb.put_json(f"case/{serial}".encode(), header)
+            wb.put_json(case_key(serial), header)
         self.store.sync()  # durable before anyone is told it is saved; concurrent intakes share the fsync
         self._written()
         return self.view(serial)
@@ -368,7 +365,7 @@ class CaseBook:
                 self._put_record(wb, header, stage, fields, files, outbox_seq=seq)
                 for i, (st, f) in enumerate(extra or [], start=1):
                     self._put_record(wb, header, st, f, outbox_seq=seq + i)
-                wb.put_json(f"case/{serial}".encode(), header)
+                wb.put_json(case_key(serial), header)
         self.store.sync()
         self._written()
         return self.view(serial)

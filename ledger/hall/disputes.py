@@ -36,6 +36,7 @@ from ledger.core.stages import Stage
 from ledger.errors import ConfigError, InputError, NotFoundError, VerificationError
 from ledger.hall.cases import CST, CaseBook
 from ledger.hall.evidence import find_document_proof
+from ledger.hall.keys import check_key, check_prefix
 from ledger.verify.checks import check_chain, verify_bundle, verify_document
 from ledger.verify.report import Reason, VerificationReport
 
@@ -53,7 +54,6 @@ __all__ = [
     "resolve_dispute",
 ]
 
-CHECK_PREFIX = "dcheck/"
 MAX_TEXT = 2000
 
 
@@ -240,13 +240,13 @@ def _store_check(
         hall_id=book.hall.hall_id,
         report=payload,
     )
-    book.store.put_json(f"{CHECK_PREFIX}{serial}/{digest}".encode(), {**check.model_dump(), "stored": time.time()})
+    book.store.put_json(check_key(serial, digest), {**check.model_dump(), "stored": time.time()})
     return check
 
 
 def get_check(book: CaseBook, serial: str, sha256: str) -> StoredCheck:
     digest = sha256.strip().lower()
-    raw = book.store.get_json(f"{CHECK_PREFIX}{serial}/{digest}".encode())
+    raw = book.store.get_json(check_key(serial, digest))
     if raw is None:
         raise InputError("report_sha256", f"no verification report {digest} for case {serial} at this hall")
     raw.pop("stored", None)
@@ -255,7 +255,7 @@ def get_check(book: CaseBook, serial: str, sha256: str) -> StoredCheck:
 
 def list_checks(book: CaseBook, serial: str) -> list[StoredCheck]:
     out = []
-    for _, raw in book.store.iter_json(f"{CHECK_PREFIX}{serial}/".encode()):
+    for _, raw in book.store.iter_json(check_prefix(serial)):
         raw.pop("stored", None)
         out.append(StoredCheck.model_validate(raw))
     out.sort(key=lambda c: c.checked_at)

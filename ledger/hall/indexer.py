@@ -23,14 +23,12 @@ from typing import Any
 from ledger.chain.client import ChainClient
 from ledger.errors import ChainError
 from ledger.hall.cases import CaseBook
+from ledger.hall.keys import INDEXER_CURSOR_KEY, RESTORED_KEY, case_key, xfer_key
 from ledger.hall.worker import BackgroundWorker
 
 __all__ = ["Indexer"]
 
 log = logging.getLogger("caseledger.indexer")
-
-CURSOR = b"meta/indexer_cursor"
-RESTORED_KEY = b"meta/restored"  # ledger.hall.backup.RESTORED_KEY
 
 
 class Indexer(BackgroundWorker):
@@ -67,7 +65,7 @@ class Indexer(BackgroundWorker):
 
     @property
     def cursor(self) -> int:
-        c = self.store.get_json(CURSOR)
+        c = self.store.get_json(INDEXER_CURSOR_KEY)
         if c is None:
             dep = self.client.deployment
             return (dep.deployed_block - 1) if dep else -1
@@ -116,7 +114,7 @@ class Indexer(BackgroundWorker):
                 party = o.home_district == hall.district or o.accepting_hall == hall.hall_id
                 if party and not self.book.has_case(o.serial):
                     wb.put_json(
-                        f"case/{o.serial}".encode(),
+                        case_key(o.serial),
                         {
                             "serial": o.serial,
                             "item_code": o.item_code,
@@ -150,9 +148,9 @@ class Indexer(BackgroundWorker):
                     },  # fmt: skip
                 )
                 if e.hall_id != hall.hall_id or self._own_lost(serial, e.block_number, e.commitment.hex()):
-                    wb.put_json(f"xfer/{serial}".encode(), {"serial": serial, "since": time.time()})
+                    wb.put_json(xfer_key(serial), {"serial": serial, "since": time.time()})
                     need_pull = True
-            wb.put_json(CURSOR, end)
+            wb.put_json(INDEXER_CURSOR_KEY, end)
         if need_pull and self.on_transfer_needed:
             self.on_transfer_needed()
         return end < safe

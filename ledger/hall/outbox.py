@@ -34,6 +34,14 @@ from ledger.chain.client import AppendItem, ChainClient, OpenItem
 from ledger.core.facts import ChainEvent
 from ledger.core.stages import Stage
 from ledger.errors import ChainError, ChainRuleError, ChainUnavailableError
+from ledger.hall.keys import (
+    OUTBOX_PREFIX,
+    OUTBOX_REFUSED_PREFIX,
+    OUTBOX_SCAN_FROM_KEY,
+    OUTBOX_SEQ_KEY,
+    outbox_key,
+    outbox_refused_key,
+)
 from ledger.hall.store import Store, WriteBatch
 from ledger.hall.worker import BackgroundWorker
 
@@ -41,11 +49,6 @@ __all__ = ["Outbox", "OutboxSender", "OutboxStats"]
 
 log = logging.getLogger("caseledger.outbox")
 
-PREFIX = b"outbox/"
-REFUSED = b"outbox-refused/"
-SEQ_KEY = b"meta/outbox_seq"
-# Every transaction this hall sent that is not yet recorded was mined at or after this block.
-SCAN_FROM_KEY = b"meta/outbox_scan_from"
 MARK_CHUNK = 32
 # Refusals that concern the hall itself, not one item: keep everything pending and back off.
 HALL_WIDE_RULES = frozenset({"CaseLedgerInactiveHall"})
@@ -84,9 +87,9 @@ class Outbox:
         """
         if seq is None:
             seq = self.next_seq()
-        wb.put_json(SEQ_KEY, seq + 1)
+        wb.put_json(OUTBOX_SEQ_KEY, seq + 1)
         wb.put_json(
-            PREFIX + f"{seq:012d}".encode(),
+            outbox_key(seq),
             {
                 "seq": seq,
                 "serial": serial,
@@ -100,25 +103,25 @@ class Outbox:
         return seq
 
     def next_seq(self) -> int:
-        return int(self.store.get_json(SEQ_KEY) or 0)
+        return int(self.store.get_json(OUTBOX_SEQ_KEY) or 0)
 
     def pending(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Pending entries, oldest first (at most ``limit``)."""
         out: list[dict[str, Any]] = []
-        for _, v in self.store.iter_json(PREFIX):
+        for _, v in self.store.iter_json(OUTBOX_PREFIX):
             out.append(v)
             if limit is not None and len(out) >= limit:
                 break
         return out
 
     def refused(self) -> list[dict[str, Any]]:
-        return [v for _, v in self.store.iter_json(REFUSED)]
+        return [v for _, v in self.store.iter_json(OUTBOX_REFUSED_PREFIX)]
 
     def pending_count(self) -> int:
-        return self.store.count_prefix(PREFIX)
+        return self.store.count_prefix(OUTBOX_PREFIX)
 
     def oldest_age(self) -> float | None:
-        for _, v in self.store.iter_json(PREFIX):
+        for _, v in self.store.iter_json(OUTBOX_PREFIX):
             return max(0.0, time.time() - float(v["created_at"]))
         return None
 
@@ -127,7 +130,7 @@ class Outbox:
         self.mark_anchored_many([(entry, ev, block_time)])
 
     def scan_from(self) -> int | None:
-        value = self.store.get_json(SCAN_FROM_KEY)
+        value = self.store.get_json(OUTBOX_SCAN_FROM_KEY)
         return None if value is None else int(value)
 
     def mark_anchored_many(
@@ -149,7 +152,7 @@ class Outbox:
     def _mark_chunk(self, done: Sequence[tuple[dict[str, Any], ChainEvent, int | None]], scan_from: int | None) -> None:
         with self.lock, self.store.write_batch(sync=False) as wb:
             if scan_from is not None:
-                wb.put_json(SCAN_FROM_KEY, scan_from)
+                wb.put_json(OUTBOX_SCAN_FROM_KEY, scan_from)
             for entry, ev, block_time in done:
                 rec = self.store.get_json(entry["rec_key"].encode())
                 if rec is not None:
@@ -161,7 +164,7 @@ class Outbox:
                         "index": ev.index,
                     }
                     wb.put_json(entry["rec_key"].encode(), rec)
-                wb.delete(PREFIX + f"{entry['seq']:012d}".encode())
+                wb.delete(outbox_key(entry["seq"]))
 
     def mark_refused(self, entry: dict[str, Any], err: ChainRuleError) -> None:
         with self.lock, self.store.write_batch() as wb:
@@ -169,8 +172,8 @@ class Outbox:
             if rec is not None:
                 rec["anchor"] = {"state": "refused", "rule": err.rule, "message": str(err)}
                 wb.put_json(entry["rec_key"].encode(), rec)
-            wb.delete(PREFIX + f"{entry['seq']:012d}".encode())
-            wb.put_json(REFUSED + f"{entry['seq']:012d}".encode(), {**entry, "rule": err.rule, "message": str(err)})
+            wb.delete(outbox_key(entry["seq"]))
+            wb.put_json(outbox_refused_key(entry["seq"]), {**entry, "rule": err.rule, "message": str(err)})
 
 
 def _items(entries: list[dict[str, Any]]) -> tuple[list[OpenItem], list[AppendItem]]:

@@ -25,6 +25,7 @@ from ledger.core.stages import Stage
 from ledger.errors import InputError
 from ledger.hall.access import AccessTrail
 from ledger.hall.cases import PERSONAL_FIELDS, CaseBook
+from ledger.hall.keys import CASE_PREFIX, case_key, record_prefix
 
 __all__ = ["cases_due", "erase_personal_data", "retention_ends"]
 
@@ -61,7 +62,7 @@ def retention_ends(book: CaseBook, serial: str) -> datetime:
 def cases_due(book: CaseBook, *, now: datetime) -> list[str]:
     """Serials whose retention period is over and whose personal fields are still held."""
     out = []
-    for _, h in book.store.iter_json(b"case/"):
+    for _, h in book.store.iter_json(CASE_PREFIX):
         if h.get("personal_data_erased_at"):
             continue
         if retention_ends(book, h["serial"]) <= now:
@@ -80,7 +81,7 @@ def erase_personal_data(
     with book.lock:
         header = book.header(serial)
         with book.store.write_batch() as wb:
-            for key, r in book.store.iter_json(f"rec/{serial}/".encode()):
+            for key, r in book.store.iter_json(record_prefix(serial)):
                 fields, salts = dict(r["fields"]), dict(r["salts"])
                 withheld = dict(r.get("withheld") or {})
                 for name in PERSONAL_FIELDS:
@@ -89,7 +90,7 @@ def erase_personal_data(
                         erased.add(name)
                 wb.put_json(key, {**r, "fields": fields, "salts": salts, "withheld": withheld})
             header["personal_data_erased_at"] = now.isoformat(timespec="seconds")
-            wb.put_json(f"case/{serial}".encode(), header)
+            wb.put_json(case_key(serial), header)
         trail.record(actor=actor, action="erase_personal_data", serial=serial, what=",".join(sorted(erased)))
     book.store.compact()
     return {"serial": serial, "erased_fields": sorted(erased), "erased_at": header["personal_data_erased_at"]}

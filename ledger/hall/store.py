@@ -29,12 +29,9 @@ from typing import Any
 import plyvel
 
 from ledger.errors import NotFoundError, StoreError
+from ledger.hall.keys import SYNC_KEY, blob_key
 
-__all__ = ["Store", "WriteBatch", "blob_key"]
-
-
-def blob_key(digest_hex: str) -> bytes:
-    return b"blob/" + digest_hex.encode()
+__all__ = ["Store", "WriteBatch"]
 
 
 def _dump(value: Any) -> bytes:
@@ -115,7 +112,7 @@ class Store:
                 return  # another thread's fsync, started after our write, covered it
             with self._ticket_lock:
                 upto = self._issued
-            self._db.put(b"meta/sync", b"", sync=True)  # a synced write flushes the whole log before it
+            self._db.put(SYNC_KEY, b"", sync=True)  # a synced write flushes the whole log before it
             self._synced = upto
 
     def get(self, key: bytes) -> bytes | None:

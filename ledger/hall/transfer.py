@@ -41,6 +41,7 @@ from ledger.core.records import DisclosedRecord, verify_disclosure
 from ledger.core.stages import DISPUTE_STAGES, Stage
 from ledger.errors import ChainError, LedgerError, NotFoundError, TransferError, VerificationError
 from ledger.hall.cases import ROOT_FIELDS, CaseBook
+from ledger.hall.keys import NONCE_PREFIX, RESTORED_KEY, XFER_PREFIX, case_key, nonce_key, record_key, xfer_key
 from ledger.hall.worker import BackgroundWorker
 
 __all__ = [
@@ -54,7 +55,6 @@ __all__ = [
 
 log = logging.getLogger("caseledger.transfer")
 
-RESTORED_KEY = b"meta/restored"  # ledger.hall.backup.RESTORED_KEY
 
 HDR_TS, HDR_NONCE, HDR_SIG = "X-CaseLedger-Timestamp", "X-CaseLedger-Nonce", "X-CaseLedger-Signature"
 
@@ -116,7 +116,7 @@ class PeerGuard:
             raise PeerAuthError(f"{addr} is not a registered hall key")
         if info.status != "active":
             raise PeerForbiddenError(f"hall {info.hall_id} ({info.name}) is {info.status}")
-        key = f"nonce/{addr.lower()}/{nonce}".encode()
+        key = nonce_key(addr, nonce)
         with self._lock:
             if self.store.get(key) is not None:
                 raise PeerAuthError("this request was already used (replayed nonce)")
@@ -125,7 +125,7 @@ class PeerGuard:
 
     def prune(self) -> int:
         cutoff = time.time() - 2 * self.window
-        old = [k for k, v in self.store.iter_json(b"nonce/") if float(v) < cutoff]
+        old = [k for k, v in self.store.iter_json(NONCE_PREFIX) if float(v) < cutoff]
         for k in old:
             self.store.delete(k)
         return len(old)
@@ -234,7 +234,7 @@ def receive_package(
                 for _, data in v.files:
                     wb.put_blob(data)
                 wb.put_json(
-                    f"rec/{serial}/{seq:06d}".encode(),
+                    record_key(serial, seq),
                     {
                         "seq": seq,
                         "stage": v.stage.name,
@@ -260,7 +260,7 @@ def receive_package(
                 stored.append(v.index)
                 if v.stage == Stage.INTAKE and header.get("accepting_district") is None:
                     header["accepting_district"] = v.fields.get("accepting_district")
-            wb.put_json(f"case/{serial}".encode(), header)
+            wb.put_json(case_key(serial), header)
     return stored
 
 
@@ -294,7 +294,7 @@ class TransferWorker(BackgroundWorker):
         self.records_received_total = 0
 
     def jobs(self) -> list[dict[str, Any]]:
-        return [v for _, v in self.store.iter_json(b"xfer/")]
+        return [v for _, v in self.store.iter_json(XFER_PREFIX)]
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -362,10 +362,10 @@ class TransferWorker(BackgroundWorker):
                 with self.book.lock:  # the indexer writes under this lock: nothing new can slip in unseen
                     if self.missing(serial):
                         continue
-                    self.store.delete(f"xfer/{serial}".encode())
+                    self.store.delete(xfer_key(serial))
                     h = self.book.header(serial)
                     h["transfer"] = {"state": "complete", "at": time.time()}
-                    self.store.put_json(f"case/{serial}".encode(), h)
+                    self.store.put_json(case_key(serial), h)
                 done += 1
                 self.completed_total += 1
             except (LedgerError, httpx.HTTPError) as exc:
@@ -377,9 +377,9 @@ class TransferWorker(BackgroundWorker):
                 msg = str(exc) or exc.__class__.__name__
                 log.warning("transfer of %s failed (attempt %d, retry in %.1fs): %s", serial, attempts, delay, msg)
                 with self.book.lock:
-                    if self.store.get(f"xfer/{serial}".encode()) is not None:
+                    if self.store.get(xfer_key(serial)) is not None:
                         self.store.put_json(
-                            f"xfer/{serial}".encode(),
+                            xfer_key(serial),
                             {
                                 **job,
                                 "attempts": attempts,
@@ -392,7 +392,7 @@ class TransferWorker(BackgroundWorker):
                         h = self.book.header(serial)
                         h["transfer"] = {"state": "retrying", "attempts": attempts, "last_error": msg,
                                          "refused": isinstance(exc, VerificationError)}  # fmt: skip
-                        self.store.put_json(f"case/{serial}".encode(), h)
+                        self.store.put_json(case_key(serial), h)
                     except NotFoundError:
                         pass
         return done

@@ -17,8 +17,8 @@ from ledger.hall.access import AccessTrail
 from ledger.hall.accounts import AccountBook, ensure_demo_accounts
 from ledger.hall.backup import BackupManifest, keystore_files, write_backup
 from ledger.hall.cases import CaseBook, HallIdentity
-from ledger.hall.disputes import CHECK_PREFIX
 from ledger.hall.indexer import Indexer
+from ledger.hall.keys import CHECK_PREFIX, HALL_KEY
 from ledger.hall.keystore import load_keystore, read_password
 from ledger.hall.outbox import Outbox, OutboxSender
 from ledger.hall.store import Store
@@ -70,7 +70,7 @@ class HallNode:
         self.info = info
         self.hall = HallIdentity(hall_id=info.hall_id, district=info.district, account=info.account, name=info.name)
         self.store = Store(data_dir / "store")
-        self.store.put_json(b"meta/hall", {"hall_id": info.hall_id, "district": info.district, "name": info.name})
+        self.store.put_json(HALL_KEY, {"hall_id": info.hall_id, "district": info.district, "name": info.name})
         self.outbox = Outbox(self.store)
         self.sender = OutboxSender(
             self.outbox, self.writer, batch_max=settings.outbox_batch_max, interval=settings.outbox_interval
@@ -168,7 +168,7 @@ class HallNode:
     def verification_counts(self) -> dict[str, int]:
         """Stored dispute verifications by verdict (``match`` / ``mismatch``)."""
         out: dict[str, int] = {}
-        for _, v in self.store.iter_json(CHECK_PREFIX.encode()):
+        for _, v in self.store.iter_json(CHECK_PREFIX):
             out[str(v.get("verdict"))] = out.get(str(v.get("verdict")), 0) + 1
         return out
 

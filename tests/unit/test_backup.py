@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from ledger.errors import ConfigError, StoreError
-from ledger.hall.backup import FORMAT, RESTORED_KEY, read_manifest, restore_backup, write_backup
+from ledger.hall.backup import FORMAT, read_manifest, restore_backup, write_backup
+from ledger.hall.keys import RESTORED_KEY
 from ledger.hall.store import Store
 from node_api.core.config import Settings
 from node_api.core.ops import problems

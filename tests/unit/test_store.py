@@ -8,7 +8,8 @@ import plyvel
 import pytest
 
 from ledger.errors import NotFoundError, StoreError
-from ledger.hall.store import Store, blob_key
+from ledger.hall.keys import blob_key
+from ledger.hall.store import Store
 
 
 def test_batch_is_all_or_nothing(tmp_path: Path) -> None:

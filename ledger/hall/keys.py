@@ -1,0 +1,154 @@
+"""Every key of a hall's LevelDB store, spelled once: the modules read and write through these.
+
+::
+
+    case/<serial>                   case header (JSON)                       cases, indexer, transfer, retention, audit
+    rec/<serial>/<seq:06d>          one stage record with its salts          cases, transfer, retention, outbox
+    blob/<sha256 hex>               file content, content-addressed          store
+    xfer/<serial>                   a pull from a peer hall still to do      indexer, transfer
+    nonce/<address>/<nonce>         peer request nonces seen (replay guard)  transfer
+    outbox/<seq:012d>               pending chain writes                     outbox
+    outbox-refused/<seq:012d>       chain writes the contract refused        outbox
+    acct/<username>                 staff accounts                           accounts
+    sess/<sha256 hex of the token>  staff sessions                           accounts
+    authfail/<sha256 hex>           failed sign-ins per (user, client)       accounts
+    atrail/<seq:012d>               access-trail entries                     access
+    atrail-anchor/<size:012d>       anchors of the access trail's root       access
+    dcheck/<serial>/<sha256 hex>    stored dispute checks                    disputes
+    audit/last_scan                 the last anomaly scan                    audit
+    meta/indexer_cursor             last block the indexer has read          indexer, backup
+    meta/restored                   written by a restore from backup         backup, indexer, transfer
+    meta/outbox_seq, meta/outbox_scan_from, meta/serial/<yyyymmdd>, meta/hall, meta/sync
+
+Keys are bytes; JSON values go through :meth:`ledger.hall.store.Store.put_json`.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ACCOUNT_PREFIX",
+    "AUTHFAIL_PREFIX",
+    "BLOB_PREFIX",
+    "CASE_PREFIX",
+    "CHECK_PREFIX",
+    "HALL_KEY",
+    "INDEXER_CURSOR_KEY",
+    "LAST_SCAN_KEY",
+    "NONCE_PREFIX",
+    "OUTBOX_PREFIX",
+    "OUTBOX_REFUSED_PREFIX",
+    "OUTBOX_SCAN_FROM_KEY",
+    "OUTBOX_SEQ_KEY",
+    "RECORD_PREFIX",
+    "RESTORED_KEY",
+    "SESSION_PREFIX",
+    "SYNC_KEY",
+    "TRAIL_ANCHOR_PREFIX",
+    "TRAIL_PREFIX",
+    "XFER_PREFIX",
+    "account_key",
+    "authfail_key",
+    "blob_key",
+    "case_key",
+    "check_key",
+    "check_prefix",
+    "nonce_key",
+    "outbox_key",
+    "outbox_refused_key",
+    "record_key",
+    "record_prefix",
+    "serial_counter_key",
+    "session_key",
+    "trail_anchor_key",
+    "trail_key",
+    "xfer_key",
+]
+
+CASE_PREFIX = b"case/"
+RECORD_PREFIX = b"rec/"
+BLOB_PREFIX = b"blob/"
+XFER_PREFIX = b"xfer/"
+NONCE_PREFIX = b"nonce/"
+OUTBOX_PREFIX = b"outbox/"
+OUTBOX_REFUSED_PREFIX = b"outbox-refused/"
+ACCOUNT_PREFIX = b"acct/"
+SESSION_PREFIX = b"sess/"
+AUTHFAIL_PREFIX = b"authfail/"
+TRAIL_PREFIX = b"atrail/"
+TRAIL_ANCHOR_PREFIX = b"atrail-anchor/"
+CHECK_PREFIX = b"dcheck/"
+
+LAST_SCAN_KEY = b"audit/last_scan"
+INDEXER_CURSOR_KEY = b"meta/indexer_cursor"
+# Written into a restored store: the indexer checks this hall's own events after ``cursor`` for
+# records the store lacks, so they are pulled back from the peer halls.
+RESTORED_KEY = b"meta/restored"
+OUTBOX_SEQ_KEY = b"meta/outbox_seq"
+# Every transaction this hall sent that is not yet recorded was mined at or after this block.
+OUTBOX_SCAN_FROM_KEY = b"meta/outbox_scan_from"
+HALL_KEY = b"meta/hall"
+SYNC_KEY = b"meta/sync"
+
+
+def case_key(serial: str) -> bytes:
+    return CASE_PREFIX + serial.encode()
+
+
+def record_prefix(serial: str) -> bytes:
+    return RECORD_PREFIX + f"{serial}/".encode()
+
+
+def record_key(serial: str, seq: int) -> bytes:
+    return RECORD_PREFIX + f"{serial}/{seq:06d}".encode()
+
+
+def blob_key(digest_hex: str) -> bytes:
+    return BLOB_PREFIX + digest_hex.encode()
+
+
+def xfer_key(serial: str) -> bytes:
+    return XFER_PREFIX + serial.encode()
+
+
+def nonce_key(address: str, nonce: str) -> bytes:
+    return NONCE_PREFIX + f"{address.lower()}/{nonce}".encode()
+
+
+def outbox_key(seq: int) -> bytes:
+    return OUTBOX_PREFIX + f"{seq:012d}".encode()
+
+
+def outbox_refused_key(seq: int) -> bytes:
+    return OUTBOX_REFUSED_PREFIX + f"{seq:012d}".encode()
+
+
+def account_key(username: str) -> bytes:
+    return ACCOUNT_PREFIX + username.encode()
+
+
+def session_key(token_hash: str) -> bytes:
+    return SESSION_PREFIX + token_hash.encode()
+
+
+def authfail_key(digest_hex: str) -> bytes:
+    return AUTHFAIL_PREFIX + digest_hex.encode()
+
+
+def trail_key(seq: int) -> bytes:
+    return TRAIL_PREFIX + f"{seq:012d}".encode()
+
+
+def trail_anchor_key(size: int) -> bytes:
+    return TRAIL_ANCHOR_PREFIX + f"{size:012d}".encode()
+
+
+def check_prefix(serial: str) -> bytes:
+    return CHECK_PREFIX + f"{serial}/".encode()
+
+
+def check_key(serial: str, digest_hex: str) -> bytes:
+    return CHECK_PREFIX + f"{serial}/{digest_hex}".encode()
+
+
+def serial_counter_key(day: str) -> bytes:
+    return f"meta/serial/{day}".encode()
