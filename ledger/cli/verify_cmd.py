@@ -20,6 +20,7 @@ from ledger.chain.facts_reader import fetch_chain_facts
 from ledger.cli import app
 from ledger.core.bundle import load_bundle
 from ledger.core.stages import Stage
+from ledger.core.timefmt import unix_to_cst
 from ledger.errors import ChainUnavailableError, InputError, VerificationError
 from ledger.hall.evidence import DocumentProof
 from ledger.verify.checks import verify_bundle, verify_document
@@ -30,7 +31,6 @@ Rpc = Annotated[
 ]
 Lang = Annotated[str, typer.Option("--lang", help="zh (default) or en.")]
 
-CST = dt.timezone(dt.timedelta(hours=8), "CST")
 
 STATUS_TEXT = {
     "match": ("一致", "match"),
@@ -60,7 +60,7 @@ def render(report: VerificationReport, lang: str) -> str:
                 ("区块", "block"), ("时间(北京)", "time (UTC+8)"), ("原因", "reasons")):  # fmt: skip
         table.add_column(col[0] if zh else col[1])
     for e in report.events:
-        when = dt.datetime.fromtimestamp(e.time, CST).strftime("%Y-%m-%d %H:%M:%S") if e.time else "-"
+        when = unix_to_cst(e.time) if e.time else "-"
         table.add_row(
             str(e.index),
             e.stage,

@@ -39,8 +39,9 @@ from ledger.chain.facts_reader import fetch_chain_facts_many, fetch_registry_log
 from ledger.core.facts import ChainFacts
 from ledger.core.records import DisclosedRecord
 from ledger.core.stages import Stage
+from ledger.core.timefmt import CST
 from ledger.errors import ChainError, InputError, LedgerError
-from ledger.hall.cases import CST, PERSONAL_FIELDS, CaseBook, case_status
+from ledger.hall.cases import PERSONAL_FIELDS, CaseBook, case_status
 from ledger.hall.catalogue import Catalogue
 from ledger.hall.keys import CASE_PREFIX, LAST_SCAN_KEY
 from ledger.hall.workdays import APPROXIMATE_NOTE, compliance_report

@@ -20,12 +20,13 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ledger.core.materials import MaterialFile, MaterialSet
 from ledger.core.records import SaltedRecord
 from ledger.core.stages import Stage
+from ledger.core.timefmt import CST, now_iso
 from ledger.errors import InputError, NotFoundError
 from ledger.hall.catalogue import Catalogue, load_catalogue
 from ledger.hall.keys import CASE_PREFIX, case_key, record_key, record_prefix, serial_counter_key
@@ -41,7 +42,6 @@ __all__ = [
     "check_phone",
 ]
 
-CST = timezone(timedelta(hours=8))
 DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024
 PERSONAL_FIELDS = ("applicant_name", "applicant_id_number", "applicant_phone", "applicant_address")
 ROOT_FIELDS = {
@@ -91,10 +91,6 @@ class Upload:
     kind: str
     filename: str
     data: bytes
-
-
-def _now_iso() -> str:
-    return datetime.now(CST).isoformat(timespec="seconds")
 
 
 def case_status(records: list[dict[str, Any]]) -> str:
@@ -317,7 +313,7 @@ class CaseBook:
                 "home_district": district.code,
                 "accepting_hall": self.hall.hall_id,
                 "accepting_district": self.hall.district,
-                "created_at": _now_iso(),
+                "created_at": now_iso(),
                 "next_seq": 0,
                 "source": "intake",
             }
@@ -396,12 +392,12 @@ class CaseBook:
             "decision": "accepted" if accepted else "rejected",
             "reason": reason,
             "staff": staff,
-            "at": _now_iso(),
+            "at": now_iso(),
         }
         extra = None
         if not accepted:
             extra = [
-                (Stage.RESULT, {"decision": "not_accepted", "note": reason, "staff": staff, "decided_at": _now_iso()})
+                (Stage.RESULT, {"decision": "not_accepted", "note": reason, "staff": staff, "decided_at": now_iso()})
             ]
         return self._append(serial, Stage.ACCEPTANCE, fields, extra=extra)
 
@@ -420,7 +416,7 @@ class CaseBook:
         step = step.strip()
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", step) or step.startswith("supplement"):
             raise InputError("step", "a step is a short lowercase name such as 'review' or 'site_inspection'")
-        return self._append(serial, Stage.PROCESS, {"step": step, "note": note, "staff": staff, "at": _now_iso()})
+        return self._append(serial, Stage.PROCESS, {"step": step, "note": note, "staff": staff, "at": now_iso()})
 
     def request_supplement(self, serial: str, *, materials: list[str], note: str, staff: str) -> dict[str, Any]:
         """补正: ask the accepting hall for more or corrected materials."""
@@ -433,7 +429,7 @@ class CaseBook:
             if m not in item.material_codes:
                 raise InputError("materials", f"{m!r} is not a material of {item.code}")
         fields = {"step": "supplement_requested", "requested_materials": materials, "note": note, "staff": staff,
-                  "at": _now_iso()}  # fmt: skip
+                  "at": now_iso()}  # fmt: skip
         return self._append(serial, Stage.PROCESS, fields)
 
     def supplement(self, serial: str, *, materials: list[Upload], note: str, staff: str) -> dict[str, Any]:
@@ -449,7 +445,7 @@ class CaseBook:
             if u.kind not in item.material_codes:
                 raise InputError(f"materials.{u.kind}", f"{u.kind!r} is not a material of {item.code}")
         files = self._files(materials, "materials")
-        fields = {"submitted_at": _now_iso(), "supplement": True, "note": note, "staff": staff}
+        fields = {"submitted_at": now_iso(), "supplement": True, "note": note, "staff": staff}
         return self._append(serial, Stage.MATERIALS, fields, files)
 
     def decide(self, serial: str, *, approved: bool, note: str, document: Upload | None, staff: str) -> dict[str, Any]:
@@ -461,7 +457,7 @@ class CaseBook:
             "decision": "approved" if approved else "denied",
             "note": note,
             "staff": staff,
-            "decided_at": _now_iso(),
+            "decided_at": now_iso(),
         }
         return self._append(serial, Stage.RESULT, fields, files)
 
@@ -475,7 +471,7 @@ class CaseBook:
             raise InputError("serial", "the result has already been delivered")
         if method not in ("counter", "post", "electronic"):
             raise InputError("method", "delivery method is one of counter, post, electronic")
-        return self._append(serial, Stage.DELIVERY, {"method": method, "note": note, "staff": staff, "at": _now_iso()})
+        return self._append(serial, Stage.DELIVERY, {"method": method, "note": note, "staff": staff, "at": now_iso()})
 
     # ------------------------------------------------------------------ transfer support
     def package(self, serial: str) -> dict[str, Any]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -33,8 +32,9 @@ from ledger.core.bundle import EvidenceBundle
 from ledger.core.facts import ChainFacts
 from ledger.core.records import canonical_bytes
 from ledger.core.stages import Stage
+from ledger.core.timefmt import now_iso
 from ledger.errors import ConfigError, InputError, NotFoundError, VerificationError
-from ledger.hall.cases import CST, CaseBook
+from ledger.hall.cases import CaseBook
 from ledger.hall.evidence import find_document_proof
 from ledger.hall.keys import check_key, check_prefix
 from ledger.verify.checks import check_chain, verify_bundle, verify_document
@@ -120,10 +120,6 @@ class Dispute(BaseModel):
     resolution: dict[str, Any] | None = None
 
 
-def _now() -> str:
-    return datetime.now(CST).isoformat(timespec="seconds")
-
-
 def _text(value: str, field: str, *, required: bool) -> str:
     v = value.strip()
     if required and not v:
@@ -191,7 +187,7 @@ def open_dispute(book: CaseBook, serial: str, *, reason: str, staff: str) -> Dis
     why = _text(reason, "reason", required=True)
     with book.lock:
         before = {r["seq"] for r in book.records(serial)}
-        book.append_dispute(serial, Stage.DISPUTE_OPENED, {"reason": why, "staff": staff, "opened_at": _now()})
+        book.append_dispute(serial, Stage.DISPUTE_OPENED, {"reason": why, "staff": staff, "opened_at": now_iso()})
         new = [r["seq"] for r in book.records(serial) if r["seq"] not in before]
     return _dispute(book, serial, new[0])
 
@@ -217,7 +213,7 @@ def resolve_dispute(
             "verdict": check.verdict,
             "conclusion": text,
             "staff": staff,
-            "resolved_at": _now(),
+            "resolved_at": now_iso(),
         }
         book.append_dispute(serial, Stage.DISPUTE_RESOLVED, fields)
     return _dispute(book, serial, seq)
@@ -235,7 +231,7 @@ def _store_check(
         serial=serial,
         sha256=digest,
         verdict="match" if ok else "mismatch",
-        checked_at=_now(),
+        checked_at=now_iso(),
         staff=staff,
         hall_id=book.hall.hall_id,
         report=payload,

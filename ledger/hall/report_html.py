@@ -10,16 +10,15 @@ case serial, chain coordinates, the report's SHA-256, the overall verdict and on
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
 from html import escape
 
 from ledger.core.stages import Stage
+from ledger.core.timefmt import unix_to_cst
 from ledger.hall.disputes import DocumentReport, StoredCheck
 from ledger.verify.report import Reason, VerificationReport
 
 __all__ = ["render_check_html"]
 
-CST = timezone(timedelta(hours=8))
 
 _T: dict[str, tuple[str, str]] = {
     "title": ("区块链核验报告", "Blockchain verification report"),
@@ -93,7 +92,7 @@ footer { margin-top: 2em; font-size: 12px; color: #444; border-top: 1px solid #9
 
 
 def _when(ts: int | None) -> str:
-    return "-" if ts is None else datetime.fromtimestamp(ts, CST).strftime("%Y-%m-%d %H:%M:%S")
+    return "-" if ts is None else unix_to_cst(ts)
 
 
 def _reasons(reasons: list[Reason], lang: str) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from ledger.core.stages import Stage
+from ledger.core.timefmt import iso_to_cst, unix_to_cst
 from ledger.errors import AuthError, LedgerError
 from ledger.hall.audit import case_rows, summarize
 from ledger.verify.report import MESSAGES
@@ -36,7 +36,6 @@ __all__ = ["LANG_COOKIE", "NAV", "router", "templates"]
 LANG_COOKIE = "caseledger_lang"
 HERE = Path(__file__).resolve().parent.parent
 templates = Jinja2Templates(directory=HERE / "templates")
-CST = timezone(timedelta(hours=8))
 
 READERS = ("clerk", "officer", "dispute_officer", "regulator")
 WHEN_FIELDS = ("at", "intake_at", "submitted_at", "decided_at", "accepted_at", "created_at")
@@ -83,14 +82,14 @@ def _staff(request: Request, node: HallNode) -> Staff | None:
 def _cst(ts: float | int | None) -> str:
     if ts is None:
         return ""
-    return datetime.fromtimestamp(float(ts), CST).strftime("%Y-%m-%d %H:%M:%S")
+    return unix_to_cst(float(ts))
 
 
 def _iso_cst(s: str | None) -> str:
     if not s:
         return ""
     try:
-        return datetime.fromisoformat(s).astimezone(CST).strftime("%Y-%m-%d %H:%M:%S")
+        return iso_to_cst(s)
     except ValueError:
         return s
 
