@@ -18,13 +18,12 @@ import typer
 from ledger.cli import DEFAULT_DATA_DIR, DataDir, app, fail
 from ledger.dev.consortium import hall_dir as consortium_hall_dir
 from ledger.dev.localnet import hall_pid
-from ledger.hall.backup import read_manifest, restore_backup
+from ledger.hall.backup import ADMIN_TOKEN_FILE, ADMIN_TOKEN_HEADER, read_manifest, restore_backup
 
 HallN = Annotated[int | None, typer.Option("--hall", help="Hall number in the local consortium (1, 2, ...).")]
 HallDir = Annotated[
     Path | None, typer.Option("--hall-dir", help="The hall's directory (keystore.json, hall.json, store/).")
 ]
-ADMIN_TOKEN_HEADER = "X-CaseLedger-Admin-Token"  # node_api.core.ops.ADMIN_TOKEN_HEADER
 
 
 def _resolve(n: int | None, d: Path | None, data_dir: Path) -> Path:
@@ -59,7 +58,7 @@ def backup(
 ) -> None:
     """Back up a running hall: consistent store snapshot + encrypted keystore(s) + hall.json (no password)."""
     d = _resolve(hall, hall_dir, data_dir)
-    token_file = (store_dir or d) / "admin.token"
+    token_file = (store_dir or d) / ADMIN_TOKEN_FILE
     try:
         token = token_file.read_text().strip()
     except OSError:

@@ -33,11 +33,23 @@ from ledger.errors import ConfigError, InputError, StoreError
 from ledger.hall.keys import INDEXER_CURSOR_KEY, RESTORED_KEY
 from ledger.hall.store import Store
 
-__all__ = ["FORMAT", "BackupManifest", "read_manifest", "restore_backup", "write_backup"]
+__all__ = [
+    "ADMIN_TOKEN_FILE",
+    "ADMIN_TOKEN_HEADER",
+    "FORMAT",
+    "BackupManifest",
+    "read_manifest",
+    "restore_backup",
+    "write_backup",
+]
 
 FORMAT = "caseledger-hall-backup/1"
+# A running node writes a fresh local admin token into <data_dir>/admin.token; `caseledger backup` sends
+# it in this header to POST /admin/backup (node_api.core.ops checks it).
+ADMIN_TOKEN_FILE = "admin.token"
+ADMIN_TOKEN_HEADER = "X-CaseLedger-Admin-Token"
 _KEYSTORE_GLOB = "keystore*.json"
-_NEVER = ("keystore.password", "admin.token", "demo-accounts.json")
+_NEVER = ("keystore.password", ADMIN_TOKEN_FILE, "demo-accounts.json")
 
 
 @dataclass(frozen=True)

@@ -26,12 +26,13 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ledger.hall.backup import ADMIN_TOKEN_FILE
+
 if TYPE_CHECKING:
     from node_api.core.config import Settings
     from node_api.core.node import HallNode
 
 __all__ = [
-    "ADMIN_TOKEN_FILE",
     "LatencyMiddleware",
     "NodeCollector",
     "Problem",
@@ -41,8 +42,6 @@ __all__ = [
     "write_admin_token",
 ]
 
-ADMIN_TOKEN_FILE = "admin.token"
-ADMIN_TOKEN_HEADER = "X-CaseLedger-Admin-Token"
 
 Problem = dict[str, str]
 

@@ -20,8 +20,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from starlette.background import BackgroundTask
 
 from ledger.errors import NotFoundError
+from ledger.hall.backup import ADMIN_TOKEN_HEADER
 from node_api.api.deps import NodeDep, _bearer, _cookie, get_session, get_staff, require_roles
-from node_api.core.ops import ADMIN_TOKEN_HEADER, check_admin_token
+from node_api.core.ops import check_admin_token
 
 router = APIRouter(tags=["operations"])
 log = logging.getLogger("caseledger.ops")
