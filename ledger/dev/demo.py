@@ -16,10 +16,9 @@ import httpx
 import pyotp
 
 from ledger.errors import LedgerError
+from ledger.hall.idnumber import id_check_character
 
 __all__ = ["DemoError", "HallClient", "demo_credentials", "demo_id_number", "run_demo"]
-
-_W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
 class DemoError(LedgerError):
@@ -28,7 +27,7 @@ class DemoError(LedgerError):
 
 def demo_id_number(base17: str = "35050219900307123") -> str:
     """A checksum-valid (fictitious) resident ID number."""
-    return base17 + "10X98765432"[sum(int(c) * w for c, w in zip(base17, _W, strict=True)) % 11]
+    return base17 + id_check_character(base17)
 
 
 _SESSIONS: dict[tuple[str, str], str] = {}

@@ -29,6 +29,7 @@ from ledger.core.stages import Stage
 from ledger.core.timefmt import CST, now_iso
 from ledger.errors import InputError, NotFoundError
 from ledger.hall.catalogue import Catalogue, load_catalogue
+from ledger.hall.idnumber import id_check_character
 from ledger.hall.keys import CASE_PREFIX, case_key, record_key, record_prefix, serial_counter_key
 from ledger.hall.outbox import Outbox
 from ledger.hall.store import Store, WriteBatch
@@ -49,8 +50,6 @@ ROOT_FIELDS = {
     Stage.RESULT: ("documents_root", "documents_count"),
 }
 
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
 _PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
 
 
@@ -59,8 +58,7 @@ def check_id_number(value: str, field: str = "applicant.id_number") -> str:
     v = value.strip().upper()
     if not re.fullmatch(r"\d{17}[\dX]", v):
         raise InputError(field, "a resident ID number has 17 digits and a check character (digit or X)")
-    total = sum(int(c) * w for c, w in zip(v[:17], _ID_WEIGHTS, strict=True))
-    if _ID_CHECK[total % 11] != v[17]:
+    if id_check_character(v[:17]) != v[17]:
         raise InputError(field, "the check character does not match: please re-check the ID number")
     try:
         datetime.strptime(v[6:14], "%Y%m%d")

@@ -59,6 +59,8 @@
   select.addEventListener("change", showItem);
 
   // ---- validation
+  // The server's rule is ledger.hall.idnumber.id_check_character (ISO 7064 MOD 11-2); this mirrors it for
+  // the inline hint only: the server checks every ID number again.
   const W = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
   function idValid(v) {
     if (!/^\d{17}[\dX]$/.test(v)) return false;
