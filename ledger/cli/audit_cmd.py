@@ -17,6 +17,7 @@ import typer
 
 from ledger.cli import app
 from ledger.errors import InputError, LedgerError
+from ledger.hall.workdays import NEAR_DUE_DAYS
 
 audit_app = typer.Typer(help="监管审计 Regulator audit: trails, time limits, anomalies, summaries (read-only).")
 app.add_typer(audit_app, name="audit")
@@ -82,7 +83,10 @@ def trail(serial: str, hall: Hall, token: Token) -> None:
 
 @audit_app.command("compliance")
 def compliance(
-    hall: Hall, token: Token, near_due_days: Annotated[int, typer.Option("--near-due-days")] = 2, csv: Csv = False
+    hall: Hall,
+    token: Token,
+    near_due_days: Annotated[int, typer.Option("--near-due-days")] = NEAR_DUE_DAYS,
+    csv: Csv = False,
 ) -> None:
     """Working-day time limits: overdue, near-due and completed-late cases."""
     _out(_get(hall, token, "/audit/compliance", {"near_due_days": near_due_days, "format": "csv" if csv else "json"}))

@@ -44,7 +44,7 @@ from ledger.errors import ChainError, InputError, LedgerError
 from ledger.hall.cases import PERSONAL_FIELDS, CaseBook, case_status
 from ledger.hall.catalogue import Catalogue
 from ledger.hall.keys import CASE_PREFIX, LAST_SCAN_KEY
-from ledger.hall.workdays import APPROXIMATE_NOTE, compliance_report
+from ledger.hall.workdays import APPROXIMATE_NOTE, NEAR_DUE_DAYS, compliance_report
 from ledger.hall.worker import BackgroundWorker
 from ledger.verify.checks import check_chain
 
@@ -104,7 +104,7 @@ class AuditThresholds(BaseModel):
     """an outbox entry older than this is an anomaly"""
     transfer_grace_s: float = 600.0
     """an on-chain event older than this without a local record is an anomaly (transfer lag before)"""
-    near_due_days: int = 2
+    near_due_days: int = NEAR_DUE_DAYS
 
 
 DEFAULT_THRESHOLDS = AuditThresholds()
@@ -258,7 +258,7 @@ def case_row(
     catalogue: Catalogue,
     *,
     today: date,
-    near_due_days: int = 2,
+    near_due_days: int = NEAR_DUE_DAYS,
 ) -> CaseRow:
     """One case's audit row: where it stands and its working-day time-limit compliance (pure)."""
     recs = _ordered(records)
@@ -514,7 +514,7 @@ def outbox_anomalies(entries: Iterable[dict[str, Any]], *, now: float, threshold
     return out
 
 
-def case_rows(book: CaseBook, *, today: date | None = None, near_due_days: int = 2) -> list[CaseRow]:
+def case_rows(book: CaseBook, *, today: date | None = None, near_due_days: int = NEAR_DUE_DAYS) -> list[CaseRow]:
     """Every case this hall holds as an audit row."""
     day = today or datetime.now(CST).date()
     return [

@@ -42,6 +42,7 @@ from functools import cache
 import chinese_calendar
 
 __all__ = [
+    "NEAR_DUE_DAYS",
     "ComplianceReport",
     "ComplianceStatus",
     "Pause",
@@ -59,6 +60,9 @@ Pause = tuple[date, date]
 """A supplement period ``(requested, received)``, both days inclusive, ``received >= requested``."""
 
 _ONE_DAY = timedelta(days=1)
+
+NEAR_DUE_DAYS = 2
+"""Default near-due threshold: an open case with at most this many working days left is ``near_due``."""
 
 # The years chinese_calendar has official arrangements for (it checks the same way internally).
 _FIRST_YEAR: int = min(d.year for d in chinese_calendar.constants.holidays)
@@ -248,7 +252,7 @@ def compliance_report(
     pauses: Sequence[Pause],
     completed: date | None,
     today: date,
-    near_due_days: int = 2,
+    near_due_days: int = NEAR_DUE_DAYS,
     *,
     fallback: bool = False,
 ) -> ComplianceReport:
@@ -306,7 +310,7 @@ def compliance(
     pauses: Sequence[Pause],
     completed: date | None,
     today: date,
-    near_due_days: int = 2,
+    near_due_days: int = NEAR_DUE_DAYS,
 ) -> ComplianceStatus:
     """Status of a case against its limit (see :func:`compliance_report` for the numbers).
 

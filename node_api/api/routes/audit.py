@@ -28,6 +28,7 @@ from ledger.hall.audit import (
     to_csv,
     trail,
 )
+from ledger.hall.workdays import NEAR_DUE_DAYS
 from node_api.api.deps import NodeDep, Staff, require_roles
 from node_api.core.node import HallNode
 
@@ -105,7 +106,7 @@ def cases(
     compliance: str | None = None,
     since: date | None = None,
     until: date | None = None,
-    near_due_days: Annotated[int, Query(ge=0, le=30)] = 2,
+    near_due_days: Annotated[int, Query(ge=0, le=30)] = NEAR_DUE_DAYS,
     format: Format = "json",
 ) -> Any:
     """Cases by accepting hall, home district, item, status or compliance, created within [since, until]."""
@@ -128,7 +129,10 @@ def case_trail(serial: str, node: NodeDep, _: Auditor) -> dict[str, Any]:
 
 @router.get("/compliance", operation_id="audit_compliance", response_model=CompliancePublic)
 def compliance(
-    node: NodeDep, _: Auditor, near_due_days: Annotated[int, Query(ge=0, le=30)] = 2, format: Format = "json"
+    node: NodeDep,
+    _: Auditor,
+    near_due_days: Annotated[int, Query(ge=0, le=30)] = NEAR_DUE_DAYS,
+    format: Format = "json",
 ) -> Any:
     """Working-day time limits: overdue, near-due and completed-late cases."""
     lists = compliance_lists(case_rows(node.book, near_due_days=near_due_days))
