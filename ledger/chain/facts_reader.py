@@ -17,6 +17,7 @@ from eth_utils.crypto import keccak
 from ledger.chain.client import ChainClient
 from ledger.core.facts import CaseOpenedEvent, ChainEvent, ChainEventFact, ChainFacts, RegistryFact
 from ledger.core.hashchain import case_id
+from ledger.core.stages import Phase
 from ledger.errors import InputError
 
 __all__ = ["DISPUTE_OFFICER_ROLE", "fetch_chain_facts", "fetch_chain_facts_many", "fetch_registry_log"]
@@ -65,7 +66,7 @@ def fetch_chain_facts(
         chain_id=client.chain_id(),
         ledger=dep.ledger,
         registry=dep.registry,
-        opened=header["phase"] != 0,
+        opened=header["phase"] != Phase.NONE,
         accepting_hall=header["accepting_hall"],
         home_district=header["home_district"],
         item_code=header["item_code"],

@@ -1,10 +1,10 @@
-"""Case stages, numbered exactly as the contract's ``ICaseLedger.Stage`` enum."""
+"""Case stages and phases, numbered exactly as the contract's ``ICaseLedger.Stage`` and ``ICaseLedger.Phase`` enums."""
 
 from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["ACCEPTING_HALL_STAGES", "DISPUTE_STAGES", "HOME_DISTRICT_STAGES", "Stage"]
+__all__ = ["ACCEPTING_HALL_STAGES", "DISPUTE_STAGES", "HOME_DISTRICT_STAGES", "Phase", "Stage"]
 
 
 class Stage(IntEnum):
@@ -40,6 +40,18 @@ _ZH = {
     Stage.DISPUTE_OPENED: "争议提起",
     Stage.DISPUTE_RESOLVED: "争议处理",
 }
+
+
+class Phase(IntEnum):
+    """Where a case stands on chain (``caseHeader(...).phase``): the contract's ``Phase`` enum."""
+
+    NONE = 0
+    OPENED = 1
+    MATERIALS_RECORDED = 2
+    ACCEPTED = 3
+    DECIDED = 4
+    DELIVERED = 5
+
 
 ACCEPTING_HALL_STAGES = frozenset({Stage.INTAKE, Stage.MATERIALS, Stage.DELIVERY})
 HOME_DISTRICT_STAGES = frozenset({Stage.ACCEPTANCE, Stage.PROCESS, Stage.RESULT})

@@ -27,7 +27,7 @@ from ledger.core.facts import ChainEventFact, ChainFacts, RegistryFact
 from ledger.core.hashchain import address_bytes, case_id, next_head
 from ledger.core.materials import MaterialProof, verify_material
 from ledger.core.records import DisclosedRecord, canonical_bytes
-from ledger.core.stages import Stage
+from ledger.core.stages import Phase, Stage
 from ledger.errors import InputError, VerificationError
 from ledger.verify.report import EventVerdict, MaterialVerdict, Reason, Status, VerificationReport
 
@@ -66,14 +66,15 @@ class _RegistryState:
             self.roles.discard((f.role, acct))
 
 
-_NEXT_PHASE: dict[tuple[Stage, int], int] = {
-    (Stage.MATERIALS, 1): 2,
-    (Stage.MATERIALS, 2): 2,
-    (Stage.MATERIALS, 3): 3,
-    (Stage.ACCEPTANCE, 2): 3,
-    (Stage.PROCESS, 3): 3,
-    (Stage.RESULT, 3): 4,
-    (Stage.DELIVERY, 4): 5,
+# The contract's phase transitions (CaseLedger.appendEvent); DISPUTE_* events leave the phase alone.
+_NEXT_PHASE: dict[tuple[Stage, Phase], Phase] = {
+    (Stage.MATERIALS, Phase.OPENED): Phase.MATERIALS_RECORDED,
+    (Stage.MATERIALS, Phase.MATERIALS_RECORDED): Phase.MATERIALS_RECORDED,
+    (Stage.MATERIALS, Phase.ACCEPTED): Phase.ACCEPTED,
+    (Stage.ACCEPTANCE, Phase.MATERIALS_RECORDED): Phase.ACCEPTED,
+    (Stage.PROCESS, Phase.ACCEPTED): Phase.ACCEPTED,
+    (Stage.RESULT, Phase.ACCEPTED): Phase.DECIDED,
+    (Stage.DELIVERY, Phase.DECIDED): Phase.DELIVERED,
 }
 
 
@@ -88,7 +89,7 @@ def check_chain(facts: ChainFacts) -> dict[int, list[Reason]]:
     reg = iter(facts.registry_log)
     pending = next(reg, None)
     prev = case_id(facts.serial)
-    phase = 0
+    phase = Phase.NONE
     disputes = 0
     for e in sorted(facts.events, key=lambda x: x.index):
         while pending is not None and (pending.block, pending.log_index) < (e.block, e.log_index):
@@ -124,11 +125,11 @@ def check_chain(facts: ChainFacts) -> dict[int, list[Reason]]:
         if e.stage == Stage.INTAKE:
             if e.index != 0:
                 reasons.append(Reason(code="out_of_order", detail="INTAKE after index 0"))
-            phase = 1
+            phase = Phase.OPENED
         else:
             nxt = _NEXT_PHASE.get((e.stage, phase))
             if nxt is None:
-                reasons.append(Reason(code="out_of_order", detail=f"{e.stage.name} in phase {phase}"))
+                reasons.append(Reason(code="out_of_order", detail=f"{e.stage.name} in phase {int(phase)}"))
             else:
                 phase = nxt
     return out
