@@ -23,7 +23,15 @@ from typing import Any
 from ledger.chain.client import ChainClient
 from ledger.errors import ChainError
 from ledger.hall.cases import CaseBook
-from ledger.hall.keys import INDEXER_CURSOR_KEY, RESTORED_KEY, case_key, xfer_key
+from ledger.hall.keys import (
+    INDEXER_CURSOR_KEY,
+    RESTORED_KEY,
+    case_id_key,
+    case_key,
+    chain_event_key,
+    chain_event_prefix,
+    xfer_key,
+)
 from ledger.hall.worker import BackgroundWorker
 
 __all__ = ["Indexer"]
@@ -110,7 +118,7 @@ class Indexer(BackgroundWorker):
                 info = {"serial": o.serial, "home_district": o.home_district, "accepting_hall": o.accepting_hall,
                         "item_code": o.item_code, "block": o.block_number}  # fmt: skip
                 cases[o.case_id] = info
-                wb.put_json(f"caseid/{o.case_id}".encode(), info)
+                wb.put_json(case_id_key(o.case_id), info)
                 party = o.home_district == hall.district or o.accepting_hall == hall.hall_id
                 if party and not self.book.has_case(o.serial):
                     wb.put_json(
@@ -128,14 +136,14 @@ class Indexer(BackgroundWorker):
                     )
                     cases[o.case_id]["new"] = True
             for e in appended:
-                info = cases.get(e.case_id) or self.store.get_json(f"caseid/{e.case_id}".encode())
+                info = cases.get(e.case_id) or self.store.get_json(case_id_key(e.case_id))
                 if info is None:
                     continue
                 serial = str(info["serial"])
                 if not (info.get("new") or self.book.has_case(serial)):
                     continue
                 wb.put_json(
-                    f"chainev/{serial}/{e.index:06d}".encode(),
+                    chain_event_key(serial, e.index),
                     {
                         "index": e.index,
                         "stage": e.stage.name,
@@ -162,4 +170,4 @@ class Indexer(BackgroundWorker):
         return all(r.get("commitment") != commitment for r in self.book.records(serial))
 
     def chain_events(self, serial: str) -> list[dict[str, Any]]:
-        return [v for _, v in self.store.iter_json(f"chainev/{serial}/".encode())]
+        return [v for _, v in self.store.iter_json(chain_event_prefix(serial))]

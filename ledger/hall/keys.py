@@ -5,6 +5,8 @@
     case/<serial>                   case header (JSON)                       cases, indexer, transfer, retention, audit
     rec/<serial>/<seq:06d>          one stage record with its salts          cases, transfer, retention, outbox
     blob/<sha256 hex>               file content, content-addressed          store
+    caseid/<0x case id>             serial, district and hall of a case      indexer
+    chainev/<serial>/<index:06d>    an on-chain event of a case              indexer, transfer
     xfer/<serial>                   a pull from a peer hall still to do      indexer, transfer
     nonce/<address>/<nonce>         peer request nonces seen (replay guard)  transfer
     outbox/<seq:012d>               pending chain writes                     outbox
@@ -29,7 +31,9 @@ __all__ = [
     "ACCOUNT_PREFIX",
     "AUTHFAIL_PREFIX",
     "BLOB_PREFIX",
+    "CASE_ID_PREFIX",
     "CASE_PREFIX",
+    "CHAIN_EVENT_PREFIX",
     "CHECK_PREFIX",
     "HALL_KEY",
     "INDEXER_CURSOR_KEY",
@@ -49,7 +53,10 @@ __all__ = [
     "account_key",
     "authfail_key",
     "blob_key",
+    "case_id_key",
     "case_key",
+    "chain_event_key",
+    "chain_event_prefix",
     "check_key",
     "check_prefix",
     "nonce_key",
@@ -67,6 +74,8 @@ __all__ = [
 CASE_PREFIX = b"case/"
 RECORD_PREFIX = b"rec/"
 BLOB_PREFIX = b"blob/"
+CASE_ID_PREFIX = b"caseid/"
+CHAIN_EVENT_PREFIX = b"chainev/"
 XFER_PREFIX = b"xfer/"
 NONCE_PREFIX = b"nonce/"
 OUTBOX_PREFIX = b"outbox/"
@@ -100,6 +109,18 @@ def record_prefix(serial: str) -> bytes:
 
 def record_key(serial: str, seq: int) -> bytes:
     return RECORD_PREFIX + f"{serial}/{seq:06d}".encode()
+
+
+def case_id_key(case_id_hex: str) -> bytes:
+    return CASE_ID_PREFIX + case_id_hex.encode()
+
+
+def chain_event_prefix(serial: str) -> bytes:
+    return CHAIN_EVENT_PREFIX + f"{serial}/".encode()
+
+
+def chain_event_key(serial: str, index: int) -> bytes:
+    return CHAIN_EVENT_PREFIX + f"{serial}/{index:06d}".encode()
 
 
 def blob_key(digest_hex: str) -> bytes:

@@ -41,7 +41,16 @@ from ledger.core.records import DisclosedRecord, verify_disclosure
 from ledger.core.stages import DISPUTE_STAGES, Stage
 from ledger.errors import ChainError, LedgerError, NotFoundError, TransferError, VerificationError
 from ledger.hall.cases import ROOT_FIELDS, CaseBook
-from ledger.hall.keys import NONCE_PREFIX, RESTORED_KEY, XFER_PREFIX, case_key, nonce_key, record_key, xfer_key
+from ledger.hall.keys import (
+    NONCE_PREFIX,
+    RESTORED_KEY,
+    XFER_PREFIX,
+    case_key,
+    chain_event_prefix,
+    nonce_key,
+    record_key,
+    xfer_key,
+)
 from ledger.hall.worker import BackgroundWorker
 
 __all__ = [
@@ -314,7 +323,7 @@ class TransferWorker(BackgroundWorker):
         own = self.book.hall.hall_id
         skip = {0} if self.store.get(RESTORED_KEY) is not None else {0, own}
         out: dict[int, list[int]] = {}
-        for _, ev in self.store.iter_json(f"chainev/{serial}/".encode()):
+        for _, ev in self.store.iter_json(chain_event_prefix(serial)):
             if ev["hall_id"] in skip or Stage[ev["stage"]] in DISPUTE_STAGES:
                 continue
             if ev["commitment"] not in have:
@@ -331,7 +340,7 @@ class TransferWorker(BackgroundWorker):
         header = self.book.header(serial)
         if int(header.get("accepting_hall") or 0) not in (0, own):
             halls.append(int(header["accepting_hall"]))
-        for _, ev in self.store.iter_json(f"chainev/{serial}/".encode()):
+        for _, ev in self.store.iter_json(chain_event_prefix(serial)):
             h = int(ev["hall_id"])
             if h not in (0, own) and h not in halls:
                 halls.append(h)
