@@ -11,12 +11,10 @@ with the rule's name and arguments::
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import requests
@@ -173,13 +171,6 @@ class ChainClient:
         if block is None:
             raise ChainError(f"block {block_number} is not on this chain")
         return int(block["timestamp"], 16)
-
-    def is_connected(self) -> bool:
-        try:
-            self.block_number()
-        except ChainError:
-            return False
-        return True
 
     def has_code(self, address: str) -> bool:
         code = self._rpc(lambda: self.w3.eth.get_code(to_checksum_address(address)))
@@ -578,10 +569,6 @@ def _raw_log(lg: dict[str, Any]) -> dict[str, Any]:
         "logIndex": int(lg["logIndex"], 16),
         "transactionHash": bytes.fromhex(lg["transactionHash"][2:]),
     }
-
-
-def load_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def wait_for_rpc(rpc_url: str, *, timeout: float = 20.0) -> None:

@@ -34,6 +34,7 @@ __all__ = [
     "EvidenceBundle",
     "HeldEvent",
     "build_bundle",
+    "bundle_schema",
     "load_bundle",
 ]
 
@@ -179,5 +180,13 @@ def parse_bundle(data: Any) -> EvidenceBundle:
 
 
 def bundle_schema() -> dict[str, Any]:
-    """JSON Schema of the bundle format (published in docs/verification.md)."""
-    return EvidenceBundle.model_json_schema()
+    """JSON Schema of the bundle format: the one source of docs/schema/evidence-bundle.schema.json.
+
+    The published file is ``json.dumps(bundle_schema(), indent=1)`` plus a newline; a unit test
+    (tests/unit/test_bundle_schema.py) fails when the two differ.
+    """
+    return {
+        **EvidenceBundle.model_json_schema(),
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": BUNDLE_FORMAT,
+    }

@@ -20,7 +20,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from ledger.core.materials import MaterialFile, MaterialSet
@@ -500,7 +500,3 @@ class CaseBook:
         if stage not in (Stage.DISPUTE_OPENED, Stage.DISPUTE_RESOLVED):
             raise InputError("stage", f"{stage.name} is not a dispute stage")
         return self._append(serial, stage, fields)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

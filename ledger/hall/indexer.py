@@ -29,7 +29,6 @@ from ledger.hall.keys import (
     case_id_key,
     case_key,
     chain_event_key,
-    chain_event_prefix,
     xfer_key,
 )
 from ledger.hall.worker import BackgroundWorker
@@ -168,6 +167,3 @@ class Indexer(BackgroundWorker):
         if self.restored_after is None or block <= self.restored_after:
             return False
         return all(r.get("commitment") != commitment for r in self.book.records(serial))
-
-    def chain_events(self, serial: str) -> list[dict[str, Any]]:
-        return [v for _, v in self.store.iter_json(chain_event_prefix(serial))]

@@ -126,9 +126,6 @@ class Outbox:
         return None
 
     # ---------------------------------------------------------------- state changes
-    def mark_anchored(self, entry: dict[str, Any], ev: ChainEvent, block_time: int | None) -> None:
-        self.mark_anchored_many([(entry, ev, block_time)])
-
     def scan_from(self) -> int | None:
         value = self.store.get_json(OUTBOX_SCAN_FROM_KEY)
         return None if value is None else int(value)

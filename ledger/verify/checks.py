@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -328,8 +327,3 @@ def _addr(a: str) -> bytes | str:
         return address_bytes(a)
     except ValueError:
         return a
-
-
-def events_of(report: VerificationReport, statuses: Iterable[str]) -> list[EventVerdict]:
-    wanted = set(statuses)
-    return [e for e in report.events if e.status in wanted]
