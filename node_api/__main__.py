@@ -27,8 +27,15 @@ def main() -> None:
     app = create_app(settings, node=node)
     cert = str(settings.tls_certfile) if settings.tls_certfile else None
     key = str(settings.tls_keyfile) if settings.tls_keyfile else None
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", timeout_graceful_shutdown=5,
-                ssl_certfile=cert, ssl_keyfile=key)  # fmt: skip
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+        ssl_certfile=cert,
+        ssl_keyfile=key,
+    )
 
 
 if __name__ == "__main__":

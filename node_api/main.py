@@ -51,8 +51,16 @@ def create_app(settings: Settings | None = None, *, node: HallNode | None = None
     app.state.metrics_registry = registry
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(LatencyMiddleware, histogram=latency)
-    for r in (health.router, auth.router, catalogue.router, cases.router, inbox.router, transfer.router,
-              admin.router, access.router):  # fmt: skip
+    for r in (
+        health.router,
+        auth.router,
+        catalogue.router,
+        cases.router,
+        inbox.router,
+        transfer.router,
+        admin.router,
+        access.router,
+    ):
         app.include_router(r)
     app.include_router(disputes.router)
     app.include_router(audit.router)

@@ -158,11 +158,17 @@ def fetch_registry_log(client: ChainClient) -> list[RegistryFact]:
             hall_id = int.from_bytes(t[1], "big")
             account = to_checksum_address(t[2][12:])
             if kind == "registered":
-                out.append(RegistryFact(kind=kind, hall_id=hall_id, account=account,
-                                        district=int.from_bytes(t[3], "big"), **pos))  # fmt: skip
+                out.append(
+                    RegistryFact(
+                        kind=kind, hall_id=hall_id, account=account, district=int.from_bytes(t[3], "big"), **pos
+                    )
+                )
             elif kind == "rotated":
-                out.append(RegistryFact(kind=kind, hall_id=hall_id, account=account,
-                                        new_account=to_checksum_address(t[3][12:]), **pos))  # fmt: skip
+                out.append(
+                    RegistryFact(
+                        kind=kind, hall_id=hall_id, account=account, new_account=to_checksum_address(t[3][12:]), **pos
+                    )
+                )
             else:
                 out.append(RegistryFact(kind=kind, hall_id=hall_id, account=account, **pos))
         else:  # RoleGranted / RoleRevoked(bytes32 indexed role, address indexed account, address indexed sender)

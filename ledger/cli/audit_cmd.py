@@ -35,9 +35,12 @@ def _get(
     url = hall.rstrip("/") + path
     try:
         r = httpx.request(
-            method, url, params={k: v for k, v in (params or {}).items() if v is not None},
-            headers={"Authorization": f"Bearer {token}"}, timeout=60,
-        )  # fmt: skip
+            method,
+            url,
+            params={k: v for k, v in (params or {}).items() if v is not None},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        )
     except httpx.HTTPError as exc:
         raise InputError("hall", f"the hall node at {hall} does not answer ({exc})") from exc
     if r.status_code >= 400:
@@ -70,8 +73,16 @@ def cases(
     csv: Csv = False,
 ) -> None:
     """Cases filtered by accepting hall, home district, item, status, compliance and date range."""
-    params = {"accepting_hall": accepting_hall, "home_district": district, "item_code": item, "status": status,
-              "compliance": compliance, "since": since, "until": until, "format": "csv" if csv else "json"}  # fmt: skip
+    params = {
+        "accepting_hall": accepting_hall,
+        "home_district": district,
+        "item_code": item,
+        "status": status,
+        "compliance": compliance,
+        "since": since,
+        "until": until,
+        "format": "csv" if csv else "json",
+    }
     _out(_get(hall, token, "/audit/cases", params))
 
 
@@ -94,18 +105,22 @@ def compliance(
 
 @audit_app.command("summary")
 def summary(
-    hall: Hall, token: Token, by: Annotated[str, typer.Option("--by", help="hall, district or item")] = "hall",
+    hall: Hall,
+    token: Token,
+    by: Annotated[str, typer.Option("--by", help="hall, district or item")] = "hall",
     csv: Csv = False,
-) -> None:  # fmt: skip
+) -> None:
     """Summary figures per accepting hall, home district or service item."""
     _out(_get(hall, token, "/audit/summary", {"by": by, "format": "csv" if csv else "json"}))
 
 
 @audit_app.command("anomalies")
 def anomalies(
-    hall: Hall, token: Token, scan: Annotated[bool, typer.Option("--scan", help="Run a scan now.")] = False,
+    hall: Hall,
+    token: Token,
+    scan: Annotated[bool, typer.Option("--scan", help="Run a scan now.")] = False,
     csv: Csv = False,
-) -> None:  # fmt: skip
+) -> None:
     """The last anomaly scan (or a fresh one with --scan). Exit 1 when there are anomalies."""
     if scan:
         _get(hall, token, "/audit/anomalies/scan", method="POST")

@@ -109,9 +109,12 @@ def restore(
     if hall_pid(d) is not None:
         fail(f"the hall node of {d} is running (pid {hall_pid(d)}); stop it before restoring")
     m = restore_backup(source, d, data_dir=store_dir, force=force, password_file=password_file)
-    typer.echo(f"restored hall {m.hall_id} {m.name} into {d}: {m.keys} keys from a backup taken at chain block "
-               f"{m.chain_block}")  # fmt: skip
+    typer.echo(
+        f"restored hall {m.hall_id} {m.name} into {d}: {m.keys} keys from a backup taken at chain block {m.chain_block}"
+    )
     if not (d / "keystore.password").exists():
         typer.echo("no keystore.password in the hall dir: install it (or set CASELEDGER_PASSWORD_ENV) before starting")
-    typer.echo(f"start the node; it re-scans the chain after block {m.indexer_cursor} and pulls newer records "
-               "from the peer halls, verifying each against the chain")  # fmt: skip
+    typer.echo(
+        f"start the node; it re-scans the chain after block {m.indexer_cursor} and pulls newer records "
+        "from the peer halls, verifying each against the chain"
+    )

@@ -164,8 +164,10 @@ def demo(
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False))
     else:
-        typer.echo(f"\ncase {result['serial']}: accepted at hall {result['accepting_hall']}, "
-                   f"home district {result['home_district']}")  # fmt: skip
+        typer.echo(
+            f"\ncase {result['serial']}: accepted at hall {result['accepting_hall']}, "
+            f"home district {result['home_district']}"
+        )
         for e in result["events"]:
             state = f"anchored in block {e['block']} tx {e['tx']}" if e["anchored"] else "NOT anchored"
             typer.echo(f"  #{e['index']} {e['stage']:<10} by hall {e['writer_hall']}: {state}")

@@ -56,8 +56,16 @@ def render(report: VerificationReport, lang: str) -> str:
     console = Console(record=True, width=140)
     title = f"{'办件' if zh else 'Case'} {report.serial} — {'链' if zh else 'chain'} {report.chain_id} {report.ledger}"
     table = Table(title=title)
-    for col in (("序号", "#"), ("环节", "stage"), ("结论", "verdict"), ("写入方", "writer"), ("大厅", "hall"),
-                ("区块", "block"), ("时间(北京)", "time (UTC+8)"), ("原因", "reasons")):  # fmt: skip
+    for col in (
+        ("序号", "#"),
+        ("环节", "stage"),
+        ("结论", "verdict"),
+        ("写入方", "writer"),
+        ("大厅", "hall"),
+        ("区块", "block"),
+        ("时间(北京)", "time (UTC+8)"),
+        ("原因", "reasons"),
+    ):
         table.add_column(col[0] if zh else col[1])
     for e in report.events:
         when = unix_to_cst(e.time) if e.time else "-"

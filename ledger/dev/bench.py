@@ -180,9 +180,13 @@ def _book(root: Path, name: str, hall: HallIdentity) -> CaseBook:
 
 def _sender(book: CaseBook, client: ChainClient, cfg: BenchConfig) -> OutboxSender:
     return OutboxSender(
-        book.outbox, client, batch_max=cfg.batch_max, batch_gas=cfg.batch_gas, max_in_flight=cfg.max_in_flight,
+        book.outbox,
+        client,
+        batch_max=cfg.batch_max,
+        batch_gas=cfg.batch_gas,
+        max_in_flight=cfg.max_in_flight,
         interval=0.05,
-    )  # fmt: skip
+    )
 
 
 def _check_exactly_once(client: ChainClient, serials: list[str], from_block: int) -> dict[str, Any]:
@@ -299,20 +303,32 @@ def measure_verify(env: _Env, runs: int) -> dict[str, Any]:
         (Stage.DELIVERY, a, {"method": "counter"}),
         (Stage.DISPUTE_OPENED, a, {"reason": "bench"}),
         (Stage.DISPUTE_RESOLVED, a, {"verdict": "match"}),
-    ]  # fmt: skip
+    ]
     recs = [SaltedRecord.new(serial, st, f) for st, _, f in plan]
     a.open_case(serial, "BDC-TRANSFER", 350503, recs[0].commitment)
     for r, (st, w, _) in zip(recs[1:], plan[1:], strict=True):
         w.append_event(serial, st, r.commitment)
     events = env.admin.case_events(serial)
     held = [
-        HeldEvent(record=r, event=e, time=env.admin.block_time(e.block_number),
-                  materials=ms if e.stage == Stage.MATERIALS else None,
-                  contents=[d for _, _, d in files] if e.stage == Stage.MATERIALS else None)
+        HeldEvent(
+            record=r,
+            event=e,
+            time=env.admin.block_time(e.block_number),
+            materials=ms if e.stage == Stage.MATERIALS else None,
+            contents=[d for _, _, d in files] if e.stage == Stage.MATERIALS else None,
+        )
         for r, e in zip(recs, events, strict=True)
-    ]  # fmt: skip
-    bundle = build_bundle(serial=serial, chain_id=env.dep.chain_id, ledger=env.dep.ledger, registry=env.dep.registry,
-                          exported_at="bench", exported_by={}, held=held, include_files=True)  # fmt: skip
+    ]
+    bundle = build_bundle(
+        serial=serial,
+        chain_id=env.dep.chain_id,
+        ledger=env.dep.ledger,
+        registry=env.dep.registry,
+        exported_at="bench",
+        exported_by={},
+        held=held,
+        include_files=True,
+    )
     reader = ChainClient.connect(env.chain.rpc_url, deployment=env.dep)
     total, pure = [], []
     for _ in range(runs):
@@ -343,20 +359,54 @@ def measure_intake(root: Path, cfg: BenchConfig, log: Callable[[str], None]) -> 
     from ledger.dev.demo import HallClient
     from ledger.dev.localnet import LocalNet
 
-    net = LocalNet(root / "intake-net", halls=1, chain_port=free_port(), hall_ports=[free_port()],
-                   block_time=cfg.block_time)  # fmt: skip
+    net = LocalNet(
+        root / "intake-net", halls=1, chain_port=free_port(), hall_ports=[free_port()], block_time=cfg.block_time
+    )
     halls = net.up()
     try:
         hall = halls[0]
         clerk = HallClient.demo(hall["dir"], hall["url"], "clerk")
         # warm-up (connection set-up, first-request imports) is not counted
-        subprocess.run([sys.executable, "-m", "ledger.dev.loadgen", "--url", hall["url"], "--token", clerk.token,
-                        "--clients", "4", "--requests", "40", "--home-district", str(hall["district"])],
-                       capture_output=True, text=True, timeout=300)  # fmt: skip
-        out = subprocess.run([sys.executable, "-m", "ledger.dev.loadgen", "--url", hall["url"], "--token", clerk.token,
-                              "--clients", str(cfg.intake_clients), "--requests", str(cfg.intake_requests),
-                              "--home-district", str(hall["district"])],
-                             capture_output=True, text=True, timeout=900)  # fmt: skip
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ledger.dev.loadgen",
+                "--url",
+                hall["url"],
+                "--token",
+                clerk.token,
+                "--clients",
+                "4",
+                "--requests",
+                "40",
+                "--home-district",
+                str(hall["district"]),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ledger.dev.loadgen",
+                "--url",
+                hall["url"],
+                "--token",
+                clerk.token,
+                "--clients",
+                str(cfg.intake_clients),
+                "--requests",
+                str(cfg.intake_requests),
+                "--home-district",
+                str(hall["district"]),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         res = json.loads(out.stdout)
         log(f"  intake: {res['ok']} ok / {res['errors']} errors in {res['seconds']}s")
         return {

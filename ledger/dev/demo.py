@@ -178,10 +178,16 @@ def run_demo(
         "hall B to index the delivery", lambda: (v := b.case(serial)) and len(_stages(v)) == 6 and v, timeout
     )
     events = [
-        {"stage": e["stage"], "anchored": e["anchor"]["state"] == "anchored", "tx": e["anchor"].get("tx"),
-         "block": e["anchor"].get("block"), "index": e["anchor"].get("index"), "writer_hall": e["writer_hall"]}
+        {
+            "stage": e["stage"],
+            "anchored": e["anchor"]["state"] == "anchored",
+            "tx": e["anchor"].get("tx"),
+            "block": e["anchor"].get("block"),
+            "index": e["anchor"].get("index"),
+            "writer_hall": e["writer_hall"],
+        }
         for e in view["timeline"]
-    ]  # fmt: skip
+    ]
     verified_b = (bview.get("transfer") or {}).get("state") == "complete"
     verified_a = (view.get("transfer") or {}).get("state") == "complete"
     return {

@@ -119,15 +119,21 @@ class DevChain:
         bt = str(int(self.block_time)) if float(self.block_time).is_integer() else str(self.block_time)
         cmd = [
             anvil_binary(),
-            "--host", self.host,
-            "--port", str(self.port),
-            "--chain-id", str(DEV_CHAIN_ID),
-            "--block-time", bt,
-            "--state", str(state),
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--chain-id",
+            str(DEV_CHAIN_ID),
+            "--block-time",
+            bt,
+            "--state",
+            str(state),
             *(["--state-interval", str(self.state_interval)] if self.state_interval else []),
-            "--base-fee", "0",  # like the production profile (Besu zeroBaseFee): gas is free, fees never climb
+            "--base-fee",
+            "0",  # like the production profile (Besu zeroBaseFee): gas is free, fees never climb
             "--silent",
-        ]  # fmt: skip
+        ]
         log = open(self.dir / "anvil.log", "ab")  # noqa: SIM115 - handed to the child process
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()

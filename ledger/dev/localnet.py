@@ -160,8 +160,18 @@ class LocalNet:
                 (d / "hall.json").write_text(json.dumps(desc, ensure_ascii=False, indent=2) + "\n")
             proc = None if hall_pid(d) else start_hall(d, port=port, rpc_url=self.chain.rpc_url, env=self.node_env)
             procs.append(proc)
-            self.halls.append({"n": n, "hall_id": h["hall_id"], "name": h["name"], "district": h["district"],
-                               "port": port, "url": url, "dir": str(d), "account": h["account"]})  # fmt: skip
+            self.halls.append(
+                {
+                    "n": n,
+                    "hall_id": h["hall_id"],
+                    "name": h["name"],
+                    "district": h["district"],
+                    "port": port,
+                    "url": url,
+                    "dir": str(d),
+                    "account": h["account"],
+                }
+            )
         for hall, proc in zip(self.halls, procs, strict=True):
             wait_healthy(hall["url"], timeout=timeout, proc=proc)
             hall["accounts_file"] = str(Path(hall["dir"]) / "demo-accounts.json")

@@ -129,8 +129,14 @@ class AccessTrail:
         data = anchor_data(self.hall_id, size, root)
         tx = writer.send_raw(to=writer.address, data="0x" + data.hex(), gas=_ANCHOR_GAS)
         rec = writer.wait(tx)
-        a = TrailAnchor(size=size, root=root.hex(), tx=tx, block=rec.block_number, account=writer.address,
-                        at=datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec="seconds"))  # fmt: skip
+        a = TrailAnchor(
+            size=size,
+            root=root.hex(),
+            tx=tx,
+            block=rec.block_number,
+            account=writer.address,
+            at=datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec="seconds"),
+        )
         self.store.put_json(trail_anchor_key(size), a.__dict__)
         return a
 
@@ -160,13 +166,21 @@ class AccessTrail:
         for a in anchors:
             where = f"access-trail anchor of size {a.size} (tx {a.tx})"
             if a.size > len(leaves):
-                raise VerificationError(f"{where}: the trail holds only {len(leaves)} entries", where=where,
-                                        expected=a.size, found=len(leaves))  # fmt: skip
+                raise VerificationError(
+                    f"{where}: the trail holds only {len(leaves)} entries",
+                    where=where,
+                    expected=a.size,
+                    found=len(leaves),
+                )
             got = merkle_root(leaves[: a.size])
             if got.hex() != a.root:
-                raise VerificationError(f"{where}: the trail's entries no longer recompute to the anchored root "
-                                        "(an entry was edited, removed or reordered)", where=where,
-                                        expected=a.root, found=got.hex())  # fmt: skip
+                raise VerificationError(
+                    f"{where}: the trail's entries no longer recompute to the anchored root "
+                    "(an entry was edited, removed or reordered)",
+                    where=where,
+                    expected=a.root,
+                    found=got.hex(),
+                )
             try:
                 got_tx: Any = dict(reader.w3.eth.get_transaction(a.tx))  # type: ignore[arg-type]
             except Exception as exc:
@@ -175,15 +189,24 @@ class AccessTrail:
             data = bytes(tx.get("input", b""))
             sender = to_checksum_address(str(tx["from"]))
             if parse_anchor_data(data) != (self.hall_id, a.size, bytes.fromhex(a.root)):
-                raise VerificationError(f"{where}: the transaction on chain carries another root", where=where,
-                                        expected=a.root, found=data.hex())  # fmt: skip
+                raise VerificationError(
+                    f"{where}: the transaction on chain carries another root",
+                    where=where,
+                    expected=a.root,
+                    found=data.hex(),
+                )
             if sender != to_checksum_address(a.account) or tx.get("to") != tx.get("from"):
-                raise VerificationError(f"{where}: not sent by the hall key to itself", where=where,
-                                        expected=a.account, found=sender)  # fmt: skip
+                raise VerificationError(
+                    f"{where}: not sent by the hall key to itself", where=where, expected=a.account, found=sender
+                )
             info = reader.hall_of(sender)
             if info is not None and info.hall_id != self.hall_id:
-                raise VerificationError(f"{where}: sent by hall {info.hall_id}'s key", where=where,
-                                        expected=self.hall_id, found=info.hall_id)  # fmt: skip
+                raise VerificationError(
+                    f"{where}: sent by hall {info.hall_id}'s key",
+                    where=where,
+                    expected=self.hall_id,
+                    found=info.hall_id,
+                )
             if tx.get("blockNumber") is None:
                 raise VerificationError(f"{where}: not mined", where=where)
         return anchors

@@ -294,12 +294,20 @@ def case_row(
     except LedgerError:
         limit, name = None, ""
     row: dict[str, Any] = {
-        "serial": header["serial"], "item_code": code, "item_name": name,
-        "accepting_hall": header["accepting_hall"], "accepting_district": header.get("accepting_district"),
-        "home_district": header["home_district"], "status": case_status(list(records)), "created_on": created,
-        "accepted_on": accepted, "completed_on": completed, "limit_working_days": limit, "pauses": pauses,
+        "serial": header["serial"],
+        "item_code": code,
+        "item_name": name,
+        "accepting_hall": header["accepting_hall"],
+        "accepting_district": header.get("accepting_district"),
+        "home_district": header["home_district"],
+        "status": case_status(list(records)),
+        "created_on": created,
+        "accepted_on": accepted,
+        "completed_on": completed,
+        "limit_working_days": limit,
+        "pauses": pauses,
         "events": len(recs),
-    }  # fmt: skip
+    }
     if rejected or not_accepted:
         return CaseRow(**row, compliance="not_accepted")
     if accepted is None:
@@ -309,8 +317,9 @@ def case_row(
     end = completed or today
     closed = [(a, b if b is not None else max(a, end)) for a, b in pauses]
     try:
-        rep = compliance_report(accepted, limit, closed, completed, max(today, completed or today), near_due_days,
-                                fallback=True)  # fmt: skip
+        rep = compliance_report(
+            accepted, limit, closed, completed, max(today, completed or today), near_due_days, fallback=True
+        )
     except ValueError as exc:
         return CaseRow(**row, compliance="invalid", note=str(exc))
     return CaseRow(
@@ -467,15 +476,19 @@ def case_anomalies(
         got = _recompute(r)
         want = ce.commitment.lower().removeprefix("0x")
         if got != want or ce.stage.name != stage:
-            add("record_tampered", seq=seq, stage=stage, index=idx,
-                detail=f"recomputed {got or 'malformed record'} ≠ on-chain {want}")  # fmt: skip
+            add(
+                "record_tampered",
+                seq=seq,
+                stage=stage,
+                index=idx,
+                detail=f"recomputed {got or 'malformed record'} ≠ on-chain {want}",
+            )
     if facts is not None:
         for e in facts.events:
             if e.index in matched or e.commitment.lower().removeprefix("0x") in local_commitments:
                 continue
             if now - e.time > thresholds.transfer_grace_s:
-                add("anchor_without_record", index=e.index, stage=e.stage.name,
-                    detail=f"block {e.block}, tx {e.tx}")  # fmt: skip
+                add("anchor_without_record", index=e.index, stage=e.stage.name, detail=f"block {e.block}, tx {e.tx}")
         for idx, reasons in sorted(check_chain(facts).items()):
             stage = next((e.stage.name for e in facts.events if e.index == idx), None)
             for rs in reasons:
@@ -509,7 +522,7 @@ def outbox_anomalies(entries: Iterable[dict[str, Any]], *, now: float, threshold
                     serial=str(e.get("serial", "")),
                     stage=e.get("stage"),
                     detail=f"outbox entry {e.get('seq')} waiting for {age:.0f} s",
-                )  # fmt: skip
+                )
             )
     return out
 

@@ -180,8 +180,10 @@ def restore_backup(
         except (OSError, ValueError) as exc:
             raise ConfigError(f"{ks} is unreadable: {exc}") from exc
         if have and have != manifest.account.lower().removeprefix("0x"):
-            raise ConfigError(f"{ks} holds the key 0x{have}, the backup is of hall {manifest.hall_id} "
-                              f"({manifest.account}); wrong hall? (use --force)")  # fmt: skip
+            raise ConfigError(
+                f"{ks} holds the key 0x{have}, the backup is of hall {manifest.hall_id} "
+                f"({manifest.account}); wrong hall? (use --force)"
+            )
     if password_file is not None and not password_file.is_file():
         raise InputError("--password-file", f"{password_file} does not exist")
     hall_dir.mkdir(parents=True, exist_ok=True)
@@ -196,8 +198,14 @@ def restore_backup(
         if not staged.is_dir():
             raise StoreError(f"{archive} holds no store/")
         with Store(staged) as s:  # opens (checks the LevelDB), then marks it restored for the indexer
-            s.put_json(RESTORED_KEY, {"cursor": manifest.indexer_cursor, "backup_created_at": manifest.created_at,
-                                      "restored_at": time.time()})  # fmt: skip
+            s.put_json(
+                RESTORED_KEY,
+                {
+                    "cursor": manifest.indexer_cursor,
+                    "backup_created_at": manifest.created_at,
+                    "restored_at": time.time(),
+                },
+            )
         if store_dir.exists():
             if _store_nonempty(store_dir):
                 store_dir.rename(data_dir / f"store.replaced-{int(time.time())}")

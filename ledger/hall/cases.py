@@ -256,9 +256,14 @@ class CaseBook:
             },
         )
         self.outbox.enqueue(
-            wb, serial=header["serial"], rec_key=key.decode(), stage=stage, commitment=rec.commitment,
-            open_case=open_case, seq=outbox_seq,
-        )  # fmt: skip
+            wb,
+            serial=header["serial"],
+            rec_key=key.decode(),
+            stage=stage,
+            commitment=rec.commitment,
+            open_case=open_case,
+            seq=outbox_seq,
+        )
         return rec
 
     def _next_serial(self, wb: WriteBatch) -> str:
@@ -332,13 +337,21 @@ class CaseBook:
                 intake_fields["applicant_address"] = address
             seq0 = self.outbox.next_seq()
             self._put_record(
-                wb, header, Stage.INTAKE, intake_fields,
-                open_case={"item_code": item.code, "home_district": district.code}, outbox_seq=seq0,
-            )  # fmt: skip
+                wb,
+                header,
+                Stage.INTAKE,
+                intake_fields,
+                open_case={"item_code": item.code, "home_district": district.code},
+                outbox_seq=seq0,
+            )
             self._put_record(
-                wb, header, Stage.MATERIALS, {"submitted_at": header["created_at"], "supplement": False},
-                files, outbox_seq=seq0 + 1,
-            )  # fmt: skip
+                wb,
+                header,
+                Stage.MATERIALS,
+                {"submitted_at": header["created_at"], "supplement": False},
+                files,
+                outbox_seq=seq0 + 1,
+            )
             wb.put_json(case_key(serial), header)
         self.store.sync()  # durable before anyone is told it is saved; concurrent intakes share the fsync
         self._written()
@@ -426,8 +439,13 @@ class CaseBook:
         for m in materials:
             if m not in item.material_codes:
                 raise InputError("materials", f"{m!r} is not a material of {item.code}")
-        fields = {"step": "supplement_requested", "requested_materials": materials, "note": note, "staff": staff,
-                  "at": now_iso()}  # fmt: skip
+        fields = {
+            "step": "supplement_requested",
+            "requested_materials": materials,
+            "note": note,
+            "staff": staff,
+            "at": now_iso(),
+        }
         return self._append(serial, Stage.PROCESS, fields)
 
     def supplement(self, serial: str, *, materials: list[Upload], note: str, staff: str) -> dict[str, Any]:
@@ -485,10 +503,23 @@ class CaseBook:
             files = []
             for f in r.get("files", []):
                 files.append({**f, "data": base64.b64encode(self.store.get_blob(f["sha256"])).decode()})
-            out.append({"index": a["index"], "stage": r["stage"], "fields": r["fields"], "salts": r["salts"],
-                        "withheld": r.get("withheld") or {}, "files": files})  # fmt: skip
-        return {"serial": serial, "item_code": h["item_code"], "home_district": h["home_district"],
-                "accepting_hall": h["accepting_hall"], "records": out}  # fmt: skip
+            out.append(
+                {
+                    "index": a["index"],
+                    "stage": r["stage"],
+                    "fields": r["fields"],
+                    "salts": r["salts"],
+                    "withheld": r.get("withheld") or {},
+                    "files": files,
+                }
+            )
+        return {
+            "serial": serial,
+            "item_code": h["item_code"],
+            "home_district": h["home_district"],
+            "accepting_hall": h["accepting_hall"],
+            "records": out,
+        }
 
     # ------------------------------------------------------------------ disputes (see ledger.hall.disputes)
     def append_dispute(self, serial: str, stage: Stage, fields: dict[str, Any]) -> dict[str, Any]:

@@ -274,9 +274,13 @@ def document_report(serial: str, data: bytes, file_name: str, facts: ChainFacts,
     or ``None`` when the hall holds no file with that hash) against ``facts``."""
     digest = hashlib.sha256(data).hexdigest()
     base: dict[str, Any] = {
-        "serial": serial, "chain_id": facts.chain_id, "ledger": facts.ledger,
-        "file_name": file_name, "sha256": digest, "size": len(data),
-    }  # fmt: skip
+        "serial": serial,
+        "chain_id": facts.chain_id,
+        "ledger": facts.ledger,
+        "file_name": file_name,
+        "sha256": digest,
+        "size": len(data),
+    }
     if proof is None:
         why = Reason(code="material_mismatch", detail="不是本办件登记的文件 / not a file committed in this case")
         return DocumentReport(**base, status="mismatch", reasons=[why])
@@ -285,10 +289,16 @@ def document_report(serial: str, data: bytes, file_name: str, facts: ChainFacts,
         return DocumentReport(**base, status="mismatch", reasons=[Reason(code="missing_on_chain")])
     reasons = list(check_chain(facts).get(event.index, []))
     coords: dict[str, Any] = {
-        "stage": event.stage.name, "event_index": event.index, "kind": proof.proof.file.kind,
-        "committed_name": proof.proof.file.name, "writer": event.writer, "hall_id": event.hall_id,
-        "block": event.block, "time": event.time, "tx": event.tx,
-    }  # fmt: skip
+        "stage": event.stage.name,
+        "event_index": event.index,
+        "kind": proof.proof.file.kind,
+        "committed_name": proof.proof.file.name,
+        "writer": event.writer,
+        "hall_id": event.hall_id,
+        "block": event.block,
+        "time": event.time,
+        "tx": event.tx,
+    }
     try:
         verify_document(data, proof.proof, proof.record, event)
     except VerificationError as exc:

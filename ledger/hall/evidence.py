@@ -30,9 +30,19 @@ DOCUMENT_PROOF_FORMAT = "caseledger-document-proof/1"
 # Fields of a MATERIALS / RESULT record a document proof discloses; every other field is withheld
 # (its salted leaf only), so the proof carries no personal data and no staff names.
 _PROOF_DISCLOSED = frozenset(
-    {"case_serial", "stage", "materials_root", "materials_count", "documents_root", "documents_count",
-     "submitted_at", "supplement", "decided_at", "decision"}
-)  # fmt: skip
+    {
+        "case_serial",
+        "stage",
+        "materials_root",
+        "materials_count",
+        "documents_root",
+        "documents_count",
+        "submitted_at",
+        "supplement",
+        "decided_at",
+        "decision",
+    }
+)
 
 
 class DocumentProof(BaseModel):

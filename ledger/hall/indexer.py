@@ -114,8 +114,13 @@ class Indexer(BackgroundWorker):
         with self.book.lock, self.store.write_batch() as wb:
             cases: dict[str, dict[str, Any]] = {}
             for o in opened:
-                info = {"serial": o.serial, "home_district": o.home_district, "accepting_hall": o.accepting_hall,
-                        "item_code": o.item_code, "block": o.block_number}  # fmt: skip
+                info = {
+                    "serial": o.serial,
+                    "home_district": o.home_district,
+                    "accepting_hall": o.accepting_hall,
+                    "item_code": o.item_code,
+                    "block": o.block_number,
+                }
                 cases[o.case_id] = info
                 wb.put_json(case_id_key(o.case_id), info)
                 party = o.home_district == hall.district or o.accepting_hall == hall.hall_id
@@ -152,7 +157,7 @@ class Indexer(BackgroundWorker):
                         "head": e.head.hex(),
                         "block": e.block_number,
                         "tx": e.tx_hash,
-                    },  # fmt: skip
+                    },
                 )
                 if e.hall_id != hall.hall_id or self._own_lost(serial, e.block_number, e.commitment.hex()):
                     wb.put_json(xfer_key(serial), {"serial": serial, "since": time.time()})

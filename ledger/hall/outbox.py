@@ -483,8 +483,11 @@ class OutboxSender(BackgroundWorker):
         if pending:
             hall = self._hall_id()
             for lo in range(start, head + 1, 5000):
-                found += [ev for ev in self.client.hall_events(hall, lo, min(head, lo + 4999))
-                          if ev.commitment.hex() in pending]  # fmt: skip
+                found += [
+                    ev
+                    for ev in self.client.hall_events(hall, lo, min(head, lo + 4999))
+                    if ev.commitment.hex() in pending
+                ]
         done = [(pending[ev.commitment.hex()], ev, self._block_time(ev.block_number)) for ev in found]
         self.outbox.mark_anchored_many(done, scan_from=head)
         if done:

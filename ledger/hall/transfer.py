@@ -178,13 +178,18 @@ def verify_package(serial: str, package: dict[str, Any], events: list[ChainEvent
         if ev is None:
             raise VerificationError(f"{where} has no event on chain at that index", where=where)
         if ev.stage != stage or fields.get("stage") != stage.name or fields.get("case_serial") != serial:
-            raise VerificationError(f"{where} claims another stage or case than the chain", where=where,
-                                    expected=ev.stage.name, found=fields.get("stage"))  # fmt: skip
+            raise VerificationError(
+                f"{where} claims another stage or case than the chain",
+                where=where,
+                expected=ev.stage.name,
+                found=fields.get("stage"),
+            )
         try:
             verify_disclosure(DisclosedRecord(fields=fields, salts=salts, withheld=withheld), ev.commitment)
         except VerificationError as exc:
-            raise VerificationError(f"{where} does not match its on-chain commitment", where=where,
-                                    expected=exc.expected, found=exc.found) from exc  # fmt: skip
+            raise VerificationError(
+                f"{where} does not match its on-chain commitment", where=where, expected=exc.expected, found=exc.found
+            ) from exc
         files: list[tuple[MaterialFile, bytes]] = []
         raw_files = r.get("files") or []
         if raw_files or stage in ROOT_FIELDS and ROOT_FIELDS[stage][0] in fields:
@@ -197,14 +202,18 @@ def verify_package(serial: str, package: dict[str, Any], events: list[ChainEvent
                 try:
                     data = base64.b64decode(f["data"], validate=True)
                 except (KeyError, ValueError) as exc:
-                    raise VerificationError(f"file {meta.name!r} in {where} has no readable content",
-                                            where=meta.name) from exc  # fmt: skip
+                    raise VerificationError(
+                        f"file {meta.name!r} in {where} has no readable content", where=meta.name
+                    ) from exc
                 metas.append((meta, data))
             mset = MaterialSet.new([m for m, _ in metas])
             if len(metas) != fields.get(count_f) or mset.root.hex() != fields[root_f]:
-                raise VerificationError(f"the file list of {where} is not the committed one (files missing, "
-                                        "added or renamed)", where=where, expected=fields[root_f],
-                                        found=mset.root.hex())  # fmt: skip
+                raise VerificationError(
+                    f"the file list of {where} is not the committed one (files missing, added or renamed)",
+                    where=where,
+                    expected=fields[root_f],
+                    found=mset.root.hex(),
+                )
             root = bytes.fromhex(fields[root_f])
             for i, (meta, data) in enumerate(metas):
                 try:
@@ -213,8 +222,10 @@ def verify_package(serial: str, package: dict[str, Any], events: list[ChainEvent
                     raise VerificationError(
                         f"file {meta.name!r} ({meta.kind}) in {where} is refused: its content differs from what "
                         f"the chain commits to (SHA-256 {exc.found or '?'} instead of {meta.sha256})",
-                        where=meta.name, expected=meta.sha256, found=exc.found,
-                    ) from exc  # fmt: skip
+                        where=meta.name,
+                        expected=meta.sha256,
+                        found=exc.found,
+                    ) from exc
             files = metas
         out.append(VerifiedRecord(index, stage, fields, salts, files, ev, withheld))
     return out
@@ -261,7 +272,7 @@ def receive_package(
                             "block": v.event.block_number,
                             "time": times[v.event.block_number],
                             "index": v.index,
-                        },  # fmt: skip
+                        },
                         "written_at": time.time(),
                         "verified_at": time.time(),
                     },
@@ -399,8 +410,12 @@ class TransferWorker(BackgroundWorker):
                         )
                     try:
                         h = self.book.header(serial)
-                        h["transfer"] = {"state": "retrying", "attempts": attempts, "last_error": msg,
-                                         "refused": isinstance(exc, VerificationError)}  # fmt: skip
+                        h["transfer"] = {
+                            "state": "retrying",
+                            "attempts": attempts,
+                            "last_error": msg,
+                            "refused": isinstance(exc, VerificationError),
+                        }
                         self.store.put_json(case_key(serial), h)
                     except NotFoundError:
                         pass

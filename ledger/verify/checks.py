@@ -165,12 +165,16 @@ def verify_bundle(bundle: EvidenceBundle, facts: ChainFacts) -> VerificationRepo
                     block=be.block,
                     time=be.time,
                     tx=be.tx,
-                )  # fmt: skip
+                )
             )
             continue
         coords: dict[str, Any] = {
-            "writer": ce.writer, "hall_id": ce.hall_id, "block": ce.block, "time": ce.time, "tx": ce.tx,
-        }  # fmt: skip
+            "writer": ce.writer,
+            "hall_id": ce.hall_id,
+            "block": ce.block,
+            "time": ce.time,
+            "tx": ce.tx,
+        }
         if maybe_be is None:
             verdicts.append(
                 EventVerdict(
@@ -179,7 +183,7 @@ def verify_bundle(bundle: EvidenceBundle, facts: ChainFacts) -> VerificationRepo
                     status="missing_from_bundle",
                     reasons=[Reason(code="missing_from_bundle"), *chain_reasons[idx]],
                     **coords,
-                )  # fmt: skip
+                )
             )
             continue
         be = maybe_be

@@ -28,7 +28,7 @@ class BodyLimitMiddleware:
                     "field": "body",
                     "message": f"the request body is larger than {self.max_bytes} bytes",
                 }
-            }  # fmt: skip
+            }
         ).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 413, "headers": headers})

@@ -145,8 +145,13 @@ class HallNode:
             self._trail_thread = threading.Thread(target=self._trail_loop, name="access-trail", daemon=True)
             self._trail_thread.start()
         self._started = True
-        log.info("hall %d (%s, district %d) running as %s", self.hall.hall_id, self.hall.name, self.hall.district,
-                 self.account.address)  # fmt: skip
+        log.info(
+            "hall %d (%s, district %d) running as %s",
+            self.hall.hall_id,
+            self.hall.name,
+            self.hall.district,
+            self.account.address,
+        )
 
     def stop(self) -> None:
         if self._started:
@@ -188,13 +193,18 @@ class HallNode:
                 "district": self.hall.district,
                 "name": self.hall.name,
                 "account": self.account.address,
-            },  # fmt: skip
+            },
             keystores=keystore_files(keystore),
             hall_json=hall_json,
             chain_block=block,
         )
-        log.info("backup of hall %d: %d keys, indexer cursor %s, chain block %s", m.hall_id, m.keys,
-                 m.indexer_cursor, m.chain_block)  # fmt: skip
+        log.info(
+            "backup of hall %d: %d keys, indexer cursor %s, chain block %s",
+            m.hall_id,
+            m.keys,
+            m.indexer_cursor,
+            m.chain_block,
+        )
         return m
 
     def health_numbers(self) -> dict[str, Any]:
@@ -233,5 +243,5 @@ class HallNode:
                 "size": self.trail.size(),
                 "anchored": (a[-1].size if (a := self.trail.anchors()) else 0),
                 "last_error": self.trail_last_error,
-            },  # fmt: skip
+            },
         }

@@ -56,44 +56,75 @@ def problems(h: dict[str, Any], settings: Settings) -> list[Problem]:
     chain_ok = bool(h["chain"]["connected"])
     if not chain_ok:
         url = h["chain"]["rpc_url"]
-        out.append(_p("chain_unreachable",
-                      f"无法连接区块链节点（{url}）；新事件保存在待上链队列中，恢复后自动上链",
-                      f"the chain node is unreachable ({url}); new events wait in the outbox and are anchored "
-                      "when it is back"))  # fmt: skip
+        out.append(
+            _p(
+                "chain_unreachable",
+                f"无法连接区块链节点（{url}）；新事件保存在待上链队列中，恢复后自动上链",
+                f"the chain node is unreachable ({url}); new events wait in the outbox and are anchored "
+                "when it is back",
+            )
+        )
     ob = h["outbox"]
     age, limit = ob["oldest_pending_age"], settings.health_outbox_stale_after
     if age is not None and age > limit:
         why = f": {ob['last_error']}" if ob.get("last_error") else ""
-        out.append(_p("outbox_stale",
-                      f"待上链队列有 {ob['pending']} 个事件，最早的已等待 {age:.0f} 秒（阈值 {limit:.0f} 秒）",
-                      f"{ob['pending']} event(s) wait in the outbox, the oldest for {age:.0f}s "
-                      f"(threshold {limit:.0f}s){why}"))  # fmt: skip
+        out.append(
+            _p(
+                "outbox_stale",
+                f"待上链队列有 {ob['pending']} 个事件，最早的已等待 {age:.0f} 秒（阈值 {limit:.0f} 秒）",
+                f"{ob['pending']} event(s) wait in the outbox, the oldest for {age:.0f}s (threshold {limit:.0f}s){why}",
+            )
+        )
     if ob["refused"]:
-        out.append(_p("outbox_refused", f"{ob['refused']} 个事件被链上合约拒绝，需要管理员处理",
-                      f"{ob['refused']} event(s) were refused by the contract and need an administrator"))  # fmt: skip
+        out.append(
+            _p(
+                "outbox_refused",
+                f"{ob['refused']} 个事件被链上合约拒绝，需要管理员处理",
+                f"{ob['refused']} event(s) were refused by the contract and need an administrator",
+            )
+        )
     ix = h["indexer"]
     max_lag = settings.health_indexer_max_lag
     if ix["lag"] is not None and ix["lag"] > max_lag:
-        out.append(_p("indexer_lagging", f"链上事件索引落后 {ix['lag']} 个区块（阈值 {max_lag}）",
-                      f"the indexer is {ix['lag']} blocks behind the chain (threshold {max_lag})"))  # fmt: skip
+        out.append(
+            _p(
+                "indexer_lagging",
+                f"链上事件索引落后 {ix['lag']} 个区块（阈值 {max_lag}）",
+                f"the indexer is {ix['lag']} blocks behind the chain (threshold {max_lag})",
+            )
+        )
     if ix["last_error"] and chain_ok:
         out.append(
             _p("indexer_error", f"链上事件索引出错：{ix['last_error']}", f"the indexer fails: {ix['last_error']}")
         )
     tr = h["transfers"]
     if tr.get("refused"):
-        out.append(_p("transfer_refused", f"{tr['refused']} 个办件从其他大厅收到的数据未通过链上核验，已拒收",
-                      f"{tr['refused']} case package(s) from other halls failed verification against the chain "
-                      "and were refused"))  # fmt: skip
+        out.append(
+            _p(
+                "transfer_refused",
+                f"{tr['refused']} 个办件从其他大厅收到的数据未通过链上核验，已拒收",
+                f"{tr['refused']} case package(s) from other halls failed verification against the chain "
+                "and were refused",
+            )
+        )
     if tr.get("failing"):
         n = settings.health_transfer_attempts
-        out.append(_p("transfers_failing", f"{tr['failing']} 个办件从其他大厅拉取已连续失败 {n} 次以上，正在重试",
-                      f"{tr['failing']} case transfer(s) from other halls failed {n}+ times in a row and are "
-                      "being retried"))  # fmt: skip
+        out.append(
+            _p(
+                "transfers_failing",
+                f"{tr['failing']} 个办件从其他大厅拉取已连续失败 {n} 次以上，正在重试",
+                f"{tr['failing']} case transfer(s) from other halls failed {n}+ times in a row and are being retried",
+            )
+        )
     at = h["access_trail"]
     if at.get("last_error") and chain_ok:
-        out.append(_p("access_trail_unanchored", f"访问留痕未能上链：{at['last_error']}",
-                      f"the access trail could not be anchored: {at['last_error']}"))  # fmt: skip
+        out.append(
+            _p(
+                "access_trail_unanchored",
+                f"访问留痕未能上链：{at['last_error']}",
+                f"the access trail could not be anchored: {at['last_error']}",
+            )
+        )
     return out
 
 
@@ -118,36 +149,55 @@ class NodeCollector(Collector):
         n = self.node
         h = n.health_numbers()
         ob, ix, tr = h["outbox"], h["indexer"], n.transfers
-        yield _g("caseledger_hall_info", "this hall (value 1)", 1,
-                 {"hall_id": str(n.hall.hall_id), "district": str(n.hall.district)})  # fmt: skip
+        yield _g(
+            "caseledger_hall_info",
+            "this hall (value 1)",
+            1,
+            {"hall_id": str(n.hall.hall_id), "district": str(n.hall.district)},
+        )
         yield _g("caseledger_chain_up", "1 if the chain node answers, else 0", 1 if h["chain"]["connected"] else 0)
         yield _g("caseledger_chain_head_block", "latest block the node saw", h["chain"]["block"])
         yield _g("caseledger_outbox_pending", "events waiting to be anchored", ob["pending"])
-        yield _g("caseledger_outbox_oldest_pending_age_seconds", "age of the oldest pending event (0 if none)",
-                 ob["oldest_pending_age"] or 0.0)  # fmt: skip
+        yield _g(
+            "caseledger_outbox_oldest_pending_age_seconds",
+            "age of the oldest pending event (0 if none)",
+            ob["oldest_pending_age"] or 0.0,
+        )
         yield _g("caseledger_outbox_refused", "events the contract refused (held for an administrator)", ob["refused"])
         yield _c("caseledger_anchored_events", "events anchored by this process", n.sender.anchored_total)
         yield _g("caseledger_indexer_cursor_block", "last block indexed", ix["cursor"])
         yield _g("caseledger_indexer_lag_blocks", "blocks between the chain head and the indexer", ix["lag"])
-        yield _g("caseledger_transfer_jobs_open", "cases with records still to pull from other halls",
-                 h["transfers"]["open"])  # fmt: skip
-        yield _g("caseledger_transfer_jobs_retrying", "open pulls that failed at least once",
-                 h["transfers"]["retrying"])  # fmt: skip
+        yield _g(
+            "caseledger_transfer_jobs_open", "cases with records still to pull from other halls", h["transfers"]["open"]
+        )
+        yield _g(
+            "caseledger_transfer_jobs_retrying", "open pulls that failed at least once", h["transfers"]["retrying"]
+        )
         yield _c("caseledger_transfer_completed", "case pulls completed", tr.completed_total)
         yield _c("caseledger_transfer_failures", "failed pull attempts (each is retried)", tr.failures_total)
-        yield _c("caseledger_transfer_refused", "packages refused: a record or file did not verify against the chain",
-                 tr.refused_total)  # fmt: skip
-        yield _c("caseledger_transfer_records_received", "verified records received from other halls",
-                 tr.records_received_total)  # fmt: skip
-        checks = CounterMetricFamily("caseledger_dispute_verifications", "stored dispute verifications by verdict",
-                                     labels=["verdict"])  # fmt: skip
+        yield _c(
+            "caseledger_transfer_refused",
+            "packages refused: a record or file did not verify against the chain",
+            tr.refused_total,
+        )
+        yield _c(
+            "caseledger_transfer_records_received",
+            "verified records received from other halls",
+            tr.records_received_total,
+        )
+        checks = CounterMetricFamily(
+            "caseledger_dispute_verifications", "stored dispute verifications by verdict", labels=["verdict"]
+        )
         counts = n.verification_counts()
         for verdict in ("match", "mismatch"):
             checks.add_metric([verdict], float(counts.get(verdict, 0)))
         yield checks
         at = h["access_trail"]
-        yield _g("caseledger_access_trail_unanchored", "access-trail entries not yet anchored",
-                 max(0, at["size"] - at["anchored"]))  # fmt: skip
+        yield _g(
+            "caseledger_access_trail_unanchored",
+            "access-trail entries not yet anchored",
+            max(0, at["size"] - at["anchored"]),
+        )
         yield _g("caseledger_health_problems", "problems /health reports", len(problems(h, n.settings)))
 
 

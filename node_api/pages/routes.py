@@ -141,8 +141,13 @@ def _guard(request: Request, roles: tuple[str, ...]) -> Staff | HTMLResponse:
     if staff is None:
         return render(request, "login.html", {"next": request.url.path}, staff=None, status_code=401)
     if not staff.roles & set(roles):
-        return render(request, "error.html", {"title_key": "e_forbidden", "message_key": "forbidden_page",
-                                              "todo_key": "forbidden_todo"}, staff=staff, status_code=403)  # fmt: skip
+        return render(
+            request,
+            "error.html",
+            {"title_key": "e_forbidden", "message_key": "forbidden_page", "todo_key": "forbidden_todo"},
+            staff=staff,
+            status_code=403,
+        )
     return staff
 
 
@@ -158,9 +163,13 @@ def _page(roles: tuple[str, ...]) -> Callable[[Callable[..., HTMLResponse]], Cal
                 return fn(request, staff, *args, **kwargs)
             except LedgerError as exc:
                 code = exc.code if f"e_{exc.code}" in TEXT else "other"
-                return render(request, "error.html", {"title_key": f"e_{code}", "message": str(exc),
-                                                      "todo_key": f"do_{code}"}, staff=staff,
-                              status_code=status_of(exc))  # fmt: skip
+                return render(
+                    request,
+                    "error.html",
+                    {"title_key": f"e_{code}", "message": str(exc), "todo_key": f"do_{code}"},
+                    staff=staff,
+                    status_code=status_of(exc),
+                )
 
         return inner
 
@@ -196,9 +205,16 @@ def intake(request: Request) -> Response:
     @_page(("clerk",))
     def body(request: Request, staff: Staff) -> HTMLResponse:
         cat = _node(request).book.catalogue
-        items = [{"code": i.code, "name_zh": i.name_zh, "name_en": i.name_en, "days": i.time_limit_working_days,
-                  "materials": [{"code": m.code, "name_zh": m.name_zh, "name_en": m.name_en} for m in i.materials]}
-                 for i in cat.items]  # fmt: skip
+        items = [
+            {
+                "code": i.code,
+                "name_zh": i.name_zh,
+                "name_en": i.name_en,
+                "days": i.time_limit_working_days,
+                "materials": [{"code": m.code, "name_zh": m.name_zh, "name_en": m.name_en} for m in i.materials],
+            }
+            for i in cat.items
+        ]
         return render(request, "intake.html", {"items_json": json.dumps(items, ensure_ascii=False)}, staff=staff)
 
     return body(request)
@@ -296,8 +312,12 @@ def verify(request: Request) -> Response:
         stages = {
             st.name: (st.label_zh if _lang(request) == "zh" else st.name.replace("_", " ").title()) for st in Stage
         }
-        ctx = {"serials": serials, "serial": serial, "reasons_json": json.dumps(reasons, ensure_ascii=False),
-               "stages_json": json.dumps(stages, ensure_ascii=False)}  # fmt: skip
+        ctx = {
+            "serials": serials,
+            "serial": serial,
+            "reasons_json": json.dumps(reasons, ensure_ascii=False),
+            "stages_json": json.dumps(stages, ensure_ascii=False),
+        }
         return render(request, "verify.html", ctx, staff=staff)
 
     return body(request)
@@ -332,8 +352,13 @@ def audit(request: Request) -> Response:
         late = [r for r in rows if r.compliance in ("overdue", "near_due", "completed_late")]
         scanner = getattr(request.app.state, "audit", None)
         last = scanner.last() if scanner is not None else None
-        ctx = {"charts_json": json.dumps(charts, ensure_ascii=False), "late": late, "scan": last,
-               "total": len(rows), "item_names": items}  # fmt: skip
+        ctx = {
+            "charts_json": json.dumps(charts, ensure_ascii=False),
+            "late": late,
+            "scan": last,
+            "total": len(rows),
+            "item_names": items,
+        }
         return render(request, "audit.html", ctx, staff=staff)
 
     return body(request)
@@ -361,8 +386,16 @@ def health(request: Request) -> Response:
                     ok = httpx.get(hall.endpoint.rstrip("/") + "/health", timeout=1.5).status_code < 500
                 except httpx.HTTPError:
                     ok = False
-            peers.append({"id": hall.hall_id, "name": hall.name, "district": hall.district, "status": hall.status,
-                          "endpoint": hall.endpoint, "reachable": ok})  # fmt: skip
+            peers.append(
+                {
+                    "id": hall.hall_id,
+                    "name": hall.name,
+                    "district": hall.district,
+                    "status": hall.status,
+                    "endpoint": hall.endpoint,
+                    "reachable": ok,
+                }
+            )
         return render(request, "health.html", {"h": h, "peers": peers}, staff=staff)
 
     return body(request)

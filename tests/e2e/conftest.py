@@ -17,8 +17,16 @@ from ledger.dev.localnet import LocalNet
 from tests.integration.conftest import FAST_NODE_ENV
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-                 "--no-first-run", "--disable-component-update", "--disable-sync"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 VIEWPORT = {"width": 1366, "height": 768}
 
@@ -30,8 +38,14 @@ from playwright import sync_api  # noqa: E402
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
-    n = LocalNet(Path(tmp_path_factory.mktemp("e2e")), halls=3, chain_port=free_port(),
-                 hall_ports=[free_port() for _ in range(3)], block_time=1.0, node_env=FAST_NODE_ENV)  # fmt: skip
+    n = LocalNet(
+        Path(tmp_path_factory.mktemp("e2e")),
+        halls=3,
+        chain_port=free_port(),
+        hall_ports=[free_port() for _ in range(3)],
+        block_time=1.0,
+        node_env=FAST_NODE_ENV,
+    )
     try:
         n.up(timeout=60)
         yield n

@@ -85,9 +85,15 @@ def make_hall_dir(root: Path, admin: ChainClient, district: int, name: str) -> P
 
 def start_inproc(d: Path, rpc_url: str, dep_file: Path, admin: ChainClient, **over: Any) -> InProcHall:
     settings = Settings(
-        hall_dir=d, rpc_url=rpc_url, deployment_file=dep_file, poll_interval=0.2, outbox_interval=0.1,
-        access_anchor_interval=0, max_file_bytes=200_000, **over,
-    )  # fmt: skip
+        hall_dir=d,
+        rpc_url=rpc_url,
+        deployment_file=dep_file,
+        poll_interval=0.2,
+        outbox_interval=0.1,
+        access_anchor_interval=0,
+        max_file_bytes=200_000,
+        **over,
+    )
     node = HallNode(settings)
     app = create_app(settings, node=node)
     client = TestClient(app, client=("203.0.113.9", 50000))
@@ -117,9 +123,15 @@ def pdf(text: str) -> bytes:
 
 
 def intake_form(home: int, **over: str) -> tuple[dict[str, str], list[tuple[str, tuple[str, bytes, str]]]]:
-    data = {"item_code": "HJ-MIGRATE", "home_district": str(home), "applicant_name": "林小梅",
-            "applicant_id_number": demo_id_number("35058219851120004"), "applicant_phone": "13805950000",
-            "applicant_address": "泉州市鲤城区开元街道", **over}  # fmt: skip
+    data = {
+        "item_code": "HJ-MIGRATE",
+        "home_district": str(home),
+        "applicant_name": "林小梅",
+        "applicant_id_number": demo_id_number("35058219851120004"),
+        "applicant_phone": "13805950000",
+        "applicant_address": "泉州市鲤城区开元街道",
+        **over,
+    }
     files = [(f"materials.{k}", (f"{k}.pdf", pdf(f"scan of {k}"), "application/pdf")) for k in MATERIALS]
     return data, files
 

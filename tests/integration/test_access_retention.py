@@ -25,8 +25,12 @@ YEAR = 365.25 * 24 * 3600
 def staff(inproc_hall: InProcHall) -> dict[str, dict[str, str]]:
     h = inproc_hall
     out = {}
-    for name, roles in {"clerk": ("clerk",), "reg": ("regulator",), "disp": ("dispute_officer",),
-                        "admin": ("hall_admin",)}.items():  # fmt: skip
+    for name, roles in {
+        "clerk": ("clerk",),
+        "reg": ("regulator",),
+        "disp": ("dispute_officer",),
+        "admin": ("hall_admin",),
+    }.items():
         out[name] = {"Authorization": f"Bearer {h.sign_in('t.' + name, roles)}"}
     return out
 
@@ -50,8 +54,7 @@ def test_every_personal_data_access_is_logged_and_anchored(inproc_hall: InProcHa
     assert h.client.get(f"/cases/{serial}/bundle", headers=staff["disp"]).status_code == 200
     trail = h.client.get("/access-trail", params={"serial": serial}, headers=staff["reg"]).json()
     got = [(e["actor"], e["action"]) for e in trail["data"]]
-    assert got == [("staff:t.reg", "view_case"), ("staff:t.clerk", "download_file"),
-                   ("staff:t.disp", "export_bundle")]  # fmt: skip
+    assert got == [("staff:t.reg", "view_case"), ("staff:t.clerk", "download_file"), ("staff:t.disp", "export_bundle")]
     assert all(e["serial"] == serial and e["at"] for e in trail["data"])
     # the list of cases carries no personal data and is not logged
     h.client.get("/cases", headers=staff["reg"])
@@ -121,8 +124,12 @@ def test_erasure_after_retention_keeps_the_case_verifiable(inproc_hall: InProcHa
         assert serial in h.client.get("/retention/due", headers=staff["admin"]).json()["data"]
         r = h.client.post(f"/cases/{serial}/erase-personal-data", headers=staff["admin"])
         assert r.status_code == 200, r.text
-        assert r.json()["erased_fields"] == ["applicant_address", "applicant_id_number", "applicant_name",
-                                             "applicant_phone"]  # fmt: skip
+        assert r.json()["erased_fields"] == [
+            "applicant_address",
+            "applicant_id_number",
+            "applicant_name",
+            "applicant_phone",
+        ]
     finally:
         h.node.clock = time.time
     # gone from the case view and from the raw LevelDB files (logs and tables), kept as leaf hashes

@@ -20,8 +20,11 @@ def _cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CASELEDGER_POLL_INTERVAL": "0.3", "CASELEDGER_OUTBOX_INTERVAL": "0.2"}
     return subprocess.run(
         [sys.executable, "-c", "from ledger.cli import main; main()", *args],
-        capture_output=True, text=True, timeout=timeout, env=env,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def test_up_status_demo_down_resume(tmp_path: Path) -> None:

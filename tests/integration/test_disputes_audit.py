@@ -72,10 +72,17 @@ def hall(dev_chain: DevChain, tmp_path_factory: pytest.TempPathFactory) -> Itera
     admin.fund(acct.address, 10**18)
     admin.grant_role("DISPUTE_OFFICER_ROLE", acct.address)
     settings = Settings(
-        keystore=d / "keystore.json", password_file=d / "keystore.password", deployment_file=d / "deployment.json",
-        data_dir=d, rpc_url=dev_chain.rpc_url, poll_interval=0.2, outbox_interval=0.1,
-        audit_scan_interval=1.0, audit_pending_after=1.0, audit_outbox_after=1.0,
-    )  # fmt: skip
+        keystore=d / "keystore.json",
+        password_file=d / "keystore.password",
+        deployment_file=d / "deployment.json",
+        data_dir=d,
+        rpc_url=dev_chain.rpc_url,
+        poll_interval=0.2,
+        outbox_interval=0.1,
+        audit_scan_interval=1.0,
+        audit_pending_after=1.0,
+        audit_outbox_after=1.0,
+    )
     app = create_app(settings)
 
     def staff(request: Request) -> Staff:
@@ -117,16 +124,19 @@ def _decided_case(h: Hall, tag: str = "") -> tuple[str, dict[str, bytes]]:
     book = h.node.book
     files = {k: f"%PDF-1.7 {k} {tag} ".encode() * 30 for k in KINDS}
     view = book.intake(
-        item_code=ITEM, home_district=FENGZE,
+        item_code=ITEM,
+        home_district=FENGZE,
         applicant={"name": "王小明", "id_number": "350503198807150011", "phone": "13905951234"},
-        materials=[Upload(k, f"{k}.pdf", data) for k, data in files.items()], staff="clerk-1",
-    )  # fmt: skip
+        materials=[Upload(k, f"{k}.pdf", data) for k, data in files.items()],
+        staff="clerk-1",
+    )
     serial = view["serial"]
     book.decide_acceptance(serial, accepted=True, reason="", staff="officer-1")
     doc = f"不动产权证书 {serial} {tag}".encode() * 10
     files["result_document"] = doc
-    book.decide(serial, approved=True, note="准予登记", document=Upload("result_document", "证书.pdf", doc),
-                staff="officer-1")  # fmt: skip
+    book.decide(
+        serial, approved=True, note="准予登记", document=Upload("result_document", "证书.pdf", doc), staff="officer-1"
+    )
     _wait("anchoring", lambda: _anchored(h, serial))
     return serial, files
 
@@ -171,8 +181,9 @@ def test_verify_document_fetches_the_proof_from_the_hall(hall: Hall, tmp_path: P
         assert "一致" in r.output and stage_zh in r.output
     forged = tmp_path / "forged.pdf"
     forged.write_bytes(files["id_card"] + b"x")
-    r = runner.invoke(cli_app, ["verify-document", str(forged), "--serial", serial, "--hall", hall.url,
-                                "--rpc", hall.rpc, "--json"])  # fmt: skip
+    r = runner.invoke(
+        cli_app, ["verify-document", str(forged), "--serial", serial, "--hall", hall.url, "--rpc", hall.rpc, "--json"]
+    )
     assert r.exit_code == 1 and json.loads(r.output)["verdict"] == "mismatch"
     # the proof route shows no personal data and no staff names
     import hashlib
@@ -224,11 +235,15 @@ def test_dispute_open_verify_resolve_print(hall: Hall) -> None:
     forged = hall.call("POST", f"/cases/{serial}/verifications", files={"document": ("id.pdf", b"forged")})
     assert forged.json()["verdict"] == "mismatch"
 
-    unknown = hall.call("POST", f"/cases/{serial}/disputes/{seq}/resolution",
-                        json={"report_sha256": "00" * 32, "conclusion": "x"})  # fmt: skip
+    unknown = hall.call(
+        "POST", f"/cases/{serial}/disputes/{seq}/resolution", json={"report_sha256": "00" * 32, "conclusion": "x"}
+    )
     assert unknown.json()["error"]["field"] == "report_sha256"
-    res = hall.call("POST", f"/cases/{serial}/disputes/{seq}/resolution",
-                    json={"report_sha256": sha, "conclusion": "证据包中受理记录被改动，以链上记录为准"})  # fmt: skip
+    res = hall.call(
+        "POST",
+        f"/cases/{serial}/disputes/{seq}/resolution",
+        json={"report_sha256": sha, "conclusion": "证据包中受理记录被改动，以链上记录为准"},
+    )
     assert res.status_code == 201, res.text
     assert res.json()["status"] == "resolved" and res.json()["resolution"]["report_sha256"] == sha
     _wait("DISPUTE_RESOLVED anchored", lambda: _anchored(hall, serial))
@@ -238,8 +253,9 @@ def test_dispute_open_verify_resolve_print(hall: Hall) -> None:
     assert rec["fields"]["report_sha256"] == sha and rec["fields"]["verdict"] == "mismatch"
     salted = SaltedRecord(serial=serial, stage=Stage.DISPUTE_RESOLVED, fields=rec["fields"], salts=rec["salts"])
     assert salted.commitment == ev.commitment  # the on-chain commitment covers the report hash
-    again = hall.call("POST", f"/cases/{serial}/disputes/{seq}/resolution",
-                      json={"report_sha256": sha, "conclusion": "再次"})  # fmt: skip
+    again = hall.call(
+        "POST", f"/cases/{serial}/disputes/{seq}/resolution", json={"report_sha256": sha, "conclusion": "再次"}
+    )
     assert again.status_code == 422 and again.json()["error"]["field"] == "dispute"
 
     # the whole case, disputes included, still verifies from a fresh bundle

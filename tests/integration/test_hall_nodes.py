@@ -26,15 +26,22 @@ MATS = ["application_form", "id_card", "household_register", "housing_proof"]
 
 
 def _form(home: int, **over: str) -> dict[str, str]:
-    d = {"item_code": "HJ-MIGRATE", "home_district": str(home), "applicant_name": "林小梅",
-         "applicant_id_number": demo_id_number("35058219851120004"), "applicant_phone": "13805950000"}  # fmt: skip
+    d = {
+        "item_code": "HJ-MIGRATE",
+        "home_district": str(home),
+        "applicant_name": "林小梅",
+        "applicant_id_number": demo_id_number("35058219851120004"),
+        "applicant_phone": "13805950000",
+    }
     d.update(over)
     return d
 
 
 def _files(kinds: list[str] = MATS, big: str | None = None) -> list[tuple[str, tuple[str, bytes]]]:
-    return [(f"materials.{k}", (f"{k}.pdf", b"%PDF-" + (b"x" * 300_000 if k == big else f"scan of {k}".encode())))
-            for k in kinds]  # fmt: skip
+    return [
+        (f"materials.{k}", (f"{k}.pdf", b"%PDF-" + (b"x" * 300_000 if k == big else f"scan of {k}".encode())))
+        for k in kinds
+    ]
 
 
 def _admin(net: LocalNet) -> ChainClient:
@@ -105,8 +112,12 @@ def test_staff_sign_in_required(hallnet: LocalNet) -> None:
     r = httpx.post(hallnet.halls[0]["url"] + "/cases", data=_form(350503), files=_files())
     assert r.status_code == 401
     assert r.json()["error"]["code"] == "unauthenticated"
-    r = httpx.post(hallnet.halls[0]["url"] + "/cases", data=_form(350503), files=_files(),
-                   headers={"Authorization": "Bearer not-a-session"})  # fmt: skip
+    r = httpx.post(
+        hallnet.halls[0]["url"] + "/cases",
+        data=_form(350503),
+        files=_files(),
+        headers={"Authorization": "Bearer not-a-session"},
+    )
     assert r.status_code == 401
 
 
@@ -148,8 +159,13 @@ def test_node_refuses_to_start_with_an_unregistered_key(hallnet: LocalNet, tmp_p
 
     d = tmp_path / "halls" / "9"
     create_keystore(d / "keystore.json", write_password_file(d / "keystore.password"))
-    env = {**os.environ, "CASELEDGER_HALL_DIR": str(d), "CASELEDGER_RPC_URL": hallnet.chain.rpc_url,
-           "CASELEDGER_DEPLOYMENT_FILE": str(hallnet.data_dir / "deployment.json"), "CASELEDGER_PORT": "1"}  # fmt: skip
+    env = {
+        **os.environ,
+        "CASELEDGER_HALL_DIR": str(d),
+        "CASELEDGER_RPC_URL": hallnet.chain.rpc_url,
+        "CASELEDGER_DEPLOYMENT_FILE": str(hallnet.data_dir / "deployment.json"),
+        "CASELEDGER_PORT": "1",
+    }
     p = subprocess.run([sys.executable, "-m", "node_api"], env=env, capture_output=True, text=True, timeout=60)
     assert p.returncode == 2
     assert "is not a registered hall" in p.stderr and "Traceback" not in p.stderr

@@ -54,12 +54,22 @@ def test_raw_multipart_file_names_with_nul_or_path_are_refused(
     """Hand-built multipart (clients such as httpx escape these bytes themselves)."""
     data, _ = intake_form(inproc_hall.node.hall.district)
     b = b"----caseledgerboundary"
-    parts = [b"--" + b + b'\r\nContent-Disposition: form-data; name="' + k.encode() + b'"\r\n\r\n' + v.encode()
-             for k, v in data.items()]  # fmt: skip
+    parts = [
+        b"--" + b + b'\r\nContent-Disposition: form-data; name="' + k.encode() + b'"\r\n\r\n' + v.encode()
+        for k, v in data.items()
+    ]
     for k in MATERIALS:
         fname = name if k == "id_card" else f"{k}.pdf".encode()
-        parts.append(b"--" + b + b'\r\nContent-Disposition: form-data; name="materials.' + k.encode()
-                     + b'"; filename="' + fname + b'"\r\nContent-Type: application/pdf\r\n\r\n' + pdf(k))  # fmt: skip
+        parts.append(
+            b"--"
+            + b
+            + b'\r\nContent-Disposition: form-data; name="materials.'
+            + k.encode()
+            + b'"; filename="'
+            + fname
+            + b'"\r\nContent-Type: application/pdf\r\n\r\n'
+            + pdf(k)
+        )
     body = b"\r\n".join(parts) + b"\r\n--" + b + b"--\r\n"
     ctype = "multipart/form-data; boundary=" + b.decode()
     r = inproc_hall.client.post("/cases", content=body, headers={**clerk, "Content-Type": ctype})
@@ -69,9 +79,11 @@ def test_raw_multipart_file_names_with_nul_or_path_are_refused(
 
 def test_allowed_types_pass(inproc_hall: InProcHall, clerk: dict[str, str]) -> None:
     data, _ = intake_form(inproc_hall.node.hall.district)
-    files = _files(id_card=("身份证.jpg", b"\xff\xd8\xff\xe0 jpeg", "image/jpeg"),
-                   application_form=("申请表.ofd", b"PK\x03\x04 ofd", "application/ofd"),
-                   housing_proof=("proof.PNG", b"\x89PNG\r\n\x1a\n png", "image/png"))  # fmt: skip
+    files = _files(
+        id_card=("身份证.jpg", b"\xff\xd8\xff\xe0 jpeg", "image/jpeg"),
+        application_form=("申请表.ofd", b"PK\x03\x04 ofd", "application/ofd"),
+        housing_proof=("proof.PNG", b"\x89PNG\r\n\x1a\n png", "image/png"),
+    )
     r = inproc_hall.client.post("/cases", data=data, files=files, headers=clerk)
     assert r.status_code == 201, r.text
 
@@ -91,8 +103,9 @@ def test_too_many_files_and_oversized_file(inproc_hall: InProcHall, clerk: dict[
 
 def test_body_limit_answers_413(inproc_hall: InProcHall, clerk: dict[str, str]) -> None:
     limit = inproc_hall.node.settings.max_body_bytes
-    r = inproc_hall.client.post("/auth/login", content=b"{}", headers={"Content-Length": str(limit + 1),
-                                                                      "Content-Type": "application/json"})  # fmt: skip
+    r = inproc_hall.client.post(
+        "/auth/login", content=b"{}", headers={"Content-Length": str(limit + 1), "Content-Type": "application/json"}
+    )
     assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large"
 
 

@@ -53,8 +53,13 @@ def _value(m: dict[str, list[Any]], name: str, **labels: str) -> float:
 
 def _intake(a: HallClient, home: int, name: str) -> str:
     files = [(f"materials.{k}", (f"{k}.pdf", f"%PDF- {name} {k}".encode())) for k in MATS]
-    data = {"item_code": "HJ-MIGRATE", "home_district": str(home), "applicant_name": name,
-            "applicant_id_number": demo_id_number("35058219851120004"), "applicant_phone": "13805950000"}  # fmt: skip
+    data = {
+        "item_code": "HJ-MIGRATE",
+        "home_district": str(home),
+        "applicant_name": name,
+        "applicant_id_number": demo_id_number("35058219851120004"),
+        "applicant_phone": "13805950000",
+    }
     return str(a.intake(data, files)["serial"])
 
 
@@ -84,8 +89,12 @@ def test_metrics_parse_and_say_nothing_personal(hallnet: LocalNet) -> None:
     assert _value(m, "caseledger_outbox_oldest_pending_age_seconds") == 0
     assert _value(m, "caseledger_indexer_lag_blocks") >= 0
     assert _value(m, "caseledger_dispute_verifications_total", verdict="mismatch") == 0
-    for name in ("caseledger_transfer_failures_total", "caseledger_transfer_refused_total",
-                 "caseledger_transfer_jobs_open", "caseledger_health_problems"):  # fmt: skip
+    for name in (
+        "caseledger_transfer_failures_total",
+        "caseledger_transfer_refused_total",
+        "caseledger_transfer_jobs_open",
+        "caseledger_health_problems",
+    ):
         _value(m, name)
     # latency by route template (never the serial), method and status
     assert _value(m, "caseledger_http_request_duration_seconds_count", route="/cases", method="POST", status="201") >= 1
@@ -94,8 +103,11 @@ def test_metrics_parse_and_say_nothing_personal(hallnet: LocalNet) -> None:
     assert serial not in text and "郑秀英" not in text
     # the home hall received and verified the package: its transfer counters say so
     mb = _metrics(hallnet.halls[1]["url"])
-    wait_for("hall 2 to pull", lambda: _value(_metrics(hallnet.halls[1]["url"]),
-                                              "caseledger_transfer_records_received_total") >= 2, 60)  # fmt: skip
+    wait_for(
+        "hall 2 to pull",
+        lambda: _value(_metrics(hallnet.halls[1]["url"]), "caseledger_transfer_records_received_total") >= 2,
+        60,
+    )
     assert _value(mb, "caseledger_transfer_refused_total") == 0
     h = a.health()
     assert h["status"] == "ok" and h["problems"] == []
@@ -132,15 +144,20 @@ def test_wipe_home_hall_restore_and_every_case_is_complete_and_verified(hallnet:
 
     # after the backup: the home hall's own events, the accepting hall's delivery, a brand-new case
     b.post(f"/cases/{mid}/process", json={"step": "review", "note": "审查通过"})
-    b.post(f"/cases/{mid}/result", data={"approved": "true", "note": "准予迁入"},
-           files=[("document", ("准予迁入证明.pdf", b"%PDF-1.4 approval after backup\n"))])  # fmt: skip
+    b.post(
+        f"/cases/{mid}/result",
+        data={"approved": "true", "note": "准予迁入"},
+        files=[("document", ("准予迁入证明.pdf", b"%PDF-1.4 approval after backup\n"))],
+    )
     wait_for("hall 1 to pull the result", lambda: "RESULT" in _stages(a.case(mid)), 90)
     a.post(f"/cases/{mid}/delivery", json={"method": "counter", "note": "窗口领取"})
     late = _intake(a, home, "吴建国")
     wait_for("hall 2 to receive the late case", lambda: len(_stages(b.case(late))) >= 2, 60)
-    wait_for("everything anchored at hall 1",
-             lambda: len(_stages(a.case(mid), anchored=True)) == 6 and len(_stages(a.case(late), anchored=True)) == 2,
-             90)  # fmt: skip
+    wait_for(
+        "everything anchored at hall 1",
+        lambda: len(_stages(a.case(mid), anchored=True)) == 6 and len(_stages(a.case(late), anchored=True)) == 2,
+        90,
+    )
     serials = {done: 6, mid: 6, late: 2}
 
     # the disk of hall 2 is lost; the operator kept the keystore password (and the demo sign-ins) apart
@@ -151,8 +168,9 @@ def test_wipe_home_hall_restore_and_every_case_is_complete_and_verified(hallnet:
     stop_hall(bdir)
     shutil.rmtree(bdir)
 
-    out = _cli("restore", "--hall-dir", str(bdir), "--from", str(backup),
-               "--password-file", str(secrets / "keystore.password"))  # fmt: skip
+    out = _cli(
+        "restore", "--hall-dir", str(bdir), "--from", str(backup), "--password-file", str(secrets / "keystore.password")
+    )
     assert "restored hall 2" in out
     r = CliRunner().invoke(app, ["restore", "--hall-dir", str(bdir), "--from", str(backup)])
     # never over a store silently (`caseledger` maps this ConfigError to exit code 2)

@@ -67,8 +67,10 @@ def test_sent_before_crash_is_not_sent_again(tmp_path: Path, new_hall: Any) -> N
 
     opens, appends = _items(entries)
     client.send_batch(opens, appends)  # not waited for: still in the pool when the new process starts
-    fresh = OutboxSender(book.outbox, ChainClient.connect(client.w3.provider.endpoint_uri,
-                         deployment=client.deployment, account=client.account))  # fmt: skip
+    fresh = OutboxSender(
+        book.outbox,
+        ChainClient.connect(client.w3.provider.endpoint_uri, deployment=client.deployment, account=client.account),
+    )
     assert fresh.run_once() == 2
     assert book.outbox.pending_count() == 0
     assert len(client.case_events(serial)) == 2
@@ -82,8 +84,9 @@ def test_refused_item_is_isolated(tmp_path: Path, new_hall: Any) -> None:
     good = _intake(book)
     # an event for a case that is not on chain (and never will be) must not block the good case
     with book.lock, book.store.write_batch() as wb:
-        book.outbox.enqueue(wb, serial="TB-GHOST", rec_key="rec/TB-GHOST/000000", stage=Stage.PROCESS,
-                            commitment=b"\x01" * 32)  # fmt: skip
+        book.outbox.enqueue(
+            wb, serial="TB-GHOST", rec_key="rec/TB-GHOST/000000", stage=Stage.PROCESS, commitment=b"\x01" * 32
+        )
     sender = OutboxSender(book.outbox, client)
     assert sender.run_once() == 2
     assert book.outbox.pending_count() == 0
@@ -99,8 +102,16 @@ def test_tampered_material_is_refused_naming_the_file(tmp_path: Path, new_hall: 
     OutboxSender(a.outbox, a_client).run_once()
     pkg = a.package(serial)
     with b.lock:
-        b.store.put_json(f"case/{serial}".encode(), {"serial": serial, "item_code": "HJ-MIGRATE",
-                         "home_district": 350503, "accepting_hall": a.hall.hall_id, "next_seq": 0})  # fmt: skip
+        b.store.put_json(
+            f"case/{serial}".encode(),
+            {
+                "serial": serial,
+                "item_code": "HJ-MIGRATE",
+                "home_district": 350503,
+                "accepting_hall": a.hall.hall_id,
+                "next_seq": 0,
+            },
+        )
     bad = copy.deepcopy(pkg)
     f = bad["records"][1]["files"][1]
     data = bytearray(base64.b64decode(f["data"]))

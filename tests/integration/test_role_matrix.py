@@ -130,8 +130,9 @@ def test_route_walk_matches_the_openapi_spec(inproc_hall: InProcHall) -> None:
 
 
 def test_every_route_has_a_rule(inproc_hall: InProcHall) -> None:
-    missing = [f"{sorted(r.methods)} {r.path} ({r.operation_id})" for r in _routes(inproc_hall)
-               if r.operation_id not in RULES]  # fmt: skip
+    missing = [
+        f"{sorted(r.methods)} {r.path} ({r.operation_id})" for r in _routes(inproc_hall) if r.operation_id not in RULES
+    ]
     assert not missing, f"routes without an access rule in RULES: {missing}"
 
 

@@ -36,8 +36,16 @@ def case(new_hall, admin: ChainClient) -> tuple[EvidenceBundle, ChainFacts, Chai
     admin.grant_role("DISPUTE_OFFICER_ROLE", a.address)
     ms = MaterialSet.new([MaterialFile.of(k, n, d) for k, n, d in FILES])
     plan: list[tuple[Stage, ChainClient, dict[str, Any]]] = [
-        (Stage.INTAKE, a, {"item_code": "BDC-001", "applicant_name": "王小明",
-                           "applicant_id_number": "350503198807150019", "applicant_phone": "13905951234"}),
+        (
+            Stage.INTAKE,
+            a,
+            {
+                "item_code": "BDC-001",
+                "applicant_name": "王小明",
+                "applicant_id_number": "350503198807150019",
+                "applicant_phone": "13905951234",
+            },
+        ),
         (Stage.MATERIALS, a, {"materials_root": ms.root.hex(), "material_count": len(FILES)}),
         (Stage.ACCEPTANCE, b, {"outcome": "accepted"}),
         (Stage.PROCESS, b, {"step": "review"}),
@@ -47,7 +55,7 @@ def case(new_hall, admin: ChainClient) -> tuple[EvidenceBundle, ChainFacts, Chai
         (Stage.DELIVERY, a, {"method": "counter"}),
         (Stage.DISPUTE_OPENED, a, {"reason": "申请人对送达时间有异议"}),
         (Stage.DISPUTE_RESOLVED, a, {"verdict": "match"}),
-    ]  # fmt: skip
+    ]
     records = [SaltedRecord.new(SERIAL, st, f) for st, _, f in plan]
     a.open_case(SERIAL, "BDC-001", FENGZE, records[0].commitment)
     for rec, (st, w, _) in zip(records[1:], plan[1:], strict=True):
@@ -66,9 +74,15 @@ def case(new_hall, admin: ChainClient) -> tuple[EvidenceBundle, ChainFacts, Chai
     dep = admin.deployment
     assert dep is not None
     bundle = build_bundle(
-        serial=SERIAL, chain_id=dep.chain_id, ledger=dep.ledger, registry=dep.registry,
-        exported_at="2026-11-23T10:00:00Z", exported_by={"hall_id": 1}, held=held, include_files=True,
-    )  # fmt: skip
+        serial=SERIAL,
+        chain_id=dep.chain_id,
+        ledger=dep.ledger,
+        registry=dep.registry,
+        exported_at="2026-11-23T10:00:00Z",
+        exported_by={"hall_id": 1},
+        held=held,
+        include_files=True,
+    )
     return bundle, fetch_chain_facts(admin, SERIAL), admin
 
 

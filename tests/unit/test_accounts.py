@@ -111,9 +111,13 @@ def test_disable_and_reset_totp_end_sessions(book: AccountBook) -> None:
 
 @pytest.mark.parametrize(
     ("username", "password", "roles", "field"),
-    [("Bad Name", PW, ["clerk"], "username"), ("ok.name", "short", ["clerk"], "password"),
-     ("ok.name", PW, ["root"], "roles"), ("ok.name", PW, [], "roles")],
-)  # fmt: skip
+    [
+        ("Bad Name", PW, ["clerk"], "username"),
+        ("ok.name", "short", ["clerk"], "password"),
+        ("ok.name", PW, ["root"], "roles"),
+        ("ok.name", PW, [], "roles"),
+    ],
+)
 def test_bad_account_input_names_the_field(
     book: AccountBook, username: str, password: str, roles: list[str], field: str
 ) -> None:

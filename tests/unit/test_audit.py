@@ -36,33 +36,67 @@ def _t(d: date, hh: int = 10) -> str:
     return f"{d.isoformat()}T{hh:02d}:00:00+08:00"
 
 
-def _rec(seq: int, stage: Stage, fields: dict[str, Any], *, state: str = "anchored", index: int | None = None,
-         serial: str = "TB-A-1") -> dict[str, Any]:  # fmt: skip
+def _rec(
+    seq: int,
+    stage: Stage,
+    fields: dict[str, Any],
+    *,
+    state: str = "anchored",
+    index: int | None = None,
+    serial: str = "TB-A-1",
+) -> dict[str, Any]:
     r = SaltedRecord.new(serial, stage, fields)
     return {
-        "seq": seq, "stage": stage.name, "fields": r.fields, "salts": r.salts, "commitment": r.commitment.hex(),
-        "writer_hall": 1, "origin": "local", "files": [], "written_at": 0.0,
-        "anchor": {"state": state, "index": seq if index is None else index, "time": 1_790_000_000, "block": 1,
-                   "tx": "0x01"} if state == "anchored" else {"state": state},
-    }  # fmt: skip
+        "seq": seq,
+        "stage": stage.name,
+        "fields": r.fields,
+        "salts": r.salts,
+        "commitment": r.commitment.hex(),
+        "writer_hall": 1,
+        "origin": "local",
+        "files": [],
+        "written_at": 0.0,
+        "anchor": {
+            "state": state,
+            "index": seq if index is None else index,
+            "time": 1_790_000_000,
+            "block": 1,
+            "tx": "0x01",
+        }
+        if state == "anchored"
+        else {"state": state},
+    }
 
 
 def _header(
     serial: str = "TB-A-1", item: str = "BDC-TRANSFER", hall: int = 1, district: int = 350503
 ) -> dict[str, Any]:
-    return {"serial": serial, "item_code": item, "accepting_hall": hall, "home_district": district,
-            "accepting_district": 350502, "created_at": _t(D(2026, 9, 28), 9), "next_seq": 9}  # fmt: skip
+    return {
+        "serial": serial,
+        "item_code": item,
+        "accepting_hall": hall,
+        "home_district": district,
+        "accepting_district": 350502,
+        "created_at": _t(D(2026, 9, 28), 9),
+        "next_seq": 9,
+    }
 
 
-def _case(accepted: date, *, result: date | None = None, pauses: list[tuple[date, date | None]] = (),  # type: ignore[assignment]
-          serial: str = "TB-A-1", decision: str = "accepted") -> list[dict[str, Any]]:  # fmt: skip
+def _case(
+    accepted: date,
+    *,
+    result: date | None = None,
+    pauses: list[tuple[date, date | None]] = (),  # type: ignore[assignment]
+    serial: str = "TB-A-1",
+    decision: str = "accepted",
+) -> list[dict[str, Any]]:
     recs = [
         _rec(
             0,
             Stage.INTAKE,
             {"intake_at": _t(accepted, 9), "applicant_name": "张三", "applicant_id_number": "350503198807150019"},
             serial=serial,
-        ),  # fmt: skip
+        ),
         _rec(1, Stage.MATERIALS, {"submitted_at": _t(accepted, 9), "supplement": False}, serial=serial),
         _rec(2, Stage.ACCEPTANCE, {"decision": decision, "at": _t(accepted)}, serial=serial),
     ]
@@ -146,10 +180,10 @@ def test_filters_lists_summary_and_csv() -> None:
             _case(D(2026, 9, 28), result=D(2026, 10, 9), serial="B"),
             CAT,
             today=D(2026, 10, 12),
-        ),  # fmt: skip
+        ),
         case_row(
             _header("C", hall=1, item="SB-TRANSFER"), _case(D(2026, 9, 28), serial="C"), CAT, today=D(2026, 10, 12)
-        ),  # fmt: skip
+        ),
     ]
     assert [r.serial for r in filter_rows(rows, accepting_hall=1)] == ["A", "C"]
     assert [r.serial for r in filter_rows(rows, home_district=350502)] == ["B"]
@@ -185,16 +219,38 @@ def _facts(recs: list[dict[str, Any]], serial: str = "TB-A-1") -> ChainFacts:
         c = bytes.fromhex(r["commitment"])
         head = next_head(prev, Stage[r["stage"]], c, writer)
         prev = head
-        events.append(ChainEventFact(index=r["anchor"]["index"], stage=Stage[r["stage"]], writer=writer, hall_id=1,
-                                     commitment="0x" + c.hex(), head="0x" + head.hex(), block=1 + len(events),
-                                     log_index=0, tx="0x01", time=1_790_000_000))  # fmt: skip
+        events.append(
+            ChainEventFact(
+                index=r["anchor"]["index"],
+                stage=Stage[r["stage"]],
+                writer=writer,
+                hall_id=1,
+                commitment="0x" + c.hex(),
+                head="0x" + head.hex(),
+                block=1 + len(events),
+                log_index=0,
+                tx="0x01",
+                time=1_790_000_000,
+            )
+        )
     from ledger.core.facts import RegistryFact
 
     reg = [RegistryFact(kind="registered", hall_id=1, account=writer, district=350503, block=0, log_index=0)]
-    return ChainFacts(serial=serial, chain_id=1, ledger="0x" + "22" * 20, registry="0x" + "33" * 20, opened=True,
-                      accepting_hall=1, home_district=350503, item_code="BDC-TRANSFER", head="0x" + prev.hex(),
-                      event_count=len(events), events=events, registry_log=reg,
-                      dispute_role="0x" + "00" * 32)  # fmt: skip
+    return ChainFacts(
+        serial=serial,
+        chain_id=1,
+        ledger="0x" + "22" * 20,
+        registry="0x" + "33" * 20,
+        opened=True,
+        accepting_hall=1,
+        home_district=350503,
+        item_code="BDC-TRANSFER",
+        head="0x" + prev.hex(),
+        event_count=len(events),
+        events=events,
+        registry_log=reg,
+        dispute_role="0x" + "00" * 32,
+    )
 
 
 def test_clean_case_has_no_anomalies_and_each_kind_is_named() -> None:

@@ -35,8 +35,14 @@ def _backup(tmp: Path, d: Path) -> Path:
         s.put_json(b"case/TB-1", {"serial": "TB-1"})
         s.put_json(b"meta/indexer_cursor", 41)
         s.put_blob(b"%PDF- scan")
-        m = write_backup(s, out, hall=HALL, keystores=[d / "keystore.json", d / "keystore.password"],
-                         hall_json=d / "hall.json", chain_block=45)  # fmt: skip
+        m = write_backup(
+            s,
+            out,
+            hall=HALL,
+            keystores=[d / "keystore.json", d / "keystore.password"],
+            hall_json=d / "hall.json",
+            chain_block=45,
+        )
         s.put_json(b"case/TB-2", {"serial": "TB-2"})  # after the snapshot: not in the backup
     assert m.keys == 3 and m.indexer_cursor == 41 and m.chain_block == 45
     return out
@@ -84,9 +90,18 @@ def test_restore_refuses_another_halls_keystore(tmp_path: Path) -> None:
 
 def _evil(tmp: Path, name: str, manifest: dict[str, Any] | None = None) -> Path:
     p = tmp / "evil.tar.gz"
-    man = manifest or {"format": FORMAT, "hall_id": 1, "district": 1, "name": "x", "account": "0x" + "00" * 20,
-                       "created_at": 0.0, "chain_block": None, "indexer_cursor": None, "keys": 0,
-                       "files": []}  # fmt: skip
+    man = manifest or {
+        "format": FORMAT,
+        "hall_id": 1,
+        "district": 1,
+        "name": "x",
+        "account": "0x" + "00" * 20,
+        "created_at": 0.0,
+        "chain_block": None,
+        "indexer_cursor": None,
+        "keys": 0,
+        "files": [],
+    }
     with tarfile.open(p, "w:gz") as tar:
         for n, data in (("manifest.json", json.dumps(man).encode()), (name, b"x")):
             info = tarfile.TarInfo(n)
@@ -126,10 +141,14 @@ def test_health_problems_in_words() -> None:
     s = Settings(health_outbox_stale_after=60, health_indexer_max_lag=5)
     assert problems(_health(), s) == []
     found = problems(
-        _health(chain={"connected": False, "block": None}, outbox={"pending": 3, "oldest_pending_age": 90.0},
-                indexer={"lag": 9, "last_error": "boom"}, transfers={"refused": 1, "failing": 2}),
+        _health(
+            chain={"connected": False, "block": None},
+            outbox={"pending": 3, "oldest_pending_age": 90.0},
+            indexer={"lag": 9, "last_error": "boom"},
+            transfers={"refused": 1, "failing": 2},
+        ),
         s,
-    )  # fmt: skip
+    )
     codes = [p["code"] for p in found]
     assert codes == ["chain_unreachable", "outbox_stale", "indexer_lagging", "transfer_refused", "transfers_failing"]
     assert found[0]["zh"].startswith("无法连接区块链节点") and "unreachable" in found[0]["en"]

@@ -55,7 +55,7 @@ def _package(tmp_path: Path) -> tuple[str, dict[str, Any], list[ChainEvent]]:
                 1,
                 "0x1",
                 0,
-            )  # fmt: skip
+            )
         )
     pkg = book.package(serial)
     store.close()

@@ -34,19 +34,40 @@ def _world() -> tuple[EvidenceBundle, ChainFacts]:
         head = next_head(prev, stage, rec.commitment, writer)
         prev = head
         hall = 1 if writer == A else 2
-        common = {"index": i, "writer": writer, "hall_id": hall, "block": 10 + i, "time": 1_790_000_000 + i,
-                  "commitment": "0x" + rec.commitment.hex(), "head": "0x" + head.hex(),
-                  "tx": "0x" + f"{i:064x}"}  # fmt: skip
+        common = {
+            "index": i,
+            "writer": writer,
+            "hall_id": hall,
+            "block": 10 + i,
+            "time": 1_790_000_000 + i,
+            "commitment": "0x" + rec.commitment.hex(),
+            "head": "0x" + head.hex(),
+            "tx": "0x" + f"{i:064x}",
+        }
         events.append(ChainEventFact(stage=stage, log_index=0, **common))
         bevents.append(BundleEvent(stage=stage.name, record=rec.disclose(), **common))
-    reg = [RegistryFact(kind="registered", hall_id=1, account=A, district=350502, block=1, log_index=0),
-           RegistryFact(kind="registered", hall_id=2, account=B, district=350503, block=1, log_index=1)]  # fmt: skip
-    facts = ChainFacts(serial=SERIAL, chain_id=1, ledger="0x" + "11" * 20, registry="0x" + "22" * 20, opened=True,
-                       accepting_hall=1, home_district=350503, item_code="BDC-TRANSFER", head="0x" + prev.hex(),
-                       event_count=len(events), events=events, registry_log=reg,
-                       dispute_role="0x" + "00" * 32)  # fmt: skip
-    bundle = EvidenceBundle(serial=SERIAL, chain_id=1, ledger=facts.ledger, registry=facts.registry,
-                            exported_at="", events=bevents)  # fmt: skip
+    reg = [
+        RegistryFact(kind="registered", hall_id=1, account=A, district=350502, block=1, log_index=0),
+        RegistryFact(kind="registered", hall_id=2, account=B, district=350503, block=1, log_index=1),
+    ]
+    facts = ChainFacts(
+        serial=SERIAL,
+        chain_id=1,
+        ledger="0x" + "11" * 20,
+        registry="0x" + "22" * 20,
+        opened=True,
+        accepting_hall=1,
+        home_district=350503,
+        item_code="BDC-TRANSFER",
+        head="0x" + prev.hex(),
+        event_count=len(events),
+        events=events,
+        registry_log=reg,
+        dispute_role="0x" + "00" * 32,
+    )
+    bundle = EvidenceBundle(
+        serial=SERIAL, chain_id=1, ledger=facts.ledger, registry=facts.registry, exported_at="", events=bevents
+    )
     return bundle, facts
 
 

@@ -52,16 +52,24 @@ def trail(
 ) -> dict[str, Any]:
     """Who viewed or exported which case's personal data, and when; with the anchors of the trail."""
     data = node.trail.entries(serial=serial, start=start, limit=limit)
-    return {"data": data, "count": len(data), "size": node.trail.size(),
-            "anchors": [a.__dict__ for a in node.trail.anchors()]}  # fmt: skip
+    return {
+        "data": data,
+        "count": len(data),
+        "size": node.trail.size(),
+        "anchors": [a.__dict__ for a in node.trail.anchors()],
+    }
 
 
 @router.get("/access-trail/verify", operation_id="verify_access_trail", response_model=TrailVerified)
 def verify_trail(node: NodeDep, _: Auditor) -> dict[str, Any]:
     """Recompute every anchored root from the entries and check each anchor transaction on chain (409 if not)."""
     anchors = node.trail.verify(node.reader)
-    return {"ok": True, "size": node.trail.size(), "anchored_size": anchors[-1].size if anchors else 0,
-            "anchors": len(anchors)}  # fmt: skip
+    return {
+        "ok": True,
+        "size": node.trail.size(),
+        "anchored_size": anchors[-1].size if anchors else 0,
+        "anchors": len(anchors),
+    }
 
 
 @router.post("/access-trail/anchor", operation_id="anchor_access_trail", response_model=TrailVerified)
@@ -69,8 +77,12 @@ def anchor_trail(node: NodeDep, _: HallAdmin) -> dict[str, Any]:
     """Anchor the trail's current root now (it is also anchored periodically)."""
     node.anchor_trail()
     anchors = node.trail.anchors()
-    return {"ok": True, "size": node.trail.size(), "anchored_size": anchors[-1].size if anchors else 0,
-            "anchors": len(anchors)}  # fmt: skip
+    return {
+        "ok": True,
+        "size": node.trail.size(),
+        "anchored_size": anchors[-1].size if anchors else 0,
+        "anchors": len(anchors),
+    }
 
 
 @router.get("/retention/due", operation_id="retention_due", response_model=DueOut)
@@ -83,7 +95,8 @@ def due(node: NodeDep, _: HallAdmin) -> dict[str, Any]:
 @router.post("/cases/{serial}/erase-personal-data", operation_id="erase_personal_data", response_model=ErasureOut)
 def erase(serial: str, node: NodeDep, staff: HallAdmin) -> dict[str, Any]:
     """Erase the applicant's personal fields (after the retention period); the case still verifies."""
-    out = erase_personal_data(node.book, node.trail, serial, actor=staff.actor,
-                              now=datetime.fromtimestamp(node.clock(), UTC))  # fmt: skip
+    out = erase_personal_data(
+        node.book, node.trail, serial, actor=staff.actor, now=datetime.fromtimestamp(node.clock(), UTC)
+    )
     node.anchor_trail(background=True)
     return out

@@ -112,9 +112,14 @@ def cases(
     """Cases by accepting hall, home district, item, status or compliance, created within [since, until]."""
     rows = filter_rows(
         case_rows(node.book, near_due_days=near_due_days),
-        accepting_hall=accepting_hall, home_district=home_district, item_code=item_code, status=status,
-        compliance=compliance, since=since, until=until,
-    )  # fmt: skip
+        accepting_hall=accepting_hall,
+        home_district=home_district,
+        item_code=item_code,
+        status=status,
+        compliance=compliance,
+        since=since,
+        until=until,
+    )
     if format == "csv":
         return _csv(rows, "cases")
     return {"data": rows, "count": len(rows)}
@@ -143,9 +148,11 @@ def compliance(
 
 @router.get("/summary", operation_id="audit_summary", response_model=SummaryPublic)
 def summary(
-    node: NodeDep, _: Auditor, by: Annotated[Literal["hall", "district", "item"], Query()] = "hall",
+    node: NodeDep,
+    _: Auditor,
+    by: Annotated[Literal["hall", "district", "item"], Query()] = "hall",
     format: Format = "json",
-) -> Any:  # fmt: skip
+) -> Any:
     """Summary figures per accepting hall, home district or service item."""
     data = summarize(case_rows(node.book), by)
     if format == "csv":

@@ -47,8 +47,14 @@ def login(body: LoginIn, request: Request, response: Response, node: NodeDep) ->
     max_age = int(s.expires_at - node.accounts.clock())
     response.set_cookie(SESSION_COOKIE, s.token, max_age=max_age, httponly=True, samesite="strict", secure=secure)
     response.set_cookie(CSRF_COOKIE, s.csrf_token, max_age=max_age, httponly=False, samesite="strict", secure=secure)
-    return {"token": s.token, "csrf_token": s.csrf_token, "expires_at": s.expires_at, "username": s.account.username,
-            "roles": sorted(s.account.roles), "hall_id": node.hall.hall_id}  # fmt: skip
+    return {
+        "token": s.token,
+        "csrf_token": s.csrf_token,
+        "expires_at": s.expires_at,
+        "username": s.account.username,
+        "roles": sorted(s.account.roles),
+        "hall_id": node.hall.hall_id,
+    }
 
 
 @router.post("/logout", operation_id="logout", status_code=204)
@@ -62,5 +68,9 @@ def logout(session: CurrentSession, response: Response, node: NodeDep) -> Respon
 
 @router.get("/me", operation_id="whoami", response_model=MeOut)
 def me(staff: CurrentStaff) -> dict[str, Any]:
-    return {"username": staff.username, "display_name": staff.display_name, "roles": sorted(staff.roles),
-            "hall_id": staff.hall_id}  # fmt: skip
+    return {
+        "username": staff.username,
+        "display_name": staff.display_name,
+        "roles": sorted(staff.roles),
+        "hall_id": staff.hall_id,
+    }

@@ -93,7 +93,7 @@ _MULTIPART_INTAKE: dict[str, Any] = {
                         "applicant_name",
                         "applicant_id_number",
                         "applicant_phone",
-                    ],  # fmt: skip
+                    ],
                     "properties": {
                         "item_code": {"type": "string"},
                         "home_district": {"type": "integer"},
@@ -106,7 +106,7 @@ _MULTIPART_INTAKE: dict[str, Any] = {
                         "type": "string",
                         "format": "binary",
                         "description": "materials.<material code>: one file",
-                    },  # fmt: skip
+                    },
                 }
             }
         },
@@ -212,8 +212,9 @@ async def result(serial: str, request: Request, book: BookDep, staff: Officer, _
     if len(docs) > 1:
         raise InputError("document", "one result document at most")
     doc = Upload("result_document", docs[0].filename, docs[0].data) if docs else None
-    return book.decide(serial, approved=approved in ("true", "1"), note=fields.get("note", ""), document=doc,
-                       staff=staff.username)  # fmt: skip
+    return book.decide(
+        serial, approved=approved in ("true", "1"), note=fields.get("note", ""), document=doc, staff=staff.username
+    )
 
 
 @router.post("/{serial}/delivery", operation_id="deliver_result", response_model=CasePublic)
@@ -242,6 +243,9 @@ def file(serial: str, sha256: str, node: NodeDep, staff: CaseReader) -> Response
         for f in r.get("files", []):
             if f["sha256"] == sha256:
                 node.record_access(staff.actor, "download_file", serial, f"{f['kind']} {sha256}")
-                return Response(node.store.get_blob(sha256), media_type="application/octet-stream",
-                                headers={"Content-Disposition": "attachment"})  # fmt: skip
+                return Response(
+                    node.store.get_blob(sha256),
+                    media_type="application/octet-stream",
+                    headers={"Content-Disposition": "attachment"},
+                )
     raise InputError("sha256", f"case {serial} has no such file")

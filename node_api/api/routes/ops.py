@@ -71,5 +71,10 @@ def backup(node: NodeDep, caller: Annotated[str, Depends(backup_caller)]) -> Fil
         out.unlink(missing_ok=True)
         tmp.rmdir()
 
-    return FileResponse(out, media_type="application/gzip", filename=name, background=BackgroundTask(cleanup),
-                        headers={"X-CaseLedger-Backup-Keys": str(m.keys)})  # fmt: skip
+    return FileResponse(
+        out,
+        media_type="application/gzip",
+        filename=name,
+        background=BackgroundTask(cleanup),
+        headers={"X-CaseLedger-Backup-Keys": str(m.keys)},
+    )
