@@ -3,8 +3,8 @@
     python scripts/make_vectors.py          # rewrite
     python scripts/make_vectors.py --check  # exit 1 if the files on disk differ
 
-The same files are read by the Python tests (tests/unit/test_vectors.py) and the contract tests
-(tests/contracts/*.js), so both sides prove they compute the same hash chain.
+The same files are read by the Python tests (tests/unit/test_hashchain.py, tests/unit/test_merkle.py)
+and the contract tests (tests/contracts/*.js), so both sides prove they compute the same hash chain.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Regulator audit (监管/督查): trails, case filters, working-day time limits, anomalies, summaries.
 
 The computations are pure functions over a hall's stored headers and records (and, for anomalies,
-the chain facts of :mod:`ledger.verify.checks`); :func:`scan` and :class:`AnomalyScanner` do the reading::
+the chain facts of :mod:`ledger.core.facts`); :func:`scan` and :class:`AnomalyScanner` do the reading::
 
     rows = [case_row(h, recs, catalogue, today=date(2026, 10, 12)) for h, recs in cases]
     late = compliance_lists(rows)["overdue"]

@@ -5,8 +5,8 @@
     >>> cat.district(350503).name_zh
     '丰泽区'
 
-The data lives in ``ledger/data/catalogue.json``: 20 high-frequency cross-region items of the
-Quanzhou "泉城通办" kind, each with its legal basis, which district is "home" for it, required
+The data lives in ``ledger/hall/data/catalogue.json`` (package data): 20 high-frequency
+cross-region items of the Quanzhou "泉城通办" kind, each with its legal basis, which district is "home" for it, required
 materials, statutory time limit in working days and record retention period.
 """
 
