@@ -1,4 +1,4 @@
-"""Shared fixtures: a real anvil node on a free loopback port, and a fresh deployment on it."""
+"""Shared fixtures: a real anvil node on a free loopback port, and a fresh deployment on it; synthetic chain facts."""
 
 from __future__ import annotations
 
@@ -11,9 +11,37 @@ from eth_account.signers.local import LocalAccount
 
 from ledger.chain.client import ChainClient
 from ledger.chain.deployment import Deployment
+from ledger.core.facts import ChainEventFact, ChainFacts, RegistryFact
 from ledger.dev.devchain import DevChain, dev_admin, free_port
 
 VECTORS = Path(__file__).parent / "vectors"
+
+
+def case_facts(
+    serial: str,
+    events: list[ChainEventFact],
+    registry_log: list[RegistryFact],
+    *,
+    head: str,
+    ledger: str,
+    registry: str,
+) -> ChainFacts:
+    """Chain facts of one opened case (accepting hall 1, home district 350503, item BDC-TRANSFER)."""
+    return ChainFacts(
+        serial=serial,
+        chain_id=1,
+        ledger=ledger,
+        registry=registry,
+        opened=True,
+        accepting_hall=1,
+        home_district=350503,
+        item_code="BDC-TRANSFER",
+        head=head,
+        event_count=len(events),
+        events=events,
+        registry_log=registry_log,
+        dispute_role="0x" + "00" * 32,
+    )
 
 
 @pytest.fixture(scope="session")

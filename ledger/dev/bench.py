@@ -366,47 +366,15 @@ def measure_intake(root: Path, cfg: BenchConfig, log: Callable[[str], None]) -> 
     try:
         hall = halls[0]
         clerk = HallClient.demo(hall["dir"], hall["url"], "clerk")
-        # warm-up (connection set-up, first-request imports) is not counted
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ledger.dev.loadgen",
-                "--url",
-                hall["url"],
-                "--token",
-                clerk.token,
-                "--clients",
-                "4",
-                "--requests",
-                "40",
-                "--home-district",
-                str(hall["district"]),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ledger.dev.loadgen",
-                "--url",
-                hall["url"],
-                "--token",
-                clerk.token,
-                "--clients",
-                str(cfg.intake_clients),
-                "--requests",
-                str(cfg.intake_requests),
-                "--home-district",
-                str(hall["district"]),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
+
+        def loadgen(clients: int, requests: int, timeout: float) -> subprocess.CompletedProcess[str]:
+            flags = {"--url": hall["url"], "--token": clerk.token, "--clients": str(clients)}
+            flags |= {"--requests": str(requests), "--home-district": str(hall["district"])}
+            argv = [sys.executable, "-m", "ledger.dev.loadgen", *(x for kv in flags.items() for x in kv)]
+            return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+
+        loadgen(4, 40, 300)  # warm-up (connection set-up, first-request imports) is not counted
+        out = loadgen(cfg.intake_clients, cfg.intake_requests, 900)
         res = json.loads(out.stdout)
         log(f"  intake: {res['ok']} ok / {res['errors']} errors in {res['seconds']}s")
         return {

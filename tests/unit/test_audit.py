@@ -27,6 +27,7 @@ from ledger.hall.audit import (
     trail,
 )
 from ledger.hall.catalogue import load_catalogue
+from tests.conftest import case_facts
 
 CAT = load_catalogue()
 D = date
@@ -236,21 +237,7 @@ def _facts(recs: list[dict[str, Any]], serial: str = "TB-A-1") -> ChainFacts:
     from ledger.core.facts import RegistryFact
 
     reg = [RegistryFact(kind="registered", hall_id=1, account=writer, district=350503, block=0, log_index=0)]
-    return ChainFacts(
-        serial=serial,
-        chain_id=1,
-        ledger="0x" + "22" * 20,
-        registry="0x" + "33" * 20,
-        opened=True,
-        accepting_hall=1,
-        home_district=350503,
-        item_code="BDC-TRANSFER",
-        head="0x" + prev.hex(),
-        event_count=len(events),
-        events=events,
-        registry_log=reg,
-        dispute_role="0x" + "00" * 32,
-    )
+    return case_facts(serial, events, reg, head="0x" + prev.hex(), ledger="0x" + "22" * 20, registry="0x" + "33" * 20)
 
 
 def test_clean_case_has_no_anomalies_and_each_kind_is_named() -> None:

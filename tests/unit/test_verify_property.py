@@ -14,6 +14,7 @@ from ledger.core.hashchain import case_id, next_head
 from ledger.core.records import SaltedRecord
 from ledger.core.stages import Stage
 from ledger.verify.checks import verify_bundle
+from tests.conftest import case_facts
 
 SERIAL = "TB-PROP-1"
 A, B = "0x" + "aa" * 20, "0x" + "bb" * 20  # accepting hall 1 (district 350502), home hall 2 (350503)
@@ -50,21 +51,7 @@ def _world() -> tuple[EvidenceBundle, ChainFacts]:
         RegistryFact(kind="registered", hall_id=1, account=A, district=350502, block=1, log_index=0),
         RegistryFact(kind="registered", hall_id=2, account=B, district=350503, block=1, log_index=1),
     ]
-    facts = ChainFacts(
-        serial=SERIAL,
-        chain_id=1,
-        ledger="0x" + "11" * 20,
-        registry="0x" + "22" * 20,
-        opened=True,
-        accepting_hall=1,
-        home_district=350503,
-        item_code="BDC-TRANSFER",
-        head="0x" + prev.hex(),
-        event_count=len(events),
-        events=events,
-        registry_log=reg,
-        dispute_role="0x" + "00" * 32,
-    )
+    facts = case_facts(SERIAL, events, reg, head="0x" + prev.hex(), ledger="0x" + "11" * 20, registry="0x" + "22" * 20)
     bundle = EvidenceBundle(
         serial=SERIAL, chain_id=1, ledger=facts.ledger, registry=facts.registry, exported_at="", events=bevents
     )
