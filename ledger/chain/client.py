@@ -311,15 +311,25 @@ class ChainClient:
             ledger=client._created_address(rec2.tx_hash),
             deployed_block=rec.block_number,
             admin=admin.address,
+            genesis_hash=client.genesis_hash(),
         )
 
     def _created_address(self, tx_hash: str) -> str:
         r = self._rpc(lambda: self.w3.eth.get_transaction_receipt(tx_hash))  # type: ignore[arg-type]
         return str(r["contractAddress"])
 
+    def genesis_hash(self) -> str:
+        block = self.request("eth_getBlockByNumber", ["0x0", False])
+        return str(block["hash"]).lower()
+
     def deployment_alive(self) -> bool:
+        """The chain is the one deployed to (chain id, genesis) and both contracts have code there."""
         d = self._dep()
-        return self.chain_id() == d.chain_id and self.has_code(d.registry) and self.has_code(d.ledger)
+        if int(self.request("eth_chainId", []), 16) != d.chain_id:
+            return False
+        if d.genesis_hash is not None and self.genesis_hash() != d.genesis_hash.lower():
+            return False
+        return self.has_code(d.registry) and self.has_code(d.ledger)
 
     def _dep(self) -> Deployment:
         if self.deployment is None:
@@ -435,6 +445,7 @@ class ChainClient:
             "status": int(r["status"], 16),
             "blockNumber": int(r["blockNumber"], 16),
             "gasUsed": int(r["gasUsed"], 16),
+            "blockHash": str(r["blockHash"]).lower(),
             "logs": [_raw_log(lg) for lg in r["logs"]],
         }
 

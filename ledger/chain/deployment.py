@@ -21,6 +21,9 @@ class Deployment(BaseModel):
     ledger: str
     deployed_block: int
     admin: str
+    # hash of block 0 of the chain deployed to: a chain restarted from nothing (state lost) has another
+    # genesis even where the contracts could be deployed again at the same addresses
+    genesis_hash: str | None = None
 
     @classmethod
     def load(cls, path: Path) -> Deployment:

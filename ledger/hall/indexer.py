@@ -11,6 +11,15 @@ From a persisted cursor (``meta/indexer_cursor``, the last block indexed) up to
 * ``chainev/<serial>/<index:06d>`` → each on-chain event of a case this hall is party to;
 * an event written by another hall whose record this hall does not hold marks the case for a
   pull (``xfer/<serial>``), which :class:`ledger.hall.transfer.TransferWorker` carries out.
+
+Reorganisations and rollbacks: the indexer records the hash of the last block of every chunk it
+indexed (``idxblk/<block:012d>``, :class:`ledger.hall.reorg.Checkpoints`) and checks, every round,
+that the newest one is still on chain. When the head went below it or its hash changed, the index is
+rewound to the newest block that is still the same (the fork point): ``chainev/`` and ``caseid/``
+entries of later blocks are removed and the cursor moves back, so the next rounds index the chain as
+it is now (events that vanished are indexed again when their halls re-anchor them; cases opened
+after a rollback are not skipped). A chain that no longer holds the deployment at all is not
+indexed: the indexer stops and says so (``deployment_lost``) until the contracts are back.
 """
 
 from __future__ import annotations
@@ -24,6 +33,9 @@ from ledger.chain.client import ChainClient
 from ledger.errors import ChainError
 from ledger.hall.cases import CaseBook
 from ledger.hall.keys import (
+    CASE_ID_PREFIX,
+    CHAIN_EVENT_PREFIX,
+    INDEXER_BLOCKS_PREFIX,
     INDEXER_CURSOR_KEY,
     RESTORED_KEY,
     case_id_key,
@@ -31,6 +43,7 @@ from ledger.hall.keys import (
     chain_event_key,
     xfer_key,
 )
+from ledger.hall.reorg import Checkpoints, Fork, block_hash_reader
 from ledger.hall.worker import BackgroundWorker
 
 __all__ = ["Indexer"]
@@ -62,6 +75,12 @@ class Indexer(BackgroundWorker):
         self.on_transfer_needed = on_transfer_needed
         self.head: int | None = None
         self.last_error: str | None = None
+        self.marks = Checkpoints(store, INDEXER_BLOCKS_PREFIX, keep=256)
+        self._hash_at = block_hash_reader(client.request)
+        self.last_fork: Fork | None = None
+        self.last_fork_at: float | None = None
+        self.forks_total = 0
+        self.deployment_lost: str | None = None
         # after a restore from backup (ledger.hall.backup): this hall's own events after the backup's cursor
         # may have records the restored store lacks; those cases are marked for a pull from the peers
         restored = store.get_json(RESTORED_KEY)
@@ -103,12 +122,20 @@ class Indexer(BackgroundWorker):
     def run_once(self) -> bool:
         """Index one chunk; True if there is more to do right away."""
         self.head = self.client.block_number()
+        fork = self.marks.check(self.head, self._hash_at)
+        if fork is not None:
+            self._rewind(fork)
+        elif self.deployment_lost is not None:
+            self.deployment_lost = None
         safe = self.head - self.confirmations
         start = self.cursor + 1
         if safe < start:
             return False
         end = min(safe, start + self.chunk - 1)
+        end_hash = self._hash_at(end)
         opened, appended = self.client.events_in_range(start, end)
+        if end_hash is None or self._hash_at(end) != end_hash:
+            return True  # the chain changed while we read it: read again
         hall = self.book.hall
         need_pull = False
         with self.book.lock, self.store.write_batch() as wb:
@@ -162,10 +189,44 @@ class Indexer(BackgroundWorker):
                 if e.hall_id != hall.hall_id or self._own_lost(serial, e.block_number, e.commitment.hex()):
                     wb.put_json(xfer_key(serial), {"serial": serial, "since": time.time()})
                     need_pull = True
+            self.marks.record(wb, end, end_hash)
             wb.put_json(INDEXER_CURSOR_KEY, end)
         if need_pull and self.on_transfer_needed:
             self.on_transfer_needed()
         return end < safe
+
+    def _rewind(self, fork: Fork) -> None:
+        """Undo what was indexed after the fork point, or stop if the deployment itself is gone."""
+        dep = self.client.deployment
+        first = dep.deployed_block if dep is not None else 0
+        if (fork.fork_block < first or self.head is None or self.head < first) and not self.client.deployment_alive():
+            self.deployment_lost = (
+                "the chain no longer holds this deployment's contracts (its state was lost, or it is another "
+                "chain): nothing is indexed until they are back"
+            )
+            raise ChainError(self.deployment_lost)
+        self.deployment_lost = None
+        back_to = max(fork.fork_block, first - 1)
+        removed = 0
+        with self.book.lock, self.store.write_batch() as wb:
+            for prefix in (CHAIN_EVENT_PREFIX, CASE_ID_PREFIX):
+                for k, v in self.store.iter_json(prefix):
+                    if int(v.get("block") or 0) > back_to:
+                        wb.delete(k)
+                        removed += 1
+            self.marks.drop_after(wb, back_to)
+            wb.put_json(INDEXER_CURSOR_KEY, back_to)
+        self.last_fork, self.last_fork_at = fork, time.time()
+        self.forks_total += 1
+        log.warning(
+            "indexer: chain %s: indexed up to block %d, head now %d, still the same up to block %d; "
+            "rewound the index (%d entries) to re-read from there",
+            fork.kind,
+            fork.seen_head,
+            fork.head,
+            back_to,
+            removed,
+        )
 
     def _own_lost(self, serial: str, block: int, commitment: str) -> bool:
         """This hall's own event whose record is not in a store restored from an older backup."""

@@ -11,6 +11,9 @@
     nonce/<address>/<nonce>         peer request nonces seen (replay guard)  transfer
     outbox/<seq:012d>               pending chain writes                     outbox
     outbox-refused/<seq:012d>       chain writes the contract refused        outbox
+    outbox-done/<block:012d>/<seq:012d>  entries anchored recently, by block  anchorwatch
+    outbox-block/<block:012d>       hash of a block holding a recent anchor  anchorwatch
+    idxblk/<block:012d>             hash of a block the indexer read up to   indexer
     acct/<username>                 staff accounts                           accounts
     sess/<sha256 hex of the token>  staff sessions                           accounts
     authfail/<sha256 hex>           failed sign-ins per (user, client)       accounts
@@ -39,6 +42,9 @@ __all__ = [
     "INDEXER_CURSOR_KEY",
     "LAST_SCAN_KEY",
     "NONCE_PREFIX",
+    "INDEXER_BLOCKS_PREFIX",
+    "OUTBOX_BLOCKS_PREFIX",
+    "OUTBOX_DONE_PREFIX",
     "OUTBOX_PREFIX",
     "OUTBOX_REFUSED_PREFIX",
     "OUTBOX_SCAN_FROM_KEY",
@@ -60,6 +66,7 @@ __all__ = [
     "check_key",
     "check_prefix",
     "nonce_key",
+    "outbox_done_key",
     "outbox_key",
     "outbox_refused_key",
     "record_key",
@@ -80,6 +87,9 @@ XFER_PREFIX = b"xfer/"
 NONCE_PREFIX = b"nonce/"
 OUTBOX_PREFIX = b"outbox/"
 OUTBOX_REFUSED_PREFIX = b"outbox-refused/"
+OUTBOX_DONE_PREFIX = b"outbox-done/"
+OUTBOX_BLOCKS_PREFIX = b"outbox-block/"
+INDEXER_BLOCKS_PREFIX = b"idxblk/"
 ACCOUNT_PREFIX = b"acct/"
 SESSION_PREFIX = b"sess/"
 AUTHFAIL_PREFIX = b"authfail/"
@@ -137,6 +147,10 @@ def nonce_key(address: str, nonce: str) -> bytes:
 
 def outbox_key(seq: int) -> bytes:
     return OUTBOX_PREFIX + f"{seq:012d}".encode()
+
+
+def outbox_done_key(block: int, seq: int) -> bytes:
+    return OUTBOX_DONE_PREFIX + f"{block:012d}/{seq:012d}".encode()
 
 
 def outbox_refused_key(seq: int) -> bytes:

@@ -16,9 +16,16 @@ again. Order within a case is kept: a case's pending events go out in the order 
 written, in the same batch. A contract refusal of one item (a named ``ChainRuleError``) is
 isolated: that event is marked refused with the rule's name and every other case keeps going.
 
+Anchors that leave the chain (a reorganisation, a node rolled back to a snapshot) are noticed by
+:class:`ledger.hall.anchorwatch.AnchorWatch` (one block lookup per check while nothing changed);
+their entries go back to the outbox and are anchored again exactly once, through the same
+reconcile. After the chain endpoint changed (:class:`ledger.chain.endpoints.EndpointPool` failed
+over or back) the sender reconciles too: nonces and pools differ between nodes.
+
 Store keys: ``outbox/<seq:012d>`` pending entries, ``outbox-refused/<seq:012d>`` refused ones,
-``meta/outbox_seq`` the counter. The record an entry belongs to (``rec/...``) carries its anchor
-state: ``pending`` → ``anchored`` (tx, block, time, index) or ``refused`` (rule).
+``meta/outbox_seq`` the counter; ``outbox-done/``, ``outbox-block/`` (``ledger.hall.anchorwatch``).
+The record an entry belongs to (``rec/...``) carries its anchor state: ``pending`` → ``anchored``
+(tx, block, time, index) or ``refused`` (rule).
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +41,7 @@ from ledger.chain.client import AppendItem, ChainClient, OpenItem
 from ledger.core.facts import ChainEvent
 from ledger.core.stages import Stage
 from ledger.errors import ChainError, ChainRuleError, ChainUnavailableError
+from ledger.hall.anchorwatch import AnchorWatch, LostAnchors
 from ledger.hall.keys import (
     OUTBOX_PREFIX,
     OUTBOX_REFUSED_PREFIX,
@@ -42,6 +50,7 @@ from ledger.hall.keys import (
     outbox_key,
     outbox_refused_key,
 )
+from ledger.hall.reorg import block_hash_reader
 from ledger.hall.store import Store, WriteBatch
 from ledger.hall.worker import BackgroundWorker
 
@@ -61,14 +70,19 @@ class OutboxStats:
     refused: int
     last_error: str | None
     last_anchored_at: float | None
+    requeued_pending: int = 0
+    lost_total: int = 0
+    last_loss: dict[str, Any] | None = None
+    deployment_lost: str | None = None
 
 
 class Outbox:
     """The pending-events table. All read-modify-write of records goes through ``lock``."""
 
-    def __init__(self, store: Store, lock: threading.RLock | None = None) -> None:
+    def __init__(self, store: Store, lock: threading.RLock | None = None, *, watch_window: int = 1024) -> None:
         self.store = store
         self.lock = lock or threading.RLock()
+        self.watch = AnchorWatch(store, window=watch_window)
 
     def enqueue(
         self,
@@ -131,25 +145,36 @@ class Outbox:
         return None if value is None else int(value)
 
     def mark_anchored_many(
-        self, done: Sequence[tuple[dict[str, Any], ChainEvent, int | None]], *, scan_from: int | None = None
+        self,
+        done: Sequence[tuple[dict[str, Any], ChainEvent, int | None]],
+        *,
+        scan_from: int | None = None,
+        block_hashes: Mapping[int, str] | None = None,
     ) -> None:
         """Record the anchors of many entries, then the new scan start.
 
         Written in atomic chunks of ``MARK_CHUNK`` so that the case lock is never held for long (staff
         requests wait on it); each entry is independent, and a crash between chunks is repaired by the
-        next reconcile (the scan start moves only with the last chunk).
+        next reconcile (the scan start moves only with the last chunk). ``block_hashes`` (block → hash of
+        the block the events are in) lets the anchor watch notice later that a block left the chain.
         """
         if not done and scan_from is None:
             return
         chunks = [done[i : i + MARK_CHUNK] for i in range(0, len(done), MARK_CHUNK)] or [[]]
         for n, chunk in enumerate(chunks, start=1):
-            self._mark_chunk(chunk, scan_from if n == len(chunks) else None)
+            self._mark_chunk(chunk, scan_from if n == len(chunks) else None, block_hashes or {})
         self.store.sync()  # outside the lock: staff writes are not held up by this fsync
 
-    def _mark_chunk(self, done: Sequence[tuple[dict[str, Any], ChainEvent, int | None]], scan_from: int | None) -> None:
+    def _mark_chunk(
+        self,
+        done: Sequence[tuple[dict[str, Any], ChainEvent, int | None]],
+        scan_from: int | None,
+        block_hashes: Mapping[int, str],
+    ) -> None:
         with self.lock, self.store.write_batch(sync=False) as wb:
             if scan_from is not None:
                 wb.put_json(OUTBOX_SCAN_FROM_KEY, scan_from)
+            self.watch.record(wb, [(e, ev, block_hashes.get(ev.block_number)) for e, ev, _ in done])
             for entry, ev, block_time in done:
                 rec = self.store.get_json(entry["rec_key"].encode())
                 if rec is not None:
@@ -230,6 +255,7 @@ class OutboxSender(BackgroundWorker):
         max_backoff: float = 10.0,
         drain_timeout: float = 30.0,
         receipt_timeout: float = 60.0,
+        reorg_check_interval: float = 2.0,
         on_anchored: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> None:
         super().__init__()
@@ -243,6 +269,7 @@ class OutboxSender(BackgroundWorker):
         self.drain_timeout = drain_timeout
         self.receipt_timeout = receipt_timeout
         self.on_anchored = on_anchored
+        self.reorg_check_interval = reorg_check_interval
         self.needs_reconcile = True  # a fresh process does not know what the last one sent
         self.last_error: str | None = None
         self.last_anchored_at: float | None = None
@@ -252,6 +279,13 @@ class OutboxSender(BackgroundWorker):
         self._hall: int | None = None
         self._block_gas_limit: int | None = None
         self._gas_scale = 1.0  # actual ÷ modelled gas, learnt from receipts
+        self._hash_at = block_hash_reader(client.request)
+        self._last_check = 0.0
+        self._epoch: int | None = None
+        self.lost_total = 0
+        self.last_loss: LostAnchors | None = None
+        self.deployment_lost: str | None = None
+        self._requeued: set[int] = set()
 
     def stats(self) -> OutboxStats:
         return OutboxStats(
@@ -260,6 +294,10 @@ class OutboxSender(BackgroundWorker):
             refused=len(self.outbox.refused()),
             last_error=self.last_error,
             last_anchored_at=self.last_anchored_at,
+            requeued_pending=len(self._requeued),
+            lost_total=self.lost_total,
+            last_loss=None if self.last_loss is None else self.last_loss.summary(),
+            deployment_lost=self.deployment_lost,
         )
 
     def _loop(self) -> None:
@@ -298,6 +336,7 @@ class OutboxSender(BackgroundWorker):
     def pump(self) -> bool:
         """One non-blocking step: collect mined batches, send new ones. True if anything happened."""
         progressed = False
+        self.watch_chain()
         if self.needs_reconcile:
             if self._in_flight:
                 self._wait_all()
@@ -315,12 +354,64 @@ class OutboxSender(BackgroundWorker):
         Returns how many events got anchored.
         """
         anchored = 0
+        self.watch_chain(force=True)
         if self.needs_reconcile:
             anchored += self.reconcile()
         while len(self._in_flight) < self.max_in_flight and self._send_next():
             pass
         anchored += self._wait_all()
         return anchored
+
+    # ---------------------------------------------------------------- chain changes
+    def watch_chain(self, *, force: bool = False) -> None:
+        """Notice a new chain endpoint, anchors that left the chain, or a deployment that is gone.
+
+        Runs at most every ``reorg_check_interval`` seconds unless ``force``; one block lookup while
+        nothing changed. Anchors that left are put back in the outbox (:class:`AnchorWatch`) and the
+        next round reconciles before sending; a lost deployment stops the sender (raises) until the
+        contracts are there again.
+        """
+        pool = getattr(self.client.w3.provider, "pool", None)
+        if pool is not None and pool.epoch != self._epoch:
+            if self._epoch is not None:
+                log.warning("outbox: chain endpoint is now %s; reconciling before sending", pool.active_url)
+                self._abandon_in_flight()
+            self._epoch = pool.epoch
+        now = time.monotonic()
+        if not force and self.deployment_lost is None and now - self._last_check < self.reorg_check_interval:
+            return
+        self._last_check = now
+        if self.deployment_lost is not None:
+            if not self.client.deployment_alive():
+                raise ChainError(self.deployment_lost)
+            log.warning("outbox: the deployment is on chain again; checking what is still anchored")
+            self.deployment_lost = None
+        head = self.client.block_number()
+        fork = self.outbox.watch.check(head, self._hash_at)
+        if fork is None:
+            return
+        if not self.client.deployment_alive():
+            self.deployment_lost = (
+                "the chain no longer holds this deployment's contracts (its state was lost, or it is another "
+                "chain): nothing is sent until they are back"
+            )
+            self._abandon_in_flight()
+            raise ChainError(self.deployment_lost)
+        self._abandon_in_flight()
+        dep = self.client.deployment
+        lost = self.outbox.watch.put_back(self.outbox, fork, start_block=dep.deployed_block if dep else 0)
+        self.lost_total += lost.count
+        self.last_loss = lost
+        self._requeued.update(lost.seqs)
+        log.warning(
+            "outbox: chain %s: block %d no longer holds what was seen up to block %d (head %d); "
+            "%d anchored event(s) left the chain and are queued again",
+            fork.kind,
+            fork.fork_block,
+            fork.seen_head,
+            fork.head,
+            lost.count,
+        )
 
     def _wait_all(self) -> int:
         n = 0
@@ -411,7 +502,9 @@ class OutboxSender(BackgroundWorker):
         block = int(receipt["blockNumber"])
         btime = self._block_time(block)
         done = [(e, by_commitment[e["commitment"]], btime) for e in flight.entries if e["commitment"] in by_commitment]
-        self.outbox.mark_anchored_many(done, scan_from=block)
+        hashes = {block: str(receipt["blockHash"])} if receipt.get("blockHash") else None
+        self.outbox.mark_anchored_many(done, scan_from=block, block_hashes=hashes)
+        self._requeued.difference_update(int(e["seq"]) for e, _, _ in done)
         if len(done) != len(flight.entries):
             self.needs_reconcile = True
         if done:
@@ -489,7 +582,9 @@ class OutboxSender(BackgroundWorker):
                     if ev.commitment.hex() in pending
                 ]
         done = [(pending[ev.commitment.hex()], ev, self._block_time(ev.block_number)) for ev in found]
-        self.outbox.mark_anchored_many(done, scan_from=head)
+        hashes = {b: h for b in {ev.block_number for ev in found} if (h := self._hash_at(b)) is not None}
+        self.outbox.mark_anchored_many(done, scan_from=head, block_hashes=hashes)
+        self._requeued.difference_update(int(e["seq"]) for e, _, _ in done)
         if done:
             log.info("outbox: %d pending event(s) were already on chain; marked anchored", len(done))
             self.last_anchored_at = time.time()

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ledger.devchain import DevChain
+from ledger.dev.devchain import DevChain
 from tests.support.besu_proxy import (
     BATCH_TOO_LARGE,
     BESU_MAX_BATCH_SIZE,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ledger.reorg import Checkpoints
-from ledger.store import Store
+from ledger.hall.reorg import Checkpoints
+from ledger.hall.store import Store
 
 
 def _chain(n: int, tag: str = "a") -> dict[int, str]:

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ledger.store import Store, WriteBatch
+from ledger.hall.store import Store, WriteBatch
 
 __all__ = ["Checkpoints", "Fork", "block_hash_reader"]
 
@@ -85,9 +85,7 @@ class Checkpoints:
 
     def all(self) -> list[tuple[int, str]]:
         """Every checkpoint, oldest first."""
-        return [
-            (int(k[len(self.prefix) :]), str(v["hash"])) for k, v in self.store.iter_json(self.prefix)
-        ]  # fmt: skip
+        return [(int(k[len(self.prefix) :]), str(v["hash"])) for k, v in self.store.iter_json(self.prefix)]
 
     def newest(self) -> tuple[int, str] | None:
         for k, raw in self.store.iter_prefix(self.prefix, reverse=True):

@@ -3,7 +3,7 @@
 A hall talks to its own district's chain node first and to the other nodes only while its own is
 down or lagging. :class:`EndpointPool` holds the list (preferred first), probes every endpoint's
 head in the background, and switches; :class:`FailoverProvider` is the web3 provider that sends
-each request to the endpoint in use, so :class:`~ledger.chain.ChainClient` works unchanged on top::
+each request to the endpoint in use, so :class:`~ledger.chain.client.ChainClient` works unchanged on top::
 
     pool = EndpointPool(["http://node-a:8545", "http://node-b:8545"], max_lag=5)
     pool.start()                                   # background probing
@@ -22,7 +22,7 @@ Rules:
   once that one has been usable for ``return_after`` probes in a row.
 * Every switch increments :attr:`EndpointPool.epoch`. Nonces and pools differ between nodes, so a
   writer that sees a new epoch re-derives its nonce from the new node and reconciles what it had in
-  flight by commitment (:class:`ledger.outbox.OutboxSender` does).
+  flight by commitment (:class:`ledger.hall.outbox.OutboxSender` does).
 * The pool remembers each signed transaction it forwarded until a receipt for it was seen (at most
   ``replay_window`` seconds); after a switch it sends those again, byte for byte, to the new
   endpoint. A transaction that sat only in the old node's pool is therefore not lost, and it

@@ -1,0 +1,205 @@
+"""Reorganisations and rollbacks on a real anvil (its own, so that the session's chain is never rolled back):
+the outbox re-anchors what left the chain exactly once, the indexer rewinds, a lost deployment is refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+
+from ledger.chain.client import ChainClient
+from ledger.chain.deployment import Deployment
+from ledger.core.stages import Stage
+from ledger.dev.demo import demo_id_number
+from ledger.dev.devchain import DevChain, dev_admin, free_port
+from ledger.errors import ChainError
+from ledger.hall.cases import CaseBook, HallIdentity, Upload
+from ledger.hall.indexer import Indexer
+from ledger.hall.keys import chain_event_prefix
+from ledger.hall.outbox import Outbox, OutboxSender
+from ledger.hall.store import Store
+
+pytestmark = pytest.mark.integration
+
+MATS = ["application_form", "id_card", "household_register", "housing_proof"]
+LICHENG, FENGZE = 350502, 350503
+
+
+@pytest.fixture
+def chain(tmp_path: Path) -> Iterator[DevChain]:
+    """An anvil of the test's own, mining a block every second."""
+    c = DevChain(tmp_path / "chain", port=free_port(), block_time=1.0)
+    c.up()
+    try:
+        yield c
+    finally:
+        c.down()
+
+
+def _rpc(c: ChainClient, method: str, params: list[Any]) -> Any:
+    return c.request(method, params)
+
+
+def _setup(chain: DevChain, tmp_path: Path, district: int = LICHENG) -> tuple[ChainClient, CaseBook, Deployment]:
+    dep = ChainClient.deploy(chain.rpc_url, dev_admin())
+    admin = ChainClient.connect(chain.rpc_url, deployment=dep, account=dev_admin())
+    acct = Account.create()
+    hid = admin.register_hall(acct.address, district, "测试大厅", "http://127.0.0.1:1")
+    admin.fund(acct.address, 10**18)
+    client = ChainClient.connect(chain.rpc_url, deployment=dep, account=acct)
+    store = Store(tmp_path / f"store-{district}")
+    book = CaseBook(store, Outbox(store), hall=HallIdentity(hall_id=hid, district=district))
+    return client, book, dep
+
+
+def _intake(book: CaseBook, home: int = FENGZE) -> str:
+    return str(
+        book.intake(
+            item_code="HJ-MIGRATE",
+            home_district=home,
+            applicant={"name": "陈明华", "id_number": demo_id_number(), "phone": "13905951234"},
+            materials=[Upload(m, f"{m}.pdf", f"content of {m}".encode()) for m in MATS],
+            staff="w",
+        )["serial"]
+    )
+
+
+def _anchors(book: CaseBook, serial: str) -> list[dict[str, Any]]:
+    return [r["anchor"] for r in book.records(serial)]
+
+
+def _assert_once_each(client: ChainClient, book: CaseBook, serials: list[str]) -> None:
+    for s in serials:
+        events = client.case_events(s)
+        assert [e.stage for e in events] == [Stage.INTAKE, Stage.MATERIALS], s
+        anchors = _anchors(book, s)
+        assert [a["state"] for a in anchors] == ["anchored", "anchored"]
+        assert [a["tx"] for a in anchors] == [e.tx_hash for e in events]
+
+
+def test_rollback_puts_vanished_anchors_back_and_anchors_each_once(chain: DevChain, tmp_path: Path) -> None:
+    client, book, _ = _setup(chain, tmp_path)
+    early = [_intake(book) for _ in range(3)]
+    sender = OutboxSender(book.outbox, client)
+    assert sender.run_once() == 6
+    keep_block = client.block_number()
+    _rpc(client, "anvil_mine", ["0x3"])
+    late = [_intake(book) for _ in range(2)]
+    assert sender.run_once() == 4
+    lost_tx = _anchors(book, late[0])[0]["tx"]
+    late_block = _anchors(book, late[0])[0]["block"]
+    assert late_block > keep_block
+    # the node comes back from a snapshot taken before the late anchors: their blocks are gone
+    _rpc(client, "anvil_rollback", [client.block_number() - late_block + 1])
+    assert client.receipt(lost_tx) is None
+    assert sender.run_once() == 4  # noticed, put back, reconciled (nothing found), sent again
+    assert sender.lost_total == 4 and sender.last_loss is not None and sender.last_loss.fork.kind == "rollback"
+    _assert_once_each(client, book, early + late)
+    # (the same nonce and the same batch sign to the same transaction again: its hash may well repeat)
+    assert all(_anchors(book, s)[0]["block"] <= client.block_number() for s in late)
+    assert sender.stats().requeued_pending == 0
+    assert sender.run_once() == 0  # nothing more to do, nothing doubled
+    _assert_once_each(client, book, early + late)
+
+
+def test_reorg_replacing_the_anchoring_block_reanchors_once(chain: DevChain, tmp_path: Path) -> None:
+    client, book, _ = _setup(chain, tmp_path)
+    serials = [_intake(book) for _ in range(2)]
+    sender = OutboxSender(book.outbox, client)
+    assert sender.run_once() == 4
+    block = _anchors(book, serials[0])[0]["block"]
+    depth = client.block_number() - block + 1
+    _rpc(client, "anvil_reorg", [depth, []])  # same height, other blocks: the transaction is gone
+    assert sender.run_once() == 4
+    assert sender.last_loss is not None and sender.last_loss.fork.kind == "reorg"
+    _assert_once_each(client, book, serials)
+
+
+def test_reincluded_transaction_is_recorded_not_sent_again(chain: DevChain, tmp_path: Path) -> None:
+    """A reorganisation that re-includes the same transaction in another block (what geth does with the
+    transactions of replaced blocks): the entries go back, the reconcile finds them by commitment."""
+    client, book, _ = _setup(chain, tmp_path)
+    serials = [_intake(book)]
+    sender = OutboxSender(book.outbox, client)
+    entries = book.outbox.pending()
+    from ledger.hall.outbox import _items
+
+    opens, appends = _items(entries)
+    tx = client.send_batch(opens, appends)
+    assert sender.run_once() == 2  # recorded by reconcile: the sender did not send it itself
+    block = _anchors(book, serials[0])[0]["block"]
+    old_hash = client.receipt(tx)["blockHash"]  # type: ignore[index]
+    raw = client.request("eth_getRawTransactionByHash", [tx])
+    depth = client.block_number() - block + 1
+    _rpc(client, "anvil_reorg", [depth, [[raw, 0]]])  # the same signed transaction, in the first new block
+    rec = client.receipt(tx)
+    assert rec is not None and rec["blockHash"] != old_hash
+    assert sender.run_once() == 2
+    assert sender.lost_total == 2
+    _assert_once_each(client, book, serials)
+    assert _anchors(book, serials[0])[0]["tx"] == tx  # the same transaction, recorded again in its new block
+
+
+def test_indexer_rewinds_after_a_rollback_and_skips_no_new_case(chain: DevChain, tmp_path: Path) -> None:
+    """Regression (issue 15): after a rollback the indexer's cursor stayed beyond the new head, so cases
+    opened after it were never indexed (never reached their home hall)."""
+    client, book_a, dep = _setup(chain, tmp_path, LICHENG)
+    admin = ChainClient.connect(chain.rpc_url, deployment=dep, account=dev_admin())
+    acct_b = Account.create()
+    hid_b = admin.register_hall(acct_b.address, FENGZE, "丰泽", "http://127.0.0.1:1")
+    store_b = Store(tmp_path / "store-b")
+    book_b = CaseBook(store_b, Outbox(store_b), hall=HallIdentity(hall_id=hid_b, district=FENGZE))
+    reader = ChainClient.connect(chain.rpc_url, deployment=dep)
+    idx = Indexer(store_b, reader, book_b, chunk=1000)
+    sender = OutboxSender(book_a.outbox, client)
+    first = [_intake(book_a) for _ in range(2)]
+    sender.run_once()
+    _rpc(client, "anvil_mine", ["0x5"])
+    while idx.run_once():
+        pass
+    assert all(book_b.has_case(s) for s in first)
+    seen = idx.cursor
+    anchored_in = _anchors(book_a, first[0])[0]["block"]
+    _rpc(client, "anvil_rollback", [client.block_number() - anchored_in + 1])  # back to before the anchors
+    assert client.block_number() < seen
+    after = [_intake(book_a) for _ in range(2)]
+    sender.run_once()  # re-anchors whatever of `first` vanished, and anchors `after`
+    for _ in range(10):
+        if not idx.run_once():
+            break
+    assert idx.forks_total == 1 and idx.last_fork is not None and idx.last_fork.kind == "rollback"
+    assert idx.cursor <= client.block_number()
+    for s in first + after:
+        assert book_b.has_case(s), s
+        indexed = [v for _, v in store_b.iter_json(chain_event_prefix(s))]
+        assert [e["index"] for e in indexed] == [0, 1]
+        assert [e["tx"] for e in indexed] == [e.tx_hash for e in client.case_events(s)]
+
+
+def test_lost_deployment_stops_sender_and_indexer(chain: DevChain, tmp_path: Path) -> None:
+    client, book, dep = _setup(chain, tmp_path)
+    serial = _intake(book)
+    sender = OutboxSender(book.outbox, client)
+    assert sender.run_once() == 2
+    idx = Indexer(book.store, ChainClient.connect(chain.rpc_url, deployment=dep), book)
+    while idx.run_once():
+        pass
+    # the chain's state is lost entirely: a fresh chain on the same port (other genesis, no contracts)
+    chain.down()
+    (chain.dir / "state.json").unlink()
+    chain.up()
+    assert not client.deployment_alive()
+    with pytest.raises(ChainError, match="no longer holds this deployment"):
+        sender.run_once()
+    with pytest.raises(ChainError, match="no longer holds this deployment"):
+        idx.run_once()
+    assert sender.deployment_lost and idx.deployment_lost
+    assert [a["state"] for a in _anchors(book, serial)] == ["anchored", "anchored"]  # nothing rewritten
+    assert book.outbox.pending_count() == 0
+    # redeployed at the same addresses on the new chain: still not this deployment (genesis differs)
+    again = ChainClient.deploy(chain.rpc_url, dev_admin())
+    assert (again.registry, again.ledger) == (dep.registry, dep.ledger)
+    assert not client.deployment_alive()
