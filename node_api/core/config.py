@@ -27,12 +27,32 @@ class Settings(BaseSettings):
     keystore: Path | None = None
     password_file: Path | None = None
     password_env: str | None = Field(default=None, description="name of an environment variable holding the password")
-    rpc_url: str = Field(default="http://127.0.0.1:8545", description="chain JSON-RPC URL(s), comma-separated")
+    rpc_url: str = Field(
+        default="http://127.0.0.1:8545",
+        description="chain JSON-RPC endpoints, comma-separated, this district's own node first; the others are "
+        "used only while it is down or lagging (see docs/operations.md, 'Chain endpoints')",
+    )
+    rpc_max_lag: int = Field(
+        default=5, ge=1, description="fail over when the endpoint in use is this many blocks behind the best one"
+    )
+    rpc_timeout: float = Field(default=10.0, gt=0, description="seconds to wait for one JSON-RPC answer")
+    rpc_probe_interval: float = Field(default=2.0, gt=0, description="seconds between probes of every endpoint")
+    rpc_return_after: int = Field(
+        default=3, ge=1, description="switch back to an earlier endpoint after this many good probes in a row"
+    )
+    reorg_check_interval: float = Field(
+        default=2.0, gt=0, description="seconds between the outbox's checks that its recent anchors are still on chain"
+    )
     deployment_file: Path | None = None
     data_dir: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8601
-    confirmations: int = Field(default=0, ge=0)
+    confirmations: int = Field(
+        default=0,
+        ge=0,
+        description="the indexer acts on a block only once this many blocks are on top of it (0 on QBFT, whose "
+        "blocks are final; 2 on a Clique dev network, whose short reorganisations are seen otherwise)",
+    )
     poll_interval: float = Field(default=1.0, gt=0)
     outbox_interval: float = Field(default=0.5, gt=0)
     outbox_batch_max: int = Field(default=50, ge=1, le=500)
@@ -59,6 +79,9 @@ class Settings(BaseSettings):
         default=120.0, gt=0, description="/health: outbox_stale when the oldest pending event is older, s"
     )
     health_indexer_max_lag: int = Field(default=20, ge=0, description="/health: indexer_lagging beyond this, blocks")
+    health_fork_window: float = Field(
+        default=600.0, gt=0, description="/health: chain_fork_seen is shown this many seconds after a reorg/rollback"
+    )
     health_transfer_attempts: int = Field(
         default=3, ge=1, description="/health: transfers_failing when a pull has failed this many times in a row"
     )

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from web3 import Web3
 
 from ledger.chain.client import ChainClient
 from ledger.chain.deployment import Deployment
+from ledger.chain.endpoints import EndpointPool, FailoverProvider
 from ledger.errors import ChainUnavailableError, ConfigError
 from ledger.hall.access import AccessTrail
 from ledger.hall.accounts import AccountBook, ensure_demo_accounts
@@ -31,22 +33,30 @@ __all__ = ["HallNode"]
 log = logging.getLogger("caseledger.node")
 
 
-def _connect(settings: Settings, dep: Deployment, account: LocalAccount | None) -> ChainClient:
+def _pool(settings: Settings) -> EndpointPool:
+    """The hall's chain endpoints (its district's node first), once one of them answers."""
+    pool = EndpointPool(
+        settings.rpc_urls,
+        max_lag=settings.rpc_max_lag,
+        timeout=settings.rpc_timeout,
+        probe_interval=settings.rpc_probe_interval,
+        return_after=settings.rpc_return_after,
+    )
     deadline = time.monotonic() + settings.startup_timeout
-    last: Exception | None = None
     while True:
-        for url in settings.rpc_urls:
-            client = ChainClient.connect(url, deployment=dep, account=account)
-            try:
-                client.block_number()
-                return client
-            except ChainUnavailableError as exc:
-                last = exc
+        pool.probe()
+        if any(e.state in ("up", "lagging") for e in pool.status().endpoints):
+            return pool
         if time.monotonic() > deadline:
+            pool.close()
             raise ChainUnavailableError(
                 f"no chain node answered at {settings.rpc_url} within {settings.startup_timeout:.0f}s"
-            ) from last
+            )
         time.sleep(0.5)
+
+
+def _client(pool: EndpointPool, dep: Deployment, account: LocalAccount | None = None) -> ChainClient:
+    return ChainClient(w3=Web3(FailoverProvider(pool)), deployment=dep, account=account)
 
 
 class HallNode:
@@ -56,10 +66,16 @@ class HallNode:
         password = read_password(file=settings.password_file, env=settings.password_env)
         self.account = load_keystore(keystore, password)
         self.deployment = Deployment.load(dep_file)
-        self.writer = _connect(settings, self.deployment, self.account)
-        self.reader = ChainClient.connect(self.writer.w3.provider.endpoint_uri, deployment=self.deployment)  # type: ignore[attr-defined]
+        self.pool = _pool(settings)
+        self.writer = _client(self.pool, self.deployment, self.account)
+        self.reader = _client(self.pool, self.deployment)
         if not self.reader.deployment_alive():
-            raise ConfigError(f"the contracts of {dep_file} are not deployed on the chain at {settings.rpc_url}")
+            self.pool.close()
+            raise ConfigError(
+                f"the chain at {self.pool.active_url} does not hold the deployment of {dep_file} (another chain id, "
+                "genesis or no contract code: its state was lost, or it is another chain), so this hall does not "
+                "start; on a development machine `caseledger reset` starts over"
+            )
         info = self.reader.hall_of(self.account.address)
         if info is None:
             raise ConfigError(f"the key {self.account.address} of {keystore} is not a registered hall")
@@ -73,7 +89,11 @@ class HallNode:
         self.store.put_json(HALL_KEY, {"hall_id": info.hall_id, "district": info.district, "name": info.name})
         self.outbox = Outbox(self.store)
         self.sender = OutboxSender(
-            self.outbox, self.writer, batch_max=settings.outbox_batch_max, interval=settings.outbox_interval
+            self.outbox,
+            self.writer,
+            batch_max=settings.outbox_batch_max,
+            interval=settings.outbox_interval,
+            reorg_check_interval=settings.reorg_check_interval,
         )
         self.book = CaseBook(
             self.store, self.outbox, hall=self.hall, max_file_bytes=settings.max_file_bytes, on_write=self.sender.wake
@@ -81,7 +101,7 @@ class HallNode:
         self.transfers = TransferWorker(self.book, self.reader, self.account, interval=settings.poll_interval)
         self.indexer = Indexer(
             self.store,
-            ChainClient.connect(self.writer.w3.provider.endpoint_uri, deployment=self.deployment),  # type: ignore[attr-defined]
+            _client(self.pool, self.deployment),
             self.book,
             confirmations=settings.confirmations,
             interval=settings.poll_interval,
@@ -138,6 +158,7 @@ class HallNode:
     def start(self) -> None:
         _, _, data_dir = self.settings.require()
         self.admin_token = write_admin_token(data_dir)
+        self.pool.start()
         self.sender.start()
         self.indexer.start()
         self.transfers.start()
@@ -162,6 +183,7 @@ class HallNode:
             self.transfers.stop()
             self.indexer.stop()
             self.sender.stop()
+        self.pool.close()
         self.store.close()
 
     def health(self) -> dict[str, Any]:
@@ -214,17 +236,29 @@ class HallNode:
             block = None
         st = self.sender.stats()
         jobs = self.transfers.jobs()
+        ep = self.pool.status()
+        ix = self.indexer
+        fork = ix.last_fork
         return {
             "hall_id": self.hall.hall_id,
             "name": self.hall.name,
             "district": self.hall.district,
             "account": self.account.address,
-            "chain": {"connected": block is not None, "block": block, "rpc_url": self.settings.rpc_url},
+            "chain": {
+                "connected": block is not None,
+                "block": block,
+                "rpc_url": ep.active,
+                "endpoints": ep.model_dump(),
+                "deployment_lost": st.deployment_lost or ix.deployment_lost,
+            },
             "outbox": {
                 "pending": st.pending,
                 "oldest_pending_age": st.oldest_pending_age,
                 "refused": st.refused,
                 "last_error": st.last_error,
+                "requeued_pending": st.requeued_pending,
+                "lost_total": st.lost_total,
+                "last_loss": st.last_loss,
             },
             "indexer": {
                 "cursor": self.indexer.cursor,
@@ -232,6 +266,16 @@ class HallNode:
                 "lag": self.indexer.lag(),
                 "confirmations": self.indexer.confirmations,
                 "last_error": self.indexer.last_error,
+                "forks": ix.forks_total,
+                "last_fork": None
+                if fork is None
+                else {
+                    "kind": fork.kind,
+                    "fork_block": fork.fork_block,
+                    "seen_head": fork.seen_head,
+                    "head": fork.head,
+                    "at": ix.last_fork_at,
+                },
             },
             "transfers": {
                 "open": len(jobs),

@@ -54,16 +54,7 @@ def problems(h: dict[str, Any], settings: Settings) -> list[Problem]:
     """What is wrong with the node, from its health numbers (``HallNode.health_numbers``)."""
     out: list[Problem] = []
     chain_ok = bool(h["chain"]["connected"])
-    if not chain_ok:
-        url = h["chain"]["rpc_url"]
-        out.append(
-            _p(
-                "chain_unreachable",
-                f"无法连接区块链节点（{url}）；新事件保存在待上链队列中，恢复后自动上链",
-                f"the chain node is unreachable ({url}); new events wait in the outbox and are anchored "
-                "when it is back",
-            )
-        )
+    out.extend(_chain_problems(h, settings))
     ob = h["outbox"]
     age, limit = ob["oldest_pending_age"], settings.health_outbox_stale_after
     if age is not None and age > limit:
@@ -128,6 +119,90 @@ def problems(h: dict[str, Any], settings: Settings) -> list[Problem]:
     return out
 
 
+def _chain_problems(h: dict[str, Any], settings: Settings) -> list[Problem]:
+    """The chain's part of the problems: deployment lost, no endpoint, failover, anchors lost, a fork seen."""
+    out: list[Problem] = []
+    chain = h["chain"]
+    eps = chain.get("endpoints") or {}
+    endpoints = eps.get("endpoints") or []
+    if chain.get("deployment_lost"):
+        out.append(
+            _p(
+                "deployment_lost",
+                "区块链上已找不到本系统的合约（链的状态已丢失，或连接的是另一条链）：已停止上链和索引，"
+                "所有记录仍保存在本大厅；请立即联系管理员",
+                f"{chain['deployment_lost']}; every record is kept in this hall; call an administrator now",
+            )
+        )
+    if not chain["connected"]:
+        urls = [e["url"] for e in endpoints] or [chain["rpc_url"]]
+        if len(urls) == 1:
+            zh = f"无法连接区块链节点（{urls[0]}）；新事件保存在待上链队列中，恢复后自动上链"
+            en = (
+                f"the chain node is unreachable ({urls[0]}); new events wait in the outbox and are anchored "
+                "when it is back"
+            )
+        else:
+            zh = f"无法连接任何区块链节点（{'、'.join(urls)}）；新事件保存在待上链队列中，恢复后自动上链"
+            en = (
+                f"no chain node is reachable ({', '.join(urls)}); new events wait in the outbox and are anchored "
+                "when one is back"
+            )
+        out.append(_p("chain_unreachable", zh, en))
+    elif eps and not eps.get("on_preferred"):
+        own = next((e for e in endpoints if e["url"] == eps["preferred"]), None)
+        why_zh, why_en = "无响应", "is not answering"
+        if own is not None and own["state"] == "lagging":
+            why_zh, why_en = f"落后 {own['lag']} 个区块", f"is {own['lag']} blocks behind"
+        out.append(
+            _p(
+                "chain_failover",
+                f"本区链节点（{eps['preferred']}）{why_zh}，已切换到备用节点 {eps['active']}，上链照常进行；"
+                "本区节点恢复后自动切回",
+                f"this district's chain node ({eps['preferred']}) {why_en}; using {eps['active']} instead "
+                "(anchoring goes on) until it is back",
+            )
+        )
+    others_down = [e["url"] for e in endpoints if e["state"] == "down" and e["url"] != eps.get("preferred")]
+    if chain["connected"] and others_down:
+        out.append(
+            _p(
+                "chain_backup_down",
+                f"备用链节点无响应：{'、'.join(others_down)}",
+                f"backup chain node(s) not answering: {', '.join(others_down)}",
+            )
+        )
+    ob = h["outbox"]
+    if ob.get("requeued_pending"):
+        loss = ob.get("last_loss") or {}
+        rolled = loss.get("kind") == "rollback"
+        out.append(
+            _p(
+                "chain_reanchoring",
+                f"区块链发生{'回退' if rolled else '重组'}（区块 {loss.get('fork_block')} 之后的区块已不在链上）："
+                f"{loss.get('events')} 个已上链事件从链上消失，正在重新上链，还剩 {ob['requeued_pending']} 个",
+                f"the chain {'rolled back' if rolled else 'reorganised'} (blocks after {loss.get('fork_block')} "
+                f"are gone): {loss.get('events')} anchored event(s) left the chain and are being anchored again, "
+                f"{ob['requeued_pending']} still pending",
+            )
+        )
+    fork = h["indexer"].get("last_fork")
+    if fork and fork.get("at") and time.time() - float(fork["at"]) < settings.health_fork_window:
+        rolled = fork["kind"] == "rollback"
+        since = time.time() - float(fork["at"])
+        out.append(
+            _p(
+                "chain_fork_seen",
+                f"{since:.0f} 秒前区块链发生{'回退' if rolled else '重组'}：已索引到区块 {fork['seen_head']}，"
+                f"链上只到区块 {fork['fork_block']} 未变；事件索引已从该处重新读取",
+                f"{since:.0f}s ago the chain {'rolled back' if rolled else 'reorganised'}: indexed up to block "
+                f"{fork['seen_head']}, unchanged only up to block {fork['fork_block']}; the index was read again "
+                "from there",
+            )
+        )
+    return out
+
+
 # ------------------------------------------------------------------------------------------ metrics
 def _g(name: str, doc: str, value: float | None, labels: dict[str, str] | None = None) -> GaugeMetricFamily:
     g = GaugeMetricFamily(name, doc, labels=list(labels or {}))
@@ -157,6 +232,7 @@ class NodeCollector(Collector):
         )
         yield _g("caseledger_chain_up", "1 if the chain node answers, else 0", 1 if h["chain"]["connected"] else 0)
         yield _g("caseledger_chain_head_block", "latest block the node saw", h["chain"]["block"])
+        yield from _endpoint_metrics(n, h)
         yield _g("caseledger_outbox_pending", "events waiting to be anchored", ob["pending"])
         yield _g(
             "caseledger_outbox_oldest_pending_age_seconds",
@@ -199,6 +275,46 @@ class NodeCollector(Collector):
             max(0, at["size"] - at["anchored"]),
         )
         yield _g("caseledger_health_problems", "problems /health reports", len(problems(h, n.settings)))
+
+
+def _endpoint_metrics(n: HallNode, h: dict[str, Any]) -> Iterator[Metric]:
+    """Which chain endpoint is in use, each endpoint's state, and what the chain did to the hall's anchors."""
+    ep = n.pool.status()
+    active = GaugeMetricFamily(
+        "caseledger_chain_endpoint_active", "1 for the chain endpoint in use", labels=["endpoint", "preferred"]
+    )
+    up = GaugeMetricFamily(
+        "caseledger_chain_endpoint_up", "1 if the endpoint answered its last probe or request", labels=["endpoint"]
+    )
+    head = GaugeMetricFamily(
+        "caseledger_chain_endpoint_head_block", "head block the endpoint reported", labels=["endpoint"]
+    )
+    for e in ep.endpoints:
+        active.add_metric([e.url, "1" if e.url == ep.preferred else "0"], 1.0 if e.url == ep.active else 0.0)
+        up.add_metric([e.url], 1.0 if e.state in ("up", "lagging") else 0.0)
+        head.add_metric([e.url], math.nan if e.head is None else float(e.head))
+    yield active
+    yield up
+    yield head
+    yield _c("caseledger_chain_endpoint_switches", "failovers and switches back of the chain endpoint", ep.switches)
+    yield _c(
+        "caseledger_chain_forks_seen", "reorganisations or rollbacks the indexer rewound for", h["indexer"]["forks"]
+    )
+    yield _c(
+        "caseledger_anchors_lost",
+        "anchored events that left the chain and were queued again",
+        h["outbox"]["lost_total"],
+    )
+    yield _g(
+        "caseledger_outbox_requeued_pending",
+        "events put back after leaving the chain, not yet re-anchored",
+        h["outbox"]["requeued_pending"],
+    )
+    yield _g(
+        "caseledger_deployment_lost",
+        "1 if the chain no longer holds this deployment",
+        1 if h["chain"]["deployment_lost"] else 0,
+    )
 
 
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
