@@ -12,10 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from ledger.chain import ChainClient, Deployment
-from ledger.demo import HallClient, demo_id_number, wait_for
-from ledger.devchain import free_port
-from ledger.localnet import LocalNet, start_hall, stop_hall, wait_healthy
+from ledger.chain.client import ChainClient
+from ledger.chain.deployment import Deployment
+from ledger.dev.demo import HallClient, demo_id_number, wait_for
+from ledger.dev.devchain import free_port
+from ledger.dev.localnet import LocalNet, start_hall, stop_hall, wait_healthy
 from tests.integration.conftest import FAST_NODE_ENV, staff
 from tests.support.besu_proxy import BesuProxy
 
