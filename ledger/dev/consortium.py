@@ -18,6 +18,7 @@ from pathlib import Path
 from ledger.chain.client import ChainClient
 from ledger.chain.deployment import Deployment
 from ledger.dev.devchain import DevChain, dev_admin
+from ledger.errors import ConfigError
 from ledger.hall.keystore import create_keystore, load_keystore, write_password_file
 
 __all__ = ["DEMO_HALLS", "HallSpec", "ensure_deployment", "ensure_halls", "hall_dir"]
@@ -48,12 +49,22 @@ def hall_dir(data_dir: Path, n: int) -> Path:
 
 
 def ensure_deployment(chain: DevChain) -> tuple[Deployment, bool]:
-    """Deploy the contracts unless ``deployment.json`` points at live ones; (deployment, created)."""
+    """Deploy the contracts unless ``deployment.json`` exists; (deployment, created).
+
+    A ``deployment.json`` whose contracts the chain no longer holds (its state was lost: another
+    genesis, no code at the addresses) is refused, never silently replaced: the halls' stores hold
+    anchors of that deployment. ``caseledger reset`` is the explicit way to start over.
+    """
     path = chain.data_dir / "deployment.json"
     if path.exists():
         dep = Deployment.load(path)
         if ChainClient.connect(chain.rpc_url, deployment=dep).deployment_alive():
             return dep, False
+        raise ConfigError(
+            f"the chain at {chain.rpc_url} no longer holds the deployment of {path} (its state was lost), and the "
+            "halls' stores refer to it: nothing was deployed; to start over on a development machine run "
+            "`caseledger reset`"
+        )
     dep = ChainClient.deploy(chain.rpc_url, dev_admin())
     dep.save(path)
     return dep, True

@@ -1,7 +1,8 @@
 """The local development chain: an anvil node (npm ``@foundry-rs/anvil``) on 127.0.0.1.
 
 State is persisted in ``<data_dir>/chain/state.json`` (anvil ``--state``), so stopping and starting
-keeps every case. Blocks are mined on an interval (``--block-time``), the way a production QBFT
+keeps every case; a crash loses the blocks after anvil's last periodic dump (about every 60 s).
+Blocks are mined on an interval (``--block-time``), the way a production QBFT
 network produces them.
 
     chain = DevChain(data_dir)
@@ -82,8 +83,11 @@ class DevChain:
     port: int = 8545
     block_time: float = 1.0
     host: str = "127.0.0.1"
-    # Periodic state dumps (anvil --state-interval) were seen to drop transactions from the pool
-    # under load; the state is always written when the node stops. 0 = only on stop.
+    # anvil writes the state when it stops and, with --state, also every 60 s on its own (anvil 1.7.1:
+    # a kill -9 at block 142 came back at block 120, its dump of 22 s before). A crashed dev chain thus
+    # comes back behind; the halls notice and re-anchor what vanished (ledger.hall.anchorwatch, the
+    # indexer's checkpoints). state_interval > 0 sets another period (--state-interval); 0 keeps anvil's.
+    # (Shorter periodic dumps were seen to drop transactions from the pool under load.)
     state_interval: int = 0
 
     @property

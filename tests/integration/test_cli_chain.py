@@ -56,3 +56,23 @@ def test_deploy_without_chain_says_so(tmp_path: Path) -> None:
     assert out.returncode != 0
     assert "not running" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "deployment.json").exists()
+
+
+def test_lost_chain_state_is_refused_not_silently_redeployed(tmp_path: Path) -> None:
+    """Regression (issue 15): with the dev chain's state lost, `caseledger up`/`deploy` redeployed at the
+    same addresses and the halls only logged "insufficient funds"."""
+    port = str(free_port())
+    try:
+        assert cli("chain", "up", "--port", port, data_dir=tmp_path).returncode == 0
+        assert cli("deploy", "--port", port, "--halls", "1", data_dir=tmp_path).returncode == 0
+        before = (tmp_path / "deployment.json").read_text()
+        assert cli("chain", "down", "--port", port, data_dir=tmp_path).returncode == 0
+        (tmp_path / "chain" / "state.json").unlink()  # the chain's state is lost
+        assert cli("chain", "up", "--port", port, data_dir=tmp_path).returncode == 0
+        out = cli("deploy", "--port", port, "--halls", "1", data_dir=tmp_path)
+        assert out.returncode == 2, out.stdout
+        assert "no longer holds the deployment" in out.stderr and "caseledger reset" in out.stderr
+        assert "Traceback" not in out.stderr and out.stderr.count("\n") == 1  # one sentence
+        assert (tmp_path / "deployment.json").read_text() == before  # nothing replaced
+    finally:
+        cli("chain", "down", "--port", port, data_dir=tmp_path)
