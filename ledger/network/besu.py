@@ -75,6 +75,13 @@ __all__ = [
 ISTANBUL_MIX_HASH = "0x63746963616c2062797a616e74696e65206661756c7420746f6c6572616e6365"
 #: 30,000,000 gas per block.
 DEFAULT_GAS_LIMIT = 0x1C9C380
+#: JSON-RPC limits written into every node's ``config.toml`` (``--rpc-max-logs-range``,
+#: ``--rpc-http-max-batch-size``, ``--rpc-http-max-request-content-length``); the test fixture
+#: ``tests/support/besu_proxy.py`` enforces the same values in front of anvil.
+RPC_MAX_LOGS_RANGE = 1000
+RPC_MAX_BATCH_SIZE = 1024
+RPC_MAX_REQUEST_CONTENT_LENGTH = 5 * 1024 * 1024
+
 #: Besu's default ``--p2p-port`` and ``--rpc-http-port``.
 DEFAULT_P2P_PORT = 30303
 DEFAULT_RPC_PORT = 8545
@@ -371,6 +378,12 @@ class BesuNetwork:
             ("rpc-http-port", node.rpc_port),
             ("rpc-http-api", list(RPC_APIS)),
             ("host-allowlist", ["localhost", "127.0.0.1"]),
+            # Besu's JSON-RPC limits, written out so that they do not change with Besu's defaults (the
+            # logs range default was 1,000 blocks, 5,000 since 23.1.2; the body limit 5 MiB, 128 MiB since
+            # 25.7): CaseLedger's reads stay within these, and its tests run through a proxy enforcing them.
+            ("rpc-max-logs-range", RPC_MAX_LOGS_RANGE),
+            ("rpc-http-max-batch-size", RPC_MAX_BATCH_SIZE),
+            ("rpc-http-max-request-content-length", RPC_MAX_REQUEST_CONTENT_LENGTH),
         ]
         header = (
             f"Besu node for district {node.district} {node.name} - CaseLedger QBFT network, chain {self.chain_id}.\n"
@@ -400,7 +413,11 @@ class BesuNetwork:
     def hall_env(self, node: BesuNode) -> str:
         lines = [
             f"# CaseLedger hall settings for district {node.district} {node.name} (generated with its Besu node).",
-            "# The hall talks only to its own district's node, on this machine.",
+            "# The hall talks to its own district's node, on this machine. To fail over to other districts' nodes",
+            "# while it is down or lagging, list their JSON-RPC URLs after it, comma-separated (they must be",
+            "# reachable from this hall: firewall open to consortium halls only), e.g.",
+            "# CASELEDGER_RPC_URL=http://127.0.0.1:8545,https://node.other-district.example:8545",
+            "# CASELEDGER_RPC_MAX_LAG=5 (blocks behind the best endpoint before failing over).",
             *(f"{k}={v}" for k, v in self.hall_settings(node).items()),
             "# Still to set: CASELEDGER_HALL_DIR (keystore), CASELEDGER_DEPLOYMENT_FILE, CASELEDGER_HALL_ID,",
             "# and CASELEDGER_STAFF_TOKEN (a real secret; required outside development).",

@@ -23,6 +23,7 @@ from ledger.network.besu import (
     plan_network,
     required_quorum,
 )
+from tests.support.besu_proxy import BESU_MAX_BATCH_SIZE, BESU_MAX_LOGS_RANGE, BESU_MAX_REQUEST_CONTENT_LENGTH
 
 DISTRICTS = "350502,350503,350582,350583"
 
@@ -88,6 +89,9 @@ DOCUMENTED_OPTIONS = {
     "rpc-http-enabled",
     "rpc-http-host",
     "rpc-http-port",
+    "rpc-http-max-batch-size",
+    "rpc-http-max-request-content-length",
+    "rpc-max-logs-range",
     "sync-mode",
 }
 
@@ -202,6 +206,10 @@ def test_node_configs_parse_and_use_documented_besu_options(net: BesuNetwork) ->
         assert cfg["rpc-http-api"] == ["ETH", "NET", "QBFT", "WEB3"]
         assert cfg["host-allowlist"] == ["localhost", "127.0.0.1"]
         assert cfg["min-gas-price"] == 0
+        # the JSON-RPC limits the tests' Besu proxy enforces, explicit rather than Besu's changing defaults
+        assert cfg["rpc-max-logs-range"] == BESU_MAX_LOGS_RANGE
+        assert cfg["rpc-http-max-batch-size"] == BESU_MAX_BATCH_SIZE
+        assert cfg["rpc-http-max-request-content-length"] == BESU_MAX_REQUEST_CONTENT_LENGTH
         assert cfg["permissions-nodes-config-file-enabled"] is True
         assert cfg["permissions-nodes-config-file"] == "permissions_config.toml"
         assert cfg["p2p-port"] == 30303 and cfg["p2p-host"] == node.host
