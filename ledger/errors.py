@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthError",
+    "CaseHeldError",
     "ChainError",
     "ChainRuleError",
     "ChainUnavailableError",
@@ -18,16 +19,23 @@ __all__ = [
     "LedgerError",
     "NotFoundError",
     "RateLimitedError",
+    "StorageFullError",
+    "StoreDamagedError",
     "StoreError",
     "TransferError",
+    "UnavailableError",
     "VerificationError",
 ]
 
 
 class LedgerError(Exception):
-    """Base of every CaseLedger error. ``str(err)`` is one sentence a person can act on."""
+    """Base of every CaseLedger error. ``str(err)`` is one sentence a person can act on.
+
+    ``zh`` is the same sentence for counter staff in Chinese, where the error has one (the pages show it).
+    """
 
     code: str = "ledger_error"
+    zh: str | None = None
 
 
 class InputError(LedgerError):
@@ -67,12 +75,58 @@ class RateLimitedError(AuthError):
         self.retry_after = retry_after
 
 
+class CaseHeldError(LedgerError):
+    """The chain refused this case's INTAKE (its serial belongs to another case on chain): the case takes
+    no further events until an administrator reissues it under a new serial (HTTP 409)."""
+
+    code = "case_held"
+    zh = "该办件的受理事件被链上拒绝（编号与链上已有办件冲突），已暂停；请大厅管理员按运维手册为其重新编号"
+
+    def __init__(self, serial: str, why: dict[str, object]) -> None:
+        super().__init__(
+            f"case {serial} is held: the chain refused its INTAKE ({why.get('rule')}); a hall admin reissues it "
+            f"under a new serial (POST /admin/cases/{serial}/reissue)"
+        )
+        self.serial = serial
+
+
 class ConfigError(LedgerError):
     code = "config_error"
 
 
 class StoreError(LedgerError):
     code = "store_error"
+
+
+class StoreDamagedError(StoreError):
+    """The store on disk is missing, damaged or not this hall's: the node does not use it (HTTP 503, exit 2)."""
+
+    code = "store_damaged"
+    zh = "本厅数据存储损坏或缺失，暂停服务；请联系系统管理员按运维手册从备份恢复或从其他大厅重新获取"
+
+
+class StorageFullError(StoreError):
+    """The disk is full: nothing new can be saved until space returns; reads keep working (HTTP 503)."""
+
+    code = "storage_full"
+    zh = (
+        "本厅存储空间已满，新的办件和操作暂时无法保存（已保存的办件可照常查看）；"
+        "请联系系统管理员清理磁盘，空间恢复后自动继续"
+    )
+    retry_after = 30
+
+
+class UnavailableError(LedgerError):
+    """The hall cannot take this request right now and says why in staff words (HTTP 503, ``Retry-After``)."""
+
+    code = "unavailable"
+
+    def __init__(self, message: str, *, zh: str, code: str | None = None, retry_after: int = 10) -> None:
+        super().__init__(message)
+        self.zh = zh
+        if code is not None:
+            self.code = code
+        self.retry_after = retry_after
 
 
 class ChainError(LedgerError):

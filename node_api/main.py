@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from node_api.api.errors import install_error_handlers
+from node_api.api.idempotency import IdempotencyMiddleware
 from node_api.api.limits import BodyLimitMiddleware
 from node_api.api.routes import access, admin, audit, auth, cases, catalogue, disputes, health, inbox, ops, transfer
 from node_api.core.config import Settings
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, *, node: HallNode | None = None
     # per-app metrics registry (no global state): request latency + the node's state read at scrape time
     registry, latency = make_registry(lambda: getattr(app.state, "node", None))
     app.state.metrics_registry = registry
+    app.add_middleware(IdempotencyMiddleware, node_getter=lambda: getattr(app.state, "node", None))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(LatencyMiddleware, histogram=latency)
     for r in (

@@ -535,6 +535,11 @@ class ChainClient:
             self._decode_appended(lg) for lg in self._logs([self._topic_appended, None, topic], from_block, to_block)
         ]
 
+    def hall_opened(self, hall_id: int, from_block: int, to_block: int) -> list[CaseOpenedEvent]:
+        """``CaseOpened`` logs of cases accepted by hall ``hall_id`` in a block range."""
+        topic = "0x" + hall_id.to_bytes(32, "big").hex()
+        return [self._decode_opened(lg) for lg in self._logs([self._topic_opened, None, topic], from_block, to_block)]
+
     def events_in_range(self, from_block: int, to_block: int) -> tuple[list[CaseOpenedEvent], list[ChainEvent]]:
         """All ``CaseOpened`` and ``EventAppended`` logs in ``[from_block, to_block]`` (for indexers)."""
         logs = self._logs([[self._topic_opened, self._topic_appended]], from_block, to_block)

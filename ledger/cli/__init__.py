@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from ledger.errors import ConfigError, InputError, LedgerError
+from ledger.errors import ConfigError, InputError, LedgerError, StoreDamagedError
 
 app = typer.Typer(
     name="caseledger",
@@ -51,7 +51,7 @@ def main() -> None:
     _register()
     try:
         app()
-    except (InputError, ConfigError) as exc:
+    except (InputError, ConfigError, StoreDamagedError) as exc:
         typer.echo(f"caseledger: {exc}", err=True)
         sys.exit(2)
     except LedgerError as exc:

@@ -17,7 +17,7 @@ import typer
 
 from ledger.cli import DEFAULT_DATA_DIR, DataDir, app, fail
 from ledger.dev.consortium import hall_dir as consortium_hall_dir
-from ledger.dev.localnet import hall_pid
+from ledger.dev.localnet import hall_pid, node_running
 from ledger.hall.backup import ADMIN_TOKEN_FILE, ADMIN_TOKEN_HEADER, read_manifest, restore_backup
 
 HallN = Annotated[int | None, typer.Option("--hall", help="Hall number in the local consortium (1, 2, ...).")]
@@ -106,7 +106,7 @@ def restore(
     """Restore a hall from a backup while its node is stopped; at its next start the node re-scans the
     chain from the backup's block and pulls every newer record from the peer halls, verified."""
     d = _resolve(hall, hall_dir, data_dir)
-    if hall_pid(d) is not None:
+    if node_running(d, (store_dir or d) / "store"):
         fail(f"the hall node of {d} is running (pid {hall_pid(d)}); stop it before restoring")
     m = restore_backup(source, d, data_dir=store_dir, force=force, password_file=password_file)
     typer.echo(

@@ -174,7 +174,7 @@ class _Producer(threading.Thread):
 
 
 def _book(root: Path, name: str, hall: HallIdentity) -> CaseBook:
-    store = Store(root / name)
+    store = Store.init(root / name)
     return CaseBook(store, Outbox(store), hall=hall)
 
 

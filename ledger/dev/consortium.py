@@ -20,6 +20,7 @@ from ledger.chain.deployment import Deployment
 from ledger.dev.devchain import DevChain, dev_admin
 from ledger.errors import ConfigError
 from ledger.hall.keystore import create_keystore, load_keystore, write_password_file
+from ledger.hall.store import Store
 
 __all__ = ["DEMO_HALLS", "HallSpec", "ensure_deployment", "ensure_halls", "hall_dir"]
 
@@ -92,6 +93,8 @@ def ensure_halls(chain: DevChain, dep: Deployment, count: int, *, host: str = "1
             admin.grant_role("DISPUTE_OFFICER_ROLE", acct.address)
         else:
             hall_id = info.hall_id
+        if created and not (d / "store").exists():
+            Store.init(d / "store", hall_id=hall_id).close()  # a new hall's first store; never re-created later
         desc = {**asdict(spec), "hall_id": hall_id, "account": acct.address, "endpoint": endpoint, "dir": str(d)}
         (d / "hall.json").write_text(json.dumps(desc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         out.append({**desc, "created": created})

@@ -11,6 +11,7 @@ state survives ``down``/``up``. ``<data_dir>/consortium.json`` records what is r
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -28,20 +29,58 @@ from ledger.dev.consortium import DEMO_HALLS, ensure_deployment, ensure_halls, h
 from ledger.dev.devchain import DevChain, dev_admin
 from ledger.errors import ConfigError, LedgerError
 
-__all__ = ["LocalNet", "start_hall", "stop_hall", "wait_healthy"]
+__all__ = ["LocalNet", "hall_pid", "node_running", "start_hall", "stop_hall", "store_locked", "wait_healthy"]
+
+
+def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie (a killed child its parent has not reaped yet)."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc: trust kill(0)
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
 
 
 def _pid(path: Path) -> int | None:
     try:
         pid = int(path.read_text().strip())
-        os.kill(pid, 0)
-    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+    except (FileNotFoundError, ValueError):
         return None
-    return pid
+    return pid if _alive(pid) else None
 
 
 def hall_pid(d: Path) -> int | None:
     return _pid(d / "node.pid")
+
+
+def store_locked(store: Path) -> bool:
+    """Whether a process holds the LevelDB lock of ``store`` (what a running node always does)."""
+    lock = store / "LOCK"
+    if not lock.exists():
+        return False
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    else:
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def node_running(d: Path, store: Path | None = None) -> bool:
+    """A hall node is running on ``d``: its store is locked (authoritative: a dead pid, a zombie or a reused
+    pid never counts), or, with no store lock file to look at, its pid file names a live process."""
+    store = store or d / "store"
+    if (store / "LOCK").exists():
+        return store_locked(store)
+    return hall_pid(d) is not None
 
 
 def start_hall(d: Path, *, port: int, rpc_url: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -142,7 +181,20 @@ class LocalNet:
         return hall_dir(self.data_dir, n)
 
     def up(self, *, timeout: float = 90.0) -> list[dict[str, Any]]:
-        self.chain.up()
+        """Start the chain (unless it runs), deploy, register and start the halls. If anything fails, every
+        process this call started is stopped again (the chain included) and the error is raised."""
+        chain_started = self.chain.up()
+        started: list[Path] = []
+        try:
+            return self._up(timeout, started)
+        except BaseException:
+            for d in started:
+                stop_hall(d)
+            if chain_started:
+                self.chain.down()
+            raise
+
+    def _up(self, timeout: float, started: list[Path]) -> list[dict[str, Any]]:
         dep, _ = ensure_deployment(self.chain)
         self.deployment = dep
         specs = ensure_halls(self.chain, dep, self.count)
@@ -159,6 +211,8 @@ class LocalNet:
                 desc.update(endpoint=url, port=port)
                 (d / "hall.json").write_text(json.dumps(desc, ensure_ascii=False, indent=2) + "\n")
             proc = None if hall_pid(d) else start_hall(d, port=port, rpc_url=self.chain.rpc_url, env=self.node_env)
+            if proc is not None:
+                started.append(d)
             procs.append(proc)
             self.halls.append(
                 {

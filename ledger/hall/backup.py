@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from ledger.errors import ConfigError, InputError, StoreError
-from ledger.hall.keys import INDEXER_CURSOR_KEY, RESTORED_KEY
+from ledger.hall.integrity import write_generation_file
+from ledger.hall.keys import GENERATION_KEY, INDEXER_CURSOR_KEY, RESTORED_KEY
 from ledger.hall.store import Store
 
 __all__ = [
@@ -206,12 +207,14 @@ def restore_backup(
                     "restored_at": time.time(),
                 },
             )
+            generation = int(s.get_json(GENERATION_KEY) or 0)
         if store_dir.exists():
             if _store_nonempty(store_dir):
                 store_dir.rename(data_dir / f"store.replaced-{int(time.time())}")
             else:
                 shutil.rmtree(store_dir)
         staged.rename(store_dir)
+        write_generation_file(data_dir, generation)  # the restored store is the current one now (ledger.hall.integrity)
         for name in manifest.files:
             src, dst = Path(tmp) / name, hall_dir / name
             if src.is_file() and (force or not dst.exists()):

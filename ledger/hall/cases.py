@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,10 +28,10 @@ from ledger.core.materials import MaterialFile, MaterialSet
 from ledger.core.records import SaltedRecord
 from ledger.core.stages import Stage
 from ledger.core.timefmt import CST, now_iso
-from ledger.errors import InputError, NotFoundError
+from ledger.errors import CaseHeldError, InputError, NotFoundError
 from ledger.hall.catalogue import Catalogue, load_catalogue
 from ledger.hall.idnumber import id_check_character
-from ledger.hall.keys import CASE_PREFIX, case_key, record_key, record_prefix, serial_counter_key
+from ledger.hall.keys import CASE_PREFIX, case_key, held_key, record_key, record_prefix, serial_counter_key
 from ledger.hall.outbox import Outbox
 from ledger.hall.store import Store, WriteBatch
 
@@ -131,6 +132,10 @@ class CaseBook:
         self.max_file_bytes = max_file_bytes
         self.on_write = on_write
         self.lock: threading.RLock = outbox.lock
+        # checks that may refuse new intakes (UnavailableError, 503): the serial check after a restore
+        self.intake_gates: list[Callable[[], None]] = []
+        # checks that may refuse every staff write (the clock check)
+        self.write_gates: list[Callable[[], None]] = []
 
     # ------------------------------------------------------------------ reads
     def header(self, serial: str) -> dict[str, Any]:
@@ -189,11 +194,13 @@ class CaseBook:
                 }
             )
         item = self.catalogue.item(h["item_code"])
+        held = self.held(serial)
         return {
             **h,
             "item_name_zh": item.name_zh,
             "item_name_en": item.name_en,
-            "status": case_status(recs),
+            "status": "held" if held else case_status(recs),
+            "held": held,
             "timeline": timeline,
         }
 
@@ -269,10 +276,24 @@ class CaseBook:
     def _next_serial(self, wb: WriteBatch) -> str:
         day = datetime.now(CST).strftime("%Y%m%d")
         key = serial_counter_key(day)
-        n = int(self.store.get_json(key) or 0) + 1
+        n = int(self.store.get_json(key) or 0)
+        while True:
+            n += 1
+            # hall id + date + the hall's own counter: unique across halls without coordination
+            serial = f"TB{day}-{self.hall.hall_id:03d}-{n:05d}"
+            if not self.has_case(serial):  # a header the indexer re-created after a restore: never reuse it
+                break
         wb.put_json(key, n)
-        # hall id + date + the hall's own counter: unique across halls without coordination
-        return f"TB{day}-{self.hall.hall_id:03d}-{n:05d}"
+        return serial
+
+    def _gates(self, gates: list[Callable[[], None]]) -> None:
+        for gate in gates:
+            gate()
+
+    def held(self, serial: str) -> dict[str, Any] | None:
+        """Why the chain refused this case's INTAKE (its later events are held), or None."""
+        h: dict[str, Any] | None = self.store.get_json(held_key(serial))
+        return h
 
     def _written(self) -> None:
         if self.on_write is not None:
@@ -288,6 +309,7 @@ class CaseBook:
         staff: str,
     ) -> dict[str, Any]:
         """Validate and store a new case (INTAKE + MATERIALS), queued for anchoring."""
+        self._gates(self.write_gates + self.intake_gates)
         item = self.catalogue.item(item_code)
         district = self.catalogue.district(home_district)
         name = (applicant.get("name") or "").strip()
@@ -365,6 +387,9 @@ class CaseBook:
         files: list[tuple[MaterialFile, bytes]] | None = None,
         extra: list[tuple[Stage, dict[str, Any]]] | None = None,
     ) -> dict[str, Any]:
+        self._gates(self.write_gates)
+        if (held := self.held(serial)) is not None:
+            raise CaseHeldError(serial, held)
         with self.lock:
             header = self.header(serial)
             with self.store.write_batch(sync=False) as wb:
@@ -488,6 +513,43 @@ class CaseBook:
         if method not in ("counter", "post", "electronic"):
             raise InputError("method", "delivery method is one of counter, post, electronic")
         return self._append(serial, Stage.DELIVERY, {"method": method, "note": note, "staff": staff, "at": now_iso()})
+
+    def reissue(self, serial: str, *, staff: str) -> dict[str, Any]:
+        """A held case (its INTAKE refused on chain: the serial was someone else's) taken in again under a
+        fresh serial: the same applicant data and files in new records (new salts), queued for anchoring.
+        The held case stays as it is, pointing at the new one; staff give the applicant a new receipt."""
+        held = self.held(serial)
+        if held is None:
+            raise InputError("serial", f"case {serial} is not held; only a case whose INTAKE was refused is reissued")
+        if held.get("superseded_by"):
+            raise InputError("serial", f"case {serial} was already reissued as {held['superseded_by']}")
+        old = self.header(serial)
+        recs = [r for r in self.records(serial) if r.get("origin") == "local"]
+        intake = next((r for r in recs if r["stage"] == Stage.INTAKE.name), None)
+        if intake is None:
+            raise InputError("serial", f"case {serial} has no INTAKE record at this hall")
+        drop = {"case_serial", "stage", "materials_root", "materials_count"}
+        with self.lock, self.store.write_batch(sync=False) as wb:
+            new = self._next_serial(wb)
+            header = {**{k: old[k] for k in ("item_code", "home_district", "accepting_hall", "accepting_district")},
+                      "serial": new, "created_at": now_iso(), "next_seq": 0, "source": "intake",
+                      "reissued_from": serial}  # fmt: skip
+            seq = self.outbox.next_seq()
+            fields = {k: v for k, v in intake["fields"].items() if k not in drop}
+            self._put_record(wb, header, Stage.INTAKE, {**fields, "reissued_from": serial, "reissued_by": staff},
+                             open_case={"item_code": old["item_code"], "home_district": old["home_district"]},
+                             outbox_seq=seq)  # fmt: skip
+            for i, r in enumerate((r for r in recs if r["stage"] == Stage.MATERIALS.name), start=1):
+                files = [(MaterialFile.of(f["kind"], f["name"], data), data)
+                         for f in r.get("files", []) if (data := self.store.get_blob(f["sha256"]))]  # fmt: skip
+                mfields = {k: v for k, v in r["fields"].items() if k not in drop}
+                self._put_record(wb, header, Stage.MATERIALS, mfields, files, outbox_seq=seq + i)
+            wb.put_json(case_key(new), header)
+            wb.put_json(held_key(serial), {**held, "superseded_by": new, "reissued_at": time.time(),
+                                           "reissued_by": staff})  # fmt: skip
+        self.store.sync()
+        self._written()
+        return self.view(new)
 
     # ------------------------------------------------------------------ transfer support
     def package(self, serial: str) -> dict[str, Any]:

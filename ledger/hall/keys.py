@@ -23,6 +23,11 @@
     audit/last_scan                 the last anomaly scan                    audit
     meta/indexer_cursor             last block the indexer has read          indexer, backup
     meta/restored                   written by a restore from backup         backup, indexer, transfer
+    meta/store_init                 the store marker written once by Store.init (hall, layout, id)   store
+    meta/generation                 counts the node's starts (also in <data dir>/store.generation)    integrity
+    meta/serial_check               the serial check against the chain after a restore               integrity
+    idem/<user>/<sha256 of key>     first answers of Idempotency-Key requests                        idempotency
+    held/<serial>                   a case whose INTAKE the chain refused: later events held          outbox
     meta/outbox_seq, meta/outbox_scan_from, meta/serial/<yyyymmdd>, meta/hall, meta/sync
 
 Keys are bytes; JSON values go through :meth:`ledger.hall.store.Store.put_json`.
@@ -38,7 +43,10 @@ __all__ = [
     "CASE_PREFIX",
     "CHAIN_EVENT_PREFIX",
     "CHECK_PREFIX",
+    "GENERATION_KEY",
     "HALL_KEY",
+    "HELD_PREFIX",
+    "IDEM_PREFIX",
     "INDEXER_CURSOR_KEY",
     "LAST_SCAN_KEY",
     "NONCE_PREFIX",
@@ -51,7 +59,10 @@ __all__ = [
     "OUTBOX_SEQ_KEY",
     "RECORD_PREFIX",
     "RESTORED_KEY",
+    "SERIAL_CHECK_KEY",
+    "SERIAL_PREFIX",
     "SESSION_PREFIX",
+    "STORE_INIT_KEY",
     "SYNC_KEY",
     "TRAIL_ANCHOR_PREFIX",
     "TRAIL_PREFIX",
@@ -65,6 +76,8 @@ __all__ = [
     "chain_event_prefix",
     "check_key",
     "check_prefix",
+    "held_key",
+    "idem_key",
     "nonce_key",
     "outbox_done_key",
     "outbox_key",
@@ -107,6 +120,20 @@ OUTBOX_SEQ_KEY = b"meta/outbox_seq"
 OUTBOX_SCAN_FROM_KEY = b"meta/outbox_scan_from"
 HALL_KEY = b"meta/hall"
 SYNC_KEY = b"meta/sync"
+STORE_INIT_KEY = b"meta/store_init"
+GENERATION_KEY = b"meta/generation"
+SERIAL_CHECK_KEY = b"meta/serial_check"
+SERIAL_PREFIX = b"meta/serial/"
+IDEM_PREFIX = b"idem/"
+HELD_PREFIX = b"held/"
+
+
+def held_key(serial: str) -> bytes:
+    return HELD_PREFIX + serial.encode()
+
+
+def idem_key(username: str, key_hash: str) -> bytes:
+    return IDEM_PREFIX + f"{username}/{key_hash}".encode()
 
 
 def case_key(serial: str) -> bytes:

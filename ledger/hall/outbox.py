@@ -43,10 +43,12 @@ from ledger.core.stages import Stage
 from ledger.errors import ChainError, ChainRuleError, ChainUnavailableError
 from ledger.hall.anchorwatch import AnchorWatch, LostAnchors
 from ledger.hall.keys import (
+    HELD_PREFIX,
     OUTBOX_PREFIX,
     OUTBOX_REFUSED_PREFIX,
     OUTBOX_SCAN_FROM_KEY,
     OUTBOX_SEQ_KEY,
+    held_key,
     outbox_key,
     outbox_refused_key,
 )
@@ -189,13 +191,30 @@ class Outbox:
                 wb.delete(outbox_key(entry["seq"]))
 
     def mark_refused(self, entry: dict[str, Any], err: ChainRuleError) -> None:
+        """Mark ``entry`` refused. A refused INTAKE holds every other pending event of its case (issue 13):
+        without its own INTAKE on chain, the chain's case of that serial is someone else's, and nothing of
+        this case may be appended to it. ``held/<serial>`` says why until an administrator reissues it."""
         with self.lock, self.store.write_batch() as wb:
-            rec = self.store.get_json(entry["rec_key"].encode())
-            if rec is not None:
-                rec["anchor"] = {"state": "refused", "rule": err.rule, "message": str(err)}
-                wb.put_json(entry["rec_key"].encode(), rec)
-            wb.delete(outbox_key(entry["seq"]))
-            wb.put_json(outbox_refused_key(entry["seq"]), {**entry, "rule": err.rule, "message": str(err)})
+            later = []
+            if entry.get("open"):
+                later = [e for e in self.pending() if e["serial"] == entry["serial"] and e["seq"] != entry["seq"]]
+                wb.put_json(held_key(entry["serial"]), {"serial": entry["serial"], "rule": err.rule,
+                                                        "message": str(err), "at": time.time(),
+                                                        "held_events": len(later)})  # fmt: skip
+            for e, state in [(entry, "refused"), *((x, "held") for x in later)]:
+                rec = self.store.get_json(e["rec_key"].encode())
+                if rec is not None:
+                    rec["anchor"] = {"state": state, "rule": err.rule, "message": str(err)}
+                    wb.put_json(e["rec_key"].encode(), rec)
+                wb.delete(outbox_key(e["seq"]))
+                wb.put_json(outbox_refused_key(e["seq"]), {**e, "rule": err.rule, "message": str(err),
+                                                           **({"held": True} if state == "held" else {})})  # fmt: skip
+            if later:
+                log.error("outbox: the INTAKE of %s was refused (%s); its %d later event(s) are held, never sent "
+                          "into the chain's case of that serial", entry["serial"], err.rule, len(later))  # fmt: skip
+
+    def held_count(self) -> int:
+        return self.store.count_prefix(HELD_PREFIX)
 
 
 def _items(entries: list[dict[str, Any]]) -> tuple[list[OpenItem], list[AppendItem]]:

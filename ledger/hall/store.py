@@ -1,37 +1,78 @@
 """The hall's off-chain store on LevelDB (``plyvel``).
 
-Key layout (all keys are UTF-8; values JSON unless noted)::
+Key layout: :mod:`ledger.hall.keys`. Every multi-key change goes through :meth:`Store.write_batch`,
+which LevelDB applies atomically, so a crash never leaves half a case behind::
 
-    case/<serial>                    case header (what the hall knows of the case)
-    rec/<serial>/<seq:06d>           one stage record with its salts and local anchor state
-    blob/<sha256>                    raw bytes of a material or result file (content-addressed)
-    meta/<name>                      small named values (cursors, counters)
-    plus prefixes owned by other modules (outbox/, ...)
-
-Every multi-key change goes through :meth:`Store.write_batch`, which LevelDB applies atomically,
-so a crash never leaves half a case behind::
-
+    store = Store.init(path, hall_id=1)     # once, when the hall is set up: writes the store marker
+    store = Store(path)                      # every later start: opens an existing store, never creates one
     with store.write_batch() as wb:
         wb.put_json(b"case/TB-1", {...})
         wb.put_blob(pdf_bytes)
+
+Damage is refused, never papered over (issue 13):
+
+* a store is created only by :meth:`Store.init`; a missing directory, a missing ``CURRENT`` or a store
+  without its marker (``meta/store_init``) is damage, not a new store (:class:`StoreDamagedError`);
+* LevelDB runs with ``paranoid_checks`` and reads verify block checksums; every table file's footer
+  (the table magic number) is checked at open, so a truncated table is found before it answers;
+* a LevelDB corruption found later answers :class:`StoreDamagedError` (HTTP 503), never a 500.
+
+A full disk (``ENOSPC``) makes LevelDB refuse every later write until the database is reopened. The
+store then answers :class:`StorageFullError` for writes (reads keep working) and reopens itself once
+``min_free_bytes`` are free again (:meth:`Store.recover`, tried before each write and by ``/health``).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import logging
+import shutil
 import threading
-from collections.abc import Iterator
+import time
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import plyvel
 
-from ledger.errors import NotFoundError, StoreError
-from ledger.hall.keys import SYNC_KEY, blob_key
+from ledger.errors import NotFoundError, StorageFullError, StoreDamagedError, StoreError
+from ledger.hall.keys import STORE_INIT_KEY, SYNC_KEY, blob_key
 
-__all__ = ["Store", "WriteBatch"]
+__all__ = ["STORE_LAYOUT", "Store", "WriteBatch", "check_table_footers"]
+
+log = logging.getLogger("caseledger.store")
+
+STORE_LAYOUT = 1
+# the last 8 bytes of every LevelDB table file (table/format.h kTableMagicNumber, little-endian)
+_TABLE_MAGIC = (0xDB4775248B80FB57).to_bytes(8, "little")
+_FOOTER = 48
+DEFAULT_MIN_FREE = 8 * 1024 * 1024
+
+
+def check_table_footers(path: Path) -> None:
+    """Every table file of the LevelDB at ``path`` ends with the table magic number (a truncated or
+    overwritten table does not): :class:`StoreDamagedError` naming the first that does not."""
+    for f in sorted([*path.glob("*.ldb"), *path.glob("*.sst")]):
+        try:
+            size = f.stat().st_size
+            with f.open("rb") as fh:
+                fh.seek(max(0, size - 8))
+                tail = fh.read(8)
+        except OSError as exc:
+            raise StoreDamagedError(f"the store at {path} is damaged: table {f.name} cannot be read ({exc})") from exc
+        if size < _FOOTER or tail != _TABLE_MAGIC:
+            raise StoreDamagedError(
+                f"the store at {path} is damaged: table file {f.name} is truncated or overwritten ({size} bytes)"
+            )
+
+
+def _is_full(exc: BaseException) -> bool:
+    text = str(exc)
+    return "No space left" in text or f"errno {errno.ENOSPC}" in text or "Disk quota" in text
 
 
 def _dump(value: Any) -> bytes:
@@ -43,12 +84,15 @@ class WriteBatch:
 
     def __init__(self, batch: Any) -> None:
         self._b = batch
+        self.keys: list[bytes] = []  # what this batch writes (batch hooks look at it)
 
     def put(self, key: bytes, value: bytes) -> None:
         self._b.put(key, value)
+        self.keys.append(key)
 
     def put_json(self, key: bytes, value: Any) -> None:
         self._b.put(key, _dump(value))
+        self.keys.append(key)
 
     def delete(self, key: bytes) -> None:
         self._b.delete(key)
@@ -61,25 +105,84 @@ class WriteBatch:
 
 
 class Store:
-    """A LevelDB directory owned by one hall node (one process at a time)."""
+    """A LevelDB directory owned by one hall node (one process at a time). Opens existing stores only."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, min_free_bytes: int = DEFAULT_MIN_FREE, _create: bool = False) -> None:
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.min_free_bytes = min_free_bytes
         self._issued = 0
         self._synced = 0
         self._ticket_lock = threading.Lock()
         self._sync_lock = threading.Lock()
         self._tls = threading.local()
+        # every operation is a "user" of the LevelDB handle; reopening after a full disk waits for none
+        self._gate = threading.Condition()
+        self._users = 0
+        self._reopening = False
+        self.full_since: float | None = None
+        self.full_error: str | None = None
+        self.damage: str | None = None
+        self.on_recovered: list[Callable[[], None]] = []
+        self.batch_hooks: list[Callable[[WriteBatch], None]] = []
+        if not _create:
+            if not self.path.is_dir():
+                raise StoreDamagedError(
+                    f"there is no store at {self.path}: restore the hall's latest backup (caseledger restore), "
+                    "or, for a new hall, initialise it once with `caseledger hall init`"
+                )
+            if not (self.path / "CURRENT").is_file():
+                raise StoreDamagedError(
+                    f"the store at {self.path} is damaged: its CURRENT file is missing; restore the latest backup "
+                    "(caseledger restore) or re-fetch the hall's cases from its peers (caseledger hall recover)"
+                )
+            check_table_footers(self.path)
+        self._db = self._open(create=_create)
+        if not _create and self._db.get(STORE_INIT_KEY) is None:
+            self._db.close()
+            raise StoreDamagedError(
+                f"the store at {self.path} has no store marker (meta/store_init): it was not made by "
+                "`caseledger hall init` or it lost its first records; restore the latest backup (caseledger restore)"
+            )
+
+    def _open(self, *, create: bool) -> Any:
         try:
             # no block compression: what is on disk is what a raw scan sees (privacy checks after erasure)
-            self._db = plyvel.DB(str(self.path), create_if_missing=True, compression=None)
+            return plyvel.DB(str(self.path), create_if_missing=create, error_if_exists=create, compression=None,
+                             paranoid_checks=True)  # fmt: skip
+        except plyvel.CorruptionError as exc:
+            raise StoreDamagedError(
+                f"the store at {self.path} is damaged ({_plain(exc)}); restore the latest backup (caseledger restore) "
+                "or re-fetch the hall's cases from its peers (caseledger hall recover)"
+            ) from exc
         except plyvel.IOError as exc:
-            raise StoreError(f"cannot open the store at {self.path}: {exc} (is another node using it?)") from exc
+            if "lock" in str(exc).lower():
+                raise StoreError(f"cannot open the store at {self.path}: another node is using it") from exc
+            raise StoreDamagedError(f"cannot open the store at {self.path}: {_plain(exc)}") from exc
+        except plyvel.Error as exc:
+            raise StoreDamagedError(f"cannot open the store at {self.path}: {_plain(exc)}") from exc
+
+    @classmethod
+    def init(cls, path: Path | str, *, hall_id: int | None = None, min_free_bytes: int = DEFAULT_MIN_FREE) -> Store:
+        """Create a new, empty store with its marker (first initialisation of a hall; refuses an existing one)."""
+        p = Path(path)
+        if p.exists() and any(p.iterdir()):
+            raise StoreError(
+                f"{p} already holds files; a store is initialised only once (caseledger restore replaces one)"
+            )
+        p.mkdir(parents=True, exist_ok=True)
+        store = cls(p, min_free_bytes=min_free_bytes, _create=True)
+        store.put_json(STORE_INIT_KEY, {"layout": STORE_LAYOUT, "hall_id": hall_id, "created_at": time.time(),
+                                        "store_id": uuid.uuid4().hex})  # fmt: skip
+        return store
+
+    def marker(self) -> dict[str, Any]:
+        m: dict[str, Any] = self.get_json(STORE_INIT_KEY) or {}
+        return m
 
     def close(self) -> None:
-        if not self._db.closed:
-            self._db.close()
+        with self._gate:
+            if not self._db.closed:
+                self._db.close()
 
     def __enter__(self) -> Store:
         return self
@@ -87,6 +190,101 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # ------------------------------------------------------------------ use, errors, a full disk
+    @contextmanager
+    def _use(self) -> Iterator[Any]:
+        with self._gate:
+            while self._reopening:
+                self._gate.wait()
+            self._users += 1
+        try:
+            yield self._db
+        except plyvel.CorruptionError as exc:
+            self.damage = _plain(exc)
+            log.error("store: LevelDB reports corruption: %s", exc)
+            raise StoreDamagedError(
+                f"the store at {self.path} is damaged ({_plain(exc)}); restore the latest backup or re-fetch from "
+                "the peer halls (see docs/operations.md)"
+            ) from exc
+        finally:
+            with self._gate:
+                self._users -= 1
+                if self._users == 0:
+                    self._gate.notify_all()
+
+    @contextmanager
+    def _writing(self) -> Iterator[Any]:
+        """A write: refused at once while the disk is full (unless space is back: then reopen first)."""
+        if self.full_since is not None and not self.recover():
+            raise StorageFullError(
+                f"the hall's disk is full ({self.path}); nothing new can be saved until space is freed "
+                f"({self.free_bytes() // 1024} KiB free, {self.min_free_bytes // 1024} KiB needed)"
+            )
+        with self._use() as db:
+            try:
+                yield db
+            except plyvel.IOError as exc:
+                if not _is_full(exc):
+                    raise StoreError(f"the store at {self.path} could not write: {_plain(exc)}") from exc
+                if self.full_since is None:
+                    self.full_since = time.time()
+                    log.error("store: the disk is full (%s); writes answer 503 until space is freed", exc)
+                self.full_error = _plain(exc)
+                raise StorageFullError(
+                    f"the hall's disk is full ({self.path}); nothing new can be saved until space is freed"
+                ) from exc
+
+    def is_full(self) -> bool:
+        return self.full_since is not None
+
+    def free_bytes(self) -> int:
+        try:
+            return shutil.disk_usage(self.path).free
+        except OSError:
+            return 0
+
+    def recover(self) -> bool:
+        """After a full disk: reopen the LevelDB (it refuses writes until then) once enough space is free.
+
+        True if the store takes writes again. Waits for in-flight reads to finish (bounded)."""
+        if self.full_since is None:
+            return True
+        if self.free_bytes() < self.min_free_bytes:
+            return False
+        with self._gate:
+            if not self.is_full():  # another thread reopened it meanwhile
+                return True
+            self._reopening = True
+            deadline = time.monotonic() + 10
+            try:
+                while self._users > 0:
+                    if not self._gate.wait(timeout=max(0.0, deadline - time.monotonic())):
+                        return False
+                self._db.close()
+                try:
+                    self._db = self._open(create=False)
+                except StoreError as exc:
+                    log.error("store: reopening after a full disk failed (%s); trying once more", exc)
+                    time.sleep(0.5)
+                    try:
+                        self._db = self._open(create=False)
+                    except StoreError as again:
+                        self.damage = str(again)
+                        raise
+                log.info("store: space is back (%d KiB free); the store takes writes again", self.free_bytes() // 1024)
+                self.full_since = None
+                self.full_error = None
+            finally:
+                self._reopening = False
+                self._gate.notify_all()
+        for cb in list(self.on_recovered):
+            try:
+                cb()
+            except Exception:
+                log.exception("store: a recovery callback failed")
+        return True
+
+    # ------------------------------------------------------------------ writes
     @contextmanager
     def write_batch(self, *, sync: bool = True) -> Iterator[WriteBatch]:
         """Atomic batch: applied only if the block finishes without an exception.
@@ -95,9 +293,13 @@ class Store:
         as soon as LevelDB has it; the caller then calls :meth:`sync` (outside any lock) before
         telling anyone the data is saved — concurrent callers then share one fsync (group commit).
         """
-        batch = self._db.write_batch(transaction=True, sync=sync)
-        with batch:
-            yield WriteBatch(batch)
+        with self._writing() as db:
+            batch = db.write_batch(transaction=True, sync=sync)
+            wb = WriteBatch(batch)
+            with batch:
+                yield wb
+                for hook in self.batch_hooks:
+                    hook(wb)
         if not sync:
             # tickets are taken after the write is in LevelDB: every ticket <= _issued is written
             with self._ticket_lock:
@@ -112,25 +314,34 @@ class Store:
                 return  # another thread's fsync, started after our write, covered it
             with self._ticket_lock:
                 upto = self._issued
-            self._db.put(SYNC_KEY, b"", sync=True)  # a synced write flushes the whole log before it
+            with self._writing() as db:
+                db.put(SYNC_KEY, b"", sync=True)  # a synced write flushes the whole log before it
             self._synced = upto
 
+    def put_json(self, key: bytes, value: Any, *, sync: bool = True) -> None:
+        with self._writing() as db:
+            db.put(key, _dump(value), sync=sync)
+
+    def delete(self, key: bytes) -> None:
+        with self._writing() as db:
+            db.delete(key, sync=True)
+
+    def put_blob(self, data: bytes) -> str:
+        with self.write_batch() as wb:
+            return wb.put_blob(data)
+
+    # ------------------------------------------------------------------ reads
     def get(self, key: bytes) -> bytes | None:
-        value: bytes | None = self._db.get(key)
+        with self._use() as db:
+            value: bytes | None = db.get(key, verify_checksums=True)
         return value
 
     def get_json(self, key: bytes) -> Any:
-        raw = self._db.get(key)
+        raw = self.get(key)
         return None if raw is None else json.loads(raw)
 
-    def put_json(self, key: bytes, value: Any) -> None:
-        self._db.put(key, _dump(value), sync=True)
-
-    def delete(self, key: bytes) -> None:
-        self._db.delete(key, sync=True)
-
     def iter_prefix(self, prefix: bytes, *, reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
-        with self._db.iterator(prefix=prefix, reverse=reverse) as it:
+        with self._use() as db, db.iterator(prefix=prefix, reverse=reverse, verify_checksums=True) as it:
             yield from it
 
     def iter_json(self, prefix: bytes) -> Iterator[tuple[bytes, Any]]:
@@ -138,25 +349,21 @@ class Store:
             yield k, json.loads(v)
 
     def count_prefix(self, prefix: bytes) -> int:
-        with self._db.iterator(prefix=prefix, include_value=False) as it:
+        with self._use() as db, db.iterator(prefix=prefix, include_value=False, verify_checksums=True) as it:
             return sum(1 for _ in it)
-
-    def put_blob(self, data: bytes) -> str:
-        with self.write_batch() as wb:
-            return wb.put_blob(data)
 
     def get_blob(self, digest_hex: str) -> bytes:
         """The bytes stored under ``digest_hex``; re-hashed on read so disk corruption is caught."""
-        data = self._db.get(blob_key(digest_hex))
+        data = self.get(blob_key(digest_hex))
         if data is None:
             raise NotFoundError(f"no file with SHA-256 {digest_hex} in this hall's store")
         if hashlib.sha256(data).hexdigest() != digest_hex:
-            raise StoreError(f"stored file {digest_hex} is corrupted on disk")
+            raise StoreDamagedError(f"stored file {digest_hex} is corrupted on disk")
         blob: bytes = data
         return blob
 
     def has_blob(self, digest_hex: str) -> bool:
-        return self._db.get(blob_key(digest_hex)) is not None
+        return self.get(blob_key(digest_hex)) is not None
 
     def compact(self) -> None:
         """Compact the whole key range: overwritten and deleted values leave the on-disk files
@@ -165,22 +372,34 @@ class Store:
         The range is explicit (plyvel's default passes an empty range, which compacts nothing but the
         memtable); keys are UTF-8, which never contains the byte 0xff. Twice: a table still pinned by
         a concurrent iterator during the first pass is deleted as obsolete at the end of the next."""
-        self._db.compact_range(start=b"\x00", stop=b"\xff" * 8)
-        self._db.compact_range(start=b"\x00", stop=b"\xff" * 8)
+        with self._writing() as db:
+            db.compact_range(start=b"\x00", stop=b"\xff" * 8)
+            db.compact_range(start=b"\x00", stop=b"\xff" * 8)
 
     def snapshot_to(self, target: Path) -> int:
-        """Copy a consistent point-in-time snapshot into a new LevelDB at ``target``; returns keys copied."""
+        """Copy a consistent point-in-time snapshot into a new LevelDB at ``target``; returns keys copied.
+
+        The copy holds every key, the store marker included, so it opens as a store of the same hall."""
         n = 0
-        snap = self._db.snapshot()
-        try:
-            out = plyvel.DB(str(target), create_if_missing=True, error_if_exists=True)
+        with self._use() as db:
+            snap = db.snapshot()
             try:
-                with out.write_batch() as wb, snap.iterator() as it:
-                    for k, v in it:
-                        wb.put(k, v)
-                        n += 1
+                out = plyvel.DB(str(target), create_if_missing=True, error_if_exists=True, compression=None)
+                try:
+                    with out.write_batch() as wb, snap.iterator(verify_checksums=True) as it:
+                        for k, v in it:
+                            wb.put(k, v)
+                            n += 1
+                finally:
+                    out.close()
             finally:
-                out.close()
-        finally:
-            snap.close()
+                snap.close()
         return n
+
+
+def _plain(exc: BaseException) -> str:
+    """plyvel's message without the bytes repr (``b'Corruption: ...'``)."""
+    text = exc.args[0] if exc.args else str(exc)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return str(text)

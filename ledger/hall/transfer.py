@@ -343,18 +343,25 @@ class TransferWorker(BackgroundWorker):
 
     def sources(self, serial: str, writer: int) -> list[int]:
         """Which halls to ask for ``writer``'s records: the writer itself, or (for this hall's own records,
-        after a restore) every other hall of the case: the accepting hall and the halls that wrote events."""
+        after a restore) every other hall that must hold the case — its accepting hall, every active hall of
+        its home district (from the registry), and any other hall that wrote one of its events."""
         own = self.book.hall.hall_id
         if writer != own:
             return [writer]
         halls: list[int] = []
-        header = self.book.header(serial)
-        if int(header.get("accepting_hall") or 0) not in (0, own):
-            halls.append(int(header["accepting_hall"]))
-        for _, ev in self.store.iter_json(chain_event_prefix(serial)):
-            h = int(ev["hall_id"])
+
+        def add(h: int) -> None:
             if h not in (0, own) and h not in halls:
                 halls.append(h)
+
+        header = self.book.header(serial)
+        add(int(header.get("accepting_hall") or 0))
+        home = int(header.get("home_district") or 0)
+        for info in self.client.halls():
+            if info.district == home and info.status == "active":
+                add(info.hall_id)
+        for _, ev in self.store.iter_json(chain_event_prefix(serial)):
+            add(int(ev["hall_id"]))
         return halls
 
     def run_once(self) -> int:

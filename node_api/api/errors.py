@@ -8,13 +8,17 @@ from fastapi.responses import JSONResponse
 
 from ledger.errors import (
     AuthError,
+    CaseHeldError,
     ChainUnavailableError,
     ForbiddenError,
     InputError,
     LedgerError,
     NotFoundError,
     RateLimitedError,
+    StorageFullError,
+    StoreDamagedError,
     TransferError,
+    UnavailableError,
     VerificationError,
 )
 from ledger.hall.transfer import PeerAuthError, PeerForbiddenError
@@ -29,8 +33,8 @@ _STATUS: tuple[tuple[type[LedgerError] | tuple[type[LedgerError], ...], int], ..
     (RateLimitedError, 429),
     ((PeerAuthError, AuthError), 401),
     ((PeerForbiddenError, ForbiddenError), 403),
-    (ChainUnavailableError, 503),
-    (VerificationError, 409),
+    ((ChainUnavailableError, StorageFullError, StoreDamagedError, UnavailableError), 503),
+    ((VerificationError, CaseHeldError), 409),
     (TransferError, 502),
 )
 
@@ -40,8 +44,11 @@ def status_of(exc: LedgerError) -> int:
     return next((status for kinds, status in _STATUS if isinstance(exc, kinds)), 500)
 
 
-def _body(code: str, field: str | None, message: str) -> dict[str, dict[str, str | None]]:
-    return {"error": {"code": code, "field": field, "message": message}}
+def _body(code: str, field: str | None, message: str, zh: str | None = None) -> dict[str, dict[str, str | None]]:
+    err: dict[str, str | None] = {"code": code, "field": field, "message": message}
+    if zh:
+        err["message_zh"] = zh  # the staff sentence (the pages show it in zh-CN)
+    return {"error": err}
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -49,10 +56,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def ledger_error(_: Request, exc: LedgerError) -> JSONResponse:
         field = exc.field if isinstance(exc, InputError) else None
         message = exc.message if isinstance(exc, InputError) else str(exc)
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimitedError) else None
+        retry_after = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry_after)} if isinstance(retry_after, int) else None
         if isinstance(exc, AuthError) and not isinstance(exc, RateLimitedError):
             headers = {"WWW-Authenticate": "Bearer"}
-        return JSONResponse(_body(exc.code, field, message), status_code=status_of(exc), headers=headers)
+        return JSONResponse(_body(exc.code, field, message, exc.zh), status_code=status_of(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

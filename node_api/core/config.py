@@ -85,6 +85,15 @@ class Settings(BaseSettings):
     health_transfer_attempts: int = Field(
         default=3, ge=1, description="/health: transfers_failing when a pull has failed this many times in a row"
     )
+    init_store: bool = Field(
+        default=False,
+        description="first start of a new hall: create its store (never again: a missing store is damage)",
+    )
+    store_min_free_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=0, description="after a full disk, free space needed before the store takes writes"
+    )
+    idempotency_ttl: float = Field(default=24 * 3600, gt=0, description="how long a first answer is kept, s")
+    max_logs_range: int = Field(default=1000, ge=1, description="blocks per eth_getLogs of the start-up checks")
     metrics_enabled: bool = Field(default=True, description="serve Prometheus metrics at GET /metrics")
     environment: str = "development"
 

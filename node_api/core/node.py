@@ -14,13 +14,15 @@ from web3 import Web3
 from ledger.chain.client import ChainClient
 from ledger.chain.deployment import Deployment
 from ledger.chain.endpoints import EndpointPool, FailoverProvider
-from ledger.errors import ChainUnavailableError, ConfigError
+from ledger.errors import ChainUnavailableError, ConfigError, StorageFullError, StoreDamagedError
 from ledger.hall.access import AccessTrail
 from ledger.hall.accounts import AccountBook, ensure_demo_accounts
 from ledger.hall.backup import BackupManifest, keystore_files, write_backup
 from ledger.hall.cases import CaseBook, HallIdentity
+from ledger.hall.idempotency import Answers
 from ledger.hall.indexer import Indexer
-from ledger.hall.keys import CHECK_PREFIX, HALL_KEY
+from ledger.hall.integrity import SerialCheck, bump_generation, check_against_chain
+from ledger.hall.keys import CHECK_PREFIX, HALL_KEY, STORE_INIT_KEY
 from ledger.hall.keystore import load_keystore, read_password
 from ledger.hall.outbox import Outbox, OutboxSender
 from ledger.hall.store import Store
@@ -29,6 +31,8 @@ from node_api.core.config import Settings
 from node_api.core.ops import problems, write_admin_token
 
 __all__ = ["HallNode"]
+
+TRAIL_BACKLOG_MAX = 10_000
 
 log = logging.getLogger("caseledger.node")
 
@@ -59,6 +63,22 @@ def _client(pool: EndpointPool, dep: Deployment, account: LocalAccount | None = 
     return ChainClient(w3=Web3(FailoverProvider(pool)), deployment=dep, account=account)
 
 
+def _open_store(settings: Settings, path: Path, hall_id: int) -> Store:
+    """The hall's store: opened (never created), or initialised when ``CASELEDGER_INIT_STORE`` says this is the
+    hall's first start; a store of another hall is refused."""
+    if settings.init_store and not path.exists():
+        Store.init(path, hall_id=hall_id, min_free_bytes=settings.store_min_free_bytes).close()
+        log.info("initialised a new store for hall %d at %s", hall_id, path)
+    store = Store(path, min_free_bytes=settings.store_min_free_bytes)
+    owner = store.marker().get("hall_id")
+    if owner is None:
+        store.put_json(STORE_INIT_KEY, {**store.marker(), "hall_id": hall_id})
+    elif int(owner) != hall_id:
+        store.close()
+        raise StoreDamagedError(f"the store at {path} belongs to hall {owner}, not to hall {hall_id}: wrong directory?")
+    return store
+
+
 class HallNode:
     def __init__(self, settings: Settings) -> None:
         keystore, dep_file, data_dir = settings.require()
@@ -85,9 +105,23 @@ class HallNode:
             raise ConfigError(f"this key belongs to hall {info.hall_id}, not hall {settings.hall_id}")
         self.info = info
         self.hall = HallIdentity(hall_id=info.hall_id, district=info.district, account=info.account, name=info.name)
-        self.store = Store(data_dir / "store")
+        self.store = _open_store(settings, data_dir / "store", info.hall_id)
+        try:
+            # refuse a store that is older than itself or lacks what this hall anchored (ledger.hall.integrity)
+            self.generation = bump_generation(self.store, data_dir)
+            self.start_check = check_against_chain(
+                self.store, self.reader, hall_id=info.hall_id, max_range=settings.max_logs_range
+            )
+        except BaseException:
+            self.store.close()
+            self.pool.close()
+            raise
         self.store.put_json(HALL_KEY, {"hall_id": info.hall_id, "district": info.district, "name": info.name})
+        self.serial_check = SerialCheck(
+            self.store, self.reader, hall_id=info.hall_id, max_range=settings.max_logs_range
+        )
         self.outbox = Outbox(self.store)
+        self.answers = Answers(self.store, ttl=settings.idempotency_ttl)
         self.sender = OutboxSender(
             self.outbox,
             self.writer,
@@ -98,6 +132,7 @@ class HallNode:
         self.book = CaseBook(
             self.store, self.outbox, hall=self.hall, max_file_bytes=settings.max_file_bytes, on_write=self.sender.wake
         )
+        self.book.intake_gates.append(self.serial_check.gate)
         self.transfers = TransferWorker(self.book, self.reader, self.account, interval=settings.poll_interval)
         self.indexer = Indexer(
             self.store,
@@ -120,6 +155,8 @@ class HallNode:
             ensure_demo_accounts(self.accounts, data_dir / "demo-accounts.json")
         self.trail = AccessTrail(self.store, hall_id=info.hall_id)
         self._trail_lock = threading.Lock()
+        self._trail_backlog: list[tuple[str, str, str, str]] = []
+        self.store.on_recovered.append(self._store_recovered)
         self._trail_stop = threading.Event()
         self._trail_wake = threading.Event()
         self._trail_thread: threading.Thread | None = None
@@ -129,9 +166,31 @@ class HallNode:
 
     # ------------------------------------------------------------------ access trail
     def record_access(self, actor: str, action: str, serial: str, what: str = "") -> None:
-        """Log a view or export of a case's personal data (访问留痕)."""
+        """Log a view or export of a case's personal data (访问留痕).
+
+        While the disk is full, entries wait in memory (at most ``TRAIL_BACKLOG_MAX``, beyond that the
+        read is refused) and are written in order as soon as the store takes writes again."""
         with self._trail_lock:
+            try:
+                self._flush_trail_backlog()
+                self.trail.record(actor=actor, action=action, serial=serial, what=what)
+            except StorageFullError:
+                if len(self._trail_backlog) >= TRAIL_BACKLOG_MAX:
+                    raise
+                self._trail_backlog.append((actor, action, serial, what))
+
+    def _flush_trail_backlog(self) -> None:
+        while self._trail_backlog:
+            actor, action, serial, what = self._trail_backlog[0]
             self.trail.record(actor=actor, action=action, serial=serial, what=what)
+            self._trail_backlog.pop(0)
+
+    def _store_recovered(self) -> None:
+        with self._trail_lock:
+            try:
+                self._flush_trail_backlog()
+            except StorageFullError:
+                pass
 
     def anchor_trail(self, *, background: bool = False) -> None:
         """Anchor the access trail's root now (or wake the background anchorer)."""
@@ -159,6 +218,7 @@ class HallNode:
         _, _, data_dir = self.settings.require()
         self.admin_token = write_admin_token(data_dir)
         self.pool.start()
+        self.serial_check.start()
         self.sender.start()
         self.indexer.start()
         self.transfers.start()
@@ -183,11 +243,16 @@ class HallNode:
             self.transfers.stop()
             self.indexer.stop()
             self.sender.stop()
+            self.serial_check.stop()
         self.pool.close()
         self.store.close()
 
     def health(self) -> dict[str, Any]:
         """The health numbers plus ``status`` (``ok`` | ``degraded``) and ``problems`` said in words."""
+        try:
+            self.store.recover()  # after a full disk: takes writes again as soon as space is back
+        except Exception as exc:  # reported below through store.damage
+            log.warning("store recovery failed: %s", exc)
         h = self.health_numbers()
         found = problems(h, self.settings)
         return {"status": "degraded" if found else "ok", "problems": found, **h}
@@ -239,7 +304,18 @@ class HallNode:
         ep = self.pool.status()
         ix = self.indexer
         fork = ix.last_fork
+        st_full = self.store.full_since
         return {
+            "store": {
+                "full": st_full is not None,
+                "full_since": st_full,
+                "free_bytes": self.store.free_bytes(),
+                "min_free_bytes": self.store.min_free_bytes,
+                "damage": self.store.damage,
+                "generation": self.generation,
+            },
+            "serial_check": {"done": self.serial_check.done, "last_error": self.serial_check.last_error},
+            "held_cases": self.outbox.held_count(),
             "hall_id": self.hall.hall_id,
             "name": self.hall.name,
             "district": self.hall.district,

@@ -252,6 +252,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "e_rate_limited": ("尝试次数过多", "Too many attempts"),
     "e_chain_unavailable": ("暂时连不上区块链", "The chain cannot be reached right now"),
     "e_network": ("无法连接本大厅节点", "This hall's node cannot be reached"),
+    "e_storage_full": ("本厅存储空间已满", "This hall's storage is full"),
+    "e_store_damaged": ("本厅数据存储损坏", "This hall's store is damaged"),
+    "e_serial_check": ("正在核对办件编号", "Checking case serials"),
+    "e_clock_skew": ("本厅服务器时钟不准", "This hall's clock is wrong"),
+    "e_case_held": ("该办件已暂停", "This case is held"),
+    "e_idempotency_conflict": ("重复提交", "Submitted twice"),
     "e_other": ("操作未能完成", "The action did not complete"),
     "do_invalid_input": ("请按提示修改后重试。", "Correct it and try again."),
     "do_not_found": ("请核对办件编号。", "Check the case serial."),
@@ -261,6 +267,15 @@ TEXT: dict[str, tuple[str, str]] = {
     "do_rate_limited": ("请稍等几分钟再试。", "Wait a few minutes and try again."),
     "do_chain_unavailable": ("已保存的内容不会丢失，请稍后重试。", "Nothing saved is lost; try again shortly."),
     "do_network": ("请检查网络后重试。", "Check the network and try again."),
+    "do_storage_full": (
+        "已保存的办件可照常查看；空间恢复后自动继续，请稍后重试。",
+        "Saved cases can still be viewed; it resumes by itself once space is freed.",
+    ),
+    "do_store_damaged": ("请联系系统管理员。", "Call the system administrator."),
+    "do_serial_check": ("请稍候片刻再提交。", "Wait a moment and submit again."),
+    "do_clock_skew": ("请联系系统管理员校准时钟。", "Ask the system administrator to fix the clock."),
+    "do_case_held": ("请联系大厅管理员为该办件重新编号。", "Ask the hall admin to reissue the case."),
+    "do_idempotency_conflict": ("请刷新页面后重试。", "Reload the page and try again."),
     "do_other": ("请稍后重试；如仍失败，请联系大厅管理员。", "Try again; if it keeps failing, call the hall admin."),
 }
 

@@ -17,6 +17,7 @@ from ledger.dev.demo import HallClient, demo_id_number
 from ledger.dev.devchain import DevChain, dev_admin, free_port
 from ledger.dev.localnet import LocalNet
 from ledger.hall.keystore import create_keystore, write_password_file
+from ledger.hall.store import Store
 from node_api.core.config import Settings
 from node_api.core.node import HallNode
 from node_api.main import create_app
@@ -77,9 +78,10 @@ class InProcHall:
 def make_hall_dir(root: Path, admin: ChainClient, district: int, name: str) -> Path:
     d = root / f"hall-{district}"
     acct = create_keystore(d / "keystore.json", write_password_file(d / "keystore.password"))
-    admin.register_hall(acct.address, district, name, "http://127.0.0.1:1")
+    hall_id = admin.register_hall(acct.address, district, name, "http://127.0.0.1:1")
     admin.fund(acct.address, 10**20)
     admin.grant_role("DISPUTE_OFFICER_ROLE", acct.address)
+    Store.init(d / "store", hall_id=hall_id).close()
     return d
 
 

@@ -26,7 +26,7 @@ MATS = ["application_form", "id_card", "household_register", "housing_proof"]
 def _hall(tmp_path: Path, client: ChainClient, name: str) -> CaseBook:
     info = client.hall_of(client.address)
     assert info is not None
-    store = Store(tmp_path / name)
+    store = Store.init(tmp_path / name)
     return CaseBook(store, Outbox(store), hall=HallIdentity(hall_id=info.hall_id, district=info.district))
 
 

@@ -25,7 +25,7 @@ class Clock:
 
 @pytest.fixture
 def book(tmp_path: Path) -> AccountBook:
-    return AccountBook(Store(tmp_path / "store"), hall_id=1, clock=Clock(), session_ttl=3600)
+    return AccountBook(Store.init(tmp_path / "store"), hall_id=1, clock=Clock(), session_ttl=3600)
 
 
 def _clock(book: AccountBook) -> Clock:

@@ -31,7 +31,7 @@ def _hall_dir(tmp: Path) -> Path:
 
 def _backup(tmp: Path, d: Path) -> Path:
     out = tmp / "b.tar.gz"
-    with Store(d / "store") as s:
+    with Store.init(d / "store") as s:
         s.put_json(b"case/TB-1", {"serial": "TB-1"})
         s.put_json(b"meta/indexer_cursor", 41)
         s.put_blob(b"%PDF- scan")
@@ -44,7 +44,7 @@ def _backup(tmp: Path, d: Path) -> Path:
             chain_block=45,
         )
         s.put_json(b"case/TB-2", {"serial": "TB-2"})  # after the snapshot: not in the backup
-    assert m.keys == 3 and m.indexer_cursor == 41 and m.chain_block == 45
+    assert m.keys == 4 and m.indexer_cursor == 41  # 3 + the store marker and m.chain_block == 45
     return out
 
 

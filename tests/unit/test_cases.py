@@ -14,7 +14,7 @@ MATS = ["application_form", "id_card", "household_register", "housing_proof"]
 
 
 def _book(tmp_path: Path, district: int = 350502, max_file_bytes: int = 1000) -> CaseBook:
-    store = Store(tmp_path / "store")
+    store = Store.init(tmp_path / "store")
     return CaseBook(
         store, Outbox(store), hall=HallIdentity(hall_id=7, district=district), max_file_bytes=max_file_bytes
     )

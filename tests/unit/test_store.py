@@ -13,7 +13,7 @@ from ledger.hall.store import Store
 
 
 def test_batch_is_all_or_nothing(tmp_path: Path) -> None:
-    with Store(tmp_path / "db") as s:
+    with Store.init(tmp_path / "db") as s:
         with pytest.raises(RuntimeError), s.write_batch() as wb:
             wb.put_json(b"case/A", {"x": 1})
             wb.put_blob(b"file")
@@ -26,7 +26,7 @@ def test_batch_is_all_or_nothing(tmp_path: Path) -> None:
 
 
 def test_blobs_are_content_addressed_and_checked(tmp_path: Path) -> None:
-    with Store(tmp_path / "db") as s:
+    with Store.init(tmp_path / "db") as s:
         h = s.put_blob(b"hello")
         assert s.put_blob(b"hello") == h and s.count_prefix(b"blob/") == 1
         assert s.get_blob(h) == b"hello"
@@ -40,7 +40,7 @@ def test_blobs_are_content_addressed_and_checked(tmp_path: Path) -> None:
 
 
 def test_survives_reopen_and_iterates_in_order(tmp_path: Path) -> None:
-    with Store(tmp_path / "db") as s:
+    with Store.init(tmp_path / "db") as s:
         for i in (3, 1, 2):
             s.put_json(f"rec/A/{i:06d}".encode(), {"i": i})
     with Store(tmp_path / "db") as s:
@@ -48,15 +48,15 @@ def test_survives_reopen_and_iterates_in_order(tmp_path: Path) -> None:
 
 
 def test_second_opener_gets_a_clear_error(tmp_path: Path) -> None:
-    with Store(tmp_path / "db"), pytest.raises(StoreError, match="another node"):
+    with Store.init(tmp_path / "db"), pytest.raises(StoreError, match="another node"):
         Store(tmp_path / "db")
 
 
 def test_snapshot_copy(tmp_path: Path) -> None:
-    with Store(tmp_path / "db") as s:
+    with Store.init(tmp_path / "db") as s:
         s.put_json(b"case/A", {"x": 1})
         s.put_blob(b"data")
-        assert s.snapshot_to(tmp_path / "copy") == 2
+        assert s.snapshot_to(tmp_path / "copy") == 3  # with the store marker
     with Store(tmp_path / "copy") as c:
         assert c.get_json(b"case/A") == {"x": 1}
 
@@ -64,7 +64,7 @@ def test_snapshot_copy(tmp_path: Path) -> None:
 def test_group_commit_sync_covers_concurrent_writers(tmp_path: Path) -> None:
     import threading
 
-    with Store(tmp_path / "db") as s:
+    with Store.init(tmp_path / "db") as s:
         errors: list[BaseException] = []
 
         def writer(i: int) -> None:

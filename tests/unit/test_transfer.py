@@ -30,7 +30,7 @@ MATS = ["application_form", "id_card", "household_register", "housing_proof"]
 
 
 def _package(tmp_path: Path) -> tuple[str, dict[str, Any], list[ChainEvent]]:
-    store = Store(tmp_path / "a")
+    store = Store.init(tmp_path / "a")
     book = CaseBook(store, Outbox(store), hall=HallIdentity(hall_id=1, district=350502))
     serial = book.intake(
         item_code="HJ-MIGRATE",
@@ -131,7 +131,7 @@ def test_peer_guard(tmp_path: Path) -> None:
             suspended.address: HallInfo(3, suspended.address, 350503, "suspended", "C", "http://c"),
         }
     )
-    store = Store(tmp_path / "s")
+    store = Store.init(tmp_path / "s")
     guard = PeerGuard(store, reg, window=60)  # type: ignore[arg-type]
     path = "/peer/cases/X/package"
     h = sign_request(good, "GET", path)

@@ -69,3 +69,12 @@ def reset_totp(username: str, node: NodeDep, _: HallAdmin) -> dict[str, Any]:
     """A new TOTP secret for the account (the old authenticator stops working; sessions end)."""
     c = node.accounts.reset_totp(username)
     return {"account": c.account.public(), "totp_secret": c.totp_secret, "totp_uri": c.provisioning_uri()}
+
+
+@router.post(
+    "/cases/{serial}/reissue", operation_id="reissue_held_case", response_model=dict[str, Any], status_code=201
+)
+def reissue_case(serial: str, node: NodeDep, staff: HallAdmin) -> dict[str, Any]:
+    """A held case (the chain refused its INTAKE: its serial belongs to another case on chain) taken in again
+    under a new serial with the same applicant data and files; give the applicant a new receipt."""
+    return node.book.reissue(serial, staff=staff.username)

@@ -41,6 +41,7 @@ class CasePublic(BaseModel):
     created_at: str | None = None
     status: str
     transfer: dict[str, Any] | None = None
+    held: dict[str, Any] | None = None  # the chain refused the INTAKE: later events held (docs/operations.md)
     timeline: list[dict[str, Any]] = Field(default_factory=list)
 
 

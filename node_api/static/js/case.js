@@ -19,15 +19,16 @@
       const buttons = form.querySelectorAll("button");
       buttons.forEach(function (b) { b.disabled = true; });
       prog.hidden = false;
+      const key = CL.formKey(form);
       try {
         if (action === "acceptance") {
           const accepted = ev.submitter ? ev.submitter.value === "true" : true;
-          await CL.api("POST", url, { accepted: accepted, reason: form.reason.value.trim() });
+          await CL.api("POST", url, { accepted: accepted, reason: form.reason.value.trim() }, key);
         } else if (action === "supplement-request") {
           const mats = Array.from(form.querySelectorAll("input[name=materials]:checked")).map(function (i) { return i.value; });
-          await CL.api("POST", url, { materials: mats, note: form.note.value.trim() });
+          await CL.api("POST", url, { materials: mats, note: form.note.value.trim() }, key);
         } else if (action === "delivery") {
-          await CL.api("POST", url, { method: form.method.value, note: form.note.value.trim() });
+          await CL.api("POST", url, { method: form.method.value, note: form.note.value.trim() }, key);
         } else {
           // multipart: result (approved, note, document) or supplement (materials.<code>)
           const fd = new FormData();
@@ -38,8 +39,9 @@
           form.querySelectorAll("input[type=file]").forEach(function (inp) {
             for (const f of inp.files) fd.append(inp.name, f, f.name);
           });
-          await CL.upload(url, fd, null);
+          await CL.upload(url, fd, null, key);
         }
+        CL.doneKey(form);
         ok.textContent = t("done"); ok.hidden = false;
         location.reload();
       } catch (err) {

@@ -114,7 +114,9 @@
     const btn = document.getElementById("submit-intake");
     wrap.hidden = false; btn.disabled = true;
     try {
-      const c = await CL.upload("/cases", fd, function (p) { bar.value = Math.round(p * 100); txt.textContent = Math.round(p * 100) + "%"; });
+      const key = CL.formKey(form);  // the same key if this submission is retried after a lost answer
+      const c = await CL.upload("/cases", fd, function (p) { bar.value = Math.round(p * 100); txt.textContent = Math.round(p * 100) + "%"; }, key);
+      CL.doneKey(form);
       bar.value = 100; txt.textContent = "100%";
       receipt(c, fd);
     } catch (err) {

@@ -27,7 +27,8 @@
     const fd = new FormData(); fd.append(kind, file, file.name);
     prog.hidden = false;
     try {
-      const c = await CL.upload("/cases/" + encodeURIComponent(serial) + "/verifications", fd, null);
+      const c = await CL.upload("/cases/" + encodeURIComponent(serial) + "/verifications", fd, null, CL.formKey(form));
+      CL.doneKey(form);
       const tbody = out.querySelector("tbody"); tbody.textContent = "";
       const h = document.getElementById("verdict");
       h.textContent = c.verdict === "match" ? "✔ " + t("verdict_match") : "✖ " + t("verdict_mismatch");
