@@ -388,8 +388,7 @@ class CaseBook:
         extra: list[tuple[Stage, dict[str, Any]]] | None = None,
     ) -> dict[str, Any]:
         self._gates(self.write_gates)
-        if (held := self.held(serial)) is not None:
-            raise CaseHeldError(serial, held)
+        self._refuse_held(serial)
         with self.lock:
             header = self.header(serial)
             with self.store.write_batch(sync=False) as wb:
@@ -402,13 +401,19 @@ class CaseBook:
         self._written()
         return self.view(serial)
 
+    def _refuse_held(self, serial: str) -> None:
+        if (held := self.held(serial)) is not None:
+            raise CaseHeldError(serial, held)
+
     def _require_home(self, serial: str) -> dict[str, Any]:
+        self._refuse_held(serial)
         h = self.header(serial)
         if h["home_district"] != self.hall.district:
             raise InputError("serial", f"case {serial} belongs to district {h['home_district']}, not this hall's")
         return h
 
     def _require_accepting(self, serial: str) -> dict[str, Any]:
+        self._refuse_held(serial)
         h = self.header(serial)
         if h["accepting_hall"] != self.hall.hall_id:
             raise InputError("serial", f"case {serial} was accepted at hall {h['accepting_hall']}, not here")

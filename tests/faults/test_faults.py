@@ -234,3 +234,23 @@ def test_disk_full_answers_503_keeps_reads_and_recovers_by_itself(net: LocalNet,
         if hall_pid(d) is None:
             _cli("hall", "recover", "--hall-dir", str(d))
             _restart(net, 1)
+
+
+def test_a_retry_with_the_same_key_gets_the_first_answer_across_a_restart(net: LocalNet) -> None:
+    """Issue 13 item 6: a clerk who retried after "server disconnected" created a second case."""
+    key = uuid.uuid4().hex
+    first = _post_intake(net, "重试者", key)
+    assert first.status_code == 201, first.text
+    serial = first.json()["serial"]
+    stop_hall(Path(net.halls[0]["dir"]))
+    _restart(net, 1)
+    again = _post_intake(net, "重试者", key)
+    assert again.status_code == 201 and again.headers.get("idempotent-replayed") == "true", again.text
+    assert again.json()["serial"] == serial
+    names = [c["serial"] for c in client(net, 1).http.get("/cases").json()["data"]]
+    assert names.count(serial) == 1
+    other = client(net, 1).http.post(f"/cases/{serial}/delivery", json={"method": "counter"},
+                                     headers={"Idempotency-Key": key})  # fmt: skip
+    assert other.status_code == 422 and "another request" in other.json()["error"]["message"]
+    count = FaultCount("restart between a request and its retry")
+    settle(net, count, {serial: "重试者"})

@@ -1,0 +1,85 @@
+"""Regression tests of issue 13 that need a real chain but no hall processes: the held case, a failed `up`."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger.chain.client import ChainClient
+from ledger.core.stages import Stage
+from ledger.dev.demo import demo_id_number
+from ledger.dev.devchain import free_port
+from ledger.dev.localnet import LocalNet
+from ledger.errors import CaseHeldError, ConfigError
+from ledger.hall.cases import CaseBook, HallIdentity, Upload
+from ledger.hall.keys import serial_counter_key
+from ledger.hall.outbox import Outbox, OutboxSender
+from ledger.hall.store import Store
+
+pytestmark = pytest.mark.integration
+
+MATS = ["application_form", "id_card", "household_register", "housing_proof"]
+
+
+def _intake(book: CaseBook, name: str) -> str:
+    return str(
+        book.intake(item_code="HJ-MIGRATE", home_district=350503,
+                    applicant={"name": name, "id_number": demo_id_number(), "phone": "13905951234"},
+                    materials=[Upload(m, f"{m}.pdf", f"{name} {m}".encode()) for m in MATS], staff="w")["serial"]
+    )  # fmt: skip
+
+
+def test_refused_intake_holds_its_materials_instead_of_appending_them_to_another_case(
+    tmp_path: Path, new_hall: Any
+) -> None:
+    """Issue 13 item 1 (backstop): the reused serial's INTAKE was refused (CaseLedgerCaseExists) and its
+    MATERIALS became event #2 of another applicant's case."""
+    client: ChainClient = new_hall(350502)
+    info = client.hall_of(client.address)
+    assert info is not None
+    store = Store.init(tmp_path / "a")
+    book = CaseBook(store, Outbox(store), hall=HallIdentity(hall_id=info.hall_id, district=info.district))
+    sender = OutboxSender(book.outbox, client)
+    first = _intake(book, "张三")
+    assert sender.run_once() == 2
+    # the store forgets its counter (as a rolled-back store does): the next intake gets the same serial
+    store.delete(serial_counter_key(first.split("-")[0][2:]))
+    store.delete(f"case/{first}".encode())  # the rolled-back store does not know the case either
+    again = _intake(book, "李四")
+    assert again == first
+    sender.run_once()
+    events = client.case_events(first)
+    assert [e.stage for e in events] == [Stage.INTAKE, Stage.MATERIALS], "nothing of 李四 went into 张三's case"
+    held = book.held(first)
+    assert held is not None and held["rule"] == "CaseLedgerCaseExists" and held["held_events"] == 1
+    view = book.view(first)
+    assert view["status"] == "held"
+    assert [e["anchor"]["state"] for e in view["timeline"]] == ["refused", "held"]
+    assert book.outbox.pending_count() == 0 and book.outbox.held_count() == 1
+    with pytest.raises(CaseHeldError):
+        book.deliver(first, method="counter", note="", staff="w")
+    # the way out: a hall admin reissues it under a fresh serial; the same applicant and files, anchored
+    new = book.reissue(first, staff="admin")
+    assert new["serial"] != first and new["reissued_from"] == first
+    assert sender.run_once() == 2
+    recs = book.records(new["serial"])
+    assert recs[0]["fields"]["applicant_name"] == "李四" and recs[0]["fields"]["reissued_from"] == first
+    assert [e.stage for e in client.case_events(new["serial"])] == [Stage.INTAKE, Stage.MATERIALS]
+    assert len(client.case_events(first)) == 2
+
+
+def test_a_failed_up_stops_the_chain_it_started(tmp_path: Path) -> None:
+    """Issue 13 item 8: a failed `caseledger up` left the chain process running."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        taken = busy.getsockname()[1]  # bound, not listening: the hall node cannot bind it and exits
+        net = LocalNet(tmp_path, halls=1, chain_port=free_port(), hall_ports=[taken], block_time=1.0,
+                       node_env={"CASELEDGER_STARTUP_TIMEOUT": "10"})  # fmt: skip
+        with pytest.raises(ConfigError, match="exited"):
+            net.up(timeout=60)
+    assert net.chain.pid() is None, "the chain started by the failed `up` is still running"
+    with socket.socket() as s, pytest.raises(ConnectionRefusedError):
+        s.connect(("127.0.0.1", net.chain.port))  # nothing answers on its port any more
