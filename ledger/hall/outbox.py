@@ -276,8 +276,10 @@ class OutboxSender(BackgroundWorker):
         receipt_timeout: float = 60.0,
         reorg_check_interval: float = 2.0,
         on_anchored: Callable[[list[dict[str, Any]]], None] | None = None,
+        hold: Callable[[], str | None] | None = None,
     ) -> None:
         super().__init__()
+        self.hold = hold  # says why nothing may be sent now (the hall's clock is off), or None
         self.outbox = outbox
         self.client = client
         self.batch_max = batch_max
@@ -354,6 +356,9 @@ class OutboxSender(BackgroundWorker):
     # ---------------------------------------------------------------- pipeline
     def pump(self) -> bool:
         """One non-blocking step: collect mined batches, send new ones. True if anything happened."""
+        if self.hold is not None and (why := self.hold()) is not None:
+            self.last_error = why
+            return False
         progressed = False
         self.watch_chain()
         if self.needs_reconcile:

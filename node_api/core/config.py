@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     store_min_free_bytes: int = Field(
         default=8 * 1024 * 1024, ge=0, description="after a full disk, free space needed before the store takes writes"
     )
+    clock_max_skew: float = Field(
+        default=120.0, gt=0, description="beyond this clock offset from the chain (s), writes and anchoring are held"
+    )
+    clock_peer_interval: float = Field(default=60.0, gt=0, description="seconds between Date checks of peer halls")
     idempotency_ttl: float = Field(default=24 * 3600, gt=0, description="how long a first answer is kept, s")
     max_logs_range: int = Field(default=1000, ge=1, description="blocks per eth_getLogs of the start-up checks")
     metrics_enabled: bool = Field(default=True, description="serve Prometheus metrics at GET /metrics")

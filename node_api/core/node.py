@@ -19,6 +19,7 @@ from ledger.hall.access import AccessTrail
 from ledger.hall.accounts import AccountBook, ensure_demo_accounts
 from ledger.hall.backup import BackupManifest, keystore_files, write_backup
 from ledger.hall.cases import CaseBook, HallIdentity
+from ledger.hall.clock import ClockWatch
 from ledger.hall.idempotency import Answers
 from ledger.hall.indexer import Indexer
 from ledger.hall.integrity import SerialCheck, bump_generation, check_against_chain
@@ -122,17 +123,26 @@ class HallNode:
         )
         self.outbox = Outbox(self.store)
         self.answers = Answers(self.store, ttl=settings.idempotency_ttl)
+        self.clock_watch = ClockWatch(
+            _client(self.pool, self.deployment),
+            hall_id=info.hall_id,
+            max_skew=settings.clock_max_skew,
+            interval=settings.poll_interval,
+            peer_interval=settings.clock_peer_interval,
+        )
         self.sender = OutboxSender(
             self.outbox,
             self.writer,
             batch_max=settings.outbox_batch_max,
             interval=settings.outbox_interval,
             reorg_check_interval=settings.reorg_check_interval,
+            hold=self.clock_watch.reason,
         )
         self.book = CaseBook(
             self.store, self.outbox, hall=self.hall, max_file_bytes=settings.max_file_bytes, on_write=self.sender.wake
         )
         self.book.intake_gates.append(self.serial_check.gate)
+        self.book.write_gates.append(self.clock_watch.gate)
         self.transfers = TransferWorker(self.book, self.reader, self.account, interval=settings.poll_interval)
         self.indexer = Indexer(
             self.store,
@@ -219,6 +229,7 @@ class HallNode:
         self.admin_token = write_admin_token(data_dir)
         self.pool.start()
         self.serial_check.start()
+        self.clock_watch.start()
         self.sender.start()
         self.indexer.start()
         self.transfers.start()
@@ -244,6 +255,7 @@ class HallNode:
             self.indexer.stop()
             self.sender.stop()
             self.serial_check.stop()
+            self.clock_watch.stop()
         self.pool.close()
         self.store.close()
 
@@ -316,6 +328,7 @@ class HallNode:
             },
             "serial_check": {"done": self.serial_check.done, "last_error": self.serial_check.last_error},
             "held_cases": self.outbox.held_count(),
+            "clock": self.clock_watch.report(),
             "hall_id": self.hall.hall_id,
             "name": self.hall.name,
             "district": self.hall.district,

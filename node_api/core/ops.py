@@ -71,6 +71,14 @@ def problems(h: dict[str, Any], settings: Settings) -> list[Problem]:
         out.append(_p("serial_check", f"本厅正在与链上记录核对办件编号，核对完成前暂停受理新办件{why}",
                       "this hall is checking its case serials against the chain after a restore; intake resumes "
                       f"when it is done{': ' + sc['last_error'] if sc.get('last_error') else ''}"))  # fmt: skip
+    ck = h.get("clock") or {}
+    if ck.get("held"):
+        sk = float(ck["skew_seconds"])
+        out.append(_p("clock_skew",
+                      f"本厅服务器时钟与链上时间相差约 {abs(sk):.0f} 秒（阈值 {ck['max_skew_seconds']:.0f} 秒）："
+                      "暂停受理、办理和上链，动态口令和与其他大厅的交换也会失败；请校准时钟（NTP）",
+                      f"this hall's clock is {sk:+.0f}s off the chain (bound {ck['max_skew_seconds']:.0f}s): "
+                      "writes and anchoring are held, TOTP and peer transfers fail; fix the clock (NTP)"))  # fmt: skip
     if h.get("held_cases"):
         n = h["held_cases"]
         out.append(_p("case_held", f"{n} 个办件的受理事件被链上拒绝（编号与链上已有办件冲突），其后续事件已暂停上链；"

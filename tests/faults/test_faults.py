@@ -254,3 +254,48 @@ def test_a_retry_with_the_same_key_gets_the_first_answer_across_a_restart(net: L
     assert other.status_code == 422 and "another request" in other.json()["error"]["message"]
     count = FaultCount("restart between a request and its retry")
     settle(net, count, {serial: "重试者"})
+
+
+def _faketime_env(offset: str) -> dict[str, str]:
+    """Environment that runs a process with its wall clock moved by ``offset`` (libfaketime, LD_PRELOAD)."""
+    import libfaketime
+
+    lib = Path(libfaketime.__file__).parent / "vendor" / "libfaketime" / "src" / "libfaketime.so.1"
+    assert lib.is_file(), f"libfaketime is not installed at {lib} (make setup installs it)"
+    return {"LD_PRELOAD": str(lib), "FAKETIME": offset, "DONT_FAKE_MONOTONIC": "1"}
+
+
+def test_a_clock_a_day_ahead_is_shown_and_holds_writes_and_anchoring(net: LocalNet) -> None:
+    """Issue 13 item 7: a hall whose clock was off by a day failed in every way and nothing told the operator."""
+    count = FaultCount("hall clock one day ahead")
+    d = Path(net.halls[0]["dir"])
+    h1 = net.halls[0]
+    acked: dict[str, str] = {}
+    net.chain.down()  # events taken in now wait in the outbox when the clock goes wrong
+    a = client(net, 1)
+    for i in range(2):
+        data, files = intake_form(net, f"时钟{i}")
+        acked[a.intake(data, files)["serial"]] = f"时钟{i}"
+    stop_hall(d)
+    net.chain.up()
+    proc = start_hall(d, port=h1["port"], rpc_url=net.chain.rpc_url, env={**net.node_env, **_faketime_env("+1d")})
+    wait_healthy(h1["url"], timeout=60, proc=proc)
+    clerk = client(net, 1, "clerk")  # a password-only account: TOTP codes fail at a hall a day ahead
+
+    def skew_shown() -> bool:
+        return any(p["code"] == "clock_skew" for p in clerk.health()["problems"])
+
+    wait_for("the skew in /health", skew_shown, 30)
+    skew = clerk.health()["clock"]["skew_seconds"]
+    assert 86_000 < skew < 86_800, skew
+    data, files = intake_form(net, "时钟中")
+    r = clerk.http.post("/cases", data=data, files=files)
+    assert r.status_code == 503 and r.json()["error"]["code"] == "clock_skew", r.text
+    assert r.json()["error"]["message_zh"].startswith("本厅服务器时钟与链上时间相差约")
+    count.refused_while_faulty += 1
+    c = chain(net)
+    time.sleep(3)  # the outbox had these events pending all along: none was anchored with the wrong clock
+    assert all(c.case_events(s) == [] for s in acked)
+    stop_hall(d)
+    _restart(net, 1)  # the clock is right again
+    settle(net, count, acked)
