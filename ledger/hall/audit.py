@@ -141,6 +141,7 @@ class CaseRow(BaseModel):
     working_days_used: int | None = None
     working_days_remaining: int | None = None
     approximate: bool = False
+    calendar: str = ""  # the calendar data the due date was counted on (workdays.calendar_version)
     note: str = ""
     pauses: list[tuple[date, date | None]] = []
     events: int = 0
@@ -329,6 +330,7 @@ def case_row(
         working_days_used=rep.working_days_used,
         working_days_remaining=rep.working_days_remaining,
         approximate=rep.approximate,
+        calendar=rep.calendar,
         note=APPROXIMATE_NOTE if rep.approximate else "",
     )
 

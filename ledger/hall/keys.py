@@ -28,6 +28,7 @@
     meta/serial_check               the serial check against the chain after a restore               integrity
     idem/<user>/<sha256 of key>     first answers of Idempotency-Key requests                        idempotency
     held/<serial>                   a case whose INTAKE the chain refused: later events held          outbox
+    calendar/<year>/<version:04d>   official holiday arrangements loaded by an administrator         holidays
     meta/outbox_seq, meta/outbox_scan_from, meta/serial/<yyyymmdd>, meta/hall, meta/sync
 
 Keys are bytes; JSON values go through :meth:`ledger.hall.store.Store.put_json`.
@@ -39,6 +40,7 @@ __all__ = [
     "ACCOUNT_PREFIX",
     "AUTHFAIL_PREFIX",
     "BLOB_PREFIX",
+    "CALENDAR_PREFIX",
     "CASE_ID_PREFIX",
     "CASE_PREFIX",
     "CHAIN_EVENT_PREFIX",
@@ -70,6 +72,7 @@ __all__ = [
     "account_key",
     "authfail_key",
     "blob_key",
+    "calendar_key",
     "case_id_key",
     "case_key",
     "chain_event_key",
@@ -126,6 +129,11 @@ SERIAL_CHECK_KEY = b"meta/serial_check"
 SERIAL_PREFIX = b"meta/serial/"
 IDEM_PREFIX = b"idem/"
 HELD_PREFIX = b"held/"
+CALENDAR_PREFIX = b"calendar/"
+
+
+def calendar_key(year: int, version: int) -> bytes:
+    return CALENDAR_PREFIX + f"{year}/{version:04d}".encode()
 
 
 def held_key(serial: str) -> bytes:

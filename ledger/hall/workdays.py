@@ -33,23 +33,33 @@ Pure functions, no I/O::
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 from functools import cache
+from typing import Literal
 
 import chinese_calendar
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "NEAR_DUE_DAYS",
+    "LIBRARY_VERSION",
+    "Arrangement",
     "ComplianceReport",
     "ComplianceStatus",
     "Pause",
+    "HolidayPeriod",
     "add_working_days",
+    "calendar_version",
     "compliance",
     "compliance_report",
     "due_date",
+    "install_arrangement",
+    "remove_arrangement",
     "is_supported",
     "is_working_day",
     "supported_range",
@@ -79,9 +89,93 @@ def supported_range() -> tuple[date, date]:
     return date(_FIRST_YEAR, 1, 1), date(_LAST_YEAR, 12, 31)
 
 
-def is_supported(d: date) -> bool:
-    """Whether the official calendar has the arrangement for ``d``'s year."""
+def _in_library(d: date) -> bool:
     return _FIRST_YEAR <= d.year <= _LAST_YEAR
+
+
+def is_supported(d: date) -> bool:
+    """Whether the official calendar has the arrangement for ``d``'s year (the library's, or one an
+    administrator loaded with :func:`install_arrangement`)."""
+    return _in_library(d) or d.year in _EXTRA
+
+
+# ---------------------------------------------------------------------------------------------------
+# Arrangements of later years, loaded by an administrator (the State Council publishes each year's in
+# November; chinese-calendar ships it in a later release). Schema ``caseledger-holidays/1``:
+#
+#   {"schema": "caseledger-holidays/1", "year": 2027,
+#    "source": "国务院办公厅关于2027年部分节假日安排的通知（国办发明电〔2026〕N号）", "published": "2026-11-..",
+#    "holidays": [{"name": "元旦", "dates": ["2027-01-01", ...]}, ...],
+#    "workdays": ["2027-02-..", ...]}                       # make-up working days (调休上班), Sat/Sun only
+LIBRARY_VERSION = f"chinese-calendar {getattr(chinese_calendar, '__version__', '?')}"
+
+
+class HolidayPeriod(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=40)
+    dates: list[date] = Field(min_length=1, max_length=15)
+
+
+class Arrangement(BaseModel):
+    """One year's official holiday arrangement: holidays and make-up working days (调休上班)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_: Literal["caseledger-holidays/1"] = Field(alias="schema")
+    year: int = Field(ge=2000, le=2100)
+    source: str = Field(min_length=4, max_length=300, description="the notice it comes from (title and number)")
+    published: date | None = None
+    holidays: list[HolidayPeriod] = Field(min_length=1, max_length=20)
+    workdays: list[date] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _check(self) -> Arrangement:
+        if self.year <= _LAST_YEAR:
+            raise ValueError(f"year {self.year} is already in the official calendar of {LIBRARY_VERSION} "
+                             f"(years {_FIRST_YEAR}-{_LAST_YEAR}); only later years can be loaded")  # fmt: skip
+        off = [d for p in self.holidays for d in p.dates]
+        for d in [*off, *self.workdays]:
+            if d.year != self.year:
+                raise ValueError(f"{d.isoformat()} is not in {self.year}")
+        if len(set(off)) != len(off):
+            raise ValueError("a holiday date is listed twice")
+        if set(off) & set(self.workdays):
+            raise ValueError(f"{min(set(off) & set(self.workdays)).isoformat()} is both a holiday and a working day")
+        for d in self.workdays:
+            if d.weekday() < 5:
+                raise ValueError(f"make-up working day {d.isoformat()} is a weekday (调休上班 falls on a Sat/Sun)")
+        return self
+
+    def digest(self) -> str:
+        body = self.model_dump(mode="json", by_alias=True)
+        return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+_EXTRA: dict[int, tuple[frozenset[date], frozenset[date], str]] = {}
+
+
+def install_arrangement(arr: Arrangement, version: int) -> str:
+    """Use ``arr`` for its year from now on; returns its label (``2027 v1 (sha256 1a2b3c4d)``)."""
+    label = f"{arr.year} v{version} (sha256 {arr.digest()[:8]})"
+    off = frozenset(d for p in arr.holidays for d in p.dates)
+    _EXTRA[arr.year] = (off, frozenset(arr.workdays), label)
+    _workday.cache_clear()
+    return label
+
+
+def remove_arrangement(year: int) -> None:
+    _EXTRA.pop(year, None)
+    _workday.cache_clear()
+
+
+def calendar_version(first: date, last: date) -> str:
+    """Which calendar data a computation over ``[first, last]`` used (named in every compliance row)."""
+    parts = [LIBRARY_VERSION]
+    for y in range(first.year, last.year + 1):
+        if y > _LAST_YEAR:
+            parts.append(_EXTRA[y][2] if y in _EXTRA else f"{y} Mon-Fri estimate")
+    return " + ".join(parts)
 
 
 APPROXIMATE_NOTE = "官方日历未发布，按周一至周五估算 (official calendar not published; Mon-Fri estimate)"
@@ -90,16 +184,20 @@ APPROXIMATE_NOTE = "官方日历未发布，按周一至周五估算 (official c
 def _check_date(d: date, what: str = "date", fallback: bool = False) -> None:
     if fallback:
         return
-    if not _FIRST_YEAR <= d.year <= _LAST_YEAR:
+    if not is_supported(d):
         raise ValueError(
             f"The official holiday calendar has no data for year {d.year} ({what} {d.isoformat()}); "
-            f"only years {_FIRST_YEAR} to {_LAST_YEAR} are supported."
+            f"only years {_FIRST_YEAR} to {_LAST_YEAR} are supported (an administrator can load a later year)."
         )
 
 
 @cache
 def _workday(d: date) -> bool:
     _check_date(d)
+    extra = _EXTRA.get(d.year)
+    if extra is not None:
+        off, on, _ = extra
+        return d in on or (d.weekday() < 5 and d not in off)
     try:
         return bool(chinese_calendar.is_workday(d))
     except NotImplementedError as exc:  # defensive: the library's own range check
@@ -157,7 +255,7 @@ def working_days_between(start: date, end: date, *, fallback: bool = False) -> i
     _check_date(end, "end", fallback)
     if end <= start:
         return 0
-    if is_supported(start + _ONE_DAY) and is_supported(end):
+    if _in_library(start + _ONE_DAY) and _in_library(end):
         return len(chinese_calendar.get_workdays(start + _ONE_DAY, end))
     n, d = 0, start
     while d < end:
@@ -242,6 +340,8 @@ class ComplianceReport:
     working_days_used: int
     working_days_remaining: int
     approximate: bool = False
+    calendar: str = ""
+    """Which calendar data the computation used (library version, loaded years with their version)."""
     """True when some day of the computation lies in a year the official calendar does not cover
     (only with ``fallback=True``): those days were counted Monday to Friday (官方日历未发布)."""
 
@@ -301,6 +401,7 @@ def compliance_report(
         working_days_used=limit - remaining,
         working_days_remaining=remaining,
         approximate=approximate,
+        calendar=calendar_version(accepted, max(due, as_of)),
     )
 
 

@@ -20,6 +20,7 @@ from ledger.hall.accounts import AccountBook, ensure_demo_accounts
 from ledger.hall.backup import BackupManifest, keystore_files, write_backup
 from ledger.hall.cases import CaseBook, HallIdentity
 from ledger.hall.clock import ClockWatch
+from ledger.hall.holidays import install_all
 from ledger.hall.idempotency import Answers
 from ledger.hall.indexer import Indexer
 from ledger.hall.integrity import SerialCheck, bump_generation, check_against_chain
@@ -118,6 +119,7 @@ class HallNode:
             self.pool.close()
             raise
         self.store.put_json(HALL_KEY, {"hall_id": info.hall_id, "district": info.district, "name": info.name})
+        self.calendars = install_all(self.store)  # holiday arrangements an admin loaded (ledger.hall.holidays)
         self.serial_check = SerialCheck(
             self.store, self.reader, hall_id=info.hall_id, max_range=settings.max_logs_range
         )

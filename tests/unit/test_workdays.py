@@ -24,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.hall.workdays import (
+    LIBRARY_VERSION,
     ComplianceReport,
     ComplianceStatus,
     add_working_days,
@@ -225,6 +226,7 @@ def test_completed_on_time_and_late() -> None:
         limit=5,
         working_days_used=4,
         working_days_remaining=1,
+        calendar=LIBRARY_VERSION,
     )
     # Completed Mon 10-12 -> late by one working day.
     r = compliance_report(*CASE, [], completed=D(2026, 10, 12), today=today)

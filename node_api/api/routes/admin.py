@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
+from ledger.hall.holidays import add_arrangement, arrangements
 from node_api.api.deps import NodeDep, Staff, require_roles
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -78,3 +79,15 @@ def reissue_case(serial: str, node: NodeDep, staff: HallAdmin) -> dict[str, Any]
     """A held case (the chain refused its INTAKE: its serial belongs to another case on chain) taken in again
     under a new serial with the same applicant data and files; give the applicant a new receipt."""
     return node.book.reissue(serial, staff=staff.username)
+
+
+@router.post("/calendar", operation_id="load_holiday_arrangement", response_model=dict[str, Any], status_code=201)
+def load_calendar(body: dict[str, Any], node: NodeDep, staff: HallAdmin) -> dict[str, Any]:
+    """Load one year's official holiday arrangement (schema ``caseledger-holidays/1``, docs/operations.md):
+    validated, versioned, kept in the store and used for due dates and compliance from now on."""
+    return add_arrangement(node.store, body, staff=staff.username)
+
+
+@router.get("/calendar", operation_id="list_holiday_arrangements", response_model=list[dict[str, Any]])
+def list_calendar(node: NodeDep, _: HallAdmin) -> list[dict[str, Any]]:
+    return arrangements(node.store)
