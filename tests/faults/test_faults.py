@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ledger.cli import _register, app
-from ledger.dev.demo import wait_for
+from ledger.dev.demo import HallClient, wait_for
 from ledger.dev.localnet import LocalNet, hall_pid, start_hall, stop_hall, wait_healthy
 from tests.faults.conftest import FaultCount, chain, client, intake_form, settle
 
@@ -47,6 +47,11 @@ def _post_intake(net: LocalNet, name: str, key: str | None = None) -> httpx.Resp
     data, files = intake_form(net, name)
     headers = {"Idempotency-Key": key} if key else {}
     return a.http.post("/cases", data=data, files=files, headers=headers)
+
+
+def _complete_at(hall: HallClient, serial: str) -> bool:
+    v = hall.case(serial)
+    return v is not None and sum(e["anchor"]["state"] == "anchored" for e in v["timeline"]) == 2
 
 
 def _refused_start(net: LocalNet, n: int) -> str:
@@ -77,6 +82,8 @@ def test_restore_with_traffic_after_the_backup_never_reuses_a_serial(net: LocalN
         acked[a.intake(data, files)["serial"]] = name
     c = chain(net)
     wait_for("the intakes after the backup anchored", lambda: all(len(c.case_events(s)) == 2 for s in acked), 60)
+    b = client(net, 2)  # the home hall holds them verified (the scenario), before hall 1 is restored
+    wait_for("the home hall to hold them", lambda: all(_complete_at(b, s) for s in acked), 90)
     stop_hall(d)
     _cli("restore", "--hall-dir", str(d), "--from", str(tmp_path / "a.tgz"), "--force")
     _restart(net, 1)
@@ -154,7 +161,8 @@ def test_truncated_log_is_refused_and_recovered_from_the_peers(net: LocalNet) ->
     intakes_end = log.stat().st_size  # the eight acknowledged intakes end here in the log
     c = chain(net)
     wait_for("anchored", lambda: all(len(c.case_events(s)) == 2 for s in acked), 60)
-    wait_for("at the home hall", lambda: all(client(net, 2).case(s) is not None for s in acked), 60)
+    b = client(net, 2)
+    wait_for("the home hall to hold them", lambda: all(_complete_at(b, s) for s in acked), 90)
     os.kill(int((d / "node.pid").read_text()), signal.SIGKILL)
     time.sleep(0.5)
     os.truncate(log, start_size + (intakes_end - start_size) // 2)  # the later acknowledged intakes are gone

@@ -31,6 +31,7 @@ from ledger.dev.devchain import DevChain, dev_admin, free_port
 from ledger.hall.cases import Upload
 from ledger.hall.evidence import export_bundle
 from ledger.hall.keystore import create_keystore
+from ledger.hall.store import Store
 from ledger.verify.checks import report_sha256, verify_bundle
 from ledger.verify.report import VerificationReport
 from node_api.api.deps import Staff, get_staff
@@ -71,6 +72,7 @@ def hall(dev_chain: DevChain, tmp_path_factory: pytest.TempPathFactory) -> Itera
     admin.register_hall(acct.address, FENGZE, "丰泽区行政服务中心", "http://127.0.0.1:1")
     admin.fund(acct.address, 10**18)
     admin.grant_role("DISPUTE_OFFICER_ROLE", acct.address)
+    Store.init(d / "store").close()
     settings = Settings(
         keystore=d / "keystore.json",
         password_file=d / "keystore.password",

@@ -58,6 +58,9 @@ RULES: dict[str, str | set[str]] = {
     "erase_personal_data": {"hall_admin"},
     "anchor_access_trail": {"hall_admin"},
     "backup_store": {"hall_admin"},  # or the node's local admin token (caseledger backup)
+    "reissue_held_case": {"hall_admin"},
+    "load_holiday_arrangement": {"hall_admin"},
+    "list_holiday_arrangements": {"hall_admin"},
     # access trail: read by regulators and the hall admin
     "access_trail": {"regulator", "hall_admin"},
     "verify_access_trail": {"regulator", "hall_admin"},
