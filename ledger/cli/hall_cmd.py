@@ -79,5 +79,7 @@ def recover(hall_dir: HallDirOpt, store_dir: StoreDirOpt = None) -> None:
         fail(f"the hall node of {hall_dir} is running; stop it first", 2)
     with Store(data / "store") as store:
         mark = mark_for_recovery(store, data, reason="caseledger hall recover")
-    typer.echo(f"the store of {hall_dir} will re-fetch from the peer halls everything after block {mark['cursor']}; "
-               "start the node and watch /health until transfers are done")  # fmt: skip
+    typer.echo(
+        f"the store of {hall_dir} will re-fetch from the peer halls everything after block {mark['cursor']}; "
+        "start the node and watch /health until transfers are done"
+    )

@@ -536,22 +536,36 @@ class CaseBook:
         drop = {"case_serial", "stage", "materials_root", "materials_count"}
         with self.lock, self.store.write_batch(sync=False) as wb:
             new = self._next_serial(wb)
-            header = {**{k: old[k] for k in ("item_code", "home_district", "accepting_hall", "accepting_district")},
-                      "serial": new, "created_at": now_iso(), "next_seq": 0, "source": "intake",
-                      "reissued_from": serial}  # fmt: skip
+            header = {
+                **{k: old[k] for k in ("item_code", "home_district", "accepting_hall", "accepting_district")},
+                "serial": new,
+                "created_at": now_iso(),
+                "next_seq": 0,
+                "source": "intake",
+                "reissued_from": serial,
+            }
             seq = self.outbox.next_seq()
             fields = {k: v for k, v in intake["fields"].items() if k not in drop}
-            self._put_record(wb, header, Stage.INTAKE, {**fields, "reissued_from": serial, "reissued_by": staff},
-                             open_case={"item_code": old["item_code"], "home_district": old["home_district"]},
-                             outbox_seq=seq)  # fmt: skip
+            self._put_record(
+                wb,
+                header,
+                Stage.INTAKE,
+                {**fields, "reissued_from": serial, "reissued_by": staff},
+                open_case={"item_code": old["item_code"], "home_district": old["home_district"]},
+                outbox_seq=seq,
+            )
             for i, r in enumerate((r for r in recs if r["stage"] == Stage.MATERIALS.name), start=1):
-                files = [(MaterialFile.of(f["kind"], f["name"], data), data)
-                         for f in r.get("files", []) if (data := self.store.get_blob(f["sha256"]))]  # fmt: skip
+                files = [
+                    (MaterialFile.of(f["kind"], f["name"], data), data)
+                    for f in r.get("files", [])
+                    if (data := self.store.get_blob(f["sha256"]))
+                ]
                 mfields = {k: v for k, v in r["fields"].items() if k not in drop}
                 self._put_record(wb, header, Stage.MATERIALS, mfields, files, outbox_seq=seq + i)
             wb.put_json(case_key(new), header)
-            wb.put_json(held_key(serial), {**held, "superseded_by": new, "reissued_at": time.time(),
-                                           "reissued_by": staff})  # fmt: skip
+            wb.put_json(
+                held_key(serial), {**held, "superseded_by": new, "reissued_at": time.time(), "reissued_by": staff}
+            )
         self.store.sync()
         self._written()
         return self.view(new)

@@ -39,8 +39,10 @@ def _latest(store: Store) -> dict[int, dict[str, Any]]:
 
 def install_all(store: Store) -> list[str]:
     """Use the latest loaded version of every year; returns their labels."""
-    return [install_arrangement(Arrangement.model_validate(rec["arrangement"]), int(rec["version"]))
-            for rec in _latest(store).values()]  # fmt: skip
+    return [
+        install_arrangement(Arrangement.model_validate(rec["arrangement"]), int(rec["version"]))
+        for rec in _latest(store).values()
+    ]
 
 
 def add_arrangement(store: Store, raw: Any, *, staff: str) -> dict[str, Any]:
@@ -56,8 +58,17 @@ def add_arrangement(store: Store, raw: Any, *, staff: str) -> dict[str, Any]:
         return {k: v for k, v in prev.items() if k != "arrangement"}
     version = 1 if prev is None else int(prev["version"]) + 1
     label = install_arrangement(arr, version)
-    rec = {"year": arr.year, "version": version, "label": label, "digest": arr.digest(), "source": arr.source,
-           "loaded_by": staff, "loaded_at": time.time(), "holidays": sum(len(p.dates) for p in arr.holidays),
-           "workdays": len(arr.workdays), "arrangement": arr.model_dump(mode="json", by_alias=True)}  # fmt: skip
+    rec = {
+        "year": arr.year,
+        "version": version,
+        "label": label,
+        "digest": arr.digest(),
+        "source": arr.source,
+        "loaded_by": staff,
+        "loaded_at": time.time(),
+        "holidays": sum(len(p.dates) for p in arr.holidays),
+        "workdays": len(arr.workdays),
+        "arrangement": arr.model_dump(mode="json", by_alias=True),
+    }
     store.put_json(calendar_key(arr.year, version), rec)
     return {k: v for k, v in rec.items() if k != "arrangement"}

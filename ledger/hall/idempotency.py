@@ -96,15 +96,30 @@ class Answers:
         if c is None or c.committed:
             return
         c.ref = next((k[len(CASE_PREFIX) :].decode() for k in wb.keys if k.startswith(CASE_PREFIX)), None)
-        wb.put_json(c.store_key, {"state": "committed", "fingerprint": c.fingerprint, "ref": c.ref,
-                                  "at": time.time(), "expires_at": c.expires_at})  # fmt: skip
+        wb.put_json(
+            c.store_key,
+            {
+                "state": "committed",
+                "fingerprint": c.fingerprint,
+                "ref": c.ref,
+                "at": time.time(),
+                "expires_at": c.expires_at,
+            },
+        )
         c.committed = True
 
     def finish(self, c: Claim, status: int, body: bytes, content_type: str) -> None:
         """Keep the answer (not synced: if it is lost, the committed marker in the request's batch remains)."""
-        rec = {"state": "done", "fingerprint": c.fingerprint, "ref": c.ref, "status": status,
-               "content_type": content_type, "body": base64.b64encode(body).decode(), "at": time.time(),
-               "expires_at": c.expires_at}  # fmt: skip
+        rec = {
+            "state": "done",
+            "fingerprint": c.fingerprint,
+            "ref": c.ref,
+            "status": status,
+            "content_type": content_type,
+            "body": base64.b64encode(body).decode(),
+            "at": time.time(),
+            "expires_at": c.expires_at,
+        }
         try:
             self.store.put_json(c.store_key, rec, sync=False)
         except LedgerError as exc:  # a full disk: the committed marker (if any) still answers a retry

@@ -222,8 +222,14 @@ def check_against_chain(
         )
     # counters past every serial seen (also when nothing is missing: a lost counter key alone)
     check.counters_raised = raise_counters(store, opened, hall_id=hall_id)
-    log.info("start-up check against the chain: blocks %d-%d, %d own event(s), %d own case(s), %d unknown",
-             start, head, check.own_events, check.own_cases, check.unknown_events)  # fmt: skip
+    log.info(
+        "start-up check against the chain: blocks %d-%d, %d own event(s), %d own case(s), %d unknown",
+        start,
+        head,
+        check.own_events,
+        check.own_cases,
+        check.unknown_events,
+    )
     return check
 
 
@@ -290,8 +296,9 @@ class SerialCheck(BackgroundWorker):
             if raised:
                 log.info("serial check: counters raised past the chain's serials %s", raised)
             self.scanned_to = b
-        self.store.put_json(SERIAL_CHECK_KEY, {"restored_at": self._restored.get("restored_at"), "to_block": head,
-                                               "at": time.time()})  # fmt: skip
+        self.store.put_json(
+            SERIAL_CHECK_KEY, {"restored_at": self._restored.get("restored_at"), "to_block": head, "at": time.time()}
+        )
         self.done = True
         log.info("serial check after the restore: blocks %d-%d scanned; intake resumes", start, head)
 

@@ -198,20 +198,34 @@ class Outbox:
             later = []
             if entry.get("open"):
                 later = [e for e in self.pending() if e["serial"] == entry["serial"] and e["seq"] != entry["seq"]]
-                wb.put_json(held_key(entry["serial"]), {"serial": entry["serial"], "rule": err.rule,
-                                                        "message": str(err), "at": time.time(),
-                                                        "held_events": len(later)})  # fmt: skip
+                wb.put_json(
+                    held_key(entry["serial"]),
+                    {
+                        "serial": entry["serial"],
+                        "rule": err.rule,
+                        "message": str(err),
+                        "at": time.time(),
+                        "held_events": len(later),
+                    },
+                )
             for e, state in [(entry, "refused"), *((x, "held") for x in later)]:
                 rec = self.store.get_json(e["rec_key"].encode())
                 if rec is not None:
                     rec["anchor"] = {"state": state, "rule": err.rule, "message": str(err)}
                     wb.put_json(e["rec_key"].encode(), rec)
                 wb.delete(outbox_key(e["seq"]))
-                wb.put_json(outbox_refused_key(e["seq"]), {**e, "rule": err.rule, "message": str(err),
-                                                           **({"held": True} if state == "held" else {})})  # fmt: skip
+                wb.put_json(
+                    outbox_refused_key(e["seq"]),
+                    {**e, "rule": err.rule, "message": str(err), **({"held": True} if state == "held" else {})},
+                )
             if later:
-                log.error("outbox: the INTAKE of %s was refused (%s); its %d later event(s) are held, never sent "
-                          "into the chain's case of that serial", entry["serial"], err.rule, len(later))  # fmt: skip
+                log.error(
+                    "outbox: the INTAKE of %s was refused (%s); its %d later event(s) are held, never sent "
+                    "into the chain's case of that serial",
+                    entry["serial"],
+                    err.rule,
+                    len(later),
+                )
 
     def held_count(self) -> int:
         return self.store.count_prefix(HELD_PREFIX)

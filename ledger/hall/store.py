@@ -147,8 +147,9 @@ class Store:
     def _open(self, *, create: bool) -> Any:
         try:
             # no block compression: what is on disk is what a raw scan sees (privacy checks after erasure)
-            return plyvel.DB(str(self.path), create_if_missing=create, error_if_exists=create, compression=None,
-                             paranoid_checks=True)  # fmt: skip
+            return plyvel.DB(
+                str(self.path), create_if_missing=create, error_if_exists=create, compression=None, paranoid_checks=True
+            )
         except plyvel.CorruptionError as exc:
             raise StoreDamagedError(
                 f"the store at {self.path} is damaged ({_plain(exc)}); restore the latest backup (caseledger restore) "
@@ -171,8 +172,10 @@ class Store:
             )
         p.mkdir(parents=True, exist_ok=True)
         store = cls(p, min_free_bytes=min_free_bytes, _create=True)
-        store.put_json(STORE_INIT_KEY, {"layout": STORE_LAYOUT, "hall_id": hall_id, "created_at": time.time(),
-                                        "store_id": uuid.uuid4().hex})  # fmt: skip
+        store.put_json(
+            STORE_INIT_KEY,
+            {"layout": STORE_LAYOUT, "hall_id": hall_id, "created_at": time.time(), "store_id": uuid.uuid4().hex},
+        )
         return store
 
     def marker(self) -> dict[str, Any]:

@@ -132,8 +132,10 @@ class Arrangement(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> Arrangement:
         if self.year <= _LAST_YEAR:
-            raise ValueError(f"year {self.year} is already in the official calendar of {LIBRARY_VERSION} "
-                             f"(years {_FIRST_YEAR}-{_LAST_YEAR}); only later years can be loaded")  # fmt: skip
+            raise ValueError(
+                f"year {self.year} is already in the official calendar of {LIBRARY_VERSION} "
+                f"(years {_FIRST_YEAR}-{_LAST_YEAR}); only later years can be loaded"
+            )
         off = [d for p in self.holidays for d in p.dates]
         for d in [*off, *self.workdays]:
             if d.year != self.year:

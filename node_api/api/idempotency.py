@@ -59,8 +59,15 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         if not 8 <= len(key) <= 200 or not key.isprintable():
-            await _send(send, *_error(422, "invalid_input", "Idempotency-Key must be 8 to 200 printable characters",
-                                      "Idempotency-Key 应为 8 至 200 个可见字符"))  # fmt: skip
+            await _send(
+                send,
+                *_error(
+                    422,
+                    "invalid_input",
+                    "Idempotency-Key must be 8 to 200 printable characters",
+                    "Idempotency-Key 应为 8 至 200 个可见字符",
+                ),
+            )
             return
         username = _username(node, headers)
         if username is None:
@@ -73,9 +80,15 @@ class IdempotencyMiddleware:
             return
         with node.answers.claim(username, key, fingerprint=fingerprint) as claim:
             if claim is None:
-                await _send(send, *_error(409, "idempotency_conflict",
-                                          "a request with this Idempotency-Key is still being processed",
-                                          "同一请求正在处理中，请稍候"))  # fmt: skip
+                await _send(
+                    send,
+                    *_error(
+                        409,
+                        "idempotency_conflict",
+                        "a request with this Idempotency-Key is still being processed",
+                        "同一请求正在处理中，请稍候",
+                    ),
+                )
                 return
             status = 500
             ctype = "application/json"
@@ -122,9 +135,12 @@ def _replay(
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     replayed = [(b"idempotent-replayed", b"true")]
     if rec.get("fingerprint") != fingerprint:
-        return _error(422, "invalid_input",
-                      f"this Idempotency-Key was already used for another request ({rec.get('fingerprint')})",
-                      "该 Idempotency-Key 已用于另一项操作，请刷新页面后重试")  # fmt: skip
+        return _error(
+            422,
+            "invalid_input",
+            f"this Idempotency-Key was already used for another request ({rec.get('fingerprint')})",
+            "该 Idempotency-Key 已用于另一项操作，请刷新页面后重试",
+        )
     if rec.get("state") == "done":
         body = base64.b64decode(rec["body"])
         return int(rec["status"]), [(b"content-type", str(rec["content_type"]).encode()), *replayed], body
@@ -135,12 +151,20 @@ def _replay(
             return _json(201 if path == "/cases" else 200, node.book.view(serial), replayed)
         except LedgerError:
             pass
-    return _error(409, "idempotency_conflict",
-                  "the first request with this Idempotency-Key was saved, but its answer was lost; look the result up",
-                  "该操作已保存，但答复丢失；请在办件列表中查看结果")  # fmt: skip
+    return _error(
+        409,
+        "idempotency_conflict",
+        "the first request with this Idempotency-Key was saved, but its answer was lost; look the result up",
+        "该操作已保存，但答复丢失；请在办件列表中查看结果",
+    )
 
 
 async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [*headers, (b"content-length", str(len(body)).encode())]})  # fmt: skip
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

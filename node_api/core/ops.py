@@ -56,35 +56,58 @@ def problems(h: dict[str, Any], settings: Settings) -> list[Problem]:
     st = h.get("store") or {}
     if st.get("full"):
         free = int(st.get("free_bytes") or 0) // 1024
-        out.append(_p("storage_full",
-                      f"本厅存储空间已满（剩余 {free} KiB）：新的办件和操作暂时无法保存，已保存的办件可照常查看；"
-                      "请清理磁盘，空间恢复后自动继续",
-                      f"the hall's disk is full ({free} KiB free): nothing new can be saved, reads keep working; "
-                      "free space and it resumes by itself"))  # fmt: skip
+        out.append(
+            _p(
+                "storage_full",
+                f"本厅存储空间已满（剩余 {free} KiB）：新的办件和操作暂时无法保存，已保存的办件可照常查看；"
+                "请清理磁盘，空间恢复后自动继续",
+                f"the hall's disk is full ({free} KiB free): nothing new can be saved, reads keep working; "
+                "free space and it resumes by itself",
+            )
+        )
     if st.get("damage"):
-        out.append(_p("store_damaged", f"本厅数据存储损坏：{st['damage']}；请按运维手册从备份恢复或从其他大厅重新获取",
-                      f"the hall's store is damaged: {st['damage']}; restore the latest backup or re-fetch from the "
-                      "peer halls (docs/operations.md)"))  # fmt: skip
+        out.append(
+            _p(
+                "store_damaged",
+                f"本厅数据存储损坏：{st['damage']}；请按运维手册从备份恢复或从其他大厅重新获取",
+                f"the hall's store is damaged: {st['damage']}; restore the latest backup or re-fetch from the "
+                "peer halls (docs/operations.md)",
+            )
+        )
     sc = h.get("serial_check") or {}
     if sc and not sc.get("done"):
         why = f"（{sc['last_error']}）" if sc.get("last_error") else ""
-        out.append(_p("serial_check", f"本厅正在与链上记录核对办件编号，核对完成前暂停受理新办件{why}",
-                      "this hall is checking its case serials against the chain after a restore; intake resumes "
-                      f"when it is done{': ' + sc['last_error'] if sc.get('last_error') else ''}"))  # fmt: skip
+        out.append(
+            _p(
+                "serial_check",
+                f"本厅正在与链上记录核对办件编号，核对完成前暂停受理新办件{why}",
+                "this hall is checking its case serials against the chain after a restore; intake resumes "
+                f"when it is done{': ' + sc['last_error'] if sc.get('last_error') else ''}",
+            )
+        )
     ck = h.get("clock") or {}
     if ck.get("held"):
         sk = float(ck["skew_seconds"])
-        out.append(_p("clock_skew",
-                      f"本厅服务器时钟与链上时间相差约 {abs(sk):.0f} 秒（阈值 {ck['max_skew_seconds']:.0f} 秒）："
-                      "暂停受理、办理和上链，动态口令和与其他大厅的交换也会失败；请校准时钟（NTP）",
-                      f"this hall's clock is {sk:+.0f}s off the chain (bound {ck['max_skew_seconds']:.0f}s): "
-                      "writes and anchoring are held, TOTP and peer transfers fail; fix the clock (NTP)"))  # fmt: skip
+        out.append(
+            _p(
+                "clock_skew",
+                f"本厅服务器时钟与链上时间相差约 {abs(sk):.0f} 秒（阈值 {ck['max_skew_seconds']:.0f} 秒）："
+                "暂停受理、办理和上链，动态口令和与其他大厅的交换也会失败；请校准时钟（NTP）",
+                f"this hall's clock is {sk:+.0f}s off the chain (bound {ck['max_skew_seconds']:.0f}s): "
+                "writes and anchoring are held, TOTP and peer transfers fail; fix the clock (NTP)",
+            )
+        )
     if h.get("held_cases"):
         n = h["held_cases"]
-        out.append(_p("case_held", f"{n} 个办件的受理事件被链上拒绝（编号与链上已有办件冲突），其后续事件已暂停上链；"
-                      "请大厅管理员按运维手册为其重新编号",
-                      f"{n} case(s) had their INTAKE refused by the chain (the serial belongs to another case on "
-                      "chain); their later events are held: a hall admin reissues them"))  # fmt: skip
+        out.append(
+            _p(
+                "case_held",
+                f"{n} 个办件的受理事件被链上拒绝（编号与链上已有办件冲突），其后续事件已暂停上链；"
+                "请大厅管理员按运维手册为其重新编号",
+                f"{n} case(s) had their INTAKE refused by the chain (the serial belongs to another case on "
+                "chain); their later events are held: a hall admin reissues them",
+            )
+        )
     chain_ok = bool(h["chain"]["connected"])
     out.extend(_chain_problems(h, settings))
     ob = h["outbox"]

@@ -45,8 +45,10 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         return
     terminalreporter.write_sep("-", "fault injection: acknowledged / lost / doubled per fault")
     for r in RESULTS:
-        terminalreporter.write_line(f"{r['fault']:<40} acknowledged {r['acknowledged']:>4}  lost {r['lost']}  "
-                                    f"doubled {r['doubled']}  refused {r['refused_while_faulty']}")  # fmt: skip
+        terminalreporter.write_line(
+            f"{r['fault']:<40} acknowledged {r['acknowledged']:>4}  lost {r['lost']}  "
+            f"doubled {r['doubled']}  refused {r['refused_while_faulty']}"
+        )
     out = Path(__file__).resolve().parents[2] / "build" / "faults.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(RESULTS, ensure_ascii=False, indent=2) + "\n")
@@ -55,8 +57,14 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
     env = {**FAST_NODE_ENV, "CASELEDGER_STORE_MIN_FREE_BYTES": str(256 * 1024)}
-    n = LocalNet(Path(tmp_path_factory.mktemp("faults")), halls=2, chain_port=free_port(),
-                 hall_ports=[free_port(), free_port()], block_time=1.0, node_env=env)  # fmt: skip
+    n = LocalNet(
+        Path(tmp_path_factory.mktemp("faults")),
+        halls=2,
+        chain_port=free_port(),
+        hall_ports=[free_port(), free_port()],
+        block_time=1.0,
+        node_env=env,
+    )
     try:
         n.up(timeout=60)
         yield n
@@ -71,8 +79,13 @@ def client(net: LocalNet, n: int, user: str = "demo") -> HallClient:
 
 def intake_form(net: LocalNet, name: str) -> tuple[dict[str, str], list[tuple[str, tuple[str, bytes]]]]:
     files = [(f"materials.{k}", (f"{k}.pdf", f"%PDF- {name} {k}".encode())) for k in MATS]
-    data = {"item_code": "HJ-MIGRATE", "home_district": str(net.halls[1]["district"]), "applicant_name": name,
-            "applicant_id_number": demo_id_number("35058219851120004"), "applicant_phone": "13805950000"}  # fmt: skip
+    data = {
+        "item_code": "HJ-MIGRATE",
+        "home_district": str(net.halls[1]["district"]),
+        "applicant_name": name,
+        "applicant_id_number": demo_id_number("35058219851120004"),
+        "applicant_phone": "13805950000",
+    }
     return data, files
 
 
@@ -87,8 +100,9 @@ def settle(net: LocalNet, count: FaultCount, acked: dict[str, str], *, timeout: 
 
     def complete(serial: str) -> bool:
         va, vb = a.case(serial), b.case(serial)
-        return all(v is not None and sum(e["anchor"]["state"] == "anchored" for e in v["timeline"]) == 2
-                   for v in (va, vb))  # fmt: skip
+        return all(
+            v is not None and sum(e["anchor"]["state"] == "anchored" for e in v["timeline"]) == 2 for v in (va, vb)
+        )
 
     lost = 0
     for serial in acked:

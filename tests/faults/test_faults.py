@@ -257,8 +257,9 @@ def test_a_retry_with_the_same_key_gets_the_first_answer_across_a_restart(net: L
     assert again.json()["serial"] == serial
     names = [c["serial"] for c in client(net, 1).http.get("/cases").json()["data"]]
     assert names.count(serial) == 1
-    other = client(net, 1).http.post(f"/cases/{serial}/delivery", json={"method": "counter"},
-                                     headers={"Idempotency-Key": key})  # fmt: skip
+    other = client(net, 1).http.post(
+        f"/cases/{serial}/delivery", json={"method": "counter"}, headers={"Idempotency-Key": key}
+    )
     assert other.status_code == 422 and "another request" in other.json()["error"]["message"]
     count = FaultCount("restart between a request and its retry")
     settle(net, count, {serial: "重试者"})

@@ -26,10 +26,14 @@ MATS = ["application_form", "id_card", "household_register", "housing_proof"]
 
 def _intake(book: CaseBook, name: str) -> str:
     return str(
-        book.intake(item_code="HJ-MIGRATE", home_district=350503,
-                    applicant={"name": name, "id_number": demo_id_number(), "phone": "13905951234"},
-                    materials=[Upload(m, f"{m}.pdf", f"{name} {m}".encode()) for m in MATS], staff="w")["serial"]
-    )  # fmt: skip
+        book.intake(
+            item_code="HJ-MIGRATE",
+            home_district=350503,
+            applicant={"name": name, "id_number": demo_id_number(), "phone": "13905951234"},
+            materials=[Upload(m, f"{m}.pdf", f"{name} {m}".encode()) for m in MATS],
+            staff="w",
+        )["serial"]
+    )
 
 
 def test_refused_intake_holds_its_materials_instead_of_appending_them_to_another_case(
@@ -76,8 +80,14 @@ def test_a_failed_up_stops_the_chain_it_started(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         taken = busy.getsockname()[1]  # bound, not listening: the hall node cannot bind it and exits
-        net = LocalNet(tmp_path, halls=1, chain_port=free_port(), hall_ports=[taken], block_time=1.0,
-                       node_env={"CASELEDGER_STARTUP_TIMEOUT": "10"})  # fmt: skip
+        net = LocalNet(
+            tmp_path,
+            halls=1,
+            chain_port=free_port(),
+            hall_ports=[taken],
+            block_time=1.0,
+            node_env={"CASELEDGER_STARTUP_TIMEOUT": "10"},
+        )
         with pytest.raises(ConfigError, match="exited"):
             net.up(timeout=60)
     assert net.chain.pid() is None, "the chain started by the failed `up` is still running"

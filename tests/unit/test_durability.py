@@ -78,8 +78,12 @@ def _damaged_backup(tmp_path: Path, damage: str) -> Path:
 def test_damaged_backup_store_exits_2_with_one_sentence(tmp_path: Path, damage: str) -> None:
     """Issue 13 item 8: a missing table or corrupt manifest exited with a raw traceback."""
     bad = _damaged_backup(tmp_path, damage)
-    r = subprocess.run([CLI, "restore", "--hall-dir", str(tmp_path / "new"), "--from", str(bad)],
-                       capture_output=True, text=True, timeout=60)  # fmt: skip
+    r = subprocess.run(
+        [CLI, "restore", "--hall-dir", str(tmp_path / "new"), "--from", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("caseledger: ") and "damaged" in lines[0], r.stderr
@@ -90,9 +94,15 @@ def test_restore_right_after_kill9_is_not_refused_by_a_dead_pid(tmp_path: Path) 
     """Issue 13 item 8: `caseledger restore` right after a kill -9 said "node is running" (a zombie's pid)."""
     d = tmp_path / "hall"
     Store.init(d / "store").close()
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from ledger.hall.store import Store; "
-                               f"s = Store({str(d / 'store')!r}); print('open', flush=True); time.sleep(60)"],
-                              stdout=subprocess.PIPE)  # fmt: skip
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from ledger.hall.store import Store; "
+            f"s = Store({str(d / 'store')!r}); print('open', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == b"open"
         (d / "node.pid").write_text(str(holder.pid))
@@ -104,8 +114,12 @@ def test_restore_right_after_kill9_is_not_refused_by_a_dead_pid(tmp_path: Path) 
             subprocess.run(["sleep", "0.05"], check=True)
         assert hall_pid(d) is None
         assert not node_running(d)
-        r = subprocess.run([CLI, "restore", "--hall-dir", str(d), "--from", str(tmp_path / "none.tar.gz")],
-                           capture_output=True, text=True, timeout=60)  # fmt: skip
+        r = subprocess.run(
+            [CLI, "restore", "--hall-dir", str(d), "--from", str(tmp_path / "none.tar.gz")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert "is running" not in r.stderr, r.stderr
     finally:
         holder.kill()

@@ -19,11 +19,28 @@ from ledger.hall.workdays import LIBRARY_VERSION, compliance_report, due_date, r
 
 
 def _arrangement(**over: Any) -> dict[str, Any]:
-    return {"schema": "caseledger-holidays/1", "year": 2027, "source": "测试用安排（非官方）test data, not official",
-            "holidays": [{"name": "元旦", "dates": ["2027-01-01", "2027-01-02", "2027-01-03"]},
-                         {"name": "春节", "dates": ["2027-02-06", "2027-02-07", "2027-02-08", "2027-02-09",
-                                                  "2027-02-10", "2027-02-11", "2027-02-12"]}],
-            "workdays": ["2027-02-14"], **over}  # fmt: skip
+    return {
+        "schema": "caseledger-holidays/1",
+        "year": 2027,
+        "source": "测试用安排（非官方）test data, not official",
+        "holidays": [
+            {"name": "元旦", "dates": ["2027-01-01", "2027-01-02", "2027-01-03"]},
+            {
+                "name": "春节",
+                "dates": [
+                    "2027-02-06",
+                    "2027-02-07",
+                    "2027-02-08",
+                    "2027-02-09",
+                    "2027-02-10",
+                    "2027-02-11",
+                    "2027-02-12",
+                ],
+            },
+        ],
+        "workdays": ["2027-02-14"],
+        **over,
+    }
 
 
 @pytest.fixture(autouse=True)
