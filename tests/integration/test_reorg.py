@@ -50,7 +50,7 @@ def _setup(chain: DevChain, tmp_path: Path, district: int = LICHENG) -> tuple[Ch
     hid = admin.register_hall(acct.address, district, "测试大厅", "http://127.0.0.1:1")
     admin.fund(acct.address, 10**18)
     client = ChainClient.connect(chain.rpc_url, deployment=dep, account=acct)
-    store = Store(tmp_path / f"store-{district}")
+    store = Store.init(tmp_path / f"store-{district}")
     book = CaseBook(store, Outbox(store), hall=HallIdentity(hall_id=hid, district=district))
     return client, book, dep
 
@@ -150,7 +150,7 @@ def test_indexer_rewinds_after_a_rollback_and_skips_no_new_case(chain: DevChain,
     admin = ChainClient.connect(chain.rpc_url, deployment=dep, account=dev_admin())
     acct_b = Account.create()
     hid_b = admin.register_hall(acct_b.address, FENGZE, "丰泽", "http://127.0.0.1:1")
-    store_b = Store(tmp_path / "store-b")
+    store_b = Store.init(tmp_path / "store-b")
     book_b = CaseBook(store_b, Outbox(store_b), hall=HallIdentity(hall_id=hid_b, district=FENGZE))
     reader = ChainClient.connect(chain.rpc_url, deployment=dep)
     idx = Indexer(store_b, reader, book_b, chunk=1000)

@@ -16,7 +16,7 @@ def _chain(n: int, tag: str = "a") -> dict[int, str]:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    s = Store(tmp_path / "store")
+    s = Store.init(tmp_path / "store")
     yield s  # type: ignore[misc]
     s.close()
 
