@@ -44,6 +44,7 @@ from ledger.hall.keys import (
     OUTBOX_SCAN_FROM_KEY,
     RESTORED_KEY,
     SERIAL_CHECK_KEY,
+    case_id_key,
     case_key,
     record_prefix,
     serial_counter_key,
@@ -148,8 +149,10 @@ def _watermark(store: Store, client: ChainClient) -> int:
     if cursor is not None:
         marks.append(int(cursor) + 1)
     restored = store.get_json(RESTORED_KEY)
-    if restored is not None and restored.get("cursor") is not None:
-        marks.append(int(restored["cursor"]) + 1)
+    done = store.get_json(SERIAL_CHECK_KEY)
+    checked = restored is not None and done is not None and done.get("restored_at") == restored.get("restored_at")
+    if restored is not None and restored.get("cursor") is not None and not checked:
+        marks.append(int(restored["cursor"]) + 1)  # until the serial check of this restore is done
     return max(deployed, min(marks)) if marks else deployed
 
 
@@ -189,7 +192,7 @@ def check_against_chain(
     by_case: dict[str, str] = {}
 
     def serial_of(cid: str) -> str | None:
-        info = store.get_json(f"caseid/{cid}".encode())
+        info = store.get_json(case_id_key(cid))
         if info is not None:
             return str(info["serial"])
         if not by_case:  # built once, only when a case id is not in the indexer's map
@@ -198,13 +201,24 @@ def check_against_chain(
                 by_case["0x" + case_id(serial).hex()] = serial
         return by_case.get(cid)
 
+    # A restored (or recovering) store may lack this hall's events up to the head its serial check reached
+    # (they are being pulled back from the peers); anything the restored node wrote after that it must know.
+    restored = store.get_json(RESTORED_KEY)
+    tolerate_to: float = -1
+    if restored is not None:
+        done = store.get_json(SERIAL_CHECK_KEY)
+        same = done is not None and done.get("restored_at") == restored.get("restored_at")
+        tolerate_to = float(done["to_block"]) if same else float("inf")
     opened: list[str] = []
+    lost: list[str] = []
     for lo, hi in _ranges(start, head, max_range):
         for o in client.hall_opened(hall_id, lo, hi):
             check.own_cases += 1
             opened.append(o.serial)
             if store.get(case_key(o.serial)) is None:
                 check.unknown_cases.append(o.serial)
+                if o.block_number > tolerate_to:
+                    lost.append(f"case {o.serial}")
         for ev in client.hall_events(hall_id, lo, hi):
             check.own_events += 1
             c = ev.commitment.hex()
@@ -213,12 +227,17 @@ def check_against_chain(
             serial = serial_of(ev.case_id)
             if serial is None or all(r.get("commitment") != c for _, r in store.iter_json(record_prefix(serial))):
                 check.unknown_events += 1
-    recovering = store.get(RESTORED_KEY) is not None
-    if (check.unknown_cases or check.unknown_events) and not recovering:
-        example = f" (e.g. case {check.unknown_cases[0]})" if check.unknown_cases else ""
+                if ev.block_number > tolerate_to:
+                    lost.append(f"{ev.stage.name} #{ev.index} of {serial or ev.case_id} (block {ev.block_number})")
+    if lost:
+        log.error(
+            "start-up check: the chain holds %d anchor(s) of this hall the store lacks, e.g. %s",
+            len(lost),
+            "; ".join(lost[:5]),
+        )
         raise StoreDamagedError(
-            f"the store at {store.path} lacks {check.unknown_events} event(s) and {len(check.unknown_cases)} case(s) "
-            f"this hall anchored on chain after block {start}{example}: it lost acknowledged writes; {WAY_OUT}"
+            f"the store at {store.path} lacks {len(lost)} of this hall's anchors on chain after block {start} "
+            f"(e.g. {lost[0]}): it lost acknowledged writes; {WAY_OUT}"
         )
     # counters past every serial seen (also when nothing is missing: a lost counter key alone)
     check.counters_raised = raise_counters(store, opened, hall_id=hall_id)

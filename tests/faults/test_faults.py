@@ -60,7 +60,13 @@ def _refused_start(net: LocalNet, n: int) -> str:
     log = d / "node.log"
     before = log.stat().st_size if log.exists() else 0
     proc = _restart(net, n, expect_ok=False)
-    assert proc.wait(timeout=60) == 2
+    try:
+        code = proc.wait(timeout=90)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"hall {n} started instead of refusing its store:\n{log.read_text()[-3000:]}") from None
+    assert code == 2
     text = log.read_bytes()[before:].decode()
     line = next(ln for ln in text.splitlines() if ln.startswith("caseledger node:"))
     assert "Traceback" not in text
@@ -151,14 +157,17 @@ def test_truncated_log_is_refused_and_recovered_from_the_peers(net: LocalNet) ->
     d = Path(net.halls[0]["dir"])
     stop_hall(d)
     _restart(net, 1)  # a fresh log: it holds only what comes next
-    log = max((d / "store").glob("*.log"), key=lambda p: p.stat().st_mtime)
-    start_size = log.stat().st_size
+    sizes = {p: p.stat().st_size for p in (d / "store").glob("*.log")}
     a = client(net, 1)
     acked: dict[str, str] = {}
     for i in range(8):
         data, files = intake_form(net, f"截断{i}")
         acked[a.intake(data, files)["serial"]] = f"截断{i}"
-    intakes_end = log.stat().st_size  # the eight acknowledged intakes end here in the log
+    # the log the eight acknowledged intakes went to, and where they start and end in it
+    log, intakes_end = max(
+        ((p, p.stat().st_size) for p in (d / "store").glob("*.log")), key=lambda x: x[1] - sizes.get(x[0], 0)
+    )
+    start_size = sizes.get(log, 0)
     c = chain(net)
     wait_for("anchored", lambda: all(len(c.case_events(s)) == 2 for s in acked), 60)
     b = client(net, 2)
