@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +11,14 @@ import pytest
 
 from ledger.chain.client import ChainClient
 from ledger.core.stages import Stage
+from ledger.core.timefmt import CST
 from ledger.dev.demo import demo_id_number
 from ledger.dev.devchain import free_port
 from ledger.dev.localnet import LocalNet
-from ledger.errors import CaseHeldError, ConfigError
+from ledger.errors import CaseHeldError, ConfigError, UnavailableError
 from ledger.hall.cases import CaseBook, HallIdentity, Upload
-from ledger.hall.keys import serial_counter_key
+from ledger.hall.integrity import SerialCheck
+from ledger.hall.keys import RESTORED_KEY, serial_counter_key
 from ledger.hall.outbox import Outbox, OutboxSender
 from ledger.hall.store import Store
 
@@ -93,3 +96,28 @@ def test_a_failed_up_stops_the_chain_it_started(tmp_path: Path) -> None:
     assert net.chain.pid() is None, "the chain started by the failed `up` is still running"
     with socket.socket() as s, pytest.raises(ConnectionRefusedError):
         s.connect(("127.0.0.1", net.chain.port))  # nothing answers on its port any more
+
+
+def test_after_a_restore_intake_waits_for_the_serial_check_then_never_reuses_a_chain_serial(
+    tmp_path: Path, new_hall: Any
+) -> None:
+    """Issue 13 item 1: the restored hall's next intake got a serial that already belonged to another applicant."""
+    client: ChainClient = new_hall(350502)
+    info = client.hall_of(client.address)
+    assert info is not None
+    day = datetime.now(CST).strftime("%Y%m%d")
+    taken = f"TB{day}-{info.hall_id:03d}-00007"  # opened on chain after the backup; the restored store lacks it
+    client.open_case(taken, "HJ-MIGRATE", 350503, b"\x11" * 32)
+    store = Store.init(tmp_path / "a")
+    store.put_json(RESTORED_KEY, {"cursor": None, "restored_at": 1.0})
+    book = CaseBook(store, Outbox(store), hall=HallIdentity(hall_id=info.hall_id, district=info.district))
+    check = SerialCheck(store, client, hall_id=info.hall_id, max_range=5)
+    book.intake_gates.append(check.gate)
+    with pytest.raises(UnavailableError) as err:
+        _intake(book, "王五")
+    assert err.value.code == "serial_check" and err.value.zh == "本厅正在与链上记录核对办件编号，请稍候"
+    check.run_once()  # bounded ranges of 5 blocks, from the backup's cursor to the head
+    assert check.done
+    serial = _intake(book, "王五")
+    assert serial == f"TB{day}-{info.hall_id:03d}-00008"
+    assert SerialCheck(store, client, hall_id=info.hall_id).done, "a later start does not scan again"
