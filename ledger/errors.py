@@ -39,14 +39,15 @@ class LedgerError(Exception):
 
 
 class InputError(LedgerError):
-    """Bad input: names the offending ``field``."""
+    """Bad input: names the offending ``field``; ``message`` in English, ``zh`` the same in Chinese when given."""
 
     code = "invalid_input"
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, *, zh: str | None = None) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+        self.zh = zh
 
 
 class NotFoundError(LedgerError):

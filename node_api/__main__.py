@@ -1,19 +1,31 @@
-"""``python -m node_api``: check the hall key against the registry, then serve with uvicorn."""
+"""``python -m node_api``: check the hall key against the registry, then serve with uvicorn.
+
+The process creates every file private (umask 077: store, logs, backups, tokens are 0600, directories
+0700), runs with the interpreter's default recursion limit (see :mod:`ledger.core.jsonsafe`), and
+believes ``X-Forwarded-For`` only from the proxies in ``CASELEDGER_TRUSTED_PROXIES`` (handled inside
+the app, so uvicorn's own proxy-header handling, which trusts 127.0.0.1 by default, is switched off).
+"""
 
 from __future__ import annotations
 
-import logging
-import sys
+import os
 
-import uvicorn
+os.umask(0o077)  # before anything opens a file
 
-from ledger.errors import LedgerError
-from node_api.core.config import Settings
-from node_api.core.node import HallNode
-from node_api.main import create_app
+import logging  # noqa: E402
+import sys  # noqa: E402
+
+import uvicorn  # noqa: E402
+
+from ledger.core.jsonsafe import ensure_safe_recursion_limit  # noqa: E402
+from ledger.errors import LedgerError  # noqa: E402
+from node_api.core.config import Settings  # noqa: E402
+from node_api.core.node import HallNode  # noqa: E402
+from node_api.main import create_app  # noqa: E402
 
 
 def main() -> None:
+    os.umask(0o077)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings()
@@ -25,6 +37,8 @@ def main() -> None:
         print(f"caseledger node: invalid settings: {exc}", file=sys.stderr)
         sys.exit(2)
     app = create_app(settings, node=node)
+    limit = ensure_safe_recursion_limit()
+    logging.getLogger("caseledger.node").info("recursion limit %d, umask 077", limit)
     cert = str(settings.tls_certfile) if settings.tls_certfile else None
     key = str(settings.tls_keyfile) if settings.tls_keyfile else None
     uvicorn.run(
@@ -35,6 +49,7 @@ def main() -> None:
         timeout_graceful_shutdown=5,
         ssl_certfile=cert,
         ssl_keyfile=key,
+        proxy_headers=False,
     )
 
 

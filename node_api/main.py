@@ -12,10 +12,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from node_api.api.errors import install_error_handlers
 from node_api.api.idempotency import IdempotencyMiddleware
-from node_api.api.limits import BodyLimitMiddleware
+from node_api.api.limits import BodyGuardMiddleware, SecurityHeadersMiddleware
 from node_api.api.routes import access, admin, audit, auth, cases, catalogue, disputes, health, inbox, ops, transfer
 from node_api.core.config import Settings
 from node_api.core.node import HallNode
@@ -51,8 +52,11 @@ def create_app(settings: Settings | None = None, *, node: HallNode | None = None
     registry, latency = make_registry(lambda: getattr(app.state, "node", None))
     app.state.metrics_registry = registry
     app.add_middleware(IdempotencyMiddleware, node_getter=lambda: getattr(app.state, "node", None))
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyGuardMiddleware, max_bytes=settings.max_body_bytes, max_json_depth=settings.max_json_depth)
     app.add_middleware(LatencyMiddleware, histogram=latency)
+    app.add_middleware(SecurityHeadersMiddleware)
+    if settings.trusted_proxy_list:  # outermost: the client address is settled before anything reads it
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
     for r in (
         health.router,
         auth.router,

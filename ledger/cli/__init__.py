@@ -6,12 +6,14 @@ input or configuration, 1 otherwise); no Python traceback reaches the user.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from ledger.core.jsonsafe import ensure_safe_recursion_limit
 from ledger.errors import ConfigError, InputError, LedgerError, StoreDamagedError
 
 app = typer.Typer(
@@ -48,7 +50,9 @@ def _register() -> None:
 
 
 def main() -> None:
+    os.umask(0o077)  # hall dirs, keys, logs, backups, the local chain's state: private to this user
     _register()
+    ensure_safe_recursion_limit()
     try:
         app()
     except (InputError, ConfigError, StoreDamagedError) as exc:

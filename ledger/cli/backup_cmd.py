@@ -8,6 +8,7 @@ authorises a backup. The restore runs while the node is stopped.
 
 from __future__ import annotations
 
+import getpass
 import json
 from pathlib import Path
 from typing import Annotated
@@ -102,16 +103,33 @@ def restore(
     password_file: Annotated[
         Path | None, typer.Option("--password-file", help="Install this keystore password file with the restore.")
     ] = None,
+    kek_file: Annotated[
+        Path | None,
+        typer.Option("--kek-file", help="Install this key-encryption key (kept apart from backups) with the restore."),
+    ] = None,
 ) -> None:
     """Restore a hall from a backup while its node is stopped; at its next start the node re-scans the
     chain from the backup's block and pulls every newer record from the peer halls, verified."""
     d = _resolve(hall, hall_dir, data_dir)
     if node_running(d, (store_dir or d) / "store"):
         fail(f"the hall node of {d} is running (pid {hall_pid(d)}); stop it before restoring")
-    m = restore_backup(source, d, data_dir=store_dir, force=force, password_file=password_file)
+    m = restore_backup(
+        source,
+        d,
+        data_dir=store_dir,
+        force=force,
+        password_file=password_file,
+        kek_file=kek_file,
+        restored_by=f"operator:{getpass.getuser()}",
+    )
     typer.echo(
         f"restored hall {m.hall_id} {m.name} into {d}: {m.keys} keys from a backup taken at chain block {m.chain_block}"
     )
+    if not (d / "kek.json").exists() and kek_file is None:
+        typer.echo(
+            "no kek.json in the hall dir: install the key-encryption key kept apart from the backups "
+            "(--kek-file), or the node refuses to start (the staff's TOTP secrets are sealed with it)"
+        )
     if not (d / "keystore.password").exists():
         typer.echo("no keystore.password in the hall dir: install it (or set CASELEDGER_PASSWORD_ENV) before starting")
     typer.echo(

@@ -48,10 +48,11 @@ def up(
 ) -> None:
     """Start the local chain, deploy, register the halls and run one node process per hall.
 
-    Running it again resumes: same chain state, keys and hall stores.
+    A supervisor process keeps the halls running: a hall that dies is restarted (with back-off; see
+    `caseledger status`). Running it again resumes: same chain state, keys and hall stores.
     """
     ports = [hall_port + i for i in range(halls)] if hall_port else None
-    net = LocalNet(data_dir, halls=halls, chain_port=port, hall_ports=ports)
+    net = LocalNet(data_dir, halls=halls, chain_port=port, hall_ports=ports, supervise=True)
     started = net.up()
     _print_halls(started, net.chain.rpc_url)
     if detach:
@@ -110,15 +111,23 @@ def status(
     if st["deployment"]:
         d = st["deployment"]
         typer.echo(f"deployment: HallRegistry {d['registry']}  CaseLedger {d['ledger']}")
+    sup = st.get("supervisor_pid")
+    typer.echo(f"supervisor: {'pid ' + str(sup) if sup else 'not running (halls are not restarted if they die)'}")
     for h in st["halls"]:
+        sv = h.get("supervisor") or {}
+        restarts = ""
+        if sv:
+            restarts = f"; supervisor: {sv.get('state')}, {sv.get('restarts', 0)} restart(s)"
+            if sv.get("last_exit"):
+                restarts += f", last exit: {sv['last_exit']}"
         if not h["up"]:
-            typer.echo(f"hall {h['hall_id']} {h['name']} ({h['district']}) {h['url']}: DOWN")
+            typer.echo(f"hall {h['hall_id']} {h['name']} ({h['district']}) {h['url']}: DOWN{restarts}")
             continue
         hh = h["health"]
         typer.echo(
             f"hall {h['hall_id']} {h['name']} ({h['district']}) {h['url']}: chain "
             f"{'ok' if hh['chain']['connected'] else 'unreachable'}, outbox {hh['outbox']['pending']} pending, "
-            f"indexer lag {hh['indexer']['lag']}"
+            f"indexer lag {hh['indexer']['lag']}{restarts}"
         )
 
 

@@ -19,6 +19,7 @@ from ledger.chain.deployment import Deployment
 from ledger.chain.facts_reader import fetch_chain_facts
 from ledger.cli import app
 from ledger.core.bundle import load_bundle
+from ledger.core.jsonsafe import loads_bounded
 from ledger.core.stages import Stage
 from ledger.core.timefmt import unix_to_cst
 from ledger.errors import ChainUnavailableError, InputError, VerificationError
@@ -191,7 +192,7 @@ def _fetch_proof(hall: str, serial: str, digest: str) -> DocumentProof | None:
     if r.status_code != 200:
         raise InputError("hall", f"the hall node answered {r.status_code}: {r.text[:200]}")
     try:
-        return DocumentProof.model_validate(r.json())
+        return DocumentProof.model_validate(loads_bounded(r.content, what="hall", max_bytes=4 * 1024 * 1024))
     except (ValueError, ValidationError) as exc:
         raise InputError("hall", f"the hall node sent no usable proof ({exc})") from exc
 

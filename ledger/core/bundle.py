@@ -14,7 +14,6 @@ Building a bundle is pure: give it the records the hall holds and the chain coor
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ledger.core.facts import ChainEvent
+from ledger.core.jsonsafe import load_json_file
 from ledger.core.materials import MaterialProof, MaterialSet
 from ledger.core.records import DisclosedRecord, SaltedRecord
 from ledger.errors import InputError
@@ -95,7 +95,8 @@ class HeldEvent:
     event: ChainEvent
     time: int
     materials: MaterialSet | None = None
-    contents: Sequence[bytes] | None = None
+    contents: Sequence[bytes | None] | None = None
+    """file contents to embed (None for a file left out, e.g. an identity document not asked for)"""
     withheld: Mapping[str, str] | None = None
     """leaf hashes of fields this hall no longer holds (erased after their retention period)"""
 
@@ -142,8 +143,9 @@ def build_bundle(
         if h.materials is not None:
             for i in range(len(h.materials.files)):
                 content = None
-                if include_files and h.contents is not None:
-                    content = base64.b64encode(h.contents[i]).decode()
+                data = h.contents[i] if include_files and h.contents is not None else None
+                if data is not None:
+                    content = base64.b64encode(data).decode()
                 materials.append(BundleMaterial(event_index=e.index, proof=h.materials.proof(i), content_b64=content))
     return EvidenceBundle(
         serial=serial,
@@ -157,15 +159,13 @@ def build_bundle(
     )
 
 
+MAX_BUNDLE_BYTES = 512 * 1024 * 1024
+"""Largest bundle file read (a bundle with its files' contents embedded can be large, but not unbounded)."""
+
+
 def load_bundle(path: Path) -> EvidenceBundle:
     """Read and validate a bundle file; :class:`InputError` names what is wrong."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputError("bundle", f"no file at {path}") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError("bundle", f"{path} is not a JSON evidence bundle ({exc})") from exc
-    return parse_bundle(data)
+    return parse_bundle(load_json_file(path, what="bundle", max_bytes=MAX_BUNDLE_BYTES))
 
 
 def parse_bundle(data: Any) -> EvidenceBundle:

@@ -25,6 +25,7 @@ import httpx
 
 from ledger.chain.client import ChainClient
 from ledger.chain.deployment import Deployment
+from ledger.dev import supervisor
 from ledger.dev.consortium import DEMO_HALLS, ensure_deployment, ensure_halls, hall_dir
 from ledger.dev.devchain import DevChain, dev_admin
 from ledger.errors import ConfigError, LedgerError
@@ -85,26 +86,38 @@ def node_running(d: Path, store: Path | None = None) -> bool:
 
 def start_hall(d: Path, *, port: int, rpc_url: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start ``python -m node_api`` for the hall in ``d`` (a child in its own session)."""
+    # CASELEDGER_DATA_DIR names the consortium's directory for the CLI, but the node reads it as its own
+    # store directory: inherited, it would point every hall at one store. Each hall uses its hall dir.
+    inherited = {k: v for k, v in os.environ.items() if k != "CASELEDGER_DATA_DIR"}
     full = {
-        **os.environ,
+        **inherited,
         "CASELEDGER_HALL_DIR": str(d),
         "CASELEDGER_PORT": str(port),
         "CASELEDGER_RPC_URL": rpc_url,
         **(env or {}),
     }
-    log = open(d / "node.log", "ab")  # noqa: SIM115 - handed to the child
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "node_api"], env=full, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    log.close()
+    fd = os.open(d / "node.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)  # the log names staff: private
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "node_api"],
+            env=full,
+            stdin=subprocess.DEVNULL,
+            stdout=fd,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    finally:
+        os.close(fd)
     (d / "node.pid").write_text(str(proc.pid))
     return proc
 
 
 def stop_hall(d: Path, *, timeout: float = 15.0) -> bool:
+    """Stop the hall on purpose. The pid file goes first, so a supervisor (ledger.dev.supervisor) sees an
+    intended stop, not a crash to restart."""
     pid = hall_pid(d)
+    (d / "node.pid").unlink(missing_ok=True)
     if pid is None:
-        (d / "node.pid").unlink(missing_ok=True)
         return False
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
@@ -151,8 +164,10 @@ class LocalNet:
         hall_ports: list[int] | None = None,
         block_time: float = 1.0,
         node_env: dict[str, str] | None = None,
+        supervise: bool = False,
     ) -> None:
         self.data_dir = data_dir
+        self.supervise = supervise
         self.count = halls
         self.chain = DevChain(data_dir, port=chain_port, block_time=block_time)
         self.hall_ports = hall_ports or [s.port for s in DEMO_HALLS[:halls]]
@@ -172,7 +187,12 @@ class LocalNet:
         except (FileNotFoundError, ValueError):
             return None
         net = cls(
-            data_dir, halls=len(st["halls"]), chain_port=st["chain_port"], hall_ports=[h["port"] for h in st["halls"]]
+            data_dir,
+            halls=len(st["halls"]),
+            chain_port=st["chain_port"],
+            hall_ports=[h["port"] for h in st["halls"]],
+            node_env=st.get("node_env"),
+            supervise=bool(st.get("supervised")),
         )
         net.halls = st["halls"]
         return net
@@ -188,6 +208,8 @@ class LocalNet:
         try:
             return self._up(timeout, started)
         except BaseException:
+            if self.supervise and started:
+                supervisor.stop(self.data_dir)  # first, so it does not restart what is stopped next
             for d in started:
                 stop_hall(d)
             if chain_started:
@@ -210,8 +232,13 @@ class LocalNet:
                 desc = json.loads((d / "hall.json").read_text())
                 desc.update(endpoint=url, port=port)
                 (d / "hall.json").write_text(json.dumps(desc, ensure_ascii=False, indent=2) + "\n")
-            proc = None if hall_pid(d) else start_hall(d, port=port, rpc_url=self.chain.rpc_url, env=self.node_env)
-            if proc is not None:
+            if hall_pid(d):
+                proc = None  # it runs already
+            elif self.supervise:
+                proc = None  # the supervisor starts it
+                started.append(d)
+            else:
+                proc = start_hall(d, port=port, rpc_url=self.chain.rpc_url, env=self.node_env)
                 started.append(d)
             procs.append(proc)
             self.halls.append(
@@ -226,23 +253,30 @@ class LocalNet:
                     "account": h["account"],
                 }
             )
+        for hall in self.halls:
+            hall["accounts_file"] = str(Path(hall["dir"]) / "demo-accounts.json")
+        if self.supervise:
+            self._save()  # the supervisor reads the halls to run from consortium.json
+            supervisor.spawn(self.data_dir)
         for hall, proc in zip(self.halls, procs, strict=True):
             wait_healthy(hall["url"], timeout=timeout, proc=proc)
-            hall["accounts_file"] = str(Path(hall["dir"]) / "demo-accounts.json")
         self._save()
         return self.halls
 
     def _save(self) -> None:
-        self.state_file.write_text(
-            json.dumps(
-                {"rpc_url": self.chain.rpc_url, "chain_port": self.chain.port, "halls": self.halls},
-                ensure_ascii=False,
-                indent=2,
-            )
-            + "\n"
-        )
+        state = {
+            "rpc_url": self.chain.rpc_url,
+            "chain_port": self.chain.port,
+            "supervised": self.supervise,
+            "node_env": self.node_env,
+            "halls": self.halls,
+        }
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, ensure_ascii=False, indent=2) + "\n")
+        tmp.replace(self.state_file)
 
     def down(self) -> None:
+        supervisor.stop(self.data_dir)  # first, so nothing restarts the halls being stopped
         for n in range(1, self.count + 1):
             stop_hall(self.hall_dir(n))
         self.chain.down()
@@ -264,5 +298,7 @@ class LocalNet:
                 entry["up"] = True
             except (httpx.HTTPError, ValueError):
                 entry["up"] = False
+            entry["supervisor"] = supervisor.read_state(Path(h["dir"]))
             out["halls"].append(entry)
+        out["supervisor_pid"] = supervisor.supervisor_pid(self.data_dir)
         return out

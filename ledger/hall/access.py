@@ -1,9 +1,11 @@
 """Access trail (访问留痕): who saw or exported which case's personal data, and when.
 
-Every view of a case with applicant fields, file download, bundle export, package served to a peer
-hall and personal-data erasure appends one entry. Entries are an append-only list whose RFC 6962
-Merkle root (leaves = SHA-256(0x00 ‖ JCS(entry))) is anchored on chain periodically, so an entry
-edited or dropped afterwards no longer recomputes to an anchored root::
+Every view of a case with applicant fields, file download, bundle export (with the fields disclosed
+and the reason), package served to a peer hall and personal-data erasure appends one entry; so does
+every act of administration: backup, restore, account created, disabled, enabled, second factor
+reset, roles changed, sign-in lock and lock cleared (``serial`` is empty for those). Entries are an
+append-only list whose RFC 6962 Merkle root (leaves = SHA-256(0x00 ‖ JCS(entry))) is anchored on
+chain periodically, so an entry edited or dropped afterwards no longer recomputes to an anchored root::
 
     trail = AccessTrail(store, hall_id=1)
     trail.record(actor="staff:li.officer", action="view_case", serial="TB20250101-001-00001")
@@ -42,7 +44,26 @@ from ledger.hall.store import Store
 __all__ = ["ACTIONS", "ANCHOR_PREFIX", "AccessTrail", "TrailAnchor", "anchor_data", "parse_anchor_data"]
 
 ANCHOR_PREFIX = b"caseledger-access-trail/1"
-ACTIONS = frozenset({"view_case", "download_file", "export_bundle", "peer_package", "erase_personal_data"})
+ACTIONS = frozenset(
+    {
+        # case data: views and exports of personal data
+        "view_case",
+        "download_file",
+        "export_bundle",
+        "peer_package",
+        "erase_personal_data",
+        # administration (三员分立: every act of the system and security administrators is here for the auditor)
+        "backup_store",
+        "restore_backup",
+        "create_account",
+        "disable_account",
+        "enable_account",
+        "reset_totp",
+        "set_roles",
+        "login_locked",
+        "clear_lockout",
+    }
+)
 _ANCHOR_GAS = 40_000
 
 

@@ -1,21 +1,31 @@
-"""Staff accounts of one hall: Argon2 passwords, TOTP second factor, expiring sessions, login limits.
+"""Staff accounts of one hall: roles with separated duties, Argon2 passwords, sealed TOTP secrets,
+expiring sessions, sign-in limits.
 
 No web framework here; the node API turns a bearer token or a session cookie into a staff member::
 
-    accounts = AccountBook(store, hall_id=1)
+    accounts = AccountBook(store, hall_id=1, kek=KeyEncryptionKey.load_or_create(kek_file))
     secret = accounts.create("li.officer", "a long passphrase", roles={"officer"}).totp_secret
     s = accounts.login("li.officer", "a long passphrase", pyotp.TOTP(secret).now(), client="10.0.0.7")
     staff = accounts.authenticate(s.token)        # AuthError once expired or logged out
 
+**Roles.** Case work: ``clerk`` 受理 · ``officer`` 承办 · ``dispute_officer`` 核验/争议 · ``regulator`` 监管.
+Administration, separated as GB/T 22239 (等保) level 3 asks (三员分立): ``sys_admin`` 系统管理员 (node
+health, backups, retention erasure, trail anchoring), ``security_admin`` 安全管理员 (accounts, roles,
+second factors, sign-in locks), ``auditor`` 安全审计员 (reads the access trail, which records every act
+of the other two). An account holds at most one administrator role, and never an administrator role
+together with a case role (:func:`check_duties`); no administrator role reads case data.
+
+Officers, dispute officers and the three administrators must pass a TOTP code (RFC 6238, 30 s steps,
+±1 step); a code is accepted once. TOTP secrets are kept **sealed** with the hall's key-encryption key
+(:mod:`ledger.hall.kek`, a file outside the store and never in a backup); a store written before that
+is sealed in place at start (:meth:`AccountBook.seal_plain_secrets`).
+
 Store keys (all under this hall's LevelDB)::
 
-    acct/<username>                 the account: roles, Argon2 hash, TOTP secret, disabled flag
+    acct/<username>                 the account: roles, Argon2 hash, sealed TOTP secret, disabled flag,
+                                    hashed client addresses it signed in from (see ledger.hall.loginlimits)
     sess/<sha256(token) hex>        a session: username, expiry, CSRF token (the token itself is never stored)
-    authfail/<sha256(user|client)>  recent failed logins of one username from one client (rate limit)
-
-Roles: ``clerk`` 受理 · ``officer`` 承办 · ``dispute_officer`` 核验/争议 · ``regulator`` 监管 ·
-``hall_admin`` 大厅管理员. Officers, dispute officers and hall admins must pass a TOTP code
-(RFC 6238, 30 s steps); a code is accepted once (replays of the same step are refused).
+    authfail/<sha256 hex>           failed sign-ins per account and per client address (ledger.hall.loginlimits)
 """
 
 from __future__ import annotations
@@ -25,7 +35,9 @@ import json
 import os
 import re
 import secrets
+import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,28 +47,100 @@ import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from ledger.errors import AuthError, ForbiddenError, InputError, NotFoundError, RateLimitedError
-from ledger.hall.keys import ACCOUNT_PREFIX, SESSION_PREFIX, account_key, authfail_key, session_key
+from ledger.core.text import clean_name
+from ledger.errors import AuthError, ConfigError, ForbiddenError, InputError, NotFoundError
+from ledger.hall.kek import KeyEncryptionKey, SecretError
+from ledger.hall.keys import ACCOUNT_PREFIX, SESSION_PREFIX, account_key, session_key
+from ledger.hall.loginlimits import KNOWN_CLIENTS, LockInfo, LoginLimiter, client_hash
+from ledger.hall.passwords import MIN_PASSWORD, check_password
 from ledger.hall.store import Store
 
 __all__ = [
+    "ADMIN_ROLES",
+    "CASE_ROLES",
+    "MIN_PASSWORD",
     "ROLES",
     "TOTP_ROLES",
     "AccountBook",
     "Created",
     "Session",
     "StaffAccount",
+    "check_duties",
     "ensure_demo_accounts",
+    "open_kek",
+    "sealed_kids",
 ]
 
-ROLES = frozenset({"clerk", "officer", "dispute_officer", "regulator", "hall_admin"})
-TOTP_ROLES = frozenset({"officer", "dispute_officer", "hall_admin"})
+CASE_ROLES = frozenset({"clerk", "officer", "dispute_officer", "regulator"})
+ADMIN_ROLES = frozenset({"sys_admin", "security_admin", "auditor"})
+ROLES = CASE_ROLES | ADMIN_ROLES
+TOTP_ROLES = frozenset({"officer", "dispute_officer"}) | ADMIN_ROLES
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
-MIN_PASSWORD = 12
 
 # one hash to compare against when the username does not exist, so timing does not reveal accounts
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a real password, never matches")
+
+
+def sealed_kids(store: Store) -> set[str]:
+    """The key ids the store's sealed TOTP secrets need (a node refuses to start without them)."""
+    out: set[str] = set()
+    for _, raw in store.iter_json(ACCOUNT_PREFIX):
+        kid = KeyEncryptionKey.kid_of(str(raw.get("totp_sealed") or ""))
+        if kid:
+            out.add(kid)
+    return out
+
+
+def open_kek(path: Path, store: Store) -> KeyEncryptionKey:
+    """The hall's key-encryption key: loaded, or created when the store has nothing sealed yet.
+
+    Refuses (:class:`ConfigError`) to start with a missing or different KEK file when the store holds
+    secrets sealed under another key: creating a new one would lock every second factor out for good."""
+    need = sealed_kids(store)
+    if not path.exists():
+        if need:
+            raise ConfigError(
+                f"the store holds TOTP secrets sealed with key-encryption key {', '.join(sorted(need))}, but "
+                f"{path} does not exist: put back the KEK file kept apart from the backups (see "
+                "docs/operations.md, backup and restore)"
+            )
+        return KeyEncryptionKey.create(path)
+    kek = KeyEncryptionKey.load(path)
+    missing = need - set(kek.kids)
+    if missing:
+        raise ConfigError(
+            f"{path} does not hold key-encryption key {', '.join(sorted(missing))}, which the store's TOTP "
+            "secrets are sealed with: this is another hall's or an older KEK file"
+        )
+    return kek
+
+
+def check_duties(roles: Iterable[str]) -> frozenset[str]:
+    """The role set, or an :class:`InputError` on ``roles`` when it breaks the separation of duties."""
+    role_set = frozenset(roles)
+    if not role_set:
+        raise InputError("roles", "give at least one role", zh="至少指定一个角色")
+    unknown = role_set - ROLES
+    if unknown:
+        raise InputError(
+            "roles", f"unknown roles {sorted(unknown)}; roles are {sorted(ROLES)}", zh=f"未知角色 {sorted(unknown)}"
+        )
+    admin = role_set & ADMIN_ROLES
+    if len(admin) > 1:
+        raise InputError(
+            "roles",
+            "an account holds at most one of sys_admin, security_admin and auditor (separation of duties)",
+            zh="系统管理员、安全管理员、安全审计员三员分立，一个账号只能担任其中一个",
+        )
+    if admin and role_set & CASE_ROLES:
+        raise InputError(
+            "roles",
+            "an administrator account cannot also handle cases; give case roles to "
+            "another account (separation of duties)",
+            zh="管理员账号不能同时办理业务，请为业务另建账号",
+        )
+    return role_set
 
 
 @dataclass(frozen=True)
@@ -103,27 +187,49 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _totp_purpose(username: str) -> str:
+    return f"totp:{username}"
+
+
 class AccountBook:
-    """The staff accounts and sessions of one hall. ``clock`` is injectable for tests."""
+    """The staff accounts and sessions of one hall. ``clock`` is injectable for tests.
+
+    ``on_event(action, what)`` is called for every sign-in lock (``login_locked``); the node records it
+    in the access trail. The routes record the administrators' own acts.
+    """
 
     def __init__(
         self,
         store: Store,
         *,
         hall_id: int,
+        kek: KeyEncryptionKey,
         session_ttl: float = 8 * 3600,
         max_failures: int = 5,
-        failure_window: float = 15 * 60,
+        max_failures_address: int = 20,
+        lockout_base: float = 30.0,
         lockout: float = 15 * 60,
         clock: Callable[[], float] = time.time,
+        on_event: Callable[[str, str], None] | None = None,
+        hasher: PasswordHasher | None = None,
     ) -> None:
         self.store = store
+        self._hasher = hasher or _hasher
+        self._dummy_hash = _DUMMY_HASH if hasher is None else hasher.hash("not a real password, never matches")
         self.hall_id = hall_id
+        self.kek = kek
         self.session_ttl = session_ttl
-        self.max_failures = max_failures
-        self.failure_window = failure_window
-        self.lockout = lockout
         self.clock = clock
+        self._lock = threading.RLock()
+        self.limits = LoginLimiter(
+            store,
+            account_threshold=max_failures,
+            address_threshold=max_failures_address,
+            base=lockout_base,
+            cap=lockout,
+            clock=clock,
+            on_event=on_event,
+        )
 
     # ------------------------------------------------------------------ accounts
     @staticmethod
@@ -160,45 +266,47 @@ class AccountBook:
     def is_empty(self) -> bool:
         return self.store.count_prefix(ACCOUNT_PREFIX) == 0
 
+    def _seal(self, username: str, secret: str | None) -> str | None:
+        return None if secret is None else self.kek.seal(secret.encode(), purpose=_totp_purpose(username))
+
     def create(self, username: str, password: str, *, roles: Iterable[str], display_name: str = "") -> Created:
         """A new account; returns its TOTP secret when one of its roles needs a second factor."""
-        if not USERNAME.fullmatch(username or ""):
+        username = unicodedata.normalize("NFKC", username or "").strip()
+        if not USERNAME.fullmatch(username):
             raise InputError(
-                "username", "2-32 characters: lowercase letters, digits, '.', '_' or '-', starting with a letter"
+                "username",
+                "2-32 characters: lowercase letters, digits, '.', '_' or '-', starting with a letter",
+                zh="2-32 个字符：小写字母、数字、'.'、'_' 或 '-'，以字母开头",
             )
-        role_set = frozenset(roles)
-        if not role_set:
-            raise InputError("roles", "give at least one role")
-        unknown = role_set - ROLES
-        if unknown:
-            raise InputError("roles", f"unknown roles {sorted(unknown)}; roles are {sorted(ROLES)}")
-        if len(password) < MIN_PASSWORD:
-            raise InputError("password", f"at least {MIN_PASSWORD} characters")
-        if len(display_name) > 64:
-            raise InputError("display_name", "at most 64 characters")
-        if self.store.get(self._key(username)) is not None:
-            raise InputError("username", f"an account {username!r} already exists")
-        secret = pyotp.random_base32() if role_set & TOTP_ROLES else None
-        raw = {
-            "username": username,
-            "roles": sorted(role_set),
-            "display_name": display_name,
-            "password_hash": _hasher.hash(password),
-            "totp_secret": secret,
-            "totp_last_step": -1,
-            "disabled": False,
-            "created_at": self.clock(),
-        }
-        self.store.put_json(self._key(username), raw)
+        role_set = check_duties(roles)
+        display_name = clean_name("display_name", display_name or "")
+        check_password(password, username=username, display_name=display_name)
+        with self._lock:
+            if self.store.get(self._key(username)) is not None:
+                raise InputError("username", f"an account {username!r} already exists", zh="该用户名已存在")
+            secret = pyotp.random_base32() if role_set & TOTP_ROLES else None
+            raw: dict[str, Any] = {
+                "username": username,
+                "roles": sorted(role_set),
+                "display_name": display_name,
+                "password_hash": self._hasher.hash(password),
+                "totp_sealed": self._seal(username, secret),
+                "totp_last_step": -1,
+                "disabled": False,
+                "created_at": self.clock(),
+                "known_clients": {},
+            }
+            self.store.put_json(self._key(username), raw)
         return Created(self._account(raw), secret)
 
     def _update(self, username: str, **changes: Any) -> dict[str, Any]:
-        raw = self._raw(username)
-        if raw is None:
-            raise NotFoundError(f"no staff account {username!r} at this hall")
-        raw.update(changes)
-        self.store.put_json(self._key(username), raw)
-        return raw
+        with self._lock:
+            raw = self._raw(username)
+            if raw is None:
+                raise NotFoundError(f"no staff account {username!r} at this hall")
+            raw.update(changes)
+            self.store.put_json(self._key(username), raw)
+            return raw
 
     def set_disabled(self, username: str, disabled: bool = True) -> StaffAccount:
         """Disable (or re-enable) an account; disabling also ends its sessions."""
@@ -207,84 +315,145 @@ class AccountBook:
             self.end_sessions(username)
         return self._account(raw)
 
+    def set_roles(self, username: str, roles: Iterable[str], *, by: str) -> Created:
+        """Change an account's roles (duties checked; never one's own); ends its sessions. A new TOTP
+        secret is returned when the new roles need a second factor and the account had none."""
+        if username == by:
+            raise ForbiddenError("nobody changes their own roles; ask another security administrator")
+        role_set = check_duties(roles)
+        raw = self._raw(username)
+        if raw is None:
+            raise NotFoundError(f"no staff account {username!r} at this hall")
+        secret = None
+        changes: dict[str, Any] = {"roles": sorted(role_set)}
+        if role_set & TOTP_ROLES and not raw.get("totp_sealed"):
+            secret = pyotp.random_base32()
+            changes.update(totp_sealed=self._seal(username, secret), totp_last_step=-1)
+        raw = self._update(username, **changes)
+        self.end_sessions(username)
+        return Created(self._account(raw), secret)
+
     def reset_totp(self, username: str) -> Created:
         """A fresh TOTP secret (the old authenticator stops working); ends the account's sessions."""
         acct = self.get(username)
         if not acct.totp_required:
-            raise InputError("username", f"{username} has no role that uses a second factor")
+            raise InputError(
+                "username", f"{username} has no role that uses a second factor", zh=f"{username} 的角色不使用动态口令"
+            )
         secret = pyotp.random_base32()
-        raw = self._update(username, totp_secret=secret, totp_last_step=-1)
+        raw = self._update(username, totp_sealed=self._seal(username, secret), totp_last_step=-1)
         self.end_sessions(username)
         return Created(self._account(raw), secret)
 
+    def seal_plain_secrets(self) -> int:
+        """Seal TOTP secrets a store written before sealing still holds in plain text, and re-seal those
+        sealed under an older key of the KEK file; returns how many accounts changed."""
+        n = 0
+        with self._lock:
+            for _, raw in list(self.store.iter_json(ACCOUNT_PREFIX)):
+                name = str(raw["username"])
+                if "totp_secret" in raw:  # written before secrets were sealed
+                    plain = raw.pop("totp_secret")
+                elif raw.get("totp_sealed") and self.kek.needs_reseal(str(raw["totp_sealed"])):
+                    plain = self.kek.open(str(raw["totp_sealed"]), purpose=_totp_purpose(name)).decode()
+                else:
+                    continue
+                raw["totp_sealed"] = self._seal(name, plain) if plain else None
+                self.store.put_json(self._key(name), raw)
+                n += 1
+        return n
+
     # ------------------------------------------------------------------ login
-    def _fail_key(self, username: str, client: str) -> bytes:
-        return authfail_key(hashlib.sha256(f"{username}|{client}".encode()).hexdigest())
-
-    def _check_lock(self, key: bytes) -> None:
-        rec = self.store.get_json(key) or {}
-        until = float(rec.get("locked_until", 0))
-        if until > self.clock():
-            wait = int(until - self.clock()) + 1
-            raise RateLimitedError(
-                f"too many failed sign-ins for this account from this client; try again in {wait}s", retry_after=wait
-            )
-
-    def _fail(self, key: bytes, why: str) -> AuthError:
-        now = self.clock()
-        rec = self.store.get_json(key) or {}
-        recent = [t for t in rec.get("failures", []) if now - float(t) < self.failure_window] + [now]
-        out: dict[str, Any] = {"failures": recent}
-        if len(recent) >= self.max_failures:
-            out = {"failures": [], "locked_until": now + self.lockout}
-        self.store.put_json(key, out)
-        return AuthError(why)
-
     def login(self, username: str, password: str, totp_code: str | None = None, *, client: str = "") -> Session:
         """A new session, or :class:`AuthError` (wrong credentials) / :class:`RateLimitedError` (locked out)."""
-        key = self._fail_key(username, client)
-        self._check_lock(key)
-        raw = self._raw(username)
+        with self._lock:
+            raw = self._raw(username)
+            known = raw is not None and client_hash(client) in (raw.get("known_clients") or {})
+            self.limits.check(username, client, known_client=known)
         try:
-            _hasher.verify(raw["password_hash"] if raw else _DUMMY_HASH, password)
+            self._hasher.verify(raw["password_hash"] if raw else self._dummy_hash, password)
             ok = raw is not None
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             ok = False
-        if not ok or raw is None:
-            raise self._fail(key, "wrong username or password")
-        acct = self._account(raw)
-        if acct.disabled:
-            raise self._fail(key, f"the account {username} is disabled")
-        if acct.totp_required:
-            step = self._totp_step(raw, totp_code)
-            if step is None:
-                raise self._fail(key, "a valid one-time code (TOTP) from the account's authenticator is required")
-            raw["totp_last_step"] = step
+        with self._lock:
+            if not ok or raw is None:
+                raise self._fail(username, client, raw is not None, "wrong username or password")
+            raw = self._raw(username) or raw  # re-read under the lock (a concurrent sign-in may have used a code)
+            acct = self._account(raw)
+            if acct.disabled:
+                raise self._fail(username, client, True, f"the account {username} is disabled")
+            if acct.totp_required:
+                step = self._totp_step(raw, totp_code)
+                if step is None:
+                    raise self._fail(
+                        username,
+                        client,
+                        True,
+                        "a valid one-time code (TOTP) from the account's authenticator is required",
+                    )
+                raw["totp_last_step"] = step
+            if self._hasher.check_needs_rehash(raw["password_hash"]):
+                raw["password_hash"] = self._hasher.hash(password)
+            seen = dict(raw.get("known_clients") or {})
+            seen[client_hash(client)] = self.clock()
+            raw["known_clients"] = dict(sorted(seen.items(), key=lambda kv: kv[1])[-KNOWN_CLIENTS:])
             self.store.put_json(self._key(username), raw)
-        if _hasher.check_needs_rehash(raw["password_hash"]):
-            self._update(username, password_hash=_hasher.hash(password))
-        self.store.delete(key)
-        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
-        expires = self.clock() + self.session_ttl
-        self.store.put_json(
-            session_key(_hash_token(token)),
-            {"username": username, "expires_at": expires, "csrf": csrf, "created_at": self.clock(), "client": client},
-        )
+            self.limits.succeeded(username)
+            token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+            expires = self.clock() + self.session_ttl
+            self.store.put_json(
+                session_key(_hash_token(token)),
+                {
+                    "username": username,
+                    "expires_at": expires,
+                    "csrf": csrf,
+                    "created_at": self.clock(),
+                    "client": client,
+                },
+            )
         return Session(token=token, csrf_token=csrf, expires_at=expires, account=acct)
 
+    def _fail(self, username: str, client: str, exists: bool, why: str) -> AuthError:
+        self.limits.failed(username, client, account_exists=exists)
+        return AuthError(why)
+
     def _totp_step(self, raw: dict[str, Any], code: str | None) -> int | None:
-        """The 30 s step the code belongs to (now ±1 step), if valid and newer than the last used one."""
-        secret = raw.get("totp_secret")
-        if not secret or not code or not re.fullmatch(r"\d{6}", code.strip()):
+        """The 30 s step the code belongs to (now ±1 step), if valid and newer than the last used one.
+
+        The code is NFKC-normalised first (full-width digits from a Chinese input method are digits)."""
+        sealed = raw.get("totp_sealed")
+        if not sealed or not code:
             return None
+        code = unicodedata.normalize("NFKC", code).strip()
+        if not re.fullmatch(r"[0-9]{6}", code):
+            return None
+        try:
+            secret = self.kek.open(str(sealed), purpose=_totp_purpose(str(raw["username"]))).decode()
+        except SecretError as exc:
+            raise AuthError(
+                "this account's second factor cannot be read on this node (its key-encryption key "
+                "is missing or another); the security administrator resets it"
+            ) from exc
         totp = pyotp.TOTP(secret)
         now = self.clock()
         for drift in (0, -1, 1):
             t = now + drift * totp.interval
-            if secrets.compare_digest(totp.at(t), code.strip()):
+            if secrets.compare_digest(totp.at(t).encode(), code.encode()):
                 step = int(t // totp.interval)
                 return step if step > int(raw.get("totp_last_step", -1)) else None
         return None
+
+    # ------------------------------------------------------------------ sign-in locks (security administrator)
+    def lockouts(self) -> list[LockInfo]:
+        return self.limits.locks()
+
+    def clear_lockouts(self, *, username: str | None = None, address: str | None = None) -> int:
+        if not username and not address:
+            raise InputError(
+                "username", "name the account or the address whose lock to clear", zh="请指定要解除锁定的账号或地址"
+            )
+        with self._lock:
+            return self.limits.clear(username=username, address=address)
 
     # ------------------------------------------------------------------ sessions
     def authenticate(self, token: str) -> Session:
@@ -312,12 +481,13 @@ class AccountBook:
         return len(gone)
 
     def prune(self) -> int:
-        """Delete expired sessions; returns how many."""
+        """Delete expired sessions and stale sign-in failure counters; returns how many."""
         now = self.clock()
         gone = [k for k, v in self.store.iter_json(SESSION_PREFIX) if float(v["expires_at"]) <= now]
         for k in gone:
             self.store.delete(k)
-        return len(gone)
+        with self._lock:
+            return len(gone) + self.limits.prune()
 
     def require(self, session: Session, *roles: str) -> None:
         if not session.account.roles & set(roles):
@@ -329,14 +499,17 @@ DEMO_ACCOUNTS: dict[str, tuple[str, ...]] = {
     "officer": ("officer",),
     "dispute": ("dispute_officer",),
     "regulator": ("regulator",),
-    "admin": ("hall_admin",),
+    "admin": ("sys_admin",),
+    "secadmin": ("security_admin",),
+    "auditor": ("auditor",),
     "demo": ("clerk", "officer", "dispute_officer", "regulator"),
 }
 
 
 def ensure_demo_accounts(accounts: AccountBook, path: Path) -> dict[str, dict[str, Any]]:
     """Development only: on a hall with no accounts, create one per role (plus ``demo`` with every
-    role but hall_admin) and write their passwords and TOTP secrets to ``path`` (mode 0600)."""
+    case role; administrators are separate accounts) and write their passwords and TOTP secrets to
+    ``path`` (mode 0600)."""
     if not accounts.is_empty():
         if path.exists():
             data: dict[str, dict[str, Any]] = json.loads(path.read_text())

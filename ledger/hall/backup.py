@@ -8,6 +8,16 @@ A backup is a ``.tar.gz`` with::
     keystore.<addr>.retired.json    retired keys, encrypted, if any
     hall.json                       the hall's descriptor (name, district, endpoint, port)
 
+Never in a backup (and refused in one): the keystore password, the node's admin token, the demo
+accounts file and the key-encryption key (``kek.json``, :mod:`ledger.hall.kek`) that seals the staff's
+TOTP secrets in the store, so a backup alone does not give them away. The case records and files in
+``store/`` are **not** encrypted: a backup is as sensitive as the store itself. Every backup and every
+restore is an entry of the hall's anchored access trail.
+
+A restore reads the manifest (the first entry, at most 64 KiB) and then walks the archive's headers
+before it writes anything, refusing more than :attr:`RestoreLimits.max_entries` entries, more than
+:attr:`RestoreLimits.max_total_bytes`, or an unpack ratio above :attr:`RestoreLimits.max_ratio`.
+
 The running node holds the LevelDB lock, so only the node itself can read a consistent snapshot:
 :func:`write_backup` runs inside the node (``POST /admin/backup``) and streams the archive back.
 :func:`restore_backup` runs while the node is stopped. After a restore the node's indexer resumes at
@@ -26,10 +36,13 @@ import tarfile
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ledger.core.jsonsafe import loads_bounded
 from ledger.errors import ConfigError, InputError, StoreError
+from ledger.hall.access import AccessTrail
 from ledger.hall.integrity import write_generation_file
 from ledger.hall.keys import GENERATION_KEY, INDEXER_CURSOR_KEY, RESTORED_KEY
 from ledger.hall.store import Store
@@ -37,8 +50,11 @@ from ledger.hall.store import Store
 __all__ = [
     "ADMIN_TOKEN_FILE",
     "ADMIN_TOKEN_HEADER",
+    "DEFAULT_LIMITS",
     "FORMAT",
+    "KEK_FILE",
     "BackupManifest",
+    "RestoreLimits",
     "read_manifest",
     "restore_backup",
     "write_backup",
@@ -50,7 +66,8 @@ FORMAT = "caseledger-hall-backup/1"
 ADMIN_TOKEN_FILE = "admin.token"
 ADMIN_TOKEN_HEADER = "X-CaseLedger-Admin-Token"
 _KEYSTORE_GLOB = "keystore*.json"
-_NEVER = ("keystore.password", ADMIN_TOKEN_FILE, "demo-accounts.json")
+KEK_FILE = "kek.json"
+_NEVER = ("keystore.password", ADMIN_TOKEN_FILE, "demo-accounts.json", KEK_FILE)
 
 
 @dataclass(frozen=True)
@@ -116,29 +133,78 @@ def write_backup(
     return manifest
 
 
-def read_manifest(archive: Path) -> BackupManifest:
-    """The manifest of a backup archive, or a StoreError saying why the file is not one."""
+@dataclass(frozen=True)
+class RestoreLimits:
+    """What a restore unpacks at most; an archive beyond any of them is refused before anything is written.
+
+    ``max_ratio`` (unpacked ÷ archive size) applies once the unpacked total passes ``ratio_floor``: a
+    small store compresses very well, a 300 MB store in a 300 KB archive is a decompression bomb.
+    """
+
+    max_total_bytes: int = 256 * 1024**3
+    max_ratio: float = 50.0
+    ratio_floor: int = 64 * 1024**2
+    max_entries: int = 100_000
+    max_manifest_bytes: int = 64 * 1024
+
+
+DEFAULT_LIMITS = RestoreLimits()
+
+
+def read_manifest(archive: Path, *, limits: RestoreLimits = DEFAULT_LIMITS) -> BackupManifest:
+    """The manifest of a backup archive (its first entry, at most ``limits.max_manifest_bytes``), or a
+    StoreError saying why the file is not one."""
     try:
-        with tarfile.open(archive, "r:gz") as tar:
-            f = tar.extractfile("manifest.json")
-            if f is None:
-                raise StoreError(f"{archive} has no manifest.json: not a CaseLedger hall backup")
-            raw = json.loads(f.read())
-    except (OSError, tarfile.TarError, KeyError, ValueError) as exc:
+        with tarfile.open(archive, "r|gz") as tar:  # stream: only the first entry is read
+            first = tar.next()
+            if first is None or first.name != "manifest.json" or not first.isfile():
+                raise StoreError(f"{archive} does not start with manifest.json: not a CaseLedger hall backup")
+            if first.size > limits.max_manifest_bytes:
+                raise StoreError(
+                    f"the manifest of {archive} is {first.size} bytes; a manifest has at most "
+                    f"{limits.max_manifest_bytes}; refused"
+                )
+            f = tar.extractfile(first)
+            data = f.read(limits.max_manifest_bytes + 1) if f is not None else b""
+    except (OSError, tarfile.TarError, EOFError) as exc:
         raise StoreError(f"{archive} is not a readable CaseLedger hall backup: {exc}") from exc
+    try:
+        raw = loads_bounded(data, what="manifest.json", max_bytes=limits.max_manifest_bytes)
+    except InputError as exc:
+        raise StoreError(f"the manifest of {archive} is not readable: {exc.message}") from exc
+    if not isinstance(raw, dict):
+        raise StoreError(f"the manifest of {archive} is not a JSON object")
     if raw.get("format") != FORMAT:
         raise StoreError(f"{archive} is a backup of format {raw.get('format')!r}; this version reads {FORMAT}")
     try:
-        return BackupManifest(**raw)
+        m = BackupManifest(**raw)
     except TypeError as exc:
         raise StoreError(f"the manifest of {archive} is malformed: {exc}") from exc
+    if not isinstance(m.files, list) or not all(isinstance(f, str) for f in m.files):
+        raise StoreError(f"the manifest of {archive} is malformed: files is not a list of names")
+    return m
 
 
-def _members(tar: tarfile.TarFile, manifest: BackupManifest) -> list[tarfile.TarInfo]:
-    """Only the names a backup may hold; anything else (absolute, ``..``, links, devices) is refused."""
+def _members(
+    tar: tarfile.TarFile, manifest: BackupManifest, *, archive_size: int, limits: RestoreLimits
+) -> list[tarfile.TarInfo]:
+    """Only the names a backup may hold; anything else (absolute, ``..``, links, devices) is refused, and so
+    is an archive with more entries, more bytes or a higher unpack ratio than ``limits`` allow (checked
+    entry by entry, from the headers, before anything is extracted)."""
     allowed = set(manifest.files) | {"manifest.json"}
-    out = []
-    for m in tar.getmembers():
+    out: list[tarfile.TarInfo] = []
+    total = 0
+    for m in tar:
+        if len(out) >= limits.max_entries:
+            raise StoreError(f"the backup holds more than {limits.max_entries} entries; refused")
+        total += max(0, m.size)
+        if total > limits.max_total_bytes:
+            raise StoreError(f"the backup unpacks to more than {limits.max_total_bytes} bytes; refused")
+        if total > limits.ratio_floor and total > limits.max_ratio * max(1, archive_size):
+            raise StoreError(
+                f"the backup unpacks to more than {limits.max_ratio:.0f} times its own size "
+                f"({archive_size} bytes): a decompression bomb, not a hall backup; refused"
+            )
         name = m.name
         top = name.split("/", 1)[0]
         if name.startswith("/") or ".." in name.split("/") or not (m.isfile() or m.isdir()):
@@ -162,6 +228,9 @@ def restore_backup(
     data_dir: Path | None = None,
     force: bool = False,
     password_file: Path | None = None,
+    limits: RestoreLimits = DEFAULT_LIMITS,
+    restored_by: str = "operator:restore",
+    kek_file: Path | None = None,
 ) -> BackupManifest:
     """Restore ``archive`` into ``hall_dir`` (store under ``data_dir or hall_dir``). The node must be stopped.
 
@@ -169,7 +238,7 @@ def restore_backup(
     is moved aside to ``store.replaced-<time>``, never deleted). Files already present (a keystore of
     the same account, ``hall.json``) are kept unless ``force``.
     """
-    manifest = read_manifest(archive)
+    manifest = read_manifest(archive, limits=limits)
     data_dir = data_dir or hall_dir
     store_dir = data_dir / "store"
     if _store_nonempty(store_dir) and not force:
@@ -187,18 +256,28 @@ def restore_backup(
             )
     if password_file is not None and not password_file.is_file():
         raise InputError("--password-file", f"{password_file} does not exist")
+    if kek_file is not None and not kek_file.is_file():
+        raise InputError("--kek-file", f"{kek_file} does not exist")
     hall_dir.mkdir(parents=True, exist_ok=True)
     data_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".restore-", dir=data_dir) as tmp:
         try:
             with tarfile.open(archive, "r:gz") as tar:
-                tar.extractall(tmp, members=_members(tar, manifest), filter="data")
-        except (OSError, tarfile.TarError) as exc:
+                members = _members(tar, manifest, archive_size=archive.stat().st_size, limits=limits)
+                tar.extractall(tmp, members=members, filter="data")
+        except (OSError, tarfile.TarError, EOFError) as exc:
             raise StoreError(f"cannot unpack {archive}: {exc}") from exc
         staged = Path(tmp) / "store"
-        if not staged.is_dir():
-            raise StoreError(f"{archive} holds no store/")
+        if not (staged / "CURRENT").is_file():
+            raise StoreError(f"{archive} holds no LevelDB store under store/")
         with Store(staged) as s:  # opens (checks the LevelDB), then marks it restored for the indexer
+            AccessTrail(s, hall_id=manifest.hall_id).record(
+                actor=restored_by,
+                action="restore_backup",
+                serial="",
+                what=f"backup of {datetime.fromtimestamp(manifest.created_at, UTC).isoformat(timespec='seconds')} "
+                f"(chain block {manifest.chain_block}) from {archive.name}",
+            )
             s.put_json(
                 RESTORED_KEY,
                 {
@@ -223,6 +302,10 @@ def restore_backup(
     if password_file is not None:
         dst = hall_dir / "keystore.password"
         shutil.copyfile(password_file, dst)
+        os.chmod(dst, 0o600)
+    if kek_file is not None:  # the key-encryption key, kept apart from the backups like the password
+        dst = hall_dir / KEK_FILE
+        shutil.copyfile(kek_file, dst)
         os.chmod(dst, 0o600)
     return manifest
 

@@ -27,6 +27,7 @@ from typing import Any
 from ledger.core.materials import MaterialFile, MaterialSet
 from ledger.core.records import SaltedRecord
 from ledger.core.stages import Stage
+from ledger.core.text import ascii_code, clean_name, clean_text
 from ledger.core.timefmt import CST, now_iso
 from ledger.errors import CaseHeldError, InputError, NotFoundError
 from ledger.hall.catalogue import Catalogue, load_catalogue
@@ -51,14 +52,20 @@ ROOT_FIELDS = {
     Stage.RESULT: ("documents_root", "documents_count"),
 }
 
-_PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
+_PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$", re.ASCII)
 
 
 def check_id_number(value: str, field: str = "applicant.id_number") -> str:
-    """A mainland resident ID number (GB 11643-1999, 18 characters with its ISO 7064 check digit)."""
-    v = value.strip().upper()
-    if not re.fullmatch(r"\d{17}[\dX]", v):
-        raise InputError(field, "a resident ID number has 17 digits and a check character (digit or X)")
+    """A mainland resident ID number (GB 11643-1999, 18 characters with its ISO 7064 check digit).
+
+    Typed in any width: NFKC first (full-width ``３５０…`` and ``ｘ`` are the same number), then ASCII only."""
+    v = ascii_code(field, value)
+    if not re.fullmatch(r"[0-9]{17}[0-9X]", v):
+        raise InputError(
+            field,
+            "a resident ID number has 17 digits and a check character (digit or X)",
+            zh="身份证号码由 17 位数字和 1 位校验码（数字或 X）组成",
+        )
     if id_check_character(v[:17]) != v[17]:
         raise InputError(field, "the check character does not match: please re-check the ID number")
     try:
@@ -69,9 +76,13 @@ def check_id_number(value: str, field: str = "applicant.id_number") -> str:
 
 
 def check_phone(value: str, field: str = "applicant.phone") -> str:
-    v = value.strip().replace(" ", "")
+    v = ascii_code(field, value)
     if not _PHONE.fullmatch(v):
-        raise InputError(field, "a phone number is an 11-digit mobile number or an area code and number")
+        raise InputError(
+            field,
+            "a phone number is an 11-digit mobile number or an area code and number",
+            zh="电话号码为 11 位手机号码，或区号加号码",
+        )
     return v
 
 
@@ -312,14 +323,16 @@ class CaseBook:
         self._gates(self.write_gates + self.intake_gates)
         item = self.catalogue.item(item_code)
         district = self.catalogue.district(home_district)
-        name = (applicant.get("name") or "").strip()
-        if not name or len(name) > 64:
-            raise InputError("applicant.name", "the applicant's name is required (at most 64 characters)")
+        name = clean_name("applicant.name", applicant.get("name") or "")
+        if not name:
+            raise InputError(
+                "applicant.name",
+                "the applicant's name is required (at most 64 characters)",
+                zh="申请人姓名必须填写（最多 64 个字符）",
+            )
         id_number = check_id_number(applicant.get("id_number") or "")
         phone = check_phone(applicant.get("phone") or "")
-        address = (applicant.get("address") or "").strip()
-        if len(address) > 200:
-            raise InputError("applicant.address", "at most 200 characters")
+        address = clean_text("applicant.address", (applicant.get("address") or "").strip())
         allowed = set(item.material_codes)
         for u in materials:
             if u.kind not in allowed:
@@ -482,8 +495,16 @@ class CaseBook:
         """The applicant's supplementary files, recorded as MATERIALS at the accepting hall."""
         h = self._require_accepting(serial)
         known = self._require_accepted_open(serial)
-        if not any(s == Stage.PROCESS and f.get("step") == "supplement_requested" for s, f in known):
-            raise InputError("serial", "no supplement has been requested for this case")
+        requested = sum(1 for s, f in known if s == Stage.PROCESS and f.get("step") == "supplement_requested")
+        filed = sum(1 for s, f in known if s == Stage.MATERIALS and f.get("supplement"))
+        if not requested:
+            raise InputError("serial", "no supplement has been requested for this case", zh="该办件没有补正要求")
+        if filed >= requested:  # one supplement answers one request
+            raise InputError(
+                "serial",
+                "the requested supplement has already been filed; wait for the next request",
+                zh="本次补正材料已提交，请等待承办部门的新补正要求",
+            )
         item = self.catalogue.item(h["item_code"])
         if not materials:
             raise InputError("materials", "upload at least one file")

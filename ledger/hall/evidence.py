@@ -69,6 +69,7 @@ def export_bundle(
     *,
     withhold: Iterable[str] = (),
     include_files: bool = False,
+    leave_out_kinds: Iterable[str] = (),
 ) -> EvidenceBundle:
     book.header(serial)  # NotFoundError when the hall does not hold the case
     dep = client.deployment
@@ -87,7 +88,12 @@ def export_bundle(
         # document (``documents_root``): both get one proof per file.
         files = [MaterialFile(**f) for f in r.get("files", [])] if Stage[r["stage"]] in ROOT_FIELDS else []
         mset = MaterialSet.new(files) if files else None
-        contents = [book.store.get_blob(f.sha256) for f in files] if files and include_files else None
+        skip = set(leave_out_kinds)
+        contents = (
+            [None if f.kind in skip else book.store.get_blob(f.sha256) for f in files]
+            if files and include_files
+            else None
+        )
         rec = SaltedRecord(serial=serial, stage=Stage[r["stage"]], fields=r["fields"], salts=r["salts"])
         held.append(
             HeldEvent(

@@ -137,7 +137,7 @@ def render_check_html(check: StoredCheck, *, lang: str = "zh", hall_name: str = 
         f'<html lang="{"zh-CN" if zh else "en"}"><head><meta charset="utf-8">',
         f"<title>{t('title')} {escape(check.serial)}</title><style>{_CSS}</style></head><body>",
         f'<div class="toolbar"><a href="{base}?lang={other}">{t("toggle")}</a>'
-        f'<button onclick="window.print()">{t("print")}</button></div>',
+        f'<button type="button" id="print">{t("print")}</button></div>',
         f"<h1>{t('title')}</h1>",
         '<dl class="meta">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in meta) + "</dl>",
         f'<h2>{t("verdict")}</h2><p class="verdict {"ok" if ok else "bad"}">'
@@ -147,7 +147,8 @@ def render_check_html(check: StoredCheck, *, lang: str = "zh", hall_name: str = 
         parts += _bundle_sections(check.bundle_report(), t, lang, zh)
     else:
         parts += _document_section(check.document_report(), t, lang, zh)
-    parts.append(f"<footer>{t('footer')}</footer></body></html>")
+    # no inline script (the node's Content-Security-Policy allows scripts from itself only)
+    parts.append(f'<footer>{t("footer")}</footer><script src="/static/js/report.js"></script></body></html>')
     return "\n".join(parts)
 
 

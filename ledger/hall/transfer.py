@@ -6,11 +6,17 @@ RESULT and the result document). Which hall to ask comes from the registry on ch
 
 Requests are signed with the requesting hall's key (EIP-191 ``personal_sign``) over::
 
-    CaseLedger transfer v1\\n<METHOD>\\n<path>\\n<unix time>\\n<nonce>\\n<sha256(body) hex>
+    CaseLedger transfer v2\\n<target hall id>\\n<METHOD>\\n<path>\\n<unix time>\\n<nonce>\\n<sha256(body) hex>
 
-and served only when the recovered address is an *active* registered hall with a right to the
-case (its district is the case's home district, or it is the accepting hall), the time is within
-the window and the nonce was not seen before (nonces are persisted).
+and served only when the target is this hall (so a request captured on its way to one hall cannot be
+replayed to another within its window), the recovered address is an *active* registered hall with a
+right to the case (its district is the case's home district, or it is the accepting hall), the time
+is within the window and the nonce was not seen before (nonces are persisted, and pruned after twice
+the window). The target also travels in ``X-CaseLedger-Target-Hall`` so a misdirected request is
+refused with a plain sentence.
+
+A package is read with a size bound (:data:`MAX_PACKAGE_BYTES`, streamed) and a nesting bound
+(:func:`ledger.core.jsonsafe.loads_bounded`) before it is parsed.
 
 The receiver verifies every record (its recomputed commitment equals the on-chain commitment at
 that event index, for that stage) and every file (SHA-256 and size, and its Merkle proof against
@@ -23,6 +29,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import re
 import secrets
 import threading
 import time
@@ -36,10 +43,11 @@ from eth_account.signers.local import LocalAccount
 
 from ledger.chain.client import ChainClient, HallInfo
 from ledger.core.facts import ChainEvent
+from ledger.core.jsonsafe import loads_bounded
 from ledger.core.materials import MaterialFile, MaterialSet, verify_material
 from ledger.core.records import DisclosedRecord, verify_disclosure
 from ledger.core.stages import DISPUTE_STAGES, Stage
-from ledger.errors import ChainError, LedgerError, NotFoundError, TransferError, VerificationError
+from ledger.errors import ChainError, InputError, LedgerError, NotFoundError, TransferError, VerificationError
 from ledger.hall.cases import ROOT_FIELDS, CaseBook
 from ledger.hall.keys import (
     NONCE_PREFIX,
@@ -66,6 +74,10 @@ log = logging.getLogger("caseledger.transfer")
 
 
 HDR_TS, HDR_NONCE, HDR_SIG = "X-CaseLedger-Timestamp", "X-CaseLedger-Nonce", "X-CaseLedger-Signature"
+HDR_TARGET = "X-CaseLedger-Target-Hall"
+_NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+MAX_PACKAGE_BYTES = 1024 * 1024 * 1024
+"""Largest package accepted from a peer (files are base64 inside it; a case holds at most a few hundred MB)."""
 
 
 class PeerAuthError(TransferError):
@@ -80,24 +92,33 @@ class PeerForbiddenError(TransferError):
     code = "forbidden"
 
 
-def signing_message(method: str, path: str, ts: str, nonce: str, body: bytes) -> str:
-    return f"CaseLedger transfer v1\n{method.upper()}\n{path}\n{ts}\n{nonce}\n{hashlib.sha256(body).hexdigest()}"
+def signing_message(target_hall: int, method: str, path: str, ts: str, nonce: str, body: bytes) -> str:
+    digest = hashlib.sha256(body).hexdigest()
+    return f"CaseLedger transfer v2\n{int(target_hall)}\n{method.upper()}\n{path}\n{ts}\n{nonce}\n{digest}"
 
 
-def sign_request(account: LocalAccount, method: str, path: str, body: bytes = b"") -> dict[str, str]:
-    """Headers that authenticate a request of this hall key."""
+def sign_request(
+    account: LocalAccount, method: str, path: str, body: bytes = b"", *, target_hall: int
+) -> dict[str, str]:
+    """Headers that authenticate a request of this hall key to the hall ``target_hall`` (and no other)."""
     ts, nonce = str(int(time.time())), secrets.token_hex(16)
-    msg = encode_defunct(text=signing_message(method, path, ts, nonce, body))
+    msg = encode_defunct(text=signing_message(target_hall, method, path, ts, nonce, body))
     sig = account.sign_message(msg).signature.hex()
-    return {HDR_TS: ts, HDR_NONCE: nonce, HDR_SIG: sig if sig.startswith("0x") else "0x" + sig}
+    return {
+        HDR_TS: ts,
+        HDR_NONCE: nonce,
+        HDR_SIG: sig if sig.startswith("0x") else "0x" + sig,
+        HDR_TARGET: str(int(target_hall)),
+    }
 
 
 class PeerGuard:
     """Checks signed peer requests on the serving side."""
 
-    def __init__(self, store: Any, client: ChainClient, *, window: float = 120.0) -> None:
+    def __init__(self, store: Any, client: ChainClient, *, hall_id: int, window: float = 120.0) -> None:
         self.store = store
         self.client = client
+        self.hall_id = hall_id
         self.window = window
         self._lock = threading.Lock()
 
@@ -106,17 +127,22 @@ class PeerGuard:
         ts, nonce, sig = h.get(HDR_TS.lower()), h.get(HDR_NONCE.lower()), h.get(HDR_SIG.lower())
         if not ts or not nonce or not sig:
             raise PeerAuthError("the request is not signed by a hall key (signature headers missing)")
+        target = h.get(HDR_TARGET.lower(), "")
+        if target != str(self.hall_id):
+            raise PeerAuthError(
+                f"the request was signed for hall {target or '(none)'}, not for this hall ({self.hall_id})"
+            )
         try:
             t = int(ts)
         except ValueError:
             raise PeerAuthError("the request timestamp is not a number") from None
         if abs(time.time() - t) > self.window:
             raise PeerAuthError(f"the request timestamp is more than {self.window:.0f}s away from this hall's clock")
-        if len(nonce) < 16 or len(nonce) > 64:
-            raise PeerAuthError("the request nonce must be 16 to 64 characters")
+        if not _NONCE.fullmatch(nonce):
+            raise PeerAuthError("the request nonce must be 16 to 64 letters, digits, '-' or '_'")
         try:
             addr = Account.recover_message(
-                encode_defunct(text=signing_message(method, path, ts, nonce, body)), signature=sig
+                encode_defunct(text=signing_message(self.hall_id, method, path, ts, nonce, body)), signature=sig
             )
         except Exception as exc:  # malformed signatures raise assorted errors in eth-account
             raise PeerAuthError("the request signature is not valid") from exc
@@ -298,6 +324,7 @@ class TransferWorker(BackgroundWorker):
         interval: float = 1.0,
         timeout: float = 15.0,
         max_backoff: float = 15.0,
+        max_package_bytes: int = MAX_PACKAGE_BYTES,
     ) -> None:
         super().__init__()
         self.book = book
@@ -307,6 +334,7 @@ class TransferWorker(BackgroundWorker):
         self.interval = interval
         self.timeout = timeout
         self.max_backoff = max_backoff
+        self.max_package_bytes = max_package_bytes
         # counters since this process started (the node's /metrics)
         self.completed_total = 0
         self.failures_total = 0
@@ -431,16 +459,32 @@ class TransferWorker(BackgroundWorker):
     def pull(self, serial: str, hall_id: int) -> list[int]:
         peer = self.client.hall(hall_id)
         path = f"/peer/cases/{serial}/package"
-        headers = sign_request(self.account, "GET", path)
+        headers = sign_request(self.account, "GET", path, target_hall=hall_id)
         try:
-            resp = httpx.get(peer.endpoint.rstrip("/") + path, headers=headers, timeout=self.timeout)
+            with httpx.stream("GET", peer.endpoint.rstrip("/") + path, headers=headers, timeout=self.timeout) as resp:
+                status = resp.status_code
+                raw = bytearray()
+                for chunk in resp.iter_bytes():
+                    raw += chunk
+                    if len(raw) > self.max_package_bytes:
+                        raise TransferError(
+                            f"hall {hall_id} sent a package larger than {self.max_package_bytes} bytes; refused"
+                        )
         except httpx.HTTPError as exc:
             raise TransferError(
                 f"hall {hall_id} at {peer.endpoint} is not reachable: {exc.__class__.__name__}"
             ) from exc
-        if resp.status_code != 200:
-            raise TransferError(f"hall {hall_id} answered {resp.status_code}: {resp.text[:200]}")
-        stored = receive_package(self.book, self.client, serial, resp.json(), from_hall=hall_id)
+        if status != 200:
+            raise TransferError(f"hall {hall_id} answered {status}: {bytes(raw[:200]).decode('utf-8', 'replace')}")
+        try:
+            package = loads_bounded(bytes(raw), what="package", max_bytes=self.max_package_bytes)
+        except InputError as exc:
+            raise VerificationError(
+                f"the package from hall {hall_id} is not readable: {exc.message}", where="package"
+            ) from exc
+        if not isinstance(package, dict):
+            raise VerificationError(f"the package from hall {hall_id} is not a JSON object", where="package")
+        stored = receive_package(self.book, self.client, serial, package, from_hall=hall_id)
         self.records_received_total += len(stored)
         if stored:
             log.info("transfer: %s: verified and stored event(s) %s from hall %d", serial, stored, hall_id)

@@ -293,6 +293,15 @@ def _toml(pairs: Sequence[tuple[str, object]], header: str) -> str:
 # The network
 
 
+# Where the production profile's systemd units expect things (docs/operations.md): the node directory
+# copied from nodes/<district>/, the hall directory (keystore, store), the installed checkout, the KEK.
+SERVICE_USER = "caseledger"
+INSTALL_DIR = "/opt/caseledger"
+NODE_ROOT = "/srv/caseledger/node"
+HALL_ROOT = "/srv/caseledger/hall"
+KEK_PATH = "/etc/caseledger/kek.json"
+
+
 @dataclass(frozen=True)
 class BesuNetwork:
     """A planned QBFT network: the nodes and the chain parameters shared by all of them."""
@@ -408,6 +417,9 @@ class BesuNetwork:
             "CASELEDGER_ENVIRONMENT": "production",
             # QBFT blocks are final once added: no extra confirmations are needed.
             "CASELEDGER_CONFIRMATIONS": "0",
+            "CASELEDGER_HALL_DIR": HALL_ROOT,
+            # the key-encryption key (sealed TOTP secrets): outside the hall directory, never in a backup
+            "CASELEDGER_KEK_FILE": KEK_PATH,
         }
 
     def hall_env(self, node: BesuNode) -> str:
@@ -419,10 +431,74 @@ class BesuNetwork:
             "# CASELEDGER_RPC_URL=http://127.0.0.1:8545,https://node.other-district.example:8545",
             "# CASELEDGER_RPC_MAX_LAG=5 (blocks behind the best endpoint before failing over).",
             *(f"{k}={v}" for k, v in self.hall_settings(node).items()),
-            "# Still to set: CASELEDGER_HALL_DIR (keystore), CASELEDGER_DEPLOYMENT_FILE, CASELEDGER_HALL_ID,",
-            "# and CASELEDGER_STAFF_TOKEN (a real secret; required outside development).",
+            "# The key-encryption key (sealed TOTP secrets) lives outside the hall directory and is never in a",
+            "# backup: keep a copy with the keystore password. Reverse proxies whose X-Forwarded-For to believe:",
+            "# CASELEDGER_TRUSTED_PROXIES= (none by default).",
+            "# Still to set: CASELEDGER_DEPLOYMENT_FILE and CASELEDGER_HALL_ID.",
         ]
         return "\n".join(lines) + "\n"
+
+    def hall_unit(self, node: BesuNode) -> str:
+        """``caseledger-hall.service``: systemd runs the hall node and restarts it when it dies (bounded)."""
+        return (
+            f"# CaseLedger hall node, district {node.district} {node.name}.\n"
+            f"# Install: cp caseledger-hall.service /etc/systemd/system/ && systemctl enable --now caseledger-hall\n"
+            "[Unit]\n"
+            f"Description=CaseLedger hall node (district {node.district})\n"
+            "After=network-online.target besu.service\n"
+            "Wants=network-online.target besu.service\n"
+            "# at most 10 restarts in 10 minutes; then systemd stops trying and the failure shows in systemctl\n"
+            "StartLimitIntervalSec=600\n"
+            "StartLimitBurst=10\n"
+            "\n"
+            "[Service]\n"
+            "Type=simple\n"
+            f"User={SERVICE_USER}\n"
+            f"Group={SERVICE_USER}\n"
+            f"EnvironmentFile={NODE_ROOT}/caseledger.env\n"
+            f"ExecStart={INSTALL_DIR}/.venv/bin/python -m node_api\n"
+            "Restart=on-failure\n"
+            "RestartSec=5\n"
+            "UMask=0077\n"
+            "NoNewPrivileges=yes\n"
+            "PrivateTmp=yes\n"
+            "ProtectSystem=strict\n"
+            "ProtectHome=yes\n"
+            f"ReadWritePaths={HALL_ROOT}\n"
+            "\n"
+            "[Install]\n"
+            "WantedBy=multi-user.target\n"
+        )
+
+    def besu_unit(self, node: BesuNode) -> str:
+        """``besu.service``: systemd runs the district's Besu node from its directory, restarts it on failure."""
+        return (
+            f"# Besu validator node, district {node.district} {node.name}.\n"
+            "[Unit]\n"
+            f"Description=Besu QBFT node (district {node.district})\n"
+            "After=network-online.target\n"
+            "Wants=network-online.target\n"
+            "StartLimitIntervalSec=600\n"
+            "StartLimitBurst=10\n"
+            "\n"
+            "[Service]\n"
+            "Type=simple\n"
+            f"User={SERVICE_USER}\n"
+            f"Group={SERVICE_USER}\n"
+            f"WorkingDirectory={NODE_ROOT}\n"
+            "ExecStart=/usr/bin/besu --config-file=config.toml\n"
+            "Restart=on-failure\n"
+            "RestartSec=5\n"
+            "UMask=0077\n"
+            "NoNewPrivileges=yes\n"
+            "PrivateTmp=yes\n"
+            "ProtectSystem=strict\n"
+            "ProtectHome=yes\n"
+            f"ReadWritePaths={NODE_ROOT}\n"
+            "\n"
+            "[Install]\n"
+            "WantedBy=multi-user.target\n"
+        )
 
     def summary(self) -> dict[str, Any]:
         """``network.json``: what was generated, without any private key."""
@@ -478,7 +554,9 @@ class BesuNetwork:
             put(d / "genesis.json", genesis)
             put(d / "config.toml", self.config_toml(n))
             put(d / "permissions_config.toml", permissions)
-            put(d / "caseledger.env", self.hall_env(n))
+            put(d / "caseledger.env", self.hall_env(n), 0o600)
+            put(d / "caseledger-hall.service", self.hall_unit(n))
+            put(d / "besu.service", self.besu_unit(n))
         return written
 
 

@@ -1,7 +1,7 @@
 """Dependencies of the routes: the running node, its case book, the current staff member.
 
 Staff sign in at ``POST /auth/login`` (password, plus a TOTP code for officers, dispute officers and
-hall admins) and get an opaque session token that expires. API clients send it as
+administrators) and get an opaque session token that expires. API clients send it as
 ``Authorization: Bearer <token>``; pages use the ``caseledger_session`` cookie (HttpOnly,
 SameSite=Strict), and every unsafe cookie-authenticated request must echo the session's CSRF token
 in ``X-CSRF-Token`` (bearer requests are exempt: a browser never attaches them by itself).

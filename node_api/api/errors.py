@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -45,10 +47,40 @@ def status_of(exc: LedgerError) -> int:
 
 
 def _body(code: str, field: str | None, message: str, zh: str | None = None) -> dict[str, dict[str, str | None]]:
-    err: dict[str, str | None] = {"code": code, "field": field, "message": message}
-    if zh:
-        err["message_zh"] = zh  # the staff sentence (the pages show it in zh-CN)
-    return {"error": err}
+    """The one error shape: machine code, the field at fault, the sentence in English and (when known) Chinese."""
+    out: dict[str, str | None] = {"code": code, "field": field, "message": message}
+    if zh is not None:
+        out["message_zh"] = zh
+    return {"error": out}
+
+
+def _validation_sentence(err: Any) -> tuple[str, str]:
+    """(English, Chinese) for one pydantic validation error of a request."""
+    kind, ctx = str(err.get("type", "")), err.get("ctx") or {}
+    if kind == "string_too_long":
+        n = ctx.get("max_length")
+        return f"at most {n} characters", f"最多 {n} 个字符"
+    if kind == "string_too_short":
+        n = ctx.get("min_length")
+        return f"at least {n} characters", f"至少 {n} 个字符"
+    if kind in ("too_long", "list_too_long"):
+        n = ctx.get("max_length")
+        return f"at most {n} items", f"最多 {n} 项"
+    if kind == "missing":
+        return "is required", "必须填写"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "must be a whole number", "必须是整数"
+    if kind in ("bool_parsing", "bool_type"):
+        return "must be true or false", "必须是 true 或 false"
+    if kind in ("string_type", "string_unicode"):
+        return "must be text", "必须是文本"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        return str(err.get("msg", "out of range")), "数值超出允许范围"
+    if kind.startswith("json") or kind in ("model_attributes_type", "dict_type", "model_type"):
+        return "the request body is not the JSON object this call takes", "请求内容不是本接口要求的 JSON 对象"
+    if kind == "value_error":
+        return str(err.get("msg", "invalid value")).removeprefix("Value error, "), "取值无效"
+    return str(err.get("msg", "invalid request")), "请求内容不符合要求"
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -67,4 +99,5 @@ def install_error_handlers(app: FastAPI) -> None:
         errs = exc.errors()
         first = errs[0] if errs else {"loc": (), "msg": "invalid request"}
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
-        return JSONResponse(_body("invalid_input", ".".join(loc) or None, str(first.get("msg"))), status_code=422)
+        en, zh = _validation_sentence(first)
+        return JSONResponse(_body("invalid_input", ".".join(loc) or None, en, zh), status_code=422)

@@ -59,9 +59,29 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     max_files: int = Field(default=20, ge=1, le=200, description="files in one upload request")
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="request body limit (413 beyond)")
+    max_json_depth: int = Field(default=64, ge=8, le=200, description="deepest nesting of a JSON body (422 beyond)")
     session_ttl: float = Field(default=8 * 3600, gt=0, description="staff session lifetime, seconds")
-    login_max_failures: int = Field(default=5, ge=1)
-    login_lockout: float = Field(default=15 * 60, gt=0, description="seconds a username+client pair stays locked")
+    login_max_failures: int = Field(default=5, ge=1, description="failed sign-ins of one account before it locks")
+    login_max_failures_address: int = Field(
+        default=20, ge=1, description="failed sign-ins from one client address before the address locks"
+    )
+    login_lockout_base: float = Field(default=30.0, gt=0, description="first lock, seconds; doubles per failure")
+    login_lockout: float = Field(
+        default=15 * 60, gt=0, le=15 * 60, description="longest lock, seconds (the back-off's cap; at most 15 min)"
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is believed; "
+        "empty (the default): none, the TCP peer is the client",
+    )
+    kek_file: Path | None = Field(
+        default=None,
+        description="key-encryption key file (sealed TOTP secrets); keep it outside the store and out of backups "
+        "(default <hall_dir>/kek.json)",
+    )
+    housekeeping_interval: float = Field(
+        default=60.0, gt=0, description="seconds between prunes of expired sessions, old nonces and sign-in failures"
+    )
     demo_accounts: bool = Field(
         default=False, description="development: create one account per role at first start (demo-accounts.json)"
     )
@@ -108,12 +128,17 @@ class Settings(BaseSettings):
             if self.password_file is None and self.password_env is None:
                 self.password_file = self.hall_dir / "keystore.password"
             self.data_dir = self.data_dir or self.hall_dir
+            self.kek_file = self.kek_file or self.hall_dir / "kek.json"
             self.deployment_file = self.deployment_file or self.hall_dir.parent.parent / "deployment.json"
         if self.environment != "development" and self.demo_accounts:
             raise ValueError("CASELEDGER_DEMO_ACCOUNTS (printed passwords) is for development only")
         if (self.tls_certfile is None) != (self.tls_keyfile is None):
             raise ValueError("set both CASELEDGER_TLS_CERTFILE and CASELEDGER_TLS_KEYFILE, or neither")
         return self
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     @property
     def tls_enabled(self) -> bool:

@@ -16,8 +16,8 @@ from ledger.chain.deployment import Deployment
 from ledger.chain.endpoints import EndpointPool, FailoverProvider
 from ledger.errors import ChainUnavailableError, ConfigError, StorageFullError, StoreDamagedError
 from ledger.hall.access import AccessTrail
-from ledger.hall.accounts import AccountBook, ensure_demo_accounts
-from ledger.hall.backup import BackupManifest, keystore_files, write_backup
+from ledger.hall.accounts import AccountBook, ensure_demo_accounts, open_kek
+from ledger.hall.backup import KEK_FILE, BackupManifest, keystore_files, write_backup
 from ledger.hall.cases import CaseBook, HallIdentity
 from ledger.hall.clock import ClockWatch
 from ledger.hall.holidays import install_all
@@ -29,6 +29,7 @@ from ledger.hall.keystore import load_keystore, read_password
 from ledger.hall.outbox import Outbox, OutboxSender
 from ledger.hall.store import Store
 from ledger.hall.transfer import PeerGuard, TransferWorker
+from ledger.hall.worker import BackgroundWorker
 from node_api.core.config import Settings
 from node_api.core.ops import problems, write_admin_token
 
@@ -79,6 +80,31 @@ def _open_store(settings: Settings, path: Path, hall_id: int) -> Store:
         store.close()
         raise StoreDamagedError(f"the store at {path} belongs to hall {owner}, not to hall {hall_id}: wrong directory?")
     return store
+
+
+class Housekeeping(BackgroundWorker):
+    """Prunes what would otherwise grow with every request: expired sessions, stale sign-in failure
+    counters and peer-request nonces older than twice the signature window."""
+
+    thread_name = "housekeeping"
+
+    def __init__(self, node: HallNode, *, interval: float) -> None:
+        super().__init__()
+        self.node = node
+        self.interval = interval
+        self.pruned_total = 0
+
+    def run_once(self) -> int:
+        n = self.node.accounts.prune() + self.node.guard.prune()
+        self.pruned_total += n
+        return n
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.run_once()
+            except Exception:  # a store error must not end the thread: the next round tries again
+                log.exception("housekeeping failed")
 
 
 class HallNode:
@@ -154,21 +180,32 @@ class HallNode:
             interval=settings.poll_interval,
             on_transfer_needed=self.transfers.wake,
         )
-        self.guard = PeerGuard(self.store, self.reader, window=settings.peer_window)
+        self.guard = PeerGuard(self.store, self.reader, hall_id=info.hall_id, window=settings.peer_window)
         self.clock = time.time
-        self.accounts = AccountBook(
-            self.store,
-            hall_id=info.hall_id,
-            session_ttl=settings.session_ttl,
-            max_failures=settings.login_max_failures,
-            lockout=settings.login_lockout,
-        )
-        if settings.demo_accounts:
-            ensure_demo_accounts(self.accounts, data_dir / "demo-accounts.json")
         self.trail = AccessTrail(self.store, hall_id=info.hall_id)
         self._trail_lock = threading.Lock()
         self._trail_backlog: list[tuple[str, str, str, str]] = []
         self.store.on_recovered.append(self._store_recovered)
+        self.kek = open_kek(settings.kek_file or data_dir / KEK_FILE, self.store)
+        self.accounts = AccountBook(
+            self.store,
+            hall_id=info.hall_id,
+            kek=self.kek,
+            session_ttl=settings.session_ttl,
+            max_failures=settings.login_max_failures,
+            max_failures_address=settings.login_max_failures_address,
+            lockout_base=settings.login_lockout_base,
+            lockout=settings.login_lockout,
+            on_event=lambda action, what: self.record_access("system:sign-in", action, "", what),
+        )
+        sealed = self.accounts.seal_plain_secrets()
+        if sealed:
+            log.info(
+                "sealed the TOTP secrets of %d account(s) with key-encryption key %s", sealed, self.kek.current_kid
+            )
+        if settings.demo_accounts:
+            ensure_demo_accounts(self.accounts, data_dir / "demo-accounts.json")
+        self.housekeeping = Housekeeping(self, interval=settings.housekeeping_interval)
         self._trail_stop = threading.Event()
         self._trail_wake = threading.Event()
         self._trail_thread: threading.Thread | None = None
@@ -235,6 +272,7 @@ class HallNode:
         self.sender.start()
         self.indexer.start()
         self.transfers.start()
+        self.housekeeping.start()
         if self.settings.access_anchor_interval > 0:
             self._trail_thread = threading.Thread(target=self._trail_loop, name="access-trail", daemon=True)
             self._trail_thread.start()
@@ -253,6 +291,7 @@ class HallNode:
             self._trail_wake.set()
             if self._trail_thread is not None:
                 self._trail_thread.join(timeout=10)
+            self.housekeeping.stop()
             self.transfers.stop()
             self.indexer.stop()
             self.sender.stop()
@@ -278,9 +317,13 @@ class HallNode:
             out[str(v.get("verdict"))] = out.get(str(v.get("verdict")), 0) + 1
         return out
 
-    def backup(self, out: Path) -> BackupManifest:
-        """Write a backup archive (consistent store snapshot, encrypted keystores, hall.json) to ``out``."""
+    def backup(self, out: Path, *, by: str) -> BackupManifest:
+        """Write a backup archive (consistent store snapshot, encrypted keystores, hall.json) to ``out``.
+
+        Recorded in the access trail first (so the backup holds its own entry), anchored soon after."""
         keystore, _, _ = self.settings.require()
+        self.record_access(by, "backup_store", "", "store snapshot, encrypted keystores, hall.json")
+        self.anchor_trail(background=True)
         try:
             block: int | None = self.reader.block_number()
         except Exception:

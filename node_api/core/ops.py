@@ -16,6 +16,7 @@ import hmac
 import math
 import os
 import secrets
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -44,6 +45,7 @@ __all__ = [
 
 
 Problem = dict[str, str]
+_STARTED = time.time()
 
 
 def _p(code: str, zh: str, en: str) -> Problem:
@@ -286,6 +288,18 @@ class NodeCollector(Collector):
             {"hall_id": str(n.hall.hall_id), "district": str(n.hall.district)},
         )
         yield _g("caseledger_chain_up", "1 if the chain node answers, else 0", 1 if h["chain"]["connected"] else 0)
+        yield _g(
+            "caseledger_process_recursion_limit",
+            "the interpreter's recursion limit (must stay at the default 1000: C code overflows its stack above it)",
+            sys.getrecursionlimit(),
+        )
+        yield _g("caseledger_process_start_time_seconds", "when this node process started (unix time)", _STARTED)
+        yield _c(
+            "caseledger_housekeeping_pruned",
+            "expired sessions, nonces, sign-in counters pruned",
+            n.housekeeping.pruned_total,
+        )
+        yield _g("caseledger_signin_failure_records", "stored sign-in failure counters", n.accounts.limits.count())
         yield _g("caseledger_chain_head_block", "latest block the node saw", h["chain"]["block"])
         yield from _endpoint_metrics(n, h)
         yield _g("caseledger_outbox_pending", "events waiting to be anchored", ob["pending"])

@@ -30,7 +30,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "role_officer": ("承办人员", "Officer"),
     "role_dispute_officer": ("核验人员", "Dispute officer"),
     "role_regulator": ("监管人员", "Regulator"),
-    "role_hall_admin": ("大厅管理员", "Hall admin"),
+    "role_sys_admin": ("系统管理员", "System administrator"),
+    "role_security_admin": ("安全管理员", "Security administrator"),
+    "role_auditor": ("安全审计员", "Security auditor"),
     # sign-in
     "login_title": ("工作人员登录", "Staff sign-in"),
     "login_intro": ("请使用本大厅分配的账号登录。", "Sign in with the account this hall gave you."),
@@ -38,8 +40,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "password": ("密码", "Password"),
     "totp": ("动态口令（6位数字）", "One-time code (6 digits)"),
     "totp_hint": (
-        "承办、核验人员和大厅管理员需填写身份验证器上的动态口令。",
-        "Officers, dispute officers and hall admins: the code from your authenticator app.",
+        "承办、核验人员和各类管理员需填写身份验证器上的动态口令。",
+        "Officers, dispute officers and administrators: the code from your authenticator app.",
     ),
     "sign_in": ("登录", "Sign in"),
     "need_sign_in": ("请先登录。", "Please sign in first."),
@@ -242,7 +244,10 @@ TEXT: dict[str, tuple[str, str]] = {
     # errors
     "error_title": ("出错了", "Something went wrong"),
     "forbidden_page": ("您的账号没有使用此页面的权限。", "Your account may not use this page."),
-    "forbidden_todo": ("如需使用，请联系大厅管理员分配角色。", "Ask the hall admin for the role if you need it."),
+    "forbidden_todo": (
+        "如需使用，请联系安全管理员分配角色。",
+        "Ask the security administrator for the role if you need it.",
+    ),
     "go_home": ("返回首页", "Back to the workbench"),
     "e_invalid_input": ("填写的内容有误", "Something you entered is not right"),
     "e_not_found": ("没有找到该记录", "Not found"),
@@ -262,7 +267,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "do_invalid_input": ("请按提示修改后重试。", "Correct it and try again."),
     "do_not_found": ("请核对办件编号。", "Check the case serial."),
     "do_unauthenticated": ("请重新登录。", "Sign in again."),
-    "do_forbidden": ("请由有权限的人员办理，或联系大厅管理员。", "Ask someone with the right role, or the hall admin."),
+    "do_forbidden": (
+        "请由有权限的人员办理，或联系安全管理员。",
+        "Ask someone with the right role, or the security administrator.",
+    ),
     "do_csrf_failed": ("请刷新页面后重试。", "Reload the page and try again."),
     "do_rate_limited": ("请稍等几分钟再试。", "Wait a few minutes and try again."),
     "do_chain_unavailable": ("已保存的内容不会丢失，请稍后重试。", "Nothing saved is lost; try again shortly."),
@@ -274,9 +282,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "do_store_damaged": ("请联系系统管理员。", "Call the system administrator."),
     "do_serial_check": ("请稍候片刻再提交。", "Wait a moment and submit again."),
     "do_clock_skew": ("请联系系统管理员校准时钟。", "Ask the system administrator to fix the clock."),
-    "do_case_held": ("请联系大厅管理员为该办件重新编号。", "Ask the hall admin to reissue the case."),
+    "do_case_held": ("请由受理窗口人员为该办件重新编号。", "A counter clerk reissues the case under a new serial."),
     "do_idempotency_conflict": ("请刷新页面后重试。", "Reload the page and try again."),
-    "do_other": ("请稍后重试；如仍失败，请联系大厅管理员。", "Try again; if it keeps failing, call the hall admin."),
+    "do_other": (
+        "请稍后重试；如仍失败，请联系系统管理员。",
+        "Try again; if it keeps failing, call the system administrator.",
+    ),
 }
 
 

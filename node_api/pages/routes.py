@@ -12,19 +12,23 @@ Language: zh-CN first; ``?lang=en`` (or ``?lang=zh``) switches and is remembered
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 from ledger.core.stages import Stage
 from ledger.core.timefmt import iso_to_cst, unix_to_cst
 from ledger.errors import AuthError, LedgerError
 from ledger.hall.audit import case_rows, summarize
+from ledger.hall.privacy import sees_personal_data, withhold_personal
 from ledger.verify.report import MESSAGES
 from node_api.api.deps import SESSION_COOKIE, Staff
 from node_api.api.errors import status_of
@@ -37,9 +41,17 @@ LANG_COOKIE = "caseledger_lang"
 HERE = Path(__file__).resolve().parent.parent
 templates = Jinja2Templates(directory=HERE / "templates")
 
+
+def _jsonblock(text: str) -> Markup:
+    """JSON text for a ``<script type="application/json">`` block: ``<`` escaped so it cannot end the element."""
+    return Markup(str(text).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+templates.env.filters["jsonblock"] = _jsonblock
+
 READERS = ("clerk", "officer", "dispute_officer", "regulator")
 WHEN_FIELDS = ("at", "intake_at", "submitted_at", "decided_at", "accepted_at", "created_at")
-ANY_STAFF = ("clerk", "officer", "dispute_officer", "regulator", "hall_admin")
+ANY_STAFF = ("clerk", "officer", "dispute_officer", "regulator", "sys_admin", "security_admin", "auditor")
 
 # (key, path, roles): the navigation, in the order staff see it
 NAV: list[tuple[str, str, tuple[str, ...]]] = [
@@ -47,13 +59,29 @@ NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("nav_cases", "/ui/cases", READERS),
     ("nav_verify", "/ui/verify", ("dispute_officer",)),
     ("nav_audit", "/ui/audit", ("regulator",)),
-    ("nav_health", "/ui/health", ("hall_admin",)),
+    ("nav_health", "/ui/health", ("sys_admin",)),
 ]
 
 router = APIRouter(tags=["pages"])
 
 
 # ------------------------------------------------------------------------------------------ helpers
+def safe_next(value: str | None) -> str:
+    """Where to go after sign-in: ``value`` only if it is a path on this node, else ``/``.
+
+    Browsers read ``/\\host``, ``/\thost`` (tabs and line breaks are dropped) and ``//host`` as another
+    site, so anything with a backslash, a control character or white space is refused, and what remains
+    must parse as a path with no scheme and no host that starts with exactly one ``/``.
+    """
+    v = value or "/"
+    if len(v) > 2000 or any(c == "\\" or c.isspace() or unicodedata.category(c)[0] == "C" for c in v):
+        return "/"
+    parts = urlsplit(v)
+    if parts.scheme or parts.netloc or not v.startswith("/") or v.startswith("//"):
+        return "/"
+    return v
+
+
 def _node(request: Request) -> HallNode:
     node: HallNode = request.app.state.node
     return node
@@ -139,7 +167,7 @@ def _guard(request: Request, roles: tuple[str, ...]) -> Staff | HTMLResponse:
     node = _node(request)
     staff = _staff(request, node)
     if staff is None:
-        return render(request, "login.html", {"next": request.url.path}, staff=None, status_code=401)
+        return render(request, "login.html", {"next": safe_next(request.url.path)}, staff=None, status_code=401)
     if not staff.roles & set(roles):
         return render(
             request,
@@ -192,9 +220,7 @@ def home(request: Request) -> Response:
 @router.get("/ui/login", operation_id="page_login", response_class=HTMLResponse)
 def login(request: Request) -> Response:
     """Sign-in form (password, plus the one-time code for roles that need it)."""
-    nxt = request.query_params.get("next", "/")
-    if not nxt.startswith("/") or nxt.startswith("//"):
-        nxt = "/"
+    nxt = safe_next(request.query_params.get("next", "/"))
     return render(request, "login.html", {"next": nxt}, staff=_staff(request, _node(request)))
 
 
@@ -270,7 +296,11 @@ def case(request: Request, serial: str) -> Response:
     def body(request: Request, staff: Staff) -> HTMLResponse:
         node = _node(request)
         view = node.book.view(serial)
-        node.record_access(staff.actor, "view_case", serial)
+        if sees_personal_data(staff.roles):
+            node.record_access(staff.actor, "view_case", serial)
+        else:  # a regulator: the personal fields are withheld, as in the API (ledger/hall/privacy.py)
+            view = withhold_personal(view)
+            node.record_access(staff.actor, "view_case", serial, "personal fields withheld")
         item = node.book.catalogue.item(view["item_code"])
         requested: list[str] = []
         for e in view["timeline"]:
@@ -366,9 +396,9 @@ def audit(request: Request) -> Response:
 
 @router.get("/ui/health", operation_id="page_health", response_class=HTMLResponse)
 def health(request: Request) -> Response:
-    """节点状态 (hall admin): chain, block height, outbox, indexer lag, peer halls reachable."""
+    """节点状态 (system administrator): chain, block height, outbox, indexer lag, peer halls reachable."""
 
-    @_page(("hall_admin",))
+    @_page(("sys_admin",))
     def body(request: Request, staff: Staff) -> HTMLResponse:
         node = _node(request)
         h = node.health()

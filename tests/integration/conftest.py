@@ -49,7 +49,8 @@ def hallnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
 
 
 def staff(net: LocalNet, n: int, username: str = "demo") -> HallClient:
-    """A signed-in client of hall ``n`` (demo account ``demo`` holds every role but hall_admin)."""
+    """A signed-in client of hall ``n`` (demo account ``demo`` holds every case role; administrators are
+    separate accounts: ``admin`` sys_admin, ``secadmin`` security_admin, ``auditor``)."""
     h = net.halls[n - 1]
     return HallClient.demo(h["dir"], h["url"], username, timeout=10)
 

@@ -44,7 +44,7 @@ pytestmark = pytest.mark.integration
 FENGZE = 350503
 ITEM = "BDC-TRANSFER"
 KINDS = ("application_form", "id_card", "property_certificate", "sale_contract", "tax_receipt")
-ALL_ROLES = "clerk,officer,dispute_officer,regulator,hall_admin"
+ALL_ROLES = "clerk,officer,dispute_officer,regulator"
 
 
 class Hall:

@@ -128,27 +128,31 @@ def test_peer_requests_need_an_active_hall_with_a_right(hallnet: LocalNet) -> No
     path = f"/peer/cases/{serial}/package"
     assert httpx.get(url + path).status_code == 401
     stranger = Account.create()
-    r = httpx.get(url + path, headers=sign_request(stranger, "GET", path))
+    r = httpx.get(url + path, headers=sign_request(stranger, "GET", path, target_hall=1))
     assert r.status_code == 401 and "not a registered hall" in r.json()["error"]["message"]
     admin = _admin(hallnet)
     suspended = Account.create()
     hid = admin.register_hall(suspended.address, hallnet.halls[1]["district"], "停用大厅", "http://127.0.0.1:9")
     admin.suspend_hall(hid)
-    r = httpx.get(url + path, headers=sign_request(suspended, "GET", path))
+    r = httpx.get(url + path, headers=sign_request(suspended, "GET", path, target_hall=1))
     assert r.status_code == 403 and "suspended" in r.json()["error"]["message"]
     # an active hall of a third district has no right to the case
     from ledger.hall.keystore import load_keystore
 
     d3 = Path(hallnet.halls[2]["dir"])
     key3 = load_keystore(d3 / "keystore.json", (d3 / "keystore.password").read_text().strip())
-    r = httpx.get(url + path, headers=sign_request(key3, "GET", path))
+    r = httpx.get(url + path, headers=sign_request(key3, "GET", path, target_hall=1))
     assert r.status_code == 403
     # the home hall may, once; the same signed request replayed is refused
     d2 = Path(hallnet.halls[1]["dir"])
     key2 = load_keystore(d2 / "keystore.json", (d2 / "keystore.password").read_text().strip())
-    h = sign_request(key2, "GET", path)
+    h = sign_request(key2, "GET", path, target_hall=1)
     assert httpx.get(url + path, headers=h).status_code == 200
     assert httpx.get(url + path, headers=h).status_code == 401
+    # regression (issue 12 item 7): a request hall 2 signed for hall 1, replayed to hall 3, is refused there
+    h = sign_request(key2, "GET", path, target_hall=1)
+    r = httpx.get(hallnet.halls[2]["url"] + path, headers=h)
+    assert r.status_code == 401 and "signed for hall 1" in r.json()["error"]["message"]
 
 
 def test_node_refuses_to_start_with_an_unregistered_key(hallnet: LocalNet, tmp_path: Path) -> None:

@@ -157,18 +157,26 @@ def test_peer_requests_replay_forgery_and_no_right(inproc_hall: InProcHall, cler
     own = h.client.post("/cases", data=data, files=files, headers=clerk).json()["serial"]
     key = _peer_key(h, 350503)  # hall 2, district 350503
     path = f"/peer/cases/{other}/package"
-    hdr = sign_request(key, "GET", path)
+    hdr = sign_request(key, "GET", path, target_hall=h.node.hall.hall_id)
     assert h.client.get(path, headers=hdr).status_code == 200
     assert h.client.get(path, headers=hdr).status_code == 401  # replayed
     # forged: a flipped bit in the signature, or a signature made for another path
-    forged = sign_request(key, "GET", path)
+    forged = sign_request(key, "GET", path, target_hall=h.node.hall.hall_id)
     sig = bytearray(bytes.fromhex(forged[HDR_SIG][2:]))
     sig[5] ^= 0x01
     forged[HDR_SIG] = "0x" + sig.hex()
     assert h.client.get(path, headers=forged).status_code == 401
-    assert h.client.get(path, headers=sign_request(key, "GET", f"/peer/cases/{own}/package")).status_code == 401
+    assert (
+        h.client.get(
+            path, headers=sign_request(key, "GET", f"/peer/cases/{own}/package", target_hall=h.node.hall.hall_id)
+        ).status_code
+        == 401
+    )
     # hall 2 has no right to a case of hall 1's own district accepted at hall 1
-    r = h.client.get(f"/peer/cases/{own}/package", headers=sign_request(key, "GET", f"/peer/cases/{own}/package"))
+    r = h.client.get(
+        f"/peer/cases/{own}/package",
+        headers=sign_request(key, "GET", f"/peer/cases/{own}/package", target_hall=h.node.hall.hall_id),
+    )
     assert r.status_code == 403
     # a staff bearer token is no hall signature
     assert h.client.get(path, headers=clerk).status_code == 401
@@ -187,7 +195,7 @@ def test_suspended_hall_is_refused(inproc_hall: InProcHall, clerk: dict[str, str
     h.admin.suspend_hall(info.hall_id)
     try:
         path = f"/peer/cases/{other}/package"
-        r = h.client.get(path, headers=sign_request(key, "GET", path))
+        r = h.client.get(path, headers=sign_request(key, "GET", path, target_hall=h.node.hall.hall_id))
         assert r.status_code == 403 and "suspended" in r.json()["error"]["message"]
     finally:
         h.admin.reactivate_hall(info.hall_id)

@@ -114,13 +114,15 @@ def test_metrics_parse_and_say_nothing_personal(hallnet: LocalNet) -> None:
     assert h["chain"]["connected"] and "pending" in h["outbox"] and "lag" in h["indexer"]  # the old fields stay
 
 
-def test_backup_needs_the_admin_token_or_a_hall_admin(hallnet: LocalNet) -> None:
+def test_backup_needs_the_admin_token_or_a_system_administrator(hallnet: LocalNet) -> None:
     url = hallnet.halls[0]["url"]
     assert httpx.post(url + "/admin/backup").status_code == 401
     r = httpx.post(url + "/admin/backup", headers={"X-CaseLedger-Admin-Token": "guess"})
     assert r.status_code == 401
-    a = staff(hallnet, 1)  # every role but hall_admin
+    a = staff(hallnet, 1)  # every case role, no administrator role
     assert a.http.post("/admin/backup").status_code == 403
+    for user in ("secadmin", "auditor"):  # separated duties: only the system administrator takes backups
+        assert staff(hallnet, 1, user).http.post("/admin/backup").status_code == 403
 
 
 def test_wipe_home_hall_restore_and_every_case_is_complete_and_verified(hallnet: LocalNet, tmp_path: Path) -> None:
@@ -165,11 +167,20 @@ def test_wipe_home_hall_restore_and_every_case_is_complete_and_verified(hallnet:
     secrets.mkdir()
     shutil.copy(bdir / "keystore.password", secrets / "keystore.password")
     shutil.copy(bdir / "demo-accounts.json", secrets / "demo-accounts.json")
+    shutil.copy(bdir / "kek.json", secrets / "kek.json")  # the key-encryption key is never in a backup
     stop_hall(bdir)
     shutil.rmtree(bdir)
 
     out = _cli(
-        "restore", "--hall-dir", str(bdir), "--from", str(backup), "--password-file", str(secrets / "keystore.password")
+        "restore",
+        "--hall-dir",
+        str(bdir),
+        "--from",
+        str(backup),
+        "--password-file",
+        str(secrets / "keystore.password"),
+        "--kek-file",
+        str(secrets / "kek.json"),
     )
     assert "restored hall 2" in out
     r = CliRunner().invoke(app, ["restore", "--hall-dir", str(bdir), "--from", str(backup)])

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ledger.errors import ConfigError, StoreError
-from ledger.hall.backup import FORMAT, read_manifest, restore_backup, write_backup
+from ledger.hall.backup import FORMAT, RestoreLimits, read_manifest, restore_backup, write_backup
 from ledger.hall.keys import RESTORED_KEY
 from ledger.hall.store import Store
 from node_api.core.config import Settings
@@ -153,3 +153,90 @@ def test_health_problems_in_words() -> None:
     assert codes == ["chain_unreachable", "outbox_stale", "indexer_lagging", "transfer_refused", "transfers_failing"]
     assert found[0]["zh"].startswith("无法连接区块链节点") and "unreachable" in found[0]["en"]
     assert "90s" in found[1]["en"] and "60s" in found[1]["en"]
+
+
+class _Zeros:
+    """A file-like of ``n`` zero bytes, produced on the fly (the bomb never exists in memory)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def read(self, k: int = -1) -> bytes:
+        k = self.n if k < 0 else min(k, self.n)
+        self.n -= k
+        return bytes(k)
+
+
+def _archive(tmp: Path, entries: list[tuple[str, int]], manifest: dict[str, Any] | None = None) -> Path:
+    out = tmp / "crafted.tar.gz"
+    m = manifest or {
+        "format": FORMAT,
+        **HALL,
+        "created_at": 0.0,
+        "chain_block": 1,
+        "indexer_cursor": 1,
+        "keys": 1,
+        "files": [],
+    }
+    with tarfile.open(out, "w:gz") as tar:
+        data = json.dumps(m).encode()
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+        for name, size in entries:
+            info = tarfile.TarInfo(name)
+            info.size = size
+            tar.addfile(info, _Zeros(size))  # type: ignore[arg-type]
+    return out
+
+
+def test_restore_refuses_a_decompression_bomb_regression(tmp_path: Path) -> None:
+    """Regression (issue 12 item 8): a 306 KB archive expanded to 300 MB on restore, without any limit."""
+    bomb = _archive(tmp_path, [("store/000005.ldb", 300 * 1024 * 1024)])
+    assert bomb.stat().st_size < 400_000
+    target = tmp_path / "target"
+    with pytest.raises(StoreError, match="decompression bomb"):
+        restore_backup(bomb, target)
+    assert not (target / "store").exists() and sum(f.stat().st_size for f in target.rglob("*") if f.is_file()) == 0
+
+
+def test_restore_refuses_too_many_entries_and_too_many_bytes(tmp_path: Path) -> None:
+    many = _archive(tmp_path, [(f"store/{i:06d}.ldb", 1) for i in range(60)])
+    with pytest.raises(StoreError, match="more than 50 entries"):
+        restore_backup(many, tmp_path / "t1", limits=RestoreLimits(max_entries=50))
+    big = _archive(tmp_path, [("store/000005.ldb", 2 * 1024 * 1024)])
+    with pytest.raises(StoreError, match="more than 1048576 bytes"):
+        restore_backup(big, tmp_path / "t2", limits=RestoreLimits(max_total_bytes=1024 * 1024))
+
+
+def test_manifest_is_read_with_a_size_and_depth_bound(tmp_path: Path) -> None:
+    huge = {
+        "format": FORMAT,
+        **HALL,
+        "created_at": 0.0,
+        "chain_block": 1,
+        "indexer_cursor": 1,
+        "keys": 1,
+        "files": ["x" * 100] * 1000,
+    }
+    with pytest.raises(StoreError, match="a manifest has at most"):
+        read_manifest(_archive(tmp_path, [], huge))
+    out = tmp_path / "deep.tar.gz"
+    with tarfile.open(out, "w:gz") as tar:
+        data = b"[" * 50_000
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    with pytest.raises(StoreError, match="nests"):
+        read_manifest(out)
+
+
+def test_backup_never_holds_the_key_encryption_key(tmp_path: Path) -> None:
+    d = _hall_dir(tmp_path)
+    (d / "kek.json").write_text("{}")
+    out = _backup(tmp_path, d)
+    with tarfile.open(out) as tar:
+        assert "kek.json" not in tar.getnames()
+    evil = _evil(tmp_path, "kek.json")
+    with pytest.raises(StoreError):
+        restore_backup(evil, tmp_path / "t3")

@@ -276,6 +276,9 @@ def test_write_creates_the_tree_and_never_overwrites(tmp_path: Path, net: BesuNe
         assert tomllib.loads((d / "config.toml").read_text())["rpc-http-host"] == "127.0.0.1"
         assert tomllib.loads((d / "permissions_config.toml").read_text())["nodes-allowlist"]
         assert "CASELEDGER_RPC_URL=http://127.0.0.1:8545" in (d / "caseledger.env").read_text()
+        assert (d / "caseledger.env").stat().st_mode & 0o777 == 0o600
+        for unit in ("caseledger-hall.service", "besu.service"):
+            assert (d / unit).is_file()
     with pytest.raises(ConfigError):
         net.write(out)
 
@@ -313,3 +316,22 @@ def test_cli_bad_district_exits_2_naming_it(tmp_path: Path) -> None:
     r = runner.invoke(app, ["network", "init", "--districts", "350502,123456", "--out", str(out)])
     assert r.exit_code == 2 and "123456" in r.output
     assert not out.exists()
+
+
+def test_service_units_restart_a_dead_node_and_keep_files_private(net: BesuNetwork) -> None:
+    """Regression (issue 12 item 1): nothing restarted a hall node that died; the production profile's units do."""
+    import configparser
+
+    for node in net.nodes:
+        for text, runs in ((net.hall_unit(node), "-m node_api"), (net.besu_unit(node), "besu --config-file")):
+            unit = configparser.ConfigParser(strict=True, interpolation=None)
+            unit.optionxform = str  # type: ignore[assignment,method-assign]
+            unit.read_string(text)
+            svc = unit["Service"]
+            assert svc["Restart"] == "on-failure" and int(svc["RestartSec"]) > 0
+            assert svc["UMask"] == "0077" and svc["NoNewPrivileges"] == "yes"
+            assert runs in svc["ExecStart"]
+            assert int(unit["Unit"]["StartLimitBurst"]) >= 3  # bounded: systemd gives up and shows the failure
+        hall = net.hall_unit(node)
+        assert "EnvironmentFile=/srv/caseledger/node/caseledger.env" in hall
+        assert net.hall_settings(node)["CASELEDGER_KEK_FILE"] == "/etc/caseledger/kek.json"

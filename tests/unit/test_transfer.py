@@ -132,21 +132,21 @@ def test_peer_guard(tmp_path: Path) -> None:
         }
     )
     store = Store.init(tmp_path / "s")
-    guard = PeerGuard(store, reg, window=60)  # type: ignore[arg-type]
+    guard = PeerGuard(store, reg, hall_id=1, window=60)  # type: ignore[arg-type]
     path = "/peer/cases/X/package"
-    h = sign_request(good, "GET", path)
+    h = sign_request(good, "GET", path, target_hall=1)
     assert guard.authenticate("GET", path, h).hall_id == 2
     with pytest.raises(PeerAuthError, match="replayed"):
         guard.authenticate("GET", path, h)
     with pytest.raises(PeerAuthError):
-        guard.authenticate("GET", "/peer/cases/Y/package", sign_request(good, "GET", path))
+        guard.authenticate("GET", "/peer/cases/Y/package", sign_request(good, "GET", path, target_hall=1))
     with pytest.raises(PeerAuthError, match="not a registered hall"):
-        guard.authenticate("GET", path, sign_request(stranger, "GET", path))
+        guard.authenticate("GET", path, sign_request(stranger, "GET", path, target_hall=1))
     with pytest.raises(PeerForbiddenError, match="suspended"):
-        guard.authenticate("GET", path, sign_request(suspended, "GET", path))
+        guard.authenticate("GET", path, sign_request(suspended, "GET", path, target_hall=1))
     with pytest.raises(PeerAuthError, match="not signed"):
         guard.authenticate("GET", path, {})
-    old = sign_request(good, "GET", path)
+    old = sign_request(good, "GET", path, target_hall=1)
     old["X-CaseLedger-Timestamp"] = str(int(time.time()) - 3600)
     with pytest.raises(PeerAuthError, match="timestamp"):
         guard.authenticate("GET", path, old)
@@ -155,3 +155,19 @@ def test_peer_guard(tmp_path: Path) -> None:
     authorize_case(HallInfo(1, "", 350502, "active", "", ""), case)
     with pytest.raises(PeerForbiddenError):
         authorize_case(HallInfo(4, "", 350582, "active", "", ""), case)
+
+
+def test_peer_request_replayed_to_another_hall_is_refused(tmp_path: Path) -> None:
+    """Regression (issue 12 item 7): a request signed for hall 1 was accepted by any hall within its window."""
+    good = Account.create()
+    reg = _Registry({good.address: HallInfo(2, good.address, 350503, "active", "B", "http://b")})
+    path = "/peer/cases/X/package"
+    h = sign_request(good, "GET", path, target_hall=1)
+    other = PeerGuard(Store.init(tmp_path / "s3"), reg, hall_id=3, window=60)  # type: ignore[arg-type]
+    with pytest.raises(PeerAuthError, match="signed for hall 1, not for this hall"):
+        other.authenticate("GET", path, h)
+    # the target header changed to match: the signature (which covers the target) no longer recovers the key
+    forged = {**h, "X-CaseLedger-Target-Hall": "3"}
+    with pytest.raises(PeerAuthError, match="not a registered hall"):
+        other.authenticate("GET", path, forged)
+    assert PeerGuard(Store.init(tmp_path / "s1"), reg, hall_id=1, window=60).authenticate("GET", path, h).hall_id == 2  # type: ignore[arg-type]

@@ -13,8 +13,9 @@ from node_api.api.deps import NodeDep, Staff, require_roles
 
 router = APIRouter(tags=["access trail"])
 
-Auditor = Annotated[Staff, Depends(require_roles("regulator", "hall_admin"))]
-HallAdmin = Annotated[Staff, Depends(require_roles("hall_admin"))]
+# the auditor (安全审计员) reviews the administrators' acts; the regulator oversees the halls
+Auditor = Annotated[Staff, Depends(require_roles("regulator", "auditor"))]
+SysAdmin = Annotated[Staff, Depends(require_roles("sys_admin"))]
 
 
 class TrailPublic(BaseModel):
@@ -73,7 +74,7 @@ def verify_trail(node: NodeDep, _: Auditor) -> dict[str, Any]:
 
 
 @router.post("/access-trail/anchor", operation_id="anchor_access_trail", response_model=TrailVerified)
-def anchor_trail(node: NodeDep, _: HallAdmin) -> dict[str, Any]:
+def anchor_trail(node: NodeDep, _: SysAdmin) -> dict[str, Any]:
     """Anchor the trail's current root now (it is also anchored periodically)."""
     node.anchor_trail()
     anchors = node.trail.anchors()
@@ -86,14 +87,14 @@ def anchor_trail(node: NodeDep, _: HallAdmin) -> dict[str, Any]:
 
 
 @router.get("/retention/due", operation_id="retention_due", response_model=DueOut)
-def due(node: NodeDep, _: HallAdmin) -> dict[str, Any]:
+def due(node: NodeDep, _: SysAdmin) -> dict[str, Any]:
     """Cases whose retention period is over and whose personal fields this hall still holds."""
     data = cases_due(node.book, now=datetime.fromtimestamp(node.clock(), UTC))
     return {"data": data, "count": len(data)}
 
 
 @router.post("/cases/{serial}/erase-personal-data", operation_id="erase_personal_data", response_model=ErasureOut)
-def erase(serial: str, node: NodeDep, staff: HallAdmin) -> dict[str, Any]:
+def erase(serial: str, node: NodeDep, staff: SysAdmin) -> dict[str, Any]:
     """Erase the applicant's personal fields (after the retention period); the case still verifies."""
     out = erase_personal_data(
         node.book, node.trail, serial, actor=staff.actor, now=datetime.fromtimestamp(node.clock(), UTC)

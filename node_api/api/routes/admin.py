@@ -1,4 +1,10 @@
-"""Hall admin: staff accounts (create, disable, enable, reset the second factor)."""
+"""Security administrator (安全管理员): staff accounts, their roles and second factors, sign-in locks.
+
+Duties are separated (三员分立, docs/security.md): only a ``security_admin`` manages accounts; the
+system administrator runs the node (backups, retention, trail anchoring: ``ops`` and ``access``
+routes, and the holiday calendar here); the auditor reads the access trail, where every act below is
+recorded with who did it. Reissuing a held case is a counter clerk's act (it is an intake).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
+from ledger.core.text import LIMITS
 from ledger.hall.holidays import add_arrangement, arrangements
 from node_api.api.deps import NodeDep, Staff, require_roles
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
-HallAdmin = Annotated[Staff, Depends(require_roles("hall_admin"))]
+SecurityAdmin = Annotated[Staff, Depends(require_roles("security_admin"))]
+SysAdmin = Annotated[Staff, Depends(require_roles("sys_admin"))]
+Clerk = Annotated[Staff, Depends(require_roles("clerk"))]
 
 
 class AccountPublic(BaseModel):
@@ -30,10 +39,14 @@ class AccountsPublic(BaseModel):
 
 
 class AccountCreate(BaseModel):
-    username: str = Field(max_length=64)
-    password: str = Field(max_length=256)
-    roles: list[str] = Field(max_length=5)
-    display_name: str = Field(default="", max_length=64)
+    username: str = Field(max_length=LIMITS["username"])
+    password: str = Field(max_length=LIMITS["password"])
+    roles: list[str] = Field(max_length=7)
+    display_name: str = Field(default="", max_length=LIMITS["display_name"])
+
+
+class RolesIn(BaseModel):
+    roles: list[str] = Field(max_length=7)
 
 
 class AccountSecret(BaseModel):
@@ -42,52 +55,114 @@ class AccountSecret(BaseModel):
     totp_uri: str | None = Field(default=None, description="otpauth:// URI for the authenticator app; shown once")
 
 
+class LockPublic(BaseModel):
+    kind: str = Field(description="account or address")
+    label: str
+    failures: int
+    locked_until: float
+
+
+class LocksPublic(BaseModel):
+    data: list[LockPublic]
+    count: int
+
+
+class ClearLockIn(BaseModel):
+    username: str | None = Field(default=None, max_length=LIMITS["username"])
+    address: str | None = Field(default=None, max_length=64, description="client address (IPv6: any in its /64)")
+
+
+class ClearedOut(BaseModel):
+    cleared: int
+
+
 @router.get("/accounts", operation_id="list_accounts", response_model=AccountsPublic)
-def list_accounts(node: NodeDep, _: HallAdmin) -> dict[str, Any]:
+def list_accounts(node: NodeDep, _: SecurityAdmin) -> dict[str, Any]:
     data = [a.public() for a in node.accounts.all()]
     return {"data": data, "count": len(data)}
 
 
 @router.post("/accounts", operation_id="create_account", response_model=AccountSecret, status_code=201)
-def create_account(body: AccountCreate, node: NodeDep, _: HallAdmin) -> dict[str, Any]:
+def create_account(body: AccountCreate, node: NodeDep, staff: SecurityAdmin) -> dict[str, Any]:
+    """A new account. Roles follow the separation of duties: at most one administrator role, never
+    together with a case role (422 otherwise). The password must pass the policy (docs/security.md)."""
     c = node.accounts.create(body.username, body.password, roles=body.roles, display_name=body.display_name)
+    node.record_access(
+        staff.actor, "create_account", "", f"{c.account.username} roles {','.join(sorted(c.account.roles))}"
+    )
+    return {"account": c.account.public(), "totp_secret": c.totp_secret, "totp_uri": c.provisioning_uri()}
+
+
+@router.post("/accounts/{username}/roles", operation_id="set_roles", response_model=AccountSecret)
+def set_roles(username: str, body: RolesIn, node: NodeDep, staff: SecurityAdmin) -> dict[str, Any]:
+    """Replace the account's roles (never one's own; duties checked); its sessions end."""
+    before = sorted(node.accounts.get(username).roles)
+    c = node.accounts.set_roles(username, body.roles, by=staff.username)
+    node.record_access(
+        staff.actor, "set_roles", "", f"{username} roles {','.join(before)} -> {','.join(sorted(c.account.roles))}"
+    )
     return {"account": c.account.public(), "totp_secret": c.totp_secret, "totp_uri": c.provisioning_uri()}
 
 
 @router.post("/accounts/{username}/disable", operation_id="disable_account", response_model=AccountPublic)
-def disable_account(username: str, node: NodeDep, _: HallAdmin) -> dict[str, Any]:
+def disable_account(username: str, node: NodeDep, staff: SecurityAdmin) -> dict[str, Any]:
     """Disable the account and end its sessions at once."""
-    return node.accounts.set_disabled(username, True).public()
+    out = node.accounts.set_disabled(username, True).public()
+    node.record_access(staff.actor, "disable_account", "", username)
+    return out
 
 
 @router.post("/accounts/{username}/enable", operation_id="enable_account", response_model=AccountPublic)
-def enable_account(username: str, node: NodeDep, _: HallAdmin) -> dict[str, Any]:
-    return node.accounts.set_disabled(username, False).public()
+def enable_account(username: str, node: NodeDep, staff: SecurityAdmin) -> dict[str, Any]:
+    out = node.accounts.set_disabled(username, False).public()
+    node.record_access(staff.actor, "enable_account", "", username)
+    return out
 
 
 @router.post("/accounts/{username}/reset-totp", operation_id="reset_totp", response_model=AccountSecret)
-def reset_totp(username: str, node: NodeDep, _: HallAdmin) -> dict[str, Any]:
+def reset_totp(username: str, node: NodeDep, staff: SecurityAdmin) -> dict[str, Any]:
     """A new TOTP secret for the account (the old authenticator stops working; sessions end)."""
     c = node.accounts.reset_totp(username)
+    node.record_access(staff.actor, "reset_totp", "", username)
     return {"account": c.account.public(), "totp_secret": c.totp_secret, "totp_uri": c.provisioning_uri()}
+
+
+@router.get("/lockouts", operation_id="list_lockouts", response_model=LocksPublic)
+def lockouts(node: NodeDep, _: SecurityAdmin) -> dict[str, Any]:
+    """Accounts and client addresses locked now after failed sign-ins (each lock is also in the access trail)."""
+    data = [lock.public() for lock in node.accounts.lockouts()]
+    return {"data": data, "count": len(data)}
+
+
+@router.post("/lockouts/clear", operation_id="clear_lockout", response_model=ClearedOut)
+def clear_lockout(body: ClearLockIn, node: NodeDep, staff: SecurityAdmin) -> dict[str, Any]:
+    """Forget the failed sign-ins of an account and/or a client address (the lock ends now)."""
+    n = node.accounts.clear_lockouts(username=body.username, address=body.address)
+    node.record_access(
+        staff.actor, "clear_lockout", "", f"account {body.username or '-'} address {body.address or '-'}: {n}"
+    )
+    return {"cleared": n}
 
 
 @router.post(
     "/cases/{serial}/reissue", operation_id="reissue_held_case", response_model=dict[str, Any], status_code=201
 )
-def reissue_case(serial: str, node: NodeDep, staff: HallAdmin) -> dict[str, Any]:
+def reissue_case(serial: str, node: NodeDep, staff: Clerk) -> dict[str, Any]:
     """A held case (the chain refused its INTAKE: its serial belongs to another case on chain) taken in again
-    under a new serial with the same applicant data and files; give the applicant a new receipt."""
+    under a new serial with the same applicant data and files; give the applicant a new receipt.
+
+    A counter clerk's act (it is an intake with the applicant's data), not an administrator's: the
+    administrators never handle case data (separation of duties, docs/security.md)."""
     return node.book.reissue(serial, staff=staff.username)
 
 
 @router.post("/calendar", operation_id="load_holiday_arrangement", response_model=dict[str, Any], status_code=201)
-def load_calendar(body: dict[str, Any], node: NodeDep, staff: HallAdmin) -> dict[str, Any]:
+def load_calendar(body: dict[str, Any], node: NodeDep, staff: SysAdmin) -> dict[str, Any]:
     """Load one year's official holiday arrangement (schema ``caseledger-holidays/1``, docs/operations.md):
     validated, versioned, kept in the store and used for due dates and compliance from now on."""
     return add_arrangement(node.store, body, staff=staff.username)
 
 
 @router.get("/calendar", operation_id="list_holiday_arrangements", response_model=list[dict[str, Any]])
-def list_calendar(node: NodeDep, _: HallAdmin) -> list[dict[str, Any]]:
+def list_calendar(node: NodeDep, _: SysAdmin) -> list[dict[str, Any]]:
     return arrangements(node.store)

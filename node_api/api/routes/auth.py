@@ -1,4 +1,4 @@
-"""Sign-in: password (+ TOTP for officers, dispute officers and hall admins) → an expiring session."""
+"""Sign-in: password (+ TOTP for officers, dispute officers and administrators) → an expiring session."""
 
 from __future__ import annotations
 

@@ -15,9 +15,11 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from ledger.core.text import LIMITS, check_length, clean_text
 from ledger.errors import InputError
 from ledger.hall.cases import Upload
 from ledger.hall.evidence import export_bundle
+from ledger.hall.privacy import bundle_plan, sees_personal_data, withhold_personal
 from ledger.hall.uploads import check_upload, check_upload_counts
 from node_api.api.deps import AcceptingCase, BookDep, HomeCase, NodeDep, Staff, require_roles
 
@@ -61,24 +63,42 @@ class CasesPublic(BaseModel):
     count: int
 
 
+# Every text field has a limit (ledger.core.text.LIMITS, listed in docs/security.md): over it is a 422
+# naming the field, before anything is stored. Free text is also refused with control or bidi characters.
+Note = Annotated[str, Field(max_length=LIMITS["note"])]
+
+
 class AcceptanceIn(BaseModel):
     accepted: bool
-    reason: str = ""
+    reason: str = Field(default="", max_length=LIMITS["reason"])
 
 
 class ProcessIn(BaseModel):
-    step: str
-    note: str = ""
+    step: str = Field(max_length=LIMITS["step"])
+    note: Note = ""
 
 
 class SupplementRequestIn(BaseModel):
-    materials: list[str]
-    note: str = ""
+    materials: list[Annotated[str, Field(max_length=64)]] = Field(max_length=30)
+    note: Note = ""
 
 
 class DeliveryIn(BaseModel):
-    method: str = "counter"
-    note: str = ""
+    method: str = Field(default="counter", max_length=LIMITS["method"])
+    note: Note = ""
+
+
+_FORM_TEXT = {
+    "applicant_name": "applicant.name",
+    "applicant_id_number": "applicant.id_number",
+    "applicant_phone": "applicant.phone",
+    "applicant_address": "applicant.address",
+    "note": "note",
+}
+
+
+def _text(field: str, value: str) -> str:
+    return clean_text(field, value, limit=LIMITS.get(field))
 
 
 _MULTIPART_INTAKE: dict[str, Any] = {
@@ -135,6 +155,8 @@ async def _form(request: Request) -> tuple[dict[str, str], list[Upload]]:
             names.append(key)
             uploads.append(Upload(kind, value.filename or kind, data))
         else:
+            limit = LIMITS.get(_FORM_TEXT.get(key, key), 200)
+            check_length(_FORM_TEXT.get(key, key), value, limit)
             fields[key] = value
     check_upload_counts(names, max_files=settings.max_files)
     return fields, uploads
@@ -173,33 +195,41 @@ def list_cases(book: BookDep, _: CaseReader) -> dict[str, Any]:
 
 @router.get("/{serial}", operation_id="get_case", response_model=CasePublic)
 def get_case(serial: str, node: NodeDep, staff: CaseReader) -> dict[str, Any]:
-    """The case and its timeline, each event with its anchor state (logged in the access trail)."""
+    """The case and its timeline, each event with its anchor state (logged in the access trail).
+
+    A regulator reads it with the applicant's personal fields withheld (named in ``withheld``)."""
     view = node.book.view(serial)
+    if not sees_personal_data(staff.roles):
+        node.record_access(staff.actor, "view_case", serial, "personal fields withheld")
+        return withhold_personal(view)
     node.record_access(staff.actor, "view_case", serial)
     return view
 
 
 @router.post("/{serial}/acceptance", operation_id="decide_acceptance", response_model=CasePublic)
 def acceptance(serial: str, body: AcceptanceIn, book: BookDep, staff: Officer, _: HomeCase) -> dict[str, Any]:
-    return book.decide_acceptance(serial, accepted=body.accepted, reason=body.reason, staff=staff.username)
+    reason = _text("reason", body.reason)
+    return book.decide_acceptance(serial, accepted=body.accepted, reason=reason, staff=staff.username)
 
 
 @router.post("/{serial}/process", operation_id="process_step", response_model=CasePublic)
 def process(serial: str, body: ProcessIn, book: BookDep, staff: Officer, _: HomeCase) -> dict[str, Any]:
-    return book.process_step(serial, step=body.step, note=body.note, staff=staff.username)
+    return book.process_step(serial, step=body.step, note=_text("note", body.note), staff=staff.username)
 
 
 @router.post("/{serial}/supplement-request", operation_id="request_supplement", response_model=CasePublic)
 def supplement_request(
     serial: str, body: SupplementRequestIn, book: BookDep, staff: Officer, _: HomeCase
 ) -> dict[str, Any]:
-    return book.request_supplement(serial, materials=body.materials, note=body.note, staff=staff.username)
+    note = _text("note", body.note)
+    return book.request_supplement(serial, materials=body.materials, note=note, staff=staff.username)
 
 
 @router.post("/{serial}/supplement", operation_id="submit_supplement", response_model=CasePublic)
 async def supplement(serial: str, request: Request, book: BookDep, staff: Clerk, _: AcceptingCase) -> dict[str, Any]:
     fields, uploads = await _form(request)
-    return book.supplement(serial, materials=uploads, note=fields.get("note", ""), staff=staff.username)
+    note = _text("note", fields.get("note", ""))
+    return book.supplement(serial, materials=uploads, note=note, staff=staff.username)
 
 
 @router.post("/{serial}/result", operation_id="decide_result", response_model=CasePublic)
@@ -213,14 +243,13 @@ async def result(serial: str, request: Request, book: BookDep, staff: Officer, _
     if len(docs) > 1:
         raise InputError("document", "one result document at most")
     doc = Upload("result_document", docs[0].filename, docs[0].data) if docs else None
-    return book.decide(
-        serial, approved=approved in ("true", "1"), note=fields.get("note", ""), document=doc, staff=staff.username
-    )
+    note = _text("note", fields.get("note", ""))
+    return book.decide(serial, approved=approved in ("true", "1"), note=note, document=doc, staff=staff.username)
 
 
 @router.post("/{serial}/delivery", operation_id="deliver_result", response_model=CasePublic)
 def delivery(serial: str, body: DeliveryIn, book: BookDep, staff: Clerk, _: AcceptingCase) -> dict[str, Any]:
-    return book.deliver(serial, method=body.method, note=body.note, staff=staff.username)
+    return book.deliver(serial, method=body.method, note=_text("note", body.note), staff=staff.username)
 
 
 @router.get("/{serial}/bundle", operation_id="export_bundle", response_model=dict[str, Any])
@@ -228,12 +257,35 @@ def bundle(
     serial: str,
     node: NodeDep,
     staff: Exporter,
-    withhold: Annotated[list[str] | None, Query()] = None,
+    withhold: Annotated[list[Annotated[str, Field(max_length=64)]] | None, Query(max_length=20)] = None,
+    disclose: Annotated[list[Annotated[str, Field(max_length=64)]] | None, Query(max_length=10)] = None,
+    reason: Annotated[str, Query(max_length=LIMITS["reason"])] = "",
     include_files: bool = False,
+    identity_files: Annotated[list[Annotated[str, Field(max_length=64)]] | None, Query(max_length=20)] = None,
 ) -> dict[str, Any]:
-    """Evidence bundle (``caseledger-evidence/1``) of the case for ``caseledger verify``."""
-    b = export_bundle(node.book, node.reader, serial, withhold=withhold or (), include_files=include_files)
-    node.record_access(staff.actor, "export_bundle", serial, "with files" if include_files else "")
+    """Evidence bundle of the case for ``caseledger verify``. Private by default (ledger/hall/privacy.py):
+
+    the applicant's personal fields are withheld (salted leaf hashes: the bundle still verifies) unless
+    named in ``disclose`` with a ``reason``; ``withhold`` may hide more (an unknown or protected name is
+    a 422); ``include_files`` embeds the files except identity documents, which come only when named in
+    ``identity_files`` (with a ``reason``). What was disclosed, and why, is in the access trail."""
+    node.book.header(serial)
+    plan = bundle_plan(
+        node.book.records(serial),
+        withhold=withhold or (),
+        disclose=disclose or (),
+        identity_files=identity_files or (),
+        reason=reason,
+    )
+    b = export_bundle(
+        node.book,
+        node.reader,
+        serial,
+        withhold=plan.withhold,
+        include_files=include_files,
+        leave_out_kinds=plan.leave_out_kinds,
+    )
+    node.record_access(staff.actor, "export_bundle", serial, plan.trail_note(include_files))
     out: dict[str, Any] = json.loads(b.dump())
     return out
 

@@ -9,16 +9,17 @@ holding the file (no personal data: the record's other fields are withheld).
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
 from ledger.core.bundle import parse_bundle
-from ledger.errors import ConfigError, InputError
+from ledger.core.jsonsafe import loads_bounded
+from ledger.core.text import LIMITS, clean_text
+from ledger.errors import ConfigError, InputError, NotFoundError
 from ledger.hall.disputes import (
     Dispute,
     StoredCheck,
@@ -42,12 +43,12 @@ MAX_UPLOAD = 64 * 1024 * 1024
 
 
 class DisputeIn(BaseModel):
-    reason: str
+    reason: str = Field(max_length=LIMITS["reason"])
 
 
 class ResolutionIn(BaseModel):
-    report_sha256: str
-    conclusion: str
+    report_sha256: str = Field(max_length=64)
+    conclusion: str = Field(max_length=LIMITS["conclusion"])
 
 
 class DisputesPublic(BaseModel):
@@ -63,7 +64,7 @@ class ChecksPublic(BaseModel):
 @router.post("/{serial}/disputes", operation_id="open_dispute", response_model=Dispute, status_code=201)
 def open_(serial: str, body: DisputeIn, node: NodeDep, staff: DisputeOfficer) -> Dispute:
     """争议提起: DISPUTE_OPENED, anchored asynchronously with this hall's key."""
-    return open_dispute(node.book, serial, reason=body.reason, staff=staff.username)
+    return open_dispute(node.book, serial, reason=clean_text("reason", body.reason), staff=staff.username)
 
 
 @router.get("/{serial}/disputes", operation_id="list_disputes", response_model=DisputesPublic)
@@ -78,7 +79,12 @@ def disputes(serial: str, node: NodeDep, _: Reader) -> dict[str, Any]:
 def resolve(serial: str, seq: int, body: ResolutionIn, node: NodeDep, staff: DisputeOfficer) -> Dispute:
     """争议处理: DISPUTE_RESOLVED committing to a stored verification report (its SHA-256 and verdict)."""
     return resolve_dispute(
-        node.book, serial, seq, report_sha256=body.report_sha256, conclusion=body.conclusion, staff=staff.username
+        node.book,
+        serial,
+        seq,
+        report_sha256=body.report_sha256,
+        conclusion=clean_text("conclusion", body.conclusion),
+        staff=staff.username,
     )
 
 
@@ -108,10 +114,7 @@ async def verify(serial: str, request: Request, node: NodeDep, staff: DisputeOff
 
 
 def _json(raw: bytes, field: str) -> Any:
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(field, f"is not a JSON evidence bundle ({exc})") from exc
+    return loads_bounded(raw, what=field, max_bytes=MAX_UPLOAD)
 
 
 @router.get("/{serial}/verifications", operation_id="list_verifications", response_model=ChecksPublic)
@@ -149,4 +152,11 @@ def proof(serial: str, node: NodeDep, sha256: Annotated[str, Query()]) -> Docume
     dep = node.reader.deployment
     if dep is None:
         raise ConfigError("no deployment loaded")
-    return find_document_proof(node.book, dep, serial, sha256)
+    try:
+        return find_document_proof(node.book, dep, serial, sha256)
+    except NotFoundError:
+        # the same answer whether the case or only the file is unknown: serials are sequential, and an
+        # anonymous caller must not count a hall's cases by probing them
+        raise NotFoundError(
+            f"no anchored file with SHA-256 {sha256.strip().lower()} in case {serial} at this hall"
+        ) from None

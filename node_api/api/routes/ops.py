@@ -2,7 +2,7 @@
 
 ``GET /metrics`` is open like ``/health``: it holds counts, ages and block numbers only (no serials,
 names or personal data); restrict it to the monitoring network at the firewall or reverse proxy.
-``POST /admin/backup`` needs a hall admin's session, or the node's local admin token
+``POST /admin/backup`` needs a system administrator's session, or the node's local admin token
 (``<data_dir>/admin.token``, new at every start) that ``caseledger backup`` reads from the hall dir.
 """
 
@@ -43,11 +43,11 @@ async def backup_caller(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     cookie: Annotated[str | None, Depends(_cookie)],
 ) -> str:
-    """Who asks for the backup: the local operator (admin token) or a signed-in hall admin."""
+    """Who asks for the backup: the local operator (admin token) or a signed-in system administrator."""
     if check_admin_token(node.admin_token, request.headers.get(ADMIN_TOKEN_HEADER)):
         return "operator:admin-token"
     session = await get_session(request, node, bearer, cookie)
-    staff = await require_roles("hall_admin")(await get_staff(node, session))
+    staff = await require_roles("sys_admin")(await get_staff(node, session))
     return staff.actor
 
 
@@ -60,10 +60,11 @@ async def backup_caller(
 def backup(node: NodeDep, caller: Annotated[str, Depends(backup_caller)]) -> FileResponse:
     """A consistent snapshot of the hall's store plus its encrypted keystore(s) and hall.json, as a tar.gz.
 
-    Taken while the node runs (one LevelDB snapshot); the keystore password is never included."""
+    Taken while the node runs (one LevelDB snapshot); the keystore password and the key-encryption key
+    are never included. The backup is an entry of the access trail (in the backup itself, too)."""
     tmp = Path(tempfile.mkdtemp(prefix="caseledger-backup-"))
     out = tmp / "backup.tar.gz"
-    m = node.backup(out)
+    m = node.backup(out, by=caller)
     log.info("backup taken by %s", caller)
     name = f"hall-{m.hall_id}-{int(m.created_at)}.tar.gz"
 

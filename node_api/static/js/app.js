@@ -2,7 +2,14 @@
    and plain-language errors from the API's {"error": {code, field, message}}. */
 (function () {
   "use strict";
-  const T = window.I18N || {};
+  /* page data comes in <script type="application/json" id=...> blocks, never run as code (CSP: script-src 'self') */
+  function data(id, fallback) {
+    const el = document.getElementById(id);
+    if (!el) return fallback;
+    try { return JSON.parse(el.textContent); } catch (e) { return fallback; }
+  }
+  const T = data("cl-i18n", {});
+  window.LANG = document.documentElement.getAttribute("data-lang") || "zh";
   function t(key) { return T[key] || key; }
   function csrf() {
     const m = document.cookie.match(/(?:^|;\s*)caseledger_csrf=([^;]+)/);
@@ -106,5 +113,5 @@
     location.href = "/ui/login";
   });
   window.CL = { api: api, upload: upload, showError: showError, labelOf: labelOf, t: t, ApiError: ApiError,
-    formKey: formKey, doneKey: doneKey };
+    formKey: formKey, doneKey: doneKey, data: data };
 })();

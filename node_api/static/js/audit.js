@@ -1,7 +1,7 @@
 /* 监管: Apache ECharts charts (served by this node) and the on-demand anomaly scan. */
 (function () {
   "use strict";
-  const C = window.CHARTS || {};
+  const C = CL.data("cl-charts", {});
   const colors = { overdue: "#b42318", near_due: "#d4a72c", completed_late: "#e16f24", on_time: "#1a7f37", completed_on_time: "#2da44e" };
   function bar(id, data) {
     const el = document.getElementById(id); if (!el || !window.echarts) return;

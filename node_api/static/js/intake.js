@@ -3,7 +3,7 @@
 (function () {
   "use strict";
   const t = CL.t, zh = window.LANG !== "en";
-  const items = window.ITEMS || [];
+  const items = CL.data("cl-items", []);
   const form = document.getElementById("intake-form");
   const search = document.getElementById("item-search");
   const select = document.getElementById("item_code");

@@ -11,8 +11,9 @@
     btn.disabled = true;
     try {
       await CL.api("POST", "/auth/login", body);
-      const next = form.dataset.next || "/";
-      location.href = location.pathname === "/ui/login" ? next : location.pathname + location.search;
+      let next = form.dataset.next || "/";
+      try { if (new URL(next, location.origin).origin !== location.origin) next = "/"; } catch (e) { next = "/"; }
+      if (location.pathname === "/ui/login") location.href = next; else location.reload();
     } catch (err) {
       if (err.code === "unauthenticated" && /TOTP|one-time/i.test(err.message)) form.totp.focus();
       CL.showError(box, err);

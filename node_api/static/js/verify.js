@@ -1,7 +1,7 @@
 /* 核验: upload a bundle or one document → per-event verdict (green/red) with reasons, printable report link. */
 (function () {
   "use strict";
-  const t = CL.t, R = window.REASONS || {}, S = window.STAGES || {};
+  const t = CL.t, R = CL.data("cl-reasons", {}), S = CL.data("cl-stages", {});
   const stage = function (s) { return S[s] || s || ""; };
   const form = document.getElementById("verify-form"), box = document.getElementById("verify-error");
   const out = document.getElementById("verify-result"), prog = document.getElementById("v-progress");

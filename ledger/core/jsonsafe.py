@@ -1,0 +1,106 @@
+"""JSON from outside, parsed with a bound on nesting depth and size (pure, stdlib only).
+
+CPython's ``json`` recurses once per nested array or object, in C. With the interpreter's default
+recursion limit (1,000) a too-deep document is a ``RecursionError``; with a raised limit (``py_ecc``,
+imported by ``eth_account``, sets 100,000) it overflows the C stack and the process dies. So every
+document that comes from outside (a request body, an evidence bundle, a peer hall's package, a backup
+manifest) is measured first with :func:`json_depth`, which never recurses, and only then parsed::
+
+    data = loads_bounded(raw, what="bundle", max_bytes=64 * 1024 * 1024)   # InputError naming "bundle"
+
+:func:`json_depth` counts brackets outside strings with a few C-speed passes (escapes removed,
+strings removed, everything but ``[]{}`` deleted, then a running sum); for any text it returns at
+least the depth the parser would reach before it stops, so a document it lets through cannot
+recurse deeper than ``max_depth``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from ledger.errors import InputError
+
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "SAFE_RECURSION_LIMIT",
+    "ensure_safe_recursion_limit",
+    "json_depth",
+    "load_json_file",
+    "loads_bounded",
+]
+
+MAX_JSON_DEPTH = 64
+"""Deepest nesting accepted anywhere (the deepest real document, an evidence bundle, nests 5 levels)."""
+SAFE_RECURSION_LIMIT = 1000
+"""CPython's default; deep enough for every library we use, shallow enough for C code not to overflow."""
+
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)
+_STRING = re.compile(rb'"[^"]*"')
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def json_depth(data: bytes | str) -> int:
+    """The deepest nesting of arrays/objects in ``data`` (an upper bound for text that is not JSON)."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
+    bare = _STRING.sub(b"", _ESCAPE.sub(b"", raw)).translate(None, _NOT_BRACKET)
+    return max(itertools.accumulate(map(_STEP.__getitem__, bare)), default=0)
+
+
+def loads_bounded(
+    data: bytes | str, *, what: str = "body", max_depth: int = MAX_JSON_DEPTH, max_bytes: int | None = None
+) -> Any:
+    """``json.loads`` after the size and depth checks; :class:`InputError` (field ``what``) otherwise.
+
+    Every failure is one sentence in Chinese and English; no parser internals leak out.
+    """
+    size = len(data.encode("utf-8", "surrogatepass")) if isinstance(data, str) else len(data)
+    if max_bytes is not None and size > max_bytes:
+        raise InputError(
+            what,
+            f"the JSON document is {size} bytes; at most {max_bytes} are accepted",
+            zh=f"JSON 文档有 {size} 字节，最多接受 {max_bytes} 字节",
+        )
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    # fewer openers than the bound cannot nest deeper than it (a C-speed count settles most documents)
+    if raw.count(b"[") + raw.count(b"{") > max_depth and (depth := json_depth(raw)) > max_depth:
+        raise InputError(
+            what,
+            f"the JSON document nests {depth} levels deep; at most {max_depth} are accepted",
+            zh=f"JSON 文档嵌套 {depth} 层，最多接受 {max_depth} 层",
+        )
+    try:
+        return json.loads(data)
+    except RecursionError:  # pragma: no cover - prevented by the depth check
+        raise InputError(what, "the JSON document nests too deeply", zh="JSON 文档嵌套过深") from None
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, and the int-digits limit
+        where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise InputError(what, f"is not valid JSON{where}", zh=f"不是有效的 JSON{where}") from None
+
+
+def load_json_file(path: Path, *, what: str, max_depth: int = MAX_JSON_DEPTH, max_bytes: int) -> Any:
+    """Read ``path`` (at most ``max_bytes``, checked before reading it all) and :func:`loads_bounded` it."""
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise InputError(what, f"no file at {path}", zh=f"文件不存在：{path}") from None
+    except OSError as exc:
+        raise InputError(what, f"{path} cannot be read ({exc.strerror})", zh=f"无法读取 {path}") from None
+    return loads_bounded(raw, what=what, max_depth=max_depth, max_bytes=max_bytes)
+
+
+def ensure_safe_recursion_limit() -> int:
+    """Put the interpreter's recursion limit back to :data:`SAFE_RECURSION_LIMIT` if something raised it.
+
+    Returns the limit now in force. Called by ``ledger`` on import (after importing ``py_ecc`` first, the
+    package that raises it) and again by the node and the CLI once everything is imported.
+    """
+    if sys.getrecursionlimit() > SAFE_RECURSION_LIMIT:
+        sys.setrecursionlimit(SAFE_RECURSION_LIMIT)
+    return sys.getrecursionlimit()

@@ -1,0 +1,56 @@
+"""Password policy for staff accounts.
+
+A password is accepted when it
+
+* has 12 to 256 characters;
+* does not contain the username (nor the display name), compared without case and without the
+  separators ``.``, ``_``, ``-`` and spaces;
+* is not common or guessable: zxcvbn (the maintained Python port of Dropbox's estimator, PyPI
+  ``zxcvbn``) rates it at least :data:`MIN_SCORE` of 4. Its dictionaries include the 30,000 most
+  common passwords of leaked-password lists plus names and words, and it also catches keyboard
+  walks (``qwertyuiop``), sequences (``123456789012``), repeats (``passw0rdpassw0rd``) and dates.
+
+Refusals are :class:`~ledger.errors.InputError` on ``password``, said in Chinese and English.
+"""
+
+from __future__ import annotations
+
+from zxcvbn import zxcvbn
+
+from ledger.errors import InputError
+
+__all__ = ["MAX_PASSWORD", "MIN_PASSWORD", "MIN_SCORE", "check_password"]
+
+MIN_PASSWORD = 12
+MAX_PASSWORD = 256
+MIN_SCORE = 3
+_SCORED_PREFIX = 72  # zxcvbn refuses longer input (its cost grows with length)
+
+
+def _bare(s: str) -> str:
+    return "".join(c for c in s.casefold() if c not in "._- ")
+
+
+def check_password(password: str, *, username: str, display_name: str = "") -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InputError("password", f"at least {MIN_PASSWORD} characters", zh=f"至少 {MIN_PASSWORD} 个字符")
+    if len(password) > MAX_PASSWORD:
+        raise InputError("password", f"at most {MAX_PASSWORD} characters", zh=f"最多 {MAX_PASSWORD} 个字符")
+    bare = _bare(password)
+    for what, value in (("username", username), ("display name", display_name)):
+        v = _bare(value)
+        if len(v) >= 3 and v in bare:
+            raise InputError(
+                "password",
+                f"must not contain the account's {what}",
+                zh="密码不能包含账号的用户名" if what == "username" else "密码不能包含账号的显示名称",
+            )
+    result = zxcvbn(password[:_SCORED_PREFIX], user_inputs=[username, display_name, "caseledger", "通办存证链"])
+    if int(result["score"]) < MIN_SCORE:
+        hint = str(result.get("feedback", {}).get("warning") or "").strip()
+        raise InputError(
+            "password",
+            "is too common or too easy to guess (a common password, a name, a keyboard pattern, a "
+            "sequence or a repeat)" + (f": {hint}" if hint else "") + "; use a longer passphrase",
+            zh="密码过于常见或容易被猜到（常见密码、姓名、键盘序列、连续或重复字符），请使用更长的密码短语",
+        )
