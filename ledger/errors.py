@@ -81,11 +81,11 @@ class CaseHeldError(LedgerError):
     no further events until an administrator reissues it under a new serial (HTTP 409)."""
 
     code = "case_held"
-    zh = "该办件的受理事件被链上拒绝（编号与链上已有办件冲突），已暂停；请大厅管理员按运维手册为其重新编号"
+    zh = "该办件的受理事件被链上拒绝（编号与链上已有办件冲突），已暂停；请受理窗口人员按运维手册为其重新编号"
 
     def __init__(self, serial: str, why: dict[str, object]) -> None:
         super().__init__(
-            f"case {serial} is held: the chain refused its INTAKE ({why.get('rule')}); a hall admin reissues it "
+            f"case {serial} is held: the chain refused its INTAKE ({why.get('rule')}); a counter clerk reissues it "
             f"under a new serial (POST /admin/cases/{serial}/reissue)"
         )
         self.serial = serial

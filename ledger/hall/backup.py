@@ -14,7 +14,7 @@ TOTP secrets in the store, so a backup alone does not give them away. The case r
 ``store/`` are **not** encrypted: a backup is as sensitive as the store itself. Every backup and every
 restore is an entry of the hall's anchored access trail.
 
-A restore reads the manifest (the first entry, at most 64 KiB) and then walks the archive's headers
+A restore reads the manifest (near the start, at most 64 KiB) and then walks the archive's headers
 before it writes anything, refusing more than :attr:`RestoreLimits.max_entries` entries, more than
 :attr:`RestoreLimits.max_total_bytes`, or an unpack ratio above :attr:`RestoreLimits.max_ratio`.
 
@@ -152,13 +152,22 @@ DEFAULT_LIMITS = RestoreLimits()
 
 
 def read_manifest(archive: Path, *, limits: RestoreLimits = DEFAULT_LIMITS) -> BackupManifest:
-    """The manifest of a backup archive (its first entry, at most ``limits.max_manifest_bytes``), or a
-    StoreError saying why the file is not one."""
+    """The manifest of a backup archive, or a StoreError saying why the file is not one.
+
+    Read as a stream, bounded: ``manifest.json`` (at most ``limits.max_manifest_bytes``) must come among the
+    first 64 entries and after at most 16 MiB of other entries (a backup writes it first)."""
     try:
-        with tarfile.open(archive, "r|gz") as tar:  # stream: only the first entry is read
-            first = tar.next()
+        with tarfile.open(archive, "r|gz") as tar:  # stream: only the entries up to the manifest are read
+            first, skipped = tar.next(), 0
+            for _ in range(64):
+                if first is None or first.name == "manifest.json":
+                    break
+                skipped += max(0, first.size)
+                if skipped > 16 * 1024 * 1024:
+                    break
+                first = tar.next()
             if first is None or first.name != "manifest.json" or not first.isfile():
-                raise StoreError(f"{archive} does not start with manifest.json: not a CaseLedger hall backup")
+                raise StoreError(f"{archive} has no manifest.json near its start: not a CaseLedger hall backup")
             if first.size > limits.max_manifest_bytes:
                 raise StoreError(
                     f"the manifest of {archive} is {first.size} bytes; a manifest has at most "

@@ -105,9 +105,9 @@ def problems(h: dict[str, Any], settings: Settings) -> list[Problem]:
             _p(
                 "case_held",
                 f"{n} 个办件的受理事件被链上拒绝（编号与链上已有办件冲突），其后续事件已暂停上链；"
-                "请大厅管理员按运维手册为其重新编号",
+                "请受理窗口人员按运维手册为其重新编号",
                 f"{n} case(s) had their INTAKE refused by the chain (the serial belongs to another case on "
-                "chain); their later events are held: a hall admin reissues them",
+                "chain); their later events are held: a counter clerk reissues them",
             )
         )
     chain_ok = bool(h["chain"]["connected"])

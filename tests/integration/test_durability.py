@@ -68,7 +68,7 @@ def test_refused_intake_holds_its_materials_instead_of_appending_them_to_another
     assert book.outbox.pending_count() == 0 and book.outbox.held_count() == 1
     with pytest.raises(CaseHeldError):
         book.deliver(first, method="counter", note="", staff="w")
-    # the way out: a hall admin reissues it under a fresh serial; the same applicant and files, anchored
+    # the way out: a counter clerk reissues it under a fresh serial; the same applicant and files, anchored
     new = book.reissue(first, staff="admin")
     assert new["serial"] != first and new["reissued_from"] == first
     assert sender.run_once() == 2

@@ -274,7 +274,7 @@ def test_pages_carry_csp_and_frame_ancestors(live: Live) -> None:
 
 # ------------------------------------------------------------------------------------------- item 4
 def test_duties_are_separated_and_admin_acts_are_in_the_anchored_trail_regression(live: Live) -> None:
-    """A hall admin could combine administration with case roles, and backups and account changes left no trace."""
+    """One hall admin role could mix administration and case roles; backups and account changes left no trace."""
     sec = live.client(1, "secadmin")
     r = sec.http.post(
         "/admin/accounts",
