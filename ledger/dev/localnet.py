@@ -33,17 +33,7 @@ from ledger.errors import ConfigError, LedgerError
 __all__ = ["LocalNet", "hall_pid", "node_running", "start_hall", "stop_hall", "store_locked", "wait_healthy"]
 
 
-def _alive(pid: int) -> bool:
-    """The process exists and is not a zombie (a killed child its parent has not reaped yet)."""
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no /proc: trust kill(0)
-    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+_alive = supervisor.process_alive
 
 
 def _pid(path: Path) -> int | None:
@@ -96,18 +86,8 @@ def start_hall(d: Path, *, port: int, rpc_url: str, env: dict[str, str] | None =
         "CASELEDGER_RPC_URL": rpc_url,
         **(env or {}),
     }
-    fd = os.open(d / "node.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)  # the log names staff: private
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "node_api"],
-            env=full,
-            stdin=subprocess.DEVNULL,
-            stdout=fd,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    finally:
-        os.close(fd)
+    # the log names staff and cases: created 0600
+    proc = supervisor.spawn_detached([sys.executable, "-m", "node_api"], d / "node.log", full)
     (d / "node.pid").write_text(str(proc.pid))
     return proc
 

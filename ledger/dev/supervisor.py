@@ -41,7 +41,9 @@ __all__ = [
     "STATE_FILE",
     "HallWatch",
     "Supervisor",
+    "process_alive",
     "read_state",
+    "spawn_detached",
     "supervisor_pid",
 ]
 
@@ -57,8 +59,8 @@ POLL = 0.5
 log = logging.getLogger("caseledger.supervisor")
 
 
-def _alive(pid: int) -> bool:
-    """True when ``pid`` runs (a zombie, dead but not yet reaped by its parent, counts as dead)."""
+def process_alive(pid: int) -> bool:
+    """The process exists and is not a zombie (a killed child its parent has not reaped yet)."""
     try:
         os.kill(pid, 0)
     except (ProcessLookupError, PermissionError):
@@ -66,8 +68,22 @@ def _alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+        return True  # no /proc: trust kill(0)
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+
+
+_alive = process_alive
+
+
+def spawn_detached(argv: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in its own session (it outlives the caller), output appended to ``log`` (mode 0600)."""
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        return subprocess.Popen(
+            argv, env=env, stdin=subprocess.DEVNULL, stdout=fd, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    finally:
+        os.close(fd)
 
 
 def _read_pid(path: Path) -> int | None:
@@ -241,17 +257,7 @@ def spawn(data_dir: Path) -> int:
     running = supervisor_pid(data_dir)
     if running is not None:
         return running
-    fd = os.open(data_dir / LOG_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ledger.dev.supervisor", str(data_dir)],
-            stdin=subprocess.DEVNULL,
-            stdout=fd,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    finally:
-        os.close(fd)
+    proc = spawn_detached([sys.executable, "-m", "ledger.dev.supervisor", str(data_dir)], data_dir / LOG_FILE)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and _read_pid(data_dir / PID_FILE) != proc.pid:
         if proc.poll() is not None:

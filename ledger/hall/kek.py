@@ -122,7 +122,10 @@ class KeyEncryptionKey:
         return cls.load(path) if path.exists() else cls.create(path)
 
     def _write(self, *, exclusive: bool = False) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise ConfigError(f"cannot create {self.path.parent} for the key-encryption key: {exc.strerror}") from exc
         body = {
             "format": KEK_FORMAT,
             "keys": [
@@ -134,12 +137,15 @@ class KeyEncryptionKey:
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
         if exclusive and self.path.exists():
             raise ConfigError(f"{self.path} already exists; refusing to replace a key-encryption key")
-        fd = os.open(tmp, flags, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(body, fh, indent=1)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(self.path)
+        try:
+            fd = os.open(tmp, flags, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(body, fh, indent=1)
+                fh.flush()
+                os.fsync(fh.fileno())
+            tmp.replace(self.path)
+        except OSError as exc:
+            raise ConfigError(f"cannot write the key-encryption key file {self.path}: {exc.strerror}") from exc
 
     # ------------------------------------------------------------------ keys
     @property

@@ -299,7 +299,7 @@ SERVICE_USER = "caseledger"
 INSTALL_DIR = "/opt/caseledger"
 NODE_ROOT = "/srv/caseledger/node"
 HALL_ROOT = "/srv/caseledger/hall"
-KEK_PATH = "/etc/caseledger/kek.json"
+KEK_PATH = "/srv/caseledger/secrets/kek.json"  # its own directory: not in the hall dir, not in backups
 
 
 @dataclass(frozen=True)
@@ -440,64 +440,26 @@ class BesuNetwork:
 
     def hall_unit(self, node: BesuNode) -> str:
         """``caseledger-hall.service``: systemd runs the hall node and restarts it when it dies (bounded)."""
-        return (
-            f"# CaseLedger hall node, district {node.district} {node.name}.\n"
-            f"# Install: cp caseledger-hall.service /etc/systemd/system/ && systemctl enable --now caseledger-hall\n"
-            "[Unit]\n"
-            f"Description=CaseLedger hall node (district {node.district})\n"
-            "After=network-online.target besu.service\n"
-            "Wants=network-online.target besu.service\n"
-            "# at most 10 restarts in 10 minutes; then systemd stops trying and the failure shows in systemctl\n"
-            "StartLimitIntervalSec=600\n"
-            "StartLimitBurst=10\n"
-            "\n"
-            "[Service]\n"
-            "Type=simple\n"
-            f"User={SERVICE_USER}\n"
-            f"Group={SERVICE_USER}\n"
-            f"EnvironmentFile={NODE_ROOT}/caseledger.env\n"
-            f"ExecStart={INSTALL_DIR}/.venv/bin/python -m node_api\n"
-            "Restart=on-failure\n"
-            "RestartSec=5\n"
-            "UMask=0077\n"
-            "NoNewPrivileges=yes\n"
-            "PrivateTmp=yes\n"
-            "ProtectSystem=strict\n"
-            "ProtectHome=yes\n"
-            f"ReadWritePaths={HALL_ROOT}\n"
-            "\n"
-            "[Install]\n"
-            "WantedBy=multi-user.target\n"
+        return _systemd_unit(
+            f"CaseLedger hall node, district {node.district} {node.name}.\n"
+            "# Install: cp caseledger-hall.service /etc/systemd/system/ && systemctl enable --now caseledger-hall",
+            description=f"CaseLedger hall node (district {node.district})",
+            after="network-online.target besu.service",
+            service=[
+                f"EnvironmentFile={NODE_ROOT}/caseledger.env",
+                f"ExecStart={INSTALL_DIR}/.venv/bin/python -m node_api",
+            ],
+            writes=f"{HALL_ROOT} {KEK_PATH.rsplit('/', 1)[0]}",
         )
 
     def besu_unit(self, node: BesuNode) -> str:
         """``besu.service``: systemd runs the district's Besu node from its directory, restarts it on failure."""
-        return (
-            f"# Besu validator node, district {node.district} {node.name}.\n"
-            "[Unit]\n"
-            f"Description=Besu QBFT node (district {node.district})\n"
-            "After=network-online.target\n"
-            "Wants=network-online.target\n"
-            "StartLimitIntervalSec=600\n"
-            "StartLimitBurst=10\n"
-            "\n"
-            "[Service]\n"
-            "Type=simple\n"
-            f"User={SERVICE_USER}\n"
-            f"Group={SERVICE_USER}\n"
-            f"WorkingDirectory={NODE_ROOT}\n"
-            "ExecStart=/usr/bin/besu --config-file=config.toml\n"
-            "Restart=on-failure\n"
-            "RestartSec=5\n"
-            "UMask=0077\n"
-            "NoNewPrivileges=yes\n"
-            "PrivateTmp=yes\n"
-            "ProtectSystem=strict\n"
-            "ProtectHome=yes\n"
-            f"ReadWritePaths={NODE_ROOT}\n"
-            "\n"
-            "[Install]\n"
-            "WantedBy=multi-user.target\n"
+        return _systemd_unit(
+            f"Besu validator node, district {node.district} {node.name}.",
+            description=f"Besu QBFT node (district {node.district})",
+            after="network-online.target",
+            service=[f"WorkingDirectory={NODE_ROOT}", "ExecStart=/usr/bin/besu --config-file=config.toml"],
+            writes=NODE_ROOT,
         )
 
     def summary(self) -> dict[str, Any]:
@@ -558,6 +520,39 @@ class BesuNetwork:
             put(d / "caseledger-hall.service", self.hall_unit(n))
             put(d / "besu.service", self.besu_unit(n))
         return written
+
+
+def _systemd_unit(comment: str, *, description: str, after: str, service: list[str], writes: str) -> str:
+    """A service unit that restarts on failure (5 s apart, at most 10 starts in 10 minutes: then systemd
+    gives up and the failure shows in ``systemctl status``), runs as the service user, creates private
+    files and may write only ``writes``."""
+    lines = [
+        f"# {comment}",
+        "[Unit]",
+        f"Description={description}",
+        f"After={after}",
+        f"Wants={after}",
+        "StartLimitIntervalSec=600",
+        "StartLimitBurst=10",
+        "",
+        "[Service]",
+        "Type=simple",
+        f"User={SERVICE_USER}",
+        f"Group={SERVICE_USER}",
+        *service,
+        "Restart=on-failure",
+        "RestartSec=5",
+        "UMask=0077",
+        "NoNewPrivileges=yes",
+        "PrivateTmp=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        f"ReadWritePaths={writes}",
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def parse_districts(text: str | Sequence[int | str]) -> tuple[int, ...]:

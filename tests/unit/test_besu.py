@@ -334,4 +334,5 @@ def test_service_units_restart_a_dead_node_and_keep_files_private(net: BesuNetwo
             assert int(unit["Unit"]["StartLimitBurst"]) >= 3  # bounded: systemd gives up and shows the failure
         hall = net.hall_unit(node)
         assert "EnvironmentFile=/srv/caseledger/node/caseledger.env" in hall
-        assert net.hall_settings(node)["CASELEDGER_KEK_FILE"] == "/etc/caseledger/kek.json"
+        assert net.hall_settings(node)["CASELEDGER_KEK_FILE"] == "/srv/caseledger/secrets/kek.json"
+        assert "ReadWritePaths=/srv/caseledger/hall /srv/caseledger/secrets" in hall
