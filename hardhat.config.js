@@ -17,9 +17,11 @@ subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args, hre, runSuper) => {
 });
 
 module.exports = {
+  // evmVersion "paris" (no PUSH0): the multi-node test chain is geth Clique, which is pre-Shanghai.
+  // viaIR: the IR pipeline packs the case header's slot in one pass (about 700 gas less per appended event).
   solidity: {
     version: SOLC_VERSION,
-    settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun" },
+    settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "paris", viaIR: true },
   },
   paths: { sources: "./contracts", tests: "./tests/contracts", cache: "./build/hardhat-cache", artifacts: "./build/artifacts" },
 };

@@ -7,14 +7,19 @@ import {IHallRegistry} from "./IHallRegistry.sol";
 /**
  * @title HallRegistry
  * @notice The consortium's membership list, kept by the city's service-management office
- * (`DEFAULT_ADMIN_ROLE` and `HALL_ADMIN_ROLE`). Also holds the roles of dispute officers and
- * regulators.
+ * (`DEFAULT_ADMIN_ROLE` and `HALL_ADMIN_ROLE`). Also holds the roles of dispute officers,
+ * dispute arbiters and regulators.
+ *
+ * Every change records the block it happened in ({lastChangeBlock}) and emits the previous such
+ * block, so the history can be read back with one-block log queries (see {IHallRegistry}).
  */
 contract HallRegistry is AccessControl, IHallRegistry {
     /// @notice May register, suspend, reactivate and rotate halls.
     bytes32 public constant HALL_ADMIN_ROLE = keccak256("HALL_ADMIN_ROLE");
-    /// @notice May append DISPUTE_OPENED / DISPUTE_RESOLVED events.
+    /// @notice May append DISPUTE_OPENED, and DISPUTE_RESOLVED for the disputes it (or its hall) opened.
     bytes32 public constant DISPUTE_OFFICER_ROLE = keccak256("DISPUTE_OFFICER_ROLE");
+    /// @notice May append DISPUTE_RESOLVED for any open dispute (e.g. the city's dispute office).
+    bytes32 public constant DISPUTE_ARBITER_ROLE = keccak256("DISPUTE_ARBITER_ROLE");
     /// @notice Read-only auditors; recorded on chain so that every node can check who they are.
     bytes32 public constant REGULATOR_ROLE = keccak256("REGULATOR_ROLE");
 
@@ -22,7 +27,12 @@ contract HallRegistry is AccessControl, IHallRegistry {
     mapping(address account => uint32 hallId) private _hallOfAccount;
     mapping(address account => bool) private _retired;
     uint32 private _hallCount;
+    uint64 private _lastChangeBlock;
 
+    /**
+     * @dev Grants `DEFAULT_ADMIN_ROLE` and `HALL_ADMIN_ROLE` to `admin`.
+     * Emits {HallRegistryRoleChanged} (and OpenZeppelin's {RoleGranted}) twice.
+     */
     constructor(address admin) {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(HALL_ADMIN_ROLE, admin);
@@ -47,7 +57,7 @@ contract HallRegistry is AccessControl, IHallRegistry {
         hallId = ++_hallCount;
         _halls[hallId] = Hall({account: account, district: district, status: HallStatus.Active, name: name, endpoint: endpoint});
         _hallOfAccount[account] = hallId;
-        emit HallRegistered(hallId, account, district, name, endpoint);
+        emit HallRegistered(hallId, account, district, name, endpoint, _touch());
     }
 
     /**
@@ -58,7 +68,7 @@ contract HallRegistry is AccessControl, IHallRegistry {
         Hall storage h = _existing(hallId);
         if (h.status != HallStatus.Active) revert HallRegistryInvalidStatus(hallId, h.status);
         h.status = HallStatus.Suspended;
-        emit HallSuspended(hallId, h.account);
+        emit HallSuspended(hallId, h.account, _touch());
     }
 
     /**
@@ -69,7 +79,7 @@ contract HallRegistry is AccessControl, IHallRegistry {
         Hall storage h = _existing(hallId);
         if (h.status != HallStatus.Suspended) revert HallRegistryInvalidStatus(hallId, h.status);
         h.status = HallStatus.Active;
-        emit HallReactivated(hallId, h.account);
+        emit HallReactivated(hallId, h.account, _touch());
     }
 
     /**
@@ -78,7 +88,8 @@ contract HallRegistry is AccessControl, IHallRegistry {
      * that a verifier reading {HallKeyRotated} events gets one validity window per key.
      * Dispute-officer role held by the old key moves to the new one.
      * Requirements: caller has `HALL_ADMIN_ROLE`; the hall exists; `newAccount` is fresh.
-     * Emits {HallKeyRotated}.
+     * Emits {HallKeyRotated}; and {HallRegistryRoleChanged} twice (with OpenZeppelin's
+     * {RoleRevoked} and {RoleGranted}) when the dispute-officer role moves.
      */
     function rotateHallKey(uint32 hallId, address newAccount) external onlyRole(HALL_ADMIN_ROLE) {
         Hall storage h = _existing(hallId);
@@ -93,7 +104,7 @@ contract HallRegistry is AccessControl, IHallRegistry {
             _revokeRole(DISPUTE_OFFICER_ROLE, oldAccount);
             _grantRole(DISPUTE_OFFICER_ROLE, newAccount);
         }
-        emit HallKeyRotated(hallId, oldAccount, newAccount);
+        emit HallKeyRotated(hallId, oldAccount, newAccount, _touch());
     }
 
     /**
@@ -104,7 +115,7 @@ contract HallRegistry is AccessControl, IHallRegistry {
         Hall storage h = _existing(hallId);
         if (msg.sender != h.account) _checkRole(HALL_ADMIN_ROLE);
         h.endpoint = endpoint;
-        emit HallEndpointChanged(hallId, endpoint);
+        emit HallEndpointChanged(hallId, endpoint, _touch());
     }
 
     /// @inheritdoc IHallRegistry
@@ -129,6 +140,39 @@ contract HallRegistry is AccessControl, IHallRegistry {
             Hall storage h = _halls[hallId];
             return (hallId, h.district, h.status);
         }
+    }
+
+    /// @inheritdoc IHallRegistry
+    function lastChangeBlock() external view returns (uint64) {
+        return _lastChangeBlock;
+    }
+
+    /// @inheritdoc IHallRegistry
+    function formatVersion() external pure returns (uint16) {
+        return 2;
+    }
+
+    /**
+     * @dev Records a role grant on chain history. Emits {HallRegistryRoleChanged} when the role was not held.
+     */
+    function _grantRole(bytes32 role, address account) internal override returns (bool granted) {
+        granted = super._grantRole(role, account);
+        if (granted) emit HallRegistryRoleChanged(role, account, true, _touch());
+    }
+
+    /**
+     * @dev Records a role revocation on chain history. Emits {HallRegistryRoleChanged} when the role was held.
+     */
+    function _revokeRole(bytes32 role, address account) internal override returns (bool revoked) {
+        revoked = super._revokeRole(role, account);
+        if (revoked) emit HallRegistryRoleChanged(role, account, false, _touch());
+    }
+
+    /// @dev Moves {lastChangeBlock} to this block and returns its previous value (this block again
+    /// when an earlier change of the same block came first).
+    function _touch() private returns (uint64 prev) {
+        prev = _lastChangeBlock;
+        _lastChangeBlock = uint64(block.number);
     }
 
     function _existing(uint32 hallId) private view returns (Hall storage h) {

@@ -26,6 +26,13 @@ const ROLES = {
   HALL_ADMIN_ROLE: ethers.id("HALL_ADMIN_ROLE"),
   DISPUTE_OFFICER_ROLE: ethers.id("DISPUTE_OFFICER_ROLE"),
   REGULATOR_ROLE: ethers.id("REGULATOR_ROLE"),
+  DISPUTE_ARBITER_ROLE: ethers.id("DISPUTE_ARBITER_ROLE"),
+};
+
+// CaseLedger hash suites: ASCII, right-padded with zero bytes to bytes8.
+const SUITE = {
+  intl: ethers.zeroPadBytes(ethers.toUtf8Bytes("intl"), 8),
+  gm: ethers.zeroPadBytes(ethers.toUtf8Bytes("gm"), 8),
 };
 
 // Districts (GB/T 2260 codes).
@@ -40,9 +47,14 @@ function commitment(label) {
   return ethers.id(`commitment:${label}`);
 }
 
-/** keccak256(bytes(serial)): the case id. */
-function caseIdOf(serial) {
-  return ethers.keccak256(ethers.toUtf8Bytes(serial));
+/** keccak256(uint32 acceptingHall ‖ utf8(serial)): the case id, bound to the hall that opened it. */
+function caseIdOf(acceptingHall, serial) {
+  return ethers.solidityPackedKeccak256(["uint32", "string"], [acceptingHall, serial]);
+}
+
+/** The batch-chain step (32 + 8 + 32 + 4 packed bytes). */
+function batchHead(prev, seq, root, count) {
+  return ethers.solidityPackedKeccak256(["bytes32", "uint64", "bytes32", "uint32"], [prev, seq, root, count]);
 }
 
 /** The hash-chain step, computed off chain (32 + 1 + 32 + 20 packed bytes). */
@@ -72,28 +84,35 @@ async function deployRegistryFixture() {
  *   signer 5  acceptingB  hall #4, district 350502 (another hall of the accepting district)
  *   signer 6  foreign     hall #5, district 110101
  *   signer 7  outsider    nothing
- *   signers 8.. spare keys
+ *   signer 8  arbiter     DISPUTE_ARBITER_ROLE, not a hall
+ *   signer 9  officer2    DISPUTE_OFFICER_ROLE, not a hall (another party)
+ *   signers 10.. spare keys
+ * The ledger uses the "intl" suite.
  */
 async function deployLedgerFixture() {
   const signers = await ethers.getSigners();
-  const [admin, accepting, home, officer, home2, acceptingB, foreign, outsider, ...spare] = signers;
+  const [admin, accepting, home, officer, home2, acceptingB, foreign, outsider, arbiter, officer2, ...spare] = signers;
   const registry = await ethers.deployContract("HallRegistry", [admin.address]);
-  const ledger = await ethers.deployContract("CaseLedger", [await registry.getAddress()]);
+  const ledger = await ethers.deployContract("CaseLedger", [await registry.getAddress(), SUITE.intl]);
   await registry.registerHall(accepting.address, ACCEPTING_DISTRICT, "Accepting hall", "https://a.example:8545");
   await registry.registerHall(home.address, HOME_DISTRICT, "Home hall", "https://h.example:8545");
   await registry.registerHall(home2.address, HOME_DISTRICT, "Home hall 2", "https://h2.example:8545");
   await registry.registerHall(acceptingB.address, ACCEPTING_DISTRICT, "Accepting hall B", "https://b.example:8545");
   await registry.registerHall(foreign.address, OTHER_DISTRICT, "Foreign hall", "https://f.example:8545");
   await registry.grantRole(ROLES.DISPUTE_OFFICER_ROLE, officer.address);
+  await registry.grantRole(ROLES.DISPUTE_OFFICER_ROLE, officer2.address);
+  await registry.grantRole(ROLES.DISPUTE_ARBITER_ROLE, arbiter.address);
   const ids = { accepting: 1, home: 2, home2: 3, acceptingB: 4, foreign: 5 };
-  return { registry, ledger, admin, accepting, home, officer, home2, acceptingB, foreign, outsider, spare, signers, ids };
+  return {
+    registry, ledger, admin, accepting, home, officer, home2, acceptingB, foreign, outsider, arbiter, officer2, spare, signers, ids,
+  };
 }
 
 /** deployLedgerFixture plus one opened case (by the accepting hall, home district 350503). */
 async function openedCaseFixture() {
   const f = await deployLedgerFixture();
   const serial = serialOf(1);
-  const caseId = caseIdOf(serial);
+  const caseId = caseIdOf(f.ids.accepting, serial);
   const c0 = commitment("intake");
   await f.ledger.connect(f.accepting).openCase(serial, ITEM_CODE, HOME_DISTRICT, c0);
   const head0 = head(caseId, Stage.INTAKE, c0, f.accepting.address);
@@ -123,7 +142,7 @@ async function driveTo(f, caseId, phase) {
   for (const stage of PATH_TO_PHASE[phase]) {
     const w = writerFor(f, stage);
     const c = commitment(`drive:${caseId}:${i++}`);
-    await f.ledger.connect(w).appendEvent(caseId, stage, c);
+    await f.ledger.connect(w).appendEvent(caseId, stage, c, 0);
     h = head(h, stage, c, w.address);
   }
   return h;
@@ -136,6 +155,7 @@ module.exports = {
   PhaseName,
   HallStatus,
   ROLES,
+  SUITE,
   ACCEPTING_DISTRICT,
   HOME_DISTRICT,
   OTHER_DISTRICT,
@@ -143,6 +163,7 @@ module.exports = {
   commitment,
   caseIdOf,
   head,
+  batchHead,
   serialOf,
   deployRegistryFixture,
   deployLedgerFixture,
