@@ -18,7 +18,7 @@ browser-deps:
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[hall,dev]'
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

@@ -14,6 +14,7 @@ __all__ = [
     "ChainRuleError",
     "ChainUnavailableError",
     "ConfigError",
+    "ConflictError",
     "ForbiddenError",
     "InputError",
     "LedgerError",
@@ -52,6 +53,15 @@ class InputError(LedgerError):
 
 class NotFoundError(LedgerError):
     code = "not_found"
+
+
+class ConflictError(LedgerError):
+    """The request is well formed but the case's state does not allow it now (HTTP 409).
+
+    ``str(err)`` is the staff sentence, zh-CN first then English (``"…。 / …"``).
+    """
+
+    code = "conflict"
 
 
 class AuthError(LedgerError):

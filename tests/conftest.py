@@ -11,7 +11,10 @@ from eth_account.signers.local import LocalAccount
 
 from ledger.chain.client import ChainClient
 from ledger.chain.deployment import Deployment
-from ledger.core.facts import ChainEventFact, ChainFacts, RegistryFact
+from ledger.core.chainlog import ROLE_IDS
+from ledger.core.facts import CaseHeader, ChainEventFact, ChainFacts, RegistryFact
+from ledger.core.hashchain import case_id
+from ledger.core.stages import Phase
 from ledger.dev.devchain import DevChain, dev_admin, free_port
 
 VECTORS = Path(__file__).parent / "vectors"
@@ -29,18 +32,26 @@ def case_facts(
     """Chain facts of one opened case (accepting hall 1, home district 350503, item BDC-TRANSFER)."""
     return ChainFacts(
         serial=serial,
+        accepting_hall=1,
+        case_id="0x" + case_id(1, serial).hex(),
         chain_id=1,
         ledger=ledger,
         registry=registry,
-        opened=True,
-        accepting_hall=1,
-        home_district=350503,
-        item_code="BDC-TRANSFER",
-        head=head,
-        event_count=len(events),
+        format_version=2,
+        suite="intl",
+        header=CaseHeader(
+            head=head,
+            event_count=len(events),
+            phase=Phase.OPENED,
+            home_district=350503,
+            accepting_hall=1,
+            item_code="BDC-TRANSFER",
+            last_block=max((e.block for e in events), default=0),
+        ),
         events=events,
         registry_log=registry_log,
-        dispute_role="0x" + "00" * 32,
+        dispute_role=ROLE_IDS["DISPUTE_OFFICER_ROLE"],
+        arbiter_role=ROLE_IDS["DISPUTE_ARBITER_ROLE"],
     )
 
 

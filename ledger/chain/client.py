@@ -6,7 +6,11 @@ with the rule's name and arguments::
 
     client = ChainClient.connect("http://127.0.0.1:8545", deployment=dep, account=hall_key)
     receipt = client.open_case("TB-1", "FW-001", 350503, commitment)
-    events = client.case_events("TB-1")
+    events = client.case_events(hall_id, "TB-1")      # by back-links: one-block queries
+
+Every forward ``eth_getLogs`` (indexers, reconciliation, scans) asks at most ``max_logs_range`` blocks
+(default 1,000: Besu's ``--rpc-max-logs-range``); reading one case or the registry walks the
+back-links of :mod:`ledger.core.chainlog` instead, O(its events) whatever the chain's length.
 """
 
 from __future__ import annotations
@@ -28,13 +32,17 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception, Web3RPCError
 
 from ledger.chain.artifacts import artifact
-from ledger.chain.deployment import Deployment
-from ledger.core.facts import CaseOpenedEvent, ChainEvent
+from ledger.chain.deployment import FORMAT_VERSION, Deployment
+from ledger.core import chainlog
+from ledger.core.chainlog import TOPIC, RawLog, block_ranges
+from ledger.core.facts import CaseHeader, CaseOpenedEvent, ChainEvent, RegistryFact
 from ledger.core.hashchain import case_id
 from ledger.core.stages import Stage
-from ledger.errors import ChainError, ChainRuleError, ChainUnavailableError, ConfigError, NotFoundError
+from ledger.core.suites import INTL, Suite
+from ledger.errors import ChainError, ChainRuleError, ChainUnavailableError, ConfigError, LedgerError, NotFoundError
 
 __all__ = [
+    "DEFAULT_MAX_LOGS_RANGE",
     "AnchorReceipt",
     "AppendItem",
     "ChainClient",
@@ -45,6 +53,8 @@ __all__ = [
 ]
 
 HallStatus = {0: "none", 1: "active", 2: "suspended"}
+DEFAULT_MAX_LOGS_RANGE = 1000
+"""blocks per forward ``eth_getLogs`` (Besu refuses more than ``--rpc-max-logs-range``, default 1,000)"""
 
 
 def item_code_bytes(code: str) -> bytes:
@@ -74,9 +84,13 @@ class OpenItem:
 
 @dataclass(frozen=True)
 class AppendItem:
+    """An event for a case of hall ``accepting_hall``; ``ref`` names the dispute a DISPUTE_RESOLVED closes."""
+
+    accepting_hall: int
     serial: str
     stage: Stage
     commitment: bytes
+    ref: int = 0
 
 
 @dataclass(frozen=True)
@@ -116,11 +130,15 @@ class ChainClient:
         deployment: Deployment | None,
         account: LocalAccount | None = None,
         receipt_timeout: float = 60.0,
+        max_logs_range: int = DEFAULT_MAX_LOGS_RANGE,
     ) -> None:
+        if max_logs_range < 1:
+            raise ConfigError("max_logs_range must be at least 1 block")
         self.w3 = w3
         self.deployment = deployment
         self.account = account
         self.receipt_timeout = receipt_timeout
+        self.max_logs_range = max_logs_range
         self._reg_abi = artifact("HallRegistry")["abi"]
         self._led_abi = artifact("CaseLedger")["abi"]
         self._errors = _error_table([self._reg_abi, self._led_abi])
@@ -130,6 +148,8 @@ class ChainClient:
         led_events = {e["name"]: e for e in self._led_abi if e.get("type") == "event"}
         self._topic_appended = "0x" + event_abi_to_log_topic(led_events["EventAppended"]).hex()
         self._topic_opened = "0x" + event_abi_to_log_topic(led_events["CaseOpened"]).hex()
+        if self._topic_appended != "0x" + TOPIC["EventAppended"].hex():
+            raise ConfigError("the shipped CaseLedger ABI is not format 2: run `make build`")
         if deployment:
             self.registry = w3.eth.contract(address=to_checksum_address(deployment.registry), abi=self._reg_abi)
             self.ledger = w3.eth.contract(address=to_checksum_address(deployment.ledger), abi=self._led_abi)
@@ -142,9 +162,10 @@ class ChainClient:
         deployment: Deployment | None = None,
         account: LocalAccount | None = None,
         timeout: float = 10.0,
+        max_logs_range: int = DEFAULT_MAX_LOGS_RANGE,
     ) -> ChainClient:
         w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
-        return cls(w3=w3, deployment=deployment, account=account)
+        return cls(w3=w3, deployment=deployment, account=account, max_logs_range=max_logs_range)
 
     # ------------------------------------------------------------------ basics
     @property
@@ -201,6 +222,32 @@ class ChainClient:
             return resp.get("result")
 
         return self._rpc(call)
+
+    def call(self, method: str, params: list[Any]) -> Any:
+        """:class:`ledger.core.chainlog.RpcTransport`: one call."""
+        return self.request(method, params)
+
+    def batch(self, method: str, params_list: Sequence[list[Any]]) -> list[Any]:
+        """:class:`ledger.core.chainlog.RpcTransport`: the same method for many parameter lists, one request each
+        batch of :data:`ledger.core.chainlog.MAX_BATCH`."""
+
+        def send(part: Sequence[list[Any]]) -> list[Any]:
+            reqs = [(method, p) for p in part]
+            resp = self.w3.provider.make_batch_request(reqs)  # type: ignore[attr-defined]
+            if not isinstance(resp, list):
+                raise ChainError(f"the chain node answered a batch of {method} with an error: {resp}")
+            by_id = sorted(resp, key=lambda r: r.get("id", 0))
+            out: list[Any] = []
+            for r in by_id:
+                if "error" in r:
+                    raise ChainError(f"the chain node answered {method} with an error: {r['error']}")
+                out.append(r.get("result"))
+            return out
+
+        results: list[Any] = []
+        for i in range(0, len(params_list), chainlog.MAX_BATCH):
+            results.extend(self._rpc(lambda i=i: send(params_list[i : i + chainlog.MAX_BATCH])))
+        return results
 
     # ------------------------------------------------------------------ errors
     def decode_revert(self, data: str | bytes | None) -> ChainRuleError | None:
@@ -294,8 +341,8 @@ class ChainClient:
 
     # ------------------------------------------------------------------ deployment
     @classmethod
-    def deploy(cls, rpc_url: str, admin: LocalAccount) -> Deployment:
-        """Deploy HallRegistry (admin = ``admin``) and CaseLedger; wait for both."""
+    def deploy(cls, rpc_url: str, admin: LocalAccount, *, suite: Suite = INTL) -> Deployment:
+        """Deploy HallRegistry (admin = ``admin``) and CaseLedger with hash suite ``suite``; wait for both."""
         client = cls.connect(rpc_url, account=admin)
         reg_art, led_art = artifact("HallRegistry"), artifact("CaseLedger")
         reg_ctor = client.w3.eth.contract(abi=reg_art["abi"], bytecode=reg_art["bytecode"])
@@ -303,7 +350,7 @@ class ChainClient:
         rec = client.wait(client.send_raw(to="", data=reg_data, gas=3_000_000))
         reg_addr = client._created_address(rec.tx_hash)
         led_ctor = client.w3.eth.contract(abi=led_art["abi"], bytecode=led_art["bytecode"])
-        led_data = led_ctor.constructor(reg_addr).data_in_transaction
+        led_data = led_ctor.constructor(reg_addr, suite.bytes8).data_in_transaction
         rec2 = client.wait(client.send_raw(to="", data=led_data, gas=4_000_000))
         return Deployment(
             chain_id=client.chain_id(),
@@ -312,6 +359,8 @@ class ChainClient:
             deployed_block=rec.block_number,
             admin=admin.address,
             genesis_hash=client.genesis_hash(),
+            format_version=FORMAT_VERSION,
+            suite=suite.name,
         )
 
     def _created_address(self, tx_hash: str) -> str:
@@ -330,6 +379,25 @@ class ChainClient:
         if d.genesis_hash is not None and self.genesis_hash() != d.genesis_hash.lower():
             return False
         return self.has_code(d.registry) and self.has_code(d.ledger)
+
+    def check_deployment(self) -> None:
+        """Raise :class:`ConfigError` (one sentence) unless the chain serves this deployment, format 2, its suite."""
+        d = self._dep()
+        if self.chain_id() != d.chain_id:
+            raise ConfigError(f"the chain node serves chain {self.chain_id()}, the deployment is on chain {d.chain_id}")
+        if not (self.has_code(d.registry) and self.has_code(d.ledger)):
+            raise ConfigError(
+                f"no contracts at {d.ledger} on this chain: the deployment was lost (development: `caseledger reset`)"
+            )
+        try:
+            facts = chainlog.read_deployment(self, d.ledger)
+        except LedgerError as exc:
+            raise ConfigError(f"the ledger at {d.ledger} is not a format-2 CaseLedger ({exc}); redeploy") from exc
+        if facts.suite != d.suite or facts.registry.lower() != d.registry.lower():
+            raise ConfigError(
+                f"the ledger at {d.ledger} has suite {facts.suite} and registry {facts.registry}, "
+                f"the deployment file says {d.suite} and {d.registry}"
+            )
 
     def _dep(self) -> Deployment:
         if self.deployment is None:
@@ -401,14 +469,22 @@ class ChainClient:
         self._dep()
         return self.transact(self.ledger, "openCase", [serial, item_code_bytes(item_code), home_district, commitment])
 
-    def append_event(self, serial: str, stage: Stage, commitment: bytes) -> AnchorReceipt:
+    def append_event(
+        self, accepting_hall: int, serial: str, stage: Stage, commitment: bytes, ref: int = 0
+    ) -> AnchorReceipt:
         self._dep()
-        return self.transact(self.ledger, "appendEvent", [case_id(serial), int(stage), commitment])
+        cid = case_id(accepting_hall, serial)
+        return self.transact(self.ledger, "appendEvent", [cid, int(stage), commitment, ref])
+
+    def anchor_root(self, root: bytes, count: int) -> AnchorReceipt:
+        """Merkle-root anchoring: ``anchorRoot(root, count)`` for this hall."""
+        self._dep()
+        return self.transact(self.ledger, "anchorRoot", [root, count])
 
     def batch_calldata(self, opens: Sequence[OpenItem], appends: Sequence[AppendItem]) -> str:
         """ABI-encoded ``anchorBatch(opens, appends)`` (eth-abi directly: web3's encoder is slow for big batches)."""
         o = [(x.serial, item_code_bytes(x.item_code), x.home_district, x.commitment) for x in opens]
-        a = [(case_id(x.serial), int(x.stage), x.commitment) for x in appends]
+        a = [(case_id(x.accepting_hall, x.serial), int(x.stage), x.commitment, x.ref) for x in appends]
         return "0x" + (_ANCHOR_BATCH_SELECTOR + abi_encode(_ANCHOR_BATCH_TYPES, [o, a])).hex()
 
     def send_batch(self, opens: Sequence[OpenItem], appends: Sequence[AppendItem], *, gas: int | None = None) -> str:
@@ -446,110 +522,68 @@ class ChainClient:
             "blockNumber": int(r["blockNumber"], 16),
             "gasUsed": int(r["gasUsed"], 16),
             "blockHash": str(r["blockHash"]).lower(),
-            "logs": [_raw_log(lg) for lg in r["logs"]],
+            "logs": [RawLog.from_rpc(lg) for lg in r["logs"]],
         }
 
     def anchor_batch(self, opens: Sequence[OpenItem], appends: Sequence[AppendItem]) -> AnchorReceipt:
         return self.wait(self.send_batch(opens, appends))
 
-    def case_header(self, serial: str) -> dict[str, Any]:
+    def case_header(self, accepting_hall: int, serial: str) -> CaseHeader:
+        """``caseHeader`` of hall ``accepting_hall``'s case ``serial`` (phase ``NONE`` if unknown)."""
         dep = self._dep()
-        data = "0x" + (_CASE_HEADER_SELECTOR + case_id(serial)).hex()
-        raw = self.request("eth_call", [{"to": dep.ledger, "data": data}, "latest"])
-        h = abi_decode(["bytes32", "uint32", "uint8", "uint8", "uint32", "uint32", "bytes16"], bytes.fromhex(raw[2:]))
-        return {
-            "head": bytes(h[0]),
-            "event_count": int(h[1]),
-            "phase": int(h[2]),
-            "open_disputes": int(h[3]),
-            "home_district": int(h[4]),
-            "accepting_hall": int(h[5]),
-            "item_code": bytes(h[6]).rstrip(b"\x00").decode("ascii", "replace"),
-        }
+        cid = case_id(accepting_hall, serial)
+        return chainlog.decode_case_header(
+            chainlog.eth_call(self, dep.ledger, chainlog.call_data("caseHeader(bytes32)", cid))
+        )
 
     # ------------------------------------------------------------------ logs
-    def _logs(self, topics: list[Any], from_block: int, to_block: int | str) -> list[Any]:
-        flt = {
-            "address": self.ledger.address,
-            "topics": topics,
-            "fromBlock": hex(from_block),
-            "toBlock": to_block if isinstance(to_block, str) else hex(to_block),
-        }
-        return [_raw_log(lg) for lg in self.request("eth_getLogs", [flt])]
+    def _logs(self, address: str, topics: list[Any], from_block: int, to_block: int) -> list[RawLog]:
+        """Logs of ``address`` in ``[from_block, to_block]``, asked in ranges of at most ``max_logs_range`` blocks."""
+        out: list[RawLog] = []
+        for lo, hi in block_ranges(from_block, to_block, self.max_logs_range):
+            flt = {"address": address, "topics": topics, "fromBlock": hex(lo), "toBlock": hex(hi)}
+            res = self.request("eth_getLogs", [flt])
+            out.extend(RawLog.from_rpc(lg) for lg in res)
+        return out
 
-    def decode_appended_log(self, log: Any) -> ChainEvent | None:
+    def decode_appended_log(self, log: RawLog) -> ChainEvent | None:
         """The ``EventAppended`` in a receipt or filter log, or ``None`` for any other log."""
-        if "0x" + bytes(log["topics"][0]).hex() != self._topic_appended:
+        if not log.topics or log.topics[0] != TOPIC["EventAppended"]:
             return None
-        if str(log["address"]).lower() != self._dep().ledger.lower():
+        if log.address.lower() != self._dep().ledger.lower():
             return None
-        return self._decode_appended(log)
+        return chainlog.decode_event_appended(log)
 
-    def _decode_appended(self, log: Any) -> ChainEvent:
-        writer, index, commitment, head = abi_decode(["address", "uint32", "bytes32", "bytes32"], bytes(log["data"]))
-        t = log["topics"]
-        return ChainEvent(
-            case_id="0x" + bytes(t[1]).hex(),
-            hall_id=int.from_bytes(bytes(t[2]), "big"),
-            stage=Stage(int.from_bytes(bytes(t[3]), "big")),
-            writer=to_checksum_address(writer),
-            index=int(index),
-            commitment=bytes(commitment),
-            head=bytes(head),
-            block_number=int(log["blockNumber"]),
-            tx_hash="0x" + bytes(log["transactionHash"]).hex(),
-            log_index=int(log["logIndex"]),
-        )
+    def case_events(self, accepting_hall: int, serial: str) -> list[ChainEvent]:
+        """Every ``EventAppended`` of the case, in index order, by back-links (one-block queries)."""
+        dep = self._dep()
+        return chainlog.read_case_events(self, dep.ledger, case_id(accepting_hall, serial))[1]
 
-    def _decode_opened(self, log: Any) -> CaseOpenedEvent:
-        serial, item = abi_decode(["string", "bytes16"], bytes(log["data"]))
-        t = log["topics"]
-        return CaseOpenedEvent(
-            case_id="0x" + bytes(t[1]).hex(),
-            serial=serial,
-            accepting_hall=int.from_bytes(bytes(t[2]), "big"),
-            home_district=int.from_bytes(bytes(t[3]), "big"),
-            item_code=bytes(item).rstrip(b"\x00").decode("ascii", "replace"),
-            block_number=int(log["blockNumber"]),
-            tx_hash="0x" + bytes(log["transactionHash"]).hex(),
-        )
-
-    def case_events(self, serial: str, *, from_block: int | None = None) -> list[ChainEvent]:
-        """Every ``EventAppended`` of the case, in chain order."""
-        start = self._dep().deployed_block if from_block is None else from_block
-        cid = "0x" + case_id(serial).hex()
-        logs = self._logs([self._topic_appended, cid], start, "latest")
-        events = [self._decode_appended(lg) for lg in logs]
-        events.sort(key=lambda e: e.index)
-        return events
-
-    def registry_raw_logs(self, from_block: int) -> list[dict[str, Any]]:
-        """Every log of the HallRegistry from ``from_block`` on (bytes topics/data, int positions)."""
-        flt = {"address": self._dep().registry, "fromBlock": hex(from_block), "toBlock": "latest"}
-        return [_raw_log(lg) for lg in self.request("eth_getLogs", [flt])]
+    def registry_log(self) -> list[RegistryFact]:
+        """The registry's membership and role history in chain order, by back-links."""
+        return chainlog.read_registry_log(self, self._dep().registry)
 
     def hall_events(self, hall_id: int, from_block: int, to_block: int) -> list[ChainEvent]:
-        """``EventAppended`` logs written by hall ``hall_id`` (any of its keys) in a block range."""
+        """``EventAppended`` logs written by hall ``hall_id`` (any of its keys) in a block range (bounded queries)."""
         topic = "0x" + hall_id.to_bytes(32, "big").hex()
-        return [
-            self._decode_appended(lg) for lg in self._logs([self._topic_appended, None, topic], from_block, to_block)
-        ]
+        logs = self._logs(self._dep().ledger, [self._topic_appended, None, topic], from_block, to_block)
+        return [chainlog.decode_event_appended(lg) for lg in logs]
 
     def hall_opened(self, hall_id: int, from_block: int, to_block: int) -> list[CaseOpenedEvent]:
         """``CaseOpened`` logs of cases accepted by hall ``hall_id`` in a block range."""
         topic = "0x" + hall_id.to_bytes(32, "big").hex()
-        return [self._decode_opened(lg) for lg in self._logs([self._topic_opened, None, topic], from_block, to_block)]
+        logs = self._logs(self._dep().ledger, [self._topic_opened, None, topic], from_block, to_block)
+        return [chainlog.decode_case_opened(lg) for lg in logs]
 
     def events_in_range(self, from_block: int, to_block: int) -> tuple[list[CaseOpenedEvent], list[ChainEvent]]:
-        """All ``CaseOpened`` and ``EventAppended`` logs in ``[from_block, to_block]`` (for indexers)."""
-        logs = self._logs([[self._topic_opened, self._topic_appended]], from_block, to_block)
+        """All ``CaseOpened`` and ``EventAppended`` logs in ``[from_block, to_block]`` (bounded queries)."""
+        logs = self._logs(self._dep().ledger, [[self._topic_opened, self._topic_appended]], from_block, to_block)
         opened, appended = [], []
         for lg in logs:
-            topic0 = "0x" + bytes(lg["topics"][0]).hex()
-            if topic0 == self._topic_opened:
-                opened.append(self._decode_opened(lg))
+            if lg.topics[0] == TOPIC["CaseOpened"]:
+                opened.append(chainlog.decode_case_opened(lg))
             else:
-                appended.append(self._decode_appended(lg))
+                appended.append(chainlog.decode_event_appended(lg))
         return opened, appended
 
     def raw_transaction_inputs(self, from_block: int, to_block: int) -> list[bytes]:
@@ -564,27 +598,14 @@ class ChainClient:
         return out
 
     def raw_logs(self, from_block: int, to_block: int) -> list[bytes]:
-        """Topics + data bytes of every log of the ledger contract in a block range."""
-        flt = {"address": self.ledger.address, "fromBlock": from_block, "toBlock": to_block}
-        logs = self._rpc(lambda: self.w3.eth.get_logs(flt))  # type: ignore[arg-type]
-        return [b"".join(bytes(t) for t in lg["topics"]) + bytes(lg["data"]) for lg in logs]
+        """Topics + data bytes of every log of both contracts in a block range (bounded queries)."""
+        dep = self._dep()
+        logs = self._logs(dep.ledger, [], from_block, to_block) + self._logs(dep.registry, [], from_block, to_block)
+        return [b"".join(lg.topics) + lg.data for lg in logs]
 
 
-_CASE_HEADER_SELECTOR = function_signature_to_4byte_selector("caseHeader(bytes32)")
-_ANCHOR_BATCH_TYPES = ["(string,bytes16,uint32,bytes32)[]", "(bytes32,uint8,bytes32)[]"]
+_ANCHOR_BATCH_TYPES = ["(string,bytes16,uint32,bytes32)[]", "(bytes32,uint8,bytes32,uint32)[]"]
 _ANCHOR_BATCH_SELECTOR = function_signature_to_4byte_selector(f"anchorBatch({','.join(_ANCHOR_BATCH_TYPES)})")
-
-
-def _raw_log(lg: dict[str, Any]) -> dict[str, Any]:
-    """A JSON-RPC log with hex fields turned into bytes/ints (the shape the decoders expect)."""
-    return {
-        "address": lg["address"],
-        "topics": [bytes.fromhex(t[2:]) for t in lg["topics"]],
-        "data": bytes.fromhex(lg["data"][2:]),
-        "blockNumber": int(lg["blockNumber"], 16),
-        "logIndex": int(lg["logIndex"], 16),
-        "transactionHash": bytes.fromhex(lg["transactionHash"][2:]),
-    }
 
 
 def wait_for_rpc(rpc_url: str, *, timeout: float = 20.0) -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from ledger.errors import ConfigError
 
-__all__ = ["Deployment"]
+__all__ = ["FORMAT_VERSION", "Deployment"]
+
+FORMAT_VERSION = 2
 
 
 class Deployment(BaseModel):
@@ -24,13 +28,27 @@ class Deployment(BaseModel):
     # hash of block 0 of the chain deployed to: a chain restarted from nothing (state lost) has another
     # genesis even where the contracts could be deployed again at the same addresses
     genesis_hash: str | None = None
+    format_version: int = FORMAT_VERSION
+    suite: Literal["intl", "gm"] = "intl"
 
     @classmethod
     def load(cls, path: Path) -> Deployment:
+        """Read ``deployment.json``; :class:`ConfigError` (one sentence, with the way out) for another format."""
         try:
-            return cls.model_validate_json(path.read_text(encoding="utf-8"))
+            raw = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
             raise ConfigError(f"no deployment file at {path}: run `caseledger deploy` first") from exc
+        except ValueError as exc:
+            raise ConfigError(f"deployment file {path} is not valid JSON: {exc}") from exc
+        version = raw.get("format_version", 1) if isinstance(raw, dict) else None
+        if version != FORMAT_VERSION:
+            raise ConfigError(
+                f"{path} is a format-{version} deployment and this release runs format {FORMAT_VERSION}: on a "
+                "development machine run `caseledger reset`; in a pilot, export the bundles of disputed cases and "
+                "deploy afresh"
+            )
+        try:
+            return cls.model_validate(raw)
         except ValueError as exc:
             raise ConfigError(f"deployment file {path} is not valid: {exc}") from exc
 

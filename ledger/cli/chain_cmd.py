@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ledger.cli import DEFAULT_DATA_DIR, DataDir, app
+from ledger.core.suites import suite_named
 from ledger.dev.consortium import ensure_deployment, ensure_halls
 from ledger.dev.devchain import DevChain
 
@@ -56,6 +57,9 @@ def deploy(
     data_dir: DataDir = DEFAULT_DATA_DIR,
     port: Port = 8545,
     halls: Annotated[int, typer.Option("--halls", help="Also register this many demo halls (0 for none).")] = 0,
+    suite: Annotated[
+        str, typer.Option("--suite", help="Hash suite of a new deployment: intl (SHA-256) or gm (SM3).")
+    ] = "intl",
 ) -> None:
     """Deploy the contracts to the local chain (reuses a live deployment) and write DATA_DIR/deployment.json."""
     chain = DevChain(data_dir, port=port)
@@ -64,8 +68,8 @@ def deploy(
             f"caseledger: the local chain is not running at {chain.rpc_url}: run `caseledger chain up`", err=True
         )
         raise typer.Exit(1)
-    dep, created = ensure_deployment(chain)
-    typer.echo(f"{'deployed' if created else 'reusing deployment'}: chain {dep.chain_id}")
+    dep, created = ensure_deployment(chain, suite=suite_named(suite))
+    typer.echo(f"{'deployed' if created else 'reusing deployment'}: chain {dep.chain_id}, format 2, suite {dep.suite}")
     typer.echo(f"  HallRegistry {dep.registry}\n  CaseLedger   {dep.ledger}")
     typer.echo(f"  written to {data_dir / 'deployment.json'}")
     if halls:

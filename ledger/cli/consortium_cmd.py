@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from ledger.cli import DEFAULT_DATA_DIR, DataDir, app
+from ledger.core.suites import suite_named
 from ledger.dev.demo import HallClient, run_demo
 from ledger.dev.devchain import free_port
 from ledger.dev.localnet import LocalNet
@@ -45,6 +46,9 @@ def up(
     hall_port: Annotated[
         int | None, typer.Option("--hall-port", help="Port of hall 1; hall n listens on this + n - 1 (default 8601..).")
     ] = None,
+    suite: Annotated[
+        str, typer.Option("--suite", envvar="CASELEDGER_SUITE", help="Hash suite of a new deployment: intl or gm.")
+    ] = "intl",
 ) -> None:
     """Start the local chain, deploy, register the halls and run one node process per hall.
 
@@ -52,7 +56,7 @@ def up(
     `caseledger status`). Running it again resumes: same chain state, keys and hall stores.
     """
     ports = [hall_port + i for i in range(halls)] if hall_port else None
-    net = LocalNet(data_dir, halls=halls, chain_port=port, hall_ports=ports, supervise=True)
+    net = LocalNet(data_dir, halls=halls, chain_port=port, hall_ports=ports, supervise=True, suite=suite_named(suite))
     started = net.up()
     _print_halls(started, net.chain.rpc_url)
     if detach:
@@ -84,6 +88,42 @@ def down(data_dir: DataDir = DEFAULT_DATA_DIR, port: Port = 8545) -> None:
         net.count = len(list(halls_dir.iterdir())) if halls_dir.exists() else 0
     net.down()
     typer.echo("stopped")
+
+
+@app.command("reset")
+def reset(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    port: Port = 8545,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Development only: stop everything and delete the local chain state, the deployment and every hall store.
+
+    Hall keys are kept (they are registered again on the new chain). `make demo` then starts clean, e.g.
+    after an upgrade to another evidence format.
+    """
+    doomed = [data_dir / "chain", data_dir / "deployment.json", data_dir / "consortium.json"]
+    doomed += [data_dir / "demo-bundle.json"]
+    halls_dir = data_dir / "halls"
+    if halls_dir.exists():
+        doomed += [d / "store" for d in sorted(halls_dir.iterdir()) if d.is_dir()]
+    present = [p for p in doomed if p.exists()]
+    if not present:
+        typer.echo(f"nothing to reset in {data_dir}")
+        return
+    typer.echo("this deletes, for good:\n  " + "\n  ".join(str(p) for p in present))
+    if not yes and not typer.confirm("删除本机开发链与各大厅数据？ / Delete the local chain and every hall's data?"):
+        typer.echo("nothing deleted")
+        raise typer.Exit(1)
+    net = LocalNet.load(data_dir) or LocalNet(data_dir, chain_port=port, halls=0)
+    if net.count == 0 and halls_dir.exists():
+        net.count = len([d for d in halls_dir.iterdir() if d.is_dir()])
+    net.down()
+    for p in present:
+        if p.is_dir():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+    typer.echo("reset: run `make demo` (or `caseledger up`) to start clean")
 
 
 @app.command("status")
@@ -164,7 +204,7 @@ def demo(
             r.raise_for_status()
             bundle_out.write_text(r.text, encoding="utf-8")
             result["bundle"] = str(bundle_out)
-            say(f"evidence bundle written to {bundle_out} (check it with `caseledger verify`)")
+            say(f"evidence bundle written to {bundle_out} (check it with `caseledger-verify`)")
     finally:
         if temp is not None:
             net.down()

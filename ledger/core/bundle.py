@@ -1,12 +1,19 @@
 """Evidence bundles: one JSON file that lets anyone verify a case against the chain.
 
-Format ``caseledger-evidence/1`` (documented with a JSON Schema in docs/verification.md)::
+Format ``caseledger-evidence/2`` (specified in docs/verification.md; JSON Schema generated from
+:class:`EvidenceBundle` into docs/schema/evidence-bundle.schema.json)::
 
-    {"format": "caseledger-evidence/1", "serial": ..., "chain_id": ..., "ledger": "0x..",
-     "registry": "0x..", "exported_at": ..., "exported_by": {...},
-     "events":    [{"index", "stage", "writer", "hall_id", "tx", "block", "time",
+    {"format": "caseledger-evidence/2", "mode": "event", "suite": "intl" | "gm",
+     "serial": ..., "accepting_hall": 1, "chain_id": ..., "ledger": "0x..", "registry": "0x..",
+     "exported_at": ..., "exported_by": {"hall_id", "name"}, "pending_records": 0,
+     "events":    [{"index", "stage", "writer", "hall_id", "tx", "block", "time", "ref",
                    "commitment", "head", "record": {"fields", "salts", "withheld"}}],
      "materials": [{"event_index", "proof": {"file", "index", "tree_size", "path"}, "content_b64"?}]}
+
+Types are strict: integers are JSON numbers (never strings), hex has one spelling per kind of value,
+and unknown properties are refused. Reading a file (:func:`load_bundle`) bounds its nesting depth
+before parsing, validates it against the JSON Schema, then builds the model; every failure is one
+:class:`InputError` naming what is wrong.
 
 Building a bundle is pure: give it the records the hall holds and the chain coordinates of their events.
 """
@@ -14,69 +21,103 @@ Building a bundle is pure: give it the records the hall holds and the chain coor
 from __future__ import annotations
 
 import base64
+import binascii
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from ledger.core.facts import ChainEvent
-from ledger.core.jsonsafe import load_json_file
+from ledger.core.jsonsafe import load_json_file, loads_bounded
 from ledger.core.materials import MaterialProof, MaterialSet
 from ledger.core.records import DisclosedRecord, SaltedRecord
+from ledger.core.types import ADDRESS, BASE64, HEX32_0X, UINT32, UINT64
 from ledger.errors import InputError
 
 __all__ = [
     "BUNDLE_FORMAT",
+    "MAX_BUNDLE_BYTES",
+    "MAX_NESTING",
     "BundleEvent",
     "BundleMaterial",
     "EvidenceBundle",
+    "ExportedBy",
     "HeldEvent",
     "build_bundle",
     "bundle_schema",
     "load_bundle",
+    "parse_bundle",
+    "parse_bundle_bytes",
 ]
 
-BUNDLE_FORMAT = "caseledger-evidence/1"
+BUNDLE_FORMAT = "caseledger-evidence/2"
+MAX_NESTING = 32
+"""deepest nesting of arrays/objects a bundle file may have (a real bundle has 6)"""
+MAX_BUNDLE_BYTES = 512 * 1024 * 1024
+
+StageName = Literal[
+    "INTAKE", "MATERIALS", "ACCEPTANCE", "PROCESS", "RESULT", "DELIVERY", "DISPUTE_OPENED", "DISPUTE_RESOLVED"
+]
+_STRICT = ConfigDict(frozen=True, strict=True, extra="forbid")
 
 
 class BundleEvent(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = _STRICT
 
-    index: int = Field(ge=0)
-    stage: str
-    writer: str
-    hall_id: int
-    tx: str
-    block: int
-    time: int
-    commitment: str
-    head: str
+    index: UINT32
+    stage: StageName
+    writer: ADDRESS
+    hall_id: UINT32
+    tx: HEX32_0X
+    block: UINT64
+    time: UINT64
+    ref: UINT32 = 0
+    commitment: HEX32_0X
+    head: HEX32_0X
     record: DisclosedRecord | None = None
 
 
 class BundleMaterial(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = _STRICT
 
-    event_index: int = Field(ge=0)
+    event_index: UINT32
     proof: MaterialProof
-    content_b64: str | None = None
+    content_b64: BASE64 | None = None
 
     def content(self) -> bytes | None:
-        return None if self.content_b64 is None else base64.b64decode(self.content_b64, validate=True)
+        if self.content_b64 is None:
+            return None
+        try:
+            return base64.b64decode(self.content_b64, validate=True)
+        except binascii.Error as exc:  # the schema's pattern already refuses this
+            raise InputError("content_b64", "is not base64 (RFC 4648 §4, with padding)") from exc
+
+
+class ExportedBy(BaseModel):
+    model_config = _STRICT
+
+    hall_id: UINT32
+    name: Annotated[str, StringConstraints(max_length=200)] = ""
 
 
 class EvidenceBundle(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = _STRICT
 
-    format: Literal["caseledger-evidence/1"] = "caseledger-evidence/1"
-    serial: str
-    chain_id: int
-    ledger: str
-    registry: str
-    exported_at: str
-    exported_by: dict[str, Any] = Field(default_factory=dict)
+    format: Literal["caseledger-evidence/2"] = "caseledger-evidence/2"
+    mode: Literal["event"] = "event"
+    suite: Literal["intl", "gm"]
+    serial: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    accepting_hall: UINT32
+    chain_id: Annotated[int, Field(ge=1, le=2**53 - 1)]
+    ledger: ADDRESS
+    registry: ADDRESS
+    exported_at: Annotated[str, StringConstraints(max_length=64)]
+    exported_by: ExportedBy
+    pending_records: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
+    """records the exporting hall holds for this case that are not anchored yet (the bundle is then incomplete)"""
     events: list[BundleEvent]
     materials: list[BundleMaterial] = Field(default_factory=list)
 
@@ -111,12 +152,15 @@ def _disclose(h: HeldEvent, hidden: set[str]) -> DisclosedRecord:
 def build_bundle(
     *,
     serial: str,
+    accepting_hall: int,
+    suite: str,
     chain_id: int,
     ledger: str,
     registry: str,
     exported_at: str,
-    exported_by: dict[str, Any],
+    exported_by: ExportedBy,
     held: Iterable[HeldEvent],
+    pending_records: int = 0,
     withhold: Iterable[str] = (),
     include_files: bool = False,
 ) -> EvidenceBundle:
@@ -129,12 +173,13 @@ def build_bundle(
         events.append(
             BundleEvent(
                 index=e.index,
-                stage=e.stage.name,
+                stage=cast(StageName, e.stage.name),
                 writer=e.writer,
                 hall_id=e.hall_id,
-                tx=e.tx_hash,
+                tx=e.tx_hash.lower(),
                 block=e.block_number,
                 time=h.time,
+                ref=e.ref,
                 commitment="0x" + e.commitment.hex(),
                 head="0x" + e.head.hex(),
                 record=_disclose(h, hidden),
@@ -148,45 +193,75 @@ def build_bundle(
                     content = base64.b64encode(data).decode()
                 materials.append(BundleMaterial(event_index=e.index, proof=h.materials.proof(i), content_b64=content))
     return EvidenceBundle(
+        suite=suite,  # type: ignore[arg-type]
         serial=serial,
+        accepting_hall=accepting_hall,
         chain_id=chain_id,
         ledger=ledger,
         registry=registry,
         exported_at=exported_at,
         exported_by=exported_by,
+        pending_records=pending_records,
         events=events,
         materials=materials,
     )
-
-
-MAX_BUNDLE_BYTES = 512 * 1024 * 1024
-"""Largest bundle file read (a bundle with its files' contents embedded can be large, but not unbounded)."""
-
-
-def load_bundle(path: Path) -> EvidenceBundle:
-    """Read and validate a bundle file; :class:`InputError` names what is wrong."""
-    return parse_bundle(load_json_file(path, what="bundle", max_bytes=MAX_BUNDLE_BYTES))
-
-
-def parse_bundle(data: Any) -> EvidenceBundle:
-    if isinstance(data, dict) and data.get("format") != BUNDLE_FORMAT:
-        raise InputError("format", f"expected {BUNDLE_FORMAT!r}, found {data.get('format')!r}")
-    try:
-        return EvidenceBundle.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "bundle"
-        raise InputError(where, first["msg"]) from exc
 
 
 def bundle_schema() -> dict[str, Any]:
     """JSON Schema of the bundle format: the one source of docs/schema/evidence-bundle.schema.json.
 
     The published file is ``json.dumps(bundle_schema(), indent=1)`` plus a newline; a unit test
-    (tests/unit/test_bundle_schema.py) fails when the two differ.
+    (tests/unit/test_bundle_schema.py) fails when the two differ. The verifier validates every file
+    against it before building the model.
     """
     return {
         **EvidenceBundle.model_json_schema(),
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": BUNDLE_FORMAT,
     }
+
+
+def _schema_error(data: Any) -> InputError | None:
+    import jsonschema  # base dependency; imported here so the schema's validator is built once, on first use
+
+    validator = _validator(jsonschema)
+    err = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if err is None:
+        return None
+    where = ".".join(str(p) for p in err.absolute_path) or "bundle"
+    return InputError(where, err.message)
+
+
+@cache
+def _validator(jsonschema: Any) -> Any:
+    cls = jsonschema.validators.validator_for(bundle_schema())
+    return cls(bundle_schema(), format_checker=None)
+
+
+def parse_bundle_bytes(raw: bytes) -> EvidenceBundle:
+    """Bounded size and nesting → JSON → format → JSON Schema → model; :class:`InputError` at the first problem."""
+    return parse_bundle(loads_bounded(raw, what="bundle", max_depth=MAX_NESTING, max_bytes=MAX_BUNDLE_BYTES))
+
+
+def parse_bundle(data: Any) -> EvidenceBundle:
+    if not isinstance(data, dict):
+        raise InputError("bundle", "an evidence bundle is a JSON object")
+    fmt = data.get("format")
+    if fmt == "caseledger-evidence/1":
+        raise InputError("format", "this is a format-1 bundle (caseledger-evidence/1): check it with CaseLedger 0.1.x")
+    if fmt != BUNDLE_FORMAT:
+        raise InputError("format", f"expected {BUNDLE_FORMAT!r}, found {fmt!r}")
+    err = _schema_error(data)
+    if err is not None:
+        raise err
+    try:
+        return EvidenceBundle.model_validate(data)
+    except ValidationError as exc:  # the schema covers the model; this is the second line of defence
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "bundle"
+        raise InputError(where, first["msg"]) from exc
+
+
+def load_bundle(path: Path) -> EvidenceBundle:
+    """Read and validate a bundle file; :class:`InputError` names what is wrong."""
+    return parse_bundle(load_json_file(path, what="bundle", max_depth=MAX_NESTING, max_bytes=MAX_BUNDLE_BYTES))

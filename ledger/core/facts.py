@@ -1,7 +1,8 @@
 """Chain data types of the evidence format: what a log of the contracts says, and what the verifier
-is given about a case. Dependency-free (dataclasses and pydantic): the chain client produces them
-(:mod:`ledger.chain.client`, :mod:`ledger.chain.facts_reader`), the bundle format and the verifier
-consume them (:mod:`ledger.core.bundle`, :mod:`ledger.verify.checks`).
+is given about a case. Dependency-free (dataclasses and pydantic): the chain client and the verifier's
+stdlib reader produce them (:mod:`ledger.chain.client`, :mod:`ledger.verify.rpc`, both decoding with
+:mod:`ledger.core.chainlog`), the bundle format and the verifier consume them
+(:mod:`ledger.core.bundle`, :mod:`ledger.verify.checks`).
 """
 
 from __future__ import annotations
@@ -10,9 +11,17 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 
-from ledger.core.stages import Stage
+from ledger.core.stages import Phase, Stage
 
-__all__ = ["CaseOpenedEvent", "ChainEvent", "ChainEventFact", "ChainFacts", "RegistryFact"]
+__all__ = [
+    "CaseHeader",
+    "CaseOpenedEvent",
+    "ChainEvent",
+    "ChainEventFact",
+    "ChainFacts",
+    "DeploymentFacts",
+    "RegistryFact",
+]
 
 
 @dataclass(frozen=True)
@@ -26,6 +35,8 @@ class ChainEvent:
     index: int
     commitment: bytes
     head: bytes
+    ref: int
+    prev_block: int
     block_number: int
     tx_hash: str
     log_index: int
@@ -42,6 +53,24 @@ class CaseOpenedEvent:
     tx_hash: str
 
 
+class CaseHeader(BaseModel):
+    """``caseHeader(caseId)``: all zero (phase ``NONE``) for a case the chain does not know."""
+
+    model_config = ConfigDict(frozen=True)
+
+    head: str
+    event_count: int
+    phase: Phase
+    home_district: int
+    accepting_hall: int
+    item_code: str
+    last_block: int
+
+    @property
+    def opened(self) -> bool:
+        return self.phase != Phase.NONE
+
+
 class ChainEventFact(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -51,25 +80,61 @@ class ChainEventFact(BaseModel):
     hall_id: int
     commitment: str
     head: str
+    ref: int
+    prev_block: int
     block: int
     log_index: int
     tx: str
     time: int
 
+    @classmethod
+    def of(cls, e: ChainEvent, time: int) -> ChainEventFact:
+        return cls(
+            index=e.index,
+            stage=e.stage,
+            writer=e.writer,
+            hall_id=e.hall_id,
+            commitment="0x" + e.commitment.hex(),
+            head="0x" + e.head.hex(),
+            ref=e.ref,
+            prev_block=e.prev_block,
+            block=e.block_number,
+            log_index=e.log_index,
+            tx=e.tx_hash,
+            time=time,
+        )
+
 
 class RegistryFact(BaseModel):
-    """One registry event: ``kind`` is registered | suspended | reactivated | rotated | role_granted | role_revoked."""
+    """One registry event.
+
+    ``kind``: registered | suspended | reactivated | rotated | endpoint | role_granted | role_revoked
+    (the last two from ``HallRegistryRoleChanged``).
+    """
 
     model_config = ConfigDict(frozen=True)
 
     kind: str
     block: int
     log_index: int
+    prev_change_block: int = 0
     hall_id: int = 0
     account: str = ""
     new_account: str = ""
     district: int = 0
     role: str = ""
+
+
+class DeploymentFacts(BaseModel):
+    """What the endpoint serves at a ledger address."""
+
+    model_config = ConfigDict(frozen=True)
+
+    chain_id: int
+    ledger: str
+    registry: str
+    format_version: int
+    suite: str
 
 
 class ChainFacts(BaseModel):
@@ -78,15 +143,16 @@ class ChainFacts(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     serial: str
+    accepting_hall: int
+    """the hall id the case id was derived with (the bundle's claim; the header says whether it exists)"""
+    case_id: str
     chain_id: int
     ledger: str
     registry: str
-    opened: bool
-    accepting_hall: int
-    home_district: int
-    item_code: str
-    head: str
-    event_count: int
+    format_version: int
+    suite: str
+    header: CaseHeader
     events: list[ChainEventFact]
     registry_log: list[RegistryFact]
     dispute_role: str
+    arbiter_role: str

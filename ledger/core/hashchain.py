@@ -2,9 +2,10 @@
 
 ``head_0 = keccak256(case_id ‖ uint8(INTAKE) ‖ commitment_0 ‖ writer_0)`` and
 ``head_n = keccak256(head_{n-1} ‖ uint8(stage_n) ‖ commitment_n ‖ writer_n)`` with
-``case_id = keccak256(utf8(serial))`` — 85 packed bytes per step::
+``case_id = keccak256(uint32 acceptingHall ‖ utf8(serial))`` (the hall id big-endian, 4 bytes: a case's
+identity is bound to the hall that opened it) — 85 packed bytes per step::
 
-    >>> h = next_head(case_id("TB-1"), Stage.INTAKE, b"\\x11" * 32, "0x" + "22" * 20)
+    >>> h = next_head(case_id(1, "TB-1"), Stage.INTAKE, b"\\x11" * 32, "0x" + "22" * 20)
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ def address_bytes(address: str) -> bytes:
     return bytes.fromhex(m.group(1))
 
 
-def case_id(serial: str) -> bytes:
-    """The on-chain key of a case: ``keccak256(utf8(serial))``."""
-    return keccak256(serial.encode("utf-8"))
+def case_id(accepting_hall: int, serial: str) -> bytes:
+    """The on-chain key of a case: ``keccak256(uint32 accepting_hall ‖ utf8(serial))``."""
+    if not 0 <= accepting_hall <= 2**32 - 1:
+        raise ValueError(f"hall id {accepting_hall} is not a uint32")
+    return keccak256(accepting_hall.to_bytes(4, "big") + serial.encode("utf-8"))
 
 
 def next_head(prev: bytes, stage: Stage | int, commitment: bytes, writer: str | bytes) -> bytes:
@@ -50,10 +53,12 @@ def next_head(prev: bytes, stage: Stage | int, commitment: bytes, writer: str | 
     return keccak256(prev + bytes([int(stage)]) + commitment + addr)
 
 
-def chain_heads(serial: str, events: Iterable[tuple[Stage | int, bytes, str | bytes]]) -> list[bytes]:
-    """Heads after each ``(stage, commitment, writer)`` event of the case ``serial``."""
+def chain_heads(
+    accepting_hall: int, serial: str, events: Iterable[tuple[Stage | int, bytes, str | bytes]]
+) -> list[bytes]:
+    """Heads after each ``(stage, commitment, writer)`` event of hall ``accepting_hall``'s case ``serial``."""
     heads: list[bytes] = []
-    prev = case_id(serial)
+    prev = case_id(accepting_hall, serial)
     for stage, commitment, writer in events:
         prev = next_head(prev, stage, commitment, writer)
         heads.append(prev)

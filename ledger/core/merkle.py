@@ -1,23 +1,26 @@
-"""RFC 6962 / RFC 9162 Merkle trees over SHA-256, with inclusion proofs.
+"""RFC 6962 / RFC 9162 Merkle trees over the deployment's hash suite, with inclusion proofs.
 
-Leaves and interior nodes are domain-separated (``0x00`` / ``0x01`` prefixes), so a node can
-never be passed off as a leaf. Computing and verifying are separate pure functions::
+``H`` is SHA-256 for the ``intl`` suite and SM3 for ``gm`` (:mod:`ledger.core.suites`); every function
+takes the suite (default ``INTL``). Leaves and interior nodes are domain-separated (``0x00`` / ``0x01``
+prefixes), so a node can never be passed off as a leaf. Computing and verifying are separate pure
+functions::
 
     >>> leaves = [b"a", b"b", b"c"]
-    >>> root = merkle_root([leaf_hash(x) for x in leaves])
-    >>> proof = inclusion_proof([leaf_hash(x) for x in leaves], 1)
-    >>> verify_inclusion(leaf_hash(b"b"), 1, 3, proof, root)  # raises on mismatch
+    >>> root = merkle_root([leaf_hash(x, GM) for x in leaves], GM)
+    >>> proof = inclusion_proof([leaf_hash(x, GM) for x in leaves], 1, GM)
+    >>> verify_inclusion(leaf_hash(b"b", GM), 1, 3, proof, root, GM)  # raises on mismatch
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
+from ledger.core.suites import INTL, Suite
 from ledger.errors import VerificationError
 
 __all__ = [
     "EMPTY_ROOT",
+    "empty_root",
     "inclusion_proof",
     "leaf_hash",
     "merkle_root",
@@ -28,17 +31,24 @@ __all__ = [
 
 LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
-EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 
-def leaf_hash(data: bytes) -> bytes:
-    """``SHA-256(0x00 || data)``."""
-    return hashlib.sha256(LEAF_PREFIX + data).digest()
+def empty_root(suite: Suite = INTL) -> bytes:
+    """``H("")``: the root of the empty tree."""
+    return suite.hash(b"")
 
 
-def node_hash(left: bytes, right: bytes) -> bytes:
-    """``SHA-256(0x01 || left || right)``."""
-    return hashlib.sha256(NODE_PREFIX + left + right).digest()
+EMPTY_ROOT = empty_root(INTL)
+
+
+def leaf_hash(data: bytes, suite: Suite = INTL) -> bytes:
+    """``H(0x00 || data)``."""
+    return suite.hash(LEAF_PREFIX + data)
+
+
+def node_hash(left: bytes, right: bytes, suite: Suite = INTL) -> bytes:
+    """``H(0x01 || left || right)``."""
+    return suite.hash(NODE_PREFIX + left + right)
 
 
 def _split(n: int) -> int:
@@ -46,18 +56,18 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
-def merkle_root(leaf_hashes: Sequence[bytes]) -> bytes:
+def merkle_root(leaf_hashes: Sequence[bytes], suite: Suite = INTL) -> bytes:
     """Root of the tree whose leaves hash to ``leaf_hashes`` (RFC 9162 §2.1.1)."""
     n = len(leaf_hashes)
     if n == 0:
-        return EMPTY_ROOT
+        return empty_root(suite)
     if n == 1:
         return leaf_hashes[0]
     k = _split(n)
-    return node_hash(merkle_root(leaf_hashes[:k]), merkle_root(leaf_hashes[k:]))
+    return node_hash(merkle_root(leaf_hashes[:k], suite), merkle_root(leaf_hashes[k:], suite), suite)
 
 
-def inclusion_proof(leaf_hashes: Sequence[bytes], index: int) -> list[bytes]:
+def inclusion_proof(leaf_hashes: Sequence[bytes], index: int, suite: Suite = INTL) -> list[bytes]:
     """Audit path for leaf ``index`` (RFC 9162 §2.1.3), bottom-up."""
     n = len(leaf_hashes)
     if not 0 <= index < n:
@@ -66,11 +76,11 @@ def inclusion_proof(leaf_hashes: Sequence[bytes], index: int) -> list[bytes]:
         return []
     k = _split(n)
     if index < k:
-        return [*inclusion_proof(leaf_hashes[:k], index), merkle_root(leaf_hashes[k:])]
-    return [*inclusion_proof(leaf_hashes[k:], index - k), merkle_root(leaf_hashes[:k])]
+        return [*inclusion_proof(leaf_hashes[:k], index, suite), merkle_root(leaf_hashes[k:], suite)]
+    return [*inclusion_proof(leaf_hashes[k:], index - k, suite), merkle_root(leaf_hashes[:k], suite)]
 
 
-def root_from_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes]) -> bytes:
+def root_from_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes], suite: Suite = INTL) -> bytes:
     """Recompute the root from a leaf hash and its audit path (RFC 9162 §2.1.3.2).
 
     Raises :class:`VerificationError` when the proof has the wrong length for ``(index, size)``.
@@ -83,13 +93,13 @@ def root_from_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[byte
         if sn == 0:
             raise VerificationError("inclusion proof is longer than the tree allows", where="proof")
         if fn & 1 or fn == sn:
-            r = node_hash(p, r)
+            r = node_hash(p, r, suite)
             if not fn & 1:
                 while fn & 1 == 0 and fn != 0:
                     fn >>= 1
                     sn >>= 1
         else:
-            r = node_hash(r, p)
+            r = node_hash(r, p, suite)
         fn >>= 1
         sn >>= 1
     if sn != 0:
@@ -97,9 +107,11 @@ def root_from_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[byte
     return r
 
 
-def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> None:
+def verify_inclusion(
+    leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes, suite: Suite = INTL
+) -> None:
     """Raise :class:`VerificationError` unless ``leaf`` is leaf ``index`` of the tree with ``root``."""
-    got = root_from_inclusion(leaf, index, size, proof)
+    got = root_from_inclusion(leaf, index, size, proof, suite)
     if got != root:
         raise VerificationError(
             "inclusion proof does not lead to the expected root", expected=root.hex(), found=got.hex(), where="proof"

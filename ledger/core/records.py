@@ -1,16 +1,23 @@
-"""Stage records and their salted commitments.
+"""Stage records and their salted commitments (format 2).
 
-A record is a flat mapping of named fields (JSON values). Each field becomes one Merkle leaf::
+A record is a flat mapping of named fields whose values are JSON scalars only: a string, an integer
+in [-(2^53-1), 2^53-1], ``true``/``false`` or ``null`` (a list is committed as one string). Each field
+becomes one Merkle leaf, hashed with the deployment's suite ``H`` (SHA-256 or SM3)::
 
     leaf_data = JCS({"name": name, "salt": hex(salt), "value": value})     # RFC 8785
-    leaf      = SHA-256(0x00 ‖ leaf_data)
+    leaf      = H(0x00 ‖ leaf_data)
 
 with its own fresh 32-byte salt, and the record's *commitment* is the RFC 6962 Merkle root of the
 leaves ordered by field name. Because every field is salted separately, a record can be shown with
 some fields withheld (only their leaf hashes) and still be checked against the commitment, and a
 low-entropy value such as an ID number cannot be brute-forced from what is published.
 
-    >>> rec = SaltedRecord.new("TB-1", Stage.INTAKE, {"item_code": "FW-001"})
+Every record also carries ``case_serial``, ``stage`` and ``at`` (when the act happened, RFC 3339 with
+offset, whole seconds); every record but INTAKE carries ``intake_commitment`` (event 0's commitment,
+``0x`` + 64 hex), and a DISPUTE_RESOLVED record ``resolves`` (the index of the DISPUTE_OPENED it
+closes). None of these can be withheld.
+
+    >>> rec = SaltedRecord.new("TB-1", Stage.INTAKE, {"item_code": "FW-001"}, at="2026-12-01T10:11:32+08:00")
     >>> shown = rec.disclose(withhold={"applicant_id_number"})
     >>> verify_disclosure(shown, rec.commitment)      # raises VerificationError on mismatch
 """
@@ -29,9 +36,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.core.merkle import leaf_hash, merkle_root
 from ledger.core.stages import Stage
+from ledger.core.suites import INTL, Suite, SuiteName, suite_named
+from ledger.core.types import FIELD_NAME, HEX32, MAX_SAFE_INT, Scalar
 from ledger.errors import InputError, VerificationError
 
 __all__ = [
+    "AT_PATTERN",
+    "PROTECTED_FIELDS",
     "DisclosedRecord",
     "SaltedRecord",
     "canonical_bytes",
@@ -41,8 +52,13 @@ __all__ = [
     "verify_disclosure",
 ]
 
-FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+FIELD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 SALT_BYTES = 32
+AT_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:\d{2})$")
+"""``at``: RFC 3339 date-time with an offset, whole seconds (``2026-12-01T10:11:32+08:00``)"""
+INTAKE_COMMITMENT = re.compile(r"^0x[0-9a-f]{64}$")
+PROTECTED_FIELDS = frozenset({"case_serial", "stage", "at", "intake_commitment", "resolves"})
+"""fields a disclosure never withholds: the verifier needs them to place the record"""
 
 
 def new_salt() -> str:
@@ -50,7 +66,7 @@ def new_salt() -> str:
     return secrets.token_hex(SALT_BYTES)
 
 
-_SAFE_INT = 2**53 - 1
+_SAFE_INT = MAX_SAFE_INT
 
 
 def _simple(v: Any) -> bool:
@@ -87,20 +103,39 @@ def canonical_bytes(value: Any) -> bytes:
         raise InputError("value", f"cannot be canonicalised as JSON: {exc}") from exc
 
 
-def field_leaf(name: str, value: Any, salt: str) -> bytes:
+def field_leaf(name: str, value: Any, salt: str, suite: Suite = INTL) -> bytes:
     """The Merkle leaf hash of one salted field."""
-    return leaf_hash(canonical_bytes({"name": name, "salt": salt, "value": value}))
+    return leaf_hash(canonical_bytes({"name": name, "salt": salt, "value": value}), suite)
 
 
-def record_root(leaves_by_name: Mapping[str, bytes]) -> bytes:
+def record_root(leaves_by_name: Mapping[str, bytes], suite: Suite = INTL) -> bytes:
     """Commitment from the leaf hash of every field (ordered by name)."""
-    return merkle_root([leaves_by_name[n] for n in sorted(leaves_by_name)])
+    return merkle_root([leaves_by_name[n] for n in sorted(leaves_by_name)], suite)
 
 
 def _check_fields(fields: Mapping[str, Any]) -> None:
-    for name in fields:
-        if not FIELD_NAME.fullmatch(name):
+    for name, value in fields.items():
+        if not FIELD_NAME_RE.fullmatch(name):
             raise InputError(name, "field names are lowercase letters, digits and '_' (at most 64)")
+        if isinstance(value, float | list | tuple | dict | set) or not _simple(value):
+            raise InputError(
+                name,
+                "a record value is a string, an integer within ±(2^53-1), true/false or null (a list is one string)",
+            )
+
+
+def _check_frame(stage: Stage, at: str, intake_commitment: str | None, resolves: int | None) -> None:
+    if not AT_PATTERN.fullmatch(at):
+        raise InputError("at", f"{at!r} is not an RFC 3339 time with offset and whole seconds")
+    if stage == Stage.INTAKE:
+        if intake_commitment is not None:
+            raise InputError("intake_commitment", "an INTAKE record is the intake: it carries no intake_commitment")
+    elif intake_commitment is None or not INTAKE_COMMITMENT.fullmatch(intake_commitment):
+        raise InputError("intake_commitment", "every record after INTAKE names event 0's commitment (0x + 64 hex)")
+    if (stage == Stage.DISPUTE_RESOLVED) != (resolves is not None):
+        raise InputError("resolves", "DISPUTE_RESOLVED, and only it, names the dispute it closes")
+    if resolves is not None and not 1 <= resolves <= 2**32 - 1:
+        raise InputError("resolves", "the index of a DISPUTE_OPENED event (1 or more)")
 
 
 class SaltedRecord(BaseModel):
@@ -112,28 +147,58 @@ class SaltedRecord(BaseModel):
     stage: Stage
     fields: dict[str, Any]
     salts: dict[str, str]
+    suite: SuiteName = "intl"
 
     @classmethod
-    def new(cls, serial: str, stage: Stage, fields: Mapping[str, Any]) -> SaltedRecord:
-        """Salt ``fields`` freshly. ``case_serial`` and ``stage`` are always committed too."""
+    def new(
+        cls,
+        serial: str,
+        stage: Stage,
+        fields: Mapping[str, Any],
+        *,
+        at: str,
+        intake_commitment: str | None = None,
+        resolves: int | None = None,
+        suite: Suite = INTL,
+        salts: Mapping[str, str] | None = None,
+    ) -> SaltedRecord:
+        """Salt ``fields`` freshly (or with ``salts``, for test vectors) and add the frame fields.
+
+        ``case_serial``, ``stage`` and ``at`` are always committed, ``intake_commitment`` after INTAKE,
+        ``resolves`` for DISPUTE_RESOLVED. :class:`InputError` names a field that breaks a rule.
+        """
+        clash = PROTECTED_FIELDS & set(fields)
+        if clash:
+            raise InputError(sorted(clash)[0], "is set by the record itself, not passed as a field")
         _check_fields(fields)
-        full = {**fields, "case_serial": serial, "stage": stage.name}
-        for v in full.values():
-            canonical_bytes(v)
-        raw = secrets.token_bytes(SALT_BYTES * len(full))  # one system call for every salt of the record
-        salts = {n: raw[i * SALT_BYTES : (i + 1) * SALT_BYTES].hex() for i, n in enumerate(full)}
-        return cls(serial=serial, stage=stage, fields=full, salts=salts)
+        _check_frame(stage, at, intake_commitment, resolves)
+        full: dict[str, Any] = {**fields, "case_serial": serial, "stage": stage.name, "at": at}
+        if intake_commitment is not None:
+            full["intake_commitment"] = intake_commitment
+        if resolves is not None:
+            full["resolves"] = resolves
+        if salts is None:
+            raw = secrets.token_bytes(SALT_BYTES * len(full))  # one system call for every salt of the record
+            salt_map = {n: raw[i * SALT_BYTES : (i + 1) * SALT_BYTES].hex() for i, n in enumerate(full)}
+        else:
+            salt_map = {n: salts[n] for n in full}
+        return cls(serial=serial, stage=stage, fields=full, salts=salt_map, suite=suite.name)
+
+    @property
+    def hash_suite(self) -> Suite:
+        return suite_named(self.suite)
 
     def leaves(self) -> dict[str, bytes]:
-        return {n: field_leaf(n, v, self.salts[n]) for n, v in self.fields.items()}
+        s = self.hash_suite
+        return {n: field_leaf(n, v, self.salts[n], s) for n, v in self.fields.items()}
 
     @cached_property
     def commitment(self) -> bytes:
-        return record_root(self.leaves())
+        return record_root(self.leaves(), self.hash_suite)
 
     def disclose(self, withhold: Iterable[str] = ()) -> DisclosedRecord:
         """This record with the fields in ``withhold`` replaced by their leaf hashes."""
-        hidden = set(withhold) & set(self.fields) - {"case_serial", "stage"}
+        hidden = set(withhold) & set(self.fields) - PROTECTED_FIELDS
         leaves = self.leaves() if hidden else {}
         return DisclosedRecord(
             fields={n: v for n, v in self.fields.items() if n not in hidden},
@@ -143,15 +208,20 @@ class SaltedRecord(BaseModel):
 
 
 class DisclosedRecord(BaseModel):
-    """A record as shown to someone else: disclosed fields with salts, withheld fields as leaf hashes."""
+    """A record as shown to someone else: disclosed fields with salts, withheld fields as leaf hashes.
 
-    model_config = ConfigDict(frozen=True)
+    Strict: field names match ``^[a-z][a-z0-9_]{0,63}$``, values are scalars, salts and leaf hashes
+    64 lowercase hex digits; unknown properties are refused.
+    """
 
-    fields: dict[str, Any]
-    salts: dict[str, str]
-    withheld: dict[str, str] = Field(default_factory=dict)
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
 
-    def root(self) -> bytes:
+    # additionalProperties false: the schema refuses a field name outside the pattern, as the model does
+    fields: dict[FIELD_NAME, Scalar] = Field(json_schema_extra={"additionalProperties": False})
+    salts: dict[FIELD_NAME, HEX32] = Field(json_schema_extra={"additionalProperties": False})
+    withheld: dict[FIELD_NAME, HEX32] = Field(default_factory=dict, json_schema_extra={"additionalProperties": False})
+
+    def root(self, suite: Suite = INTL) -> bytes:
         """Recompute the commitment (pure; raises :class:`VerificationError` on malformed input)."""
         if set(self.fields) != set(self.salts):
             missing = sorted(set(self.fields) ^ set(self.salts))
@@ -161,7 +231,7 @@ class DisclosedRecord(BaseModel):
             raise VerificationError(f"field both disclosed and withheld: {', '.join(sorted(overlap))}", where="fields")
         leaves: dict[str, bytes] = {}
         for n, v in self.fields.items():
-            leaves[n] = field_leaf(n, v, self.salts[n])
+            leaves[n] = field_leaf(n, v, self.salts[n], suite)
         for n, h in self.withheld.items():
             try:
                 raw = bytes.fromhex(h)
@@ -170,12 +240,12 @@ class DisclosedRecord(BaseModel):
             if len(raw) != 32:
                 raise VerificationError(f"withheld leaf of {n} is not 32 bytes", where=n)
             leaves[n] = raw
-        return record_root(leaves)
+        return record_root(leaves, suite)
 
 
-def verify_disclosure(record: DisclosedRecord, commitment: bytes) -> None:
+def verify_disclosure(record: DisclosedRecord, commitment: bytes, suite: Suite = INTL) -> None:
     """Raise :class:`VerificationError` unless ``record`` recomputes to ``commitment``."""
-    got = record.root()
+    got = record.root(suite)
     if got != commitment:
         raise VerificationError(
             "record does not match its on-chain commitment",

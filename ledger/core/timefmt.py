@@ -1,7 +1,7 @@
 """Time as CaseLedger shows and stamps it: China Standard Time (UTC+8, no daylight saving).
 
 Block times and other machine times stay Unix seconds; ISO time stamps a hall writes into records
-(``created_at``, ``decided_at``, ...) and every time shown to a person are in :data:`CST`::
+(``created_at``, a record's ``at``, ...) and every time shown to a person are in :data:`CST`::
 
     now_iso()                      # "2026-03-07T09:30:00+08:00"
     unix_to_cst(1772847000)        # "2026-03-07 09:30:00"

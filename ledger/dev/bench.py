@@ -36,12 +36,13 @@ from eth_account.signers.local import LocalAccount
 
 from ledger.chain.client import AppendItem, ChainClient, OpenItem
 from ledger.chain.deployment import Deployment
-from ledger.chain.facts_reader import fetch_chain_facts
-from ledger.core.bundle import HeldEvent, build_bundle
+from ledger.core.bundle import ExportedBy, HeldEvent, build_bundle
+from ledger.core.chainlog import read_case_facts
 from ledger.core.hashchain import case_id
 from ledger.core.materials import MaterialFile, MaterialSet
 from ledger.core.records import SaltedRecord
 from ledger.core.stages import Stage
+from ledger.core.timefmt import now_iso
 from ledger.dev.demo import demo_id_number
 from ledger.dev.devchain import DevChain, dev_admin, free_port
 from ledger.hall.cases import CaseBook, HallIdentity, Upload
@@ -49,6 +50,7 @@ from ledger.hall.catalogue import load_catalogue
 from ledger.hall.outbox import Outbox, OutboxSender
 from ledger.hall.store import Store
 from ledger.verify.checks import verify_bundle
+from ledger.verify.rpc import JsonRpc
 
 __all__ = ["BenchConfig", "run_bench"]
 
@@ -96,14 +98,16 @@ class _Env:
 
 # ------------------------------------------------------------------------------------------ gas
 def measure_gas(env: _Env) -> dict[str, Any]:
-    client, _ = env.hall()
+    client, me = env.hall()
     c = b"\x11" * 32
     first = client.open_case("GAS-SINGLE-0", "BDC-TRANSFER", DISTRICT, c)
-    later = client.append_event("GAS-SINGLE-0", Stage.MATERIALS, b"\x12" * 32)
+    later = client.append_event(me.hall_id, "GAS-SINGLE-0", Stage.MATERIALS, b"\x12" * 32)
     n = 100
     opens = [OpenItem(f"GAS-B-{i:04d}", "BDC-TRANSFER", DISTRICT, bytes([1]) * 31 + bytes([i % 256])) for i in range(n)]
     r_open = client.anchor_batch(opens, [])
-    appends = [AppendItem(f"GAS-B-{i:04d}", Stage.MATERIALS, bytes([2]) * 31 + bytes([i % 256])) for i in range(n)]
+    appends = [
+        AppendItem(me.hall_id, f"GAS-B-{i:04d}", Stage.MATERIALS, bytes([2]) * 31 + bytes([i % 256])) for i in range(n)
+    ]
     r_app = client.anchor_batch([], appends)
     single = later.gas_used
     batch = r_app.gas_used / n
@@ -120,7 +124,7 @@ def measure_gas(env: _Env) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------ naive
 def measure_naive(env: _Env, seconds: float) -> dict[str, Any]:
     """The baseline: one transaction per event with plain web3.py, each waited for."""
-    client, _ = env.hall()
+    client, me = env.hall()
     client.open_case("NAIVE-0", "BDC-TRANSFER", DISTRICT, b"\x21" * 32)
     w3, acct = client.w3, client.account
     assert acct is not None
@@ -129,7 +133,7 @@ def measure_naive(env: _Env, seconds: float) -> dict[str, Any]:
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         commitment = (n + 1).to_bytes(32, "big")
-        tx = fn.appendEvent(case_id("NAIVE-0"), int(Stage.MATERIALS), commitment).build_transaction(
+        tx = fn.appendEvent(case_id(me.hall_id, "NAIVE-0"), int(Stage.MATERIALS), commitment, 0).build_transaction(
             {"from": acct.address, "nonce": w3.eth.get_transaction_count(acct.address)}
         )
         signed = acct.sign_transaction(tx)  # type: ignore[arg-type]
@@ -189,17 +193,14 @@ def _sender(book: CaseBook, client: ChainClient, cfg: BenchConfig) -> OutboxSend
     )
 
 
-def _check_exactly_once(client: ChainClient, serials: list[str], from_block: int) -> dict[str, Any]:
+def _check_exactly_once(client: ChainClient, hall_id: int, serials: list[str], from_block: int) -> dict[str, Any]:
     """Every produced case has exactly its two events on chain: nothing lost, nothing doubled."""
-    want = {"0x" + case_id(s).hex() for s in serials}
+    want = {"0x" + case_id(hall_id, s).hex() for s in serials}
     counts: dict[str, int] = {}
-    head = client.block_number()
-    step = 500
-    for start in range(from_block, head + 1, step):
-        _, appended = client.events_in_range(start, min(head, start + step - 1))
-        for ev in appended:
-            if ev.case_id in want:
-                counts[ev.case_id] = counts.get(ev.case_id, 0) + 1
+    _, appended = client.events_in_range(from_block, client.block_number())  # bounded queries inside
+    for ev in appended:
+        if ev.case_id in want:
+            counts[ev.case_id] = counts.get(ev.case_id, 0) + 1
     lost = sum(1 for c in want if counts.get(c, 0) < 2)
     doubled = sum(1 for c in want if counts.get(c, 0) > 2)
     return {"cases_checked": len(want), "lost": lost, "doubled": doubled}
@@ -237,7 +238,7 @@ def measure_batched(env: _Env, cfg: BenchConfig, log: Callable[[str], None]) -> 
     gas_per_event = used / max(1, sum(1 for _ in range(1)) and events) if events else 0.0
     ceiling = BLOCK_GAS_LIMIT / cfg.block_time / gas_per_event if gas_per_event else 0.0
     rate = events / (t1 - t0)
-    check = _check_exactly_once(client, producer.serials, start_block)
+    check = _check_exactly_once(client, hall.hall_id, producer.serials, start_block)
     lat = sorted(producer.latencies)
     log(f"  sustained: {events} events in {t1 - t0:.1f}s, {used / max(1, blocks) / 1e6:.1f}M gas/block")
     book.store.close()
@@ -273,7 +274,7 @@ def measure_backlog(env: _Env, cfg: BenchConfig, log: Callable[[str], None]) -> 
             break
     dt = time.perf_counter() - t0
     sender.stop()
-    check = _check_exactly_once(client, producer.serials, start_block)
+    check = _check_exactly_once(client, hall.hall_id, producer.serials, start_block)
     book.store.close()
     return {
         "backlog_events": 2 * len(producer.serials),
@@ -286,7 +287,7 @@ def measure_backlog(env: _Env, cfg: BenchConfig, log: Callable[[str], None]) -> 
 
 # ------------------------------------------------------------------------------------------ verify
 def measure_verify(env: _Env, runs: int) -> dict[str, Any]:
-    a, _ = env.hall(350502)
+    a, a_hall = env.hall(350502)
     b, _ = env.hall(350503)
     env.admin.grant_role("DISPUTE_OFFICER_ROLE", a.address)
     files = [(f"m{i}", f"材料{i}.pdf", f"material {i} ".encode() * 100) for i in range(20)]
@@ -294,7 +295,7 @@ def measure_verify(env: _Env, runs: int) -> dict[str, Any]:
     serial = "BENCH-VERIFY-1"
     plan: list[tuple[Stage, ChainClient, dict[str, Any]]] = [
         (Stage.INTAKE, a, {"item_code": "BDC-TRANSFER", "applicant_name": "基准", "applicant_id_number": "x" * 18}),
-        (Stage.MATERIALS, a, {"materials_root": ms.root.hex(), "material_count": 20}),
+        (Stage.MATERIALS, a, {"materials_root": ms.root.hex(), "materials_count": 20}),
         (Stage.ACCEPTANCE, b, {"decision": "accepted"}),
         (Stage.PROCESS, b, {"step": "review"}),
         (Stage.PROCESS, b, {"step": "site_inspection"}),
@@ -304,11 +305,19 @@ def measure_verify(env: _Env, runs: int) -> dict[str, Any]:
         (Stage.DISPUTE_OPENED, a, {"reason": "bench"}),
         (Stage.DISPUTE_RESOLVED, a, {"verdict": "match"}),
     ]
-    recs = [SaltedRecord.new(serial, st, f) for st, _, f in plan]
+    now = now_iso()
+    recs = [SaltedRecord.new(serial, Stage.INTAKE, plan[0][2], at=now)]
+    intake = "0x" + recs[0].commitment.hex()
+    recs += [
+        SaltedRecord.new(
+            serial, st, f, at=now, intake_commitment=intake, resolves=8 if st == Stage.DISPUTE_RESOLVED else None
+        )
+        for st, _, f in plan[1:]
+    ]
     a.open_case(serial, "BDC-TRANSFER", 350503, recs[0].commitment)
     for r, (st, w, _) in zip(recs[1:], plan[1:], strict=True):
-        w.append_event(serial, st, r.commitment)
-    events = env.admin.case_events(serial)
+        w.append_event(a_hall.hall_id, serial, st, r.commitment, 8 if st == Stage.DISPUTE_RESOLVED else 0)
+    events = env.admin.case_events(a_hall.hall_id, serial)
     held = [
         HeldEvent(
             record=r,
@@ -321,31 +330,36 @@ def measure_verify(env: _Env, runs: int) -> dict[str, Any]:
     ]
     bundle = build_bundle(
         serial=serial,
+        accepting_hall=a_hall.hall_id,
+        suite="intl",
         chain_id=env.dep.chain_id,
         ledger=env.dep.ledger,
         registry=env.dep.registry,
         exported_at="bench",
-        exported_by={},
+        exported_by=ExportedBy(hall_id=a_hall.hall_id),
         held=held,
         include_files=True,
     )
-    reader = ChainClient.connect(env.chain.rpc_url, deployment=env.dep)
     total, pure = [], []
+    calls = 0
     for _ in range(runs):
         t = time.perf_counter()
-        facts = fetch_chain_facts(reader, serial)
+        rpc = JsonRpc(env.chain.rpc_url)  # the stand-alone verifier's stdlib reader, as caseledger-verify uses it
+        facts = read_case_facts(rpc, ledger=env.dep.ledger, accepting_hall=a_hall.hall_id, serial=serial)
         t1 = time.perf_counter()
         report = verify_bundle(bundle, facts)
         t2 = time.perf_counter()
         if not report.ok:
-            raise RuntimeError("bench case did not verify")
+            raise RuntimeError(f"bench case did not verify: {report.verdict}")
         total.append((t2 - t) * 1000)
         pure.append((t2 - t1) * 1000)
+        calls = rpc.calls
     total.sort()
     return {
         "verify_case_ms": round(statistics.median(total), 2),
         "verify_case_p95_ms": round(total[int(0.95 * (len(total) - 1))], 2),
         "verify_case_pure_ms": round(statistics.median(pure), 2),
+        "verify_case_rpc_requests": calls,
     }
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ledger.chain.client import ChainClient
 from ledger.chain.deployment import Deployment
+from ledger.core.suites import INTL, Suite, suite_named
 from ledger.dev.devchain import DevChain, dev_admin
 from ledger.errors import ConfigError
 from ledger.hall.keystore import create_keystore, load_keystore, write_password_file
@@ -49,12 +50,13 @@ def hall_dir(data_dir: Path, n: int) -> Path:
     return data_dir / "halls" / str(n)
 
 
-def ensure_deployment(chain: DevChain) -> tuple[Deployment, bool]:
-    """Deploy the contracts unless ``deployment.json`` exists; (deployment, created).
+def ensure_deployment(chain: DevChain, *, suite: Suite = INTL) -> tuple[Deployment, bool]:
+    """Deploy the contracts (hash suite ``suite``) unless ``deployment.json`` exists; (deployment, created).
 
     A ``deployment.json`` whose contracts the chain no longer holds (its state was lost: another
     genesis, no code at the addresses) is refused, never silently replaced: the halls' stores hold
-    anchors of that deployment. ``caseledger reset`` is the explicit way to start over.
+    anchors of that deployment. One of another evidence format is refused too. ``caseledger reset`` is
+    the explicit way to start over.
     """
     path = chain.data_dir / "deployment.json"
     if path.exists():
@@ -66,7 +68,7 @@ def ensure_deployment(chain: DevChain) -> tuple[Deployment, bool]:
             "halls' stores refer to it: nothing was deployed; to start over on a development machine run "
             "`caseledger reset`"
         )
-    dep = ChainClient.deploy(chain.rpc_url, dev_admin())
+    dep = ChainClient.deploy(chain.rpc_url, dev_admin(), suite=suite)
     dep.save(path)
     return dep, True
 
@@ -94,7 +96,7 @@ def ensure_halls(chain: DevChain, dep: Deployment, count: int, *, host: str = "1
         else:
             hall_id = info.hall_id
         if created and not (d / "store").exists():
-            Store.init(d / "store", hall_id=hall_id).close()  # a new hall's first store; never re-created later
+            Store.init(d / "store", hall_id=hall_id, suite=suite_named(dep.suite)).close()  # never re-created later
         desc = {**asdict(spec), "hall_id": hall_id, "account": acct.address, "endpoint": endpoint, "dir": str(d)}
         (d / "hall.json").write_text(json.dumps(desc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         out.append({**desc, "created": created})

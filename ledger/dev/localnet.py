@@ -25,6 +25,7 @@ import httpx
 
 from ledger.chain.client import ChainClient
 from ledger.chain.deployment import Deployment
+from ledger.core.suites import INTL, Suite
 from ledger.dev import supervisor
 from ledger.dev.consortium import DEMO_HALLS, ensure_deployment, ensure_halls, hall_dir
 from ledger.dev.devchain import DevChain, dev_admin
@@ -145,9 +146,11 @@ class LocalNet:
         block_time: float = 1.0,
         node_env: dict[str, str] | None = None,
         supervise: bool = False,
+        suite: Suite = INTL,
     ) -> None:
         self.data_dir = data_dir
         self.supervise = supervise
+        self.suite = suite
         self.count = halls
         self.chain = DevChain(data_dir, port=chain_port, block_time=block_time)
         self.hall_ports = hall_ports or [s.port for s in DEMO_HALLS[:halls]]
@@ -197,7 +200,7 @@ class LocalNet:
             raise
 
     def _up(self, timeout: float, started: list[Path]) -> list[dict[str, Any]]:
-        dep, _ = ensure_deployment(self.chain)
+        dep, _ = ensure_deployment(self.chain, suite=self.suite)
         self.deployment = dep
         specs = ensure_halls(self.chain, dep, self.count)
         admin = ChainClient.connect(self.chain.rpc_url, deployment=dep, account=dev_admin())

@@ -8,7 +8,10 @@ the chain facts of :mod:`ledger.core.facts`); :func:`scan` and :class:`AnomalySc
     result = scan(book, client)                    # on demand; AnomalyScanner runs it on a schedule
     print(to_csv(result.anomalies))
 
-Time limits (办理时限): accepted date = the ACCEPTANCE record's date; supplement pauses run from a
+Time limits (办理时限): each record's date is its ``at`` — unless the chain anchored it more than the
+anchor-lag bound later (default 6 h, :data:`ledger.verify.checks.DEFAULT_MAX_ANCHOR_LAG_S`) or
+before it, when the proven time (its block's time) is used instead: a record's claimed time is
+only proven to be no later than its block. Accepted date = the ACCEPTANCE record's date; supplement pauses run from a
 PROCESS ``supplement_requested`` record to the next supplementary MATERIALS record (still open →
 until completion or today); completed = the RESULT record's date; the limit is the catalogue item's
 ``time_limit_working_days``; counting is :mod:`ledger.hall.workdays` on the official calendar, with a
@@ -39,6 +42,7 @@ from ledger.chain.facts_reader import fetch_chain_facts_many, fetch_registry_log
 from ledger.core.facts import ChainFacts
 from ledger.core.records import DisclosedRecord
 from ledger.core.stages import Stage
+from ledger.core.suites import INTL, Suite, suite_named
 from ledger.core.timefmt import CST
 from ledger.errors import ChainError, InputError, LedgerError
 from ledger.hall.cases import PERSONAL_FIELDS, CaseBook, case_status
@@ -46,7 +50,7 @@ from ledger.hall.catalogue import Catalogue
 from ledger.hall.keys import CASE_PREFIX, LAST_SCAN_KEY
 from ledger.hall.workdays import APPROXIMATE_NOTE, NEAR_DUE_DAYS, compliance_report
 from ledger.hall.worker import BackgroundWorker
-from ledger.verify.checks import check_chain
+from ledger.verify.checks import DEFAULT_MAX_ANCHOR_LAG_S, TIME_TOLERANCE_S, check_chain, claimed_time
 
 __all__ = [
     "ANOMALY_TEXT",
@@ -145,6 +149,8 @@ class CaseRow(BaseModel):
     note: str = ""
     pauses: list[tuple[date, date | None]] = []
     events: int = 0
+    proven_time_stages: list[str] = []
+    """stages whose date is their block's time: their claimed time was anchored too late (or is after the block)"""
 
 
 class SummaryRow(BaseModel):
@@ -215,16 +221,20 @@ def _ordered(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted((r for r in records if (r.get("anchor") or {}).get("state") != "refused"), key=key)
 
 
-_DATE_FIELD = {
-    Stage.INTAKE: "intake_at",
-    Stage.MATERIALS: "submitted_at",
-    Stage.ACCEPTANCE: "at",
-    Stage.PROCESS: "at",
-    Stage.RESULT: "decided_at",
-    Stage.DELIVERY: "at",
-    Stage.DISPUTE_OPENED: "opened_at",
-    Stage.DISPUTE_RESOLVED: "resolved_at",
-}
+def _when(r: dict[str, Any], max_anchor_lag_s: int) -> tuple[date | None, bool]:
+    """A record's date for the time limits, and whether it is the proven (block) time.
+
+    The claimed time (``at``) counts while the record was anchored within ``max_anchor_lag_s`` of it;
+    beyond that (or when ``at`` is after its block) only the block's time is proven.
+    """
+    claimed = claimed_time(r["fields"].get("at"))
+    anchored = (r.get("anchor") or {}).get("time")
+    if isinstance(anchored, int | float):
+        if claimed is None or anchored - claimed > max_anchor_lag_s or claimed > anchored + TIME_TOLERANCE_S:
+            return datetime.fromtimestamp(int(anchored), CST).date(), True
+    if claimed is None:
+        return None, False
+    return datetime.fromtimestamp(claimed, CST).date(), False
 
 
 # ------------------------------------------------------------------------------------------ trail
@@ -244,7 +254,7 @@ def trail(records: Sequence[dict[str, Any]]) -> list[TrailEntry]:
                 origin=str(r.get("origin", "")),
                 anchor=r.get("anchor") or {"state": "pending"},
                 commitment=r["commitment"],
-                at=r["fields"].get(_DATE_FIELD[st]),
+                at=r["fields"].get("at"),
                 fields=shown,
                 withheld=sorted(k for k in r["fields"] if k in PERSONAL_FIELDS),
             )
@@ -260,6 +270,7 @@ def case_row(
     *,
     today: date,
     near_due_days: int = NEAR_DUE_DAYS,
+    max_anchor_lag_s: int = DEFAULT_MAX_ANCHOR_LAG_S,
 ) -> CaseRow:
     """One case's audit row: where it stands and its working-day time-limit compliance (pure)."""
     recs = _ordered(records)
@@ -269,9 +280,12 @@ def case_row(
     not_accepted = False
     pauses: list[tuple[date, date | None]] = []
     created: date | None = _day(header.get("created_at"))
+    proven: list[str] = []
     for r in recs:
         st, f = Stage[r["stage"]], r["fields"]
-        when = _day(f.get(_DATE_FIELD[st])) or _anchor_day(r)
+        when, by_block = _when(r, max_anchor_lag_s)
+        if by_block:
+            proven.append(st.name)
         if st == Stage.INTAKE and when:
             created = when
         elif st == Stage.ACCEPTANCE and accepted is None and not rejected:
@@ -308,6 +322,7 @@ def case_row(
         "limit_working_days": limit,
         "pauses": pauses,
         "events": len(recs),
+        "proven_time_stages": proven,
     }
     if rejected or not_accepted:
         return CaseRow(**row, compliance="not_accepted")
@@ -426,12 +441,12 @@ def to_csv(rows: Sequence[BaseModel]) -> str:
 
 
 # ------------------------------------------------------------------------------------------ anomalies
-def _recompute(r: dict[str, Any]) -> str | None:
+def _recompute(r: dict[str, Any], suite: Suite) -> str | None:
     """The commitment the stored record recomputes to (fields erased after their retention period
     count by the leaf hashes kept in ``withheld``); ``None`` for a malformed record."""
     try:
         rec = DisclosedRecord(fields=r["fields"], salts=r["salts"], withheld=r.get("withheld") or {})
-        return rec.root().hex()
+        return rec.root(suite).hex()
     except (ValidationError, KeyError, LedgerError, TypeError, ValueError):
         return None
 
@@ -475,7 +490,7 @@ def case_anomalies(
             add("record_tampered", seq=seq, stage=stage, index=idx, detail="its anchor index has no event on chain")
             continue
         matched.add(ce.index)
-        got = _recompute(r)
+        got = _recompute(r, suite_named(facts.suite) if facts else INTL)
         want = ce.commitment.lower().removeprefix("0x")
         if got != want or ce.stage.name != stage:
             add(
@@ -494,9 +509,7 @@ def case_anomalies(
         for idx, reasons in sorted(check_chain(facts).items()):
             stage = next((e.stage.name for e in facts.events if e.index == idx), None)
             for rs in reasons:
-                kind = {"writer_inactive": "writer_outside_rights", "writer_no_right": "writer_outside_rights"}.get(
-                    rs.code, rs.code
-                )
+                kind = _CHAIN_ANOMALY.get(rs.code, rs.code)
                 add(kind, index=idx, stage=stage, detail=rs.text("en"))
     if row is not None and row.compliance == "completed_late":
         add("result_late", stage="RESULT", detail=f"completed {row.completed_on}, due {row.due}")
@@ -510,6 +523,14 @@ def case_anomalies(
                 detail=f"recorded {row.completed_on} but anchored {anchored_on}, due {row.due}",
             )
     return out
+
+
+_CHAIN_ANOMALY = {
+    "writer_inactive": "writer_outside_rights",
+    "writer_no_right": "writer_outside_rights",
+    "dispute_not_opener": "writer_outside_rights",
+    "dispute_ref_invalid": "out_of_order",
+}
 
 
 def outbox_anomalies(entries: Iterable[dict[str, Any]], *, now: float, thresholds: AuditThresholds) -> list[Anomaly]:
@@ -560,10 +581,11 @@ def scan(
         errors.append(f"registry: {exc}")
     n = 0
     headers = [h for _, h in book.store.iter_json(CASE_PREFIX)]
-    all_facts: dict[str, ChainFacts] = {}
+    all_facts: dict[tuple[int, str], ChainFacts] = {}
     if registry is not None:
         try:
-            all_facts = fetch_chain_facts_many(client, [h["serial"] for h in headers], registry_log=registry)
+            cases = [(int(h["accepting_hall"]), str(h["serial"])) for h in headers]
+            all_facts = fetch_chain_facts_many(client, cases, registry_log=registry)
         except ChainError as exc:
             errors.append(f"chain: {exc}")
             registry = None
@@ -571,7 +593,7 @@ def scan(
         n += 1
         serial = h["serial"]
         recs = book.records(serial)
-        facts: ChainFacts | None = all_facts.get(serial)
+        facts: ChainFacts | None = all_facts.get((int(h["accepting_hall"]), serial))
         row = case_row(h, recs, book.catalogue, today=day, near_due_days=thresholds.near_due_days)
         if facts is None:
             continue

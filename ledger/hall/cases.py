@@ -10,8 +10,15 @@ asynchronously::
                        applicant={"name": "张三", "id_number": "...", "phone": "13800000000"},
                        materials=[Upload("id_card", "id.pdf", data), ...], staff="window-1")
 
+Records are format 2 (:mod:`ledger.core.records`): every record carries ``at`` (when its act
+happened) and, after INTAKE, ``intake_commitment`` (the INTAKE record's commitment, kept in the case
+header), so no record of one case can be anchored into another. A case is the pair (accepting hall,
+serial); the serial names its hall (``TB<yyyymmdd>-<hall:03d>-<n:05d>``, :func:`serial_hall`), so a
+hall's store is keyed by serial alone and a case another hall opened under this hall's serial is
+never mixed with the real one (the indexer ignores it).
+
 Store keys: ``case/<serial>`` (header), ``rec/<serial>/<seq:06d>`` (records with salts, files and
-anchor state), ``meta/serial/<yyyymmdd>`` (serial counter), ``blob/<sha256>`` (files).
+anchor state), ``meta/serial/<yyyymmdd>`` (serial counter), ``blob/<digest>`` (files, by the suite's digest).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from typing import Any
 from ledger.core.materials import MaterialFile, MaterialSet
 from ledger.core.records import SaltedRecord
 from ledger.core.stages import Stage
+from ledger.core.suites import INTL, Suite
 from ledger.core.text import ascii_code, clean_name, clean_text
 from ledger.core.timefmt import CST, now_iso
 from ledger.errors import CaseHeldError, InputError, NotFoundError
@@ -43,6 +51,9 @@ __all__ = [
     "case_status",
     "check_id_number",
     "check_phone",
+    "join_list",
+    "serial_hall",
+    "split_list",
 ]
 
 DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -53,6 +64,25 @@ ROOT_FIELDS = {
 }
 
 _PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$", re.ASCII)
+_SERIAL = re.compile(r"^TB\d{8}-(\d{3,10})-\d{5,}$", re.ASCII)
+LIST_SEPARATOR = "、"
+"""a list in a record is one string, its items joined by U+3001 (records hold scalars only)"""
+
+
+def serial_hall(serial: str) -> int | None:
+    """The hall id a CaseLedger serial names (``TB20261201-003-00017`` → 3), ``None`` for another shape."""
+    m = _SERIAL.fullmatch(serial)
+    return int(m.group(1)) if m else None
+
+
+def join_list(items: list[str]) -> str:
+    """A list committed as one record value (``id_card、contract``)."""
+    return LIST_SEPARATOR.join(items)
+
+
+def split_list(value: str) -> list[str]:
+    """The items of a list committed by :func:`join_list`."""
+    return [v for v in value.split(LIST_SEPARATOR) if v]
 
 
 def check_id_number(value: str, field: str = "applicant.id_number") -> str:
@@ -92,6 +122,7 @@ class HallIdentity:
     district: int
     account: str = ""
     name: str = ""
+    suite: Suite = INTL
 
 
 @dataclass(frozen=True)
@@ -200,7 +231,7 @@ class CaseBook:
                     "commitment": r["commitment"],
                     "fields": {k: v for k, v in r["fields"].items() if k not in ("case_serial", "stage")},
                     "withheld": sorted(r.get("withheld") or {}),
-                    "files": [{k: f[k] for k in ("kind", "name", "sha256", "size")} for f in r.get("files", [])],
+                    "files": [{k: f[k] for k in ("kind", "name", "digest", "size")} for f in r.get("files", [])],
                     "anchor": r.get("anchor") or {"state": "pending"},
                 }
             )
@@ -233,7 +264,7 @@ class CaseBook:
                 raise InputError(f, f"file {u.filename!r} is {len(u.data)} bytes; the limit is {self.max_file_bytes}")
             if not u.filename or len(u.filename) > 200:
                 raise InputError(f, "every file needs a name of at most 200 characters")
-            out.append((MaterialFile.of(u.kind, u.filename, u.data), u.data))
+            out.append((MaterialFile.of(u.kind, u.filename, u.data, suite=self.hall.suite), u.data))
         return out
 
     def _put_record(
@@ -246,13 +277,26 @@ class CaseBook:
         *,
         open_case: dict[str, Any] | None = None,
         outbox_seq: int | None = None,
+        at: str | None = None,
+        resolves: int | None = None,
     ) -> SaltedRecord:
         files = files or []
+        suite = self.hall.suite
         if files:
             root_f, count_f = ROOT_FIELDS[stage]
-            mset = MaterialSet.new([m for m, _ in files])
+            mset = MaterialSet.new([m for m, _ in files], suite)
             fields = {**fields, root_f: mset.root.hex(), count_f: len(files)}
-        rec = SaltedRecord.new(header["serial"], stage, fields)
+        rec = SaltedRecord.new(
+            header["serial"],
+            stage,
+            fields,
+            at=at or now_iso(),
+            intake_commitment=None if stage == Stage.INTAKE else self._intake_commitment(header),
+            resolves=resolves,
+            suite=suite,
+        )
+        if stage == Stage.INTAKE:
+            header["intake_commitment"] = "0x" + rec.commitment.hex()
         seq = int(header["next_seq"])
         header["next_seq"] = seq + 1
         key = record_key(header["serial"], seq)
@@ -275,14 +319,26 @@ class CaseBook:
         )
         self.outbox.enqueue(
             wb,
+            accepting_hall=int(header["accepting_hall"]),
             serial=header["serial"],
             rec_key=key.decode(),
             stage=stage,
             commitment=rec.commitment,
+            ref=resolves or 0,
             open_case=open_case,
             seq=outbox_seq,
         )
         return rec
+
+    def _intake_commitment(self, header: dict[str, Any]) -> str:
+        """Event 0's commitment, which every later record of the case names."""
+        c = header.get("intake_commitment")
+        if isinstance(c, str):
+            return c
+        for r in self.records(header["serial"]):
+            if r["stage"] == Stage.INTAKE.name:
+                return "0x" + str(r["commitment"])
+        raise InputError("serial", f"case {header['serial']} has no intake record at this hall yet")
 
     def _next_serial(self, wb: WriteBatch) -> str:
         day = datetime.now(CST).strftime("%Y%m%d")
@@ -364,7 +420,6 @@ class CaseBook:
                 "applicant_name": name,
                 "applicant_id_number": id_number,
                 "applicant_phone": phone,
-                "intake_at": header["created_at"],
                 "intake_staff": staff,
                 "time_limit_working_days": item.time_limit_working_days,
             }
@@ -378,14 +433,16 @@ class CaseBook:
                 intake_fields,
                 open_case={"item_code": item.code, "home_district": district.code},
                 outbox_seq=seq0,
+                at=header["created_at"],
             )
             self._put_record(
                 wb,
                 header,
                 Stage.MATERIALS,
-                {"submitted_at": header["created_at"], "supplement": False},
+                {"supplement": False},
                 files,
                 outbox_seq=seq0 + 1,
+                at=header["created_at"],
             )
             wb.put_json(case_key(serial), header)
         self.store.sync()  # durable before anyone is told it is saved; concurrent intakes share the fsync
@@ -399,6 +456,7 @@ class CaseBook:
         fields: dict[str, Any],
         files: list[tuple[MaterialFile, bytes]] | None = None,
         extra: list[tuple[Stage, dict[str, Any]]] | None = None,
+        resolves: int | None = None,
     ) -> dict[str, Any]:
         self._gates(self.write_gates)
         self._refuse_held(serial)
@@ -406,7 +464,7 @@ class CaseBook:
             header = self.header(serial)
             with self.store.write_batch(sync=False) as wb:
                 seq = self.outbox.next_seq()
-                self._put_record(wb, header, stage, fields, files, outbox_seq=seq)
+                self._put_record(wb, header, stage, fields, files, outbox_seq=seq, resolves=resolves)
                 for i, (st, f) in enumerate(extra or [], start=1):
                     self._put_record(wb, header, st, f, outbox_seq=seq + i)
                 wb.put_json(case_key(serial), header)
@@ -442,17 +500,10 @@ class CaseBook:
             raise InputError("decision", "acceptance has already been decided for this case")
         if not accepted and not reason.strip():
             raise InputError("reason", "a rejection needs a reason")
-        fields = {
-            "decision": "accepted" if accepted else "rejected",
-            "reason": reason,
-            "staff": staff,
-            "at": now_iso(),
-        }
+        fields = {"decision": "accepted" if accepted else "rejected", "reason": reason, "staff": staff}
         extra = None
         if not accepted:
-            extra = [
-                (Stage.RESULT, {"decision": "not_accepted", "note": reason, "staff": staff, "decided_at": now_iso()})
-            ]
+            extra = [(Stage.RESULT, {"decision": "not_accepted", "note": reason, "staff": staff})]
         return self._append(serial, Stage.ACCEPTANCE, fields, extra=extra)
 
     def _require_accepted_open(self, serial: str) -> list[tuple[Stage, dict[str, Any]]]:
@@ -470,7 +521,7 @@ class CaseBook:
         step = step.strip()
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", step) or step.startswith("supplement"):
             raise InputError("step", "a step is a short lowercase name such as 'review' or 'site_inspection'")
-        return self._append(serial, Stage.PROCESS, {"step": step, "note": note, "staff": staff, "at": now_iso()})
+        return self._append(serial, Stage.PROCESS, {"step": step, "note": note, "staff": staff})
 
     def request_supplement(self, serial: str, *, materials: list[str], note: str, staff: str) -> dict[str, Any]:
         """补正: ask the accepting hall for more or corrected materials."""
@@ -484,10 +535,9 @@ class CaseBook:
                 raise InputError("materials", f"{m!r} is not a material of {item.code}")
         fields = {
             "step": "supplement_requested",
-            "requested_materials": materials,
+            "requested_materials": join_list(materials),
             "note": note,
             "staff": staff,
-            "at": now_iso(),
         }
         return self._append(serial, Stage.PROCESS, fields)
 
@@ -512,7 +562,7 @@ class CaseBook:
             if u.kind not in item.material_codes:
                 raise InputError(f"materials.{u.kind}", f"{u.kind!r} is not a material of {item.code}")
         files = self._files(materials, "materials")
-        fields = {"submitted_at": now_iso(), "supplement": True, "note": note, "staff": staff}
+        fields = {"supplement": True, "note": note, "staff": staff}
         return self._append(serial, Stage.MATERIALS, fields, files)
 
     def decide(self, serial: str, *, approved: bool, note: str, document: Upload | None, staff: str) -> dict[str, Any]:
@@ -520,12 +570,7 @@ class CaseBook:
         self._require_home(serial)
         self._require_accepted_open(serial)
         files = self._files([document], "document") if document else None
-        fields = {
-            "decision": "approved" if approved else "denied",
-            "note": note,
-            "staff": staff,
-            "decided_at": now_iso(),
-        }
+        fields = {"decision": "approved" if approved else "denied", "note": note, "staff": staff}
         return self._append(serial, Stage.RESULT, fields, files)
 
     def deliver(self, serial: str, *, method: str, note: str, staff: str) -> dict[str, Any]:
@@ -538,7 +583,7 @@ class CaseBook:
             raise InputError("serial", "the result has already been delivered")
         if method not in ("counter", "post", "electronic"):
             raise InputError("method", "delivery method is one of counter, post, electronic")
-        return self._append(serial, Stage.DELIVERY, {"method": method, "note": note, "staff": staff, "at": now_iso()})
+        return self._append(serial, Stage.DELIVERY, {"method": method, "note": note, "staff": staff})
 
     def reissue(self, serial: str, *, staff: str) -> dict[str, Any]:
         """A held case (its INTAKE refused on chain: the serial was someone else's) taken in again under a
@@ -604,7 +649,7 @@ class CaseBook:
                 continue
             files = []
             for f in r.get("files", []):
-                files.append({**f, "data": base64.b64encode(self.store.get_blob(f["sha256"])).decode()})
+                files.append({**f, "data": base64.b64encode(self.store.get_blob(f["digest"])).decode()})
             out.append(
                 {
                     "index": a["index"],
@@ -624,12 +669,16 @@ class CaseBook:
         }
 
     # ------------------------------------------------------------------ disputes (see ledger.hall.disputes)
-    def append_dispute(self, serial: str, stage: Stage, fields: dict[str, Any]) -> dict[str, Any]:
+    def append_dispute(
+        self, serial: str, stage: Stage, fields: dict[str, Any], *, resolves: int | None = None
+    ) -> dict[str, Any]:
         """Store a DISPUTE_OPENED / DISPUTE_RESOLVED record on a case this hall holds, queued for anchoring.
 
-        Anchored with this hall's own key, which needs the registry's dispute-officer role.
-        The rules (an open dispute to resolve, a report to commit to) live in :mod:`ledger.hall.disputes`.
+        Anchored with this hall's own key, which needs the registry's dispute-officer role; a
+        DISPUTE_RESOLVED names the index of the DISPUTE_OPENED event it closes (``resolves``, the
+        on-chain ``ref``). The rules (an open dispute to resolve, a report to commit to, limits) live in
+        :mod:`ledger.hall.disputes`.
         """
         if stage not in (Stage.DISPUTE_OPENED, Stage.DISPUTE_RESOLVED):
             raise InputError("stage", f"{stage.name} is not a dispute stage")
-        return self._append(serial, stage, fields)
+        return self._append(serial, stage, fields, resolves=resolves)

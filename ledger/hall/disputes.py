@@ -6,13 +6,19 @@
    uploaded document against this hall's own proof of it (:func:`check_document`). Each check is
    stored under the SHA-256 of its report's RFC 8785 canonical JSON (:func:`ledger.verify.checks.report_sha256`).
 3. **Resolve** — a DISPUTE_RESOLVED record whose fields include ``report_sha256`` and ``verdict``, so
-   the on-chain commitment covers the exact report the decision rests on.
+   the on-chain commitment covers the exact report the decision rests on. It names the dispute it
+   closes by the on-chain index of its DISPUTE_OPENED event (``resolves``, the log's ``ref``): only
+   this hall (the opener, whichever of its keys is current) or an arbiter can close it on chain.
+
+Limits (so that nobody can exhaust a case's disputes): one open dispute per dispute officer per case,
+and :data:`MAX_OPEN_PER_HALL` per hall per case (the contract's per-opener limit); more is a
+:class:`ConflictError` (HTTP 409).
 
 ::
 
     d = open_dispute(book, serial, reason="申请人称提交的身份证复印件被替换", staff="officer-1")
     check = check_bundle(book, client, serial, bundle, staff="officer-1")
-    resolve_dispute(book, serial, d.seq, report_sha256=check.sha256, conclusion="材料未被篡改", staff="officer-1")
+    resolve_dispute(book, serial, d.index, report_sha256=check.sha256, conclusion="材料未被篡改", staff="officer-1")
 
 Store keys: ``dcheck/<serial>/<sha256>`` the stored checks (the report itself and who ran it).
 """
@@ -32,8 +38,9 @@ from ledger.core.bundle import EvidenceBundle
 from ledger.core.facts import ChainFacts
 from ledger.core.records import canonical_bytes
 from ledger.core.stages import Stage
+from ledger.core.suites import suite_named
 from ledger.core.timefmt import now_iso
-from ledger.errors import ConfigError, InputError, NotFoundError, VerificationError
+from ledger.errors import ConfigError, ConflictError, InputError, NotFoundError, VerificationError
 from ledger.hall.cases import CaseBook
 from ledger.hall.evidence import find_document_proof
 from ledger.hall.keys import check_key, check_prefix
@@ -55,6 +62,9 @@ __all__ = [
 ]
 
 MAX_TEXT = 2000
+MAX_OPEN_PER_OFFICER = 1
+MAX_OPEN_PER_HALL = 3
+"""as the contract's ``MAX_OPEN_DISPUTES_PER_OPENER``: this hall is one opener on chain"""
 
 
 class DocumentReport(BaseModel):
@@ -66,7 +76,8 @@ class DocumentReport(BaseModel):
     chain_id: int
     ledger: str
     file_name: str
-    sha256: str
+    digest: str
+    suite: str = "intl"
     size: int
     status: Literal["match", "mismatch"]
     reasons: list[Reason] = []
@@ -95,7 +106,7 @@ class StoredCheck(BaseModel):
     kind: Literal["bundle", "document"]
     serial: str
     sha256: str
-    verdict: Literal["match", "mismatch"]
+    verdict: Literal["match", "mismatch", "incomplete"]
     checked_at: str
     staff: str
     hall_id: int
@@ -110,6 +121,8 @@ class StoredCheck(BaseModel):
 
 class Dispute(BaseModel):
     seq: int
+    index: int | None
+    """the on-chain index of its DISPUTE_OPENED event (``None`` until anchored): what a resolution names"""
     serial: str
     commitment: str
     reason: str
@@ -135,7 +148,7 @@ def list_disputes(book: CaseBook, serial: str) -> list[Dispute]:
     book.header(serial)
     recs = book.records(serial)
     resolved = {
-        r["fields"].get("dispute_commitment"): r
+        r["fields"].get("resolves"): r
         for r in recs
         if r["stage"] == Stage.DISPUTE_RESOLVED.name and (r.get("anchor") or {}).get("state") != "refused"
     }
@@ -144,7 +157,8 @@ def list_disputes(book: CaseBook, serial: str) -> list[Dispute]:
         if r["stage"] != Stage.DISPUTE_OPENED.name:
             continue
         f = r["fields"]
-        res = resolved.get(r["commitment"])
+        index = (r.get("anchor") or {}).get("index")
+        res = resolved.get(index) if index is not None else None
         resolution = None
         if res is not None:
             rf = res["fields"]
@@ -155,17 +169,18 @@ def list_disputes(book: CaseBook, serial: str) -> list[Dispute]:
                 "verdict": rf.get("verdict"),
                 "conclusion": rf.get("conclusion"),
                 "resolved_by": rf.get("staff"),
-                "resolved_at": rf.get("resolved_at"),
+                "resolved_at": rf.get("at"),
                 "anchor": res.get("anchor") or {"state": "pending"},
             }
         out.append(
             Dispute(
                 seq=r["seq"],
+                index=None if index is None else int(index),
                 serial=serial,
                 commitment=r["commitment"],
                 reason=str(f.get("reason", "")),
                 opened_by=str(f.get("staff", "")),
-                opened_at=str(f.get("opened_at", "")),
+                opened_at=str(f.get("at", "")),
                 anchor=r.get("anchor") or {"state": "pending"},
                 status="resolved" if resolution else "open",
                 resolution=resolution,
@@ -174,38 +189,67 @@ def list_disputes(book: CaseBook, serial: str) -> list[Dispute]:
     return out
 
 
-def _dispute(book: CaseBook, serial: str, seq: int) -> Dispute:
+def _dispute_by_seq(book: CaseBook, serial: str, seq: int) -> Dispute:
     for d in list_disputes(book, serial):
         if d.seq == seq:
             return d
-    raise NotFoundError(f"case {serial} has no dispute {seq} at this hall")
+    raise NotFoundError(f"case {serial} has no dispute record {seq} at this hall")
+
+
+def _dispute(book: CaseBook, serial: str, index: int) -> Dispute:
+    for d in list_disputes(book, serial):
+        if d.index == index:
+            return d
+    raise NotFoundError(f"case {serial} has no anchored dispute at event {index} at this hall")
 
 
 def open_dispute(book: CaseBook, serial: str, *, reason: str, staff: str) -> Dispute:
-    """争议提起: a DISPUTE_OPENED record, queued for anchoring with this hall's key."""
+    """争议提起: a DISPUTE_OPENED record, queued for anchoring with this hall's key.
+
+    :class:`ConflictError` when this officer already has an open dispute on the case, or the hall
+    has :data:`MAX_OPEN_PER_HALL` (another party can still open theirs at their own hall).
+    """
     book.header(serial)
     why = _text(reason, "reason", required=True)
     with book.lock:
+        live = [d for d in list_disputes(book, serial) if d.status == "open" and d.anchor.get("state") != "refused"]
+        if sum(1 for d in live if d.opened_by == staff) >= MAX_OPEN_PER_OFFICER:
+            raise ConflictError(
+                f"您在办件 {serial} 上已有一项未结争议，请先处理该争议。 / "
+                f"You already have an open dispute on case {serial}: resolve it first."
+            )
+        if len(live) >= MAX_OPEN_PER_HALL:
+            raise ConflictError(
+                f"本厅在办件 {serial} 上已有 {MAX_OPEN_PER_HALL} 项未结争议，请先处理其中一项。 / "
+                f"This hall already has {MAX_OPEN_PER_HALL} open disputes on case {serial}: resolve one first."
+            )
         before = {r["seq"] for r in book.records(serial)}
-        book.append_dispute(serial, Stage.DISPUTE_OPENED, {"reason": why, "staff": staff, "opened_at": now_iso()})
+        book.append_dispute(serial, Stage.DISPUTE_OPENED, {"reason": why, "staff": staff})
         new = [r["seq"] for r in book.records(serial) if r["seq"] not in before]
-    return _dispute(book, serial, new[0])
+    return _dispute_by_seq(book, serial, new[0])
 
 
 def resolve_dispute(
-    book: CaseBook, serial: str, seq: int, *, report_sha256: str, conclusion: str, staff: str
+    book: CaseBook, serial: str, index: int, *, report_sha256: str | None, conclusion: str, staff: str
 ) -> Dispute:
-    """争议处理: a DISPUTE_RESOLVED record committing to a stored check's report (its SHA-256 and verdict)."""
+    """争议处理: a DISPUTE_RESOLVED record naming dispute ``index`` and committing to a stored check's report.
+
+    ``report_sha256`` picks one of the case's stored checks; ``None`` takes the latest one.
+    """
     text = _text(conclusion, "conclusion", required=True)
     with book.lock:
-        d = _dispute(book, serial, seq)
+        d = _dispute(book, serial, index)
         if d.status == "resolved":
-            raise InputError("dispute", f"dispute {seq} of case {serial} is already resolved")
-        if d.anchor.get("state") == "refused":
-            raise InputError(
-                "dispute", f"dispute {seq} was refused by the chain ({d.anchor.get('rule')}); open a new one"
+            raise ConflictError(
+                f"办件 {serial} 的争议 {index} 已处理。 / Dispute {index} of case {serial} is already resolved."
             )
-        check = get_check(book, serial, report_sha256)
+        if report_sha256 is None:
+            checks = list_checks(book, serial)
+            if not checks:
+                raise InputError("report_sha256", f"case {serial} has no stored verification report yet: verify first")
+            check = checks[-1]
+        else:
+            check = get_check(book, serial, report_sha256)
         fields = {
             "dispute_commitment": d.commitment,
             "report_sha256": check.sha256,
@@ -213,15 +257,19 @@ def resolve_dispute(
             "verdict": check.verdict,
             "conclusion": text,
             "staff": staff,
-            "resolved_at": now_iso(),
         }
-        book.append_dispute(serial, Stage.DISPUTE_RESOLVED, fields)
-    return _dispute(book, serial, seq)
+        book.append_dispute(serial, Stage.DISPUTE_RESOLVED, fields, resolves=index)
+    return _dispute(book, serial, index)
 
 
 # ------------------------------------------------------------------------------------------ checks
 def _store_check(
-    book: CaseBook, serial: str, kind: Literal["bundle", "document"], report: BaseModel, ok: bool, staff: str
+    book: CaseBook,
+    serial: str,
+    kind: Literal["bundle", "document"],
+    report: BaseModel,
+    verdict: Literal["match", "mismatch", "incomplete"],
+    staff: str,
 ) -> StoredCheck:
     payload: dict[str, Any] = json.loads(report.model_dump_json())
     # the same bytes as ledger.verify.checks.report_sha256 for a VerificationReport
@@ -230,7 +278,7 @@ def _store_check(
         kind=kind,
         serial=serial,
         sha256=digest,
-        verdict="match" if ok else "mismatch",
+        verdict=verdict,
         checked_at=now_iso(),
         staff=staff,
         hall_id=book.hall.hall_id,
@@ -262,23 +310,29 @@ def check_bundle(
     book: CaseBook, client: ChainClient, serial: str, bundle: EvidenceBundle, *, staff: str
 ) -> StoredCheck:
     """Verify an uploaded evidence bundle of ``serial`` against the chain and store the report."""
-    book.header(serial)
+    header = book.header(serial)
     if bundle.serial != serial:
         raise InputError("bundle.serial", f"the bundle is for case {bundle.serial}, not {serial}")
-    report = verify_bundle(bundle, fetch_chain_facts(client, serial))
-    return _store_check(book, serial, "bundle", report, report.ok, staff)
+    if bundle.accepting_hall != int(header["accepting_hall"]):
+        raise InputError(
+            "bundle.accepting_hall",
+            f"the bundle is for hall {bundle.accepting_hall}'s case, this hall holds hall {header['accepting_hall']}'s",
+        )
+    report = verify_bundle(bundle, fetch_chain_facts(client, bundle.accepting_hall, serial))
+    return _store_check(book, serial, "bundle", report, report.verdict, staff)
 
 
 def document_report(serial: str, data: bytes, file_name: str, facts: ChainFacts, proof: Any | None) -> DocumentReport:
     """Pure: the outcome of checking ``data`` with ``proof`` (a :class:`ledger.hall.evidence.DocumentProof`
-    or ``None`` when the hall holds no file with that hash) against ``facts``."""
-    digest = hashlib.sha256(data).hexdigest()
+    or ``None`` when the hall holds no file with that digest) against ``facts``."""
+    suite = suite_named(facts.suite)
     base: dict[str, Any] = {
         "serial": serial,
         "chain_id": facts.chain_id,
         "ledger": facts.ledger,
         "file_name": file_name,
-        "sha256": digest,
+        "digest": suite.hexdigest(data),
+        "suite": suite.name,
         "size": len(data),
     }
     if proof is None:
@@ -300,7 +354,7 @@ def document_report(serial: str, data: bytes, file_name: str, facts: ChainFacts,
         "tx": event.tx,
     }
     try:
-        verify_document(data, proof.proof, proof.record, event)
+        verify_document(data, proof.proof, proof.record, event, suite)
     except VerificationError as exc:
         code = "material_content_mismatch" if exc.where == proof.proof.file.name else "material_mismatch"
         reasons.append(Reason(code=code, detail=str(exc)))
@@ -313,13 +367,14 @@ def check_document(
     """Was this exact file submitted (or issued) in ``serial``? Proof from this hall's own records."""
     if not data:
         raise InputError("document", "the uploaded file is empty")
-    book.header(serial)
+    header = book.header(serial)
     dep = client.deployment
     if dep is None:
         raise ConfigError("no deployment loaded")
     try:
-        proof = find_document_proof(book, dep, serial, hashlib.sha256(data).hexdigest())
+        proof = find_document_proof(book, dep, serial, book.hall.suite.hexdigest(data))
     except NotFoundError:
         proof = None
-    report = document_report(serial, data, file_name, fetch_chain_facts(client, serial), proof)
-    return _store_check(book, serial, "document", report, report.ok, staff)
+    facts = fetch_chain_facts(client, int(header["accepting_hall"]), serial)
+    report = document_report(serial, data, file_name, facts, proof)
+    return _store_check(book, serial, "document", report, report.status, staff)

@@ -4,7 +4,8 @@
     Path("case.json").write_text(bundle.dump())
 
 Every anchored record the hall holds (its own and the verified ones received from the other hall)
-is paired with its on-chain event by commitment.
+is paired with its on-chain event by commitment; records not anchored yet are counted in the bundle's
+``pending_records`` (the verifier then says the bundle is incomplete).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ledger.chain.client import ChainClient
 from ledger.chain.deployment import Deployment
-from ledger.core.bundle import EvidenceBundle, HeldEvent, build_bundle
+from ledger.core.bundle import EvidenceBundle, ExportedBy, HeldEvent, build_bundle
 from ledger.core.materials import MaterialFile, MaterialProof, MaterialSet
 from ledger.core.records import DisclosedRecord, SaltedRecord
 from ledger.core.stages import Stage
@@ -26,7 +27,7 @@ from ledger.hall.cases import ROOT_FIELDS, CaseBook
 
 __all__ = ["DOCUMENT_PROOF_FORMAT", "DocumentProof", "export_bundle", "find_document_proof"]
 
-DOCUMENT_PROOF_FORMAT = "caseledger-document-proof/1"
+DOCUMENT_PROOF_FORMAT = "caseledger-document-proof/2"
 # Fields of a MATERIALS / RESULT record a document proof discloses; every other field is withheld
 # (its salted leaf only), so the proof carries no personal data and no staff names.
 _PROOF_DISCLOSED = frozenset(
@@ -37,9 +38,9 @@ _PROOF_DISCLOSED = frozenset(
         "materials_count",
         "documents_root",
         "documents_count",
-        "submitted_at",
+        "at",
+        "intake_commitment",
         "supplement",
-        "decided_at",
         "decision",
     }
 )
@@ -51,8 +52,10 @@ class DocumentProof(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    format: Literal["caseledger-document-proof/1"] = "caseledger-document-proof/1"
+    format: Literal["caseledger-document-proof/2"] = "caseledger-document-proof/2"
     serial: str
+    accepting_hall: int
+    suite: Literal["intl", "gm"]
     chain_id: int
     ledger: str
     registry: str
@@ -71,30 +74,37 @@ def export_bundle(
     include_files: bool = False,
     leave_out_kinds: Iterable[str] = (),
 ) -> EvidenceBundle:
-    book.header(serial)  # NotFoundError when the hall does not hold the case
+    header = book.header(serial)  # NotFoundError when the hall does not hold the case
     dep = client.deployment
     if dep is None:
         raise ConfigError("no deployment loaded")
-    events = {e.commitment.hex(): e for e in client.case_events(serial)}
+    suite = book.hall.suite
+    accepting_hall = int(header["accepting_hall"])
+    events = {e.commitment.hex(): e for e in client.case_events(accepting_hall, serial)}
     times: dict[int, int] = {}
     held: list[HeldEvent] = []
+    pending = 0
     for r in book.records(serial):
         ev = events.get(r["commitment"])
         if ev is None:
+            if (r.get("anchor") or {}).get("state") != "refused":
+                pending += 1
             continue
         if ev.block_number not in times:
             times[ev.block_number] = client.block_time(ev.block_number)
         # MATERIALS records commit to the materials (``materials_root``), RESULT records to the result
         # document (``documents_root``): both get one proof per file.
         files = [MaterialFile(**f) for f in r.get("files", [])] if Stage[r["stage"]] in ROOT_FIELDS else []
-        mset = MaterialSet.new(files) if files else None
+        mset = MaterialSet.new(files, suite) if files else None
         skip = set(leave_out_kinds)
         contents = (
-            [None if f.kind in skip else book.store.get_blob(f.sha256) for f in files]
+            [None if f.kind in skip else book.store.get_blob(f.digest) for f in files]
             if files and include_files
             else None
         )
-        rec = SaltedRecord(serial=serial, stage=Stage[r["stage"]], fields=r["fields"], salts=r["salts"])
+        rec = SaltedRecord(
+            serial=serial, stage=Stage[r["stage"]], fields=r["fields"], salts=r["salts"], suite=suite.name
+        )
         held.append(
             HeldEvent(
                 record=rec,
@@ -107,26 +117,31 @@ def export_bundle(
         )
     return build_bundle(
         serial=serial,
+        accepting_hall=accepting_hall,
+        suite=suite.name,
         chain_id=dep.chain_id,
         ledger=dep.ledger,
         registry=dep.registry,
         exported_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        exported_by={"hall_id": book.hall.hall_id, "district": book.hall.district, "name": book.hall.name},
+        exported_by=ExportedBy(hall_id=book.hall.hall_id, name=book.hall.name),
+        pending_records=pending,
         held=held,
         withhold=withhold,
         include_files=include_files,
     )
 
 
-def find_document_proof(book: CaseBook, deployment: Deployment, serial: str, sha256: str) -> DocumentProof:
-    """The proof of the file with this SHA-256 in ``serial`` (a material or the result document).
+def find_document_proof(book: CaseBook, deployment: Deployment, serial: str, digest: str) -> DocumentProof:
+    """The proof of the file with this digest (the deployment's suite: SHA-256 or SM3) in ``serial``.
 
-    Only anchored records are searched. :class:`NotFoundError` when the case holds no such file.
+    A material or the result document; only anchored records are searched. :class:`NotFoundError`
+    when the case holds no such file.
     """
-    digest = sha256.strip().lower()
+    digest = digest.strip().lower()
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-        raise InputError("sha256", "the SHA-256 of the file: 64 hexadecimal digits")
-    book.header(serial)
+        raise InputError("digest", f"the {book.hall.suite.hash_name} digest of the file: 64 hexadecimal digits")
+    header = book.header(serial)
+    suite = book.hall.suite
     for r in book.records(serial):
         stage = Stage[r["stage"]]
         anchor = r.get("anchor") or {}
@@ -134,16 +149,18 @@ def find_document_proof(book: CaseBook, deployment: Deployment, serial: str, sha
             continue
         files = [MaterialFile(**f) for f in r.get("files", [])]
         for i, f in enumerate(files):
-            if f.sha256 == digest:
-                rec = SaltedRecord(serial=serial, stage=stage, fields=r["fields"], salts=r["salts"])
+            if f.digest == digest:
+                rec = SaltedRecord(serial=serial, stage=stage, fields=r["fields"], salts=r["salts"], suite=suite.name)
                 return DocumentProof(
                     serial=serial,
+                    accepting_hall=int(header["accepting_hall"]),
+                    suite=suite.name,
                     chain_id=deployment.chain_id,
                     ledger=deployment.ledger,
                     registry=deployment.registry,
                     event_index=int(anchor["index"]),
                     stage=stage.name,
                     record=rec.disclose(withhold=set(rec.fields) - _PROOF_DISCLOSED),
-                    proof=MaterialSet.new(files).proof(i),
+                    proof=MaterialSet.new(files, suite).proof(i),
                 )
-    raise NotFoundError(f"case {serial} has no anchored file with SHA-256 {digest} at this hall")
+    raise NotFoundError(f"case {serial} has no anchored file with digest {digest} at this hall")

@@ -1,13 +1,17 @@
 """Follows the CaseLedger contract's logs into the hall's local index, and drives transfers.
 
 From a persisted cursor (``meta/indexer_cursor``, the last block indexed) up to
-``head - confirmations``, in chunks::
+``head - confirmations``, in chunks of at most the client's ``max_logs_range`` blocks (one bounded
+``eth_getLogs`` each)::
 
     idx = Indexer(store, client, book, confirmations=1)
     idx.run_once()           # or idx.start() for the background thread
 
 * ``caseid/<0x..>`` → the case's serial, home district and accepting hall (every case on chain);
-* a case opened for this hall's district elsewhere gets a local case header (``source: chain``);
+* a case opened for this hall's district elsewhere gets a local case header (``source: chain``) —
+  only when its serial names the hall that opened it (:func:`ledger.hall.cases.serial_hall`), so a
+  hall that opens another hall's serial (serial squatting) creates nothing here, and the real case
+  still arrives; an event is kept only for the case whose (accepting hall, serial) the local header holds;
 * ``chainev/<serial>/<index:06d>`` → each on-chain event of a case this hall is party to;
 * an event written by another hall whose record this hall does not hold marks the case for a
   pull (``xfer/<serial>``), which :class:`ledger.hall.transfer.TransferWorker` carries out.
@@ -31,7 +35,7 @@ from typing import Any
 
 from ledger.chain.client import ChainClient
 from ledger.errors import ChainError
-from ledger.hall.cases import CaseBook
+from ledger.hall.cases import CaseBook, serial_hall
 from ledger.hall.keys import (
     CASE_ID_PREFIX,
     CHAIN_EVENT_PREFIX,
@@ -62,7 +66,7 @@ class Indexer(BackgroundWorker):
         *,
         confirmations: int = 0,
         interval: float = 1.0,
-        chunk: int = 2000,
+        chunk: int | None = None,
         on_transfer_needed: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
@@ -71,7 +75,9 @@ class Indexer(BackgroundWorker):
         self.book = book
         self.confirmations = confirmations
         self.interval = interval
-        self.chunk = chunk
+        self.chunk = min(chunk or client.max_logs_range, client.max_logs_range)
+        self.squatted = 0
+        """cases seen whose serial does not name the hall that opened them (ignored)"""
         self.on_transfer_needed = on_transfer_needed
         self.head: int | None = None
         self.last_error: str | None = None
@@ -148,6 +154,15 @@ class Indexer(BackgroundWorker):
                     "item_code": o.item_code,
                     "block": o.block_number,
                 }
+                if serial_hall(o.serial) != o.accepting_hall:
+                    # another hall opened a serial that is not its own: never a case of ours
+                    self.squatted += 1
+                    log.warning(
+                        "indexer: case %s was opened by hall %d, but its serial names another hall; ignored",
+                        o.serial,
+                        o.accepting_hall,
+                    )
+                    continue
                 cases[o.case_id] = info
                 wb.put_json(case_id_key(o.case_id), info)
                 party = o.home_district == hall.district or o.accepting_hall == hall.hall_id
@@ -173,6 +188,9 @@ class Indexer(BackgroundWorker):
                 serial = str(info["serial"])
                 if not (info.get("new") or self.book.has_case(serial)):
                     continue
+                held_by = int(self.book.header(serial)["accepting_hall"]) if not info.get("new") else None
+                if held_by is not None and held_by != int(str(info["accepting_hall"])):
+                    continue  # same serial, another hall's case: not the one this hall holds
                 wb.put_json(
                     chain_event_key(serial, e.index),
                     {
@@ -182,6 +200,7 @@ class Indexer(BackgroundWorker):
                         "writer": e.writer,
                         "commitment": e.commitment.hex(),
                         "head": e.head.hex(),
+                        "ref": e.ref,
                         "block": e.block_number,
                         "tx": e.tx_hash,
                     },

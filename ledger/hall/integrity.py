@@ -196,9 +196,9 @@ def check_against_chain(
         if info is not None:
             return str(info["serial"])
         if not by_case:  # built once, only when a case id is not in the indexer's map
-            for k, _ in store.iter_prefix(CASE_PREFIX):
+            for k, h in store.iter_json(CASE_PREFIX):
                 serial = k[len(CASE_PREFIX) :].decode()
-                by_case["0x" + case_id(serial).hex()] = serial
+                by_case["0x" + case_id(int(h["accepting_hall"]), serial).hex()] = serial
         return by_case.get(cid)
 
     # A restored (or recovering) store may lack this hall's events up to the head its serial check reached

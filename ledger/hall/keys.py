@@ -23,7 +23,7 @@
     audit/last_scan                 the last anomaly scan                    audit
     meta/indexer_cursor             last block the indexer has read          indexer, backup
     meta/restored                   written by a restore from backup         backup, indexer, transfer
-    meta/store_init                 the store marker written once by Store.init (hall, layout, id)   store
+    meta/store_init                 the store marker written once by Store.init (hall, layout, format, suite, id)  store
     meta/generation                 counts the node's starts (also in <data dir>/store.generation)    integrity
     meta/serial_check               the serial check against the chain after a restore               integrity
     idem/<user>/<sha256 of key>     first answers of Idempotency-Key requests                        idempotency

@@ -90,16 +90,20 @@ class Outbox:
         self,
         wb: WriteBatch,
         *,
+        accepting_hall: int,
         serial: str,
         rec_key: str,
         stage: Stage,
         commitment: bytes,
+        ref: int = 0,
         open_case: dict[str, Any] | None = None,
         seq: int | None = None,
     ) -> int:
         """Add an entry inside the caller's write batch (caller holds ``lock``); returns its seq.
 
-        ``seq`` lets a caller that enqueues several entries in one batch pass the next numbers itself.
+        The case is ``(accepting_hall, serial)`` (its on-chain id is derived from both); ``ref`` names
+        the dispute a DISPUTE_RESOLVED closes. ``seq`` lets a caller that enqueues several entries in
+        one batch pass the next numbers itself.
         """
         if seq is None:
             seq = self.next_seq()
@@ -108,8 +112,10 @@ class Outbox:
             outbox_key(seq),
             {
                 "seq": seq,
+                "accepting_hall": accepting_hall,
                 "serial": serial,
                 "rec_key": rec_key,
+                "ref": ref,
                 "stage": stage.name,
                 "commitment": commitment.hex(),
                 "open": open_case,
@@ -231,6 +237,11 @@ class Outbox:
         return self.store.count_prefix(HELD_PREFIX)
 
 
+def _case(e: dict[str, Any]) -> tuple[int, str]:
+    """An entry's case: (accepting hall, serial), as its on-chain id is derived."""
+    return int(e["accepting_hall"]), str(e["serial"])
+
+
 def _items(entries: list[dict[str, Any]]) -> tuple[list[OpenItem], list[AppendItem]]:
     opens: list[OpenItem] = []
     appends: list[AppendItem] = []
@@ -240,7 +251,9 @@ def _items(entries: list[dict[str, Any]]) -> tuple[list[OpenItem], list[AppendIt
             o = e["open"]
             opens.append(OpenItem(e["serial"], o["item_code"], int(o["home_district"]), c))
         else:
-            appends.append(AppendItem(e["serial"], Stage[e["stage"]], c))
+            appends.append(
+                AppendItem(int(e["accepting_hall"]), e["serial"], Stage[e["stage"]], c, int(e.get("ref", 0)))
+            )
     return opens, appends
 
 
@@ -467,14 +480,14 @@ class OutboxSender(BackgroundWorker):
 
     def _select(self) -> list[dict[str, Any]]:
         """The next batch: whole runs of cases' pending events, oldest first, within the limits."""
-        busy = {e["serial"] for f in self._in_flight for e in f.entries}
+        busy = {_case(e) for f in self._in_flight for e in f.entries}
         in_flight_n = sum(len(f.entries) for f in self._in_flight)
         window = self.outbox.pending(limit=in_flight_n + 4 * self.batch_max)
-        by_case: dict[str, list[dict[str, Any]]] = {}
+        by_case: dict[tuple[int, str], list[dict[str, Any]]] = {}
         for e in window:
-            if e["serial"] in busy:
+            if _case(e) in busy:
                 continue
-            by_case.setdefault(e["serial"], []).append(e)
+            by_case.setdefault(_case(e), []).append(e)
         batch: list[dict[str, Any]] = []
         gas = 0.0
         for run in by_case.values():
@@ -573,11 +586,11 @@ class OutboxSender(BackgroundWorker):
             if exc.rule in HALL_WIDE_RULES:
                 raise
             first_error = exc
-        groups: dict[str, list[dict[str, Any]]] = {}
+        groups: dict[tuple[int, str], list[dict[str, Any]]] = {}
         for e in batch:
-            groups.setdefault(e["serial"], []).append(e)
+            groups.setdefault(_case(e), []).append(e)
         ok: list[dict[str, Any]] = []
-        for serial, group in groups.items():
+        for (_, serial), group in groups.items():
             for k in range(1, len(group) + 1):
                 try:
                     self._estimate(group[:k])
@@ -613,12 +626,8 @@ class OutboxSender(BackgroundWorker):
         found: list[ChainEvent] = []
         if pending:
             hall = self._hall_id()
-            for lo in range(start, head + 1, 5000):
-                found += [
-                    ev
-                    for ev in self.client.hall_events(hall, lo, min(head, lo + 4999))
-                    if ev.commitment.hex() in pending
-                ]
+            # bounded: the client asks at most its max_logs_range blocks per eth_getLogs
+            found = [ev for ev in self.client.hall_events(hall, start, head) if ev.commitment.hex() in pending]
         done = [(pending[ev.commitment.hex()], ev, self._block_time(ev.block_number)) for ev in found]
         hashes = {b: h for b in {ev.block_number for ev in found} if (h := self._hash_at(b)) is not None}
         self.outbox.mark_anchored_many(done, scan_from=head, block_hashes=hashes)

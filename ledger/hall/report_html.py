@@ -34,6 +34,17 @@ _T: dict[str, tuple[str, str]] = {
     "verdict": ("结论", "Verdict"),
     "all_match": ("全部一致：证据与链上记录相符", "All match: the evidence agrees with the chain"),
     "some_mismatch": ("存在不一致：见下表标红事件", "Mismatch found: see the events marked below"),
+    "incomplete": ("证据不完整，不能认定一致", "Incomplete: cannot be taken as a match"),
+    "late_title": ("上链时间提示", "Anchoring time"),
+    "late_note": (
+        "以下事件的上链时间比记录所称办理时间晚 {hours} 小时以上：{events}。办理时间仅能证明不晚于上链时间。",
+        "These events were anchored more than {hours} h after the time their records claim: {events}. "
+        "The time of the act is only proven to be no later than its anchoring block.",
+    ),
+    "claimed": ("所称办理时间", "Claimed time"),
+    "lag": ("间隔", "Lag"),
+    "suite": ("摘要算法", "Hash suite"),
+    "accepting": ("受理大厅", "Accepting hall"),
     "events": ("逐事件核验结果", "Per-event results"),
     "materials": ("材料与结果文件", "Materials and result documents"),
     "withheld": ("未披露字段（仅提供加盐叶哈希）", "Withheld fields (salted leaf hash only)"),
@@ -56,9 +67,9 @@ _T: dict[str, tuple[str, str]] = {
     "toggle": ("English", "中文"),
     "print": ("打印", "Print"),
     "footer": (
-        "本报告由区块链记录复算得出，不依赖任何一方大厅的数据库；任何人可用 caseledger verify 与链节点独立复核。",
+        "本报告由区块链记录复算得出，不依赖任何一方大厅的数据库；任何人可用 caseledger-verify 与链节点独立复核。",
         "This report is recomputed from the chain and does not rely on either hall's database; anyone can "
-        "re-check it independently with caseledger verify and a chain node.",
+        "re-check it independently with caseledger-verify and a chain node.",
     ),
 }
 _STATUS: dict[str, tuple[str, str]] = {
@@ -95,6 +106,12 @@ def _when(ts: int | None) -> str:
     return "-" if ts is None else unix_to_cst(ts)
 
 
+def _lag(s: int | None) -> str:
+    if s is None:
+        return "-"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min" if abs(s) >= 3600 else f"{s} s"
+
+
 def _reasons(reasons: list[Reason], lang: str) -> str:
     return "<br>".join(escape(r.text(lang)) for r in reasons) or "-"
 
@@ -121,12 +138,15 @@ def render_check_html(check: StoredCheck, *, lang: str = "zh", hall_name: str = 
 
     report = check.report
     ok = check.verdict == "match"
+    verdict_text = t("all_match") if ok else t("incomplete") if check.verdict == "incomplete" else t("some_mismatch")
     other = "en" if zh else "zh"
     base = escape(self_url or "")
     meta = [
         (t("serial"), escape(check.serial)),
         (t("chain"), str(int(report.get("chain_id", 0)))),
         (t("contract"), f"<span class=mono>{escape(str(report.get('ledger', '')))}</span>"),
+        (t("accepting"), escape(str(report.get("accepting_hall", "-")))),
+        (t("suite"), escape(str(report.get("suite", "intl")))),
         (t("kind"), t("kind_bundle") if check.kind == "bundle" else t("kind_document")),
         (t("checked_at"), escape(check.checked_at)),
         (t("checked_by"), escape(f"{check.staff} / {check.hall_id} {hall_name}".strip())),
@@ -140,8 +160,7 @@ def render_check_html(check: StoredCheck, *, lang: str = "zh", hall_name: str = 
         f'<button type="button" id="print">{t("print")}</button></div>',
         f"<h1>{t('title')}</h1>",
         '<dl class="meta">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in meta) + "</dl>",
-        f'<h2>{t("verdict")}</h2><p class="verdict {"ok" if ok else "bad"}">'
-        f"{t('all_match') if ok else t('some_mismatch')}</p>",
+        f'<h2>{t("verdict")}</h2><p class="verdict {"ok" if ok else "bad"}">{verdict_text}</p>',
     ]
     if check.kind == "bundle":
         parts += _bundle_sections(check.bundle_report(), t, lang, zh)
@@ -154,7 +173,8 @@ def render_check_html(check: StoredCheck, *, lang: str = "zh", hall_name: str = 
 
 def _bundle_sections(r: VerificationReport, tr: Callable[[str], str], lang: str, zh: bool) -> list[str]:
     head = "".join(
-        f"<th>{tr(k)}</th>" for k in ("idx", "stage", "status", "writer", "hall", "block", "time", "tx", "reasons")
+        f"<th>{tr(k)}</th>"
+        for k in ("idx", "stage", "status", "writer", "hall", "block", "time", "claimed", "lag", "tx", "reasons")
     )
     rows = [
         _row(
@@ -166,14 +186,22 @@ def _bundle_sections(r: VerificationReport, tr: Callable[[str], str], lang: str,
                 str(e.hall_id if e.hall_id is not None else "-"),
                 str(e.block if e.block is not None else "-"),
                 _when(e.time),
+                _when(e.claimed_time),
+                _lag(e.lag_s),
                 f"<span class=mono>{escape(e.tx or '-')}</span>",
-                _reasons(e.reasons, lang),
+                _reasons([*e.reasons, *e.findings], lang),
             ],
-            e.status != "match",
+            e.status != "match" or bool(e.findings),
         )
         for e in r.events
     ]
     out = [f"<h2>{tr('events')}</h2><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"]
+    late = [str(idx) for idx, f in r.findings if f.code == "anchored_late"]
+    if late:
+        note = tr("late_note").format(hours=f"{r.max_anchor_lag_s / 3600:g}", events=", ".join(late))
+        out.append(f'<h2>{tr("late_title")}</h2><p class="late">{escape(note)}</p>')
+    if r.reasons:
+        out.append("<ul>" + "".join(f"<li>{escape(x.text(lang))}</li>" for x in r.reasons) + "</ul>")
     if r.materials:
         mhead = "".join(f"<th>{tr(k)}</th>" for k in ("idx", "file_kind", "file", "status", "content", "reasons"))
         mrows = [
@@ -202,7 +230,7 @@ def _bundle_sections(r: VerificationReport, tr: Callable[[str], str], lang: str,
 def _document_section(d: DocumentReport, tr: Callable[[str], str], lang: str, zh: bool) -> list[str]:
     rows = [
         (tr("doc_file"), escape(f"{d.file_name} ({d.size} B)")),
-        ("SHA-256", f"<span class=mono>{escape(d.sha256)}</span>"),
+        ("SHA-256" if d.suite == "intl" else "SM3", f"<span class=mono>{escape(d.digest)}</span>"),
         (tr("doc_committed"), escape(f"{d.kind or '-'} {d.committed_name or ''}")),
         (tr("stage"), _stage(d.stage, zh) if d.stage else "-"),
         (tr("idx"), str(d.event_index if d.event_index is not None else "-")),

@@ -53,7 +53,7 @@ def retention_ends(book: CaseBook, serial: str) -> datetime:
     start = _parse(h.get("created_at"))
     for st, f in book.stages_known(serial):
         if st == Stage.RESULT:
-            start = _parse(f.get("decided_at")) or start
+            start = _parse(f.get("at")) or start
     if start is None:
         start = datetime.now(UTC)
     return _add_years(start, book.catalogue.item(h["item_code"]).retention_years)

@@ -25,7 +25,6 @@ store then answers :class:`StorageFullError` for writes (reads keep working) and
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import logging
 import shutil
@@ -39,14 +38,17 @@ from typing import Any
 
 import plyvel
 
-from ledger.errors import NotFoundError, StorageFullError, StoreDamagedError, StoreError
+from ledger.core.suites import INTL, Suite
+from ledger.errors import ConfigError, NotFoundError, StorageFullError, StoreDamagedError, StoreError
 from ledger.hall.keys import STORE_INIT_KEY, SYNC_KEY, blob_key
 
-__all__ = ["STORE_LAYOUT", "Store", "WriteBatch", "check_table_footers"]
+__all__ = ["STORE_FORMAT", "STORE_LAYOUT", "Store", "WriteBatch", "check_table_footers"]
 
 log = logging.getLogger("caseledger.store")
 
 STORE_LAYOUT = 1
+STORE_FORMAT = 2
+"""the evidence format of the records a store holds (in its marker); a store of another format is refused"""
 # the last 8 bytes of every LevelDB table file (table/format.h kTableMagicNumber, little-endian)
 _TABLE_MAGIC = (0xDB4775248B80FB57).to_bytes(8, "little")
 _FOOTER = 48
@@ -82,8 +84,9 @@ def _dump(value: Any) -> bytes:
 class WriteBatch:
     """Writes collected here land together or not at all."""
 
-    def __init__(self, batch: Any) -> None:
+    def __init__(self, batch: Any, suite: Suite = INTL) -> None:
         self._b = batch
+        self._suite = suite
         self.keys: list[bytes] = []  # what this batch writes (batch hooks look at it)
 
     def put(self, key: bytes, value: bytes) -> None:
@@ -98,8 +101,8 @@ class WriteBatch:
         self._b.delete(key)
 
     def put_blob(self, data: bytes) -> str:
-        """Store ``data`` under its SHA-256 and return the hex digest."""
-        digest = hashlib.sha256(data).hexdigest()
+        """Store ``data`` under its digest in the store's hash suite (SHA-256 or SM3); returns the hex digest."""
+        digest = self._suite.hexdigest(data)
         self._b.put(blob_key(digest), data)
         return digest
 
@@ -107,8 +110,11 @@ class WriteBatch:
 class Store:
     """A LevelDB directory owned by one hall node (one process at a time). Opens existing stores only."""
 
-    def __init__(self, path: Path | str, *, min_free_bytes: int = DEFAULT_MIN_FREE, _create: bool = False) -> None:
+    def __init__(
+        self, path: Path | str, *, suite: Suite = INTL, min_free_bytes: int = DEFAULT_MIN_FREE, _create: bool = False
+    ) -> None:
         self.path = Path(path)
+        self.suite = suite
         self.min_free_bytes = min_free_bytes
         self._issued = 0
         self._synced = 0
@@ -163,7 +169,14 @@ class Store:
             raise StoreDamagedError(f"cannot open the store at {self.path}: {_plain(exc)}") from exc
 
     @classmethod
-    def init(cls, path: Path | str, *, hall_id: int | None = None, min_free_bytes: int = DEFAULT_MIN_FREE) -> Store:
+    def init(
+        cls,
+        path: Path | str,
+        *,
+        hall_id: int | None = None,
+        suite: Suite = INTL,
+        min_free_bytes: int = DEFAULT_MIN_FREE,
+    ) -> Store:
         """Create a new, empty store with its marker (first initialisation of a hall; refuses an existing one)."""
         p = Path(path)
         if p.exists() and any(p.iterdir()):
@@ -171,12 +184,33 @@ class Store:
                 f"{p} already holds files; a store is initialised only once (caseledger restore replaces one)"
             )
         p.mkdir(parents=True, exist_ok=True)
-        store = cls(p, min_free_bytes=min_free_bytes, _create=True)
-        store.put_json(
-            STORE_INIT_KEY,
-            {"layout": STORE_LAYOUT, "hall_id": hall_id, "created_at": time.time(), "store_id": uuid.uuid4().hex},
-        )
+        store = cls(p, suite=suite, min_free_bytes=min_free_bytes, _create=True)
+        marker = {
+            "layout": STORE_LAYOUT,
+            "format": STORE_FORMAT,
+            "suite": suite.name,
+            "hall_id": hall_id,
+            "created_at": time.time(),
+            "store_id": uuid.uuid4().hex,
+        }
+        store.put_json(STORE_INIT_KEY, marker)
         return store
+
+    def check_format(self) -> None:
+        """Refuse, in one sentence with the way out, a store of another evidence format or hash suite."""
+        m = self.marker()
+        fmt = m.get("format", 1)
+        if fmt != STORE_FORMAT:
+            raise ConfigError(
+                f"the store at {self.path} is format {fmt} and this release runs format {STORE_FORMAT}: on a "
+                "development machine run `caseledger reset`; in a pilot, export the bundles you need and "
+                "start afresh"
+            )
+        if m.get("suite", "intl") != self.suite.name:
+            raise ConfigError(
+                f"the store at {self.path} holds {m.get('suite')} digests but the deployment's suite is "
+                f"{self.suite.name}: it belongs to another deployment"
+            )
 
     def marker(self) -> dict[str, Any]:
         m: dict[str, Any] = self.get_json(STORE_INIT_KEY) or {}
@@ -298,7 +332,7 @@ class Store:
         """
         with self._writing() as db:
             batch = db.write_batch(transaction=True, sync=sync)
-            wb = WriteBatch(batch)
+            wb = WriteBatch(batch, self.suite)
             with batch:
                 yield wb
                 for hook in self.batch_hooks:
@@ -359,8 +393,8 @@ class Store:
         """The bytes stored under ``digest_hex``; re-hashed on read so disk corruption is caught."""
         data = self.get(blob_key(digest_hex))
         if data is None:
-            raise NotFoundError(f"no file with SHA-256 {digest_hex} in this hall's store")
-        if hashlib.sha256(data).hexdigest() != digest_hex:
+            raise NotFoundError(f"no file with digest {digest_hex} in this hall's store")
+        if self.suite.hexdigest(data) != digest_hex:
             raise StoreDamagedError(f"stored file {digest_hex} is corrupted on disk")
         blob: bytes = data
         return blob

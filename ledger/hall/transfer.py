@@ -40,6 +40,7 @@ import httpx
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
+from pydantic import ValidationError
 
 from ledger.chain.client import ChainClient, HallInfo
 from ledger.core.facts import ChainEvent
@@ -47,6 +48,7 @@ from ledger.core.jsonsafe import loads_bounded
 from ledger.core.materials import MaterialFile, MaterialSet, verify_material
 from ledger.core.records import DisclosedRecord, verify_disclosure
 from ledger.core.stages import DISPUTE_STAGES, Stage
+from ledger.core.suites import INTL, Suite
 from ledger.errors import ChainError, InputError, LedgerError, NotFoundError, TransferError, VerificationError
 from ledger.hall.cases import ROOT_FIELDS, CaseBook
 from ledger.hall.keys import (
@@ -183,14 +185,19 @@ class VerifiedRecord:
     withheld: dict[str, str] = field(default_factory=dict)  # fields erased at the sender (leaf hashes only)
 
 
-def verify_package(serial: str, package: dict[str, Any], events: list[ChainEvent]) -> list[VerifiedRecord]:
+def verify_package(
+    serial: str, package: dict[str, Any], events: list[ChainEvent], suite: Suite = INTL
+) -> list[VerifiedRecord]:
     """Check every record and file of ``package`` against the case's on-chain ``events``.
 
-    Raises :class:`VerificationError` naming the record or file at the first mismatch.
+    Every record after INTAKE must name event 0's commitment (``intake_commitment``), so a record of
+    another applicant's case cannot be passed off as this one's. Raises :class:`VerificationError`
+    naming the record or file at the first mismatch.
     """
     if package.get("serial") != serial:
         raise VerificationError("the package is for another case", expected=serial, found=package.get("serial"))
     by_index = {e.index: e for e in events}
+    intake = by_index.get(0)
     out: list[VerifiedRecord] = []
     for r in package.get("records", []):
         try:
@@ -210,8 +217,21 @@ def verify_package(serial: str, package: dict[str, Any], events: list[ChainEvent
                 expected=ev.stage.name,
                 found=fields.get("stage"),
             )
+        if stage != Stage.INTAKE and (
+            intake is None or fields.get("intake_commitment") != "0x" + intake.commitment.hex()
+        ):
+            raise VerificationError(
+                f"{where} is bound to another intake than this case's event 0",
+                where=where,
+                expected=None if intake is None else "0x" + intake.commitment.hex(),
+                found=fields.get("intake_commitment"),
+            )
         try:
-            verify_disclosure(DisclosedRecord(fields=fields, salts=salts, withheld=withheld), ev.commitment)
+            disclosed = DisclosedRecord(fields=fields, salts=salts, withheld=withheld)
+        except ValidationError as exc:
+            raise VerificationError(f"{where} is malformed: {exc.errors()[0]['msg']}", where=where) from exc
+        try:
+            verify_disclosure(disclosed, ev.commitment, suite)
         except VerificationError as exc:
             raise VerificationError(
                 f"{where} does not match its on-chain commitment", where=where, expected=exc.expected, found=exc.found
@@ -224,7 +244,10 @@ def verify_package(serial: str, package: dict[str, Any], events: list[ChainEvent
                 raise VerificationError(f"{where} carries files but commits to no file root", where=where)
             metas = []
             for f in raw_files:
-                meta = MaterialFile(**{k: f[k] for k in ("kind", "name", "sha256", "size", "salt")})
+                try:
+                    meta = MaterialFile(**{k: f[k] for k in ("digest", "kind", "name", "salt", "size")})
+                except (KeyError, TypeError, ValidationError) as exc:
+                    raise VerificationError(f"a file of {where} is malformed: {exc}", where=where) from exc
                 try:
                     data = base64.b64decode(f["data"], validate=True)
                 except (KeyError, ValueError) as exc:
@@ -232,7 +255,7 @@ def verify_package(serial: str, package: dict[str, Any], events: list[ChainEvent
                         f"file {meta.name!r} in {where} has no readable content", where=meta.name
                     ) from exc
                 metas.append((meta, data))
-            mset = MaterialSet.new([m for m, _ in metas])
+            mset = MaterialSet.new([m for m, _ in metas], suite)
             if len(metas) != fields.get(count_f) or mset.root.hex() != fields[root_f]:
                 raise VerificationError(
                     f"the file list of {where} is not the committed one (files missing, added or renamed)",
@@ -243,13 +266,13 @@ def verify_package(serial: str, package: dict[str, Any], events: list[ChainEvent
             root = bytes.fromhex(fields[root_f])
             for i, (meta, data) in enumerate(metas):
                 try:
-                    verify_material(data, mset.proof(i), root)
+                    verify_material(data, mset.proof(i), root, suite)
                 except VerificationError as exc:
                     raise VerificationError(
                         f"file {meta.name!r} ({meta.kind}) in {where} is refused: its content differs from what "
-                        f"the chain commits to (SHA-256 {exc.found or '?'} instead of {meta.sha256})",
+                        f"the chain commits to ({suite.hash_name} {exc.found or '?'} instead of {meta.digest})",
                         where=meta.name,
-                        expected=meta.sha256,
+                        expected=meta.digest,
                         found=exc.found,
                     ) from exc
             files = metas
@@ -261,8 +284,9 @@ def receive_package(
     book: CaseBook, client: ChainClient, serial: str, package: dict[str, Any], *, from_hall: int
 ) -> list[int]:
     """Verify ``package`` against the chain and store its new records; returns the event indices stored."""
-    events = client.case_events(serial)
-    verified = verify_package(serial, package, events)
+    accepting_hall = int(book.header(serial)["accepting_hall"])
+    events = client.case_events(accepting_hall, serial)
+    verified = verify_package(serial, package, events, book.hall.suite)
     times: dict[int, int] = {}
     for v in verified:
         if v.event.block_number not in times:
@@ -304,8 +328,10 @@ def receive_package(
                     },
                 )
                 stored.append(v.index)
-                if v.stage == Stage.INTAKE and header.get("accepting_district") is None:
-                    header["accepting_district"] = v.fields.get("accepting_district")
+                if v.stage == Stage.INTAKE:
+                    header["intake_commitment"] = "0x" + v.event.commitment.hex()
+                    if header.get("accepting_district") is None:
+                        header["accepting_district"] = v.fields.get("accepting_district")
             wb.put_json(case_key(serial), header)
     return stored
 

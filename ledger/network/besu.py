@@ -420,6 +420,8 @@ class BesuNetwork:
             "CASELEDGER_HALL_DIR": HALL_ROOT,
             # the key-encryption key (sealed TOTP secrets): outside the hall directory, never in a backup
             "CASELEDGER_KEK_FILE": KEK_PATH,
+            # at most the node's --rpc-max-logs-range blocks per forward eth_getLogs
+            "CASELEDGER_MAX_LOGS_RANGE": str(RPC_MAX_LOGS_RANGE),
         }
 
     def hall_env(self, node: BesuNode) -> str:

@@ -1,17 +1,20 @@
-"""Stand-alone verification of a case: an evidence bundle against the chain.
+"""Stand-alone verification of a case: an evidence bundle against the chain (format 2).
 
 Verification is a pure function over explicit inputs::
 
-    facts = fetch_chain_facts(client, bundle.serial)     # everything read from the chain (ledger.chain.facts_reader)
-    report = verify_bundle(bundle, facts)                 # pure: no I/O
-    report.ok                                             # all events match
+    facts = read_chain_facts(rpc, ledger=…, registry=…, accepting_hall=…, serial=…)   # ledger.verify.rpc
+    report = verify_bundle(bundle, facts)                                              # pure: no I/O
+    report.verdict                                                                     # match | mismatch | incomplete
 
 For every event the report says ``match``, ``mismatch`` (with reasons), ``missing_on_chain`` (in the
-bundle, not on chain) or ``missing_from_bundle`` (on chain, not in the bundle), with writer, block
-and time. Independently of the bundle it re-checks the chain itself: the hash chain, the stage order,
-and that each writer's key was an active hall with the right to write that stage at that block
-(key history from the registry's events), so a rotated-out or suspended key's events verify when
-written inside the key's validity window and are flagged outside it.
+bundle, not on chain) or ``missing_from_bundle`` (on chain, not in the bundle), with writer, block,
+block time, the record's claimed time and the lag between them. Independently of the bundle it
+re-checks the chain itself: the hash chain from ``caseId = keccak256(uint32 acceptingHall ‖ serial)``,
+the stage order, each writer's rights at its block (the registry's history replayed), and that every
+DISPUTE_RESOLVED closes an open dispute and comes from its opener or an arbiter.
+
+Coordinates that do not fit the endpoint (chain id, ledger, registry, suite, format) are unusable
+input: :class:`ledger.errors.InputError`, never a verdict.
 """
 
 from __future__ import annotations
@@ -19,25 +22,45 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ledger.core.bundle import BundleEvent, EvidenceBundle
 from ledger.core.facts import ChainEventFact, ChainFacts, RegistryFact
 from ledger.core.hashchain import address_bytes, case_id, next_head
 from ledger.core.materials import MaterialProof, verify_material
-from ledger.core.records import DisclosedRecord, canonical_bytes
-from ledger.core.stages import Phase, Stage
+from ledger.core.records import AT_PATTERN, DisclosedRecord, canonical_bytes
+from ledger.core.stages import DISPUTE_STAGES, Phase, Stage
+from ledger.core.suites import Suite, suite_named
 from ledger.errors import InputError, VerificationError
-from ledger.verify.report import EventVerdict, MaterialVerdict, Reason, Status, VerificationReport
+from ledger.verify.report import BundleVerdict, EventVerdict, MaterialVerdict, Reason, Status, VerificationReport
 
-__all__ = ["TIME_TOLERANCE_S", "check_chain", "report_sha256", "verify_bundle", "verify_document"]
+__all__ = [
+    "DEFAULT_MAX_ANCHOR_LAG_S",
+    "TIME_TOLERANCE_S",
+    "check_chain",
+    "check_coordinates",
+    "claimed_time",
+    "report_sha256",
+    "verify_bundle",
+    "verify_document",
+]
 
 TIME_TOLERANCE_S = 120
+"""a record's ``at`` may be this much later than its block (clock skew) before it is a mismatch"""
+DEFAULT_MAX_ANCHOR_LAG_S = 6 * 3600
+"""a claimed time more than this before its block is reported as ``anchored_late``"""
+
+# Records that commit to files: MATERIALS (the applicant's materials) and RESULT (the result document).
+FILE_FIELDS: dict[Stage, tuple[str, str]] = {
+    Stage.MATERIALS: ("materials_root", "materials_count"),
+    Stage.RESULT: ("documents_root", "documents_count"),
+}
 
 
 @dataclass
 class _RegistryState:
-    key_of_account: dict[str, int] = field(default_factory=dict)
+    hall_of_account: dict[str, int] = field(default_factory=dict)
     district: dict[int, int] = field(default_factory=dict)
     active: dict[int, bool] = field(default_factory=dict)
     roles: set[tuple[str, str]] = field(default_factory=set)
@@ -45,27 +68,22 @@ class _RegistryState:
     def apply(self, f: RegistryFact) -> None:
         acct = f.account.lower()
         if f.kind == "registered":
-            self.key_of_account[acct] = f.hall_id
+            self.hall_of_account[acct] = f.hall_id
             self.district[f.hall_id] = f.district
             self.active[f.hall_id] = True
         elif f.kind == "suspended":
             self.active[f.hall_id] = False
         elif f.kind == "reactivated":
             self.active[f.hall_id] = True
-        elif f.kind == "rotated":
-            self.key_of_account.pop(acct, None)
-            self.key_of_account[f.new_account.lower()] = f.hall_id
-            for role, who in list(self.roles):
-                if who == acct:
-                    self.roles.discard((role, who))
-                    self.roles.add((role, f.new_account.lower()))
+        elif f.kind == "rotated":  # the role moves are separate HallRegistryRoleChanged events
+            self.hall_of_account.pop(acct, None)
+            self.hall_of_account[f.new_account.lower()] = f.hall_id
         elif f.kind == "role_granted":
             self.roles.add((f.role, acct))
         elif f.kind == "role_revoked":
             self.roles.discard((f.role, acct))
 
 
-# The contract's phase transitions (CaseLedger.appendEvent); DISPUTE_* events leave the phase alone.
 _NEXT_PHASE: dict[tuple[Stage, Phase], Phase] = {
     (Stage.MATERIALS, Phase.OPENED): Phase.MATERIALS_RECORDED,
     (Stage.MATERIALS, Phase.MATERIALS_RECORDED): Phase.MATERIALS_RECORDED,
@@ -78,18 +96,18 @@ _NEXT_PHASE: dict[tuple[Stage, Phase], Phase] = {
 
 
 def check_chain(facts: ChainFacts) -> dict[int, list[Reason]]:
-    """Re-check the chain's own events: heads, order, writer rights at each block (pure).
+    """Re-check the chain's own events: heads, order, writer rights and dispute ownership (pure).
 
-    Shared by :func:`verify_bundle` and the audit's anomaly scan: the reasons per event index are
-    ``chain_head_broken``, ``out_of_order``, ``writer_inactive`` and ``writer_no_right``.
+    Registry events apply in chain order before an event when they come earlier by (block, log index).
+    Shared by :func:`verify_bundle` and the audit's anomaly scan.
     """
     out: dict[int, list[Reason]] = {e.index: [] for e in facts.events}
     state = _RegistryState()
-    reg = iter(facts.registry_log)
+    reg = iter(sorted(facts.registry_log, key=lambda f: (f.block, f.log_index)))
     pending = next(reg, None)
-    prev = case_id(facts.serial)
+    prev = case_id(facts.accepting_hall, facts.serial)
     phase = Phase.NONE
-    disputes = 0
+    open_disputes: dict[int, tuple[int, str]] = {}  # DISPUTE_OPENED index -> (opener hall, opener account)
     for e in sorted(facts.events, key=lambda x: x.index):
         while pending is not None and (pending.block, pending.log_index) < (e.block, e.log_index):
             state.apply(pending)
@@ -100,26 +118,18 @@ def check_chain(facts: ChainFacts) -> dict[int, list[Reason]]:
             reasons.append(Reason(code="chain_head_broken", detail=f"index {e.index}"))
         prev = bytes.fromhex(e.head[2:])
         writer = e.writer.lower()
-        hall = state.key_of_account.get(writer)
-        is_officer = (facts.dispute_role, writer) in state.roles
-        if e.stage in (Stage.DISPUTE_OPENED, Stage.DISPUTE_RESOLVED):
-            if hall is not None and not state.active.get(hall, False):
-                reasons.append(Reason(code="writer_inactive", detail=e.writer))
-            if not is_officer:
-                reasons.append(Reason(code="writer_no_right", detail="dispute officer role"))
-            if e.stage == Stage.DISPUTE_OPENED:
-                disputes += 1
-            elif disputes == 0:
-                reasons.append(Reason(code="out_of_order", detail="no open dispute"))
-            else:
-                disputes -= 1
+        hall = state.hall_of_account.get(writer)
+        if e.stage in DISPUTE_STAGES:
+            _check_dispute(e, state, writer, hall, facts, open_disputes, reasons)
             continue
+        if e.ref != 0:
+            reasons.append(Reason(code="dispute_ref_invalid", detail=f"ref {e.ref} on {e.stage.name}"))
         if hall is None or not state.active.get(hall, False):
             reasons.append(Reason(code="writer_inactive", detail=e.writer))
         elif e.stage in (Stage.INTAKE, Stage.MATERIALS, Stage.DELIVERY):
-            if e.stage != Stage.INTAKE and hall != facts.accepting_hall:
+            if hall != facts.accepting_hall:
                 reasons.append(Reason(code="writer_no_right", detail="not the accepting hall"))
-        elif state.district.get(hall) != facts.home_district:
+        elif state.district.get(hall) != facts.header.home_district:
             reasons.append(Reason(code="writer_no_right", detail="not a hall of the home district"))
         if e.stage == Stage.INTAKE:
             if e.index != 0:
@@ -128,29 +138,89 @@ def check_chain(facts: ChainFacts) -> dict[int, list[Reason]]:
         else:
             nxt = _NEXT_PHASE.get((e.stage, phase))
             if nxt is None:
-                reasons.append(Reason(code="out_of_order", detail=f"{e.stage.name} in phase {int(phase)}"))
+                reasons.append(Reason(code="out_of_order", detail=f"{e.stage.name} in phase {phase.name}"))
             else:
                 phase = nxt
     return out
 
 
-def verify_bundle(bundle: EvidenceBundle, facts: ChainFacts) -> VerificationReport:
+def _check_dispute(
+    e: ChainEventFact,
+    state: _RegistryState,
+    writer: str,
+    hall: int | None,
+    facts: ChainFacts,
+    open_disputes: dict[int, tuple[int, str]],
+    reasons: list[Reason],
+) -> None:
+    officer = (facts.dispute_role, writer) in state.roles
+    arbiter = (facts.arbiter_role, writer) in state.roles
+    if hall is not None and not state.active.get(hall, False):
+        reasons.append(Reason(code="writer_inactive", detail=e.writer))
+    if e.stage == Stage.DISPUTE_OPENED:
+        if not officer:
+            reasons.append(Reason(code="writer_no_right", detail="dispute officer role"))
+        if e.ref != 0:
+            reasons.append(Reason(code="dispute_ref_invalid", detail=f"ref {e.ref} on DISPUTE_OPENED"))
+        open_disputes[e.index] = (hall or 0, writer)
+        return
+    if not officer and not arbiter:
+        reasons.append(Reason(code="writer_no_right", detail="dispute officer or arbiter role"))
+    opener = open_disputes.pop(e.ref, None)
+    if opener is None:
+        reasons.append(Reason(code="dispute_ref_invalid", detail=f"ref {e.ref}"))
+        return
+    opener_hall, opener_account = opener
+    by_opener = officer and ((hall or 0) == opener_hall if opener_hall else writer == opener_account)
+    if not by_opener and not arbiter:
+        reasons.append(Reason(code="dispute_not_opener", detail=f"dispute {e.ref}"))
+
+
+def claimed_time(at: Any) -> int | None:
+    """Unix seconds of a record's ``at`` (RFC 3339 with offset, whole seconds), ``None`` if it is not one."""
+    if not isinstance(at, str) or not AT_PATTERN.fullmatch(at):
+        return None
+    try:
+        return int(datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return None
+
+
+def check_coordinates(bundle: EvidenceBundle, facts: ChainFacts) -> None:
+    """Unusable input unless the bundle's coordinates are what the endpoint serves (one sentence, both values)."""
+    if facts.format_version != 2:
+        raise InputError(
+            "format", f"the ledger at {facts.ledger} is format {facts.format_version}; this verifier checks format 2"
+        )
+    pairs: list[tuple[str, Any, Any]] = [
+        ("serial", bundle.serial, facts.serial),
+        ("accepting_hall", bundle.accepting_hall, facts.accepting_hall),
+        ("chain_id", bundle.chain_id, facts.chain_id),
+        ("ledger", bundle.ledger.lower(), facts.ledger.lower()),
+        ("registry", bundle.registry.lower(), facts.registry.lower()),
+        ("suite", bundle.suite, facts.suite),
+    ]
+    for name, ours, theirs in pairs:
+        if ours != theirs:
+            raise InputError(name, f"the bundle says {ours}, the chain endpoint serves {theirs}")
+
+
+def verify_bundle(
+    bundle: EvidenceBundle, facts: ChainFacts, *, max_anchor_lag_s: int = DEFAULT_MAX_ANCHOR_LAG_S
+) -> VerificationReport:
     """Compare every event of ``bundle`` with ``facts``; pure, raises only on unusable input."""
-    if bundle.serial != facts.serial:
-        raise InputError("serial", f"bundle is for {bundle.serial}, chain facts for {facts.serial}")
-    if bundle.chain_id != facts.chain_id:
-        raise InputError("chain_id", f"bundle is for chain {bundle.chain_id}, the endpoint serves {facts.chain_id}")
-    if bundle.ledger.lower() != facts.ledger.lower():
-        raise InputError("ledger", f"bundle names contract {bundle.ledger}, not {facts.ledger}")
+    check_coordinates(bundle, facts)
+    suite = suite_named(bundle.suite)
     chain_reasons = check_chain(facts)
     on_chain = {e.index: e for e in facts.events}
     in_bundle: dict[int, BundleEvent] = {}
-    verdicts: list[EventVerdict] = []
     for be in bundle.events:
         if be.index in in_bundle:
             raise InputError(f"events.{be.index}", "the same event index appears twice")
         in_bundle[be.index] = be
-    verified_materials: dict[int, bytes] = {}
+    intake = on_chain.get(0)
+    verdicts: list[EventVerdict] = []
+    file_roots: dict[int, tuple[bytes, int | None]] = {}
     for idx in sorted(set(on_chain) | set(in_bundle)):
         ce, maybe_be = on_chain.get(idx), in_bundle.get(idx)
         if ce is None:
@@ -165,6 +235,7 @@ def verify_bundle(bundle: EvidenceBundle, facts: ChainFacts) -> VerificationRepo
                     block=be.block,
                     time=be.time,
                     tx=be.tx,
+                    ref=be.ref,
                 )
             )
             continue
@@ -174,6 +245,7 @@ def verify_bundle(bundle: EvidenceBundle, facts: ChainFacts) -> VerificationRepo
             "block": ce.block,
             "time": ce.time,
             "tx": ce.tx,
+            "ref": ce.ref,
         }
         if maybe_be is None:
             verdicts.append(
@@ -187,36 +259,70 @@ def verify_bundle(bundle: EvidenceBundle, facts: ChainFacts) -> VerificationRepo
             )
             continue
         be = maybe_be
-        reasons = list(chain_reasons[idx])
-        reasons += _compare_event(be, ce)
+        reasons = list(chain_reasons[idx]) + _compare_event(be, ce)
+        findings: list[Reason] = []
         withheld: list[str] = []
+        claimed: tuple[str | None, int | None] = (None, None)
         if be.record is None:
             reasons.append(Reason(code="record_absent"))
         else:
             withheld = sorted(be.record.withheld)
-            reasons += _check_record(be.record, ce, facts.serial)
-            root_field = _FILE_ROOT_FIELD.get(ce.stage)
-            if not reasons and root_field is not None:
-                root = be.record.fields.get(root_field)
+            rec_reasons, claimed = _check_record(be.record, ce, facts.serial, intake, suite)
+            reasons += rec_reasons
+            if claimed[1] is not None and ce.time - claimed[1] > max_anchor_lag_s:
+                findings.append(Reason(code="anchored_late", detail=f"{ce.time - claimed[1]} s"))
+            fields = FILE_FIELDS.get(ce.stage)
+            if not reasons and fields is not None:
+                root, count = be.record.fields.get(fields[0]), be.record.fields.get(fields[1])
                 if isinstance(root, str):
-                    verified_materials[idx] = bytes.fromhex(root.removeprefix("0x"))
+                    file_roots[idx] = (
+                        bytes.fromhex(root.removeprefix("0x")),
+                        count if isinstance(count, int) else None,
+                    )
         status: Status = "match" if not reasons else "mismatch"
         verdicts.append(
-            EventVerdict(index=idx, stage=ce.stage.name, status=status, reasons=reasons, withheld=withheld, **coords)
+            EventVerdict(
+                index=idx,
+                stage=ce.stage.name,
+                status=status,
+                reasons=reasons,
+                findings=findings,
+                withheld=withheld,
+                claimed_at=claimed[0],
+                claimed_time=claimed[1],
+                lag_s=None if claimed[1] is None else ce.time - claimed[1],
+                **coords,
+            )
         )
-    materials = [_check_material(m.event_index, m.proof, m.content(), verified_materials) for m in bundle.materials]
+    materials = [_check_material(m.event_index, m.proof, m.content(), file_roots, suite) for m in bundle.materials]
+    bundle_reasons: list[Reason] = []
+    if not bundle.events:
+        bundle_reasons.append(Reason(code="bundle_empty"))
+    if not facts.header.opened:
+        bundle_reasons.append(Reason(code="case_unknown", detail=f"{facts.accepting_hall}/{facts.serial}"))
+    if bundle.pending_records:
+        bundle_reasons.append(Reason(code="records_not_anchored", detail=str(bundle.pending_records)))
+    mismatch = any(v.status != "match" for v in verdicts) or any(m.status != "match" for m in materials)
+    verdict: BundleVerdict
+    if not facts.header.opened or not bundle.events:
+        verdict = "incomplete"  # nothing on chain to compare with, or nothing to compare
+    elif mismatch:
+        verdict = "mismatch"
+    else:
+        verdict = "incomplete" if bundle_reasons else "match"
     return VerificationReport(
         serial=facts.serial,
+        accepting_hall=facts.accepting_hall,
         chain_id=facts.chain_id,
         ledger=facts.ledger,
+        suite=bundle.suite,
+        max_anchor_lag_s=max_anchor_lag_s,
+        verdict=verdict,
+        reasons=bundle_reasons,
         events=verdicts,
         materials=materials,
         withheld_fields=bundle.withheld_fields(),
     )
-
-
-# Records that commit to files: MATERIALS (the applicant's materials) and RESULT (the result document).
-_FILE_ROOT_FIELD: dict[Stage, str] = {Stage.MATERIALS: "materials_root", Stage.RESULT: "documents_root"}
 
 
 def report_sha256(report: VerificationReport) -> str:
@@ -228,7 +334,7 @@ def _compare_event(be: BundleEvent, ce: ChainEventFact) -> list[Reason]:
     r: list[Reason] = []
     if be.stage != ce.stage.name:
         r.append(Reason(code="stage_mismatch", detail=f"{be.stage} ≠ {ce.stage.name}"))
-    if _addr(be.writer) != _addr(ce.writer):
+    if address_bytes(be.writer) != address_bytes(ce.writer):
         r.append(Reason(code="writer_mismatch", detail=f"{be.writer} ≠ {ce.writer}"))
     if be.hall_id != ce.hall_id:
         r.append(Reason(code="hall_mismatch", detail=f"{be.hall_id} ≠ {ce.hall_id}"))
@@ -242,29 +348,47 @@ def _compare_event(be: BundleEvent, ce: ChainEventFact) -> list[Reason]:
         r.append(Reason(code="commitment_mismatch"))
     if be.head.lower() != ce.head.lower():
         r.append(Reason(code="head_mismatch"))
+    if be.ref != ce.ref:
+        r.append(Reason(code="ref_mismatch", detail=f"{be.ref} ≠ {ce.ref}"))
     return r
 
 
-def _check_record(rec: DisclosedRecord, ce: ChainEventFact, serial: str) -> list[Reason]:
+def _check_record(
+    rec: DisclosedRecord, ce: ChainEventFact, serial: str, intake: ChainEventFact | None, suite: Suite
+) -> tuple[list[Reason], tuple[str | None, int | None]]:
     r: list[Reason] = []
     try:
-        root = rec.root()
-    except (VerificationError, InputError) as exc:  # InputError: a value JCS cannot canonicalise (e.g. int > 2^53)
-        return [Reason(code="record_malformed", detail=str(exc))]
+        root = rec.root(suite)
+    except (VerificationError, InputError) as exc:
+        return [Reason(code="record_malformed", detail=str(exc))], (None, None)
     if "0x" + root.hex() != ce.commitment.lower():
         r.append(Reason(code="record_mismatch"))
-    if rec.fields.get("case_serial") != serial:
-        r.append(Reason(code="serial_mismatch", detail=str(rec.fields.get("case_serial"))))
-    if rec.fields.get("stage") != ce.stage.name:
-        r.append(Reason(code="stage_mismatch", detail=f"{rec.fields.get('stage')} ≠ {ce.stage.name}"))
-    recorded = rec.fields.get("recorded_at_unix")
-    if isinstance(recorded, int) and recorded > ce.time + TIME_TOLERANCE_S:
-        r.append(Reason(code="recorded_after_anchor", detail=f"{recorded} > {ce.time}"))
-    return r
+    f = rec.fields
+    if f.get("case_serial") != serial:
+        r.append(Reason(code="serial_mismatch", detail=str(f.get("case_serial"))))
+    if f.get("stage") != ce.stage.name:
+        r.append(Reason(code="stage_mismatch", detail=f"{f.get('stage')} ≠ {ce.stage.name}"))
+    at = f.get("at")
+    when = claimed_time(at)
+    if when is None:
+        r.append(Reason(code="claimed_time_missing", detail=str(at) if at is not None else ""))
+    elif when > ce.time + TIME_TOLERANCE_S:
+        r.append(Reason(code="time_after_anchor", detail=f"{at} > block {ce.block}"))
+    if ce.stage != Stage.INTAKE:
+        bound = f.get("intake_commitment")
+        if intake is None or not isinstance(bound, str) or bound.lower() != intake.commitment.lower():
+            r.append(Reason(code="intake_commitment_mismatch", detail=str(bound) if bound is not None else "missing"))
+    if ce.stage == Stage.DISPUTE_RESOLVED and f.get("resolves") != ce.ref:
+        r.append(Reason(code="resolves_mismatch", detail=f"{f.get('resolves')} ≠ {ce.ref}"))
+    return r, (at if isinstance(at, str) else None, when)
 
 
 def _check_material(
-    event_index: int, proof: MaterialProof, content: bytes | None, roots: dict[int, bytes]
+    event_index: int,
+    proof: MaterialProof,
+    content: bytes | None,
+    roots: dict[int, tuple[bytes, int | None]],
+    suite: Suite,
 ) -> MaterialVerdict:
     def verdict(reasons: list[Reason], checked: bool = False) -> MaterialVerdict:
         return MaterialVerdict(
@@ -276,30 +400,34 @@ def _check_material(
             content_checked=checked,
         )
 
-    root = roots.get(event_index)
-    if root is None:
+    entry = roots.get(event_index)
+    if entry is None:
         return verdict([Reason(code="material_event_invalid")])
+    root, count = entry
+    if count != proof.tree_size:
+        return verdict([Reason(code="material_tree_size_mismatch", detail=f"{proof.tree_size} ≠ {count}")])
     try:
-        verify_material(content, proof, root)
+        verify_material(content, proof, root, suite)
     except VerificationError as exc:
-        code = "material_content_mismatch" if exc.expected == proof.file.sha256 else "material_mismatch"
+        code = "material_content_mismatch" if exc.expected == proof.file.digest else "material_mismatch"
         return verdict([Reason(code=code, detail=proof.file.name)], content is not None)
     return verdict([], content is not None)
 
 
 def verify_document(
-    data: bytes, proof: MaterialProof, materials_record: DisclosedRecord, event: ChainEventFact
+    data: bytes, proof: MaterialProof, record: DisclosedRecord, event: ChainEventFact, suite: Suite
 ) -> dict[str, Any]:
     """Was this exact file submitted (or issued) in this case? Raises :class:`VerificationError` if not.
 
-    Needs only the file, its proof, the record committing to it — MATERIALS (``materials_root``) for
-    the applicant's materials, RESULT (``documents_root``) for the result document; it shows the root
-    and count, nothing about other files — and that record's on-chain event.
+    Needs only the file, its proof, the record committing to it — MATERIALS (``materials_root``,
+    ``materials_count``) for the applicant's materials, RESULT (``documents_root``, ``documents_count``)
+    for the result document — and that record's on-chain event. The proof's ``tree_size`` must equal
+    the committed count.
     """
-    root_field = _FILE_ROOT_FIELD.get(event.stage)
-    if root_field is None:
+    fields = FILE_FIELDS.get(event.stage)
+    if fields is None:
         raise VerificationError("the event given is neither a MATERIALS nor a RESULT event", where="event")
-    root = materials_record.root()
+    root = record.root(suite)
     if "0x" + root.hex() != event.commitment.lower():
         raise VerificationError(
             f"the {event.stage.name} record does not match its on-chain commitment",
@@ -307,14 +435,22 @@ def verify_document(
             found="0x" + root.hex(),
             where="record",
         )
-    mroot = materials_record.fields.get(root_field)
+    mroot, count = record.fields.get(fields[0]), record.fields.get(fields[1])
     if not isinstance(mroot, str):
-        raise VerificationError(f"the {event.stage.name} record shows no {root_field}", where="record")
-    verify_material(data, proof, bytes.fromhex(mroot.removeprefix("0x")))
+        raise VerificationError(f"the {event.stage.name} record shows no {fields[0]}", where="record")
+    if count != proof.tree_size:
+        raise VerificationError(
+            f"the proof claims {proof.tree_size} files, the record commits to {count}",
+            expected=str(count),
+            found=str(proof.tree_size),
+            where="tree_size",
+        )
+    verify_material(data, proof, bytes.fromhex(mroot.removeprefix("0x")), suite)
     return {
         "file": proof.file.name,
         "kind": proof.file.kind,
-        "sha256": hashlib.sha256(data).hexdigest(),
+        "digest": suite.hexdigest(data),
+        "suite": suite.name,
         "stage": event.stage.name,
         "event_index": event.index,
         "writer": event.writer,
@@ -323,11 +459,3 @@ def verify_document(
         "time": event.time,
         "tx": event.tx,
     }
-
-
-def _addr(a: str) -> bytes | str:
-    """An address's 20 bytes for comparison; a string that is not an address compares as itself."""
-    try:
-        return address_bytes(a)
-    except ValueError:
-        return a

@@ -12,6 +12,7 @@ from ledger.errors import (
     AuthError,
     CaseHeldError,
     ChainUnavailableError,
+    ConflictError,
     ForbiddenError,
     InputError,
     LedgerError,
@@ -32,6 +33,7 @@ __all__ = ["install_error_handlers", "status_of"]
 _STATUS: tuple[tuple[type[LedgerError] | tuple[type[LedgerError], ...], int], ...] = (
     (InputError, 422),
     (NotFoundError, 404),
+    (ConflictError, 409),
     (RateLimitedError, 429),
     ((PeerAuthError, AuthError), 401),
     ((PeerForbiddenError, ForbiddenError), 403),

@@ -117,7 +117,9 @@ class Settings(BaseSettings):
     )
     clock_peer_interval: float = Field(default=60.0, gt=0, description="seconds between Date checks of peer halls")
     idempotency_ttl: float = Field(default=24 * 3600, gt=0, description="how long a first answer is kept, s")
-    max_logs_range: int = Field(default=1000, ge=1, description="blocks per eth_getLogs of the start-up checks")
+    max_logs_range: int = Field(
+        default=1000, ge=1, description="blocks per forward eth_getLogs (Besu: --rpc-max-logs-range, default 1,000)"
+    )
     metrics_enabled: bool = Field(default=True, description="serve Prometheus metrics at GET /metrics")
     environment: str = "development"
 

@@ -14,6 +14,7 @@ from web3 import Web3
 from ledger.chain.client import ChainClient
 from ledger.chain.deployment import Deployment
 from ledger.chain.endpoints import EndpointPool, FailoverProvider
+from ledger.core.suites import Suite, suite_named
 from ledger.errors import ChainUnavailableError, ConfigError, StorageFullError, StoreDamagedError
 from ledger.hall.access import AccessTrail
 from ledger.hall.accounts import AccountBook, ensure_demo_accounts, open_kek
@@ -62,17 +63,24 @@ def _pool(settings: Settings) -> EndpointPool:
         time.sleep(0.5)
 
 
-def _client(pool: EndpointPool, dep: Deployment, account: LocalAccount | None = None) -> ChainClient:
-    return ChainClient(w3=Web3(FailoverProvider(pool)), deployment=dep, account=account)
+def _client(
+    pool: EndpointPool, dep: Deployment, account: LocalAccount | None = None, *, max_logs_range: int = 1000
+) -> ChainClient:
+    return ChainClient(w3=Web3(FailoverProvider(pool)), deployment=dep, account=account, max_logs_range=max_logs_range)
 
 
-def _open_store(settings: Settings, path: Path, hall_id: int) -> Store:
+def _open_store(settings: Settings, path: Path, hall_id: int, suite: Suite) -> Store:
     """The hall's store: opened (never created), or initialised when ``CASELEDGER_INIT_STORE`` says this is the
-    hall's first start; a store of another hall is refused."""
+    hall's first start; a store of another hall, evidence format or hash suite is refused."""
     if settings.init_store and not path.exists():
-        Store.init(path, hall_id=hall_id, min_free_bytes=settings.store_min_free_bytes).close()
+        Store.init(path, hall_id=hall_id, suite=suite, min_free_bytes=settings.store_min_free_bytes).close()
         log.info("initialised a new store for hall %d at %s", hall_id, path)
-    store = Store(path, min_free_bytes=settings.store_min_free_bytes)
+    store = Store(path, suite=suite, min_free_bytes=settings.store_min_free_bytes)
+    try:
+        store.check_format()
+    except ConfigError:
+        store.close()
+        raise
     owner = store.marker().get("hall_id")
     if owner is None:
         store.put_json(STORE_INIT_KEY, {**store.marker(), "hall_id": hall_id})
@@ -115,8 +123,9 @@ class HallNode:
         self.account = load_keystore(keystore, password)
         self.deployment = Deployment.load(dep_file)
         self.pool = _pool(settings)
-        self.writer = _client(self.pool, self.deployment, self.account)
-        self.reader = _client(self.pool, self.deployment)
+        limit = settings.max_logs_range
+        self.writer = _client(self.pool, self.deployment, self.account, max_logs_range=limit)
+        self.reader = _client(self.pool, self.deployment, max_logs_range=limit)
         if not self.reader.deployment_alive():
             self.pool.close()
             raise ConfigError(
@@ -124,6 +133,11 @@ class HallNode:
                 "genesis or no contract code: its state was lost, or it is another chain), so this hall does not "
                 "start; on a development machine `caseledger reset` starts over"
             )
+        try:
+            self.reader.check_deployment()  # format 2, the suite and registry the deployment file names
+        except ConfigError:
+            self.pool.close()
+            raise
         info = self.reader.hall_of(self.account.address)
         if info is None:
             raise ConfigError(f"the key {self.account.address} of {keystore} is not a registered hall")
@@ -132,8 +146,11 @@ class HallNode:
         if settings.hall_id is not None and settings.hall_id != info.hall_id:
             raise ConfigError(f"this key belongs to hall {info.hall_id}, not hall {settings.hall_id}")
         self.info = info
-        self.hall = HallIdentity(hall_id=info.hall_id, district=info.district, account=info.account, name=info.name)
-        self.store = _open_store(settings, data_dir / "store", info.hall_id)
+        self.suite = suite_named(self.deployment.suite)
+        self.hall = HallIdentity(
+            hall_id=info.hall_id, district=info.district, account=info.account, name=info.name, suite=self.suite
+        )
+        self.store = _open_store(settings, data_dir / "store", info.hall_id, self.suite)
         try:
             # refuse a store that is older than itself or lacks what this hall anchored (ledger.hall.integrity)
             self.generation = bump_generation(self.store, data_dir)
@@ -152,7 +169,7 @@ class HallNode:
         self.outbox = Outbox(self.store)
         self.answers = Answers(self.store, ttl=settings.idempotency_ttl)
         self.clock_watch = ClockWatch(
-            _client(self.pool, self.deployment),
+            _client(self.pool, self.deployment, max_logs_range=limit),
             hall_id=info.hall_id,
             max_skew=settings.clock_max_skew,
             interval=settings.poll_interval,
@@ -174,7 +191,7 @@ class HallNode:
         self.transfers = TransferWorker(self.book, self.reader, self.account, interval=settings.poll_interval)
         self.indexer = Indexer(
             self.store,
-            _client(self.pool, self.deployment),
+            _client(self.pool, self.deployment, max_logs_range=limit),
             self.book,
             confirmations=settings.confirmations,
             interval=settings.poll_interval,

@@ -197,6 +197,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "run_verify": ("开始核验", "Verify"),
     "verdict_match": ("一致：与链上记录相符", "Match: agrees with the chain"),
     "verdict_mismatch": ("不一致：与链上记录不符", "Mismatch: does not agree with the chain"),
+    "verdict_incomplete": ("证据不完整，不能认定一致", "Incomplete: cannot be taken as a match"),
+    "late_note": (
+        "注意：部分事件上链远晚于所称办理时间，办理时间仅能证明不晚于上链时间。",
+        "Note: some events were anchored long after their claimed time; "
+        "the act is only proven to be no later than its block.",
+    ),
     "stage": ("环节", "Stage"),
     "result": ("结果", "Result"),
     "ok": ("一致", "match"),

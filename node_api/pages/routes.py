@@ -28,6 +28,7 @@ from ledger.core.stages import Stage
 from ledger.core.timefmt import iso_to_cst, unix_to_cst
 from ledger.errors import AuthError, LedgerError
 from ledger.hall.audit import case_rows, summarize
+from ledger.hall.cases import split_list
 from ledger.hall.privacy import sees_personal_data, withhold_personal
 from ledger.verify.report import MESSAGES
 from node_api.api.deps import SESSION_COOKIE, Staff
@@ -50,7 +51,7 @@ def _jsonblock(text: str) -> Markup:
 templates.env.filters["jsonblock"] = _jsonblock
 
 READERS = ("clerk", "officer", "dispute_officer", "regulator")
-WHEN_FIELDS = ("at", "intake_at", "submitted_at", "decided_at", "accepted_at", "created_at")
+WHEN_FIELDS = ("at", "created_at")  # format 2: every record says when its act happened in ``at``
 ANY_STAFF = ("clerk", "officer", "dispute_officer", "regulator", "sys_admin", "security_admin", "auditor")
 
 # (key, path, roles): the navigation, in the order staff see it
@@ -305,7 +306,7 @@ def case(request: Request, serial: str) -> Response:
         requested: list[str] = []
         for e in view["timeline"]:
             if e["stage"] == "PROCESS" and e["fields"].get("step") == "supplement_requested":
-                requested = list(e["fields"].get("requested_materials") or [])
+                requested = split_list(str(e["fields"].get("requested_materials") or ""))
         events = []
         intake_staff = ""
         for e in view["timeline"]:

@@ -49,7 +49,7 @@ def test_every_personal_data_access_is_logged_and_anchored(inproc_hall: InProcHa
     h = inproc_hall
     view = _case(h, staff)
     serial = view["serial"]
-    sha = view["timeline"][1]["files"][0]["sha256"]
+    sha = view["timeline"][1]["files"][0]["digest"]
     assert h.client.get(f"/cases/{serial}/files/{sha}", headers=staff["clerk"]).status_code == 200
     assert h.client.get(f"/cases/{serial}/bundle", headers=staff["disp"]).status_code == 200
     trail = h.client.get("/access-trail", params={"serial": serial}, headers=staff["reg"]).json()
@@ -147,7 +147,7 @@ def test_erasure_after_retention_keeps_the_case_verifiable(inproc_hall: InProcHa
     assert b.status_code == 200, b.text
     bundle = parse_bundle(b.json())
     assert "applicant_id_number" in bundle.withheld_fields()[0]
-    report = verify_bundle(bundle, fetch_chain_facts(h.node.reader, serial))
+    report = verify_bundle(bundle, fetch_chain_facts(h.node.reader, h.node.hall.hall_id, serial))
     assert report.ok, report
     # the erasure itself is in the trail, and anchored
     erasures = [e for e in h.node.trail.entries(serial=serial) if e["action"] == "erase_personal_data"]

@@ -151,7 +151,7 @@ def test_result_document_is_exported_and_verified(hall: Hall) -> None:
     result_idx = next(e.index for e in bundle.events if e.stage == "RESULT")
     docs = [m for m in bundle.materials if m.event_index == result_idx]
     assert [m.proof.file.kind for m in docs] == ["result_document"]
-    report = verify_bundle(bundle, fetch_chain_facts(node.reader, serial))
+    report = verify_bundle(bundle, fetch_chain_facts(node.reader, node.hall.hall_id, serial))
     assert report.ok and len(report.materials) == len(KINDS) + 1
 
     data = json.loads(bundle.dump())
@@ -162,7 +162,7 @@ def test_result_document_is_exported_and_verified(hall: Hall) -> None:
             m["content_b64"] = base64.b64encode(bytes(raw)).decode()
     from ledger.core.bundle import parse_bundle
 
-    bad = verify_bundle(parse_bundle(data), fetch_chain_facts(node.reader, serial))
+    bad = verify_bundle(parse_bundle(data), fetch_chain_facts(node.reader, node.hall.hall_id, serial))
     wrong = [m for m in bad.materials if m.status == "mismatch"]
     assert [(m.event_index, m.reasons[0].code, m.name) for m in wrong] == [
         (result_idx, "material_content_mismatch", "证书.pdf")
@@ -190,10 +190,11 @@ def test_verify_document_fetches_the_proof_from_the_hall(hall: Hall, tmp_path: P
     # the proof route shows no personal data and no staff names
     import hashlib
 
-    proof = hall.http.get(f"/cases/{serial}/proof", params={"sha256": hashlib.sha256(files["id_card"]).hexdigest()})
+    proof = hall.http.get(f"/cases/{serial}/proof", params={"digest": hashlib.sha256(files["id_card"]).hexdigest()})
     assert proof.status_code == 200
     shown = proof.json()["record"]["fields"]
-    assert set(shown) <= {"case_serial", "stage", "materials_root", "materials_count", "submitted_at", "supplement"}
+    frame = {"case_serial", "stage", "at", "intake_commitment"}
+    assert set(shown) <= frame | {"materials_root", "materials_count", "supplement"}
     assert "王小明" not in proof.text and "350503198807150011" not in proof.text and "clerk-1" not in proof.text
 
 
@@ -203,10 +204,18 @@ def test_dispute_open_verify_resolve_print(hall: Hall) -> None:
     node = hall.node
     r = hall.call("POST", f"/cases/{serial}/disputes", json={"reason": "申请人称身份证复印件被替换"})
     assert r.status_code == 201, r.text
-    seq = r.json()["seq"]
+    assert r.json()["index"] is None  # not anchored yet: nothing to name on chain
+    # issue 11, hole 2: one open dispute per officer per case (409, zh/en), so nobody exhausts the case's slots
+    again_open = hall.call("POST", f"/cases/{serial}/disputes", json={"reason": "再开一项"})
+    assert again_open.status_code == 409, again_open.text
+    assert "已有一项未结争议" in again_open.json()["error"]["message"]
+    assert "already have an open dispute" in again_open.json()["error"]["message"]
     _wait("DISPUTE_OPENED anchored", lambda: _anchored(hall, serial))
-    events = node.reader.case_events(serial)
+    events = node.reader.case_events(node.hall.hall_id, serial)
     assert events[-1].stage == Stage.DISPUTE_OPENED
+    listed = hall.call("GET", f"/cases/{serial}/disputes").json()["data"]
+    index = listed[0]["index"]
+    assert index == events[-1].index  # a resolution names the dispute by its on-chain index
 
     # a regulator may read but not open or resolve
     assert hall.call("POST", f"/cases/{serial}/disputes", roles="regulator", json={"reason": "x"}).status_code == 403
@@ -238,30 +247,49 @@ def test_dispute_open_verify_resolve_print(hall: Hall) -> None:
     assert forged.json()["verdict"] == "mismatch"
 
     unknown = hall.call(
-        "POST", f"/cases/{serial}/disputes/{seq}/resolution", json={"report_sha256": "00" * 32, "conclusion": "x"}
+        "POST", f"/cases/{serial}/disputes/{index}/resolution", json={"report_sha256": "00" * 32, "conclusion": "x"}
     )
     assert unknown.json()["error"]["field"] == "report_sha256"
+    nothing = hall.call("POST", f"/cases/{serial}/disputes/{index - 1}/resolution", json={"conclusion": "x"})
+    assert nothing.status_code == 404  # that event is not a dispute
     res = hall.call(
         "POST",
-        f"/cases/{serial}/disputes/{seq}/resolution",
+        f"/cases/{serial}/disputes/{index}/resolution",
         json={"report_sha256": sha, "conclusion": "证据包中受理记录被改动，以链上记录为准"},
     )
     assert res.status_code == 201, res.text
     assert res.json()["status"] == "resolved" and res.json()["resolution"]["report_sha256"] == sha
     _wait("DISPUTE_RESOLVED anchored", lambda: _anchored(hall, serial))
-    ev = node.reader.case_events(serial)[-1]
-    assert ev.stage == Stage.DISPUTE_RESOLVED
+    ev = node.reader.case_events(node.hall.hall_id, serial)[-1]
+    assert ev.stage == Stage.DISPUTE_RESOLVED and ev.ref == index
     rec = next(r for r in node.book.records(serial) if r["stage"] == "DISPUTE_RESOLVED")
     assert rec["fields"]["report_sha256"] == sha and rec["fields"]["verdict"] == "mismatch"
+    assert rec["fields"]["resolves"] == index
     salted = SaltedRecord(serial=serial, stage=Stage.DISPUTE_RESOLVED, fields=rec["fields"], salts=rec["salts"])
     assert salted.commitment == ev.commitment  # the on-chain commitment covers the report hash
     again = hall.call(
-        "POST", f"/cases/{serial}/disputes/{seq}/resolution", json={"report_sha256": sha, "conclusion": "再次"}
+        "POST", f"/cases/{serial}/disputes/{index}/resolution", json={"report_sha256": sha, "conclusion": "再次"}
     )
-    assert again.status_code == 422 and again.json()["error"]["field"] == "dispute"
+    assert again.status_code == 409 and "already resolved" in again.json()["error"]["message"]
+    # resolved: the officer may open a new one, and a resolution without a named report takes the latest
+    second = hall.call("POST", f"/cases/{serial}/disputes", json={"reason": "申请人对送达方式有异议"})
+    assert second.status_code == 201, second.text
+    _wait("second DISPUTE_OPENED anchored", lambda: _anchored(hall, serial))
+    index2 = next(
+        d["index"] for d in hall.call("GET", f"/cases/{serial}/disputes").json()["data"] if d["status"] == "open"
+    )
+    latest = hall.call("POST", f"/cases/{serial}/disputes/{index2}/resolution", json={"conclusion": "以最新核验为准"})
+    assert latest.status_code == 201, latest.text
+    assert (
+        latest.json()["resolution"]["report_sha256"]
+        == hall.call("GET", f"/cases/{serial}/verifications").json()["data"][-1]["sha256"]
+    )
+    _wait("second DISPUTE_RESOLVED anchored", lambda: _anchored(hall, serial))
 
     # the whole case, disputes included, still verifies from a fresh bundle
-    assert verify_bundle(export_bundle(node.book, node.reader, serial), fetch_chain_facts(node.reader, serial)).ok
+    assert verify_bundle(
+        export_bundle(node.book, node.reader, serial), fetch_chain_facts(node.reader, node.hall.hall_id, serial)
+    ).ok
 
     page = hall.call("GET", f"/cases/{serial}/verifications/{sha}/report.html", roles="regulator")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -304,8 +332,8 @@ def test_anomaly_scan_finds_each_kind_on_a_real_chain(hall: Hall) -> None:
     node.store.put_json(key3, rec3)
     assert _scan(hall, serial) == []
 
-    # 3. a record the chain refused (a resolution without an open dispute)
-    node.book.append_dispute(serial, Stage.DISPUTE_RESOLVED, {"verdict": "match", "staff": "x"})
+    # 3. a record the chain refused (a resolution naming no open dispute: event 1 is MATERIALS)
+    node.book.append_dispute(serial, Stage.DISPUTE_RESOLVED, {"verdict": "match", "staff": "x"}, resolves=1)
     _wait("refusal", lambda: any((r.get("anchor") or {}).get("state") == "refused" for r in node.book.records(serial)))
     assert [a["kind"] for a in _scan(hall, serial)] == ["record_refused"]
 
@@ -316,6 +344,11 @@ def test_anomaly_scan_finds_each_kind_on_a_real_chain(hall: Hall) -> None:
         time.sleep(1.2)
         kinds = sorted(a["kind"] for a in _scan(hall, serial))
         assert kinds == ["outbox_stale", "record_refused", "record_unanchored"]
+        # issue 13.4: a bundle exported now says that a record is not anchored yet, and does not verify as a match
+        partial = export_bundle(node.book, node.reader, serial)
+        assert partial.pending_records == 1
+        report = verify_bundle(partial, fetch_chain_facts(node.reader, node.hall.hall_id, serial))
+        assert report.verdict == "incomplete" and [r.code for r in report.reasons] == ["records_not_anchored"]
     finally:
         from ledger.hall.outbox import OutboxSender
 

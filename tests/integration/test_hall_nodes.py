@@ -84,7 +84,8 @@ def test_full_scenario_across_three_halls(hallnet: LocalNet) -> None:
         assert r.status_code == 200, r.text
         bundle = parse_bundle(r.json())
         assert len(bundle.events) == 6
-        report = verify_bundle(bundle, fetch_chain_facts(chain, out["serial"]))
+        assert bundle.accepting_hall == 1 and bundle.format == "caseledger-evidence/2"
+        report = verify_bundle(bundle, fetch_chain_facts(chain, bundle.accepting_hall, out["serial"]))
         assert report.ok, report
 
 
@@ -186,9 +187,9 @@ def test_kill9_after_ack_anchors_exactly_once(hallnet: LocalNet) -> None:
     _restart(hallnet, 1)
     wait_for("anchoring after the restart", lambda: _anchored(a.case(serial), 2), 30)
     chain = ChainClient.connect(hallnet.chain.rpc_url, deployment=Deployment.load(hallnet.data_dir / "deployment.json"))
-    assert len(chain.case_events(serial)) == 2
+    assert len(chain.case_events(1, serial)) == 2
     time.sleep(2.5)
-    assert len(chain.case_events(serial)) == 2
+    assert len(chain.case_events(1, serial)) == 2
     assert a.health()["outbox"]["pending"] == 0
 
 
@@ -226,3 +227,48 @@ def test_chain_outage_does_not_block_intake(hallnet: LocalNet) -> None:
         hallnet.chain.up()
     wait_for("anchoring after the chain returns", lambda: _anchored(a.case(view["serial"]), 2), 40)
     assert a.health()["outbox"]["pending"] == 0
+
+
+def test_serial_squatting_by_another_hall_neither_blocks_nor_mixes_the_case(hallnet: LocalNet) -> None:
+    """Issue 11, hole 1: hall 3 uses its own registered key to open hall 1's next serial before hall 1 does.
+
+    Hall 1's intake must still be anchored (201 and then on chain), reach the home hall (hall 2) and verify;
+    hall 2 must never take hall 3's squat for the case.
+    """
+    from ledger.core.hashchain import case_id
+    from ledger.hall.keystore import load_keystore
+
+    a, b = staff(hallnet, 1), staff(hallnet, 2)
+    home = hallnet.halls[1]["district"]
+    first = a.intake(_form(home), _files())["serial"]  # TB<day>-001-<n>: the next one is predictable
+    day, hall, n = first[2:10], first[11:14], int(first[15:])
+    assert hall == "001"
+    target = f"TB{day}-{hall}-{n + 1:05d}"
+    d3 = Path(hallnet.halls[2]["dir"])
+    key3 = load_keystore(d3 / "keystore.json", (d3 / "keystore.password").read_text().strip())
+    dep = Deployment.load(hallnet.data_dir / "deployment.json")
+    hostile = ChainClient.connect(hallnet.chain.rpc_url, deployment=dep, account=key3)
+    hostile.open_case(target, "HJ-MIGRATE", home, b"\x5a" * 32)  # before hall 1 anchors anything under it
+    chain = ChainClient.connect(hallnet.chain.rpc_url, deployment=dep)
+    assert chain.case_header(3, target).accepting_hall == 3
+
+    view = a.intake(_form(home), _files())
+    assert view["serial"] == target  # the squatted serial, taken by the real intake
+    wait_for("hall 1 anchors its case despite the squat", lambda: _anchored(a.case(target), 2), 30)
+    assert [e.commitment for e in chain.case_events(1, target)][0] != b"\x5a" * 32
+    assert chain.case_header(1, target).accepting_hall == 1
+    wait_for(
+        "the home hall to receive hall 1's case", lambda: len((b.case(target) or {"timeline": []})["timeline"]) == 2, 40
+    )
+    bview = b.case(target)
+    assert bview is not None and bview["accepting_hall"] == 1
+    assert [e["commitment"] for e in bview["timeline"]] == [e["commitment"] for e in a.case(target)["timeline"]]  # type: ignore[index]
+    assert "0x" + case_id(1, target).hex() != "0x" + case_id(3, target).hex()
+    r = b.http.get(f"/cases/{target}/bundle")
+    assert r.status_code == 200
+    from ledger.chain.facts_reader import fetch_chain_facts
+    from ledger.core.bundle import parse_bundle
+    from ledger.verify.checks import verify_bundle
+
+    bundle = parse_bundle(r.json())
+    assert verify_bundle(bundle, fetch_chain_facts(chain, 1, target)).verdict == "match"

@@ -55,7 +55,7 @@ def test_rotation_end_to_end(dev_chain: DevChain, tmp_path: Path) -> None:
     # the old key is refused on chain from now on
     old_client = ChainClient.connect(dev_chain.rpc_url, deployment=dep, account=old)
     with pytest.raises(ChainRuleError) as e:
-        old_client.append_event(before, Stage.PROCESS, secrets.token_bytes(32))
+        old_client.append_event(h.node.hall.hall_id, before, Stage.PROCESS, secrets.token_bytes(32))
     assert e.value.rule in ("CaseLedgerInactiveHall", "CaseLedgerUnauthorizedWriter")
     with pytest.raises(ChainRuleError) as e:
         old_client.open_case(f"TB-OLD-{os.getpid()}", "HJ-MIGRATE", 350502, secrets.token_bytes(32))
@@ -66,7 +66,7 @@ def test_rotation_end_to_end(dev_chain: DevChain, tmp_path: Path) -> None:
     try:
         assert h2.client.get("/health").json()["account"] == new.address
         wait_for("the pending case anchored with the new key", lambda: _pending(h2, pending) == 0, 30)
-        events = h2.node.reader.case_events(pending)
+        events = h2.node.reader.case_events(h2.node.hall.hall_id, pending)
         assert {e.writer.lower() for e in events} == {new.address.lower()}
         # a new sign-in (sessions are in the store too, so the old ones still work until they expire)
         clerk2 = {"Authorization": f"Bearer {h2.sign_in('k.clerk2', ('clerk',))}"}
@@ -79,7 +79,7 @@ def test_rotation_end_to_end(dev_chain: DevChain, tmp_path: Path) -> None:
             assert r.status_code == 200, r.text
             bundle = parse_bundle(r.json())
             assert {ev.writer.lower() for ev in bundle.events} == {writer.lower()}
-            report = verify_bundle(bundle, fetch_chain_facts(h2.node.reader, serial))
+            report = verify_bundle(bundle, fetch_chain_facts(h2.node.reader, h2.node.hall.hall_id, serial))
             assert report.ok, report
     finally:
         h2.client.__exit__(None, None, None)

@@ -52,7 +52,7 @@ def test_batch_anchors_many_cases_in_one_transaction(tmp_path: Path, new_hall: A
     txs = {r["anchor"]["tx"] for s in serials for r in book.records(s)}
     assert len(txs) == 1
     for s in serials:
-        assert [e.stage for e in client.case_events(s)] == [Stage.INTAKE, Stage.MATERIALS]
+        assert [e.stage for e in client.case_events(book.hall.hall_id, s)] == [Stage.INTAKE, Stage.MATERIALS]
         assert [r["anchor"]["index"] for r in book.records(s)] == [0, 1]
 
 
@@ -73,9 +73,9 @@ def test_sent_before_crash_is_not_sent_again(tmp_path: Path, new_hall: Any) -> N
     )
     assert fresh.run_once() == 2
     assert book.outbox.pending_count() == 0
-    assert len(client.case_events(serial)) == 2
+    assert len(client.case_events(book.hall.hall_id, serial)) == 2
     assert crashed.run_once() == 0
-    assert len(client.case_events(serial)) == 2
+    assert len(client.case_events(book.hall.hall_id, serial)) == 2
 
 
 def test_refused_item_is_isolated(tmp_path: Path, new_hall: Any) -> None:
@@ -85,14 +85,19 @@ def test_refused_item_is_isolated(tmp_path: Path, new_hall: Any) -> None:
     # an event for a case that is not on chain (and never will be) must not block the good case
     with book.lock, book.store.write_batch() as wb:
         book.outbox.enqueue(
-            wb, serial="TB-GHOST", rec_key="rec/TB-GHOST/000000", stage=Stage.PROCESS, commitment=b"\x01" * 32
+            wb,
+            accepting_hall=book.hall.hall_id,
+            serial="TB-GHOST",
+            rec_key="rec/TB-GHOST/000000",
+            stage=Stage.PROCESS,
+            commitment=b"\x01" * 32,
         )
     sender = OutboxSender(book.outbox, client)
     assert sender.run_once() == 2
     assert book.outbox.pending_count() == 0
     refused = book.outbox.refused()
     assert [r["rule"] for r in refused] == ["CaseLedgerUnknownCase"]
-    assert len(client.case_events(good)) == 2
+    assert len(client.case_events(book.hall.hall_id, good)) == 2
 
 
 def test_tampered_material_is_refused_naming_the_file(tmp_path: Path, new_hall: Any) -> None:

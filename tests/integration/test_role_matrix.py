@@ -155,7 +155,7 @@ def world(inproc_hall: InProcHall) -> dict[str, Any]:
     data, files = intake_form(350503)
     other = h.client.post("/cases", data=data, files=files, headers=clerk)
     assert other.status_code == 201, other.text
-    sha = own.json()["timeline"][1]["files"][0]["sha256"]
+    sha = own.json()["timeline"][1]["files"][0]["digest"]
     return {"tokens": tokens, "own": own.json()["serial"], "other": other.json()["serial"], "sha": sha}
 
 
@@ -164,7 +164,7 @@ def _call(hall: InProcHall, route: Route, headers: dict[str, str], params: dict[
     method = sorted(route.methods - {"HEAD"})[0]
     kwargs: dict[str, Any] = {"headers": headers}
     if route.operation_id == "get_document_proof":
-        kwargs["params"] = {"sha256": params["sha256"]}
+        kwargs["params"] = {"digest": params["digest"]}
     if method in ("POST", "PUT", "PATCH") and route.operation_id not in (
         "intake_case",
         "submit_supplement",
@@ -176,7 +176,15 @@ def _call(hall: InProcHall, route: Route, headers: dict[str, str], params: dict[
 
 
 def _params(world: dict[str, Any], serial: str) -> dict[str, str]:
-    return {"serial": serial, "sha256": world["sha"], "username": "m.target", "seq": "0", "code": "HJ-MIGRATE"}
+    return {
+        "serial": serial,
+        "sha256": world["sha"],
+        "digest": world["sha"],
+        "username": "m.target",
+        "seq": "0",
+        "index": "1",
+        "code": "HJ-MIGRATE",
+    }
 
 
 def test_role_matrix(inproc_hall: InProcHall, world: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from eth_account import Account
 
 from ledger.chain.client import ChainClient
 from ledger.chain.facts_reader import fetch_chain_facts
-from ledger.core.bundle import EvidenceBundle, HeldEvent, build_bundle, parse_bundle
+from ledger.core.bundle import EvidenceBundle, ExportedBy, HeldEvent, build_bundle, parse_bundle
 from ledger.core.facts import ChainFacts
 from ledger.core.materials import MaterialFile, MaterialSet
 from ledger.core.records import SaltedRecord
@@ -46,7 +46,7 @@ def case(new_hall, admin: ChainClient) -> tuple[EvidenceBundle, ChainFacts, Chai
                 "applicant_phone": "13905951234",
             },
         ),
-        (Stage.MATERIALS, a, {"materials_root": ms.root.hex(), "material_count": len(FILES)}),
+        (Stage.MATERIALS, a, {"materials_root": ms.root.hex(), "materials_count": len(FILES)}),
         (Stage.ACCEPTANCE, b, {"outcome": "accepted"}),
         (Stage.PROCESS, b, {"step": "review"}),
         (Stage.PROCESS, b, {"step": "site_visit"}),
@@ -56,11 +56,23 @@ def case(new_hall, admin: ChainClient) -> tuple[EvidenceBundle, ChainFacts, Chai
         (Stage.DISPUTE_OPENED, a, {"reason": "申请人对送达时间有异议"}),
         (Stage.DISPUTE_RESOLVED, a, {"verdict": "match"}),
     ]
-    records = [SaltedRecord.new(SERIAL, st, f) for st, _, f in plan]
+    at = "2026-11-23T09:59:00+08:00"
+    first = SaltedRecord.new(SERIAL, Stage.INTAKE, plan[0][2], at=at)
+    ic = "0x" + first.commitment.hex()
+    opened = 8  # DISPUTE_OPENED's index, which DISPUTE_RESOLVED names
+    records = [first] + [
+        SaltedRecord.new(
+            SERIAL, st, f, at=at, intake_commitment=ic, resolves=opened if st == Stage.DISPUTE_RESOLVED else None
+        )
+        for st, _, f in plan[1:]
+    ]
+    info = admin.hall_of(a.address)
+    assert info is not None
+    hall = info.hall_id
     a.open_case(SERIAL, "BDC-001", FENGZE, records[0].commitment)
     for rec, (st, w, _) in zip(records[1:], plan[1:], strict=True):
-        w.append_event(SERIAL, st, rec.commitment)
-    events = admin.case_events(SERIAL)
+        w.append_event(hall, SERIAL, st, rec.commitment, opened if st == Stage.DISPUTE_RESOLVED else 0)
+    events = admin.case_events(hall, SERIAL)
     held = [
         HeldEvent(
             record=r,
@@ -75,15 +87,17 @@ def case(new_hall, admin: ChainClient) -> tuple[EvidenceBundle, ChainFacts, Chai
     assert dep is not None
     bundle = build_bundle(
         serial=SERIAL,
+        accepting_hall=hall,
+        suite=dep.suite,
         chain_id=dep.chain_id,
         ledger=dep.ledger,
         registry=dep.registry,
         exported_at="2026-11-23T10:00:00Z",
-        exported_by={"hall_id": 1},
+        exported_by=ExportedBy(hall_id=hall),
         held=held,
         include_files=True,
     )
-    return bundle, fetch_chain_facts(admin, SERIAL), admin
+    return bundle, fetch_chain_facts(admin, hall, SERIAL), admin
 
 
 def test_untouched_bundle_verifies(case) -> None:  # type: ignore[no-untyped-def]
@@ -114,6 +128,12 @@ def _swap(d: dict[str, Any]) -> None:
 TAMPERS: list[tuple[str, Callable[[dict[str, Any]], None], int | None, str]] = [
     ("record field", lambda d: d["events"][0]["record"]["fields"].update(applicant_name="李四"), 0, "record_mismatch"),
     ("salt", lambda d: d["events"][2]["record"]["salts"].update(outcome="00" * 32), 2, "record_mismatch"),
+    (
+        "claimed time after the block",
+        lambda d: d["events"][3]["record"]["fields"].update(at="2030-01-01T00:00:00+08:00"),
+        3,
+        "record_mismatch",
+    ),
     ("order of events", _swap, 3, "record_mismatch"),
     ("dropped event", lambda d: d["events"].pop(6), 6, "missing_from_bundle"),
     ("back-dated time", lambda d: d["events"][6].update(time=d["events"][6]["time"] - 86400), 6, "time_mismatch"),
@@ -181,7 +201,7 @@ def test_rotated_key_events_still_verify_and_late_writes_are_refused(case) -> No
     assert hall_b is not None
     new_key = Account.create()
     admin.rotate_hall_key(hall_b.hall_id, new_key.address)
-    after = fetch_chain_facts(admin, SERIAL)
+    after = fetch_chain_facts(admin, bundle.accepting_hall, SERIAL)
     assert verify_bundle(bundle, after).ok
     # a forged chain view: the old key "writes" after its rotation → flagged writer_inactive
     late = after.registry_log[-1]
@@ -216,7 +236,15 @@ def test_cli_exit_codes(case, dev_chain, tmp_path: Path) -> None:  # type: ignor
     out = _cli("verify", str(junk), "--rpc", dev_chain.rpc_url)
     assert out.returncode == 2 and "bundle" in out.stderr and "Traceback" not in out.stderr
     out = _cli("verify", str(good), "--rpc", "http://127.0.0.1:9")
-    assert out.returncode == 2 and "rpc" in out.stderr
+    assert out.returncode == 2 and "does not answer" in out.stderr and "Traceback" not in out.stderr
+    # the stand-alone command gives the same answer as the full CLI
+    alone = subprocess.run(
+        [str(Path(sys.executable).with_name("caseledger-verify")), str(good), "--rpc", dev_chain.rpc_url, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert alone.returncode == 0 and json.loads(alone.stdout)["verdict"] == "match"
 
     doc = tmp_path / "材料7.pdf"
     doc.write_bytes(FILES[7][2])

@@ -27,6 +27,7 @@ from ledger.hall.audit import (
     trail,
 )
 from ledger.hall.catalogue import load_catalogue
+from ledger.verify.checks import claimed_time
 from tests.conftest import case_facts
 
 CAT = load_catalogue()
@@ -45,8 +46,15 @@ def _rec(
     state: str = "anchored",
     index: int | None = None,
     serial: str = "TB-A-1",
+    anchored: int | None = None,
 ) -> dict[str, Any]:
-    r = SaltedRecord.new(serial, stage, fields)
+    """A stored record; ``fields["at"]`` is its claimed time, anchored a minute later unless ``anchored``."""
+    fields = dict(fields)
+    at = fields.pop("at")
+    ic = None if stage == Stage.INTAKE else "0x" + "ab" * 32
+    r = SaltedRecord.new(serial, stage, fields, at=at, intake_commitment=ic)
+    when = claimed_time(at)
+    assert when is not None
     return {
         "seq": seq,
         "stage": stage.name,
@@ -60,7 +68,7 @@ def _rec(
         "anchor": {
             "state": state,
             "index": seq if index is None else index,
-            "time": 1_790_000_000,
+            "time": when + 60 if anchored is None else anchored,
             "block": 1,
             "tx": "0x01",
         }
@@ -95,18 +103,18 @@ def _case(
         _rec(
             0,
             Stage.INTAKE,
-            {"intake_at": _t(accepted, 9), "applicant_name": "张三", "applicant_id_number": "350503198807150019"},
+            {"at": _t(accepted, 9), "applicant_name": "张三", "applicant_id_number": "350503198807150019"},
             serial=serial,
         ),
-        _rec(1, Stage.MATERIALS, {"submitted_at": _t(accepted, 9), "supplement": False}, serial=serial),
+        _rec(1, Stage.MATERIALS, {"at": _t(accepted, 9), "supplement": False}, serial=serial),
         _rec(2, Stage.ACCEPTANCE, {"decision": decision, "at": _t(accepted)}, serial=serial),
     ]
     for req, got in pauses:
         recs.append(_rec(len(recs), Stage.PROCESS, {"step": "supplement_requested", "at": _t(req)}, serial=serial))
         if got is not None:
-            recs.append(_rec(len(recs), Stage.MATERIALS, {"submitted_at": _t(got), "supplement": True}, serial=serial))
+            recs.append(_rec(len(recs), Stage.MATERIALS, {"at": _t(got), "supplement": True}, serial=serial))
     if result is not None:
-        recs.append(_rec(len(recs), Stage.RESULT, {"decision": "approved", "decided_at": _t(result)}, serial=serial))
+        recs.append(_rec(len(recs), Stage.RESULT, {"decision": "approved", "at": _t(result)}, serial=serial))
     return recs
 
 
@@ -213,7 +221,7 @@ def _facts(recs: list[dict[str, Any]], serial: str = "TB-A-1") -> ChainFacts:
     from ledger.core.hashchain import case_id, next_head
 
     writer = "0x" + "11" * 20
-    prev, events = case_id(serial), []
+    prev, events = case_id(1, serial), []
     for r in recs:
         if r["anchor"]["state"] != "anchored":
             continue
@@ -228,6 +236,8 @@ def _facts(recs: list[dict[str, Any]], serial: str = "TB-A-1") -> ChainFacts:
                 hall_id=1,
                 commitment="0x" + c.hex(),
                 head="0x" + head.hex(),
+                ref=0,
+                prev_block=len(events),
                 block=1 + len(events),
                 log_index=0,
                 tx="0x01",
@@ -286,6 +296,39 @@ def test_rights_and_order_come_from_the_shared_chain_check() -> None:
     # a writer from another district writing ACCEPTANCE: outside its rights
     facts2 = _facts(recs)
     reg = [*facts2.registry_log]
-    facts3 = facts2.model_copy(update={"home_district": 350505, "registry_log": reg})
+    facts3 = facts2.model_copy(
+        update={"header": facts2.header.model_copy(update={"home_district": 350505}), "registry_log": reg}
+    )
     kinds = {a.kind for a in case_anomalies(_header(), recs, facts3, None, now=1_790_000_100.0)}
     assert kinds == {"writer_outside_rights"}
+
+
+def test_compliance_uses_the_proven_time_when_a_record_was_anchored_late() -> None:
+    """Back-dating (issue 11, hole 3): an ACCEPTANCE dated Mon 09-28 but anchored on Thu 10-08 counts from
+    10-08, the day the chain proves; within the bound (6 h) the claimed time counts."""
+    recs = _case(D(2026, 9, 28))
+    late_anchor = claimed_time(_t(D(2026, 10, 8)))
+    assert late_anchor is not None
+    recs[2] = _rec(2, Stage.ACCEPTANCE, {"decision": "accepted", "at": _t(D(2026, 9, 28))}, anchored=late_anchor)
+    row = case_row(_header(), recs, CAT, today=D(2026, 10, 9))
+    assert row.accepted_on == D(2026, 10, 8) and row.proven_time_stages == ["ACCEPTANCE"]
+    assert row.due == D(2026, 10, 14)  # from Thu 10-08: Fri 9 (1), Sat 10 调休 (2), 12 (3), 13 (4), 14 (5)
+    honest = case_row(_header(), _case(D(2026, 9, 28)), CAT, today=D(2026, 10, 9))
+    assert honest.accepted_on == D(2026, 9, 28) and honest.proven_time_stages == [] and honest.due == D(2026, 10, 10)
+    # five hours late is within the default bound; under a one-hour bound the block time counts
+    five_h = claimed_time(_t(D(2026, 9, 28), 15))
+    assert five_h is not None
+    recs[2] = _rec(2, Stage.ACCEPTANCE, {"decision": "accepted", "at": _t(D(2026, 9, 28), 10)}, anchored=five_h)
+    assert case_row(_header(), recs, CAT, today=D(2026, 10, 9)).proven_time_stages == []
+    assert case_row(_header(), recs, CAT, today=D(2026, 10, 9), max_anchor_lag_s=3600).proven_time_stages == [
+        "ACCEPTANCE"
+    ]
+
+
+def test_a_claimed_time_after_its_block_counts_from_the_block() -> None:
+    recs = _case(D(2026, 9, 28))
+    before = claimed_time(_t(D(2026, 9, 25)))
+    assert before is not None
+    recs[2] = _rec(2, Stage.ACCEPTANCE, {"decision": "accepted", "at": _t(D(2026, 9, 28))}, anchored=before)
+    row = case_row(_header(), recs, CAT, today=D(2026, 9, 29))
+    assert row.accepted_on == D(2026, 9, 25) and row.proven_time_stages == ["ACCEPTANCE"]

@@ -56,10 +56,15 @@ def test_intake_stores_everything_in_one_batch(tmp_path: Path) -> None:
     assert [r["stage"] for r in recs] == ["INTAKE", "MATERIALS"]
     assert recs[0]["fields"]["applicant_id_number"] == demo_id_number()
     assert recs[1]["fields"]["materials_count"] == 4
-    assert all(book.store.has_blob(f["sha256"]) for f in recs[1]["files"])
+    assert all(book.store.has_blob(f["digest"]) for f in recs[1]["files"])
+    # format 2: every record says when, every record after INTAKE names the intake's commitment
+    assert recs[0]["fields"]["at"] == recs[1]["fields"]["at"]
+    assert recs[1]["fields"]["intake_commitment"] == "0x" + recs[0]["commitment"]
+    assert "intake_at" not in recs[0]["fields"] and "submitted_at" not in recs[1]["fields"]
     pending = book.outbox.pending()
     assert [p["stage"] for p in pending] == ["INTAKE", "MATERIALS"]
     assert pending[0]["open"] == {"item_code": "HJ-MIGRATE", "home_district": 350503}
+    assert {(p["accepting_hall"], p["serial"]) for p in pending} == {(7, serial)}
     # personal data never goes to the outbox (what is sent to the chain)
     assert demo_id_number() not in str(pending) and "陈明华" not in str(pending)
     assert _intake(book)["serial"] != serial

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from cryptography.hazmat.primitives import hashes
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.core.merkle import EMPTY_ROOT, inclusion_proof, leaf_hash, merkle_root, verify_inclusion
+from ledger.core.merkle import EMPTY_ROOT, empty_root, inclusion_proof, leaf_hash, merkle_root, verify_inclusion
+from ledger.core.suites import GM, SUITES
 from ledger.errors import VerificationError
 from tests.conftest import VECTORS
 
@@ -27,18 +29,48 @@ RFC6962_ROOTS = {
 }
 
 
+def _sm3(data: bytes) -> bytes:
+    h = hashes.Hash(hashes.SM3())
+    h.update(data)
+    return h.finalize()
+
+
+def _naive_sm3_root(leaves: list[bytes]) -> bytes:
+    """RFC 6962 §2.1 written out directly over SM3 (an independent check of the gm suite's trees)."""
+    if len(leaves) == 1:
+        return _sm3(b"\x00" + leaves[0])
+    k = 1
+    while k * 2 < len(leaves):
+        k *= 2
+    return _sm3(b"\x01" + _naive_sm3_root(leaves[:k]) + _naive_sm3_root(leaves[k:]))
+
+
 def test_vector_files_exist() -> None:
-    assert len(MERKLE_VECTORS) == 8
+    assert len(MERKLE_VECTORS) == 16
+    assert {json.loads(p.read_text())["suite"] for p in MERKLE_VECTORS} == {"intl", "gm"}
 
 
 @pytest.mark.parametrize("path", MERKLE_VECTORS, ids=lambda p: p.stem)
 def test_vector(path) -> None:  # type: ignore[no-untyped-def]
     v = json.loads(path.read_text())
-    leaves = [leaf_hash(bytes.fromhex(x)) for x in v["leaves"]]
-    root = merkle_root(leaves)
-    assert root.hex() == v["root"] == RFC6962_ROOTS[len(leaves)]
+    suite = SUITES[v["suite"]]
+    leaves = [leaf_hash(bytes.fromhex(x), suite) for x in v["leaves"]]
+    root = merkle_root(leaves, suite)
+    raw = [bytes.fromhex(x) for x in v["leaves"]]
+    published = RFC6962_ROOTS[len(leaves)] if suite.name == "intl" else _naive_sm3_root(raw).hex()
+    assert root.hex() == v["root"] == published
     for i, proof in enumerate(v["proofs"]):
-        verify_inclusion(leaves[i], i, len(leaves), [bytes.fromhex(p) for p in proof], root)
+        verify_inclusion(leaves[i], i, len(leaves), [bytes.fromhex(p) for p in proof], root, suite)
+
+
+def test_a_gm_proof_does_not_verify_under_intl() -> None:
+    items = [b"a", b"b", b"c"]
+    gm_leaves = [leaf_hash(x, GM) for x in items]
+    root = merkle_root(gm_leaves, GM)
+    verify_inclusion(gm_leaves[1], 1, 3, inclusion_proof(gm_leaves, 1, GM), root, GM)
+    with pytest.raises(VerificationError):
+        verify_inclusion(gm_leaves[1], 1, 3, inclusion_proof(gm_leaves, 1, GM), root)
+    assert empty_root(GM) == _sm3(b"") != EMPTY_ROOT
 
 
 def _tree(n: int) -> tuple[list[bytes], bytes]:

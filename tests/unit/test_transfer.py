@@ -52,6 +52,8 @@ def _package(tmp_path: Path) -> tuple[str, dict[str, Any], list[ChainEvent]]:
                 r["seq"],
                 bytes.fromhex(r["commitment"]),
                 b"\0" * 32,
+                0,
+                0,
                 1,
                 "0x1",
                 0,
@@ -171,3 +173,17 @@ def test_peer_request_replayed_to_another_hall_is_refused(tmp_path: Path) -> Non
     with pytest.raises(PeerAuthError, match="not a registered hall"):
         other.authenticate("GET", path, forged)
     assert PeerGuard(Store.init(tmp_path / "s1"), reg, hall_id=1, window=60).authenticate("GET", path, h).hall_id == 2  # type: ignore[arg-type]
+
+
+def test_a_record_bound_to_another_intake_is_refused(tmp_path: Path) -> None:
+    """Issue 13.1: another applicant's MATERIALS (same serial, another intake) anchored into this case."""
+    from ledger.core.records import SaltedRecord
+
+    serial, pkg, events = _package(tmp_path)
+    at, other_intake = "2026-12-01T10:00:00+08:00", "0x" + "42" * 32
+    foreign = SaltedRecord.new(serial, Stage.MATERIALS, {"supplement": False}, at=at, intake_commitment=other_intake)
+    bad = copy.deepcopy(pkg)
+    bad["records"][1].update(fields=foreign.fields, salts=foreign.salts, files=[])
+    forged = [e if e.index != 1 else ChainEvent(**{**e.__dict__, "commitment": foreign.commitment}) for e in events]
+    with pytest.raises(VerificationError, match="bound to another intake"):
+        verify_package(serial, bad, forged)

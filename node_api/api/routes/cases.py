@@ -263,12 +263,13 @@ def bundle(
     include_files: bool = False,
     identity_files: Annotated[list[Annotated[str, Field(max_length=64)]] | None, Query(max_length=20)] = None,
 ) -> dict[str, Any]:
-    """Evidence bundle of the case for ``caseledger verify``. Private by default (ledger/hall/privacy.py):
+    """Evidence bundle (``caseledger-evidence/2``) of the case for ``caseledger-verify``.
 
-    the applicant's personal fields are withheld (salted leaf hashes: the bundle still verifies) unless
-    named in ``disclose`` with a ``reason``; ``withhold`` may hide more (an unknown or protected name is
-    a 422); ``include_files`` embeds the files except identity documents, which come only when named in
-    ``identity_files`` (with a ``reason``). What was disclosed, and why, is in the access trail."""
+    Private by default (ledger/hall/privacy.py): the applicant's personal fields are withheld (salted
+    leaf hashes: the bundle still verifies) unless named in ``disclose`` with a ``reason``; ``withhold``
+    may hide more (an unknown or protected name is a 422); ``include_files`` embeds the files except
+    identity documents, which come only when named in ``identity_files`` (with a ``reason``).
+    What was disclosed, and why, is in the access trail."""
     node.book.header(serial)
     plan = bundle_plan(
         node.book.records(serial),
@@ -290,15 +291,16 @@ def bundle(
     return out
 
 
-@router.get("/{serial}/files/{sha256}", operation_id="get_case_file", response_class=Response)
-def file(serial: str, sha256: str, node: NodeDep, staff: CaseReader) -> Response:
+@router.get("/{serial}/files/{digest}", operation_id="get_case_file", response_class=Response)
+def file(serial: str, digest: str, node: NodeDep, staff: CaseReader) -> Response:
+    """One material or result file, by its digest (the deployment's suite: SHA-256 or SM3)."""
     for r in node.book.records(serial):
         for f in r.get("files", []):
-            if f["sha256"] == sha256:
-                node.record_access(staff.actor, "download_file", serial, f"{f['kind']} {sha256}")
+            if f["digest"] == digest:
+                node.record_access(staff.actor, "download_file", serial, f"{f['kind']} {digest}")
                 return Response(
-                    node.store.get_blob(sha256),
+                    node.store.get_blob(digest),
                     media_type="application/octet-stream",
                     headers={"Content-Disposition": "attachment"},
                 )
-    raise InputError("sha256", f"case {serial} has no such file")
+    raise InputError("digest", f"case {serial} has no such file")

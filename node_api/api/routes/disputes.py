@@ -3,8 +3,11 @@
 A verification is uploaded either as JSON (the evidence bundle itself as the request body) or as
 multipart: a part ``bundle`` (the bundle file) or a part ``document`` (one file to check against this
 hall's own proof of it). The answer names the stored report by its SHA-256, which the resolution
-then commits to on chain. ``GET /cases/{serial}/proof?sha256=`` serves one file's proof to anyone
-holding the file (no personal data: the record's other fields are withheld).
+then commits to on chain. A resolution names the dispute it closes by the on-chain index of its
+DISPUTE_OPENED event (``/disputes/{index}/resolution``) and picks its report among the stored ones
+(the latest when none is named). Open disputes are limited per officer and per hall (409).
+``GET /cases/{serial}/proof?digest=`` serves one file's proof to anyone holding the file (no personal
+data: the record's other fields are withheld).
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ class DisputeIn(BaseModel):
 
 
 class ResolutionIn(BaseModel):
-    report_sha256: str = Field(max_length=64)
+    report_sha256: str | None = Field(default=None, max_length=64)
+    """one of the case's stored verification reports (``GET …/verifications``); the latest when omitted"""
     conclusion: str = Field(max_length=LIMITS["conclusion"])
 
 
@@ -74,14 +78,15 @@ def disputes(serial: str, node: NodeDep, _: Reader) -> dict[str, Any]:
 
 
 @router.post(
-    "/{serial}/disputes/{seq}/resolution", operation_id="resolve_dispute", response_model=Dispute, status_code=201
+    "/{serial}/disputes/{index}/resolution", operation_id="resolve_dispute", response_model=Dispute, status_code=201
 )
-def resolve(serial: str, seq: int, body: ResolutionIn, node: NodeDep, staff: DisputeOfficer) -> Dispute:
-    """争议处理: DISPUTE_RESOLVED committing to a stored verification report (its SHA-256 and verdict)."""
+def resolve(serial: str, index: int, body: ResolutionIn, node: NodeDep, staff: DisputeOfficer) -> Dispute:
+    """争议处理: DISPUTE_RESOLVED closing dispute ``index`` (the on-chain index of its DISPUTE_OPENED),
+    committing to a stored verification report (its SHA-256 and verdict)."""
     return resolve_dispute(
         node.book,
         serial,
-        seq,
+        index,
         report_sha256=body.report_sha256,
         conclusion=clean_text("conclusion", body.conclusion),
         staff=staff.username,
@@ -144,19 +149,20 @@ def printable(
 
 
 @router.get("/{serial}/proof", operation_id="get_document_proof", response_model=DocumentProof)
-def proof(serial: str, node: NodeDep, sha256: Annotated[str, Query()]) -> DocumentProof:
+def proof(serial: str, node: NodeDep, digest: Annotated[str, Query()]) -> DocumentProof:
     """One file's inclusion proof and the record committing to it, for ``caseledger verify-document --hall``.
 
-    Open to anyone who holds the file (they must know its SHA-256); the record's other fields are withheld.
+    Open to anyone who holds the file (they must know its digest in the deployment's suite); the
+    record's other fields are withheld.
     """
     dep = node.reader.deployment
     if dep is None:
         raise ConfigError("no deployment loaded")
     try:
-        return find_document_proof(node.book, dep, serial, sha256)
+        return find_document_proof(node.book, dep, serial, digest)
     except NotFoundError:
         # the same answer whether the case or only the file is unknown: serials are sequential, and an
         # anonymous caller must not count a hall's cases by probing them
         raise NotFoundError(
-            f"no anchored file with SHA-256 {sha256.strip().lower()} in case {serial} at this hall"
+            f"no anchored file with digest {digest.strip().lower()} in case {serial} at this hall"
         ) from None

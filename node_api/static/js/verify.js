@@ -31,11 +31,14 @@
       CL.doneKey(form);
       const tbody = out.querySelector("tbody"); tbody.textContent = "";
       const h = document.getElementById("verdict");
-      h.textContent = c.verdict === "match" ? "✔ " + t("verdict_match") : "✖ " + t("verdict_mismatch");
+      h.textContent = c.verdict === "match" ? "✔ " + t("verdict_match") : c.verdict === "incomplete" ? "✖ " + t("verdict_incomplete") : "✖ " + t("verdict_mismatch");
       h.className = c.verdict === "match" ? "ok-box" : "error-box";
       const rep = c.report;
       if (c.kind === "bundle") {
-        rep.events.forEach(function (e) { row(tbody, [String(e.index), stage(e.stage), word(e.status), reasons(e.reasons), e.block != null ? String(e.block) : "—", when(e.time)], e.status); });
+        // findings (anchored long after the claimed time) do not change the verdict but are said plainly
+        if (rep.events.some(function (e) { return (e.findings || []).length; })) { h.textContent += " " + t("late_note"); }
+        (rep.reasons || []).forEach(function (r) { h.textContent += " " + reasons([r]); });
+        rep.events.forEach(function (e) { row(tbody, [String(e.index), stage(e.stage), word(e.status), reasons((e.reasons || []).concat(e.findings || [])), e.block != null ? String(e.block) : "—", when(e.time)], e.status); });
         (rep.materials || []).forEach(function (m) { row(tbody, ["#" + m.event_index, m.kind + " · " + m.name, word(m.status), reasons(m.reasons), "", ""], m.status); });
       } else {
         row(tbody, [rep.event_index != null ? String(rep.event_index) : "—", stage(rep.stage) + " · " + rep.file_name, word(rep.status), reasons(rep.reasons), rep.block != null ? String(rep.block) : "—", when(rep.time)], rep.status);

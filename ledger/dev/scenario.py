@@ -1,0 +1,338 @@
+"""Synthetic, deterministic cases: records, the chain facts the contracts would produce, and the bundle.
+
+Used by the conformance-vector generator (scripts/make_vectors.py) and by the verifier's and the
+audit's unit tests, so that every test of the pure checks starts from a case built exactly the way
+the contracts build one (case id bound to the accepting hall, hash chain, back-links, registry
+history with ``prevChangeBlock``), with fixed salts::
+
+    case = Scenario.standard(suite=GM)
+    bundle, facts = case.build()
+    verify_bundle(bundle, facts).verdict      # "match"
+
+Nothing here talks to a chain; tamper with the outputs (or build a scenario with other steps) to
+make a case that must fail.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from ledger.core.bundle import BundleEvent, BundleMaterial, EvidenceBundle, ExportedBy
+from ledger.core.chainlog import ROLE_IDS
+from ledger.core.facts import CaseHeader, ChainEventFact, ChainFacts, RegistryFact
+from ledger.core.hashchain import case_id, next_head
+from ledger.core.materials import MaterialFile, MaterialSet
+from ledger.core.records import SaltedRecord
+from ledger.core.stages import Phase, Stage
+from ledger.core.suites import INTL, Suite
+from ledger.core.timefmt import CST
+
+__all__ = [
+    "ACCOUNTS",
+    "GENESIS_TIME",
+    "Scenario",
+    "Step",
+    "block_time",
+    "standard_registry",
+]
+
+# Default accounts of Hardhat's and anvil's test mnemonic ("test test ... junk").
+ACCOUNTS = {
+    "admin": "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+    "hall_a": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",  # hall 1, accepting, district 350502
+    "hall_b": "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",  # hall 2, home, district 350503
+    "officer": "0x90F79bf6EB2c4f870365E785982E1f101E93b906",  # dispute officer, not a hall
+    "hall_c": "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65",  # hall 3, district 350502 (another hall)
+    "arbiter": "0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc",  # dispute arbiter, not a hall
+    "officer2": "0x976EA74026E726554dB657fA54763abd0C3a0aa9",  # another dispute officer
+    "hall_b2": "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955",  # hall 2's key after a rotation
+}
+HALL_OF = {"hall_a": 1, "hall_b": 2, "hall_c": 3, "hall_b2": 2}
+"""the hall id each hall key writes with (hall_b2 is hall 2's key after a rotation)"""
+GENESIS_TIME = 1_796_083_200  # 2026-12-01T08:00:00+08:00
+LEDGER = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+REGISTRY = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
+
+
+def block_time(block: int) -> int:
+    """Two-second blocks from :data:`GENESIS_TIME`."""
+    return GENESIS_TIME + 2 * block
+
+
+def _iso(unix: int) -> str:
+    return datetime.fromtimestamp(unix, CST).isoformat(timespec="seconds")
+
+
+def _hex(label: str) -> str:
+    return hashlib.sha256(("caseledger-vector|" + label).encode()).hexdigest()
+
+
+def standard_registry() -> list[RegistryFact]:
+    """The consortium's history: admin roles, halls 1–3, an officer, an arbiter, a second officer."""
+    changes: list[tuple[int, dict[str, Any]]] = [
+        (1, {"kind": "role_granted", "role": ROLE_IDS["DEFAULT_ADMIN_ROLE"], "account": ACCOUNTS["admin"]}),
+        (1, {"kind": "role_granted", "role": ROLE_IDS["HALL_ADMIN_ROLE"], "account": ACCOUNTS["admin"]}),
+        (2, {"kind": "registered", "hall_id": 1, "account": ACCOUNTS["hall_a"], "district": 350502}),
+        (3, {"kind": "registered", "hall_id": 2, "account": ACCOUNTS["hall_b"], "district": 350503}),
+        (4, {"kind": "registered", "hall_id": 3, "account": ACCOUNTS["hall_c"], "district": 350502}),
+        (5, {"kind": "role_granted", "role": ROLE_IDS["DISPUTE_OFFICER_ROLE"], "account": ACCOUNTS["officer"]}),
+        (5, {"kind": "role_granted", "role": ROLE_IDS["DISPUTE_ARBITER_ROLE"], "account": ACCOUNTS["arbiter"]}),
+        (6, {"kind": "role_granted", "role": ROLE_IDS["DISPUTE_OFFICER_ROLE"], "account": ACCOUNTS["officer2"]}),
+    ]
+    return chain_registry(changes)
+
+
+def chain_registry(changes: list[tuple[int, dict[str, Any]]]) -> list[RegistryFact]:
+    """Registry facts with log indices and ``prev_change_block`` as the contract emits them."""
+    out: list[RegistryFact] = []
+    last = 0
+    per_block: dict[int, int] = {}
+    for block, c in sorted(changes, key=lambda x: (x[0], x[1].get("log_index", -1))):
+        c = dict(c)
+        li = int(c.pop("log_index", per_block.get(block, 0)))
+        per_block[block] = li + 1
+        out.append(RegistryFact(block=block, log_index=li, prev_change_block=last, **c))
+        last = block
+    return out
+
+
+@dataclass(frozen=True)
+class Step:
+    """One event of a synthetic case."""
+
+    stage: Stage
+    writer: str
+    """a key of :data:`ACCOUNTS`"""
+    fields: dict[str, Any]
+    block: int
+    hall_id: int | None = None
+    """the log's hall id (default: the writer's hall, 0 for an officer or arbiter)"""
+    at: str | None = None
+    """the record's claimed time (default: 30 s before its block)"""
+    ref: int = 0
+    resolves: int | None = None
+    """(DISPUTE_RESOLVED) default: ``ref``"""
+    intake_commitment: str | None = None
+    """default: event 0's commitment"""
+    files: tuple[tuple[str, str, bytes], ...] = ()
+    """(kind, name, content) committed by a MATERIALS or RESULT record"""
+
+
+_FILE_FIELDS = {
+    Stage.MATERIALS: ("materials_root", "materials_count"),
+    Stage.RESULT: ("documents_root", "documents_count"),
+}
+
+
+@dataclass
+class Scenario:
+    serial: str = "TB20261201-001-00001"
+    accepting_hall: int = 1
+    home_district: int = 350503
+    item_code: str = "BDC-TRANSFER"
+    suite: Suite = INTL
+    chain_id: int = 31337
+    ledger: str = LEDGER
+    registry: str = REGISTRY
+    steps: list[Step] = field(default_factory=list)
+    registry_log: list[RegistryFact] = field(default_factory=standard_registry)
+    withhold: frozenset[str] = frozenset({"applicant_id_number", "applicant_phone"})
+    include_files: bool = True
+    omit_at: frozenset[int] = frozenset()
+    """events whose record carries no ``at`` (a malformed record, for the verifier's tests)"""
+    raw_fields: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """field values set on a record after it is built, bypassing its checks (malformed records)"""
+
+    @classmethod
+    def standard(cls, *, suite: Suite = INTL, serial: str = "TB20261201-001-00001") -> Scenario:
+        """One case through every stage, with a dispute opened and resolved by its opener and supplements."""
+        materials = (
+            ("id_card", "身份证.pdf", b"%PDF-1.4 id card of the applicant\n"),
+            ("application", "申请表.pdf", b"%PDF-1.4 application form\n"),
+            ("contract", "买卖合同.pdf", b"%PDF-1.4 sales contract\n"),
+        )
+        intake = {
+            "item_code": "BDC-TRANSFER",
+            "item_name": "不动产转移登记",
+            "home_district": 350503,
+            "accepting_hall": 1,
+            "accepting_district": 350502,
+            "applicant_name": "张三",
+            "applicant_id_number": "350502199001011234",
+            "applicant_phone": "13800000000",
+            "intake_staff": "clerk",
+            "time_limit_working_days": 5,
+        }
+        steps = [
+            Step(Stage.INTAKE, "hall_a", intake, block=10),
+            Step(Stage.MATERIALS, "hall_a", {"supplement": False}, block=10, files=materials),
+            Step(Stage.ACCEPTANCE, "hall_b", {"decision": "accepted", "reason": "", "staff": "officer"}, block=14),
+            Step(Stage.PROCESS, "hall_b", {"step": "review", "note": "材料齐全", "staff": "officer"}, block=15),
+            Step(
+                Stage.DISPUTE_OPENED, "officer", {"reason": "申请人称身份证复印件被替换", "staff": "dispute"}, block=16
+            ),
+            Step(
+                Stage.RESULT,
+                "hall_b",
+                {"decision": "approved", "note": "", "staff": "officer"},
+                block=18,
+                files=(("certificate", "不动产权证书.pdf", b"%PDF-1.4 certificate\n"),),
+            ),
+            Step(
+                Stage.DISPUTE_RESOLVED,
+                "officer",
+                {"verdict": "match", "conclusion": "材料未被篡改", "staff": "dispute"},
+                block=19,
+                ref=4,
+            ),
+            Step(Stage.DELIVERY, "hall_a", {"method": "counter", "note": "", "staff": "clerk"}, block=20),
+        ]
+        return cls(serial=serial, suite=suite, steps=steps)
+
+    def with_steps(self, steps: list[Step]) -> Scenario:
+        return replace(self, steps=steps)
+
+    def replace_step(self, index: int, **changes: Any) -> Scenario:
+        steps = list(self.steps)
+        steps[index] = replace(steps[index], **changes)
+        return self.with_steps(steps)
+
+    # ------------------------------------------------------------------ build
+    def records(self) -> list[tuple[SaltedRecord, MaterialSet | None, list[bytes]]]:
+        out: list[tuple[SaltedRecord, MaterialSet | None, list[bytes]]] = []
+        intake_commitment: str | None = None
+        for i, st in enumerate(self.steps):
+            fields = dict(st.fields)
+            mset: MaterialSet | None = None
+            contents: list[bytes] = []
+            if st.files:
+                files = [
+                    MaterialFile.of(k, n, d, salt=_hex(f"{self.serial}|{i}|file|{j}"), suite=self.suite)
+                    for j, (k, n, d) in enumerate(st.files)
+                ]
+                mset = MaterialSet.new(files, self.suite)
+                root_f, count_f = _FILE_FIELDS[st.stage]
+                fields[root_f], fields[count_f] = mset.root.hex(), len(files)
+                contents = [d for _, _, d in st.files]
+            names = [*fields, "case_serial", "stage", "at", "intake_commitment", "resolves"]
+            salts = {n: _hex(f"{self.serial}|{i}|{st.stage.name}|{n}") for n in names}
+            at = st.at or _iso(block_time(st.block) - 30)
+            resolves = (
+                st.resolves if st.resolves is not None else (st.ref if st.stage == Stage.DISPUTE_RESOLVED else None)
+            )
+            ic = None if st.stage == Stage.INTAKE else (st.intake_commitment or intake_commitment)
+            rec = SaltedRecord.new(
+                self.serial,
+                st.stage,
+                fields,
+                at=at,
+                intake_commitment=ic,
+                resolves=resolves,
+                suite=self.suite,
+                salts=salts,
+            )
+            if i in self.omit_at or i in self.raw_fields:
+                raw = {k: v for k, v in rec.fields.items() if not (k == "at" and i in self.omit_at)}
+                raw.update(self.raw_fields.get(i, {}))
+                rec = SaltedRecord(
+                    serial=rec.serial,
+                    stage=rec.stage,
+                    fields=raw,
+                    salts={k: salts.get(k, _hex(f"{self.serial}|{i}|raw|{k}")) for k in raw},
+                    suite=rec.suite,
+                )
+            if st.stage == Stage.INTAKE and intake_commitment is None:
+                intake_commitment = "0x" + rec.commitment.hex()
+            out.append((rec, mset, contents))
+        return out
+
+    def build(self) -> tuple[EvidenceBundle, ChainFacts]:
+        """The bundle a hall would export and the chain facts a verifier would read."""
+        cid = case_id(self.accepting_hall, self.serial)
+        prev = cid
+        events: list[ChainEventFact] = []
+        bevents: list[BundleEvent] = []
+        materials: list[BundleMaterial] = []
+        last_block = 0
+        per_block: dict[int, int] = {}
+        phase = Phase.NONE
+        for i, (st, (rec, mset, contents)) in enumerate(zip(self.steps, self.records(), strict=True)):
+            writer = ACCOUNTS[st.writer]
+            head = next_head(prev, st.stage, rec.commitment, writer)
+            prev = head
+            hall = st.hall_id if st.hall_id is not None else HALL_OF.get(st.writer, 0)
+            li = per_block.get(st.block, 0)
+            per_block[st.block] = li + 1
+            coords: dict[str, Any] = {
+                "index": i,
+                "writer": writer,
+                "hall_id": hall,
+                "block": st.block,
+                "time": block_time(st.block),
+                "commitment": "0x" + rec.commitment.hex(),
+                "head": "0x" + head.hex(),
+                "tx": "0x" + _hex(f"{self.serial}|tx|{i}"),
+                "ref": st.ref,
+            }
+            events.append(ChainEventFact(stage=st.stage, log_index=li, prev_block=last_block if i else 0, **coords))
+            last_block = st.block
+            bevents.append(BundleEvent(stage=st.stage.name, record=rec.disclose(self.withhold), **coords))  # type: ignore[arg-type]
+            if mset is not None:
+                for j in range(len(mset.files)):
+                    content = contents[j] if self.include_files else None
+                    materials.append(
+                        BundleMaterial(
+                            event_index=i,
+                            proof=mset.proof(j),
+                            content_b64=None if content is None else base64.b64encode(content).decode(),
+                        )
+                    )
+            if st.stage in (Stage.INTAKE, Stage.MATERIALS, Stage.ACCEPTANCE, Stage.RESULT, Stage.DELIVERY):
+                phase = {
+                    Stage.INTAKE: Phase.OPENED,
+                    Stage.MATERIALS: max(phase, Phase.MATERIALS_RECORDED),
+                    Stage.ACCEPTANCE: Phase.ACCEPTED,
+                    Stage.RESULT: Phase.DECIDED,
+                    Stage.DELIVERY: Phase.DELIVERED,
+                }[st.stage]
+        header = CaseHeader(
+            head="0x" + prev.hex() if events else "0x" + "00" * 32,
+            event_count=len(events),
+            phase=phase,
+            home_district=self.home_district if events else 0,
+            accepting_hall=self.accepting_hall if events else 0,
+            item_code=self.item_code if events else "",
+            last_block=last_block,
+        )
+        facts = ChainFacts(
+            serial=self.serial,
+            accepting_hall=self.accepting_hall,
+            case_id="0x" + cid.hex(),
+            chain_id=self.chain_id,
+            ledger=self.ledger,
+            registry=self.registry,
+            format_version=2,
+            suite=self.suite.name,
+            header=header,
+            events=events,
+            registry_log=self.registry_log,
+            dispute_role=ROLE_IDS["DISPUTE_OFFICER_ROLE"],
+            arbiter_role=ROLE_IDS["DISPUTE_ARBITER_ROLE"],
+        )
+        bundle = EvidenceBundle(
+            suite=self.suite.name,
+            serial=self.serial,
+            accepting_hall=self.accepting_hall,
+            chain_id=self.chain_id,
+            ledger=self.ledger,
+            registry=self.registry,
+            exported_at=_iso(block_time(last_block) + 600),
+            exported_by=ExportedBy(hall_id=self.accepting_hall, name="鲤城区行政服务中心"),
+            events=bevents,
+            materials=materials,
+        )
+        return bundle, facts

@@ -1,0 +1,255 @@
+"""``caseledger-verify``: check an evidence bundle against the chain, with nothing but this package.
+
+    caseledger-verify BUNDLE --rpc URL [--json] [--lang zh|en] [--max-anchor-lag HOURS]
+    caseledger-verify --document FILE --bundle BUNDLE --rpc URL
+
+Exit codes: 0 every event matches; 1 a mismatch, or the bundle is incomplete; 2 unusable input
+(not a bundle, another chain or contract, endpoint unreachable). Every problem is one sentence on
+stderr; no traceback is ever shown. Standard library only (argparse, urllib), so a court's IT staff
+can install it with ``pip install caseledger`` and read all of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import unicodedata
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from ledger.core.bundle import EvidenceBundle, load_bundle
+from ledger.core.facts import ChainFacts
+from ledger.core.stages import Stage
+from ledger.core.suites import suite_named
+from ledger.errors import ChainUnavailableError, InputError, LedgerError, VerificationError
+from ledger.verify.checks import DEFAULT_MAX_ANCHOR_LAG_S, check_coordinates, verify_bundle, verify_document
+from ledger.verify.report import VerificationReport
+from ledger.verify.rpc import JsonRpc, read_case_facts
+
+__all__ = ["main", "render_text", "verify_file"]
+
+CST = timezone(timedelta(hours=8))
+STATUS_TEXT = {
+    "match": ("一致", "match"),
+    "mismatch": ("不一致", "MISMATCH"),
+    "missing_on_chain": ("链上缺失", "missing on chain"),
+    "missing_from_bundle": ("证据包缺失", "missing from bundle"),
+}
+VERDICT_TEXT = {
+    "match": ("全部一致", "all events match"),
+    "mismatch": ("存在不一致", "MISMATCH found"),
+    "incomplete": ("证据不完整，不能认定一致", "INCOMPLETE: cannot be taken as a match"),
+}
+LATE_NOTE = (
+    "办理时间仅能证明不晚于上链时间",
+    "the time of the act is only proven to be no later than its anchoring block",
+)
+
+
+def _width(text: str) -> int:
+    """Display width in a terminal: CJK characters take two columns."""
+    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
+def _cst(unix: int | None) -> str:
+    return "-" if unix is None else datetime.fromtimestamp(unix, CST).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _lag(s: int | None) -> str:
+    if s is None:
+        return "-"
+    sign = "-" if s < 0 else ""
+    s = abs(s)
+    return f"{sign}{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{sign}{s}s"
+
+
+def render_text(report: VerificationReport, lang: str = "zh") -> str:
+    """The report as plain text (one line per event, then materials, findings and the verdict)."""
+    zh = lang == "zh"
+    i = 0 if zh else 1
+    out: list[str] = []
+    out.append(
+        f"{'办件' if zh else 'Case'} {report.serial} ({'受理大厅' if zh else 'accepting hall'} {report.accepting_hall})"
+        f" — {'链' if zh else 'chain'} {report.chain_id} {report.ledger} ({'算法' if zh else 'suite'} {report.suite})"
+    )
+    cols = (
+        ("序号", "环节", "结论", "写入方", "大厅", "区块", "上链时间(北京)", "所称办理时间", "间隔", "原因")
+        if zh
+        else (
+            "#",
+            "stage",
+            "verdict",
+            "writer",
+            "hall",
+            "block",
+            "block time (UTC+8)",
+            "claimed time",
+            "lag",
+            "reasons",
+        )
+    )
+    rows = [list(cols)]
+    for e in report.events:
+        rows.append(
+            [
+                str(e.index),
+                e.stage,
+                STATUS_TEXT[e.status][i],
+                e.writer or "-",
+                str(e.hall_id if e.hall_id is not None else "-"),
+                str(e.block or "-"),
+                _cst(e.time),
+                e.claimed_at or "-",
+                _lag(e.lag_s),
+                "; ".join(r.text(lang) for r in [*e.reasons, *e.findings]) or "-",
+            ]
+        )
+    widths = [max(_width(r[c]) for r in rows) for c in range(len(cols) - 1)]
+    for r in rows:
+        out.append("  ".join(v + " " * (widths[c] - _width(v)) for c, v in enumerate(r[:-1])) + "  " + r[-1])
+    for m in report.materials:
+        why = "; ".join(r.text(lang) for r in m.reasons)
+        out.append(f"{'材料' if zh else 'material'} {m.kind} {m.name}: {STATUS_TEXT[m.status][i]} {why}".rstrip())
+    for idx, fields in report.withheld_fields.items():
+        out.append(
+            f"{'事件' if zh else 'event'} {idx} {'未披露字段' if zh else 'withheld fields'}: {', '.join(fields)}"
+        )
+    late = [(idx, f) for idx, f in report.findings if f.code == "anchored_late"]
+    if late:
+        hours = report.max_anchor_lag_s / 3600
+        which = ", ".join(str(idx) for idx, _ in late)
+        if zh:
+            out.append(f"注意：事件 {which} 的上链时间比所称办理时间晚 {hours:g} 小时以上。{LATE_NOTE[0]}。")
+        else:
+            out.append(
+                f"Note: events {which} were anchored more than {hours:g} h after their claimed time; {LATE_NOTE[1]}."
+            )
+    for reason in report.reasons:
+        out.append(f"{'证据包' if zh else 'bundle'}: {reason.text(lang)}")
+    out.append(f"{'结论' if zh else 'Verdict'}: {VERDICT_TEXT[report.verdict][i]}")
+    return "\n".join(out) + "\n"
+
+
+def _facts(rpc: JsonRpc, bundle: EvidenceBundle) -> ChainFacts:
+    return read_case_facts(rpc, ledger=bundle.ledger, accepting_hall=bundle.accepting_hall, serial=bundle.serial)
+
+
+def verify_file(
+    path: Path, rpc_url: str, *, max_anchor_lag_s: int = DEFAULT_MAX_ANCHOR_LAG_S
+) -> tuple[VerificationReport, JsonRpc]:
+    """Load, read the chain, check: the library use of the command."""
+    bundle = load_bundle(path)
+    rpc = JsonRpc(rpc_url)
+    return verify_bundle(bundle, _facts(rpc, bundle), max_anchor_lag_s=max_anchor_lag_s), rpc
+
+
+def _document(args: argparse.Namespace) -> int:
+    try:
+        data = Path(args.document).read_bytes()
+    except OSError as exc:
+        raise InputError("document", f"{args.document} cannot be read ({exc.strerror})") from exc
+    bundle = load_bundle(Path(args.bundle))
+    suite = suite_named(bundle.suite)
+    digest = suite.hexdigest(data)
+    rpc = JsonRpc(args.rpc)
+    facts = _facts(rpc, bundle)
+    check_coordinates(bundle, facts)
+    events = {e.index: e for e in facts.events}
+    records = {e.index: e.record for e in bundle.events}
+    why = "no material proof in the bundle"
+    for m in [m for m in bundle.materials if m.proof.file.digest == digest] or list(bundle.materials):
+        rec, ev = records.get(m.event_index), events.get(m.event_index)
+        if rec is None or ev is None:
+            continue
+        try:
+            found = verify_document(data, m.proof, rec, ev, suite)
+        except VerificationError as exc:
+            why = str(exc)
+            continue
+        found["serial"] = bundle.serial
+        if args.json:
+            print(json.dumps({"verdict": "match", **found}, ensure_ascii=False))
+        elif args.lang == "zh":
+            print(
+                f"一致：该文件即办件 {bundle.serial} 于 {_cst(found['time'])}（北京时间）由大厅 {found['hall_id']}"
+                f" 在“{Stage[found['stage']].label_zh}”环节登记（区块 {found['block']}）"
+            )
+        else:
+            print(
+                f"MATCH: this file was committed in case {bundle.serial} at stage {found['stage']} by hall "
+                f"{found['hall_id']} in block {found['block']} ({_cst(found['time'])} UTC+8)"
+            )
+        return 0
+    if args.json:
+        print(json.dumps({"verdict": "mismatch", "reason": why, "digest": digest}, ensure_ascii=False))
+    elif args.lang == "zh":
+        print(f"不一致：该文件不是办件 {bundle.serial} 登记的文件（{why}）")
+    else:
+        print(f"MISMATCH: this file was not committed in case {bundle.serial} ({why})")
+    return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="caseledger-verify",
+        description="核验证据包 / verify a CaseLedger evidence bundle against the chain (exit 0 match, 1 mismatch or "
+        "incomplete, 2 unusable input).",
+    )
+    p.add_argument("bundle", nargs="?", help="evidence bundle (caseledger-evidence/2 JSON)")
+    p.add_argument("--rpc", required=True, help="JSON-RPC URL of any node of the consortium chain")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh")
+    p.add_argument(
+        "--max-anchor-lag",
+        type=float,
+        default=DEFAULT_MAX_ANCHOR_LAG_S / 3600,
+        metavar="HOURS",
+        help="report events anchored more than this long after their claimed time (default 6)",
+    )
+    p.add_argument("--document", metavar="FILE", help="check one document against the bundle's material proofs")
+    p.add_argument("--bundle", dest="bundle_opt", metavar="BUNDLE", help="(with --document) the bundle")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse printed its one-line usage error
+        return 2 if exc.code else 0
+    try:
+        if args.document is not None:
+            args.bundle = args.bundle_opt or args.bundle
+            if args.bundle is None:
+                raise InputError("bundle", "--document needs the bundle holding its proof (--bundle FILE)")
+            return _document(args)
+        if args.bundle is None:
+            raise InputError("bundle", "give the evidence bundle to check")
+        if not args.max_anchor_lag > 0:
+            raise InputError("max-anchor-lag", "must be a positive number of hours")
+        report, _ = verify_file(Path(args.bundle), args.rpc, max_anchor_lag_s=int(args.max_anchor_lag * 3600))
+        if args.json:
+            body = {"verdict": report.verdict, **report.model_dump()}
+            print(json.dumps(body, ensure_ascii=False, indent=1))
+        else:
+            sys.stdout.write(render_text(report, args.lang))
+        return report.exit_code
+    except ChainUnavailableError as exc:
+        print(f"caseledger-verify: {exc}", file=sys.stderr)
+        return 2
+    except InputError as exc:
+        print(f"caseledger-verify: {exc}", file=sys.stderr)
+        return 2
+    except LedgerError as exc:
+        print(f"caseledger-verify: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 — the promise: one sentence, never a traceback
+        print(
+            f"caseledger-verify: internal error ({exc.__class__.__name__}); please report it with the bundle",
+            file=sys.stderr,
+        )
+        return 2

@@ -1,0 +1,163 @@
+"""Issue 15, item 1: every log query is bounded, and reading one case costs O(its events), not O(chain).
+
+A proxy in front of anvil enforces Besu's defaults (``eth_getLogs`` over at most 1,000 blocks, batches of
+at most 1,024) and counts requests. One case is anchored, 5,000 empty blocks (five times Besu's range
+limit) are mined on top, and the verifier's stdlib reader, the chain client's readers, the audit's and
+the indexer's forward scans and the stand-alone ``caseledger-verify`` all work through the proxy, with
+the same number of requests per case on the short and on the long chain. (Not 100,000 blocks: anvil's
+``anvil_mine`` gets slower with the chain's length, 100,000 would take over an hour here; the reads
+touch only blocks that hold the case's events or registry changes, whatever the length.)
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+
+from ledger.chain.client import ChainClient
+from ledger.chain.facts_reader import fetch_chain_facts, fetch_chain_facts_many
+from ledger.core.bundle import ExportedBy, HeldEvent, build_bundle
+from ledger.core.chainlog import read_case_facts
+from ledger.core.records import SaltedRecord
+from ledger.core.stages import Stage
+from ledger.dev.devchain import DevChain, dev_admin, free_port
+from ledger.verify.checks import verify_bundle
+from ledger.verify.rpc import JsonRpc
+from tests.integration.besu_proxy import BesuLimitsProxy
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+LONG = 5_000
+AT = "2026-12-01T10:00:00+08:00"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Its own anvil (the long chain must not slow the other tests), a deployment, two halls, one case."""
+    chain = DevChain(Path(tmp_path_factory.mktemp("long")), port=free_port(), block_time=0.5)
+    chain.up()
+    try:
+        dep = ChainClient.deploy(chain.rpc_url, dev_admin())
+        admin = ChainClient.connect(chain.rpc_url, deployment=dep, account=dev_admin())
+        halls = []
+        for district in (350502, 350503):
+            acct = Account.create()
+            admin.register_hall(acct.address, district, "大厅", "http://127.0.0.1:1")
+            admin.fund(acct.address, 10**19)
+            halls.append(ChainClient.connect(chain.rpc_url, deployment=dep, account=acct))
+        a, b = halls
+        hall_a = admin.hall_of(a.address)
+        assert hall_a is not None
+        serial = "TB20261201-001-00001"
+        plan = [
+            (Stage.INTAKE, a, {"item_code": "BDC-TRANSFER"}),
+            (Stage.MATERIALS, a, {"supplement": False}),
+            (Stage.ACCEPTANCE, b, {"decision": "accepted"}),
+            (Stage.PROCESS, b, {"step": "review"}),
+            (Stage.PROCESS, b, {"step": "site_visit"}),
+            (Stage.RESULT, b, {"decision": "approved"}),
+            (Stage.DELIVERY, a, {"method": "counter"}),
+        ]
+        first = SaltedRecord.new(serial, Stage.INTAKE, plan[0][2], at=AT)
+        ic = "0x" + first.commitment.hex()
+        records = [first] + [SaltedRecord.new(serial, st, f, at=AT, intake_commitment=ic) for st, _, f in plan[1:]]
+        a.open_case(serial, "BDC-TRANSFER", 350503, first.commitment)
+        for rec, (st, w, _) in zip(records[1:], plan[1:], strict=True):
+            w.append_event(hall_a.hall_id, serial, st, rec.commitment)
+        events = admin.case_events(hall_a.hall_id, serial)
+        held = [
+            HeldEvent(record=r, event=e, time=admin.block_time(e.block_number))
+            for r, e in zip(records, events, strict=True)
+        ]
+        bundle = build_bundle(
+            serial=serial,
+            accepting_hall=hall_a.hall_id,
+            suite="intl",
+            chain_id=dep.chain_id,
+            ledger=dep.ledger,
+            registry=dep.registry,
+            exported_at=AT,
+            exported_by=ExportedBy(hall_id=hall_a.hall_id),
+            held=held,
+        )
+        with BesuLimitsProxy(chain.rpc_url) as proxy:
+            w = {"chain": chain, "dep": dep, "admin": admin, "hall": hall_a.hall_id, "serial": serial,
+                 "bundle": bundle, "proxy": proxy, "events": events}  # fmt: skip
+            w["short"] = _read(w)  # on the short chain, then 100,000 empty blocks on top
+            head = admin.w3.eth.block_number
+            miner = ChainClient.connect(chain.rpc_url, deployment=dep, timeout=300)
+            for _ in range(LONG // 1_000):
+                miner.request("anvil_mine", [hex(1_000)])
+            assert admin.w3.eth.block_number >= head + LONG
+            yield w
+    finally:
+        chain.down()
+
+
+def _read(w: dict[str, Any]) -> tuple[int, dict[str, int], Any]:
+    proxy: BesuLimitsProxy = w["proxy"]
+    proxy.reset()
+    rpc = JsonRpc(proxy.url)
+    facts = read_case_facts(rpc, ledger=w["dep"].ledger, accepting_hall=w["hall"], serial=w["serial"])
+    assert proxy.refused == []
+    return rpc.calls, dict(proxy.methods), facts
+
+
+def test_verifying_one_case_costs_the_same_on_a_short_and_a_long_chain(world: dict[str, Any]) -> None:
+    short_calls, short_methods, short = world["short"]
+    assert verify_bundle(world["bundle"], short).verdict == "match"
+    long_calls, long_methods, long = _read(world)
+    assert verify_bundle(world["bundle"], long).verdict == "match"
+    assert long.events == short.events
+    assert (long_calls, long_methods) == (short_calls, short_methods)
+    # 1 chain id + 3 views + 1 header + one getLogs per block with events + 1 batch of block times
+    # + lastChangeBlock + one getLogs per block with a registry change
+    event_blocks = len({e.block_number for e in world["events"]})
+    registry_blocks = len({f.block for f in long.registry_log})
+    assert short_methods["eth_getLogs"] == event_blocks + registry_blocks
+    assert short_calls == 1 + 3 + 1 + event_blocks + 1 + 1 + registry_blocks
+    print(f"\nRPC requests to verify one case: {short_calls} (short chain), {long_calls} ({LONG:,} more blocks)")
+
+
+def test_chain_client_readers_and_forward_scans_stay_within_besu_limits(world: dict[str, Any]) -> None:
+    proxy: BesuLimitsProxy = world["proxy"]
+    client = ChainClient.connect(proxy.url, deployment=world["dep"], max_logs_range=1000)
+    head = client.block_number()
+    assert head > LONG
+    proxy.reset()
+    facts = fetch_chain_facts(client, world["hall"], world["serial"])
+    assert [e.index for e in facts.events] == list(range(len(world["events"])))
+    assert proxy.refused == []
+    # the audit's many-case read and the indexer's forward scan walk the whole chain in ranges of 1,000
+    proxy.reset()
+    many = fetch_chain_facts_many(client, [(world["hall"], world["serial"])])
+    assert len(many[(world["hall"], world["serial"])].events) == len(world["events"])
+    assert proxy.refused == []
+    span = head - world["dep"].deployed_block + 1
+    assert proxy.methods["eth_getLogs"] >= -(-span // 1000)
+    # and a client configured above the limit is refused by the node, so the bound is what keeps it working
+    greedy = ChainClient.connect(proxy.url, deployment=world["dep"], max_logs_range=5000)
+    proxy.reset()
+    with pytest.raises(Exception, match="range"):
+        greedy.events_in_range(world["dep"].deployed_block, head)
+    assert proxy.refused
+
+
+def test_caseledger_verify_works_through_besu_limits_on_the_long_chain(world: dict[str, Any], tmp_path: Path) -> None:
+    f = tmp_path / "bundle.json"
+    f.write_text(world["bundle"].dump(), encoding="utf-8")
+    out = subprocess.run(
+        [str(Path(sys.executable).with_name("caseledger-verify")), str(f), "--rpc", world["proxy"].url, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["verdict"] == "match"
