@@ -13,7 +13,8 @@ asynchronously::
 Records are format 2 (:mod:`ledger.core.records`): every record carries ``at`` (when its act
 happened) and, after INTAKE, ``intake_commitment`` (the INTAKE record's commitment, kept in the case
 header), so no record of one case can be anchored into another. A case is the pair (accepting hall,
-serial); the serial names its hall (``TB<yyyymmdd>-<hall:03d>-<n:05d>``, :func:`serial_hall`), so a
+serial); the serial names its hall (``TB<yyyymmdd>-<hall:03d>-<n:05d>``,
+:func:`ledger.hall.integrity.parse_serial`), so a
 hall's store is keyed by serial alone and a case another hall opened under this hall's serial is
 never mixed with the real one (the indexer ignores it).
 
@@ -32,7 +33,7 @@ from datetime import datetime
 from typing import Any
 
 from ledger.core.materials import MaterialFile, MaterialSet
-from ledger.core.records import SaltedRecord
+from ledger.core.records import PROTECTED_FIELDS, SaltedRecord
 from ledger.core.stages import Stage
 from ledger.core.suites import INTL, Suite
 from ledger.core.text import ascii_code, clean_name, clean_text
@@ -52,7 +53,6 @@ __all__ = [
     "check_id_number",
     "check_phone",
     "join_list",
-    "serial_hall",
     "split_list",
 ]
 
@@ -64,15 +64,8 @@ ROOT_FIELDS = {
 }
 
 _PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$", re.ASCII)
-_SERIAL = re.compile(r"^TB\d{8}-(\d{3,10})-\d{5,}$", re.ASCII)
 LIST_SEPARATOR = "、"
 """a list in a record is one string, its items joined by U+3001 (records hold scalars only)"""
-
-
-def serial_hall(serial: str) -> int | None:
-    """The hall id a CaseLedger serial names (``TB20261201-003-00017`` → 3), ``None`` for another shape."""
-    m = _SERIAL.fullmatch(serial)
-    return int(m.group(1)) if m else None
 
 
 def join_list(items: list[str]) -> str:
@@ -599,7 +592,7 @@ class CaseBook:
         intake = next((r for r in recs if r["stage"] == Stage.INTAKE.name), None)
         if intake is None:
             raise InputError("serial", f"case {serial} has no INTAKE record at this hall")
-        drop = {"case_serial", "stage", "materials_root", "materials_count"}
+        drop = PROTECTED_FIELDS | {"materials_root", "materials_count"}
         with self.lock, self.store.write_batch(sync=False) as wb:
             new = self._next_serial(wb)
             header = {
@@ -619,15 +612,17 @@ class CaseBook:
                 {**fields, "reissued_from": serial, "reissued_by": staff},
                 open_case={"item_code": old["item_code"], "home_district": old["home_district"]},
                 outbox_seq=seq,
+                at=intake["fields"].get("at"),  # the act happened when the applicant came, not now
             )
             for i, r in enumerate((r for r in recs if r["stage"] == Stage.MATERIALS.name), start=1):
                 files = [
-                    (MaterialFile.of(f["kind"], f["name"], data), data)
+                    (MaterialFile.of(f["kind"], f["name"], data, suite=self.hall.suite), data)
                     for f in r.get("files", [])
-                    if (data := self.store.get_blob(f["sha256"]))
+                    if (data := self.store.get_blob(f["digest"]))
                 ]
                 mfields = {k: v for k, v in r["fields"].items() if k not in drop}
-                self._put_record(wb, header, Stage.MATERIALS, mfields, files, outbox_seq=seq + i)
+                at = r["fields"].get("at")
+                self._put_record(wb, header, Stage.MATERIALS, mfields, files, outbox_seq=seq + i, at=at)
             wb.put_json(case_key(new), header)
             wb.put_json(
                 held_key(serial), {**held, "superseded_by": new, "reissued_at": time.time(), "reissued_by": staff}

@@ -9,7 +9,7 @@ From a persisted cursor (``meta/indexer_cursor``, the last block indexed) up to
 
 * ``caseid/<0x..>`` → the case's serial, home district and accepting hall (every case on chain);
 * a case opened for this hall's district elsewhere gets a local case header (``source: chain``) —
-  only when its serial names the hall that opened it (:func:`ledger.hall.cases.serial_hall`), so a
+  only when its serial names the hall that opened it (:func:`ledger.hall.integrity.parse_serial`), so a
   hall that opens another hall's serial (serial squatting) creates nothing here, and the real case
   still arrives; an event is kept only for the case whose (accepting hall, serial) the local header holds;
 * ``chainev/<serial>/<index:06d>`` → each on-chain event of a case this hall is party to;
@@ -35,7 +35,8 @@ from typing import Any
 
 from ledger.chain.client import ChainClient
 from ledger.errors import ChainError
-from ledger.hall.cases import CaseBook, serial_hall
+from ledger.hall.cases import CaseBook
+from ledger.hall.integrity import parse_serial
 from ledger.hall.keys import (
     CASE_ID_PREFIX,
     CHAIN_EVENT_PREFIX,
@@ -154,7 +155,8 @@ class Indexer(BackgroundWorker):
                     "item_code": o.item_code,
                     "block": o.block_number,
                 }
-                if serial_hall(o.serial) != o.accepting_hall:
+                named = parse_serial(o.serial)
+                if named is None or named[1] != o.accepting_hall:
                     # another hall opened a serial that is not its own: never a case of ours
                     self.squatted += 1
                     log.warning(

@@ -28,12 +28,12 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ledger.chain.client import ChainClient
+from ledger.core.chainlog import block_ranges
 from ledger.core.hashchain import case_id
 from ledger.errors import StoreDamagedError, UnavailableError
 from ledger.hall.keys import (
@@ -156,11 +156,6 @@ def _watermark(store: Store, client: ChainClient) -> int:
     return max(deployed, min(marks)) if marks else deployed
 
 
-def _ranges(start: int, head: int, size: int) -> Iterator[tuple[int, int]]:
-    for lo in range(start, head + 1, size):
-        yield lo, min(head, lo + size - 1)
-
-
 def raise_counters(store: Store, serials: list[str], *, hall_id: int) -> dict[str, int]:
     """Raise ``meta/serial/<day>`` to at least every counter in ``serials`` (this hall's); returns the new values."""
     best: dict[str, int] = {}
@@ -196,9 +191,8 @@ def check_against_chain(
         if info is not None:
             return str(info["serial"])
         if not by_case:  # built once, only when a case id is not in the indexer's map
-            for k, h in store.iter_json(CASE_PREFIX):
-                serial = k[len(CASE_PREFIX) :].decode()
-                by_case["0x" + case_id(int(h["accepting_hall"]), serial).hex()] = serial
+            for _, h in store.iter_json(CASE_PREFIX):  # a case's id binds its accepting hall
+                by_case["0x" + case_id(int(h["accepting_hall"]), str(h["serial"])).hex()] = str(h["serial"])
         return by_case.get(cid)
 
     # A restored (or recovering) store may lack this hall's events up to the head its serial check reached
@@ -211,7 +205,7 @@ def check_against_chain(
         tolerate_to = float(done["to_block"]) if same else float("inf")
     opened: list[str] = []
     lost: list[str] = []
-    for lo, hi in _ranges(start, head, max_range):
+    for lo, hi in block_ranges(start, head, max_range):
         for o in client.hall_opened(hall_id, lo, hi):
             check.own_cases += 1
             opened.append(o.serial)
@@ -309,7 +303,7 @@ class SerialCheck(BackgroundWorker):
         start = (int(cursor) + 1) if cursor is not None else (dep.deployed_block if dep is not None else 0)
         lo = start if self.scanned_to is None else self.scanned_to + 1
         head = self.client.block_number()
-        for a, b in _ranges(lo, head, self.max_range):
+        for a, b in block_ranges(lo, head, self.max_range):
             serials = [o.serial for o in self.client.hall_opened(self.hall_id, a, b)]
             raised = raise_counters(self.store, serials, hall_id=self.hall_id)
             if raised:

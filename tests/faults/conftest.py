@@ -23,11 +23,19 @@ from ledger.core.bundle import parse_bundle
 from ledger.dev.demo import HallClient, demo_id_number, wait_for
 from ledger.dev.devchain import free_port
 from ledger.dev.localnet import LocalNet
+from ledger.hall.integrity import parse_serial
 from ledger.verify.checks import verify_bundle
 from tests.integration.conftest import FAST_NODE_ENV
 
 MATS = ["application_form", "id_card", "household_register", "housing_proof"]
 RESULTS: list[dict[str, Any]] = []
+
+
+def _hall_of(serial: str) -> int:
+    """The accepting hall a hall-issued serial names (its case id is derived from it)."""
+    named = parse_serial(serial)
+    assert named is not None, serial
+    return named[1]
 
 
 @dataclass
@@ -115,7 +123,7 @@ def settle(net: LocalNet, count: FaultCount, acked: dict[str, str], *, timeout: 
     count.lost = lost
     count.doubled = len(names) - len(set(names))
     for serial, name in acked.items():
-        events = c.case_events(serial)
+        events = c.case_events(_hall_of(serial), serial)
         commitments = [e.commitment for e in events]
         if len(events) != 2 or len(set(commitments)) != 2:
             count.doubled += 1
@@ -134,5 +142,5 @@ def verify_case_at(hall: HallClient, c: ChainClient, serial: str) -> None:
     """The hall's evidence bundle of ``serial`` verifies against the chain with the stand-alone verifier."""
     r = hall.http.get(f"/cases/{serial}/bundle")
     assert r.status_code == 200, r.text
-    report = verify_bundle(parse_bundle(r.json()), fetch_chain_facts(c, serial))
+    report = verify_bundle(parse_bundle(r.json()), fetch_chain_facts(c, _hall_of(serial), serial))
     assert report.ok, report

@@ -22,9 +22,17 @@ from typer.testing import CliRunner
 from ledger.cli import _register, app
 from ledger.dev.demo import HallClient, wait_for
 from ledger.dev.localnet import LocalNet, hall_pid, start_hall, stop_hall, wait_healthy
+from ledger.hall.integrity import parse_serial
 from tests.faults.conftest import FaultCount, chain, client, intake_form, settle
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
+
+
+def _hall_of(serial: str) -> int:
+    """The accepting hall a hall-issued serial names (its case id is derived from it)."""
+    named = parse_serial(serial)
+    assert named is not None, serial
+    return named[1]
 
 
 def _cli(*args: str) -> str:
@@ -87,7 +95,9 @@ def test_restore_with_traffic_after_the_backup_never_reuses_a_serial(net: LocalN
         data, files = intake_form(net, name)
         acked[a.intake(data, files)["serial"]] = name
     c = chain(net)
-    wait_for("the intakes after the backup anchored", lambda: all(len(c.case_events(s)) == 2 for s in acked), 60)
+    wait_for(
+        "the intakes after the backup anchored", lambda: all(len(c.case_events(_hall_of(s), s)) == 2 for s in acked), 60
+    )
     b = client(net, 2)  # the home hall holds them verified (the issue's scenario), before hall 1 is restored
     wait_for("the home hall to hold them", lambda: all(_complete_at(b, s) for s in acked), 90)
     stop_hall(d)
@@ -169,7 +179,7 @@ def test_truncated_log_is_refused_and_recovered_from_the_peers(net: LocalNet) ->
     )
     start_size = sizes.get(log, 0)
     c = chain(net)
-    wait_for("anchored", lambda: all(len(c.case_events(s)) == 2 for s in acked), 60)
+    wait_for("anchored", lambda: all(len(c.case_events(_hall_of(s), s)) == 2 for s in acked), 60)
     b = client(net, 2)
     wait_for("the home hall to hold them", lambda: all(_complete_at(b, s) for s in acked), 90)
     os.kill(int((d / "node.pid").read_text()), signal.SIGKILL)
@@ -313,7 +323,7 @@ def test_a_clock_a_day_ahead_is_shown_and_holds_writes_and_anchoring(net: LocalN
     count.refused_while_faulty += 1
     c = chain(net)
     time.sleep(3)  # the outbox had these events pending all along: none was anchored with the wrong clock
-    assert all(c.case_events(s) == [] for s in acked)
+    assert all(c.case_events(_hall_of(s), s) == [] for s in acked)
     stop_hall(d)
     _restart(net, 1)  # the clock is right again
     settle(net, count, acked)

@@ -30,7 +30,7 @@ from ledger.core.stages import Stage
 from ledger.dev.devchain import DevChain, dev_admin, free_port
 from ledger.verify.checks import verify_bundle
 from ledger.verify.rpc import JsonRpc
-from tests.integration.besu_proxy import BesuLimitsProxy
+from tests.support.besu_proxy import BesuProxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -87,7 +87,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             exported_by=ExportedBy(hall_id=hall_a.hall_id),
             held=held,
         )
-        with BesuLimitsProxy(chain.rpc_url) as proxy:
+        with BesuProxy(upstream=chain.rpc_url) as proxy:
             w = {"chain": chain, "dep": dep, "admin": admin, "hall": hall_a.hall_id, "serial": serial,
                  "bundle": bundle, "proxy": proxy, "events": events}  # fmt: skip
             w["short"] = _read(w)  # on the short chain, then 100,000 empty blocks on top
@@ -101,13 +101,19 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         chain.down()
 
 
+def _reset(proxy: BesuProxy) -> None:
+    proxy.refusals.clear()
+    proxy.calls.clear()
+    proxy.http_requests = 0
+
+
 def _read(w: dict[str, Any]) -> tuple[int, dict[str, int], Any]:
-    proxy: BesuLimitsProxy = w["proxy"]
-    proxy.reset()
+    proxy: BesuProxy = w["proxy"]
+    _reset(proxy)
     rpc = JsonRpc(proxy.url)
     facts = read_case_facts(rpc, ledger=w["dep"].ledger, accepting_hall=w["hall"], serial=w["serial"])
-    assert proxy.refused == []
-    return rpc.calls, dict(proxy.methods), facts
+    assert proxy.refusals == [] and proxy.http_requests == rpc.calls
+    return rpc.calls, dict(proxy.calls), facts
 
 
 def test_verifying_one_case_costs_the_same_on_a_short_and_a_long_chain(world: dict[str, Any]) -> None:
@@ -127,27 +133,27 @@ def test_verifying_one_case_costs_the_same_on_a_short_and_a_long_chain(world: di
 
 
 def test_chain_client_readers_and_forward_scans_stay_within_besu_limits(world: dict[str, Any]) -> None:
-    proxy: BesuLimitsProxy = world["proxy"]
+    proxy: BesuProxy = world["proxy"]
     client = ChainClient.connect(proxy.url, deployment=world["dep"], max_logs_range=1000)
     head = client.block_number()
     assert head > LONG
-    proxy.reset()
+    _reset(proxy)
     facts = fetch_chain_facts(client, world["hall"], world["serial"])
     assert [e.index for e in facts.events] == list(range(len(world["events"])))
-    assert proxy.refused == []
+    assert proxy.refusals == []
     # the audit's many-case read and the indexer's forward scan walk the whole chain in ranges of 1,000
-    proxy.reset()
+    _reset(proxy)
     many = fetch_chain_facts_many(client, [(world["hall"], world["serial"])])
     assert len(many[(world["hall"], world["serial"])].events) == len(world["events"])
-    assert proxy.refused == []
+    assert proxy.refusals == []
     span = head - world["dep"].deployed_block + 1
-    assert proxy.methods["eth_getLogs"] >= -(-span // 1000)
+    assert proxy.calls["eth_getLogs"] >= -(-span // 1001)
     # and a client configured above the limit is refused by the node, so the bound is what keeps it working
     greedy = ChainClient.connect(proxy.url, deployment=world["dep"], max_logs_range=5000)
-    proxy.reset()
+    _reset(proxy)
     with pytest.raises(Exception, match="range"):
         greedy.events_in_range(world["dep"].deployed_block, head)
-    assert proxy.refused
+    assert proxy.refusals
 
 
 def test_caseledger_verify_works_through_besu_limits_on_the_long_chain(world: dict[str, Any], tmp_path: Path) -> None:

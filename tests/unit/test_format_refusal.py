@@ -34,14 +34,18 @@ def test_a_format_1_deployment_is_refused_with_the_way_out(tmp_path: Path) -> No
 
 
 def test_a_format_1_store_is_refused_and_a_new_store_is_marked(tmp_path: Path) -> None:
-    with Store(tmp_path / "new") as s:
+    from ledger.core.suites import GM
+    from ledger.hall.keys import STORE_INIT_KEY
+
+    with Store.init(tmp_path / "new", hall_id=1) as s:
+        assert s.marker()["format"] == 2 and s.marker()["suite"] == "intl"
         s.check_format()
-        assert s.get(b"meta/store_format") == b"2"
-        s.check_format()  # idempotent
-    with Store(tmp_path / "old") as s:
-        s.put_json(b"case/TB-1", {"serial": "TB-1"})
+    with Store.init(tmp_path / "old", hall_id=1) as s:  # what a format-1 release wrote: a marker without a format
+        s.put_json(STORE_INIT_KEY, {k: v for k, v in s.marker().items() if k not in ("format", "suite")})
         with pytest.raises(ConfigError, match="format 1.*caseledger reset"):
             s.check_format()
+    with Store(tmp_path / "new", suite=GM) as s, pytest.raises(ConfigError, match="another deployment"):
+        s.check_format()
 
 
 def test_caseledger_reset_deletes_chain_and_stores_after_confirmation(tmp_path: Path) -> None:
