@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ledger.core.bundle import EvidenceBundle, parse_bundle, parse_bundle_bytes
+from ledger.core.bundle import EvidenceBundle
 from ledger.core.chainlog import ROLE_IDS
 from ledger.core.facts import ChainFacts, RegistryFact
 from ledger.core.hashchain import case_id, chain_heads
@@ -29,9 +29,17 @@ from ledger.core.merkle import inclusion_proof, leaf_hash, merkle_root
 from ledger.core.records import SaltedRecord
 from ledger.core.stages import Stage
 from ledger.core.suites import GM, INTL, Suite
-from ledger.dev.scenario import ACCOUNTS, Scenario, Step, _iso, block_time, chain_registry, standard_registry
-from ledger.errors import InputError
-from ledger.verify.checks import DEFAULT_MAX_ANCHOR_LAG_S, verify_bundle
+from ledger.dev.scenario import (
+    ACCOUNTS,
+    Scenario,
+    Step,
+    _iso,
+    block_time,
+    chain_registry,
+    standard_registry,
+    vector_answer,
+)
+from ledger.verify.checks import DEFAULT_MAX_ANCHOR_LAG_S
 
 ROOT = Path(__file__).resolve().parent.parent / "tests" / "vectors"
 
@@ -657,30 +665,6 @@ def bundle_vectors() -> dict[str, dict[str, Any]]:
 
 
 # ------------------------------------------------------------------------------------------ checking
-def outcome(vector: dict[str, Any]) -> dict[str, Any]:
-    """What ``ledger.verify`` answers for a vector, in the vectors' ``want`` shape."""
-    try:
-        if "bundle_text" in vector:
-            bundle = parse_bundle_bytes(vector["bundle_text"].encode("utf-8"))
-        else:
-            bundle = parse_bundle(vector["bundle"])
-        report = verify_bundle(
-            bundle, ChainFacts.model_validate(vector["chain"]), max_anchor_lag_s=vector["max_anchor_lag_s"]
-        )
-    except InputError as exc:
-        return {"verdict": "unusable", "unusable_field": exc.field}
-    materials: dict[str, list[str]] = {}
-    for m in report.materials:
-        materials.setdefault(str(m.event_index), []).append(",".join(r.code for r in m.reasons))
-    return {
-        "verdict": report.verdict,
-        "events": {str(e.index): [r.code for r in e.reasons] for e in report.events if e.reasons},
-        "findings": {str(e.index): [f.code for f in e.findings] for e in report.events if e.findings},
-        "bundle": [r.code for r in report.reasons],
-        "materials": {k: v for k, v in materials.items() if any(v)},
-    }
-
-
 def all_files() -> dict[Path, str]:
     files: dict[Path, Any] = {ROOT / "hashchain" / "full_lifecycle.json": hashchain_vectors()}
     for name, v in merkle_vectors():
@@ -697,7 +681,7 @@ def main() -> int:
     for path, text in files.items():
         if path.parent.name == "bundles":
             v = json.loads(text)
-            got, want = outcome(v), v["want"]
+            got, want = vector_answer(v), v["want"]
             if want["verdict"] == "unusable":
                 got = {k: got.get(k) for k in ("verdict", "unusable_field")}
                 want = {k: want.get(k) for k in ("verdict", "unusable_field")}

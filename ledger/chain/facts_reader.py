@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ledger.chain.client import ChainClient
-from ledger.core.chainlog import ROLE_IDS, block_times, read_case_facts, read_deployment
-from ledger.core.facts import CaseHeader, CaseOpenedEvent, ChainEvent, ChainEventFact, ChainFacts, RegistryFact
+from ledger.core.chainlog import ROLE_IDS, block_times, case_facts, read_case_facts, read_deployment
+from ledger.core.facts import CaseHeader, CaseOpenedEvent, ChainEvent, ChainFacts, RegistryFact
 from ledger.core.hashchain import case_id
 from ledger.core.stages import Phase
 from ledger.errors import InputError
@@ -86,19 +86,5 @@ def fetch_chain_facts_many(
             item_code=o.item_code if o else "",
             last_block=evs[-1].block_number if evs else 0,
         )
-        out[(hall, serial)] = ChainFacts(
-            serial=serial,
-            accepting_hall=hall,
-            case_id=cid,
-            chain_id=facts.chain_id,
-            ledger=facts.ledger,
-            registry=facts.registry,
-            format_version=facts.format_version,
-            suite=facts.suite,
-            header=header,
-            events=[ChainEventFact.of(e, times[e.block_number]) for e in evs],
-            registry_log=registry,
-            dispute_role=ROLE_IDS["DISPUTE_OFFICER_ROLE"],
-            arbiter_role=ROLE_IDS["DISPUTE_ARBITER_ROLE"],
-        )
+        out[(hall, serial)] = case_facts(facts, hall, serial, header, evs, times, registry)
     return out

@@ -46,6 +46,7 @@ __all__ = [
     "TOPIC",
     "block_ranges",
     "block_times",
+    "case_facts",
     "call_data",
     "checksum_address",
     "decode_case_header",
@@ -408,13 +409,26 @@ def read_case_facts(
     the chain's length. ``deployment`` and ``registry_log`` save re-reading them for many cases.
     """
     dep = deployment or read_deployment(rpc, ledger)
-    cid = case_id(accepting_hall, serial)
-    header, events = read_case_events(rpc, ledger, cid)
+    header, events = read_case_events(rpc, ledger, case_id(accepting_hall, serial))
     times = block_times(rpc, (e.block_number for e in events))
+    registry = registry_log if registry_log is not None else read_registry_log(rpc, dep.registry)
+    return case_facts(dep, accepting_hall, serial, header, events, times, registry)
+
+
+def case_facts(
+    dep: DeploymentFacts,
+    accepting_hall: int,
+    serial: str,
+    header: CaseHeader,
+    events: Sequence[ChainEvent],
+    times: Mapping[int, int],
+    registry_log: list[RegistryFact],
+) -> ChainFacts:
+    """The verifier's facts of one case from what was read (``times``: block → timestamp)."""
     return ChainFacts(
         serial=serial,
         accepting_hall=accepting_hall,
-        case_id="0x" + cid.hex(),
+        case_id="0x" + case_id(accepting_hall, serial).hex(),
         chain_id=dep.chain_id,
         ledger=dep.ledger,
         registry=dep.registry,
@@ -422,7 +436,7 @@ def read_case_facts(
         suite=dep.suite,
         header=header,
         events=[ChainEventFact.of(e, times[e.block_number]) for e in events],
-        registry_log=registry_log if registry_log is not None else read_registry_log(rpc, dep.registry),
+        registry_log=registry_log,
         dispute_role=ROLE_IDS["DISPUTE_OFFICER_ROLE"],
         arbiter_role=ROLE_IDS["DISPUTE_ARBITER_ROLE"],
     )

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from ledger.core.bundle import BundleEvent, BundleMaterial, EvidenceBundle, ExportedBy
+from ledger.core.bundle import BundleEvent, BundleMaterial, EvidenceBundle, ExportedBy, parse_bundle, parse_bundle_bytes
 from ledger.core.chainlog import ROLE_IDS
 from ledger.core.facts import CaseHeader, ChainEventFact, ChainFacts, RegistryFact
 from ledger.core.hashchain import case_id, next_head
@@ -30,6 +30,8 @@ from ledger.core.records import SaltedRecord
 from ledger.core.stages import Phase, Stage
 from ledger.core.suites import INTL, Suite
 from ledger.core.timefmt import CST
+from ledger.errors import InputError
+from ledger.verify.checks import verify_bundle
 
 __all__ = [
     "ACCOUNTS",
@@ -38,6 +40,7 @@ __all__ = [
     "Step",
     "block_time",
     "standard_registry",
+    "vector_answer",
 ]
 
 # Default accounts of Hardhat's and anvil's test mnemonic ("test test ... junk").
@@ -336,3 +339,27 @@ class Scenario:
             materials=materials,
         )
         return bundle, facts
+
+
+def vector_answer(vector: dict[str, Any]) -> dict[str, Any]:
+    """What ``ledger.verify`` answers for a conformance vector, in the shape of its ``want``.
+
+    The shape a third-party verifier produces from the same file (docs/verification.md §11).
+    """
+    try:
+        raw = vector["bundle_text"].encode("utf-8") if "bundle_text" in vector else None
+        bundle = parse_bundle_bytes(raw) if raw is not None else parse_bundle(vector["bundle"])
+        facts = ChainFacts.model_validate(vector["chain"])
+        report = verify_bundle(bundle, facts, max_anchor_lag_s=vector["max_anchor_lag_s"])
+    except InputError as exc:
+        return {"verdict": "unusable", "unusable_field": exc.field}
+    materials: dict[str, list[str]] = {}
+    for m in report.materials:
+        materials.setdefault(str(m.event_index), []).append(",".join(r.code for r in m.reasons))
+    return {
+        "verdict": report.verdict,
+        "events": {str(e.index): [r.code for r in e.reasons] for e in report.events if e.reasons},
+        "findings": {str(e.index): [f.code for f in e.findings] for e in report.events if e.findings},
+        "bundle": [r.code for r in report.reasons],
+        "materials": {k: v for k, v in materials.items() if any(v)},
+    }

@@ -11,37 +11,14 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from ledger.core.bundle import parse_bundle, parse_bundle_bytes
-from ledger.core.facts import ChainFacts
-from ledger.errors import InputError
-from ledger.verify.checks import verify_bundle
+from ledger.dev.scenario import vector_answer
 from tests.conftest import VECTORS
 
 FILES = sorted((VECTORS / "bundles").glob("*.json"))
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _answer(v: dict[str, Any]) -> dict[str, Any]:
-    try:
-        raw = v["bundle_text"].encode() if "bundle_text" in v else None
-        bundle = parse_bundle_bytes(raw) if raw is not None else parse_bundle(v["bundle"])
-        report = verify_bundle(bundle, ChainFacts.model_validate(v["chain"]), max_anchor_lag_s=v["max_anchor_lag_s"])
-    except InputError as exc:
-        return {"verdict": "unusable", "unusable_field": exc.field}
-    materials: dict[str, list[str]] = {}
-    for m in report.materials:
-        materials.setdefault(str(m.event_index), []).append(",".join(r.code for r in m.reasons))
-    return {
-        "verdict": report.verdict,
-        "events": {str(e.index): [r.code for r in e.reasons] for e in report.events if e.reasons},
-        "findings": {str(e.index): [f.code for f in e.findings] for e in report.events if e.findings},
-        "bundle": [r.code for r in report.reasons],
-        "materials": {k: val for k, val in materials.items() if any(val)},
-    }
 
 
 def test_there_are_vectors_for_every_kind() -> None:
@@ -68,7 +45,7 @@ def test_there_are_vectors_for_every_kind() -> None:
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
 def test_vector(path: Path) -> None:
     v = json.loads(path.read_text(encoding="utf-8"))
-    want, got = v["want"], _answer(v)
+    want, got = v["want"], vector_answer(v)
     assert set(want) >= {"verdict"} and v["desc"]
     if want["verdict"] == "unusable":
         assert got == {"verdict": "unusable", "unusable_field": want["unusable_field"]}
