@@ -382,9 +382,9 @@ def case(live: Live) -> str:
 def test_anonymous_proof_answers_alike_for_no_case_and_no_file_regression(live: Live, case: str) -> None:
     """The anonymous proof route said whether a serial exists (sequential serials: daily volume countable)."""
     zero = "0" * 64
-    a = httpx.get(live.url(1) + f"/cases/{case}/proof", params={"sha256": zero})
+    a = httpx.get(live.url(1) + f"/cases/{case}/proof", params={"digest": zero})
     missing = case[:-5] + "99999"
-    b = httpx.get(live.url(1) + f"/cases/{missing}/proof", params={"sha256": zero})
+    b = httpx.get(live.url(1) + f"/cases/{missing}/proof", params={"digest": zero})
     assert a.status_code == b.status_code == 404
     assert a.json()["error"]["message"].replace(case, "S") == b.json()["error"]["message"].replace(missing, "S")
 

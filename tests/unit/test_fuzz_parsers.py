@@ -33,7 +33,11 @@ json_values = st.recursive(
 
 BUNDLE_KEYS = [
     "format",
+    "mode",
+    "suite",
     "serial",
+    "accepting_hall",
+    "pending_records",
     "chain_id",
     "ledger",
     "registry",
@@ -43,7 +47,7 @@ BUNDLE_KEYS = [
     "materials",
 ]
 bundles = st.fixed_dictionaries(
-    {}, optional=dict.fromkeys(BUNDLE_KEYS, json_values) | {"format": st.just("caseledger-evidence/1")}
+    {}, optional=dict.fromkeys(BUNDLE_KEYS, json_values) | {"format": st.just("caseledger-evidence/2")}
 )
 
 
@@ -68,6 +72,8 @@ def _event(index: int, stage: Stage) -> ChainEvent:
         index=index,
         commitment=b"\x01" * 32,
         head=b"\x02" * 32,
+        ref=0,
+        prev_block=0,
         block_number=1,
         tx_hash="0x" + "00" * 32,
         log_index=index,
@@ -84,7 +90,7 @@ record = st.fixed_dictionaries(
         "withheld": json_values,
         "files": st.one_of(
             st.lists(
-                st.dictionaries(st.sampled_from(["kind", "name", "sha256", "size", "salt", "data"]), json_values),
+                st.dictionaries(st.sampled_from(["kind", "name", "digest", "size", "salt", "data"]), json_values),
                 max_size=2,
             ),
             json_values,
