@@ -6,7 +6,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 NPM    := npm --no-audit --no-fund --loglevel=error
 
-.PHONY: setup browser-deps build demo test test-contracts test-python lint bench clean
+# geth for the multi-node Clique test chain (tests marked `multinode`, `caseledger up --chain clique`): a pinned
+# Go module built once into a git-ignored cache; later runs reuse the binary (and Go's own caches make a rebuild
+# take seconds). ledger/dev/clique.py names the same version and path.
+GETH_VERSION := v1.13.15
+GETH         := .cache/geth/$(GETH_VERSION)/geth
+
+.PHONY: setup browser-deps build geth demo test test-contracts test-python lint bench clean
 
 setup: $(VENV)/.installed node_modules/.installed browser-deps
 
@@ -25,6 +31,16 @@ node_modules/.installed: package.json package-lock.json
 	$(NPM) install  # not `npm ci`: npm 11 locks omit other platforms' optional anvil builds and `ci` refuses them
 	touch $@
 
+# The first build downloads ~100 Go modules and compiles for about 3.5 minutes on 2 cores.
+# -checklinkname=0: with Go 1.23+ geth's memsize dependency fails to link without it.
+geth: $(GETH)
+
+$(GETH):
+	@command -v go >/dev/null 2>&1 || { echo "Go is not installed: the multi-node tests and \`caseledger up --chain clique\` build geth $(GETH_VERSION) with \`go install\`, which needs Go 1.23 or newer on PATH." >&2; exit 1; }
+	@echo "building geth $(GETH_VERSION) into $(dir $(GETH)) (go install; a few minutes the first time)"
+	GOBIN=$(abspath $(dir $(GETH))) GOTOOLCHAIN=local nice -n 10 go install -ldflags=-checklinkname=0 \
+		github.com/ethereum/go-ethereum/cmd/geth@$(GETH_VERSION)
+
 # Rebuild the contracts and refresh the ABI/bytecode shipped in ledger/chain/contracts/ (commit the result).
 build: setup
 	$(NPM) run build
@@ -42,7 +58,7 @@ test: setup lint test-contracts test-python
 test-contracts: setup
 	npx hardhat test
 
-test-python: setup
+test-python: setup geth
 	$(BIN)/pytest -q
 
 lint: setup

@@ -30,6 +30,7 @@ from eth_utils.abi import event_abi_to_log_topic, function_signature_to_4byte_se
 from eth_utils.address import to_checksum_address
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception, Web3RPCError
+from web3.middleware import ExtraDataToPOAMiddleware
 
 from ledger.chain.artifacts import artifact
 from ledger.chain.deployment import FORMAT_VERSION, Deployment
@@ -134,6 +135,10 @@ class ChainClient:
     ) -> None:
         if max_logs_range < 1:
             raise ConfigError("max_logs_range must be at least 1 block")
+        # Proof-of-authority blocks (Clique, QBFT) carry more than 32 bytes of extraData, which web3's default
+        # block validation refuses (ExtraDataLengthError); this middleware moves them aside before it looks.
+        if "poa_extradata" not in w3.middleware_onion:
+            w3.middleware_onion.inject(ExtraDataToPOAMiddleware, name="poa_extradata", layer=0)
         self.w3 = w3
         self.deployment = deployment
         self.account = account
@@ -407,8 +412,21 @@ class ChainClient:
     # ------------------------------------------------------------------ registry
     def register_hall(self, account: str, district: int, name: str, endpoint: str) -> int:
         self._dep()
-        self.transact(self.registry, "registerHall", [to_checksum_address(account), district, name, endpoint])
-        return int(self.registry.functions.hallIdOf(to_checksum_address(account)).call())
+        addr = to_checksum_address(account)
+        rec = self.transact(self.registry, "registerHall", [addr, district, name, endpoint])
+        # A chain with short reorganisations (Clique) may replace the receipt's block right after it was seen:
+        # the registration is then back in the pool and mined again a block or two later. Wait for it.
+        deadline = time.monotonic() + self.receipt_timeout
+        while True:
+            hall_id = int(self._rpc(lambda: self.registry.functions.hallIdOf(addr).call()))
+            if hall_id:
+                return hall_id
+            if time.monotonic() > deadline:
+                raise ChainError(
+                    f"the registration of {addr} (tx {rec.tx_hash}) was mined and then left the chain, and is "
+                    f"not back after {self.receipt_timeout:.0f}s"
+                )
+            time.sleep(0.2)
 
     def suspend_hall(self, hall_id: int) -> AnchorReceipt:
         return self.transact(self.registry, "suspendHall", [hall_id])

@@ -17,11 +17,17 @@ def bench(
     sustain: Annotated[float, typer.Option("--sustain", help="Seconds of sustained batched anchoring.")] = 30.0,
     backlog: Annotated[int, typer.Option("--backlog", help="Pending events to drain.")] = 100_000,
     only: Annotated[
-        str, typer.Option("--only", help="Comma-separated parts (gas,naive,batched,backlog,verify,intake).")
+        str, typer.Option("--only", help="Comma-separated parts (gas,naive,batched,backlog,verify,intake,heads).")
     ] = "",
+    chain: Annotated[
+        str, typer.Option("--chain", help="anvil (default) or clique: four geth Clique signer nodes (heads,batched).")
+    ] = "anvil",
+    heads: Annotated[float, typer.Option("--heads", help="Clique: seconds of idle head watching.")] = 30.0,
 ) -> None:
     """Measure throughput, latency and gas on a temporary local chain (started and removed)."""
-    cfg = BenchConfig(sustain_s=sustain, backlog_events=backlog)
+    if chain not in ("anvil", "clique"):
+        raise typer.BadParameter(f"--chain is anvil or clique, not {chain}")
+    cfg = BenchConfig(sustain_s=sustain, backlog_events=backlog, chain=chain, heads_s=heads)
     parts = {p.strip() for p in only.split(",") if p.strip()} or None
     figures = run_bench(cfg, log=(lambda m: None) if as_json else typer.echo, parts=parts)
     if as_json:

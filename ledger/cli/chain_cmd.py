@@ -9,7 +9,8 @@ import typer
 
 from ledger.cli import DEFAULT_DATA_DIR, DataDir, app
 from ledger.core.suites import suite_named
-from ledger.dev.consortium import ensure_deployment, ensure_halls
+from ledger.dev.clique import CliqueNet
+from ledger.dev.consortium import LocalChain, ensure_deployment, ensure_halls
 from ledger.dev.devchain import DevChain
 
 chain_app = typer.Typer(help="The local development chain (anvil on 127.0.0.1).", no_args_is_help=True)
@@ -61,13 +62,28 @@ def deploy(
         str, typer.Option("--suite", help="Hash suite of a new deployment: intl (SHA-256) or gm (SM3).")
     ] = "intl",
 ) -> None:
-    """Deploy the contracts to the local chain (reuses a live deployment) and write DATA_DIR/deployment.json."""
-    chain = DevChain(data_dir, port=port)
-    if chain.status()["running"] is False:
-        typer.echo(
-            f"caseledger: the local chain is not running at {chain.rpc_url}: run `caseledger chain up`", err=True
-        )
-        raise typer.Exit(1)
+    """Deploy the contracts to the local chain (reuses a live deployment) and write DATA_DIR/deployment.json.
+
+    The chain is DATA_DIR's geth Clique network when there is one (deployed through node 1), else anvil.
+    """
+    chain: LocalChain
+    clique = CliqueNet.load(data_dir)
+    if clique is not None:
+        if not clique.chain_status()["running"]:
+            typer.echo(
+                f"caseledger: the Clique network in {data_dir} is not running: run `caseledger up --chain clique`",
+                err=True,
+            )
+            raise typer.Exit(1)
+        chain = clique
+    else:
+        anvil = DevChain(data_dir, port=port)
+        if anvil.status()["running"] is False:
+            typer.echo(
+                f"caseledger: the local chain is not running at {anvil.rpc_url}: run `caseledger chain up`", err=True
+            )
+            raise typer.Exit(1)
+        chain = anvil
     dep, created = ensure_deployment(chain, suite=suite_named(suite))
     typer.echo(f"{'deployed' if created else 'reusing deployment'}: chain {dep.chain_id}, format 2, suite {dep.suite}")
     typer.echo(f"  HallRegistry {dep.registry}\n  CaseLedger   {dep.ledger}")

@@ -14,18 +14,30 @@ import typer
 
 from ledger.cli import DEFAULT_DATA_DIR, DataDir, app
 from ledger.core.suites import suite_named
+from ledger.dev.clique import CliqueNet
 from ledger.dev.demo import HallClient, run_demo
 from ledger.dev.devchain import free_port
-from ledger.dev.localnet import LocalNet
+from ledger.dev.localnet import ChainKind, LocalNet
 
-Port = Annotated[int, typer.Option("--port", envvar="CASELEDGER_CHAIN_PORT", help="Chain JSON-RPC port.")]
+Port = Annotated[
+    int,
+    typer.Option(
+        "--port", envvar="CASELEDGER_CHAIN_PORT", help="Chain JSON-RPC port (Clique: node 1's; node n: + n - 1)."
+    ),
+]
 
 
-def _print_halls(halls: list[dict[str, Any]], rpc_url: str) -> None:
-    typer.echo(f"chain: {rpc_url}")
+def _print_halls(halls: list[dict[str, Any]], net: LocalNet) -> None:
+    if isinstance(net.chain, CliqueNet):
+        typer.echo(f"chain: geth Clique, {net.chain.count} signer nodes, a block every {net.chain.period} s")
+        for st in net.chain.status():
+            typer.echo(f"  node {st.n}: {st.rpc_url}  signer {st.signer}")
+    else:
+        typer.echo(f"chain: {net.chain.rpc_url}")
     for h in halls:
+        on = f", on node {h['node']} (failover: the others)" if h.get("node") else ""
         typer.echo(
-            f"hall {h['hall_id']} {h['name']} (district {h['district']}): {h['url']}  (API docs {h['url']}/docs)"
+            f"hall {h['hall_id']} {h['name']} (district {h['district']}): {h['url']}  (API docs {h['url']}/docs){on}"
         )
         try:
             accounts = json.loads(Path(h["accounts_file"]).read_text())
@@ -49,16 +61,42 @@ def up(
     suite: Annotated[
         str, typer.Option("--suite", envvar="CASELEDGER_SUITE", help="Hash suite of a new deployment: intl or gm.")
     ] = "intl",
+    chain: Annotated[
+        ChainKind,
+        typer.Option(
+            "--chain", help="anvil: one local node (default); clique: geth Clique signer nodes (Go builds geth)."
+        ),
+    ] = "anvil",
+    nodes: Annotated[int, typer.Option("--nodes", help="Clique: how many signer nodes.", min=2, max=9)] = 4,
 ) -> None:
     """Start the local chain, deploy, register the halls and run one node process per hall.
 
-    A supervisor process keeps the halls running: a hall that dies is restarted (with back-off; see
-    `caseledger status`). Running it again resumes: same chain state, keys and hall stores.
+    With ``--chain clique`` the chain is NODES geth signer nodes peered on 127.0.0.1; hall n uses
+    node n and the others as failover endpoints. A supervisor process keeps the halls running: a hall
+    that dies is restarted (with back-off; see `caseledger status`). Running it again resumes: same
+    chain state, keys and hall stores.
     """
     ports = [hall_port + i for i in range(halls)] if hall_port else None
-    net = LocalNet(data_dir, halls=halls, chain_port=port, hall_ports=ports, supervise=True, suite=suite_named(suite))
+    previous = LocalNet.load(data_dir)
+    if previous is not None and previous.kind != chain:
+        typer.echo(
+            f"caseledger: a consortium on the {previous.kind} chain runs in {data_dir}: stop it with "
+            f"`caseledger down` or use another --data-dir",
+            err=True,
+        )
+        raise typer.Exit(2)
+    net = LocalNet(
+        data_dir,
+        halls=halls,
+        chain_port=port,
+        hall_ports=ports,
+        supervise=True,
+        suite=suite_named(suite),
+        chain=chain,
+        nodes=nodes,
+    )
     started = net.up()
-    _print_halls(started, net.chain.rpc_url)
+    _print_halls(started, net)
     if detach:
         typer.echo("running in the background; stop with `caseledger down`")
         return
@@ -69,6 +107,8 @@ def up(
         stop["now"] = True
 
     signal.signal(signal.SIGTERM, _on_term)
+    if isinstance(net.chain, CliqueNet):
+        net.chain.watch()  # restarts sealing if the chain stalls (see ledger.dev.clique.CliqueNet.kick_if_stalled)
     try:
         while not stop["now"] and net.state_file.exists():
             time.sleep(0.5)
@@ -81,9 +121,11 @@ def up(
 
 @app.command("down")
 def down(data_dir: DataDir = DEFAULT_DATA_DIR, port: Port = 8545) -> None:
-    """Stop the hall processes and the local chain (all data is kept)."""
-    net = LocalNet.load(data_dir) or LocalNet(data_dir, chain_port=port, halls=0)
-    if net.count == 0:  # no state file: stop whatever hall pid files exist
+    """Stop the hall processes and the local chain, every Clique node included (all data is kept)."""
+    net = LocalNet.load(data_dir)
+    if net is None:  # no state file: stop whatever hall and chain pid files exist
+        kind: ChainKind = "clique" if CliqueNet.load(data_dir) is not None else "anvil"
+        net = LocalNet(data_dir, chain_port=port, halls=0, chain=kind)
         halls_dir = data_dir / "halls"
         net.count = len(list(halls_dir.iterdir())) if halls_dir.exists() else 0
     net.down()
@@ -144,10 +186,24 @@ def status(
         typer.echo(json.dumps({"running": True, **st}, ensure_ascii=False, default=str))
         return
     c = st["chain"]
-    typer.echo(
-        f"chain {c['rpc_url']}: "
-        + (f"block {c.get('block')}, chain id {c.get('chain_id')}" if c["running"] else "DOWN")
-    )
+    if c["kind"] == "clique":
+        typer.echo(
+            f"chain: geth Clique (chain id {c['chain_id']}, a block every {c['period']} s), best block {c['block']}"
+        )
+        for nd in c["nodes"]:
+            if not nd["up"]:
+                typer.echo(f"  node {nd['n']} {nd['rpc_url']}: DOWN ({nd['error']})")
+                continue
+            state = "STALLED (`caseledger up --chain clique` restarts sealing)" if nd["stalled"] else "up"
+            typer.echo(
+                f"  node {nd['n']} {nd['rpc_url']}: {state}, block {nd['head']} ({nd['block_age']:.1f} s ago), "
+                f"{nd['peers']} peers, {'sealing' if nd['mining'] else 'not sealing'}"
+            )
+    else:
+        typer.echo(
+            f"chain {c['rpc_url']}: "
+            + (f"block {c.get('block')}, chain id {c.get('chain_id')}" if c["running"] else "DOWN")
+        )
     if st["deployment"]:
         d = st["deployment"]
         typer.echo(f"deployment: HallRegistry {d['registry']}  CaseLedger {d['ledger']}")
@@ -164,9 +220,14 @@ def status(
             typer.echo(f"hall {h['hall_id']} {h['name']} ({h['district']}) {h['url']}: DOWN{restarts}")
             continue
         hh = h["health"]
+        on = ""
+        if h.get("own_node"):
+            which = f"node {h['node']}" if h.get("node") else h.get("rpc_url")
+            own = h.get("node") == h["own_node"]
+            on = f", on {which}" + (" (its own)" if own else f" (failover from node {h['own_node']})")
         typer.echo(
             f"hall {h['hall_id']} {h['name']} ({h['district']}) {h['url']}: chain "
-            f"{'ok' if hh['chain']['connected'] else 'unreachable'}, outbox {hh['outbox']['pending']} pending, "
+            f"{'ok' if hh['chain']['connected'] else 'unreachable'}{on}, outbox {hh['outbox']['pending']} pending, "
             f"indexer lag {hh['indexer']['lag']}{restarts}"
         )
 

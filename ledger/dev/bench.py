@@ -17,6 +17,12 @@ Measured:
 * ``backlog_drain_s`` — the same path draining a backlog of ``backlog_events`` pending events.
 * gas per event (single vs batch, first event of a case vs later) and the capacity they imply.
 * ``verify_case_ms`` — a case with 10 events and 20 materials verified from its bundle (chain reads included).
+
+With ``chain="clique"`` (``caseledger bench --chain clique``) the temporary chain is four geth Clique
+signer nodes (:mod:`ledger.dev.clique`); the hall talks to node 1, and ``heads`` watches every
+node's latest block (polled every 10 ms, a thread per node): block intervals, how much later the last node has a block
+than the first (propagation), and blocks a node replaced (reorganisations and their depth), idle
+for ``heads_s`` and again while ``batched`` runs.
 """
 
 from __future__ import annotations
@@ -43,8 +49,10 @@ from ledger.core.materials import MaterialFile, MaterialSet
 from ledger.core.records import SaltedRecord
 from ledger.core.stages import Stage
 from ledger.core.timefmt import now_iso
+from ledger.dev.clique import CliqueNet, rpc
 from ledger.dev.demo import demo_id_number
 from ledger.dev.devchain import DevChain, dev_admin, free_port
+from ledger.errors import ChainUnavailableError
 from ledger.hall.cases import CaseBook, HallIdentity, Upload
 from ledger.hall.catalogue import load_catalogue
 from ledger.hall.outbox import Outbox, OutboxSender
@@ -73,14 +81,20 @@ class BenchConfig:
     intake_clients: int = 32
     intake_requests: int = 2000
     audit_cases: int = 10_000
+    chain: str = "anvil"  # or "clique": four geth Clique signer nodes
+    heads_s: float = 30.0
 
 
 class _Env:
     """The temporary chain, deployment and helpers to make funded hall keys."""
 
-    def __init__(self, root: Path, block_time: float) -> None:
+    def __init__(self, root: Path, block_time: float, chain: str = "anvil") -> None:
         self.root = root
-        self.chain = DevChain(root, port=free_port(), block_time=block_time)
+        self.chain: DevChain | CliqueNet
+        if chain == "clique":
+            self.chain = CliqueNet(root, nodes=4, period=max(1, round(block_time)), http_base=None)
+        else:
+            self.chain = DevChain(root, port=free_port(), block_time=block_time)
         self.chain.up()
         self.dep: Deployment = ChainClient.deploy(self.chain.rpc_url, dev_admin())
         self.admin = ChainClient.connect(self.chain.rpc_url, deployment=self.dep, account=dev_admin())
@@ -427,6 +441,88 @@ def measure_audit(env: _Env, cfg: BenchConfig, log: Callable[[str], None]) -> di
     return {"audit_cases": result.cases, "audit_scan_s": round(dt, 2), "audit_anomalies": len(result.anomalies)}
 
 
+# ------------------------------------------------------------------------------------------ heads (Clique)
+class _HeadWatch:
+    """Polls every node's latest block, one thread per node (every 10 ms); remembers when each node first had
+    each (number, hash), and the blocks a node replaced."""
+
+    def __init__(self, net: CliqueNet, interval: float = 0.01) -> None:
+        self.net, self.interval = net, interval
+        self.stop_flag = threading.Event()
+        self.lock = threading.Lock()
+        self.seen: dict[tuple[int, int, str], float] = {}  # (node, number, hash) → first seen (monotonic)
+        self.stamp: dict[str, int] = {}  # hash → header timestamp
+        self.replaced: list[tuple[int, int, int]] = []  # (node, number where it changed, depth)
+        self.threads = [threading.Thread(target=self._poll, args=(n,), daemon=True) for n in net.numbers]
+
+    def start(self) -> None:
+        for t in self.threads:
+            t.start()
+
+    def stop(self) -> None:
+        self.stop_flag.set()
+        for t in self.threads:
+            t.join(timeout=10)
+
+    def _poll(self, n: int) -> None:
+        url = self.net.node(n).rpc_url
+        last: tuple[int, str] | None = None
+        while not self.stop_flag.is_set():
+            try:
+                b = rpc(url, "eth_getBlockByNumber", ["latest", False], timeout=1)
+            except ChainUnavailableError:
+                self.stop_flag.wait(self.interval)
+                continue
+            now = time.monotonic()
+            num, h = int(b["number"], 16), str(b["hash"])
+            with self.lock:
+                self.stamp.setdefault(h, int(b["timestamp"], 16))
+                if last is not None and last != (num, h) and num <= last[0]:
+                    self.replaced.append((n, num, last[0] - num + 1))
+                elif last is not None and num == last[0] + 1 and b["parentHash"] != last[1]:
+                    self.replaced.append((n, last[0], 1))
+                self.seen.setdefault((n, num, h), now)
+            last = (num, h)
+            self.stop_flag.wait(self.interval)
+
+    def figures(self, prefix: str) -> dict[str, Any]:
+        by_hash: dict[str, list[float]] = {}
+        numbers: dict[str, int] = {}
+        for (_, num, h), t in self.seen.items():
+            by_hash.setdefault(h, []).append(t)
+            numbers[h] = num
+        nodes = len(self.net.numbers)
+        spread = sorted(max(ts) - min(ts) for ts in by_hash.values() if len(ts) == nodes)
+        canon = sorted((numbers[h], min(ts), self.stamp[h]) for h, ts in by_hash.items() if len(ts) == nodes)
+        pairs = [(a, b) for a, b in zip(canon, canon[1:], strict=False) if b[0] == a[0] + 1]
+        arrivals = [b[1] - a[1] for a, b in pairs]
+        gaps = [b[2] - a[2] for a, b in pairs]
+
+        def ms(f: float) -> float | None:
+            return round(1000 * spread[min(len(spread) - 1, int(f * len(spread)))], 1) if spread else None
+
+        return {
+            f"{prefix}_blocks": len(canon),
+            f"{prefix}_block_interval_mean_s": round(statistics.mean(arrivals), 3) if arrivals else None,
+            f"{prefix}_block_interval_max_s": round(max(arrivals), 3) if arrivals else None,
+            f"{prefix}_header_gap_max_s": max(gaps) if gaps else None,
+            f"{prefix}_propagation_median_ms": ms(0.5),
+            f"{prefix}_propagation_p95_ms": ms(0.95),
+            f"{prefix}_propagation_max_ms": round(1000 * spread[-1], 1) if spread else None,
+            f"{prefix}_reorgs": len(self.replaced),
+            f"{prefix}_reorg_depth_max": max((d for _, _, d in self.replaced), default=0),
+        }
+
+
+def measure_heads(env: _Env, seconds: float) -> dict[str, Any]:
+    assert isinstance(env.chain, CliqueNet)
+    watch = _HeadWatch(env.chain)
+    watch.start()
+    time.sleep(seconds)
+    watch.stop()
+    return watch.figures("idle")
+
+
 # ------------------------------------------------------------------------------------------ all
 def run_bench(
     cfg: BenchConfig, *, log: Callable[[str], None] = lambda _: None, parts: set[str] | None = None
@@ -435,8 +531,18 @@ def run_bench(
     root = Path(tempfile.mkdtemp(prefix="caseledger-bench-"))
     out: dict[str, Any] = {"block_time_s": cfg.block_time, "block_gas_limit": BLOCK_GAS_LIMIT}
     want = parts or {"gas", "naive", "batched", "backlog", "verify", "intake", "audit"}
-    env = _Env(root, cfg.block_time)
+    env = _Env(root, cfg.block_time, cfg.chain)
+    out["chain"] = cfg.chain
+    if cfg.chain == "clique":
+        want = (want & {"gas", "verify", "batched", "backlog", "heads"}) if parts else {"heads", "batched"}
+    watch: _HeadWatch | None = None
     try:
+        if "heads" in want:
+            log(f"every node's head for {cfg.heads_s:.0f}s, idle ...")
+            out.update(measure_heads(env, cfg.heads_s))
+        if "heads" in want and "batched" in want and isinstance(env.chain, CliqueNet):
+            watch = _HeadWatch(env.chain)
+            watch.start()
         if "gas" in want:
             log("gas per event ...")
             out.update(measure_gas(env))
@@ -449,6 +555,10 @@ def run_bench(
         if "batched" in want:
             log(f"batched anchoring sustained for {cfg.sustain_s:.0f}s ...")
             out.update(measure_batched(env, cfg, log))
+        if watch is not None:
+            watch.stop()
+            out.update(watch.figures("loaded"))
+            watch = None
         if "naive" in want and "batched" in want and out.get("naive_events_per_s"):
             out["ratio"] = round(out["batched_events_per_s"] / out["naive_events_per_s"], 1)
         if "backlog" in want:
@@ -461,6 +571,8 @@ def run_bench(
             log(f"HTTP intake, {cfg.intake_clients} clients from another process ...")
             out.update(measure_intake(root, cfg, log))
     finally:
+        if watch is not None:
+            watch.stop()
         env.close()
         shutil.rmtree(root, ignore_errors=True)
     return out

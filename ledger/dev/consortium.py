@@ -2,7 +2,8 @@
 
 Everything lives under one data directory::
 
-    <data_dir>/chain/            anvil state and log
+    <data_dir>/chain/            anvil state and log (the default chain)
+    <data_dir>/clique/           or: the geth Clique network (ledger.dev.clique)
     <data_dir>/deployment.json   chain id and contract addresses
     <data_dir>/halls/<n>/        hall n: keystore.json, keystore.password, hall.json, store/
 
@@ -14,16 +15,26 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Protocol
 
 from ledger.chain.client import ChainClient
 from ledger.chain.deployment import Deployment
 from ledger.core.suites import INTL, Suite, suite_named
-from ledger.dev.devchain import DevChain, dev_admin
+from ledger.dev.devchain import dev_admin
 from ledger.errors import ConfigError
 from ledger.hall.keystore import create_keystore, load_keystore, write_password_file
 from ledger.hall.store import Store
 
-__all__ = ["DEMO_HALLS", "HallSpec", "ensure_deployment", "ensure_halls", "hall_dir"]
+__all__ = ["DEMO_HALLS", "HallSpec", "LocalChain", "ensure_deployment", "ensure_halls", "hall_dir"]
+
+
+class LocalChain(Protocol):
+    """What deploying and registering need of a local chain: anvil's DevChain or a CliqueNet."""
+
+    data_dir: Path
+
+    @property
+    def rpc_url(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -50,7 +61,7 @@ def hall_dir(data_dir: Path, n: int) -> Path:
     return data_dir / "halls" / str(n)
 
 
-def ensure_deployment(chain: DevChain, *, suite: Suite = INTL) -> tuple[Deployment, bool]:
+def ensure_deployment(chain: LocalChain, *, suite: Suite = INTL) -> tuple[Deployment, bool]:
     """Deploy the contracts (hash suite ``suite``) unless ``deployment.json`` exists; (deployment, created).
 
     A ``deployment.json`` whose contracts the chain no longer holds (its state was lost: another
@@ -73,7 +84,7 @@ def ensure_deployment(chain: DevChain, *, suite: Suite = INTL) -> tuple[Deployme
     return dep, True
 
 
-def ensure_halls(chain: DevChain, dep: Deployment, count: int, *, host: str = "127.0.0.1") -> list[dict[str, object]]:
+def ensure_halls(chain: LocalChain, dep: Deployment, count: int, *, host: str = "127.0.0.1") -> list[dict[str, object]]:
     """Create keys for and register the first ``count`` demo halls; returns their descriptions."""
     if not 1 <= count <= len(DEMO_HALLS):
         raise ValueError(f"--halls must be between 1 and {len(DEMO_HALLS)}")

@@ -28,7 +28,7 @@ from eth_account.signers.local import LocalAccount
 from ledger.chain.client import wait_for_rpc
 from ledger.errors import ChainUnavailableError, ConfigError
 
-__all__ = ["DEV_ADMIN_KEY", "DevChain", "anvil_binary", "dev_admin", "free_port", "source_checkout"]
+__all__ = ["DEV_ADMIN_KEY", "DEV_CHAIN_ID", "DevChain", "anvil_binary", "dev_admin", "free_port", "source_checkout"]
 
 # Account 0 of the public test mnemonic ("test test ... junk"): dev chains only.
 DEV_ADMIN_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"

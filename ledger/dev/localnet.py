@@ -5,8 +5,15 @@
     net.halls         # URLs, districts, the demo-accounts.json of each hall (mode 0600)
     net.down()
 
+    LocalNet(data_dir, halls=4, chain="clique", nodes=4)    # four geth signer nodes (ledger.dev.clique)
+
 Each hall runs as its own process with its own port, store and key (``<data_dir>/halls/<n>/``);
 state survives ``down``/``up``. ``<data_dir>/consortium.json`` records what is running.
+
+On the anvil chain every hall talks to the one node. On a Clique network hall ``n`` is attached to
+node ``n`` (round robin when there are more halls than nodes) with every other node after it as its
+failover endpoints (``CASELEDGER_RPC_URL`` is the list, own node first), and acts on a block once
+two more are on top of it (``CASELEDGER_CONFIRMATIONS=2``: Clique's short reorganisations).
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -27,8 +34,9 @@ from ledger.chain.client import ChainClient
 from ledger.chain.deployment import Deployment
 from ledger.core.suites import INTL, Suite
 from ledger.dev import supervisor
+from ledger.dev.clique import CLIQUE_CHAIN_ID, CliqueNet
 from ledger.dev.consortium import DEMO_HALLS, ensure_deployment, ensure_halls, hall_dir
-from ledger.dev.devchain import DevChain, dev_admin
+from ledger.dev.devchain import DEV_CHAIN_ID, DevChain, dev_admin, free_port
 from ledger.errors import ConfigError, LedgerError
 
 __all__ = ["LocalNet", "hall_pid", "node_running", "start_hall", "stop_hall", "store_locked", "wait_healthy"]
@@ -135,32 +143,55 @@ def wait_healthy(url: str, *, timeout: float = 60.0, proc: subprocess.Popen[byte
         time.sleep(0.2)
 
 
+ChainKind = Literal["anvil", "clique"]
+
+
 class LocalNet:
     def __init__(
         self,
         data_dir: Path,
         *,
         halls: int = 3,
-        chain_port: int = 8545,
+        chain_port: int | None = 8545,
         hall_ports: list[int] | None = None,
         block_time: float = 1.0,
         node_env: dict[str, str] | None = None,
         supervise: bool = False,
         suite: Suite = INTL,
+        chain: ChainKind = "anvil",
+        nodes: int = 4,
     ) -> None:
+        """``chain_port``: anvil's port, or the Clique node 1's (node n: ``+ n - 1``); ``None``: free ports."""
         self.data_dir = data_dir
         self.supervise = supervise
         self.suite = suite
         self.count = halls
-        self.chain = DevChain(data_dir, port=chain_port, block_time=block_time)
+        self.kind: ChainKind = chain
+        self.chain: DevChain | CliqueNet
+        if chain == "clique":
+            if not float(block_time).is_integer():
+                raise ConfigError(f"a Clique block period is a whole number of seconds, not {block_time}")
+            self.chain = CliqueNet.load(data_dir) or CliqueNet(
+                data_dir, nodes=nodes, period=int(block_time), http_base=chain_port
+            )
+        else:
+            port = chain_port if chain_port is not None else free_port()
+            self.chain = DevChain(data_dir, port=port, block_time=block_time)
         self.hall_ports = hall_ports or [s.port for s in DEMO_HALLS[:halls]]
-        self.node_env = {"CASELEDGER_DEMO_ACCOUNTS": "true", **(node_env or {})}
+        env = {"CASELEDGER_DEMO_ACCOUNTS": "true"}
+        if chain == "clique":
+            env["CASELEDGER_CONFIRMATIONS"] = "2"
+        self.node_env = {**env, **(node_env or {})}
         self.halls: list[dict[str, Any]] = []
         self.deployment: Deployment | None = None
 
     @property
     def state_file(self) -> Path:
         return self.data_dir / "consortium.json"
+
+    @property
+    def chain_id(self) -> int:
+        return CLIQUE_CHAIN_ID if self.kind == "clique" else DEV_CHAIN_ID
 
     @classmethod
     def load(cls, data_dir: Path) -> LocalNet | None:
@@ -169,13 +200,15 @@ class LocalNet:
             st = json.loads((data_dir / "consortium.json").read_text())
         except (FileNotFoundError, ValueError):
             return None
+        kind: ChainKind = "clique" if st.get("chain") == "clique" else "anvil"
         net = cls(
             data_dir,
             halls=len(st["halls"]),
-            chain_port=st["chain_port"],
+            chain_port=st.get("chain_port"),
             hall_ports=[h["port"] for h in st["halls"]],
             node_env=st.get("node_env"),
             supervise=bool(st.get("supervised")),
+            chain=kind,
         )
         net.halls = st["halls"]
         return net
@@ -183,9 +216,35 @@ class LocalNet:
     def hall_dir(self, n: int) -> Path:
         return hall_dir(self.data_dir, n)
 
+    def hall_node(self, n: int) -> int | None:
+        """The Clique node hall ``n`` is attached to (``None`` on anvil)."""
+        if not isinstance(self.chain, CliqueNet):
+            return None
+        return (n - 1) % self.chain.count + 1
+
+    def hall_rpc_url(self, n: int) -> str:
+        """Hall ``n``'s ``CASELEDGER_RPC_URL``: its own node first, then the failover nodes."""
+        if isinstance(self.chain, CliqueNet):
+            return ",".join(self.chain.endpoints_for(self.hall_node(n) or 1))
+        return self.chain.rpc_url
+
+    def _check_chain_kind(self) -> None:
+        dep_file = self.data_dir / "deployment.json"
+        if not dep_file.exists():
+            return
+        dep = Deployment.load(dep_file)
+        if dep.chain_id != self.chain_id:
+            other = "a geth Clique network" if dep.chain_id == CLIQUE_CHAIN_ID else "the anvil chain"
+            raise ConfigError(
+                f"{self.data_dir} holds a consortium deployed on {other} (chain id {dep.chain_id}), not on "
+                f"{'a geth Clique network' if self.kind == 'clique' else 'the anvil chain'}: nothing was started; "
+                "use another --data-dir (or the same --chain as before)"
+            )
+
     def up(self, *, timeout: float = 90.0) -> list[dict[str, Any]]:
         """Start the chain (unless it runs), deploy, register and start the halls. If anything fails, every
         process this call started is stopped again (the chain included) and the error is raised."""
+        self._check_chain_kind()
         chain_started = self.chain.up()
         started: list[Path] = []
         try:
@@ -215,13 +274,14 @@ class LocalNet:
                 desc = json.loads((d / "hall.json").read_text())
                 desc.update(endpoint=url, port=port)
                 (d / "hall.json").write_text(json.dumps(desc, ensure_ascii=False, indent=2) + "\n")
+            rpc_url = self.hall_rpc_url(n)
             if hall_pid(d):
                 proc = None  # it runs already
             elif self.supervise:
                 proc = None  # the supervisor starts it
                 started.append(d)
             else:
-                proc = start_hall(d, port=port, rpc_url=self.chain.rpc_url, env=self.node_env)
+                proc = start_hall(d, port=port, rpc_url=rpc_url, env=self.node_env)
                 started.append(d)
             procs.append(proc)
             self.halls.append(
@@ -234,6 +294,8 @@ class LocalNet:
                     "url": url,
                     "dir": str(d),
                     "account": h["account"],
+                    "rpc_url": rpc_url,
+                    "node": self.hall_node(n),
                 }
             )
         for hall in self.halls:
@@ -248,8 +310,9 @@ class LocalNet:
 
     def _save(self) -> None:
         state = {
+            "chain": self.kind,
             "rpc_url": self.chain.rpc_url,
-            "chain_port": self.chain.port,
+            "chain_port": self.chain.port if isinstance(self.chain, DevChain) else self.chain.node(1).http_port,
             "supervised": self.supervise,
             "node_env": self.node_env,
             "halls": self.halls,
@@ -265,8 +328,14 @@ class LocalNet:
         self.chain.down()
         self.state_file.unlink(missing_ok=True)
 
+    def chain_status(self) -> dict[str, Any]:
+        if isinstance(self.chain, CliqueNet):
+            return self.chain.chain_status()
+        return {"kind": "anvil", **self.chain.status()}
+
     def status(self) -> dict[str, Any]:
-        chain = self.chain.status()
+        """Chain (every node on Clique), deployment, and per hall its health and the node it uses."""
+        chain = self.chain_status()
         dep_file = self.data_dir / "deployment.json"
         out: dict[str, Any] = {"chain": chain, "deployment": None, "halls": []}
         if dep_file.exists():
@@ -274,12 +343,16 @@ class LocalNet:
                 out["deployment"] = Deployment.load(dep_file).model_dump()
             except LedgerError:
                 pass
+        node_of = {str(nd["rpc_url"]): int(nd["n"]) for nd in chain.get("nodes", [])}
         for h in self.halls:
             entry = {k: h[k] for k in ("n", "hall_id", "name", "district", "url")}
+            entry["own_node"] = h.get("node")
             try:
                 entry["health"] = httpx.get(h["url"] + "/health", timeout=3).json()
                 entry["up"] = True
-            except (httpx.HTTPError, ValueError):
+                entry["rpc_url"] = entry["health"]["chain"]["rpc_url"]
+                entry["node"] = node_of.get(entry["rpc_url"])
+            except (httpx.HTTPError, ValueError, KeyError, TypeError):
                 entry["up"] = False
             entry["supervisor"] = supervisor.read_state(Path(h["dir"]))
             out["halls"].append(entry)

@@ -18,6 +18,10 @@ restarted :data:`MAX_RESTARTS` times within :data:`WINDOW` seconds is given up o
 logged; ``caseledger status`` shows it) instead of being restarted in a tight loop. A hall that stayed
 up for :data:`STABLE_AFTER` seconds starts its back-off afresh.
 
+On a geth Clique network (``caseledger up --chain clique``) each hall is started with its own endpoint
+list (``rpc_url`` of its entry in ``consortium.json``), and every round also restarts the nodes'
+sealing if the chain stalled (:meth:`ledger.dev.clique.CliqueNet.kick_if_stalled`).
+
 The production profile does the same with systemd (``Restart=on-failure``, see
 :meth:`ledger.network.besu.BesuNetwork.hall_unit`).
 """
@@ -150,6 +154,8 @@ class Supervisor:
         self.watches: dict[int, HallWatch] = {}
         self.children: dict[int, subprocess.Popen[bytes]] = {}
         self._stop = False
+        self._clique: Any = None  # the CliqueNet of a clique consortium, once loaded
+        self._clique_checked = 0.0
 
     # ------------------------------------------------------------------ consortium.json
     def _consortium(self) -> dict[str, Any] | None:
@@ -169,7 +175,9 @@ class Supervisor:
     def _start(self, w: HallWatch, cons: dict[str, Any]) -> None:
         from ledger.dev.localnet import start_hall
 
-        proc = start_hall(Path(w.dir), port=w.port, rpc_url=cons["rpc_url"], env=cons.get("node_env") or {})
+        own = next((h.get("rpc_url") for h in cons.get("halls", []) if int(h["n"]) == w.n), None)
+        rpc_url = str(own or cons["rpc_url"])  # a Clique hall: its own node first, the others after
+        proc = start_hall(Path(w.dir), port=w.port, rpc_url=rpc_url, env=cons.get("node_env") or {})
         self.children[proc.pid] = proc
         w.pid, w.started_at, w.state, w.next_restart_at = proc.pid, self.clock(), "running", None
         log.info("hall %d: started (pid %d)", w.n, proc.pid)
@@ -186,6 +194,8 @@ class Supervisor:
         cons = self._consortium()
         if cons is None:
             return False
+        if cons.get("chain") == "clique":
+            self._watch_clique()
         for child in list(self.children.values()):
             child.poll()  # reap: a dead child must not linger as a zombie
         now = self.clock()
@@ -234,6 +244,23 @@ class Supervisor:
             if w.public() != before:
                 self._save(w)
         return True
+
+    def _watch_clique(self) -> None:
+        from ledger.dev.clique import CliqueNet
+        from ledger.errors import LedgerError
+
+        now = time.monotonic()
+        if now - self._clique_checked < 2.0:
+            return
+        self._clique_checked = now
+        if self._clique is None:
+            self._clique = CliqueNet.load(self.data_dir)
+        if self._clique is None:
+            return
+        try:
+            self._clique.kick_if_stalled()  # at most once per four block periods
+        except LedgerError as exc:
+            log.warning("Clique network: %s", exc)
 
     def run(self) -> None:
         signal.signal(signal.SIGTERM, self._on_term)

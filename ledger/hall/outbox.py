@@ -332,6 +332,7 @@ class OutboxSender(BackgroundWorker):
         self._epoch: int | None = None
         self.lost_total = 0
         self.last_loss: LostAnchors | None = None
+        self._checked_block: tuple[int, str] | None = None  # the receipt block last checked against the chain
         self.deployment_lost: str | None = None
         self._requeued: set[int] = set()
 
@@ -512,6 +513,8 @@ class OutboxSender(BackgroundWorker):
         if not batch:
             return False
         sendable, gas = self._isolate(batch)
+        if self.needs_reconcile:
+            return False  # part of it is on chain already: the reconcile records that before anything is sent
         if not sendable:
             return True  # everything in it was refused and marked: that is progress too
         # the estimate is exact for this state and no in-flight batch touches these cases: a small margin
@@ -535,6 +538,15 @@ class OutboxSender(BackgroundWorker):
                     self._abandon_in_flight()
                     raise ChainError(f"transaction {head.tx} was not mined within {self.receipt_timeout:.0f}s")
                 break
+            # Before this receipt's block becomes the newest checkpoint, the older ones must still hold: a
+            # reorganisation while the batch was in flight (Clique, depth 1) would hide behind it for good.
+            # Once per block (batches share blocks), and again if the same height shows another hash.
+            seen = (int(receipt["blockNumber"]), str(receipt.get("blockHash")))
+            if seen != self._checked_block:
+                self.watch_chain(force=True)
+                if not self._in_flight:  # a fork (or a new endpoint): the reconcile records what is on chain
+                    break
+                self._checked_block = seen
             self._in_flight.pop(0)
             if int(receipt["status"]) != 1:
                 log.warning("outbox: batch %s reverted in block %s; reconciling", head.tx, receipt["blockNumber"])
@@ -597,6 +609,13 @@ class OutboxSender(BackgroundWorker):
                 except ChainRuleError as exc:
                     if exc.rule in HALL_WIDE_RULES:
                         raise
+                    if self._on_chain(group[k - 1]):
+                        # sent before and mined behind the sender's back (a block still on its way from a node
+                        # that died; after a reorganisation, another node re-mined it from its own pool): the
+                        # reconcile records it, and whatever else of the batch is there, before anything is sent
+                        log.warning("outbox: %s %s is already on chain; reconciling", serial, group[k - 1]["stage"])
+                        self.needs_reconcile = True
+                        return [], 0
                     log.warning("outbox: %s %s refused by the chain: %s", serial, group[k - 1]["stage"], exc)
                     self.outbox.mark_refused(group[k - 1], exc)
                     ok.extend(group[: k - 1])
@@ -607,6 +626,11 @@ class OutboxSender(BackgroundWorker):
             raise first_error
         ok.sort(key=lambda e: int(e["seq"]))
         return ok, (self._estimate(ok) if ok else 0)
+
+    def _on_chain(self, entry: dict[str, Any]) -> bool:
+        """Whether the entry's commitment is already anchored on chain (commitments are unique)."""
+        hall, serial = _case(entry)
+        return any(ev.commitment.hex() == entry["commitment"] for ev in self.client.case_events(hall, serial))
 
     def reconcile(self) -> int:
         """Mark pending events that are already on chain as anchored; returns how many.

@@ -332,8 +332,8 @@ class BesuNetwork:
     def genesis(self) -> dict[str, Any]:
         """The genesis file, as Besu documents it for QBFT and free-gas networks.
 
-        Forks up to Cancun are active from block 0 because the contracts are compiled for the
-        ``cancun`` EVM; ``zeroBaseFee`` keeps the EIP-1559 base fee at 0 (Besu's free-gas setup).
+        Forks up to Cancun are active from block 0 (the contracts, compiled for ``paris``, run on
+        any of them); ``zeroBaseFee`` keeps the EIP-1559 base fee at 0 (Besu's free-gas setup).
         """
         return {
             "config": {

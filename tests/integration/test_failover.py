@@ -14,16 +14,16 @@ import pytest
 
 from ledger.chain.client import ChainClient
 from ledger.chain.deployment import Deployment
-from ledger.dev.demo import HallClient, demo_id_number, wait_for
+from ledger.dev.demo import HallClient, wait_for
 from ledger.dev.devchain import free_port
 from ledger.dev.localnet import LocalNet, start_hall, stop_hall, wait_healthy
 from ledger.hall.integrity import parse_serial
 from tests.integration.conftest import FAST_NODE_ENV, staff
 from tests.support.besu_proxy import BesuProxy
+from tests.support.intakes import all_anchored, anchored_once, intake
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-MATS = ["application_form", "id_card", "household_register", "housing_proof"]
 FAILOVER_ENV = {
     **FAST_NODE_ENV,
     "CASELEDGER_RPC_TIMEOUT": "2",
@@ -68,33 +68,6 @@ def fnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
         backup.close()
 
 
-def _intake(a: HallClient, home: int) -> str:
-    data = {"item_code": "HJ-MIGRATE", "home_district": str(home), "applicant_name": "林小梅",
-            "applicant_id_number": demo_id_number("35058219851120004"), "applicant_phone": "13805950000"}  # fmt: skip
-    files = [(f"materials.{k}", (f"{k}.pdf", f"%PDF- scan of {k}".encode())) for k in MATS]
-    t0 = time.monotonic()
-    serial = str(a.intake(data, files)["serial"])
-    assert time.monotonic() - t0 < 3  # the counter never waits for the chain
-    return serial
-
-
-def _all_anchored(a: HallClient, serials: list[str]) -> bool:
-    for s in serials:
-        view = a.case(s)
-        if not view or [e["anchor"]["state"] for e in view["timeline"]] != ["anchored", "anchored"]:
-            return False
-    return True
-
-
-def _exactly_once(n: Net, a: HallClient, serials: list[str]) -> None:
-    for s in serials:
-        events = n.chain.case_events(_hall_of(s), s)
-        assert [e.index for e in events] == [0, 1], s
-        view = a.case(s)
-        assert view is not None
-        assert [e["anchor"]["tx"] for e in view["timeline"]] == [e.tx_hash for e in events]
-
-
 def _health(a: HallClient) -> dict[str, Any]:
     return a.health()
 
@@ -116,27 +89,27 @@ def test_hall_fails_over_and_back_without_losing_or_doubling(fnet: Net, mode: st
     home = fnet.net.halls[1]["district"]
     url = fnet.net.halls[0]["url"]
     assert _health(a)["chain"]["rpc_url"] == fnet.own.url
-    before = [_intake(a, home) for _ in range(2)]
-    wait_for("anchoring on the hall's own node", lambda: _all_anchored(a, before), 30)
+    before = [intake(a, home) for _ in range(2)]
+    wait_for("anchoring on the hall's own node", lambda: all_anchored(a, before), 30)
     switches = _switches(url)
 
     fnet.own.stop_answering(mode)  # type: ignore[arg-type]
     t0 = time.monotonic()
-    during = [_intake(a, home) for _ in range(4)]
+    during = [intake(a, home) for _ in range(4)]
     wait_for("failover to the backup node", lambda: _health(a)["chain"]["rpc_url"] == fnet.backup.url, 30)
     switched_after = time.monotonic() - t0
     h = _health(a)
     assert "chain_failover" in _codes(h) and h["status"] == "degraded"
     assert h["chain"]["endpoints"]["endpoints"][0]["state"] == "down"
-    wait_for("anchoring through the backup node", lambda: _all_anchored(a, during), 40)
+    wait_for("anchoring through the backup node", lambda: all_anchored(a, during), 40)
     anchored_after = time.monotonic() - t0
 
     fnet.own.resume()
     wait_for("switching back to the hall's own node", lambda: _health(a)["chain"]["rpc_url"] == fnet.own.url, 30)
     assert "chain_failover" not in _codes(_health(a))
-    after = [_intake(a, home) for _ in range(2)]
-    wait_for("anchoring on the own node again", lambda: _all_anchored(a, after), 30)
-    _exactly_once(fnet, a, before + during + after)
+    after = [intake(a, home) for _ in range(2)]
+    wait_for("anchoring on the own node again", lambda: all_anchored(a, after), 30)
+    anchored_once(fnet.chain, a, before + during + after)
     assert _switches(url) >= switches + 2
     assert a.health()["outbox"]["pending"] == 0
     print(f"failover ({mode}): switched after {switched_after:.1f}s, all anchored after {anchored_after:.1f}s")
@@ -152,8 +125,8 @@ def test_hall_leaves_a_lagging_node_and_returns(fnet: Net) -> None:
     assert own["state"] == "lagging" and own["lag"] >= 25
     p = next(p for p in h["problems"] if p["code"] == "chain_failover")
     assert "落后" in p["zh"] and "blocks behind" in p["en"]
-    serials = [_intake(a, home) for _ in range(2)]
-    wait_for("anchoring through the backup", lambda: _all_anchored(a, serials), 30)
+    serials = [intake(a, home) for _ in range(2)]
+    wait_for("anchoring through the backup", lambda: all_anchored(a, serials), 30)
     fnet.own.resume()
     wait_for("back on the own node", lambda: _health(a)["chain"]["rpc_url"] == fnet.own.url, 30)
-    _exactly_once(fnet, a, serials)
+    anchored_once(fnet.chain, a, serials)

@@ -211,3 +211,60 @@ def test_lost_deployment_stops_sender_and_indexer(chain: DevChain, tmp_path: Pat
     again = ChainClient.deploy(chain.rpc_url, dev_admin())
     assert (again.registry, again.ledger) == (dep.registry, dep.ledger)
     assert not client.deployment_alive()
+
+
+def test_reorg_while_a_batch_is_in_flight_is_not_hidden_by_its_receipt(chain: DevChain, tmp_path: Path) -> None:
+    """Regression (issue 17, seen on geth Clique): a depth-1 reorganisation moved an anchored batch to another
+    block while the next batch was in flight; the sender recorded the next receipt's block as its newest
+    checkpoint without checking the older ones, so the move was never noticed and the first case's record
+    named a block that no longer held its anchor."""
+    client, book, _ = _setup(chain, tmp_path)
+    _rpc(client, "evm_setIntervalMining", [0])  # blocks only when this test mines them
+    try:
+        sender = OutboxSender(book.outbox, client)
+        assert sender.reconcile() == 0
+        first = _intake(book)
+        assert sender._send_next()
+        _rpc(client, "anvil_mine", ["0x1"])
+        assert sender._wait_all() == 2
+        tx1, block = _anchors(book, first)[0]["tx"], _anchors(book, first)[0]["block"]
+        raw1 = client.request("eth_getRawTransactionByHash", [tx1])
+        _rpc(client, "anvil_mine", ["0x1"])
+        later = _intake(book)
+        assert sender._send_next()  # in flight: sent, not mined
+        tx2 = sender._in_flight[0].tx
+        raw2 = client.request("eth_getRawTransactionByHash", [tx2])
+        _rpc(client, "anvil_reorg", [2, [[raw1, 1]]])  # the first batch moves one block later
+        assert int(client.receipt(tx1)["blockNumber"]) == block + 1  # type: ignore[index]
+        if client.receipt(tx2) is None and not client.request("eth_getTransactionByHash", [tx2]):
+            client.request("eth_sendRawTransaction", [raw2])
+        _rpc(client, "anvil_mine", ["0x1"])
+        sender._wait_all()
+        assert sender.run_once() >= 0
+        assert sender.lost_total == 2 and sender.last_loss is not None and sender.last_loss.fork.kind == "reorg"
+        _assert_once_each(client, book, [first, later])
+        for s in (first, later):
+            assert [a["block"] for a in _anchors(book, s)] == [
+                e.block_number for e in client.case_events(_hall_of(s), s)
+            ], s
+    finally:
+        _rpc(client, "evm_setIntervalMining", [1])
+
+
+def test_an_intake_already_on_chain_is_recorded_not_refused(chain: DevChain, tmp_path: Path) -> None:
+    """Regression (issue 17, seen on geth Clique when a node was killed): the batch was mined in the dead node's
+    last block, which reached the next node only after the sender's reconcile had scanned it; the sender sent
+    the intake again, the chain answered CaseLedgerCaseExists, and the acknowledged intake was marked refused
+    although it was on chain."""
+    client, book, _ = _setup(chain, tmp_path)
+    sender = OutboxSender(book.outbox, client)
+    assert sender.run_once() == 0  # reconciled: nothing pending, nothing on chain
+    serial = _intake(book)
+    from ledger.hall.outbox import _items
+
+    tx = client.send_batch(*_items(book.outbox.pending()))  # mined behind the sender's back
+    assert client.wait(tx).status == 1
+    assert sender.run_once() + sender.run_once() == 2  # noticed, then recorded by the reconcile
+    assert book.outbox.refused() == []
+    _assert_once_each(client, book, [serial])
+    assert _anchors(book, serial)[0]["tx"] == tx
