@@ -521,6 +521,16 @@ class CliqueNet:
 
         return self._until(None, f"a block after which node {n} is not a recent signer", fresh_and_free, None, timeout)
 
+    def may_seal(self, n: int) -> bool:
+        """Whether node ``n`` may seal the block after its own head (its signer sealed neither of its latest
+        ``floor(k/2)`` blocks), as node ``n`` itself sees the chain."""
+        url = self.node(n).rpc_url
+        head = int(rpc(url, "eth_blockNumber"), 16)
+        snap = rpc(url, "clique_getSnapshot", [hex(head)])
+        limit = len(self.spec.nodes) // 2 + 1
+        recent = {str(a).lower() for b, a in (snap.get("recents") or {}).items() if int(b) > head + 1 - limit}
+        return self.node(n).signer.lower() not in recent
+
     def in_turn(self, block: int) -> int:
         """The node whose signer is in turn for ``block`` (Clique: ``block % n`` in ascending address order)."""
         order = sorted(self.spec.nodes, key=lambda s: int(s.signer, 16))

@@ -304,9 +304,16 @@ def test_a_cut_off_hall_answers_staff_and_drains_after_a_depth_one_reorg(cnet: L
     a = staff(cnet, x)
     home = int(cnet.halls[0]["district"])
     try:
-        cq.wait_not_recent(x)  # node 4's signer sealed none of the latest blocks: it may seal the next alone
-        cq.mine(x, False)
-        cq.isolate(x)
+        for _ in range(4):  # cut off at a moment when node 4 may still seal one block alone
+            cq.wait_not_recent(x)  # node 4's signer sealed none of the latest blocks
+            cq.mine(x, False)
+            cq.isolate(x)
+            if cq.may_seal(x):  # (it may have sealed one more between the look and the cut)
+                break
+            cq.rejoin(x)
+            cq.mine(x, True)
+        else:
+            raise AssertionError("node 4 could not be cut off between its turns in 4 tries")
         base = int(rpc(node.rpc_url, "eth_blockNumber"), 16)
         first = intake(a, home, within=5)
         eventually(
