@@ -254,6 +254,7 @@ class Supervisor:
             return
         self._clique_checked = now
         if self._clique is None:
+            logging.getLogger("httpx").setLevel(logging.WARNING)  # its probes every 2 s are not news for the log
             self._clique = CliqueNet.load(self.data_dir)
         if self._clique is None:
             return
