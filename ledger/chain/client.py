@@ -24,6 +24,7 @@ from typing import Any
 import requests
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
+from eth_abi.exceptions import DecodingError
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.abi import event_abi_to_log_topic, function_signature_to_4byte_selector
@@ -40,7 +41,15 @@ from ledger.core.facts import CaseHeader, CaseOpenedEvent, ChainEvent, RegistryF
 from ledger.core.hashchain import case_id
 from ledger.core.stages import Stage
 from ledger.core.suites import INTL, Suite
-from ledger.errors import ChainError, ChainRuleError, ChainUnavailableError, ConfigError, LedgerError, NotFoundError
+from ledger.errors import (
+    ChainError,
+    ChainRuleError,
+    ChainUnavailableError,
+    ConfigError,
+    InputError,
+    LedgerError,
+    NotFoundError,
+)
 
 __all__ = [
     "DEFAULT_MAX_LOGS_RANGE",
@@ -59,9 +68,12 @@ DEFAULT_MAX_LOGS_RANGE = 1000
 
 
 def item_code_bytes(code: str) -> bytes:
-    raw = code.encode("ascii")
+    try:
+        raw = code.encode("ascii")
+    except UnicodeEncodeError:
+        raise InputError("item_code", "item_code_too_long", code=code) from None
     if len(raw) > 16:
-        raise ValueError(f"service item code {code!r} is longer than 16 ASCII characters")
+        raise InputError("item_code", "item_code_too_long", code=code)
     return raw.ljust(16, b"\x00")
 
 
@@ -211,6 +223,8 @@ class ChainClient:
             raise self._translate(exc) from exc
         except Web3RPCError as exc:
             raise ChainError(f"the chain node answered with an error: {exc}") from exc
+        except Web3Exception as exc:  # any other web3 failure (bad response, timeouts) is the chain's, said so
+            raise ChainError(f"the chain node's answer could not be used: {exc.__class__.__name__}: {exc}") from exc
 
     def request(self, method: str, params: list[Any]) -> Any:
         """One raw JSON-RPC call without web3's result formatters (the hot paths parse hex themselves)."""
@@ -259,12 +273,18 @@ class ChainClient:
         """Name the custom error in revert ``data`` (``None`` if it is not one of ours)."""
         if data is None:
             return None
-        raw = bytes.fromhex(data[2:] if data.startswith("0x") else data) if isinstance(data, str) else data
+        try:
+            raw = bytes.fromhex(data[2:] if data.startswith("0x") else data) if isinstance(data, str) else data
+        except ValueError:
+            return None  # not hex: not revert data of ours
         entry = self._errors.get(raw[:4])
         if entry is None:
             return None
         name, names, types = entry
-        values = abi_decode(types, raw[4:])
+        try:
+            values = abi_decode(types, raw[4:])
+        except DecodingError:
+            return None  # our selector, but arguments that do not decode: not a named refusal
         args = {n: ("0x" + v.hex() if isinstance(v, bytes) else v) for n, v in zip(names, values, strict=True)}
         if "stage" in args and isinstance(args["stage"], int):
             args["stage"] = Stage(args["stage"]).name
@@ -451,7 +471,7 @@ class ChainClient:
     def hall(self, hall_id: int) -> HallInfo:
         self._dep()
         if hall_id < 1 or hall_id > self.hall_count():
-            raise NotFoundError(f"no hall with id {hall_id} is registered")
+            raise NotFoundError("hall_not_registered", hall=hall_id)
         h = self._rpc(lambda: self.registry.functions.hall(hall_id).call())
         return HallInfo(hall_id, h[0], int(h[1]), HallStatus[int(h[2])], h[3], h[4])
 

@@ -36,7 +36,7 @@ def fetch_chain_facts(
     """
     dep = client.deployment
     if dep is None:
-        raise InputError("deployment", "no contract addresses to read from")
+        raise InputError("deployment", "no_contract_addresses")
     return read_case_facts(
         client, ledger=dep.ledger, accepting_hall=accepting_hall, serial=serial, registry_log=registry_log
     )
@@ -59,7 +59,7 @@ def fetch_chain_facts_many(
     """
     dep = client.deployment
     if dep is None:
-        raise InputError("deployment", "no contract addresses to read from")
+        raise InputError("deployment", "no_contract_addresses")
     wanted = {"0x" + case_id(h, s).hex(): (h, s) for h, s in cases}
     opened: dict[str, CaseOpenedEvent] = {}
     appended: dict[str, list[ChainEvent]] = {}

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from Crypto.Hash import keccak as _keccak
 
 from ledger.core.stages import Stage
+from ledger.errors import InputError
 
 __all__ = ["address_bytes", "case_id", "chain_heads", "keccak256", "next_head"]
 
@@ -30,11 +31,11 @@ def keccak256(data: bytes) -> bytes:
 def address_bytes(address: str) -> bytes:
     """The 20 bytes of a hex address (``0x`` optional, any letter case; the checksum is not required).
 
-    Raises :class:`ValueError` for anything that is not 40 hex digits.
+    Raises :class:`InputError` (field ``address``) for anything that is not 40 hex digits.
     """
     m = _HEX_ADDRESS.fullmatch(address)
     if m is None:
-        raise ValueError(f"{address!r} is not a 20-byte hex address")
+        raise InputError("address", "address_invalid", address=address)
     return bytes.fromhex(m.group(1))
 
 
@@ -48,7 +49,7 @@ def case_id(accepting_hall: int, serial: str) -> bytes:
 def next_head(prev: bytes, stage: Stage | int, commitment: bytes, writer: str | bytes) -> bytes:
     """One step of the chain. ``writer`` is a 20-byte address (hex string or bytes)."""
     if len(prev) != 32 or len(commitment) != 32:
-        raise ValueError("prev and commitment must be 32 bytes")
+        raise InputError("commitment", "hashchain_bytes")
     addr = writer if isinstance(writer, bytes) else address_bytes(writer)
     return keccak256(prev + bytes([int(stage)]) + commitment + addr)
 

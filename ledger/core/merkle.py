@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ledger.core.suites import INTL, Suite
-from ledger.errors import VerificationError
+from ledger.errors import InputError, VerificationError
 
 __all__ = [
     "EMPTY_ROOT",
@@ -71,7 +71,7 @@ def inclusion_proof(leaf_hashes: Sequence[bytes], index: int, suite: Suite = INT
     """Audit path for leaf ``index`` (RFC 9162 §2.1.3), bottom-up."""
     n = len(leaf_hashes)
     if not 0 <= index < n:
-        raise IndexError(f"leaf index {index} outside a tree of {n}")
+        raise InputError("index", "proof_index_outside", index=index, size=n)
     if n == 1:
         return []
     k = _split(n)
@@ -86,12 +86,12 @@ def root_from_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[byte
     Raises :class:`VerificationError` when the proof has the wrong length for ``(index, size)``.
     """
     if not 0 <= index < size:
-        raise VerificationError(f"leaf index {index} outside a tree of {size}", where="proof")
+        raise VerificationError("proof_index_outside", where="proof", index=index, size=size)
     fn, sn = index, size - 1
     r = leaf
     for p in proof:
         if sn == 0:
-            raise VerificationError("inclusion proof is longer than the tree allows", where="proof")
+            raise VerificationError("proof_long", where="proof")
         if fn & 1 or fn == sn:
             r = node_hash(p, r, suite)
             if not fn & 1:
@@ -103,7 +103,7 @@ def root_from_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[byte
         fn >>= 1
         sn >>= 1
     if sn != 0:
-        raise VerificationError("inclusion proof is shorter than the tree needs", where="proof")
+        raise VerificationError("proof_short", where="proof")
     return r
 
 
@@ -113,6 +113,4 @@ def verify_inclusion(
     """Raise :class:`VerificationError` unless ``leaf`` is leaf ``index`` of the tree with ``root``."""
     got = root_from_inclusion(leaf, index, size, proof, suite)
     if got != root:
-        raise VerificationError(
-            "inclusion proof does not lead to the expected root", expected=root.hex(), found=got.hex(), where="proof"
-        )
+        raise VerificationError("proof_root", expected=root.hex(), found=got.hex(), where="proof")

@@ -100,7 +100,7 @@ def canonical_bytes(value: Any) -> bytes:
     try:
         return rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
-        raise InputError("value", f"cannot be canonicalised as JSON: {exc}") from exc
+        raise InputError("value", "record_value_not_json", reason=str(exc)) from exc
 
 
 def field_leaf(name: str, value: Any, salt: str, suite: Suite = INTL) -> bytes:

@@ -28,10 +28,15 @@ __all__ = ["LIMITS", "ascii_code", "check_length", "clean_name", "clean_text", "
 
 # field → maximum characters. Keys are the field names the API reports in its errors.
 LIMITS: dict[str, int] = {
-    "applicant.name": 64,
-    "applicant.address": 200,
-    "applicant.id_number": 18,
-    "applicant.phone": 20,
+    "applicant_name": 100,  # an organisation's name; a person's is at most 64 (ledger.hall.cases)
+    "applicant_address": 200,
+    "applicant_id_number": 18,
+    "applicant_credit_code": 18,
+    "applicant_phone": 20,
+    "legal_rep_name": 64,
+    "agent_name": 64,
+    "agent_id_number": 18,
+    "agent_phone": 20,
     "username": 32,
     "password": 256,
     "display_name": 64,
@@ -57,9 +62,7 @@ def check_length(field: str, value: str, limit: int | None = None) -> str:
     """``value`` unchanged, or an InputError when it is longer than the field's limit."""
     n = LIMITS.get(field, 0) if limit is None else limit
     if n and len(value) > n:
-        raise InputError(
-            field, f"at most {n} characters ({len(value)} given)", zh=f"最多 {n} 个字符（现为 {len(value)} 个）"
-        )
+        raise InputError(field, "too_long_given", max=n, given=len(value))
     return value
 
 
@@ -74,11 +77,7 @@ def clean_name(field: str, value: str, *, limit: int | None = None) -> str:
     v = nfkc(value).strip()
     for c in v:
         if unicodedata.category(c) in ("Cc", "Cf", "Co", "Cs") or c in _BIDI:
-            raise InputError(
-                field,
-                f"contains an invisible or control character (U+{ord(c):04X}); retype it",
-                zh=f"含有不可见字符或控制字符（U+{ord(c):04X}），请重新输入",
-            )
+            raise InputError(field, "text_invisible_character", char=f"U+{ord(c):04X}")
     return check_length(field, v, limit)
 
 
@@ -87,9 +86,5 @@ def clean_text(field: str, value: str, *, limit: int | None = None) -> str:
     v = unicodedata.normalize("NFC", value)
     for c in v:
         if c in _BIDI or (unicodedata.category(c) in ("Cc", "Cs") and c not in _FREE_TEXT_CONTROLS):
-            raise InputError(
-                field,
-                f"contains a control or text-direction character (U+{ord(c):04X})",
-                zh=f"含有控制字符或文字方向控制符（U+{ord(c):04X}）",
-            )
+            raise InputError(field, "text_control_character", char=f"U+{ord(c):04X}")
     return check_length(field, v, limit)

@@ -15,14 +15,14 @@ from typing import Any
 import httpx
 import pyotp
 
-from ledger.errors import LedgerError
+from ledger.errors import ConfigError
 from ledger.hall.idnumber import id_check_character
 
 __all__ = ["DemoError", "HallClient", "demo_credentials", "demo_id_number", "run_demo"]
 
 
-class DemoError(LedgerError):
-    code = "demo_failed"
+# the demo's failures are operator errors (a hall not up, no demo accounts): English detail for the console
+DemoError = ConfigError
 
 
 def demo_id_number(base17: str = "35050219900307123") -> str:

@@ -32,12 +32,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import requests
 from eth_utils.address import to_checksum_address
+from web3.exceptions import Web3Exception
 
 from ledger.chain.client import ChainClient
 from ledger.core.merkle import leaf_hash, merkle_root
 from ledger.core.records import canonical_bytes
-from ledger.errors import ChainError, VerificationError
+from ledger.errors import ChainError, InputError, VerificationError
 from ledger.hall.keys import TRAIL_ANCHOR_PREFIX, TRAIL_PREFIX, trail_anchor_key, trail_key
 from ledger.hall.store import Store
 
@@ -104,7 +106,7 @@ class AccessTrail:
     def record(self, *, actor: str, action: str, serial: str, what: str = "") -> dict[str, Any]:
         """Append one entry (synced to disk before returning)."""
         if action not in ACTIONS:
-            raise ValueError(f"unknown access action {action!r}")
+            raise InputError("action", "access_action_unknown", action=action)
         seq = self.size()
         entry = {
             "seq": seq,
@@ -204,7 +206,7 @@ class AccessTrail:
                 )
             try:
                 got_tx: Any = dict(reader.w3.eth.get_transaction(a.tx))  # type: ignore[arg-type]
-            except Exception as exc:
+            except (Web3Exception, requests.RequestException, OSError) as exc:
                 raise ChainError(f"{where}: transaction not found on chain") from exc
             tx = got_tx
             data = bytes(tx.get("input", b""))

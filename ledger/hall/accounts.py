@@ -54,6 +54,7 @@ from ledger.hall.keys import ACCOUNT_PREFIX, SESSION_PREFIX, account_key, sessio
 from ledger.hall.loginlimits import KNOWN_CLIENTS, LockInfo, LoginLimiter, client_hash
 from ledger.hall.passwords import MIN_PASSWORD, check_password
 from ledger.hall.store import Store
+from ledger.messages import role_names_zh
 
 __all__ = [
     "ADMIN_ROLES",
@@ -257,7 +258,7 @@ class AccountBook:
     def get(self, username: str) -> StaffAccount:
         raw = self._raw(username)
         if raw is None:
-            raise NotFoundError(f"no staff account {username!r} at this hall")
+            raise NotFoundError("account_not_found", username=username)
         return self._account(raw)
 
     def all(self) -> list[StaffAccount]:
@@ -461,14 +462,14 @@ class AccountBook:
         key = session_key(_hash_token(token or ""))
         s = self.store.get_json(key)
         if s is None:
-            raise AuthError("not signed in (unknown or ended session)")
+            raise AuthError("session_unknown")
         if float(s["expires_at"]) <= self.clock():
             self.store.delete(key)
-            raise AuthError("the session has expired; sign in again")
+            raise AuthError("session_expired")
         raw = self._raw(s["username"])
         if raw is None or raw.get("disabled"):
             self.store.delete(key)
-            raise AuthError("the account of this session is disabled")
+            raise AuthError("account_disabled")
         return Session(token=token, csrf_token=s["csrf"], expires_at=float(s["expires_at"]), account=self._account(raw))
 
     def logout(self, token: str) -> None:
@@ -491,7 +492,7 @@ class AccountBook:
 
     def require(self, session: Session, *roles: str) -> None:
         if not session.account.roles & set(roles):
-            raise ForbiddenError(f"this needs the role {' or '.join(roles)}")
+            raise ForbiddenError("role_required", roles=" or ".join(roles), roles_zh=role_names_zh(roles))
 
 
 DEMO_ACCOUNTS: dict[str, tuple[str, ...]] = {

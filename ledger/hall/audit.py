@@ -363,7 +363,7 @@ def filter_rows(
 ) -> list[CaseRow]:
     """Cases by accepting hall, home district, item, status (or compliance), created in [since, until]."""
     if since and until and until < since:
-        raise InputError("until", "the end of the date range is before its start")
+        raise InputError("until", "date_range_reversed")
     out = []
     for r in rows:
         if accepting_hall is not None and r.accepting_hall != accepting_hall:

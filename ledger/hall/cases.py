@@ -19,12 +19,27 @@ hall's store is keyed by serial alone and a case another hall opened under this 
 never mixed with the real one (the indexer ignores it).
 
 Store keys: ``case/<serial>`` (header), ``rec/<serial>/<seq:06d>`` (records with salts, files and
-anchor state), ``meta/serial/<yyyymmdd>`` (serial counter), ``blob/<digest>`` (files, by the suite's digest).
+anchor state), ``meta/serial/<yyyymmdd>`` (serial counter), ``blob/<digest>`` (files, by the suite's digest),
+``notice/<serial>`` (an open 受理前补正 request, see below).
+
+Applicants (``applicant["type"]``): a natural person (``person``: name, ID document of one of
+:data:`ledger.hall.identity.ID_TYPES`, phone) or an organisation (``organisation``: name, unified social
+credit code, legal representative); either may come through an agent (代理人: name, ID document, phone),
+and then the authorisation letter (:data:`~ledger.hall.catalogue.AUTHORISATION_LETTER`) is a required
+material. Every fault of an intake is reported at once (:meth:`ledger.errors.InputError.several`).
+
+Supplements (补正) are asked for after acceptance as a PROCESS record (anchored), and before acceptance
+(受理前一次性告知, 《行政许可法》第三十二条) as a *notice*: the contract lets the home district write nothing
+before ACCEPTANCE, so the request is kept at the home hall (``notice/<serial>``), read by the accepting
+hall through the peer status call (:mod:`ledger.hall.handover`), answered by an anchored supplementary
+MATERIALS record, and committed to the chain inside the ACCEPTANCE record (``pre_acceptance_requests``).
 """
 
 from __future__ import annotations
 
+import json
 import re
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -38,14 +53,24 @@ from ledger.core.stages import Stage
 from ledger.core.suites import INTL, Suite
 from ledger.core.text import ascii_code, clean_name, clean_text
 from ledger.core.timefmt import CST, now_iso
-from ledger.errors import CaseHeldError, InputError, NotFoundError
-from ledger.hall.catalogue import Catalogue, load_catalogue
-from ledger.hall.idnumber import id_check_character
-from ledger.hall.keys import CASE_PREFIX, case_key, held_key, record_key, record_prefix, serial_counter_key
+from ledger.errors import CaseHeldError, ConflictError, ForbiddenError, InputError, NotFoundError
+from ledger.hall.catalogue import AUTHORISATION_LETTER, Catalogue, load_catalogue
+from ledger.hall.identity import ID_TYPES, check_credit_code, check_id, credit_code_region, resident_id_region
+from ledger.hall.keys import (
+    CASE_PREFIX,
+    case_key,
+    handover_key,
+    held_key,
+    notice_key,
+    record_key,
+    record_prefix,
+    serial_counter_key,
+)
 from ledger.hall.outbox import Outbox
 from ledger.hall.store import Store, WriteBatch
 
 __all__ = [
+    "DELIVERY_METHODS",
     "CaseBook",
     "HallIdentity",
     "Upload",
@@ -54,10 +79,25 @@ __all__ = [
     "check_phone",
     "join_list",
     "split_list",
+    "suggest_home_district",
 ]
 
 DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024
-PERSONAL_FIELDS = ("applicant_name", "applicant_id_number", "applicant_phone", "applicant_address")
+PERSONAL_FIELDS = (
+    "applicant_name",
+    "applicant_id_number",
+    "applicant_phone",
+    "applicant_address",
+    "legal_rep_name",
+    "agent_name",
+    "agent_id_number",
+    "agent_phone",
+    "recipient_name",
+    "recipient_id_number",
+)
+DELIVERY_METHODS = ("counter", "post", "electronic")
+_TRACKING = re.compile(r"^[A-Z0-9]{8,30}$")
+LOOKUP_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed from paper
 ROOT_FIELDS = {
     Stage.MATERIALS: ("materials_root", "materials_count"),
     Stage.RESULT: ("documents_root", "documents_count"),
@@ -78,35 +118,108 @@ def split_list(value: str) -> list[str]:
     return [v for v in value.split(LIST_SEPARATOR) if v]
 
 
-def check_id_number(value: str, field: str = "applicant.id_number") -> str:
-    """A mainland resident ID number (GB 11643-1999, 18 characters with its ISO 7064 check digit).
-
-    Typed in any width: NFKC first (full-width ``３５０…`` and ``ｘ`` are the same number), then ASCII only."""
-    v = ascii_code(field, value)
-    if not re.fullmatch(r"[0-9]{17}[0-9X]", v):
-        raise InputError(
-            field,
-            "a resident ID number has 17 digits and a check character (digit or X)",
-            zh="身份证号码由 17 位数字和 1 位校验码（数字或 X）组成",
-        )
-    if id_check_character(v[:17]) != v[17]:
-        raise InputError(field, "the check character does not match: please re-check the ID number")
-    try:
-        datetime.strptime(v[6:14], "%Y%m%d")
-    except ValueError:
-        raise InputError(field, "the birth date inside the ID number is not a real date") from None
-    return v
+def check_id_number(value: str, field: str = "applicant_id_number") -> str:
+    """A mainland resident ID number (GB 11643-1999, 18 characters with its ISO 7064 check digit)."""
+    return check_id("resident_id", value, field)
 
 
-def check_phone(value: str, field: str = "applicant.phone") -> str:
+def check_phone(value: str, field: str = "applicant_phone") -> str:
     v = ascii_code(field, value)
     if not _PHONE.fullmatch(v):
-        raise InputError(
-            field,
-            "a phone number is an 11-digit mobile number or an area code and number",
-            zh="电话号码为 11 位手机号码，或区号加号码",
-        )
+        raise InputError(field, "phone_format")
     return v
+
+
+def suggest_home_district(catalogue: Catalogue, item_code: str, applicant: dict[str, str]) -> int | None:
+    """The home district the item's rule points at, from what the counter already has, or ``None``."""
+    rule = catalogue.item(item_code).home_rule.suggest
+    region: int | None = None
+    if rule == "property_district":
+        try:
+            region = int(applicant.get("property_district") or 0) or None
+        except ValueError:
+            region = None
+    elif rule == "id_region":
+        region = resident_id_region(applicant.get("id_type") or "resident_id", applicant.get("id_number") or "")
+    elif rule == "credit_code_region":
+        region = credit_code_region((applicant.get("credit_code") or "").upper())
+    d = catalogue.district_of(region)
+    return d.code if d else None
+
+
+def _name(value: str | None, limit: int, refusal: InputError) -> str:
+    """A name typed at the counter (NFKC, no invisible characters: :func:`clean_name`), required, within ``limit``."""
+    v = clean_name(refusal.field, value or "", limit=10_000)
+    if not v or len(v) > limit:
+        raise refusal
+    return v
+
+
+def applicant_fields(applicant: dict[str, str], catalogue: Catalogue, suggest: str | None = None) -> dict[str, Any]:
+    """The INTAKE record's applicant fields, checked; every fault at once (:meth:`InputError.several`).
+
+    ``applicant`` keys: ``type`` (``person`` | ``organisation``), ``name``, ``id_type``, ``id_number`` (person),
+    ``credit_code``, ``legal_rep_name`` (organisation), ``phone``, ``address``; an agent's ``agent_name``,
+    ``agent_id_type``, ``agent_id_number``, ``agent_phone``; ``property_district`` for 不动产 items."""
+    problems: list[InputError] = []
+    out: dict[str, Any] = {}
+
+    def run(fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except InputError as exc:
+            problems.append(exc)
+            return None
+
+    kind = (applicant.get("type") or "person").strip()
+    if kind not in ("person", "organisation"):
+        raise InputError("applicant_type", "applicant_type_unknown")
+    out["applicant_type"] = kind
+    if kind == "person":
+        out["applicant_name"] = run(
+            lambda: _name(applicant.get("name"), 64, InputError("applicant_name", "applicant_name_required"))
+        )
+        id_type = (applicant.get("id_type") or "resident_id").strip()
+        if id_type not in ID_TYPES:
+            problems.append(InputError("applicant_id_type", "id_type_unknown"))
+        else:
+            out["applicant_id_type"] = id_type
+            out["applicant_id_number"] = run(
+                lambda: check_id(id_type, applicant.get("id_number") or "", "applicant_id_number")
+            )
+    else:
+        out["applicant_name"] = run(
+            lambda: _name(applicant.get("name"), 100, InputError("applicant_name", "organisation_name_required"))
+        )
+        out["applicant_credit_code"] = run(
+            lambda: check_credit_code(applicant.get("credit_code") or "", "applicant_credit_code")
+        )
+        out["legal_rep_name"] = run(
+            lambda: _name(applicant.get("legal_rep_name"), 64, InputError("legal_rep_name", "legal_rep_required"))
+        )
+    out["applicant_phone"] = run(lambda: check_phone(applicant.get("phone") or "", "applicant_phone"))
+    agent = (applicant.get("agent_name") or "").strip()
+    if agent or (applicant.get("agent_id_number") or "").strip():
+        out["agent_name"] = run(lambda: _name(agent, 64, InputError("agent_name", "agent_name_required")))
+        a_type = (applicant.get("agent_id_type") or "resident_id").strip()
+        if a_type not in ID_TYPES:
+            problems.append(InputError("agent_id_type", "id_type_unknown"))
+        else:
+            out["agent_id_type"] = a_type
+            out["agent_id_number"] = run(
+                lambda: check_id(a_type, applicant.get("agent_id_number") or "", "agent_id_number")
+            )
+        if (applicant.get("agent_phone") or "").strip():
+            out["agent_phone"] = run(lambda: check_phone(applicant.get("agent_phone") or "", "agent_phone"))
+    if (applicant.get("property_district") or "").strip():
+        d = run(lambda: catalogue.district(applicant.get("property_district") or "", field="property_district"))
+        if d is not None:
+            out["property_district"] = d.code
+    elif suggest == "property_district" and applicant.get("require_property_district"):
+        problems.append(InputError("property_district", "property_district_required"))
+    if problems:
+        raise InputError.several(problems)
+    return {k: v for k, v in out.items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -159,6 +272,7 @@ class CaseBook:
         catalogue: Catalogue | None = None,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
         on_write: Any = None,
+        receiving_districts: Callable[[], set[int] | None] | None = None,
     ) -> None:
         self.store = store
         self.outbox = outbox
@@ -166,6 +280,8 @@ class CaseBook:
         self.catalogue = catalogue or load_catalogue()
         self.max_file_bytes = max_file_bytes
         self.on_write = on_write
+        # districts with an active hall (from the registry); None: not known, not checked
+        self.receiving_districts = receiving_districts
         self.lock: threading.RLock = outbox.lock
         # checks that may refuse new intakes (UnavailableError, 503): the serial check after a restore
         self.intake_gates: list[Callable[[], None]] = []
@@ -176,8 +292,21 @@ class CaseBook:
     def header(self, serial: str) -> dict[str, Any]:
         h = self.store.get_json(case_key(serial))
         if h is None:
-            raise NotFoundError(f"no case {serial} at this hall")
+            raise NotFoundError("case_not_found", serial=serial)
         return dict(h)
+
+    def notice(self, serial: str) -> dict[str, Any] | None:
+        """The open 受理前补正 request of ``serial`` (home hall: its own; accepting hall: as read from it)."""
+        n: dict[str, Any] | None = self.store.get_json(notice_key(serial))
+        return n if n and n.get("state") == "open" else None
+
+    def status(self, serial: str, records: list[dict[str, Any]] | None = None) -> str:
+        """:func:`case_status`, or ``supplement_requested`` while a pre-acceptance request is open."""
+        recs = self.records(serial) if records is None else records
+        st = case_status(recs)
+        if st == "submitted" and self.notice(serial) is not None:
+            return "supplement_requested"
+        return st
 
     def records(self, serial: str) -> list[dict[str, Any]]:
         return [v for _, v in self.store.iter_json(record_prefix(serial))]
@@ -201,7 +330,7 @@ class CaseBook:
     def summary(self, h: dict[str, Any]) -> dict[str, Any]:
         recs = self.records(h["serial"])
         pending = sum(1 for r in recs if (r.get("anchor") or {}).get("state") == "pending")
-        return {**h, "status": case_status(recs), "events": len(recs), "pending_anchors": pending}
+        return {**h, "status": self.status(h["serial"], recs), "events": len(recs), "pending_anchors": pending}
 
     def view(self, serial: str) -> dict[str, Any]:
         """The case with its timeline (each event with its anchor state)."""
@@ -234,8 +363,9 @@ class CaseBook:
             **h,
             "item_name_zh": item.name_zh,
             "item_name_en": item.name_en,
-            "status": "held" if held else case_status(recs),
+            "status": "held" if held else self.status(serial, recs),
             "held": held,
+            "supplement_notice": self.notice(serial),
             "timeline": timeline,
         }
 
@@ -247,18 +377,31 @@ class CaseBook:
         ]
 
     # ------------------------------------------------------------------ writes
-    def _files(self, uploads: list[Upload], field: str) -> list[tuple[MaterialFile, bytes]]:
-        out = []
+    def _file_problems(self, uploads: list[Upload], field: str) -> list[InputError]:
+        out: list[InputError] = []
         for u in uploads:
             f = f"{field}.{u.kind}"
             if not u.data:
-                raise InputError(f, f"file {u.filename!r} is empty")
-            if len(u.data) > self.max_file_bytes:
-                raise InputError(f, f"file {u.filename!r} is {len(u.data)} bytes; the limit is {self.max_file_bytes}")
-            if not u.filename or len(u.filename) > 200:
-                raise InputError(f, "every file needs a name of at most 200 characters")
-            out.append((MaterialFile.of(u.kind, u.filename, u.data, suite=self.hall.suite), u.data))
+                out.append(InputError(f, "material_file_empty", name=u.filename))
+            elif len(u.data) > self.max_file_bytes:
+                out.append(
+                    InputError(
+                        f,
+                        "material_file_too_large",
+                        name=u.filename,
+                        size_mb=round(len(u.data) / 1048576, 1),
+                        max_mb=round(self.max_file_bytes / 1048576, 1),
+                    )
+                )
+            elif not u.filename or len(u.filename) > 200:
+                out.append(InputError(f, "file_name_invalid", max=200))
         return out
+
+    def _files(self, uploads: list[Upload], field: str) -> list[tuple[MaterialFile, bytes]]:
+        problems = self._file_problems(uploads, field)
+        if problems:
+            raise InputError.several(problems)
+        return [(MaterialFile.of(u.kind, u.filename, u.data, suite=self.hall.suite), u.data) for u in uploads]
 
     def _put_record(
         self,
@@ -367,29 +510,52 @@ class CaseBook:
         applicant: dict[str, str],
         materials: list[Upload],
         staff: str,
+        staff_name: str = "",
     ) -> dict[str, Any]:
-        """Validate and store a new case (INTAKE + MATERIALS), queued for anchoring."""
+        """Validate and store a new case (INTAKE + MATERIALS), queued for anchoring.
+
+        Every fault is reported at once (one :class:`InputError` with ``problems``); nothing is written then.
+        """
         self._gates(self.write_gates + self.intake_gates)
         item = self.catalogue.item(item_code)
-        district = self.catalogue.district(home_district)
-        name = clean_name("applicant.name", applicant.get("name") or "")
-        if not name:
-            raise InputError(
-                "applicant.name",
-                "the applicant's name is required (at most 64 characters)",
-                zh="申请人姓名必须填写（最多 64 个字符）",
+        problems: list[InputError] = []
+
+        def check(fn: Callable[[], Any]) -> Any:
+            try:
+                return fn()
+            except InputError as exc:
+                problems.extend(exc.problems or [exc])
+                return None
+
+        district = check(lambda: self.catalogue.district(home_district))
+        receiving = self.receiving_districts() if self.receiving_districts is not None else None
+        if district is not None and receiving is not None and district.code not in receiving:
+            problems.append(
+                InputError(
+                    "home_district", "district_has_no_hall", district_zh=district.name_zh, district_en=district.name_en
+                )
             )
-        id_number = check_id_number(applicant.get("id_number") or "")
-        phone = check_phone(applicant.get("phone") or "")
-        address = clean_text("applicant.address", (applicant.get("address") or "").strip())
-        allowed = set(item.material_codes)
+        fields = check(lambda: applicant_fields(applicant, self.catalogue, item.home_rule.suggest))
+        address = check(lambda: clean_text("applicant_address", (applicant.get("address") or "").strip())) or ""
+        if len(address) > 200:
+            problems.append(InputError("applicant_address", "address_too_long"))
+        allowed = {*item.material_codes, AUTHORISATION_LETTER}
         for u in materials:
             if u.kind not in allowed:
-                raise InputError(f"materials.{u.kind}", f"{u.kind!r} is not a material of {item.code} ({item.name_zh})")
+                problems.append(InputError(f"materials.{u.kind}", "material_not_of_item", kind=u.kind, item=item.code))
         given = {u.kind for u in materials}
-        for m in item.materials:
+        required = list(item.materials)
+        if fields and fields.get("agent_name"):
+            required.append(self.catalogue.agent_letter)
+        for m in required:
             if m.code not in given:
-                raise InputError(f"materials.{m.code}", f"required material missing: {m.name_zh} ({m.name_en})")
+                problems.append(
+                    InputError(f"materials.{m.code}", "material_missing", material_zh=m.name_zh, material_en=m.name_en)
+                )
+        problems += self._file_problems(materials, "materials")
+        if problems:
+            raise InputError.several(problems)
+        assert district is not None and fields is not None
         files = self._files(materials, "materials")
 
         with self.lock, self.store.write_batch(sync=False) as wb:
@@ -403,6 +569,8 @@ class CaseBook:
                 "created_at": now_iso(),
                 "next_seq": 0,
                 "source": "intake",
+                # for the applicant's own look-up (受理回执 → /lookup); never on chain, never in a record
+                "lookup_code": "".join(secrets.choice(LOOKUP_ALPHABET) for _ in range(8)),
             }
             intake_fields = {
                 "item_code": item.code,
@@ -410,12 +578,12 @@ class CaseBook:
                 "home_district": district.code,
                 "accepting_hall": self.hall.hall_id,
                 "accepting_district": self.hall.district,
-                "applicant_name": name,
-                "applicant_id_number": id_number,
-                "applicant_phone": phone,
+                **fields,
                 "intake_staff": staff,
                 "time_limit_working_days": item.time_limit_working_days,
             }
+            if staff_name:
+                intake_fields["intake_staff_name"] = staff_name
             if address:
                 intake_fields["applicant_address"] = address
             seq0 = self.outbox.next_seq()
@@ -438,6 +606,8 @@ class CaseBook:
                 at=header["created_at"],
             )
             wb.put_json(case_key(serial), header)
+            if district.code != self.hall.district:  # ask the home district until it confirms (ledger.hall.handover)
+                wb.put_json(handover_key(serial), {"serial": serial, "next_at": 0})
         self.store.sync()  # durable before anyone is told it is saved; concurrent intakes share the fsync
         self._written()
         return self.view(serial)
@@ -473,110 +643,269 @@ class CaseBook:
         self._refuse_held(serial)
         h = self.header(serial)
         if h["home_district"] != self.hall.district:
-            raise InputError("serial", f"case {serial} belongs to district {h['home_district']}, not this hall's")
+            raise ForbiddenError(
+                "case_other_district", serial=serial, district=h["home_district"], own=self.hall.district
+            )
         return h
 
     def _require_accepting(self, serial: str) -> dict[str, Any]:
         self._refuse_held(serial)
         h = self.header(serial)
         if h["accepting_hall"] != self.hall.hall_id:
-            raise InputError("serial", f"case {serial} was accepted at hall {h['accepting_hall']}, not here")
+            raise ForbiddenError("case_other_hall", serial=serial, hall=h["accepting_hall"])
         return h
 
-    def decide_acceptance(self, serial: str, *, accepted: bool, reason: str, staff: str) -> dict[str, Any]:
-        """受理 or 不予受理. A rejection is followed by RESULT(decision=not_accepted) (the contract's order)."""
+    @staticmethod
+    def _staff(staff: str, staff_name: str) -> dict[str, str]:
+        return {"staff": staff, **({"staff_name": staff_name} if staff_name else {})}
+
+    def decide_acceptance(
+        self, serial: str, *, accepted: bool, reason: str, staff: str, staff_name: str = ""
+    ) -> dict[str, Any]:
+        """受理 or 不予受理. A rejection is followed by RESULT(decision=not_accepted) (the contract's order).
+
+        The pre-acceptance supplement requests of the case (受理前补正, kept as notices) are committed here,
+        in ``pre_acceptance_requests`` (RFC 8785 JSON text of the list)."""
         self._require_home(serial)
         known = [s for s, _ in self.stages_known(serial)]
         if Stage.MATERIALS not in known:
-            raise InputError("serial", "the case's package has not been received and verified yet")
+            raise ConflictError("package_not_received", serial=serial)
         if Stage.ACCEPTANCE in known:
-            raise InputError("decision", "acceptance has already been decided for this case")
+            raise ConflictError("acceptance_already_decided", serial=serial)
         if not accepted and not reason.strip():
-            raise InputError("reason", "a rejection needs a reason")
-        fields = {"decision": "accepted" if accepted else "rejected", "reason": reason, "staff": staff}
+            raise InputError("reason", "rejection_reason_required")
+        fields: dict[str, Any] = {
+            "decision": "accepted" if accepted else "rejected",
+            "reason": reason.strip(),
+            **self._staff(staff, staff_name),
+        }
+        history = self._notice_history(serial)
+        if history:
+            fields["pre_acceptance_requests"] = json.dumps(history, ensure_ascii=False, sort_keys=True)
         extra = None
         if not accepted:
-            extra = [(Stage.RESULT, {"decision": "not_accepted", "note": reason, "staff": staff})]
-        return self._append(serial, Stage.ACCEPTANCE, fields, extra=extra)
+            extra = [
+                (
+                    Stage.RESULT,
+                    {
+                        "decision": "not_accepted",
+                        "note": reason.strip(),
+                        **self._staff(staff, staff_name),
+                    },
+                )
+            ]
+        out = self._append(serial, Stage.ACCEPTANCE, fields, extra=extra)
+        self.store.delete(notice_key(serial))
+        return out
+
+    def _notice_history(self, serial: str) -> list[dict[str, Any]]:
+        n = self.store.get_json(notice_key(serial)) or {}
+        return list(n.get("history") or [])
 
     def _require_accepted_open(self, serial: str) -> list[tuple[Stage, dict[str, Any]]]:
         known = self.stages_known(serial)
+        if any(s == Stage.RESULT for s, _ in known):
+            raise ConflictError("case_already_decided", serial=serial)
         acc = [f for s, f in known if s == Stage.ACCEPTANCE]
         if not acc or acc[0].get("decision") != "accepted":
-            raise InputError("serial", "the case has not been accepted")
-        if any(s == Stage.RESULT for s, _ in known):
-            raise InputError("serial", "the case has already been decided")
+            raise ConflictError("case_not_accepted", serial=serial)
         return known
 
-    def process_step(self, serial: str, *, step: str, note: str, staff: str) -> dict[str, Any]:
+    def process_step(self, serial: str, *, step: str, note: str, staff: str, staff_name: str = "") -> dict[str, Any]:
         self._require_home(serial)
         self._require_accepted_open(serial)
         step = step.strip()
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", step) or step.startswith("supplement"):
-            raise InputError("step", "a step is a short lowercase name such as 'review' or 'site_inspection'")
-        return self._append(serial, Stage.PROCESS, {"step": step, "note": note, "staff": staff})
+            raise InputError("step", "step_name_invalid")
+        return self._append(serial, Stage.PROCESS, {"step": step, "note": note, **self._staff(staff, staff_name)})
 
-    def request_supplement(self, serial: str, *, materials: list[str], note: str, staff: str) -> dict[str, Any]:
-        """补正: ask the accepting hall for more or corrected materials."""
+    def request_supplement(
+        self, serial: str, *, materials: list[str], note: str, staff: str, staff_name: str = ""
+    ) -> dict[str, Any]:
+        """补正: ask the accepting hall for more or corrected materials, after acceptance (an anchored PROCESS
+        record) or before it (受理前一次性告知: a notice the accepting hall reads, see the module docstring)."""
         h = self._require_home(serial)
-        self._require_accepted_open(serial)
+        known = self.stages_known(serial)
+        stages = [s for s, _ in known]
+        if Stage.MATERIALS not in stages:
+            raise ConflictError("package_not_received", serial=serial)
         item = self.catalogue.item(h["item_code"])
         if not materials:
-            raise InputError("materials", "name at least one material to supplement")
+            raise InputError("materials", "supplement_materials_required")
+        allowed = {*item.material_codes, AUTHORISATION_LETTER}
         for m in materials:
-            if m not in item.material_codes:
-                raise InputError("materials", f"{m!r} is not a material of {item.code}")
+            if m not in allowed:
+                raise InputError("materials", "material_not_of_item", kind=m, item=item.code)
+        if Stage.ACCEPTANCE not in stages:
+            with self.lock:
+                if self.notice(serial) is not None:
+                    raise ConflictError("supplement_already_requested", serial=serial)
+                request = {
+                    "requested_materials": join_list(materials),
+                    "note": note.strip(),
+                    **self._staff(staff, staff_name),
+                    "at": now_iso(),
+                }
+                history = [*self._notice_history(serial), request]
+                self.store.put_json(
+                    notice_key(serial),
+                    {"state": "open", "serial": serial, "hall_id": self.hall.hall_id, **request,
+                     "materials": materials, "history": history},
+                )  # fmt: skip
+            self._written()
+            return self.view(serial)
+        self._require_accepted_open(serial)
+        if self.status(serial) == "supplement_requested":
+            raise ConflictError("supplement_already_requested", serial=serial)
         fields = {
             "step": "supplement_requested",
             "requested_materials": join_list(materials),
             "note": note,
-            "staff": staff,
+            **self._staff(staff, staff_name),
         }
         return self._append(serial, Stage.PROCESS, fields)
 
-    def supplement(self, serial: str, *, materials: list[Upload], note: str, staff: str) -> dict[str, Any]:
+    def accept_notice(self, serial: str, notice: dict[str, Any] | None) -> None:
+        """At the accepting hall: keep (or clear) the home hall's open pre-acceptance request as read from it."""
+        with self.lock:
+            current = self.store.get_json(notice_key(serial))
+            if notice is None or notice.get("state") != "open":
+                if current is not None:
+                    self.store.delete(notice_key(serial))
+                    self._written()
+                return
+            if current is not None and current.get("state") == "answered" and current.get("at") == notice.get("at"):
+                return  # answered here; the home hall has not seen the supplement yet
+            if current != notice:
+                self.store.put_json(notice_key(serial), notice)
+                self._written()
+
+    def supplement(
+        self, serial: str, *, materials: list[Upload], note: str, staff: str, staff_name: str = ""
+    ) -> dict[str, Any]:
         """The applicant's supplementary files, recorded as MATERIALS at the accepting hall."""
         h = self._require_accepting(serial)
-        known = self._require_accepted_open(serial)
-        requested = sum(1 for s, f in known if s == Stage.PROCESS and f.get("step") == "supplement_requested")
-        filed = sum(1 for s, f in known if s == Stage.MATERIALS and f.get("supplement"))
-        if not requested:
-            raise InputError("serial", "no supplement has been requested for this case", zh="该办件没有补正要求")
-        if filed >= requested:  # one supplement answers one request
-            raise InputError(
-                "serial",
-                "the requested supplement has already been filed; wait for the next request",
-                zh="本次补正材料已提交，请等待承办部门的新补正要求",
-            )
+        known = self.stages_known(serial)
+        if any(s == Stage.RESULT for s, _ in known):
+            raise ConflictError("case_already_decided", serial=serial)
+        before = not any(s == Stage.ACCEPTANCE for s, _ in known)
+        if self.status(serial) != "supplement_requested":
+            raise ConflictError("supplement_not_requested", serial=serial)
         item = self.catalogue.item(h["item_code"])
         if not materials:
-            raise InputError("materials", "upload at least one file")
+            raise InputError("materials", "upload_at_least_one")
+        allowed = {*item.material_codes, AUTHORISATION_LETTER}
         for u in materials:
-            if u.kind not in item.material_codes:
-                raise InputError(f"materials.{u.kind}", f"{u.kind!r} is not a material of {item.code}")
+            if u.kind not in allowed:
+                raise InputError(f"materials.{u.kind}", "material_not_of_item", kind=u.kind, item=item.code)
         files = self._files(materials, "materials")
-        fields = {"supplement": True, "note": note, "staff": staff}
-        return self._append(serial, Stage.MATERIALS, fields, files)
+        fields = {
+            "supplement": True,
+            **({"before_acceptance": True} if before else {}),
+            "note": note,
+            **self._staff(staff, staff_name),
+        }
+        out = self._append(serial, Stage.MATERIALS, fields, files)
+        if before:
+            n = self.store.get_json(notice_key(serial))
+            if n is not None:
+                self.store.put_json(notice_key(serial), {**n, "state": "answered", "answered_at": now_iso()})
+            out = self.view(serial)
+        return out
 
-    def decide(self, serial: str, *, approved: bool, note: str, document: Upload | None, staff: str) -> dict[str, Any]:
-        """办结: RESULT with the result document (certificate, decision letter)."""
+    def answered_notice(self, serial: str) -> None:
+        """At the home hall: the supplementary MATERIALS arrived (verified), so the open request is answered."""
+        with self.lock:
+            n = self.store.get_json(notice_key(serial))
+            if n is not None and n.get("state") == "open":
+                self.store.put_json(notice_key(serial), {**n, "state": "answered", "answered_at": now_iso()})
+
+    def decide(
+        self,
+        serial: str,
+        *,
+        approved: bool,
+        note: str,
+        document: Upload | None,
+        staff: str,
+        staff_name: str = "",
+    ) -> dict[str, Any]:
+        """办结: RESULT with the result document (certificate, decision letter). A denial (不予许可) needs a
+        reason and its decision document."""
         self._require_home(serial)
         self._require_accepted_open(serial)
+        if not approved:
+            problems = []
+            if not note.strip():
+                problems.append(InputError("note", "denial_reason_required"))
+            if document is None:
+                problems.append(InputError("document", "denial_document_required"))
+            if problems:
+                raise InputError.several(problems)
         files = self._files([document], "document") if document else None
-        fields = {"decision": "approved" if approved else "denied", "note": note, "staff": staff}
+        fields = {
+            "decision": "approved" if approved else "denied",
+            "note": note.strip(),
+            **self._staff(staff, staff_name),
+        }
         return self._append(serial, Stage.RESULT, fields, files)
 
-    def deliver(self, serial: str, *, method: str, note: str, staff: str) -> dict[str, Any]:
-        """结果送达 at the accepting hall, once the result has been received and verified."""
+    def deliver(
+        self,
+        serial: str,
+        *,
+        method: str,
+        note: str,
+        staff: str,
+        staff_name: str = "",
+        recipient: dict[str, str] | None = None,
+        tracking_number: str = "",
+    ) -> dict[str, Any]:
+        """结果送达 at the accepting hall, once the result has been received and verified.
+
+        ``recipient``: who received it (``type`` ``applicant`` | ``agent``, ``name``, ``id_type``, ``id_number``);
+        by post the tracking number is required instead of a signature at the counter."""
         self._require_accepting(serial)
         known = self.stages_known(serial)
         if not any(s == Stage.RESULT for s, _ in known):
-            raise InputError("serial", "the result has not been received and verified at this hall yet")
+            raise ConflictError("result_not_received", serial=serial)
         if any(s == Stage.DELIVERY for s, _ in known):
-            raise InputError("serial", "the result has already been delivered")
-        if method not in ("counter", "post", "electronic"):
-            raise InputError("method", "delivery method is one of counter, post, electronic")
-        return self._append(serial, Stage.DELIVERY, {"method": method, "note": note, "staff": staff})
+            raise ConflictError("already_delivered", serial=serial)
+        if method not in DELIVERY_METHODS:
+            raise InputError("method", "delivery_method_unknown")
+        fields: dict[str, Any] = {
+            "method": method,
+            "note": note.strip(),
+            **self._staff(staff, staff_name),
+        }
+        problems: list[InputError] = []
+        if method == "post":
+            t = re.sub(r"\s", "", tracking_number or "").upper()
+            if not t:
+                problems.append(InputError("tracking_number", "tracking_number_required"))
+            elif not _TRACKING.fullmatch(t):
+                problems.append(InputError("tracking_number", "tracking_number_format"))
+            fields["tracking_number"] = t
+        rec = recipient or {}
+        if rec.get("name") or method == "counter" and recipient is not None:
+            rtype = rec.get("type") or "applicant"
+            fields["recipient_type"] = "agent" if rtype == "agent" else "applicant"
+            try:
+                fields["recipient_name"] = _name(
+                    rec.get("name"), 64, InputError("recipient_name", "recipient_name_required")
+                )
+            except InputError as exc:
+                problems.append(exc)
+            if (rec.get("id_number") or "").strip():
+                id_type = rec.get("id_type") or "resident_id"
+                try:
+                    fields["recipient_id_type"] = id_type
+                    fields["recipient_id_number"] = check_id(id_type, rec.get("id_number") or "", "recipient_id_number")
+                except InputError as exc:
+                    problems.append(exc)
+        if problems:
+            raise InputError.several(problems)
+        return self._append(serial, Stage.DELIVERY, fields)
 
     def reissue(self, serial: str, *, staff: str) -> dict[str, Any]:
         """A held case (its INTAKE refused on chain: the serial was someone else's) taken in again under a
@@ -675,5 +1004,5 @@ class CaseBook:
         :mod:`ledger.hall.disputes`.
         """
         if stage not in (Stage.DISPUTE_OPENED, Stage.DISPUTE_RESOLVED):
-            raise InputError("stage", f"{stage.name} is not a dispute stage")
+            raise InputError("stage", "not_a_dispute_stage", stage=stage.name)
         return self._append(serial, stage, fields, resolves=resolves)

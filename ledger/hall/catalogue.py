@@ -15,13 +15,16 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ledger.errors import InputError
 
-__all__ = ["Catalogue", "District", "HomeRule", "Material", "ServiceItem", "load_catalogue"]
+__all__ = ["AUTHORISATION_LETTER", "Catalogue", "District", "HomeRule", "Material", "ServiceItem", "load_catalogue"]
+
+#: the material an agent (代理人) brings besides the item's own: required whenever an agent applies
+AUTHORISATION_LETTER = "authorisation_letter"
 
 
 class District(BaseModel):
@@ -33,11 +36,18 @@ class District(BaseModel):
 
 
 class HomeRule(BaseModel):
+    """Which district is "home" for an item (承办地规则), and what the counter can suggest it from:
+    ``property_district`` — the clerk names the district where the property is (不动产所在地);
+    ``id_region`` — the address code of the applicant's resident ID (户籍所在地 at the time of issue);
+    ``credit_code_region`` — characters 3–8 of the organisation's credit code (登记机关所在地);
+    ``None`` — the clerk chooses (参保地, 经常居住地 … are not in any document the counter reads)."""
+
     model_config = ConfigDict(frozen=True)
 
     code: str
     name_zh: str
     name_en: str
+    suggest: Literal["property_district", "id_region", "credit_code_region"] | None = None
 
 
 class Material(BaseModel):
@@ -76,28 +86,34 @@ class Catalogue(BaseModel):
     districts: tuple[District, ...]
     items: tuple[ServiceItem, ...]
 
+    agent_letter: Material
+
     @model_validator(mode="after")
     def _unique(self) -> Catalogue:
         codes = [i.code for i in self.items]
         if len(codes) != len(set(codes)):
-            raise ValueError("duplicate service item codes")
+            raise ValueError("duplicate service item codes")  # pydantic validator: becomes a ValidationError
         return self
 
     def item(self, code: str, *, field: str = "item_code") -> ServiceItem:
         for i in self.items:
             if i.code == code:
                 return i
-        raise InputError(field, f"unknown service item {code!r}")
+        raise InputError(field, "unknown_item", code=code)
+
+    def district_of(self, region: int | None) -> District | None:
+        """The district of a 6-digit region code (``None`` when it is not one of this city's districts)."""
+        return next((d for d in self.districts if d.code == region), None)
 
     def district(self, code: int | str, *, field: str = "home_district") -> District:
         try:
             n = int(code)
         except (TypeError, ValueError):
-            raise InputError(field, f"{code!r} is not a district code") from None
+            raise InputError(field, "not_a_district_code", code=str(code)) from None
         for d in self.districts:
             if d.code == n:
                 return d
-        raise InputError(field, f"{code} is not a county-level district of {self.city_name_zh} ({self.city_name_en})")
+        raise InputError(field, "district_not_in_city", code=n, city_zh=self.city_name_zh, city_en=self.city_name_en)
 
 
 @cache
@@ -123,4 +139,5 @@ def load_catalogue() -> Catalogue:
         city_name_en=raw["city"]["name_en"],
         districts=tuple(District(**d) for d in raw["districts"]),
         items=tuple(items),
+        agent_letter=mats[AUTHORISATION_LETTER],
     )

@@ -136,9 +136,9 @@ class Dispute(BaseModel):
 def _text(value: str, field: str, *, required: bool) -> str:
     v = value.strip()
     if required and not v:
-        raise InputError(field, "is required")
+        raise InputError(field, "text_required")
     if len(v) > MAX_TEXT:
-        raise InputError(field, f"at most {MAX_TEXT} characters")
+        raise InputError(field, "text_too_long", max=MAX_TEXT)
     return v
 
 
@@ -292,7 +292,7 @@ def get_check(book: CaseBook, serial: str, sha256: str) -> StoredCheck:
     digest = sha256.strip().lower()
     raw = book.store.get_json(check_key(serial, digest))
     if raw is None:
-        raise InputError("report_sha256", f"no verification report {digest} for case {serial} at this hall")
+        raise InputError("report_sha256", "report_not_found", digest=digest, serial=serial)
     raw.pop("stored", None)
     return StoredCheck.model_validate(raw)
 
@@ -370,7 +370,7 @@ def check_document(
     header = book.header(serial)
     dep = client.deployment
     if dep is None:
-        raise ConfigError("no deployment loaded")
+        raise ConfigError("no_deployment")
     try:
         proof = find_document_proof(book, dep, serial, book.hall.suite.hexdigest(data))
     except NotFoundError:

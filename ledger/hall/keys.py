@@ -20,6 +20,8 @@
     atrail/<seq:012d>               access-trail entries                     access
     atrail-anchor/<size:012d>       anchors of the access trail's root       access
     dcheck/<serial>/<sha256 hex>    stored dispute checks                    disputes
+    notice/<serial>                 a pre-acceptance supplement request      cases, handover
+    handover/<serial>               a case the home hall has not confirmed   cases, handover
     audit/last_scan                 the last anomaly scan                    audit
     meta/indexer_cursor             last block the indexer has read          indexer, backup
     meta/restored                   written by a restore from backup         backup, indexer, transfer
@@ -46,6 +48,8 @@ __all__ = [
     "CHAIN_EVENT_PREFIX",
     "CHECK_PREFIX",
     "GENERATION_KEY",
+    "HANDOVER_PREFIX",
+    "NOTICE_PREFIX",
     "HALL_KEY",
     "HELD_PREFIX",
     "IDEM_PREFIX",
@@ -81,6 +85,8 @@ __all__ = [
     "check_prefix",
     "held_key",
     "idem_key",
+    "handover_key",
+    "notice_key",
     "nonce_key",
     "outbox_done_key",
     "outbox_key",
@@ -112,6 +118,8 @@ AUTHFAIL_PREFIX = b"authfail/"
 TRAIL_PREFIX = b"atrail/"
 TRAIL_ANCHOR_PREFIX = b"atrail-anchor/"
 CHECK_PREFIX = b"dcheck/"
+NOTICE_PREFIX = b"notice/"
+HANDOVER_PREFIX = b"handover/"
 
 LAST_SCAN_KEY = b"audit/last_scan"
 INDEXER_CURSOR_KEY = b"meta/indexer_cursor"
@@ -218,6 +226,14 @@ def check_prefix(serial: str) -> bytes:
 
 def check_key(serial: str, digest_hex: str) -> bytes:
     return CHECK_PREFIX + f"{serial}/{digest_hex}".encode()
+
+
+def notice_key(serial: str) -> bytes:
+    return NOTICE_PREFIX + serial.encode()
+
+
+def handover_key(serial: str) -> bytes:
+    return HANDOVER_PREFIX + serial.encode()
 
 
 def serial_counter_key(day: str) -> bytes:

@@ -22,7 +22,7 @@ from typing import Any
 
 from ledger.core.records import field_leaf
 from ledger.core.stages import Stage
-from ledger.errors import InputError
+from ledger.errors import ConflictError
 from ledger.hall.access import AccessTrail
 from ledger.hall.cases import PERSONAL_FIELDS, CaseBook
 from ledger.hall.keys import CASE_PREFIX, case_key, record_prefix
@@ -76,7 +76,7 @@ def erase_personal_data(
     """Replace the personal fields of every record of ``serial`` by their leaf hashes; compact the store."""
     ends = retention_ends(book, serial)
     if now < ends:
-        raise InputError("serial", f"the retention period of case {serial} runs until {ends.date().isoformat()}")
+        raise ConflictError("retention_running", serial=serial, until=ends.date().isoformat())
     erased: set[str] = set()
     with book.lock:
         header = book.header(serial)

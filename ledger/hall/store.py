@@ -99,6 +99,8 @@ class WriteBatch:
 
     def delete(self, key: bytes) -> None:
         self._b.delete(key)
+        self.keys.append(key)
+        self.keys.append(key)
 
     def put_blob(self, data: bytes) -> str:
         """Store ``data`` under its digest in the store's hash suite (SHA-256 or SM3); returns the hex digest."""
@@ -130,6 +132,8 @@ class Store:
         self.damage: str | None = None
         self.on_recovered: list[Callable[[], None]] = []
         self.batch_hooks: list[Callable[[WriteBatch], None]] = []
+        # called with the keys of every committed change (derived in-memory indexes, e.g. the inbox)
+        self.listeners: list[Callable[[list[bytes]], None]] = []
         if not _create:
             if not self.path.is_dir():
                 raise StoreDamagedError(
@@ -337,6 +341,7 @@ class Store:
                 yield wb
                 for hook in self.batch_hooks:
                     hook(wb)
+        self._changed(wb.keys)
         if not sync:
             # tickets are taken after the write is in LevelDB: every ticket <= _issued is written
             with self._ticket_lock:
@@ -358,10 +363,18 @@ class Store:
     def put_json(self, key: bytes, value: Any, *, sync: bool = True) -> None:
         with self._writing() as db:
             db.put(key, _dump(value), sync=sync)
+        self._changed([key])
 
     def delete(self, key: bytes) -> None:
         with self._writing() as db:
             db.delete(key, sync=True)
+        self._changed([key])
+
+    def _changed(self, keys: list[bytes]) -> None:
+        """Tell the listeners which keys a committed write changed (they must not raise or block)."""
+        if keys:
+            for listener in self.listeners:
+                listener(keys)
 
     def put_blob(self, data: bytes) -> str:
         with self.write_batch() as wb:

@@ -49,7 +49,16 @@ from ledger.core.materials import MaterialFile, MaterialSet, verify_material
 from ledger.core.records import DisclosedRecord, verify_disclosure
 from ledger.core.stages import DISPUTE_STAGES, Stage
 from ledger.core.suites import INTL, Suite
-from ledger.errors import ChainError, InputError, LedgerError, NotFoundError, TransferError, VerificationError
+from ledger.errors import (
+    ChainError,
+    InputError,
+    LedgerError,
+    NotFoundError,
+    PeerAuthError,
+    PeerForbiddenError,
+    TransferError,
+    VerificationError,
+)
 from ledger.hall.cases import ROOT_FIELDS, CaseBook
 from ledger.hall.keys import (
     NONCE_PREFIX,
@@ -80,18 +89,6 @@ HDR_TARGET = "X-CaseLedger-Target-Hall"
 _NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 MAX_PACKAGE_BYTES = 1024 * 1024 * 1024
 """Largest package accepted from a peer (files are base64 inside it; a case holds at most a few hundred MB)."""
-
-
-class PeerAuthError(TransferError):
-    """The request is not signed by a registered hall key (HTTP 401)."""
-
-    code = "unauthenticated"
-
-
-class PeerForbiddenError(TransferError):
-    """A registered key that may not have this (suspended hall, or no right to the case) (HTTP 403)."""
-
-    code = "forbidden"
 
 
 def signing_message(target_hall: int, method: str, path: str, ts: str, nonce: str, body: bytes) -> str:
@@ -128,35 +125,33 @@ class PeerGuard:
         h = {k.lower(): v for k, v in headers.items()}
         ts, nonce, sig = h.get(HDR_TS.lower()), h.get(HDR_NONCE.lower()), h.get(HDR_SIG.lower())
         if not ts or not nonce or not sig:
-            raise PeerAuthError("the request is not signed by a hall key (signature headers missing)")
+            raise PeerAuthError("peer_signature_missing")
         target = h.get(HDR_TARGET.lower(), "")
         if target != str(self.hall_id):
-            raise PeerAuthError(
-                f"the request was signed for hall {target or '(none)'}, not for this hall ({self.hall_id})"
-            )
+            raise PeerAuthError("peer_wrong_target", target=target or "-", hall=self.hall_id)
         try:
             t = int(ts)
         except ValueError:
-            raise PeerAuthError("the request timestamp is not a number") from None
+            raise PeerAuthError("peer_timestamp_invalid") from None
         if abs(time.time() - t) > self.window:
-            raise PeerAuthError(f"the request timestamp is more than {self.window:.0f}s away from this hall's clock")
+            raise PeerAuthError("peer_clock_skew", window=int(self.window))
         if not _NONCE.fullmatch(nonce):
-            raise PeerAuthError("the request nonce must be 16 to 64 letters, digits, '-' or '_'")
+            raise PeerAuthError("peer_nonce_invalid")
         try:
             addr = Account.recover_message(
                 encode_defunct(text=signing_message(self.hall_id, method, path, ts, nonce, body)), signature=sig
             )
         except Exception as exc:  # malformed signatures raise assorted errors in eth-account
-            raise PeerAuthError("the request signature is not valid") from exc
+            raise PeerAuthError("peer_signature_invalid") from exc
         info = self.client.hall_of(addr)
         if info is None:
-            raise PeerAuthError(f"{addr} is not a registered hall key")
+            raise PeerAuthError("peer_not_registered", address=addr)
         if info.status != "active":
-            raise PeerForbiddenError(f"hall {info.hall_id} ({info.name}) is {info.status}")
+            raise PeerForbiddenError("peer_hall_inactive", hall=info.hall_id, name=info.name, status=info.status)
         key = nonce_key(addr, nonce)
         with self._lock:
             if self.store.get(key) is not None:
-                raise PeerAuthError("this request was already used (replayed nonce)")
+                raise PeerAuthError("peer_replayed")
             self.store.put_json(key, t)
         return info
 
@@ -171,7 +166,7 @@ class PeerGuard:
 def authorize_case(info: HallInfo, header: dict[str, Any]) -> None:
     if info.district == header["home_district"] or info.hall_id == header["accepting_hall"]:
         return
-    raise PeerForbiddenError(f"hall {info.hall_id} has no right to case {header['serial']}")
+    raise PeerForbiddenError("peer_no_right", hall=info.hall_id, serial=header["serial"])
 
 
 @dataclass(frozen=True)
@@ -333,6 +328,8 @@ def receive_package(
                     if header.get("accepting_district") is None:
                         header["accepting_district"] = v.fields.get("accepting_district")
             wb.put_json(case_key(serial), header)
+    if any(v.stage == Stage.MATERIALS and v.fields.get("before_acceptance") and v.index in stored for v in verified):
+        book.answered_notice(serial)  # the applicant answered this hall's pre-acceptance request
     return stored
 
 

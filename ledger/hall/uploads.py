@@ -15,7 +15,7 @@ import unicodedata
 
 from ledger.errors import InputError
 
-__all__ = ["ALLOWED_TYPES", "check_upload", "check_upload_counts"]
+__all__ = ["ALLOWED_TYPES", "check_upload", "check_upload_counts", "check_upload_meta"]
 
 # extension → (accepted declared content types, magic prefixes)
 ALLOWED_TYPES: dict[str, tuple[frozenset[str], tuple[bytes, ...]]] = {
@@ -31,33 +31,41 @@ MAX_NAME = 200
 
 def check_filename(field: str, name: str) -> str:
     if not name or len(name) > MAX_NAME:
-        raise InputError(field, f"every file needs a name of at most {MAX_NAME} characters")
+        raise InputError(field, "file_name_invalid", max=MAX_NAME)
     if any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
-        raise InputError(field, "the file name contains NUL or control characters")
+        raise InputError(field, "file_name_control")
     if "/" in name or "\\" in name or name in (".", "..") or name.startswith(".."):
-        raise InputError(field, "the file name must not contain a path ('/', '\\' or '..')")
+        raise InputError(field, "file_name_path")
     return name
+
+
+def check_upload_meta(field: str, filename: str, content_type: str | None) -> str:
+    """The checks that need no content (name, extension, declared type); returns the extension.
+
+    The intake page asks for them before uploading anything (``POST /cases/check``)."""
+    name = check_filename(field, filename)
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if ext not in ALLOWED_TYPES:
+        raise InputError(field, "file_type_not_allowed", name=name)
+    types, _ = ALLOWED_TYPES[ext]
+    declared = (content_type or "").split(";", 1)[0].strip().lower()
+    if declared not in _GENERIC_TYPES and declared not in types:
+        raise InputError(field, "file_type_mismatch", name=name, declared=declared, ext=ext)
+    return ext
 
 
 def check_upload(field: str, filename: str, content_type: str | None, data: bytes) -> None:
     """Refuse (``InputError`` naming ``field``) a file whose name, type or content is not allowed."""
-    name = check_filename(field, filename)
-    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if ext not in ALLOWED_TYPES:
-        raise InputError(
-            field, f"file {name!r}: only {', '.join(sorted(set(ALLOWED_TYPES) - {'jpeg'}))} files are accepted"
-        )
-    types, magics = ALLOWED_TYPES[ext]
-    declared = (content_type or "").split(";", 1)[0].strip().lower()
-    if declared not in _GENERIC_TYPES and declared not in types:
-        raise InputError(field, f"file {name!r} is declared as {declared}, which does not match .{ext}")
+    ext = check_upload_meta(field, filename, content_type)
+    name = filename
+    _, magics = ALLOWED_TYPES[ext]
     if not any(data.startswith(m) for m in magics):
-        raise InputError(field, f"file {name!r} does not look like a .{ext} file (its content starts differently)")
+        raise InputError(field, "file_content_mismatch", name=name, ext=ext)
 
 
 def check_upload_counts(fields: list[str], *, max_files: int, max_per_field: int = 5) -> None:
     if len(fields) > max_files:
-        raise InputError("materials", f"{len(fields)} files in one request; the limit is {max_files}")
+        raise InputError("materials", "too_many_files", count=len(fields), max=max_files)
     for f in set(fields):
         if fields.count(f) > max_per_field:
-            raise InputError(f, f"at most {max_per_field} files per material")
+            raise InputError(f, "too_many_pages", max=max_per_field)

@@ -216,7 +216,7 @@ def verify_bundle(
     in_bundle: dict[int, BundleEvent] = {}
     for be in bundle.events:
         if be.index in in_bundle:
-            raise InputError(f"events.{be.index}", "the same event index appears twice")
+            raise InputError(f"events.{be.index}", "bundle_duplicate_event")
         in_bundle[be.index] = be
     intake = on_chain.get(0)
     verdicts: list[EventVerdict] = []

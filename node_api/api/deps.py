@@ -17,9 +17,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
-from ledger.errors import AuthError, ForbiddenError
+from ledger.errors import AuthError, CsrfError, ForbiddenError
 from ledger.hall.accounts import ROLES, Session
 from ledger.hall.cases import CaseBook
+from ledger.messages import role_names_zh
 from node_api.core.node import HallNode
 
 __all__ = [
@@ -61,22 +62,9 @@ class Staff:
         return f"staff:{self.username}"
 
 
-class StaffForbiddenError(ForbiddenError):
-    """Signed in, but the role (or the case's district) does not allow this (HTTP 403)."""
-
-    code = "forbidden"
-
-
-class CsrfError(StaffForbiddenError):
-    """A cookie-authenticated unsafe request without the session's CSRF token (HTTP 403)."""
-
-    code = "csrf_failed"
-
-
-class StaffAuthError(AuthError):
-    """Missing, wrong, expired or ended session (HTTP 401)."""
-
-    code = "unauthenticated"
+# the tree lives in ledger.errors; these names stay for the routes that import them from here
+StaffForbiddenError = ForbiddenError
+StaffAuthError = AuthError
 
 
 async def get_node(request: Request) -> HallNode:
@@ -104,21 +92,16 @@ async def get_session(
     cookie: Annotated[str | None, Depends(_cookie)],
 ) -> Session:
     """The signed-in session (bearer token first, else the cookie with its CSRF check)."""
-    try:
-        if bearer is not None and bearer.credentials:
-            return node.accounts.authenticate(bearer.credentials)
-        if cookie:
-            session = node.accounts.authenticate(cookie)
-            if request.method.upper() not in _SAFE_METHODS:
-                sent = request.headers.get(CSRF_HEADER, "")
-                if not sent or not hmac.compare_digest(sent, session.csrf_token):
-                    raise CsrfError(f"send the session's CSRF token in {CSRF_HEADER} with this request")
-            return session
-    except AuthError as exc:
-        if isinstance(exc, StaffAuthError):
-            raise
-        raise StaffAuthError(str(exc)) from exc
-    raise StaffAuthError("staff sign-in required: POST /auth/login, then send Authorization: Bearer <token>")
+    if bearer is not None and bearer.credentials:
+        return node.accounts.authenticate(bearer.credentials)
+    if cookie:
+        session = node.accounts.authenticate(cookie)
+        if request.method.upper() not in _SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not sent or not hmac.compare_digest(sent, session.csrf_token):
+                raise CsrfError("csrf_failed")
+        return session
+    raise AuthError("session_required")
 
 
 CurrentSession = Annotated[Session, Depends(get_session)]
@@ -144,7 +127,7 @@ def require_roles(*roles: str) -> Callable[[Staff], Awaitable[Staff]]:
 
     async def check(staff: CurrentStaff) -> Staff:
         if not staff.roles & set(roles):
-            raise StaffForbiddenError(f"this needs the role {' or '.join(roles)}; {staff.username} does not have it")
+            raise ForbiddenError("role_required", roles=" or ".join(roles), roles_zh=role_names_zh(roles))
         return staff
 
     return check
@@ -158,10 +141,7 @@ def home_case(serial: str, node: NodeDep, staff: Officer) -> dict[str, Any]:
     """承办 actions: the case header, refused (403) unless the case belongs to this hall's district."""
     h = node.book.header(serial)
     if h["home_district"] != node.hall.district:
-        raise StaffForbiddenError(
-            f"case {serial} belongs to district {h['home_district']}; officers of this hall act only on "
-            f"district {node.hall.district}'s cases"
-        )
+        raise ForbiddenError("case_other_district", serial=serial, district=h["home_district"], own=node.hall.district)
     return h
 
 
@@ -169,7 +149,7 @@ def accepting_case(serial: str, node: NodeDep, staff: Clerk) -> dict[str, Any]:
     """受理窗口 actions (supplement, delivery): refused (403) unless the case was accepted at this hall."""
     h = node.book.header(serial)
     if h["accepting_hall"] != node.hall.hall_id:
-        raise StaffForbiddenError(f"case {serial} was accepted at hall {h['accepting_hall']}, not at this hall")
+        raise ForbiddenError("case_other_hall", serial=serial, hall=h["accepting_hall"])
     return h
 
 

@@ -1,16 +1,28 @@
-"""One exception handler: LedgerError subclasses → HTTP answers ``{"error": {code, field, message}}``."""
+"""Every error answer of the API, in one shape and mapped to HTTP once.
+
+``{"error": {"code", "message_code", "field", "params", "message", "message_zh"[, "problems"]}}``:
+``code`` is the error's kind (``invalid_input``, ``conflict``, ``unauthenticated`` …, one per class of
+:mod:`ledger.errors`), ``message_code`` the entry of the message catalogue (:mod:`ledger.messages`) whose
+English (``message``) and Chinese (``message_zh``) sentences are for staff, ``field`` the field at fault
+(or null), ``params`` the values in the sentences; ``problems`` lists each fault when there are several.
+Request validation (pydantic), unknown routes and unexpected exceptions answer in the same shape, so no
+answer of this service carries a traceback or developer text in place of a sentence.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.errors import (
     AuthError,
-    CaseHeldError,
+    ChainError,
+    ChainRuleError,
     ChainUnavailableError,
     ConflictError,
     ForbiddenError,
@@ -24,82 +36,141 @@ from ledger.errors import (
     UnavailableError,
     VerificationError,
 )
-from ledger.hall.transfer import PeerAuthError, PeerForbiddenError
+from ledger.messages import Param, render
 
-__all__ = ["install_error_handlers", "status_of"]
+__all__ = ["error_body", "install_error_handlers", "status_of"]
 
+log = logging.getLogger("caseledger.api")
 
-# First match wins: subclasses (RateLimitedError is an AuthError) come before their bases.
-_STATUS: tuple[tuple[type[LedgerError] | tuple[type[LedgerError], ...], int], ...] = (
+# First match wins: subclasses come before their bases (RateLimitedError is an AuthError,
+# ChainUnavailableError and ChainRuleError are ChainErrors, StorageFullError and StoreDamagedError StoreErrors;
+# CaseHeldError is a ConflictError, 409).
+_STATUS: tuple[tuple[type[LedgerError], int], ...] = (
     (InputError, 422),
     (NotFoundError, 404),
     (ConflictError, 409),
     (RateLimitedError, 429),
-    ((PeerAuthError, AuthError), 401),
-    ((PeerForbiddenError, ForbiddenError), 403),
-    ((ChainUnavailableError, StorageFullError, StoreDamagedError, UnavailableError), 503),
-    ((VerificationError, CaseHeldError), 409),
+    (AuthError, 401),
+    (ForbiddenError, 403),
+    (ChainUnavailableError, 503),
+    (StorageFullError, 503),
+    (StoreDamagedError, 503),
+    (UnavailableError, 503),
+    (ChainRuleError, 409),
+    (ChainError, 502),
+    (VerificationError, 409),
     (TransferError, 502),
 )
 
 
 def status_of(exc: LedgerError) -> int:
     """The HTTP status of a library error (500 for anything not listed, configuration errors included)."""
-    return next((status for kinds, status in _STATUS if isinstance(exc, kinds)), 500)
+    return next((status for kind, status in _STATUS if isinstance(exc, kind)), 500)
 
 
-def _body(code: str, field: str | None, message: str, zh: str | None = None) -> dict[str, dict[str, str | None]]:
-    """The one error shape: machine code, the field at fault, the sentence in English and (when known) Chinese."""
-    out: dict[str, str | None] = {"code": code, "field": field, "message": message}
-    if zh is not None:
-        out["message_zh"] = zh
+def _one(exc: LedgerError) -> dict[str, Any]:
+    return {
+        "code": exc.code,
+        "message_code": exc.message_code,
+        "field": exc.field if isinstance(exc, InputError) else None,
+        "params": exc.params,
+        "message": exc.message("en"),
+        "message_zh": exc.message("zh"),
+    }
+
+
+def error_body(exc: LedgerError) -> dict[str, Any]:
+    """The answer's JSON for a library error."""
+    out = _one(exc)
+    if isinstance(exc, InputError) and exc.problems:
+        out["problems"] = [_one(p) for p in exc.problems]
     return {"error": out}
 
 
-def _validation_sentence(err: Any) -> tuple[str, str]:
-    """(English, Chinese) for one pydantic validation error of a request."""
-    kind, ctx = str(err.get("type", "")), err.get("ctx") or {}
-    if kind == "string_too_long":
-        n = ctx.get("max_length")
-        return f"at most {n} characters", f"最多 {n} 个字符"
-    if kind == "string_too_short":
-        n = ctx.get("min_length")
-        return f"at least {n} characters", f"至少 {n} 个字符"
-    if kind in ("too_long", "list_too_long"):
-        n = ctx.get("max_length")
-        return f"at most {n} items", f"最多 {n} 项"
-    if kind == "missing":
-        return "is required", "必须填写"
-    if kind in ("int_parsing", "int_type", "int_from_float"):
-        return "must be a whole number", "必须是整数"
-    if kind in ("bool_parsing", "bool_type"):
-        return "must be true or false", "必须是 true 或 false"
-    if kind in ("string_type", "string_unicode"):
-        return "must be text", "必须是文本"
-    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        return str(err.get("msg", "out of range")), "数值超出允许范围"
-    if kind.startswith("json") or kind in ("model_attributes_type", "dict_type", "model_type"):
-        return "the request body is not the JSON object this call takes", "请求内容不是本接口要求的 JSON 对象"
-    if kind == "value_error":
-        return str(err.get("msg", "invalid value")).removeprefix("Value error, "), "取值无效"
-    return str(err.get("msg", "invalid request")), "请求内容不符合要求"
+def _plain(code: str, message_code: str, field: str | None, params: dict[str, Param]) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": code,
+            "message_code": message_code,
+            "field": field,
+            "params": params,
+            "message": render(message_code, params, "en"),
+            "message_zh": render(message_code, params, "zh"),
+        }
+    }
+
+
+# pydantic error type → catalogue entry (and the context value its sentence shows)
+_PYDANTIC: dict[str, tuple[str, str | None, str | None]] = {
+    "missing": ("required", None, None),
+    "string_too_long": ("too_long", "max_length", "max"),
+    "string_too_short": ("too_short", "min_length", "min"),
+    "too_long": ("too_many_items", "max_length", "max"),
+    "list_too_long": ("too_many_items", "max_length", "max"),
+    "int_parsing": ("not_a_whole_number", None, None),
+    "int_type": ("not_a_whole_number", None, None),
+    "int_from_float": ("not_a_whole_number", None, None),
+    "bool_parsing": ("not_true_or_false", None, None),
+    "bool_type": ("not_true_or_false", None, None),
+    "string_type": ("not_text", None, None),
+    "string_unicode": ("not_text", None, None),
+    "greater_than_equal": ("out_of_range", None, None),
+    "greater_than": ("out_of_range", None, None),
+    "less_than_equal": ("out_of_range", None, None),
+    "less_than": ("out_of_range", None, None),
+    "model_attributes_type": ("not_a_json_object", None, None),
+    "dict_type": ("not_a_json_object", None, None),
+    "model_type": ("not_a_json_object", None, None),
+}
+
+
+def validation_problem(err: Any) -> tuple[str | None, str, dict[str, Param]]:
+    """(field, message code, params) for one pydantic validation error of a request."""
+    loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+    kind = str(err.get("type", ""))
+    code, ctx_key, param = _PYDANTIC.get(
+        kind, ("not_a_json_object" if kind.startswith("json") else "request_invalid", None, None)
+    )
+    params: dict[str, Param] = {}
+    if ctx_key and param:
+        value = (err.get("ctx") or {}).get(ctx_key)
+        params[param] = value if isinstance(value, int | str) else str(value)
+    return ".".join(loc) or None, code, params
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LedgerError)
     async def ledger_error(_: Request, exc: LedgerError) -> JSONResponse:
-        field = exc.field if isinstance(exc, InputError) else None
-        message = exc.message if isinstance(exc, InputError) else str(exc)
         retry_after = getattr(exc, "retry_after", None)
         headers = {"Retry-After": str(retry_after)} if isinstance(retry_after, int) else None
         if isinstance(exc, AuthError) and not isinstance(exc, RateLimitedError):
             headers = {"WWW-Authenticate": "Bearer"}
-        return JSONResponse(_body(exc.code, field, message, exc.zh), status_code=status_of(exc), headers=headers)
+        status = status_of(exc)
+        if status >= 500:
+            log.warning("%s answered %d: %s", exc.__class__.__name__, status, exc)
+        return JSONResponse(error_body(exc), status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         errs = exc.errors()
-        first = errs[0] if errs else {"loc": (), "msg": "invalid request"}
-        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
-        en, zh = _validation_sentence(first)
-        return JSONResponse(_body("invalid_input", ".".join(loc) or None, en, zh), status_code=422)
+        problems = [validation_problem(e) for e in errs] or [(None, "request_invalid", {})]
+        field, code, params = problems[0]
+        body = _plain("invalid_input", code, field, params)
+        if len(problems) > 1:
+            body["error"]["problems"] = [_plain("invalid_input", c, f, p)["error"] for f, c, p in problems]
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "no_such_page", 405: "method_not_allowed", 413: "body_too_large"}.get(
+            exc.status_code, "request_invalid"
+        )
+        kind = {404: "not_found", 405: "invalid_input", 413: "body_too_large"}.get(exc.status_code, "invalid_input")
+        return JSONResponse(
+            _plain(kind, code, None, {}), status_code=exc.status_code, headers=getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error (answered 500 without details)", exc_info=exc)
+        return JSONResponse(_plain("internal_error", "internal_error", None, {}), status_code=500)

@@ -19,6 +19,7 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.core.jsonsafe import MAX_JSON_DEPTH, json_depth
+from ledger.messages import Param, render
 
 __all__ = ["CONTENT_SECURITY_POLICY", "BodyGuardMiddleware", "SecurityHeadersMiddleware"]
 
@@ -46,10 +47,17 @@ class BodyGuardMiddleware:
         self.max_bytes = max_bytes
         self.max_json_depth = max_json_depth
 
-    async def _answer(self, send: Send, status: int, code: str, en: str, zh: str) -> None:
-        body = json.dumps(
-            {"error": {"code": code, "field": "body", "message": en, "message_zh": zh}}, ensure_ascii=False
-        ).encode()
+    async def _answer(self, send: Send, status: int, code: str, message_code: str, params: dict[str, Param]) -> None:
+        """The API's one error shape (``node_api.api.errors``), written before any route runs."""
+        error = {
+            "code": code,
+            "message_code": message_code,
+            "field": "body",
+            "params": params,
+            "message": render(message_code, params, "en"),
+            "message_zh": render(message_code, params, "zh"),
+        }
+        body = json.dumps({"error": error}, ensure_ascii=False).encode()
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
@@ -70,9 +78,8 @@ class BodyGuardMiddleware:
                 return
 
     async def _too_large(self, send: Send) -> None:
-        n = self.max_bytes
         await self._answer(
-            send, 413, "body_too_large", f"the request body is larger than {n} bytes", f"请求内容超过 {n} 字节的上限"
+            send, 413, "body_too_large", "body_too_large", {"max_mb": round(self.max_bytes / 1048576, 1)}
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -113,13 +120,8 @@ class BodyGuardMiddleware:
         body = b"".join(chunks)
         opens = body.count(b"[") + body.count(b"{")
         if opens > self.max_json_depth and (depth := json_depth(body)) > self.max_json_depth:
-            n = self.max_json_depth
             await self._answer(
-                send,
-                422,
-                "invalid_input",
-                f"the JSON body nests {depth} levels deep; at most {n} are accepted",
-                f"JSON 请求内容嵌套 {depth} 层，最多接受 {n} 层",
+                send, 422, "invalid_input", "json_too_deep", {"depth": depth, "max": self.max_json_depth}
             )
             return
         replayed = False

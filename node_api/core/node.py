@@ -11,18 +11,27 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from ledger.chain.client import ChainClient
+from ledger.chain.client import ChainClient, HallInfo
 from ledger.chain.deployment import Deployment
 from ledger.chain.endpoints import EndpointPool, FailoverProvider
 from ledger.core.suites import Suite, suite_named
-from ledger.errors import ChainUnavailableError, ConfigError, StorageFullError, StoreDamagedError
+from ledger.errors import (
+    ChainError,
+    ChainUnavailableError,
+    ConfigError,
+    LedgerError,
+    StorageFullError,
+    StoreDamagedError,
+)
 from ledger.hall.access import AccessTrail
 from ledger.hall.accounts import AccountBook, ensure_demo_accounts, open_kek
 from ledger.hall.backup import KEK_FILE, BackupManifest, keystore_files, write_backup
 from ledger.hall.cases import CaseBook, HallIdentity
 from ledger.hall.clock import ClockWatch
+from ledger.hall.handover import HandoverWatcher
 from ledger.hall.holidays import install_all
 from ledger.hall.idempotency import Answers
+from ledger.hall.inbox import InboxIndex
 from ledger.hall.indexer import Indexer
 from ledger.hall.integrity import SerialCheck, bump_generation, check_against_chain
 from ledger.hall.keys import CHECK_PREFIX, HALL_KEY, STORE_INIT_KEY
@@ -184,10 +193,20 @@ class HallNode:
             hold=self.clock_watch.reason,
         )
         self.book = CaseBook(
-            self.store, self.outbox, hall=self.hall, max_file_bytes=settings.max_file_bytes, on_write=self.sender.wake
+            self.store,
+            self.outbox,
+            hall=self.hall,
+            max_file_bytes=settings.max_file_bytes,
+            on_write=self.sender.wake,
+            receiving_districts=self.receiving_districts,
         )
         self.book.intake_gates.append(self.serial_check.gate)
         self.book.write_gates.append(self.clock_watch.gate)
+        self._halls: list[HallInfo] = []
+        self._halls_at = 0.0
+        self._halls_lock = threading.Lock()
+        self.inbox = InboxIndex(self.book)
+        self.handover = HandoverWatcher(self.book, self.reader, self.account, interval=max(settings.poll_interval, 0.5))
         self.transfers = TransferWorker(self.book, self.reader, self.account, interval=settings.poll_interval)
         self.indexer = Indexer(
             self.store,
@@ -229,6 +248,29 @@ class HallNode:
         self.trail_last_error: str | None = None
         self.admin_token: str | None = None
         self._started = False
+
+    # ------------------------------------------------------------------ the registry, as the counter needs it
+    def halls(self, *, max_age: float = 15.0) -> list[HallInfo]:
+        """The registry's halls, read at most every ``max_age`` seconds; the last known list while the chain
+        is unreachable (empty if it never was reachable)."""
+        with self._halls_lock:
+            if time.monotonic() - self._halls_at > max_age:
+                try:
+                    self._halls = self.reader.halls()
+                    self._halls_at = time.monotonic()
+                except ChainError as exc:
+                    log.warning("registry not readable, using the last known halls: %s", exc)
+            return list(self._halls)
+
+    def receiving_districts(self) -> set[int] | None:
+        """Districts with an active hall, which can receive a case; ``None`` when not known (chain never read)."""
+        halls = self.halls()
+        if not halls:
+            return None
+        return {h.district for h in halls if h.status == "active"}
+
+    def hall_names(self) -> dict[int, str]:
+        return {h.hall_id: h.name for h in self.halls()}
 
     # ------------------------------------------------------------------ access trail
     def record_access(self, actor: str, action: str, serial: str, what: str = "") -> None:
@@ -276,9 +318,12 @@ class HallNode:
             try:
                 self.anchor_trail()
                 self.trail_last_error = None
-            except Exception as exc:  # chain down: retry at the next tick; entries stay in the store
+            except LedgerError as exc:  # chain down or refused: retry at the next tick; entries stay in the store
                 self.trail_last_error = str(exc)
                 log.warning("access-trail anchoring failed: %s", exc)
+            except Exception as exc:  # a bug, said as one (with its traceback in the log); the loop goes on
+                self.trail_last_error = f"internal error: {exc.__class__.__name__}"
+                log.exception("access-trail anchoring: unexpected error")
 
     def start(self) -> None:
         _, _, data_dir = self.settings.require()
@@ -290,6 +335,8 @@ class HallNode:
         self.indexer.start()
         self.transfers.start()
         self.housekeeping.start()
+        self.handover.start()
+        threading.Thread(target=self.inbox.warm, name="inbox-warm", daemon=True).start()
         if self.settings.access_anchor_interval > 0:
             self._trail_thread = threading.Thread(target=self._trail_loop, name="access-trail", daemon=True)
             self._trail_thread.start()
@@ -309,6 +356,7 @@ class HallNode:
             if self._trail_thread is not None:
                 self._trail_thread.join(timeout=10)
             self.housekeeping.stop()
+            self.handover.stop()
             self.transfers.stop()
             self.indexer.stop()
             self.sender.stop()
@@ -343,7 +391,7 @@ class HallNode:
         self.anchor_trail(background=True)
         try:
             block: int | None = self.reader.block_number()
-        except Exception:
+        except ChainError:  # the backup is still consistent; it just does not name a chain block
             block = None
         hall_json = self.settings.hall_dir / "hall.json" if self.settings.hall_dir else None
         m = write_backup(
@@ -371,7 +419,7 @@ class HallNode:
     def health_numbers(self) -> dict[str, Any]:
         try:
             block: int | None = self.reader.block_number()
-        except Exception:
+        except ChainError:  # only the chain's own failures read as "not connected"; a bug still raises
             block = None
         st = self.sender.stats()
         jobs = self.transfers.jobs()

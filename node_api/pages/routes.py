@@ -14,26 +14,33 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
+from pydantic import ValidationError
 
 from ledger.core.stages import Stage
-from ledger.core.timefmt import iso_to_cst, unix_to_cst
-from ledger.errors import AuthError, LedgerError
-from ledger.hall.audit import case_rows, summarize
+from ledger.core.timefmt import CST, iso_to_cst, unix_to_cst
+from ledger.errors import AuthError, ChainError, LedgerError
+from ledger.hall.accounts import TOTP_ROLES
+from ledger.hall.audit import case_row, case_rows, summarize
 from ledger.hall.cases import split_list
+from ledger.hall.identity import ID_TYPES, mask_id
+from ledger.hall.inbox import InboxQuery, mask_name, mask_phone
 from ledger.hall.privacy import sees_personal_data, withhold_personal
+from ledger.hall.uploads import ALLOWED_TYPES
 from ledger.verify.report import MESSAGES
 from node_api.api.deps import SESSION_COOKIE, Staff
 from node_api.api.errors import status_of
 from node_api.core.node import HallNode
+from node_api.pages.documents import docs_available as _docs_available
 from node_api.pages.i18n import LANGS, TEXT, Lang, t
 
 __all__ = ["LANG_COOKIE", "NAV", "router", "templates"]
@@ -156,6 +163,7 @@ def render(
         "iso_cst": _iso_cst,
         "i18n_json": json.dumps({k: (v[0] if lang == "zh" else v[1]) for k, v in TEXT.items()}, ensure_ascii=False),
         "role_names": [tr(f"role_{r}") for r in sorted(staff.roles)] if staff else [],
+        "needs_totp": bool(staff and staff.roles & TOTP_ROLES),
     }
     resp = templates.TemplateResponse(request, name, {**base, **ctx}, status_code=status_code)
     if request.query_params.get("lang") in LANGS:
@@ -231,18 +239,39 @@ def intake(request: Request) -> Response:
 
     @_page(("clerk",))
     def body(request: Request, staff: Staff) -> HTMLResponse:
-        cat = _node(request).book.catalogue
+        node = _node(request)
+        cat = node.book.catalogue
+        lang = _lang(request)
+        agent = cat.agent_letter
         items = [
             {
                 "code": i.code,
                 "name_zh": i.name_zh,
                 "name_en": i.name_en,
                 "days": i.time_limit_working_days,
+                "home_rule": i.home_rule.model_dump(),
                 "materials": [{"code": m.code, "name_zh": m.name_zh, "name_en": m.name_en} for m in i.materials],
+                "agent_letter": {"code": agent.code, "name_zh": agent.name_zh, "name_en": agent.name_en},
             }
             for i in cat.items
         ]
-        return render(request, "intake.html", {"items_json": json.dumps(items, ensure_ascii=False)}, staff=staff)
+        receiving = node.receiving_districts()
+        rows = [
+            {
+                "code": d.code,
+                "name": d.name_zh if lang == "zh" else d.name_en,
+                "receiving": receiving is None or d.code in receiving,
+            }
+            for d in cat.districts
+        ]
+        limits = {"max_file_bytes": node.book.max_file_bytes, "types": sorted(ALLOWED_TYPES)}
+        ctx = {
+            "items_json": json.dumps(items, ensure_ascii=False),
+            "limits_json": json.dumps(limits),
+            "district_rows": rows,
+            "id_types": ID_TYPES,
+        }
+        return render(request, "intake.html", ctx, staff=staff)
 
     return body(request)
 
@@ -254,18 +283,48 @@ def cases(request: Request) -> Response:
     @_page(READERS)
     def body(request: Request, staff: Staff) -> HTMLResponse:
         node = _node(request)
-        rows = sorted(case_rows(node.book), key=lambda r: r.serial, reverse=True)
-        inbox = [r for r in rows if r.home_district == node.hall.district]
-        mine = [r for r in rows if r.accepting_hall == node.hall.hall_id]
-        tabs = []
+        qp = request.query_params
+        scopes = []
         if staff.roles & {"officer", "regulator", "dispute_officer"}:
-            tabs.append(("inbox", "tab_inbox", inbox))
+            scopes.append("inbox")
         if staff.roles & {"clerk", "regulator", "dispute_officer"}:
-            tabs.append(("mine", "tab_mine", mine))
+            scopes.append("mine")
         if staff.roles & {"regulator", "dispute_officer"}:
-            tabs.append(("all", "tab_all", rows))
+            scopes.append("all")
+        scope = qp.get("scope") if qp.get("scope") in scopes else scopes[0]
+        my_action = "officer" if "officer" in staff.roles else "clerk" if "clerk" in staff.roles else ""
+        try:
+            q = InboxQuery(
+                q=qp.get("q", "")[:64],
+                status=qp.get("status", ""),
+                item=qp.get("item", ""),
+                due_within=int(qp["due_within"]) if qp.get("due_within", "").isdigit() else None,
+                action=my_action if qp.get("mine") == "1" else "",
+                scope=scope,  # type: ignore[arg-type]
+                sort=qp.get("sort") if qp.get("sort") in ("due", "age", "serial") else "due",  # type: ignore[arg-type]
+                page=max(1, int(qp["page"])) if qp.get("page", "").isdigit() else 1,
+                per_page=50,
+            )
+        except ValidationError:
+            q = InboxQuery(scope=scope)  # type: ignore[arg-type]
+        page = node.inbox.query(q)
         names = {i.code: (i.name_zh, i.name_en) for i in node.book.catalogue.items}
-        return render(request, "cases.html", {"tabs": tabs, "item_names": names}, staff=staff)
+        params = {k: v for k, v in qp.items() if k not in ("page", "lang")}
+
+        def page_url(n: int) -> str:
+            return "/ui/cases?" + urlencode({**params, "page": n})
+
+        ctx = {
+            "page": page,
+            "q": q,
+            "scopes": scopes,
+            "item_names": names,
+            "hall_names": node.hall_names(),
+            "page_url": page_url,
+            "statuses": ["submitted", "supplement_requested", "accepted", "rejected", "decided", "delivered"],
+            "my_action": my_action,
+        }
+        return render(request, "cases.html", ctx, staff=staff)
 
     return body(request)
 
@@ -275,12 +334,14 @@ def _actions(node: HallNode, staff: Staff, view: dict[str, Any]) -> list[str]:
     stages = {e["stage"] for e in view["timeline"] if e["anchor"].get("state") != "refused"}
     out: list[str] = []
     if "officer" in staff.roles and view["home_district"] == node.hall.district:
-        if status == "submitted" and "ACCEPTANCE" not in stages:
-            out += ["accept", "reject"]
+        if "MATERIALS" in stages and "ACCEPTANCE" not in stages:
+            out.append("acceptance")
+            if status != "supplement_requested":
+                out.append("request_supplement")
         if status == "accepted" and "RESULT" not in stages:
             out += ["request_supplement", "decide"]
     if "clerk" in staff.roles and view["accepting_hall"] == node.hall.hall_id:
-        if status == "supplement_requested":
+        if status == "supplement_requested" and "RESULT" not in stages:
             out.append("submit_supplement")
         if "RESULT" in stages and "DELIVERY" not in stages:
             out.append("deliver")
@@ -289,42 +350,141 @@ def _actions(node: HallNode, staff: Staff, view: dict[str, Any]) -> list[str]:
     return out
 
 
+def _masked_applicant(fields: dict[str, Any]) -> dict[str, str]:
+    name = str(fields.get("applicant_name") or "")
+    idn = str(fields.get("applicant_id_number") or fields.get("applicant_credit_code") or "")
+    phone = str(fields.get("applicant_phone") or "")
+    out = {
+        "type": str(fields.get("applicant_type") or "person"),
+        "name": name if fields.get("applicant_type") == "organisation" else mask_name(name),
+        "id_type": str(fields.get("applicant_id_type") or ""),
+        "id": idn if fields.get("applicant_type") == "organisation" else mask_id(idn) if idn else "",
+        "phone": mask_phone(phone),
+    }
+    if fields.get("legal_rep_name"):
+        out["legal_rep"] = mask_name(str(fields["legal_rep_name"]))
+    if fields.get("agent_name"):
+        out["agent"] = mask_name(str(fields["agent_name"]))
+        out["agent_id"] = mask_id(str(fields.get("agent_id_number") or ""))
+    return out
+
+
+def _case_context(node: HallNode, staff: Staff, serial: str) -> dict[str, Any]:
+    """What the case page and the printed documents show (no unmasked personal data; none at all for a role
+    that does not see it, e.g. a regulator: ledger/hall/privacy.py)."""
+    view = node.book.view(serial)
+    if not sees_personal_data(staff.roles):
+        view = withhold_personal(view)
+    item = node.book.catalogue.item(view["item_code"])
+    halls = node.hall_names()
+    accounts = {a.username: a.display_name for a in node.accounts.all()}
+    material_names = {m.code: m for m in (*item.materials, node.book.catalogue.agent_letter)}
+    requested: list[str] = []
+    events = []
+    intake_fields: dict[str, Any] = {}
+    result: dict[str, Any] | None = None
+    delivery: dict[str, Any] | None = None
+    acceptance: dict[str, Any] | None = None
+    materials: list[dict[str, Any]] = []
+    for e in view["timeline"]:
+        f = e["fields"]
+        if e["stage"] == "INTAKE":
+            intake_fields = f
+        if e["stage"] == "PROCESS" and f.get("step") == "supplement_requested":
+            requested = split_list(str(f.get("requested_materials") or ""))
+        if e["stage"] == "ACCEPTANCE":
+            acceptance = f
+        if e["stage"] == "RESULT":
+            result = f
+        if e["stage"] == "DELIVERY":
+            delivery = f
+        when = next((f[k] for k in WHEN_FIELDS if f.get(k)), None)
+        username = f.get("staff") or f.get("intake_staff") or ""
+        if e["stage"] == "MATERIALS" and not username:
+            username = intake_fields.get("intake_staff", "")
+        display = (
+            f.get("staff_name")
+            or f.get("intake_staff_name")
+            or (intake_fields.get("intake_staff_name") if e["stage"] == "MATERIALS" and not f.get("staff") else "")
+            or (accounts.get(username) if e["writer_hall"] == node.hall.hall_id else "")
+            or username
+        )
+        for fl in e["files"]:
+            m = material_names.get(fl["kind"])
+            ext = str(fl["name"]).rsplit(".", 1)[-1].lower()
+            materials.append(
+                {
+                    **fl,
+                    "label_zh": m.name_zh if m else ("结果文书" if fl["kind"] == "result_document" else fl["kind"]),
+                    "label_en": m.name_en
+                    if m
+                    else ("result document" if fl["kind"] == "result_document" else fl["kind"]),
+                    "preview": "pdf" if ext == "pdf" else "img" if ext in ("jpg", "jpeg", "png") else "",
+                    "stage": e["stage"],
+                    "supplement": bool(f.get("supplement")),
+                }
+            )
+        events.append(
+            {
+                **e,
+                "who": display,
+                "when": _iso_cst(when) if isinstance(when, str) else "",
+                "hall_name": halls.get(e["writer_hall"], str(e["writer_hall"])),
+            }
+        )
+    notice = view.get("supplement_notice")
+    if notice:
+        requested = list(notice.get("materials") or [])
+    row = case_row(view, node.book.records(serial), node.book.catalogue, today=datetime.now(CST).date())
+    open_case = view["status"] not in ("decided", "rejected", "delivered")
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for mf in materials:
+        groups.setdefault(mf["kind"], []).append(mf)
+    return {
+        "case": view,
+        "item": item,
+        "events": events,
+        "requested": requested,
+        "material_groups": groups,
+        "applicant": _masked_applicant(intake_fields),
+        "intake": intake_fields,
+        "acceptance": acceptance,
+        "result": result,
+        "delivery": delivery,
+        "row": row,
+        "open_case": open_case,
+        "hall_names": halls,
+        "accepting_hall_name": halls.get(view["accepting_hall"], str(view["accepting_hall"])),
+        "notice": notice,
+        "notice_names": "、".join(
+            (material_names[c].name_zh if c in material_names else c) for c in (notice or {}).get("materials", [])
+        ),
+        "id_types": ID_TYPES,
+        "material_names": material_names,
+    }
+
+
 @router.get("/ui/cases/{serial}", operation_id="page_case", response_class=HTMLResponse)
 def case(request: Request, serial: str) -> Response:
-    """办件详情: every stage with who, when, and anchor state; chain details one click away; actions."""
+    """办件详情: result at the top, applicant (masked, reveal logged), materials with preview, every stage
+    with who, when and anchor state; the actions this staff member may take, each confirmed."""
 
     @_page(READERS)
     def body(request: Request, staff: Staff) -> HTMLResponse:
         node = _node(request)
-        view = node.book.view(serial)
+        ctx = _case_context(node, staff, serial)
         if sees_personal_data(staff.roles):
             node.record_access(staff.actor, "view_case", serial)
         else:  # a regulator: the personal fields are withheld, as in the API (ledger/hall/privacy.py)
-            view = withhold_personal(view)
             node.record_access(staff.actor, "view_case", serial, "personal fields withheld")
-        item = node.book.catalogue.item(view["item_code"])
-        requested: list[str] = []
-        for e in view["timeline"]:
-            if e["stage"] == "PROCESS" and e["fields"].get("step") == "supplement_requested":
-                requested = split_list(str(e["fields"].get("requested_materials") or ""))
-        events = []
-        intake_staff = ""
-        for e in view["timeline"]:
-            f = e["fields"]
-            when = next((f[k] for k in WHEN_FIELDS if f.get(k)), None)
-            who = f.get("staff") or f.get("intake_staff") or (intake_staff if e["stage"] == "MATERIALS" else "")
-            if e["stage"] == "INTAKE":
-                intake_staff = who
-            events.append({**e, "who": who, "when": _iso_cst(when) if isinstance(when, str) else ""})
-        ctx = {
-            "case": view,
-            "item": item,
-            "events": events,
-            "actions": _actions(node, staff, view),
-            "requested": requested,
-            "can_export": bool(staff.roles & {"officer", "dispute_officer", "regulator"}),
-            "is_dispute": "dispute_officer" in staff.roles,
-        }
+        ctx.update(
+            {
+                "actions": _actions(node, staff, ctx["case"]),
+                "can_export": bool(staff.roles & {"officer", "dispute_officer", "regulator"}),
+                "is_dispute": "dispute_officer" in staff.roles,
+                "docs": _docs_available(ctx),
+            }
+        )
         return render(request, "case.html", ctx, staff=staff)
 
     return body(request)
@@ -406,7 +566,7 @@ def health(request: Request) -> Response:
         peers: list[dict[str, Any]] = []
         try:
             halls = node.reader.halls()
-        except Exception:  # the chain is down: the page says so in the chain row
+        except ChainError:  # the chain is down: the page says so in the chain row
             halls = []
         for hall in halls:
             if hall.hall_id == node.hall.hall_id:

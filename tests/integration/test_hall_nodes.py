@@ -96,7 +96,7 @@ def test_full_scenario_across_three_halls(hallnet: LocalNet) -> None:
         ({"home_district": "350527"}, _files(), "home_district"),
         ({}, _files(MATS[:-1]), "materials.housing_proof"),
         ({}, _files(big="id_card"), "materials.id_card"),
-        ({"applicant_id_number": "350582198511200041"}, _files(), "applicant.id_number"),
+        ({"applicant_id_number": "350582198511200041"}, _files(), "applicant_id_number"),
     ],
 )
 def test_malformed_intake_names_the_field(hallnet: LocalNet, form: dict[str, str], files: Any, field: str) -> None:

@@ -54,7 +54,7 @@ def start_scanner(node: HallNode) -> AnomalyScanner:
 def get_scanner(request: Request) -> AnomalyScanner:
     scanner: AnomalyScanner | None = getattr(request.app.state, "audit", None)
     if scanner is None:
-        raise ConfigError("the audit scanner is not running on this node")
+        raise ConfigError("audit_scanner_off")
     return scanner
 
 

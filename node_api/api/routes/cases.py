@@ -14,13 +14,15 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 
 from ledger.core.text import LIMITS, check_length, clean_text
-from ledger.errors import InputError
-from ledger.hall.cases import Upload
+from ledger.errors import ConflictError, ForbiddenError, InputError, NotFoundError
+from ledger.hall.cases import PERSONAL_FIELDS, Upload, applicant_fields, suggest_home_district
 from ledger.hall.evidence import export_bundle
 from ledger.hall.privacy import bundle_plan, sees_personal_data, withhold_personal
-from ledger.hall.uploads import check_upload, check_upload_counts
+from ledger.hall.uploads import check_upload, check_upload_counts, check_upload_meta
 from node_api.api.deps import AcceptingCase, BookDep, HomeCase, NodeDep, Staff, require_roles
 
 # who may do what (docs/security.md; tests/integration/test_role_matrix.py walks every cell)
@@ -44,6 +46,9 @@ class CasePublic(BaseModel):
     status: str
     transfer: dict[str, Any] | None = None
     held: dict[str, Any] | None = None  # the chain refused the INTAKE: later events held (docs/operations.md)
+    handover: dict[str, Any] | None = None
+    supplement_notice: dict[str, Any] | None = None
+    lookup_code: str | None = None
     timeline: list[dict[str, Any]] = Field(default_factory=list)
 
 
@@ -83,18 +88,41 @@ class SupplementRequestIn(BaseModel):
     note: Note = ""
 
 
+class RecipientIn(BaseModel):
+    type: str = Field(default="applicant", max_length=16)
+    name: str = Field(default="", max_length=64)
+    id_type: str = Field(default="resident_id", max_length=32)
+    id_number: str = Field(default="", max_length=32)
+
+
 class DeliveryIn(BaseModel):
     method: str = Field(default="counter", max_length=LIMITS["method"])
     note: Note = ""
+    tracking_number: str = Field(default="", max_length=40)
+    recipient: RecipientIn | None = None
 
 
-_FORM_TEXT = {
-    "applicant_name": "applicant.name",
-    "applicant_id_number": "applicant.id_number",
-    "applicant_phone": "applicant.phone",
-    "applicant_address": "applicant.address",
-    "note": "note",
-}
+class RevealIn(BaseModel):
+    reason: str = Field(max_length=200)
+
+
+class FileCheck(BaseModel):
+    kind: str = Field(max_length=64)
+    name: str = Field(max_length=300)
+    size: int = Field(ge=0)
+    type: str = Field(default="", max_length=100)
+
+
+class IntakeCheckIn(BaseModel):
+    """What the intake page knows before uploading: the form's fields and each chosen file's name, size, type."""
+
+    fields: dict[str, str] = Field(default_factory=dict, max_length=40)
+    files: list[FileCheck] = Field(default_factory=list, max_length=200)
+
+
+class CheckOut(BaseModel):
+    ok: bool
+    suggested_home_district: int | None = None
 
 
 def _text(field: str, value: str) -> str:
@@ -135,15 +163,36 @@ _MULTIPART_INTAKE: dict[str, Any] = {
 }
 
 
+APPLICANT_FORM = {  # form field → CaseBook.intake applicant key
+    "applicant_type": "type",
+    "applicant_name": "name",
+    "applicant_id_type": "id_type",
+    "applicant_id_number": "id_number",
+    "applicant_credit_code": "credit_code",
+    "legal_rep_name": "legal_rep_name",
+    "applicant_phone": "phone",
+    "applicant_address": "address",
+    "agent_name": "agent_name",
+    "agent_id_type": "agent_id_type",
+    "agent_id_number": "agent_id_number",
+    "agent_phone": "agent_phone",
+    "property_district": "property_district",
+}
+
+
+def applicant_of(fields: dict[str, str]) -> dict[str, str]:
+    return {key: fields.get(f, "") for f, key in APPLICANT_FORM.items()}
+
+
 async def _form(request: Request) -> tuple[dict[str, str], list[Upload]]:
     ctype = request.headers.get("content-type", "")
     if not ctype.startswith("multipart/form-data"):
-        raise InputError("body", "send multipart/form-data")
+        raise InputError("body", "not_multipart")
     settings = request.app.state.node.settings
     try:
         form = await request.form(max_files=settings.max_files, max_fields=50, max_part_size=64 * 1024)
-    except Exception as exc:  # starlette raises MultiPartException / HTTPException on malformed or oversized forms
-        raise InputError("body", f"the form could not be read: {getattr(exc, 'detail', None) or exc}") from exc
+    except (MultiPartException, HTTPException, ValueError) as exc:  # malformed or oversized forms
+        raise InputError("body", "form_unreadable", reason=str(getattr(exc, "detail", None) or exc)) from exc
     fields: dict[str, str] = {}
     uploads: list[Upload] = []
     names: list[str] = []
@@ -155,8 +204,7 @@ async def _form(request: Request) -> tuple[dict[str, str], list[Upload]]:
             names.append(key)
             uploads.append(Upload(kind, value.filename or kind, data))
         else:
-            limit = LIMITS.get(_FORM_TEXT.get(key, key), 200)
-            check_length(_FORM_TEXT.get(key, key), value, limit)
+            check_length(key, value, LIMITS.get(key, 200))
             fields[key] = value
     check_upload_counts(names, max_files=settings.max_files)
     return fields, uploads
@@ -166,24 +214,92 @@ async def _form(request: Request) -> tuple[dict[str, str], list[Upload]]:
     "", operation_id="intake_case", response_model=CasePublic, status_code=201, openapi_extra=_MULTIPART_INTAKE
 )
 async def intake(request: Request, book: BookDep, staff: Clerk) -> dict[str, Any]:
-    """受理窗口: a new case for any district of the city. Stored before the answer; anchored asynchronously."""
+    """受理窗口: a new case for any district of the city that has a connected hall. Stored before the answer;
+    anchored asynchronously. Every fault of the form is answered at once (``error.problems``)."""
     fields, uploads = await _form(request)
-    for required in ("item_code", "home_district"):
-        if not fields.get(required):
-            raise InputError(required, "is required")
+    problems = [InputError(f, "required") for f in ("item_code", "home_district") if not fields.get(f)]
+    if problems:
+        raise InputError.several(problems)
     return await run_in_threadpool(
         book.intake,
         item_code=fields["item_code"],
         home_district=fields["home_district"],
-        applicant={
-            "name": fields.get("applicant_name", ""),
-            "id_number": fields.get("applicant_id_number", ""),
-            "phone": fields.get("applicant_phone", ""),
-            "address": fields.get("applicant_address", ""),
-        },
+        applicant=applicant_of(fields),
         materials=uploads,
         staff=staff.username,
+        staff_name=staff.display_name,
     )
+
+
+@router.post("/check", operation_id="check_intake", response_model=CheckOut)
+def check_intake(body: IntakeCheckIn, node: NodeDep, _: Clerk) -> dict[str, Any]:
+    """Everything the server would refuse, before any file is uploaded: the fields, the district (does it have a
+    connected hall?), every missing material, and each file's type and size (by name and declared type)."""
+    book = node.book
+    f = body.fields
+    problems: list[InputError] = []
+    for key in ("item_code", "home_district"):
+        if not f.get(key):
+            problems.append(InputError(key, "required"))
+    item = None
+    if f.get("item_code"):
+        try:
+            item = book.catalogue.item(f["item_code"])
+        except InputError as exc:
+            problems.append(exc)
+    if f.get("home_district"):
+        try:
+            d = book.catalogue.district(f["home_district"])
+            receiving = book.receiving_districts() if book.receiving_districts else None
+            if receiving is not None and d.code not in receiving:
+                problems.append(
+                    InputError("home_district", "district_has_no_hall", district_zh=d.name_zh, district_en=d.name_en)
+                )
+        except InputError as exc:
+            problems.append(exc)
+    applicant = applicant_of(f)
+    try:
+        fields = applicant_fields(applicant, book.catalogue)
+    except InputError as exc:
+        fields = {}
+        problems += exc.problems or [exc]
+    if len(f.get("applicant_address", "")) > 200:
+        problems.append(InputError("applicant_address", "address_too_long"))
+    if item is not None:
+        given = {x.kind for x in body.files}
+        required = list(item.materials) + ([book.catalogue.agent_letter] if fields.get("agent_name") else [])
+        for m in required:
+            if m.code not in given:
+                problems.append(
+                    InputError(f"materials.{m.code}", "material_missing", material_zh=m.name_zh, material_en=m.name_en)
+                )
+    for x in body.files:
+        field = f"materials.{x.kind}"
+        try:
+            check_upload_meta(field, x.name, x.type)
+        except InputError as exc:
+            problems.append(exc)
+            continue
+        if x.size == 0:
+            problems.append(InputError(field, "material_file_empty", name=x.name))
+        elif x.size > book.max_file_bytes:
+            problems.append(
+                InputError(
+                    field,
+                    "material_file_too_large",
+                    name=x.name,
+                    size_mb=round(x.size / 1048576, 1),
+                    max_mb=round(book.max_file_bytes / 1048576, 1),
+                )
+            )
+    try:
+        check_upload_counts([f"materials.{x.kind}" for x in body.files], max_files=node.settings.max_files)
+    except InputError as exc:
+        problems.append(exc)
+    if problems:
+        raise InputError.several(problems)
+    suggested = suggest_home_district(book.catalogue, f["item_code"], applicant) if item else None
+    return {"ok": True, "suggested_home_district": suggested}
 
 
 @router.get("", operation_id="list_cases", response_model=CasesPublic)
@@ -206,50 +322,91 @@ def get_case(serial: str, node: NodeDep, staff: CaseReader) -> dict[str, Any]:
     return view
 
 
+@router.post("/{serial}/reveal", operation_id="reveal_applicant", response_model=dict[str, Any])
+def reveal(serial: str, body: RevealIn, node: NodeDep, staff: CaseReader) -> dict[str, Any]:
+    """The applicant's full details (the pages show them masked); every reveal is logged in the access trail
+    with its reason."""
+    if not sees_personal_data(staff.roles):
+        raise ForbiddenError("personal_data_withheld")
+    reason = clean_text("reason", body.reason).strip()
+    if not reason:
+        raise InputError("reason", "reveal_reason_required")
+    intake = next((r for r in node.book.records(serial) if r["stage"] == "INTAKE"), None)
+    if intake is None:
+        raise ConflictError("package_not_received", serial=serial)
+    node.record_access(staff.actor, "reveal_personal", serial, reason)
+    return {k: v for k, v in intake["fields"].items() if k in PERSONAL_FIELDS or k.endswith("_id_type")}
+
+
 @router.post("/{serial}/acceptance", operation_id="decide_acceptance", response_model=CasePublic)
 def acceptance(serial: str, body: AcceptanceIn, book: BookDep, staff: Officer, _: HomeCase) -> dict[str, Any]:
     reason = _text("reason", body.reason)
-    return book.decide_acceptance(serial, accepted=body.accepted, reason=reason, staff=staff.username)
+    return book.decide_acceptance(
+        serial, accepted=body.accepted, reason=reason, staff=staff.username, staff_name=staff.display_name
+    )
 
 
 @router.post("/{serial}/process", operation_id="process_step", response_model=CasePublic)
 def process(serial: str, body: ProcessIn, book: BookDep, staff: Officer, _: HomeCase) -> dict[str, Any]:
-    return book.process_step(serial, step=body.step, note=_text("note", body.note), staff=staff.username)
+    return book.process_step(
+        serial, step=body.step, note=_text("note", body.note), staff=staff.username, staff_name=staff.display_name
+    )
 
 
 @router.post("/{serial}/supplement-request", operation_id="request_supplement", response_model=CasePublic)
 def supplement_request(
     serial: str, body: SupplementRequestIn, book: BookDep, staff: Officer, _: HomeCase
 ) -> dict[str, Any]:
+    """补正: before acceptance (受理前一次性告知, a notice the accepting hall reads) or after it (anchored)."""
     note = _text("note", body.note)
-    return book.request_supplement(serial, materials=body.materials, note=note, staff=staff.username)
+    return book.request_supplement(
+        serial, materials=body.materials, note=note, staff=staff.username, staff_name=staff.display_name
+    )
 
 
 @router.post("/{serial}/supplement", operation_id="submit_supplement", response_model=CasePublic)
 async def supplement(serial: str, request: Request, book: BookDep, staff: Clerk, _: AcceptingCase) -> dict[str, Any]:
     fields, uploads = await _form(request)
     note = _text("note", fields.get("note", ""))
-    return book.supplement(serial, materials=uploads, note=note, staff=staff.username)
+    return await run_in_threadpool(
+        book.supplement, serial, materials=uploads, note=note, staff=staff.username, staff_name=staff.display_name
+    )
 
 
 @router.post("/{serial}/result", operation_id="decide_result", response_model=CasePublic)
 async def result(serial: str, request: Request, book: BookDep, staff: Officer, _: HomeCase) -> dict[str, Any]:
-    """办结: fields ``approved`` (true/false) and ``note``, file part ``document``."""
+    """办结: fields ``approved`` (true/false) and ``note``, file part ``document`` (required for a denial)."""
     fields, uploads = await _form(request)
     approved = fields.get("approved", "").lower()
     if approved not in ("true", "false", "1", "0"):
-        raise InputError("approved", "is true or false")
+        raise InputError("approved", "not_true_or_false")
     docs = [u for u in uploads if u.kind == "document"]
     if len(docs) > 1:
-        raise InputError("document", "one result document at most")
+        raise InputError("document", "one_document_at_most")
     doc = Upload("result_document", docs[0].filename, docs[0].data) if docs else None
     note = _text("note", fields.get("note", ""))
-    return book.decide(serial, approved=approved in ("true", "1"), note=note, document=doc, staff=staff.username)
+    return await run_in_threadpool(
+        book.decide,
+        serial,
+        approved=approved in ("true", "1"),
+        note=note,
+        document=doc,
+        staff=staff.username,
+        staff_name=staff.display_name,
+    )
 
 
 @router.post("/{serial}/delivery", operation_id="deliver_result", response_model=CasePublic)
 def delivery(serial: str, body: DeliveryIn, book: BookDep, staff: Clerk, _: AcceptingCase) -> dict[str, Any]:
-    return book.deliver(serial, method=body.method, note=_text("note", body.note), staff=staff.username)
+    return book.deliver(
+        serial,
+        method=body.method,
+        note=_text("note", body.note),
+        staff=staff.username,
+        staff_name=staff.display_name,
+        recipient=body.recipient.model_dump() if body.recipient else None,
+        tracking_number=body.tracking_number,
+    )
 
 
 @router.get("/{serial}/bundle", operation_id="export_bundle", response_model=dict[str, Any])
@@ -291,16 +448,40 @@ def bundle(
     return out
 
 
+_PREVIEW_TYPES = {"pdf": "application/pdf", "jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png"}
+# a file shown inside the case page: nothing in it runs, and only this node's own pages may frame it
+_PREVIEW_CSP = (
+    "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; object-src 'self'; frame-ancestors 'self'"
+)
+
+
 @router.get("/{serial}/files/{digest}", operation_id="get_case_file", response_class=Response)
-def file(serial: str, digest: str, node: NodeDep, staff: CaseReader) -> Response:
-    """One material or result file, by its digest (the deployment's suite: SHA-256 or SM3)."""
+def file(serial: str, digest: str, node: NodeDep, staff: CaseReader, inline: bool = False) -> Response:
+    """A material or result file by its digest (the deployment's suite: SHA-256 or SM3): a download, or
+    (``inline=true``, PDF/JPG/PNG only) for the case page's preview. Both are logged in the access trail."""
     for r in node.book.records(serial):
         for f in r.get("files", []):
             if f["digest"] == digest:
-                node.record_access(staff.actor, "download_file", serial, f"{f['kind']} {digest}")
+                ext = str(f["name"]).rsplit(".", 1)[-1].lower()
+                show = inline and ext in _PREVIEW_TYPES
+                node.record_access(
+                    staff.actor, "download_file", serial, f"{f['kind']} {digest}" + (" (preview)" if show else "")
+                )
+                if show:
+                    return Response(
+                        node.store.get_blob(digest),
+                        media_type=_PREVIEW_TYPES[ext],
+                        headers={
+                            "Content-Disposition": "inline",
+                            "Content-Security-Policy": _PREVIEW_CSP,
+                            "X-Frame-Options": "SAMEORIGIN",
+                            "X-Content-Type-Options": "nosniff",
+                            "Cache-Control": "private, no-store",
+                        },
+                    )
                 return Response(
                     node.store.get_blob(digest),
                     media_type="application/octet-stream",
                     headers={"Content-Disposition": "attachment"},
                 )
-    raise InputError("digest", f"case {serial} has no such file")
+    raise NotFoundError("file_not_in_case", serial=serial)

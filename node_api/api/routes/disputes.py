@@ -102,9 +102,7 @@ async def verify(serial: str, request: Request, node: NodeDep, staff: DisputeOff
         raw = await request.body()
         return check_bundle(node.book, node.reader, serial, parse_bundle(_json(raw, "body")), staff=staff.username)
     if not ctype.startswith("multipart/form-data"):
-        raise InputError(
-            "body", "send the bundle as application/json, or multipart/form-data with a part bundle or document"
-        )
+        raise InputError("body", "bundle_or_document_required")
     form = await request.form(max_part_size=MAX_UPLOAD)
     bundle, document = form.get("bundle"), form.get("document")
     if isinstance(bundle, UploadFile):
@@ -115,7 +113,7 @@ async def verify(serial: str, request: Request, node: NodeDep, staff: DisputeOff
         return check_document(
             node.book, node.reader, serial, data, document.filename or "document", staff=staff.username
         )
-    raise InputError("bundle", "upload a file part named bundle (evidence bundle) or document (one file)")
+    raise InputError("bundle", "bundle_or_document_required")
 
 
 def _json(raw: bytes, field: str) -> Any:
@@ -143,7 +141,7 @@ def printable(
 ) -> HTMLResponse:
     """Print-ready verification report, zh-CN by default (``?lang=en`` for English)."""
     if lang not in ("zh", "en"):
-        raise InputError("lang", "zh or en")
+        raise InputError("lang", "unknown_lang")
     c = get_check(node.book, serial, sha256)
     return HTMLResponse(render_check_html(c, lang=lang, hall_name=node.hall.name, self_url=request.url.path))
 

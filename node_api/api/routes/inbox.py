@@ -1,17 +1,23 @@
+"""承办 待办: this hall's cases, searched, filtered, sorted and paginated on the server."""
+
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
-from node_api.api.deps import BookDep, Staff, require_roles
-from node_api.api.routes.cases import CasesPublic
+from ledger.hall.inbox import InboxPage, InboxQuery
+from node_api.api.deps import NodeDep, Staff, require_roles
 
 router = APIRouter(prefix="/inbox", tags=["inbox"])
 
+Reader = Annotated[Staff, Depends(require_roles("clerk", "officer", "dispute_officer", "regulator"))]
 
-@router.get("", operation_id="inbox", response_model=CasesPublic)
-def inbox(book: BookDep, _: Annotated[Staff, Depends(require_roles("officer", "regulator"))]) -> dict[str, Any]:
-    """承办: cases of this hall's district, wherever they were accepted."""
-    data = book.list_cases(home_district=book.hall.district)
-    return {"data": data, "count": len(data)}
+
+@router.get("", operation_id="inbox", response_model=InboxPage)
+def inbox(node: NodeDep, _: Reader, q: Annotated[InboxQuery, Query()]) -> InboxPage:
+    """Cases of this hall: ``scope`` inbox (this district's, wherever accepted), mine (accepted here) or all;
+    search ``q`` in serial, applicant name, ID number and phone; filters ``status``, ``item``, ``due_within``
+    (working days), ``action`` (officer | clerk: waiting for that role here); ``sort`` due | age | serial;
+    ``page``/``per_page``. Applicants are masked; ``POST /cases/{serial}/reveal`` shows them (logged)."""
+    return node.inbox.query(q)

@@ -32,7 +32,7 @@ log = logging.getLogger("caseledger.ops")
 def metrics(request: Request, node: NodeDep) -> PlainTextResponse:
     """Prometheus text format: outbox, anchoring, indexer lag, transfers, verifications, request latency."""
     if not node.settings.metrics_enabled:
-        raise NotFoundError("metrics are switched off on this node (CASELEDGER_METRICS_ENABLED=false)")
+        raise NotFoundError("metrics_disabled")
     registry: CollectorRegistry = request.app.state.metrics_registry
     return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from ledger.hall.handover import peer_status
 from ledger.hall.transfer import authorize_case
 from node_api.api.deps import NodeDep
 
@@ -21,3 +22,13 @@ def package(serial: str, request: Request, node: NodeDep) -> dict[str, Any]:
     package = node.book.package(serial)
     node.record_access(f"peer:hall-{info.hall_id}", "peer_package", serial)
     return package
+
+
+@router.get("/cases/{serial}/status", operation_id="peer_case_status", response_model=dict[str, Any])
+def status(serial: str, request: Request, node: NodeDep) -> dict[str, Any]:
+    """Has this hall received and verified the case's package, and does it ask for a supplement before
+    acceptance? For the case's accepting hall (see ledger.hall.handover)."""
+    info = node.guard.authenticate("GET", request.url.path, dict(request.headers), b"")
+    header = node.book.header(serial)
+    authorize_case(info, header)
+    return peer_status(node.book, serial)

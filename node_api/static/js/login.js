@@ -15,7 +15,7 @@
       try { if (new URL(next, location.origin).origin !== location.origin) next = "/"; } catch (e) { next = "/"; }
       if (location.pathname === "/ui/login") location.href = next; else location.reload();
     } catch (err) {
-      if (err.code === "unauthenticated" && /TOTP|one-time/i.test(err.message)) form.totp.focus();
+      if (err.messageCode && err.messageCode.indexOf("totp") === 0) form.totp.focus();
       CL.showError(box, err);
     } finally { btn.disabled = false; }
   });

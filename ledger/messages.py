@@ -1,0 +1,444 @@
+"""The message catalogue: every sentence an error can say to staff, in zh-CN and English.
+
+Each entry is ``code: Message(zh, en)``; ``{name}`` placeholders are filled from the parameters given
+where the error is raised (see :mod:`ledger.errors` for the tree and how to add an error)::
+
+    >>> render("case_not_found", {"serial": "TB20261201-001-00001"}, "zh")
+    '本大厅没有办件 TB20261201-001-00001，请核对办件编号。'
+
+Rules for the sentences: staff are not engineers — say what is wrong and what to do, in the words of the
+counter (材料, 办件, 受理), never an exception name, a route, a byte count without its unit, or a header.
+A placeholder may appear in one language only (the English may name a detail the Chinese leaves out).
+This module imports nothing of ``ledger`` (every layer may use it).
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["MESSAGES", "ROLE_NAMES_ZH", "Message", "Param", "placeholders", "render", "role_names_zh"]
+
+Param = str | int | float | bool | None
+
+
+@dataclass(frozen=True)
+class Message:
+    zh: str
+    en: str
+
+
+M = Message
+
+MESSAGES: dict[str, Message] = {
+    # ---------------------------------------------------------------- kinds (the default sentence of each class)
+    "internal_error": M(
+        "系统内部出错，已保存的内容不会丢失。", "Something went wrong inside the system; nothing saved is lost."
+    ),
+    "invalid_input": M("填写的内容有误，请按提示修改。", "Something entered is not right; correct it as shown."),
+    "several_problems": M("有 {count} 处需要修改，请按各项提示修改。", "{count} things need correcting; see each one."),
+    "not_found": M("没有找到该记录。", "Not found."),
+    "conflict": M("办件当前的状态不允许此操作。", "The case's current state does not allow this."),
+    "unauthenticated": M("登录已失效，请重新登录。", "You are not signed in; sign in again."),
+    "rate_limited": M(
+        "登录失败次数过多，请 {retry_after} 秒后再试。", "Too many failed sign-ins; try again in {retry_after} seconds."
+    ),
+    "forbidden": M("您的账号没有执行此操作的权限。", "Your account may not do this."),
+    "csrf_failed": M("页面已过期，请刷新页面后重试。", "The page is out of date; reload it and try again."),
+    "peer_unauthenticated": M(
+        "请求不是由已登记大厅的密钥签名的。", "The request is not signed by a registered hall key."
+    ),
+    "peer_forbidden": M("该大厅无权获取此内容。", "That hall may not have this."),
+    "config_error": M(
+        "节点配置有误，请联系系统管理员。", "The node is not configured correctly; call the system administrator."
+    ),
+    "store_error": M(
+        "本大厅的数据存储暂时无法读写，请联系系统管理员。",
+        "The hall's store cannot be read or written; call the system administrator.",
+    ),
+    "chain_error": M(
+        "区块链节点未能完成请求，请稍后重试。", "The chain node could not complete the request; try again shortly."
+    ),
+    "chain_unavailable": M(
+        "暂时连接不上区块链节点；已保存的内容不会丢失，请稍后重试。",
+        "The chain node cannot be reached right now; nothing saved is lost. Try again shortly.",
+    ),
+    "chain_rule": M("区块链规则不允许此操作（{rule}）。", "The chain's rules do not allow this ({rule})."),
+    "transfer_error": M(
+        "暂时未能从对方大厅取得办件材料，系统会自动重试。",
+        "The package could not be fetched from the other hall yet; it is retried.",
+    ),
+    "verification_failed": M("与链上记录不一致。", "This does not match what the chain records."),
+    "case_held": M(
+        "该办件的受理事件被链上拒绝（编号与链上已有办件冲突），已暂停；请受理窗口人员为其重新编号。",
+        "Case {serial} is held: the chain refused its INTAKE ({rule}); a counter clerk reissues it under a new serial.",
+    ),
+    "store_damaged": M(
+        "本厅数据存储损坏或缺失，暂停服务；请联系系统管理员按运维手册从备份恢复或从其他大厅重新获取。",
+        "This hall's store is damaged or missing; call the system administrator (restore or recover, see operations).",
+    ),
+    "storage_full": M(
+        "本厅存储空间已满，新的办件和操作暂时无法保存（已保存的办件可照常查看）；请联系系统管理员清理磁盘，空间恢复后自动继续。",
+        "This hall's disk is full: nothing new can be saved (saved cases can still be read); "
+        "call the system administrator to free space, work resumes by itself.",
+    ),
+    "unavailable": M(
+        "本大厅暂时无法办理此操作，请稍后再试。", "The hall cannot take this right now; try again shortly."
+    ),
+    "clock_skew_hold": M(
+        "本厅服务器时钟与链上时间相差约 {skew} 秒，为保证记录时间准确，暂停受理、办理和上链；"
+        "请联系系统管理员校准时钟。",
+        "This hall's clock is {skew} s off the chain's time (bound {bound} s); new records would carry a wrong time, "
+        "so writes and anchoring are held until the clock is corrected.",
+    ),
+    "serial_check": M(
+        "本厅正在与链上记录核对办件编号，请稍候。",
+        "This hall is checking its case serial numbers against the chain after a restore; try again shortly.",
+    ),
+    # ---------------------------------------------------------------- requests (the API's own checks)
+    "request_invalid": M("请求内容不符合要求。", "The request is not in the expected form."),
+    "required": M("此项必须填写。", "This is required."),
+    "too_long": M("最多 {max} 个字符。", "At most {max} characters."),
+    "too_long_given": M("最多 {max} 个字符（现为 {given} 个）。", "At most {max} characters ({given} given)."),
+    "text_invisible_character": M(
+        "含有不可见字符或控制字符（{char}），请重新输入。",
+        "Contains an invisible or control character ({char}); retype it.",
+    ),
+    "text_control_character": M(
+        "含有控制字符或文字方向控制符（{char}），请删除后重新输入。",
+        "Contains a control or text-direction character ({char}); remove it.",
+    ),
+    "personal_data_withheld": M(
+        "您的角色不能查看申请人的个人信息。", "Your role does not see applicants' personal data."
+    ),
+    "too_short": M("至少 {min} 个字符。", "At least {min} characters."),
+    "too_many_items": M("最多 {max} 项。", "At most {max} items."),
+    "not_a_whole_number": M("必须是整数。", "Must be a whole number."),
+    "not_true_or_false": M("必须选择“是”或“否”。", "Must be yes or no."),
+    "not_text": M("必须是文字。", "Must be text."),
+    "out_of_range": M("数值超出允许范围。", "The number is out of range."),
+    "not_a_json_object": M(
+        "请求内容不是本接口要求的格式。", "The request body is not the JSON object this call takes."
+    ),
+    "not_multipart": M("请以表单（含附件）方式提交。", "Send the form as multipart/form-data."),
+    "form_unreadable": M("表单内容无法读取，请重新提交。", "The form could not be read ({reason}); send it again."),
+    "no_such_page": M("没有这个页面或接口。", "There is no such page or API route."),
+    "method_not_allowed": M("此页面或接口不支持这种操作。", "This route does not take that method."),
+    "body_too_large": M("提交的内容超过 {max_mb} MB 的上限。", "The request is larger than the {max_mb} MB limit."),
+    "json_too_deep": M(
+        "提交的内容嵌套 {depth} 层，最多接受 {max} 层。",
+        "The JSON body nests {depth} levels deep; at most {max} are accepted.",
+    ),
+    "unknown_lang": M("语言只能是 zh 或 en。", "The language is zh or en."),
+    "metrics_disabled": M(
+        "本节点未开启运行指标。", "Metrics are switched off on this node (CASELEDGER_METRICS_ENABLED=false)."
+    ),
+    "audit_scanner_off": M("本节点未运行监管扫描。", "The audit scanner is not running on this node."),
+    "no_deployment": M(
+        "本节点未加载区块链合约部署信息，请联系系统管理员。",
+        "No contract deployment is loaded on this node; call the system administrator.",
+    ),
+    "date_range_reversed": M("结束日期早于开始日期。", "The end of the date range is before its start."),
+    # ---------------------------------------------------------------- sign-in, sessions, roles
+    "session_required": M("请先登录。", "Sign in first."),
+    "session_unknown": M("登录已失效，请重新登录。", "Not signed in (unknown or ended session); sign in again."),
+    "session_expired": M("登录已超时，请重新登录。", "The session has expired; sign in again."),
+    "account_disabled": M(
+        "该账号已停用，请联系安全管理员。", "This account is disabled; call the security administrator."
+    ),
+    "login_failed": M("用户名或密码不正确。", "The username or password is not right."),
+    "totp_required": M(
+        "请填写身份验证器上的6位动态口令。", "Enter the 6-digit one-time code from your authenticator app."
+    ),
+    "totp_wrong": M(
+        "动态口令不正确或已过期，请输入身份验证器上最新的口令。",
+        "The one-time code is wrong or expired; enter the current one.",
+    ),
+    "too_many_sign_ins": M(
+        "该账号在本机登录失败次数过多，请 {retry_after} 秒后再试。",
+        "Too many failed sign-ins for this account from this client; try again in {retry_after} seconds.",
+    ),
+    "role_required": M(
+        "此操作需要“{roles_zh}”角色，您的账号没有。", "This needs the role {roles}; your account does not have it."
+    ),
+    "account_not_found": M("本大厅没有账号 {username}。", "There is no staff account {username} at this hall."),
+    "account_exists": M("账号 {username} 已存在。", "An account {username} already exists."),
+    "username_invalid": M(
+        "用户名只能由小写字母、数字、点、下划线或连字符组成（2–32位）。",
+        "A username is 2–32 lowercase letters, digits, '.', '_' or '-'.",
+    ),
+    "roles_required": M("请至少选择一个角色。", "Give at least one role."),
+    "roles_unknown": M("有不存在的角色：{roles}。", "Unknown roles {roles}; roles are {known}."),
+    "password_too_short": M("密码至少 {min} 位。", "The password has at least {min} characters."),
+    "display_name_too_long": M("姓名最多 64 个字符。", "A display name has at most 64 characters."),
+    "no_second_factor": M(
+        "账号 {username} 的角色不需要动态口令。", "{username} has no role that uses a second factor."
+    ),
+    "case_other_district": M(
+        "办件 {serial} 属于其他区县，本大厅的承办人员只能办理本区县的办件。",
+        "Case {serial} belongs to district {district}; officers of this hall act only on district {own}'s cases.",
+    ),
+    "case_other_hall": M(
+        "办件 {serial} 不是在本大厅受理的，只能由受理大厅办理此步骤。",
+        "Case {serial} was accepted at hall {hall}, not at this hall; only the accepting hall does this step.",
+    ),
+    # ---------------------------------------------------------------- peer halls
+    "peer_signature_missing": M(
+        "请求缺少大厅签名。", "The request is not signed by a hall key (signature headers missing)."
+    ),
+    "peer_timestamp_invalid": M("请求时间格式不正确。", "The request timestamp is not a number."),
+    "peer_clock_skew": M(
+        "请求时间与本大厅时钟相差超过 {window} 秒。",
+        "The request timestamp is more than {window}s away from this hall's clock.",
+    ),
+    "peer_wrong_target": M(
+        "请求是签给另一个大厅的。", "The request was signed for hall {target}, not for this hall ({hall})."
+    ),
+    "peer_nonce_invalid": M(
+        "请求随机数应为16到64个字母、数字、“-”或“_”。",
+        "The request nonce must be 16 to 64 letters, digits, '-' or '_'.",
+    ),
+    "peer_signature_invalid": M("请求签名无效。", "The request signature is not valid."),
+    "peer_not_registered": M("{address} 不是已登记的大厅密钥。", "{address} is not a registered hall key."),
+    "peer_hall_inactive": M("大厅 {hall} 当前状态为{status}，不能获取。", "Hall {hall} ({name}) is {status}."),
+    "peer_replayed": M("该请求已经使用过（重放）。", "This request was already used (replayed nonce)."),
+    "peer_no_right": M("大厅 {hall} 无权获取办件 {serial}。", "Hall {hall} has no right to case {serial}."),
+    # ---------------------------------------------------------------- catalogue and districts
+    "unknown_item": M(
+        "没有编码为 {code} 的事项，请从列表中选择。", "There is no service item {code}; pick one from the list."
+    ),
+    "not_a_district_code": M(
+        "“{code}”不是区县代码，请从列表中选择。", "{code} is not a district code; pick one from the list."
+    ),
+    "district_not_in_city": M("{code} 不是{city_zh}的区县。", "{code} is not a county-level district of {city_en}."),
+    "district_has_no_hall": M(
+        "{district_zh}还没有接入本系统的办事大厅，不能通办到该区县；请告知申请人到{district_zh}办理。",
+        "{district_en} has no connected hall yet, so cases cannot be sent there; the applicant applies there.",
+    ),
+    # ---------------------------------------------------------------- applicants and ID documents
+    "applicant_name_required": M(
+        "请填写申请人姓名（最多64个字）。", "Enter the applicant's name (at most 64 characters)."
+    ),
+    "applicant_type_unknown": M("申请人类型只能是自然人或法人。", "The applicant is a natural or a legal person."),
+    "id_type_unknown": M("请选择证件类型。", "Choose the type of ID document."),
+    "id_number_required": M("请填写证件号码。", "Enter the ID number."),
+    "id_resident_format": M(
+        "身份号码应为18位：17位数字加1位校验码（数字或X）。",
+        "A resident ID number has 17 digits and a check character (digit or X).",
+    ),
+    "id_check_character": M(
+        "身份号码的校验码不对，请逐位核对证件号码。",
+        "The check character does not match: re-check the ID number digit by digit.",
+    ),
+    "id_birth_date": M(
+        "身份号码中的出生日期不是有效日期，请核对。", "The birth date inside the ID number is not a real date."
+    ),
+    "id_residence_permit_region": M(
+        "港澳台居民居住证号码应以 810000（香港）、820000（澳门）或 830000（台湾）开头。",
+        "A residence-permit number starts with 810000 (Hong Kong), 820000 (Macao) or 830000 (Taiwan).",
+    ),
+    "id_foreigner_format": M(
+        "外国人永久居留身份证号码应为15位（旧版：3位国籍字母加12位数字）或18位（2023版：以9开头）。",
+        "A permanent residence ID is 15 characters (old: 3 letters, 12 digits) or 18 (2023 card: starts with 9).",
+    ),
+    "id_foreigner_check": M(
+        "外国人永久居留身份证号码的校验位不对，请逐位核对。",
+        "The check digit of the permanent residence ID does not match; re-check it.",
+    ),
+    "id_passport_format": M(
+        "护照号码应为5至17位字母或数字（中国护照：E或G开头加8位）。",
+        "A passport number is 5 to 17 letters or digits (Chinese passports: E or G and 8 more).",
+    ),
+    "id_hk_macao_permit_format": M(
+        "港澳居民来往内地通行证号码应为H或M开头加8位数字（可带2位换证次数）。",
+        "A Home Return Permit number is H or M followed by 8 digits (and optionally the 2-digit issue count).",
+    ),
+    "credit_code_format": M(
+        "统一社会信用代码应为18位：数字或大写字母（不含I、O、Z、S、V）。",
+        "A unified social credit code has 18 digits or capital letters (no I, O, Z, S, V).",
+    ),
+    "credit_code_check": M(
+        "统一社会信用代码的校验码不对，请逐位核对。", "The check character of the credit code does not match."
+    ),
+    "organisation_name_required": M(
+        "请填写单位名称（最多100个字）。", "Enter the organisation's name (at most 100 characters)."
+    ),
+    "legal_rep_required": M("请填写法定代表人姓名。", "Enter the legal representative's name."),
+    "agent_name_required": M("请填写代理人姓名。", "Enter the agent's name."),
+    "phone_format": M(
+        "联系电话应为11位手机号码，或区号加座机号码。",
+        "A phone number is an 11-digit mobile number or an area code and number.",
+    ),
+    "address_too_long": M("地址最多200个字。", "An address has at most 200 characters."),
+    "property_district_required": M("请选择不动产所在区县。", "Choose the district where the property is."),
+    # ---------------------------------------------------------------- materials and files
+    "material_missing": M("缺少必备材料：{material_zh}。", "Required material missing: {material_en}."),
+    "material_not_of_item": M("“{kind}”不是本事项的材料。", "{kind} is not a material of {item}."),
+    "material_file_empty": M("文件“{name}”是空的，请重新扫描。", "The file {name} is empty; scan it again."),
+    "material_file_too_large": M(
+        "文件“{name}”有 {size_mb} MB，超过每个文件 {max_mb} MB 的上限，请压缩或分页扫描。",
+        "The file {name} is {size_mb} MB; the limit is {max_mb} MB per file. Compress it or scan fewer pages per file.",
+    ),
+    "file_name_invalid": M("文件名最多 {max} 个字符。", "Every file needs a name of at most {max} characters."),
+    "file_name_control": M(
+        "文件名含有不可见的控制字符，请改名后再上传。", "The file name contains NUL or control characters."
+    ),
+    "file_name_path": M(
+        "文件名不能含有路径（/、\\ 或 ..）。", "The file name must not contain a path ('/', '\\' or '..')."
+    ),
+    "file_type_not_allowed": M(
+        "文件“{name}”的类型不能上传，只接受 PDF、JPG、PNG 或 OFD 文件。",
+        "The file {name} cannot be uploaded: only PDF, JPG, PNG or OFD files are accepted.",
+    ),
+    "file_type_mismatch": M(
+        "文件“{name}”的类型与扩展名 .{ext} 不符，请重新导出或扫描。",
+        "The file {name} is declared as {declared}, which does not match .{ext}.",
+    ),
+    "file_content_mismatch": M(
+        "文件“{name}”的内容不是 .{ext} 文件，请重新导出或扫描。",
+        "The file {name} does not look like a .{ext} file (its content starts differently).",
+    ),
+    "too_many_files": M("一次最多上传 {max} 个文件。", "{count} files in one request; the limit is {max}."),
+    "too_many_pages": M("每种材料最多 {max} 个文件（页）。", "At most {max} files (pages) per material."),
+    "upload_at_least_one": M("请至少上传一个文件。", "Upload at least one file."),
+    "file_not_in_case": M("办件 {serial} 没有这个文件。", "Case {serial} has no such file."),
+    "file_not_found": M("本大厅没有这个文件。", "There is no such file in this hall's store."),
+    "file_corrupted": M("本大厅保存的文件已损坏，请联系系统管理员。", "The stored file {digest} is corrupted on disk."),
+    "sha256_format": M("文件摘要应为64位十六进制数字。", "The SHA-256 of a file is 64 hexadecimal digits."),
+    "one_document_at_most": M("只能上传一份决定文书。", "One result document at most."),
+    # ---------------------------------------------------------------- cases and their states
+    "case_not_found": M(
+        "本大厅没有办件 {serial}，请核对办件编号。", "There is no case {serial} at this hall; check the serial."
+    ),
+    "package_not_received": M(
+        "办件材料尚未从受理大厅转来并核验，请稍后再办理。",
+        "The case's package has not been received and verified yet; try again shortly.",
+    ),
+    "acceptance_already_decided": M("该办件已作出受理决定。", "Acceptance has already been decided for this case."),
+    "rejection_reason_required": M("不予受理须填写理由。", "A refusal to accept needs a reason."),
+    "denial_reason_required": M("不予许可须填写理由。", "A denial needs a reason."),
+    "denial_document_required": M("不予许可须上传不予许可决定书。", "A denial needs the decision document."),
+    "case_not_accepted": M("该办件尚未受理。", "The case has not been accepted."),
+    "case_already_decided": M("该办件已经办结。", "The case has already been decided."),
+    "step_name_invalid": M(
+        "步骤名称应为小写英文短名，如 review、site_inspection。",
+        "A step is a short lowercase name such as 'review' or 'site_inspection'.",
+    ),
+    "supplement_materials_required": M("请勾选需要补正的材料。", "Name at least one material to supplement."),
+    "supplement_not_requested": M("该办件没有待补正的要求。", "No supplement has been requested for this case."),
+    "supplement_already_requested": M(
+        "已经发出补正告知，须等申请人补正后才能再次告知。",
+        "A supplement request is already open; wait for the applicant's supplement.",
+    ),
+    "result_not_received": M(
+        "办理结果尚未转到本大厅并核验，请稍后再送达。",
+        "The result has not been received and verified at this hall yet.",
+    ),
+    "already_delivered": M("该办件的结果已经送达。", "The result has already been delivered."),
+    "delivery_method_unknown": M(
+        "送达方式只能是窗口领取、邮寄或电子送达。", "Delivery is at the counter, by post or electronic."
+    ),
+    "tracking_number_required": M("邮寄送达须填写邮件单号。", "Delivery by post needs the tracking number."),
+    "tracking_number_format": M("邮件单号应为8至30位字母或数字。", "A tracking number is 8 to 30 letters or digits."),
+    "recipient_name_required": M("请填写领取人（签收人）姓名。", "Enter the name of the person receiving the result."),
+    "not_a_dispute_stage": M("{stage} 不是争议阶段。", "{stage} is not a dispute stage."),
+    "lookup_not_found": M(
+        "办件编号或查询码不对，请核对受理回执上的编号和查询码。",
+        "The serial or the lookup code is not right; check them on the receipt.",
+    ),
+    "lookup_rate_limited": M(
+        "查询过于频繁，请 {retry_after} 秒后再试。", "Too many look-ups; try again in {retry_after} seconds."
+    ),
+    "access_action_unknown": M("未知的访问类型：{action}。", "Unknown access action {action}."),
+    "reveal_reason_required": M("查看完整信息须选择原因。", "Say why the full details are needed."),
+    "retention_running": M(
+        "办件 {serial} 的保存期限到 {until} 才届满，现在不能删除个人信息。",
+        "The retention period of case {serial} runs until {until}.",
+    ),
+    # ---------------------------------------------------------------- disputes and verification
+    "text_required": M("此项必须填写。", "This is required."),
+    "text_too_long": M("最多 {max} 个字符。", "At most {max} characters."),
+    "dispute_not_found": M(
+        "办件 {serial} 没有编号为 {seq} 的争议。", "Case {serial} has no dispute {seq} at this hall."
+    ),
+    "dispute_already_resolved": M("该争议已经处理完毕。", "Dispute {seq} of case {serial} is already resolved."),
+    "dispute_refused_by_chain": M(
+        "该争议未被区块链接受（{rule}），请重新提起。",
+        "Dispute {seq} was refused by the chain ({rule}); open a new one.",
+    ),
+    "report_not_found": M(
+        "没有找到这份核验报告。", "There is no verification report {digest} for case {serial} at this hall."
+    ),
+    "bundle_other_case": M(
+        "上传的证据包属于办件 {found}，不是 {serial}。", "The bundle is for case {found}, not {serial}."
+    ),
+    "document_empty": M("上传的文件是空的。", "The uploaded file is empty."),
+    "bundle_or_document_required": M(
+        "请上传证据包或一份文件。", "Upload a file part named bundle (evidence bundle) or document (one file)."
+    ),
+    "bundle_not_json": M("上传的文件不是证据包（JSON）。", "The file is not a JSON evidence bundle ({reason})."),
+    "bundle_no_file": M("没有这个证据包文件。", "There is no file at {path}."),
+    "bundle_format": M("证据包格式不对（应为 {expected}）。", "Expected bundle format {expected}, found {found}."),
+    "bundle_invalid": M("证据包内容不完整或格式不对。", "The bundle is not valid: {reason}."),
+    "facts_other_case": M("链上信息与证据包不是同一办件。", "The bundle is for {bundle}, the chain facts for {facts}."),
+    "facts_other_chain": M("证据包属于另一条链。", "The bundle is for chain {bundle}, the endpoint serves {facts}."),
+    "facts_other_contract": M("证据包指向另一个合约。", "The bundle names contract {bundle}, not {facts}."),
+    "bundle_duplicate_event": M("证据包中同一事件出现了两次。", "The same event index appears twice."),
+    "no_contract_addresses": M("没有可读取的合约地址。", "No contract addresses to read from."),
+    "record_value_not_json": M("字段值无法规范化为 JSON。", "The value cannot be canonicalised as JSON ({reason})."),
+    "record_field_name": M(
+        "字段名只能由小写字母、数字和下划线组成（最多64位）。",
+        "Field names are lowercase letters, digits and '_' (at most 64).",
+    ),
+    "proof_index_outside": M("证明中的位置超出了树的大小。", "Leaf index {index} outside a tree of {size}."),
+    "proof_short": M("包含证明比树需要的短。", "The inclusion proof is shorter than the tree needs."),
+    "proof_long": M("包含证明比树允许的长。", "The inclusion proof is longer than the tree allows."),
+    "proof_root": M("包含证明算不出链上的根。", "The inclusion proof does not lead to the expected root."),
+    "hashchain_bytes": M("哈希链的输入应为32字节。", "The previous head and the commitment must be 32 bytes."),
+    "address_invalid": M("“{address}”不是20字节的十六进制地址。", "{address} is not a 20-byte hex address."),
+    "item_code_too_long": M(
+        "事项编码最多16个英文字符。", "The service item code {code} is longer than 16 ASCII characters."
+    ),
+    # ---------------------------------------------------------------- hall operations
+    "hall_not_registered": M("没有编号为 {hall} 的大厅。", "There is no hall with id {hall} in the registry."),
+    "backup_password_file": M("密码文件不存在。", "{path} does not exist."),
+}
+
+
+# the staff roles as the sentences name them (the pages' own role labels are in node_api/pages/i18n.py)
+ROLE_NAMES_ZH: dict[str, str] = {
+    "clerk": "受理窗口",
+    "officer": "承办人员",
+    "dispute_officer": "核验人员",
+    "regulator": "监管人员",
+    "hall_admin": "大厅管理员",
+    "sys_admin": "系统管理员",
+    "security_admin": "安全管理员",
+    "auditor": "安全审计员",
+}
+
+
+def role_names_zh(roles: Any) -> str:
+    """``("officer", "regulator")`` → ``"承办人员或监管人员"``."""
+    return "或".join(ROLE_NAMES_ZH.get(str(r), str(r)) for r in roles)
+
+
+class _Keep(dict[str, Any]):
+    """Formatting map that leaves an unknown placeholder as it is (a sentence never crashes)."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def render(code: str, params: dict[str, Param] | None = None, lang: str = "en") -> str:
+    """The sentence of ``code`` in ``lang`` (``zh`` or ``en``) with ``params`` filled in."""
+    msg = MESSAGES.get(code) or MESSAGES["internal_error"]
+    template = msg.zh if lang.startswith("zh") else msg.en
+    values = _Keep({k: "" if v is None else v for k, v in (params or {}).items()})
+    return string.Formatter().vformat(template, (), values)
+
+
+def placeholders(template: str) -> set[str]:
+    """The ``{name}`` placeholders of a template."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
