@@ -19,7 +19,8 @@ The tree (HTTP status as the node API maps it, once, in ``node_api/api/errors.py
     │                                    restore); ``code`` names why, ``retry_after`` seconds
     ├── StoreError                  500  the hall's store cannot be read or written
     │   ├── StoreDamagedError       503  the store is missing, damaged or not this hall's (exit 2 at start)
-    │   └── StorageFullError        503  the disk is full; reads keep working, writes resume by themselves
+    │   ├── StorageFullError        503  the disk is full; reads keep working, writes resume by themselves
+    │   └── SecretError             500  a sealed value (a TOTP secret) does not open with this node's key
     ├── ChainError                  502  the chain answered, but not as hoped
     │   ├── ChainUnavailableError   503  no chain node reachable (retry later)
     │   └── ChainRuleError          409  the contract refused with a named custom error
@@ -77,6 +78,7 @@ __all__ = [
     "PeerAuthError",
     "PeerForbiddenError",
     "RateLimitedError",
+    "SecretError",
     "StorageFullError",
     "StoreDamagedError",
     "StoreError",
@@ -238,6 +240,13 @@ class StorageFullError(StoreError):
     code = "storage_full"
     default_message = "storage_full"
     retry_after = 30
+
+
+class SecretError(StoreError):
+    """A sealed value that does not open: another key, another purpose, or altered (HTTP 500: an operator's matter)."""
+
+    code = "secret_unreadable"
+    default_message = "secret_unreadable"
 
 
 class UnavailableError(LedgerError):

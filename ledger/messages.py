@@ -171,7 +171,6 @@ MESSAGES: dict[str, Message] = {
     "roles_required": M("请至少选择一个角色。", "Give at least one role."),
     "roles_unknown": M("有不存在的角色：{roles}。", "Unknown roles {roles}; roles are {known}."),
     "password_too_short": M("密码至少 {min} 位。", "The password has at least {min} characters."),
-    "display_name_too_long": M("姓名最多 64 个字符。", "A display name has at most 64 characters."),
     "no_second_factor": M(
         "账号 {username} 的角色不需要动态口令。", "{username} has no role that uses a second factor."
     ),
@@ -304,8 +303,6 @@ MESSAGES: dict[str, Message] = {
     "upload_at_least_one": M("请至少上传一个文件。", "Upload at least one file."),
     "file_not_in_case": M("办件 {serial} 没有这个文件。", "Case {serial} has no such file."),
     "file_not_found": M("本大厅没有这个文件。", "There is no such file in this hall's store."),
-    "file_corrupted": M("本大厅保存的文件已损坏，请联系系统管理员。", "The stored file {digest} is corrupted on disk."),
-    "sha256_format": M("文件摘要应为64位十六进制数字。", "The SHA-256 of a file is 64 hexadecimal digits."),
     "one_document_at_most": M("只能上传一份决定文书。", "One result document at most."),
     # ---------------------------------------------------------------- cases and their states
     "case_not_found": M(
@@ -363,10 +360,6 @@ MESSAGES: dict[str, Message] = {
         "办件 {serial} 没有编号为 {seq} 的争议。", "Case {serial} has no dispute {seq} at this hall."
     ),
     "dispute_already_resolved": M("该争议已经处理完毕。", "Dispute {seq} of case {serial} is already resolved."),
-    "dispute_refused_by_chain": M(
-        "该争议未被区块链接受（{rule}），请重新提起。",
-        "Dispute {seq} was refused by the chain ({rule}); open a new one.",
-    ),
     "report_not_found": M(
         "没有找到这份核验报告。", "There is no verification report {digest} for case {serial} at this hall."
     ),
@@ -377,13 +370,8 @@ MESSAGES: dict[str, Message] = {
     "bundle_or_document_required": M(
         "请上传证据包或一份文件。", "Upload a file part named bundle (evidence bundle) or document (one file)."
     ),
-    "bundle_not_json": M("上传的文件不是证据包（JSON）。", "The file is not a JSON evidence bundle ({reason})."),
-    "bundle_no_file": M("没有这个证据包文件。", "There is no file at {path}."),
     "bundle_format": M("证据包格式不对（应为 {expected}）。", "Expected bundle format {expected}, found {found}."),
     "bundle_invalid": M("证据包内容不完整或格式不对。", "The bundle is not valid: {reason}."),
-    "facts_other_case": M("链上信息与证据包不是同一办件。", "The bundle is for {bundle}, the chain facts for {facts}."),
-    "facts_other_chain": M("证据包属于另一条链。", "The bundle is for chain {bundle}, the endpoint serves {facts}."),
-    "facts_other_contract": M("证据包指向另一个合约。", "The bundle names contract {bundle}, not {facts}."),
     "bundle_duplicate_event": M("证据包中同一事件出现了两次。", "The same event index appears twice."),
     "no_contract_addresses": M("没有可读取的合约地址。", "No contract addresses to read from."),
     "record_value_not_json": M("字段值无法规范化为 JSON。", "The value cannot be canonicalised as JSON ({reason})."),
@@ -402,7 +390,209 @@ MESSAGES: dict[str, Message] = {
     ),
     # ---------------------------------------------------------------- hall operations
     "hall_not_registered": M("没有编号为 {hall} 的大厅。", "There is no hall with id {hall} in the registry."),
-    "backup_password_file": M("密码文件不存在。", "{path} does not exist."),
+    "not_base64": M(
+        "文件内容不是有效的 Base64 编码。",
+        "This is not base64 (RFC 4648 §4, with padding).",
+    ),
+    "bundle_not_object": M(
+        "上传的文件不是证据包。",
+        "An evidence bundle is a JSON object.",
+    ),
+    "bundle_format_1": M(
+        "这是旧格式（第1版）的证据包，请用 CaseLedger 0.1.x 核验。",
+        "This is a format-1 bundle (caseledger-evidence/1): check it with CaseLedger 0.1.x.",
+    ),
+    "ledger_not_format_2": M(
+        "该地址上没有第2版格式的存证合约。",
+        "No format-2 CaseLedger contract answers at {ledger} (format 1 or no contract).",
+    ),
+    "ledger_format": M(
+        "该存证合约是第 {version} 版格式，本版本只核验第2版。",
+        "The CaseLedger at {ledger} is format {version}; this release checks format 2.",
+    ),
+    "json_too_large": M(
+        "内容有 {size} 字节，最多接受 {max_bytes} 字节。",
+        "The JSON document is {size} bytes; at most {max_bytes} are accepted.",
+    ),
+    "json_invalid": M(
+        "不是有效的 JSON 内容{where}。",
+        "This is not valid JSON{where}.",
+    ),
+    "file_missing": M(
+        "文件不存在：{path}。",
+        "There is no file at {path}.",
+    ),
+    "file_unreadable": M(
+        "无法读取文件 {path}。",
+        "{path} cannot be read ({reason}).",
+    ),
+    "record_value_scalar": M(
+        "记录的值只能是文字、整数、是/否或空值（多项内容合为一段文字）。",
+        "A record value is a string, an integer within ±(2^53-1), true/false or null (a list is one string).",
+    ),
+    "record_at_format": M(
+        "记录时间格式不对（应为带时区、精确到秒的时间）。",
+        "{at} is not an RFC 3339 time with offset and whole seconds.",
+    ),
+    "record_intake_no_commitment": M(
+        "受理记录本身不引用受理承诺。",
+        "An INTAKE record is the intake: it carries no intake_commitment.",
+    ),
+    "record_needs_intake_commitment": M(
+        "受理之后的每条记录都须引用受理事件的承诺值。",
+        "Every record after INTAKE names event 0's commitment (0x + 64 hex).",
+    ),
+    "record_resolves_only_resolution": M(
+        "只有争议处理记录才指明所处理的争议。",
+        "DISPUTE_RESOLVED, and only it, names the dispute it closes.",
+    ),
+    "record_resolves_index": M(
+        "所处理的争议编号应为1或更大。",
+        "The index of a DISPUTE_OPENED event (1 or more).",
+    ),
+    "record_frame_field": M(
+        "该字段由记录本身设定，不能作为内容传入。",
+        "This field is set by the record itself, not passed as a field.",
+    ),
+    "suite_unknown": M(
+        "未知的哈希算法套件 {suite}（应为 intl 或 gm）。",
+        "Unknown hash suite {suite} (expected 'intl' or 'gm').",
+    ),
+    "roles_one_admin": M(
+        "系统管理员、安全管理员、安全审计员三员分立，一个账号只能担任其中一个。",
+        "An account holds at most one of sys_admin, security_admin and auditor (separation of duties).",
+    ),
+    "roles_admin_no_cases": M(
+        "管理员账号不能同时办理业务，请为业务另建账号。",
+        "An administrator account cannot also handle cases; give case roles to another account (separation of duties).",
+    ),
+    "roles_not_own": M(
+        "不能修改自己的角色，请另一位安全管理员办理。",
+        "Nobody changes their own roles; ask another security administrator.",
+    ),
+    "totp_unreadable": M(
+        "本节点无法读取该账号的动态口令设置，请安全管理员为其重置动态口令。",
+        "This account's second factor cannot be read on this node (its key-encryption "
+        "key is missing or another); the security administrator resets it.",
+    ),
+    "lock_target_required": M(
+        "请指定要解除锁定的账号或地址。",
+        "Name the account or the address whose lock to clear.",
+    ),
+    "too_many_sign_ins_address": M(
+        "本机登录失败次数过多，请 {retry_after} 秒后再试。",
+        "Too many failed sign-ins from this address; try again in {retry_after} seconds.",
+    ),
+    "reissue_not_held": M(
+        "办件 {serial} 没有被暂停，只有受理事件被链上拒绝的办件才需要重新编号。",
+        "Case {serial} is not held; only a case whose INTAKE was refused is reissued.",
+    ),
+    "reissue_done": M(
+        "办件 {serial} 已重新编号为 {new}。",
+        "Case {serial} was already reissued as {new}.",
+    ),
+    "no_report_yet": M(
+        "办件 {serial} 还没有核验报告，请先核验。",
+        "Case {serial} has no stored verification report yet: verify first.",
+    ),
+    "digest_format": M(
+        "文件摘要应为64位十六进制数字。",
+        "The {suite} digest of a file is 64 hexadecimal digits.",
+    ),
+    "password_too_long": M(
+        "密码最多 {max} 位。",
+        "The password has at most {max} characters.",
+    ),
+    "bundle_other_coordinates": M(
+        "证据包与所连区块链节点上的记录不属于同一办件或同一部署（{bundle} / {chain}）。",
+        "The bundle says {bundle}, the chain endpoint serves {chain}.",
+    ),
+    "withhold_protected": M(
+        "字段 {name} 不能隐去：核验需要它。",
+        "{name} cannot be withheld: the verifier needs it to check the record.",
+    ),
+    "withhold_unknown_field": M(
+        "办件记录中没有字段 {name}。",
+        "The case's records have no field {name}.",
+    ),
+    "disclose_not_personal": M(
+        "{name} 不是个人信息字段（其他字段本来就会公开）。",
+        "{name} is not a personal field (those are {fields}); every other field is disclosed anyway.",
+    ),
+    "disclose_and_withhold": M(
+        "字段 {name} 不能既隐去又公开。",
+        "{name} is named in both withhold and disclose.",
+    ),
+    "not_identity_document": M(
+        "{kind} 不是身份证明材料类型。",
+        "{kind} is not an identity document kind (those are {kinds}).",
+    ),
+    "disclose_reason_required": M(
+        "公开个人信息须填写理由（记入访问留痕）。",
+        "Give the reason for disclosing personal data (it is kept in the access trail).",
+    ),
+    "holidays_invalid": M(
+        "节假日安排文件内容不正确，请核对后重新上传。",
+        "The holiday arrangement is not valid: {reason}.",
+    ),
+    "dispute_open_by_you": M(
+        "您在办件 {serial} 上已有一项未结争议，请先处理该争议。",
+        "You already have an open dispute on case {serial}: resolve it first.",
+    ),
+    "dispute_open_limit": M(
+        "本厅在办件 {serial} 上已有 {max} 项未结争议，请先处理其中一项。",
+        "This hall already has {max} open disputes on case {serial}: resolve one first.",
+    ),
+    "bundle_other_hall": M(
+        "上传的证据包属于另一个大厅受理的同号办件。",
+        "The bundle is for hall {found}'s case; this hall holds hall {hall}'s.",
+    ),
+    "verify_document_needs_bundle": M(
+        "核验单个文件还须提供含其证明的证据包（--bundle 文件）。",
+        "--document needs the bundle holding its proof (--bundle FILE).",
+    ),
+    "verify_bundle_required": M(
+        "请给出要核验的证据包。",
+        "Give the evidence bundle to check.",
+    ),
+    "positive_hours": M(
+        "须为大于零的小时数。",
+        "Must be a positive number of hours.",
+    ),
+    "rpc_url_scheme": M(
+        "区块链节点地址须以 http:// 或 https:// 开头。",
+        "The chain endpoint must be an http:// or https:// URL, not {url}.",
+    ),
+    "password_contains_username": M(
+        "密码不能包含账号的用户名。", "The password must not contain the account's username."
+    ),
+    "password_contains_display_name": M(
+        "密码不能包含账号的显示名称。", "The password must not contain the account's display name."
+    ),
+    "password_weak": M(
+        "密码过于常见或容易被猜到（常见密码、姓名、键盘序列、连续或重复字符），请使用更长的密码短语。",
+        "The password is too common or too easy to guess (a common password, a name, a keyboard pattern, a "
+        "sequence or a repeat){hint}; use a longer passphrase.",
+    ),
+    "secret_unreadable": M(
+        "本节点无法读取加密保存的内容（密钥不符），请联系安全管理员。",
+        "A sealed value does not open with this node's key-encryption key; call the security administrator.",
+    ),
+    "idempotency_key_invalid": M(
+        "请求标识（Idempotency-Key）应为 8 至 200 个可见字符，请刷新页面后重试。",
+        "Idempotency-Key must be 8 to 200 printable characters.",
+    ),
+    "idempotency_in_progress": M(
+        "同一请求正在处理中，请稍候。", "A request with this Idempotency-Key is still being processed."
+    ),
+    "idempotency_key_reused": M(
+        "该请求标识已用于另一项操作，请刷新页面后重试。",
+        "This Idempotency-Key was already used for another request ({request}).",
+    ),
+    "idempotency_answer_lost": M(
+        "该操作已保存，但答复丢失；请在办件列表中查看结果。",
+        "The first request with this Idempotency-Key was saved, but its answer was lost; look the result up.",
+    ),
 }
 
 

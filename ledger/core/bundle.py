@@ -93,7 +93,7 @@ class BundleMaterial(BaseModel):
         try:
             return base64.b64decode(self.content_b64, validate=True)
         except binascii.Error as exc:  # the schema's pattern already refuses this
-            raise InputError("content_b64", "is not base64 (RFC 4648 §4, with padding)") from exc
+            raise InputError("content_b64", "not_base64") from exc
 
 
 class ExportedBy(BaseModel):
@@ -229,7 +229,7 @@ def _schema_error(data: Any) -> InputError | None:
     if err is None:
         return None
     where = ".".join(str(p) for p in err.absolute_path) or "bundle"
-    return InputError(where, err.message)
+    return InputError(where, "bundle_invalid", reason=err.message)
 
 
 @cache
@@ -245,12 +245,12 @@ def parse_bundle_bytes(raw: bytes) -> EvidenceBundle:
 
 def parse_bundle(data: Any) -> EvidenceBundle:
     if not isinstance(data, dict):
-        raise InputError("bundle", "an evidence bundle is a JSON object")
+        raise InputError("bundle", "bundle_not_object")
     fmt = data.get("format")
     if fmt == "caseledger-evidence/1":
-        raise InputError("format", "this is a format-1 bundle (caseledger-evidence/1): check it with CaseLedger 0.1.x")
+        raise InputError("format", "bundle_format_1")
     if fmt != BUNDLE_FORMAT:
-        raise InputError("format", f"expected {BUNDLE_FORMAT!r}, found {fmt!r}")
+        raise InputError("format", "bundle_format", expected=BUNDLE_FORMAT, found=str(fmt))
     err = _schema_error(data)
     if err is not None:
         raise err
@@ -259,7 +259,7 @@ def parse_bundle(data: Any) -> EvidenceBundle:
     except ValidationError as exc:  # the schema covers the model; this is the second line of defence
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "bundle"
-        raise InputError(where, first["msg"]) from exc
+        raise InputError(where, "bundle_invalid", reason=str(first["msg"])) from exc
 
 
 def load_bundle(path: Path) -> EvidenceBundle:

@@ -367,11 +367,9 @@ def read_deployment(rpc: RpcTransport, ledger: str) -> DeploymentFacts:
     try:
         version = _word_int(eth_call(rpc, ledger, call_data("formatVersion()")))
     except ChainError as exc:
-        raise InputError(
-            "ledger", f"no format-2 CaseLedger contract answers at {ledger} (format 1 or no contract)"
-        ) from exc
+        raise InputError("ledger", "ledger_not_format_2", ledger=ledger) from exc
     if version != 2:
-        raise InputError("ledger", f"the CaseLedger at {ledger} is format {version}; this release checks format 2")
+        raise InputError("ledger", "ledger_format", ledger=ledger, version=version)
     suite = suite_from_bytes8(eth_call(rpc, ledger, call_data("hashSuite()"))[:8])
     registry = checksum_address(eth_call(rpc, ledger, call_data("registry()"))[12:32])
     return DeploymentFacts(

@@ -61,26 +61,18 @@ def loads_bounded(
     """
     size = len(data.encode("utf-8", "surrogatepass")) if isinstance(data, str) else len(data)
     if max_bytes is not None and size > max_bytes:
-        raise InputError(
-            what,
-            f"the JSON document is {size} bytes; at most {max_bytes} are accepted",
-            zh=f"JSON 文档有 {size} 字节，最多接受 {max_bytes} 字节",
-        )
+        raise InputError(what, "json_too_large", size=size, max_bytes=max_bytes)
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     # fewer openers than the bound cannot nest deeper than it (a C-speed count settles most documents)
     if raw.count(b"[") + raw.count(b"{") > max_depth and (depth := json_depth(raw)) > max_depth:
-        raise InputError(
-            what,
-            f"the JSON document nests {depth} levels deep; at most {max_depth} are accepted",
-            zh=f"JSON 文档嵌套 {depth} 层，最多接受 {max_depth} 层",
-        )
+        raise InputError(what, "json_too_deep", depth=depth, max=max_depth)
     try:
         return json.loads(data)
     except RecursionError:  # pragma: no cover - prevented by the depth check
-        raise InputError(what, "the JSON document nests too deeply", zh="JSON 文档嵌套过深") from None
+        raise InputError(what, "json_too_deep", depth=">" + str(max_depth), max=max_depth) from None
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, and the int-digits limit
         where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise InputError(what, f"is not valid JSON{where}", zh=f"不是有效的 JSON{where}") from None
+        raise InputError(what, "json_invalid", where=where) from None
 
 
 def load_json_file(path: Path, *, what: str, max_depth: int = MAX_JSON_DEPTH, max_bytes: int) -> Any:
@@ -89,9 +81,9 @@ def load_json_file(path: Path, *, what: str, max_depth: int = MAX_JSON_DEPTH, ma
         with path.open("rb") as fh:
             raw = fh.read(max_bytes + 1)
     except FileNotFoundError:
-        raise InputError(what, f"no file at {path}", zh=f"文件不存在：{path}") from None
+        raise InputError(what, "file_missing", path=str(path)) from None
     except OSError as exc:
-        raise InputError(what, f"{path} cannot be read ({exc.strerror})", zh=f"无法读取 {path}") from None
+        raise InputError(what, "file_unreadable", path=str(path), reason=str(exc.strerror)) from None
     return loads_bounded(raw, what=what, max_depth=max_depth, max_bytes=max_bytes)
 
 

@@ -116,26 +116,23 @@ def record_root(leaves_by_name: Mapping[str, bytes], suite: Suite = INTL) -> byt
 def _check_fields(fields: Mapping[str, Any]) -> None:
     for name, value in fields.items():
         if not FIELD_NAME_RE.fullmatch(name):
-            raise InputError(name, "field names are lowercase letters, digits and '_' (at most 64)")
+            raise InputError(name, "record_field_name")
         if isinstance(value, float | list | tuple | dict | set) or not _simple(value):
-            raise InputError(
-                name,
-                "a record value is a string, an integer within ±(2^53-1), true/false or null (a list is one string)",
-            )
+            raise InputError(name, "record_value_scalar")
 
 
 def _check_frame(stage: Stage, at: str, intake_commitment: str | None, resolves: int | None) -> None:
     if not AT_PATTERN.fullmatch(at):
-        raise InputError("at", f"{at!r} is not an RFC 3339 time with offset and whole seconds")
+        raise InputError("at", "record_at_format", at=at)
     if stage == Stage.INTAKE:
         if intake_commitment is not None:
-            raise InputError("intake_commitment", "an INTAKE record is the intake: it carries no intake_commitment")
+            raise InputError("intake_commitment", "record_intake_no_commitment")
     elif intake_commitment is None or not INTAKE_COMMITMENT.fullmatch(intake_commitment):
-        raise InputError("intake_commitment", "every record after INTAKE names event 0's commitment (0x + 64 hex)")
+        raise InputError("intake_commitment", "record_needs_intake_commitment")
     if (stage == Stage.DISPUTE_RESOLVED) != (resolves is not None):
-        raise InputError("resolves", "DISPUTE_RESOLVED, and only it, names the dispute it closes")
+        raise InputError("resolves", "record_resolves_only_resolution")
     if resolves is not None and not 1 <= resolves <= 2**32 - 1:
-        raise InputError("resolves", "the index of a DISPUTE_OPENED event (1 or more)")
+        raise InputError("resolves", "record_resolves_index")
 
 
 class SaltedRecord(BaseModel):
@@ -169,7 +166,7 @@ class SaltedRecord(BaseModel):
         """
         clash = PROTECTED_FIELDS & set(fields)
         if clash:
-            raise InputError(sorted(clash)[0], "is set by the record itself, not passed as a field")
+            raise InputError(sorted(clash)[0], "record_frame_field")
         _check_fields(fields)
         _check_frame(stage, at, intake_commitment, resolves)
         full: dict[str, Any] = {**fields, "case_serial": serial, "stage": stage.name, "at": at}

@@ -67,12 +67,12 @@ def suite_named(name: str) -> Suite:
     try:
         return SUITES[name]
     except KeyError:
-        raise InputError("suite", f"unknown hash suite {name!r} (expected 'intl' or 'gm')") from None
+        raise InputError("suite", "suite_unknown", suite=name) from None
 
 
 def suite_from_bytes8(raw: bytes) -> Suite:
     """The suite of a ``hashSuite()`` answer; :class:`InputError` for an unknown one."""
     name = raw.rstrip(b"\x00").decode("ascii", "replace")
     if raw != name.encode("ascii", "replace").ljust(8, b"\x00"):
-        raise InputError("suite", f"the contract reports an unknown hash suite 0x{raw.hex()}")
+        raise InputError("suite", "suite_unknown", suite="0x" + raw.hex())
     return suite_named(name)

@@ -121,26 +121,15 @@ def check_duties(roles: Iterable[str]) -> frozenset[str]:
     """The role set, or an :class:`InputError` on ``roles`` when it breaks the separation of duties."""
     role_set = frozenset(roles)
     if not role_set:
-        raise InputError("roles", "give at least one role", zh="至少指定一个角色")
+        raise InputError("roles", "roles_required")
     unknown = role_set - ROLES
     if unknown:
-        raise InputError(
-            "roles", f"unknown roles {sorted(unknown)}; roles are {sorted(ROLES)}", zh=f"未知角色 {sorted(unknown)}"
-        )
+        raise InputError("roles", "roles_unknown", roles=", ".join(sorted(unknown)), known=", ".join(sorted(ROLES)))
     admin = role_set & ADMIN_ROLES
     if len(admin) > 1:
-        raise InputError(
-            "roles",
-            "an account holds at most one of sys_admin, security_admin and auditor (separation of duties)",
-            zh="系统管理员、安全管理员、安全审计员三员分立，一个账号只能担任其中一个",
-        )
+        raise InputError("roles", "roles_one_admin")
     if admin and role_set & CASE_ROLES:
-        raise InputError(
-            "roles",
-            "an administrator account cannot also handle cases; give case roles to "
-            "another account (separation of duties)",
-            zh="管理员账号不能同时办理业务，请为业务另建账号",
-        )
+        raise InputError("roles", "roles_admin_no_cases")
     return role_set
 
 
@@ -274,17 +263,13 @@ class AccountBook:
         """A new account; returns its TOTP secret when one of its roles needs a second factor."""
         username = unicodedata.normalize("NFKC", username or "").strip()
         if not USERNAME.fullmatch(username):
-            raise InputError(
-                "username",
-                "2-32 characters: lowercase letters, digits, '.', '_' or '-', starting with a letter",
-                zh="2-32 个字符：小写字母、数字、'.'、'_' 或 '-'，以字母开头",
-            )
+            raise InputError("username", "username_invalid")
         role_set = check_duties(roles)
         display_name = clean_name("display_name", display_name or "")
         check_password(password, username=username, display_name=display_name)
         with self._lock:
             if self.store.get(self._key(username)) is not None:
-                raise InputError("username", f"an account {username!r} already exists", zh="该用户名已存在")
+                raise InputError("username", "account_exists", username=username)
             secret = pyotp.random_base32() if role_set & TOTP_ROLES else None
             raw: dict[str, Any] = {
                 "username": username,
@@ -304,7 +289,7 @@ class AccountBook:
         with self._lock:
             raw = self._raw(username)
             if raw is None:
-                raise NotFoundError(f"no staff account {username!r} at this hall")
+                raise NotFoundError("account_not_found", username=username)
             raw.update(changes)
             self.store.put_json(self._key(username), raw)
             return raw
@@ -320,11 +305,11 @@ class AccountBook:
         """Change an account's roles (duties checked; never one's own); ends its sessions. A new TOTP
         secret is returned when the new roles need a second factor and the account had none."""
         if username == by:
-            raise ForbiddenError("nobody changes their own roles; ask another security administrator")
+            raise ForbiddenError("roles_not_own")
         role_set = check_duties(roles)
         raw = self._raw(username)
         if raw is None:
-            raise NotFoundError(f"no staff account {username!r} at this hall")
+            raise NotFoundError("account_not_found", username=username)
         secret = None
         changes: dict[str, Any] = {"roles": sorted(role_set)}
         if role_set & TOTP_ROLES and not raw.get("totp_sealed"):
@@ -338,9 +323,7 @@ class AccountBook:
         """A fresh TOTP secret (the old authenticator stops working); ends the account's sessions."""
         acct = self.get(username)
         if not acct.totp_required:
-            raise InputError(
-                "username", f"{username} has no role that uses a second factor", zh=f"{username} 的角色不使用动态口令"
-            )
+            raise InputError("username", "no_second_factor", username=username)
         secret = pyotp.random_base32()
         raw = self._update(username, totp_sealed=self._seal(username, secret), totp_last_step=-1)
         self.end_sessions(username)
@@ -378,20 +361,16 @@ class AccountBook:
             ok = False
         with self._lock:
             if not ok or raw is None:
-                raise self._fail(username, client, raw is not None, "wrong username or password")
+                raise self._fail(username, client, raw is not None, AuthError("login_failed"))
             raw = self._raw(username) or raw  # re-read under the lock (a concurrent sign-in may have used a code)
             acct = self._account(raw)
             if acct.disabled:
-                raise self._fail(username, client, True, f"the account {username} is disabled")
+                raise self._fail(username, client, True, AuthError("account_disabled"))
             if acct.totp_required:
                 step = self._totp_step(raw, totp_code)
                 if step is None:
-                    raise self._fail(
-                        username,
-                        client,
-                        True,
-                        "a valid one-time code (TOTP) from the account's authenticator is required",
-                    )
+                    why = AuthError("totp_wrong" if (totp_code or "").strip() else "totp_required")
+                    raise self._fail(username, client, True, why)
                 raw["totp_last_step"] = step
             if self._hasher.check_needs_rehash(raw["password_hash"]):
                 raw["password_hash"] = self._hasher.hash(password)
@@ -414,9 +393,10 @@ class AccountBook:
             )
         return Session(token=token, csrf_token=csrf, expires_at=expires, account=acct)
 
-    def _fail(self, username: str, client: str, exists: bool, why: str) -> AuthError:
+    def _fail(self, username: str, client: str, exists: bool, err: AuthError) -> AuthError:
+        """Count the failure; ``err`` is what the person is told."""
         self.limits.failed(username, client, account_exists=exists)
-        return AuthError(why)
+        return err
 
     def _totp_step(self, raw: dict[str, Any], code: str | None) -> int | None:
         """The 30 s step the code belongs to (now ±1 step), if valid and newer than the last used one.
@@ -431,10 +411,7 @@ class AccountBook:
         try:
             secret = self.kek.open(str(sealed), purpose=_totp_purpose(str(raw["username"]))).decode()
         except SecretError as exc:
-            raise AuthError(
-                "this account's second factor cannot be read on this node (its key-encryption key "
-                "is missing or another); the security administrator resets it"
-            ) from exc
+            raise AuthError("totp_unreadable") from exc
         totp = pyotp.TOTP(secret)
         now = self.clock()
         for drift in (0, -1, 1):
@@ -450,9 +427,7 @@ class AccountBook:
 
     def clear_lockouts(self, *, username: str | None = None, address: str | None = None) -> int:
         if not username and not address:
-            raise InputError(
-                "username", "name the account or the address whose lock to clear", zh="请指定要解除锁定的账号或地址"
-            )
+            raise InputError("username", "lock_target_required")
         with self._lock:
             return self.limits.clear(username=username, address=address)
 

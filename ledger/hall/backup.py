@@ -264,9 +264,9 @@ def restore_backup(
                 f"({manifest.account}); wrong hall? (use --force)"
             )
     if password_file is not None and not password_file.is_file():
-        raise InputError("--password-file", f"{password_file} does not exist")
+        raise InputError("--password-file", "file_missing", path=str(password_file))
     if kek_file is not None and not kek_file.is_file():
-        raise InputError("--kek-file", f"{kek_file} does not exist")
+        raise InputError("--kek-file", "file_missing", path=str(kek_file))
     hall_dir.mkdir(parents=True, exist_ok=True)
     data_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".restore-", dir=data_dir) as tmp:

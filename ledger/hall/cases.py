@@ -474,7 +474,7 @@ class CaseBook:
         for r in self.records(header["serial"]):
             if r["stage"] == Stage.INTAKE.name:
                 return "0x" + str(r["commitment"])
-        raise InputError("serial", f"case {header['serial']} has no intake record at this hall yet")
+        raise ConflictError("package_not_received", serial=str(header["serial"]))
 
     def _next_serial(self, wb: WriteBatch) -> str:
         day = datetime.now(CST).strftime("%Y%m%d")
@@ -913,14 +913,14 @@ class CaseBook:
         The held case stays as it is, pointing at the new one; staff give the applicant a new receipt."""
         held = self.held(serial)
         if held is None:
-            raise InputError("serial", f"case {serial} is not held; only a case whose INTAKE was refused is reissued")
+            raise ConflictError("reissue_not_held", serial=serial)
         if held.get("superseded_by"):
-            raise InputError("serial", f"case {serial} was already reissued as {held['superseded_by']}")
+            raise ConflictError("reissue_done", serial=serial, new=str(held["superseded_by"]))
         old = self.header(serial)
         recs = [r for r in self.records(serial) if r.get("origin") == "local"]
         intake = next((r for r in recs if r["stage"] == Stage.INTAKE.name), None)
         if intake is None:
-            raise InputError("serial", f"case {serial} has no INTAKE record at this hall")
+            raise ConflictError("package_not_received", serial=serial)
         drop = PROTECTED_FIELDS | {"materials_root", "materials_count"}
         with self.lock, self.store.write_batch(sync=False) as wb:
             new = self._next_serial(wb)

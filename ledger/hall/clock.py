@@ -132,12 +132,7 @@ class ClockWatch(BackgroundWorker):
         s = self.too_far()
         if s is not None:
             raise UnavailableError(
-                f"this hall's clock is {s:+.0f} s off the chain's time (bound {self.max_skew:.0f} s); new records "
-                "would carry a wrong time, so writes and anchoring are held until the clock is corrected",
-                zh=f"本厅服务器时钟与链上时间相差约 {abs(s):.0f} 秒，为保证记录时间准确，暂停受理、办理和上链；"
-                "请联系系统管理员校准时钟",
-                code="clock_skew",
-                retry_after=30,
+                "clock_skew_hold", kind="clock_skew", retry_after=30, skew=round(abs(s)), bound=round(self.max_skew)
             )
 
     def report(self) -> dict[str, Any]:

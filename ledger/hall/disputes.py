@@ -193,14 +193,14 @@ def _dispute_by_seq(book: CaseBook, serial: str, seq: int) -> Dispute:
     for d in list_disputes(book, serial):
         if d.seq == seq:
             return d
-    raise NotFoundError(f"case {serial} has no dispute record {seq} at this hall")
+    raise NotFoundError("dispute_not_found", serial=serial, seq=seq)
 
 
 def _dispute(book: CaseBook, serial: str, index: int) -> Dispute:
     for d in list_disputes(book, serial):
         if d.index == index:
             return d
-    raise NotFoundError(f"case {serial} has no anchored dispute at event {index} at this hall")
+    raise NotFoundError("dispute_not_found", serial=serial, seq=index)
 
 
 def open_dispute(book: CaseBook, serial: str, *, reason: str, staff: str) -> Dispute:
@@ -214,15 +214,9 @@ def open_dispute(book: CaseBook, serial: str, *, reason: str, staff: str) -> Dis
     with book.lock:
         live = [d for d in list_disputes(book, serial) if d.status == "open" and d.anchor.get("state") != "refused"]
         if sum(1 for d in live if d.opened_by == staff) >= MAX_OPEN_PER_OFFICER:
-            raise ConflictError(
-                f"您在办件 {serial} 上已有一项未结争议，请先处理该争议。 / "
-                f"You already have an open dispute on case {serial}: resolve it first."
-            )
+            raise ConflictError("dispute_open_by_you", serial=serial)
         if len(live) >= MAX_OPEN_PER_HALL:
-            raise ConflictError(
-                f"本厅在办件 {serial} 上已有 {MAX_OPEN_PER_HALL} 项未结争议，请先处理其中一项。 / "
-                f"This hall already has {MAX_OPEN_PER_HALL} open disputes on case {serial}: resolve one first."
-            )
+            raise ConflictError("dispute_open_limit", serial=serial, max=MAX_OPEN_PER_HALL)
         before = {r["seq"] for r in book.records(serial)}
         book.append_dispute(serial, Stage.DISPUTE_OPENED, {"reason": why, "staff": staff})
         new = [r["seq"] for r in book.records(serial) if r["seq"] not in before]
@@ -240,13 +234,11 @@ def resolve_dispute(
     with book.lock:
         d = _dispute(book, serial, index)
         if d.status == "resolved":
-            raise ConflictError(
-                f"办件 {serial} 的争议 {index} 已处理。 / Dispute {index} of case {serial} is already resolved."
-            )
+            raise ConflictError("dispute_already_resolved", serial=serial, seq=index)
         if report_sha256 is None:
             checks = list_checks(book, serial)
             if not checks:
-                raise InputError("report_sha256", f"case {serial} has no stored verification report yet: verify first")
+                raise ConflictError("no_report_yet", serial=serial)
             check = checks[-1]
         else:
             check = get_check(book, serial, report_sha256)
@@ -312,11 +304,13 @@ def check_bundle(
     """Verify an uploaded evidence bundle of ``serial`` against the chain and store the report."""
     header = book.header(serial)
     if bundle.serial != serial:
-        raise InputError("bundle.serial", f"the bundle is for case {bundle.serial}, not {serial}")
+        raise InputError("bundle.serial", "bundle_other_case", found=bundle.serial, serial=serial)
     if bundle.accepting_hall != int(header["accepting_hall"]):
         raise InputError(
             "bundle.accepting_hall",
-            f"the bundle is for hall {bundle.accepting_hall}'s case, this hall holds hall {header['accepting_hall']}'s",
+            "bundle_other_hall",
+            found=bundle.accepting_hall,
+            hall=int(header["accepting_hall"]),
         )
     report = verify_bundle(bundle, fetch_chain_facts(client, bundle.accepting_hall, serial))
     return _store_check(book, serial, "bundle", report, report.verdict, staff)
@@ -366,7 +360,7 @@ def check_document(
 ) -> StoredCheck:
     """Was this exact file submitted (or issued) in ``serial``? Proof from this hall's own records."""
     if not data:
-        raise InputError("document", "the uploaded file is empty")
+        raise InputError("document", "document_empty")
     header = book.header(serial)
     dep = client.deployment
     if dep is None:

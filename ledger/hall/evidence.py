@@ -139,7 +139,7 @@ def find_document_proof(book: CaseBook, deployment: Deployment, serial: str, dig
     """
     digest = digest.strip().lower()
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-        raise InputError("digest", f"the {book.hall.suite.hash_name} digest of the file: 64 hexadecimal digits")
+        raise InputError("digest", "digest_format", suite=book.hall.suite.hash_name)
     header = book.header(serial)
     suite = book.hall.suite
     for r in book.records(serial):
@@ -163,4 +163,4 @@ def find_document_proof(book: CaseBook, deployment: Deployment, serial: str, dig
                     record=rec.disclose(withhold=set(rec.fields) - _PROOF_DISCLOSED),
                     proof=MaterialSet.new(files, suite).proof(i),
                 )
-    raise NotFoundError(f"case {serial} has no anchored file with digest {digest} at this hall")
+    raise NotFoundError("file_not_in_case", serial=serial)

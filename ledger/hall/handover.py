@@ -125,7 +125,7 @@ class HandoverWatcher(BackgroundWorker):
                     continue
                 if hall.hall_id == self.book.hall.hall_id or not hall.endpoint.startswith(("http://", "https://")):
                     continue
-                answer = self._ask(hall.endpoint, serial)
+                answer = self._ask(hall.endpoint, hall.hall_id, serial)
                 if answer is not None and answer.get("received"):
                     break
             with self.book.lock:
@@ -151,11 +151,13 @@ class HandoverWatcher(BackgroundWorker):
                 self.store.put_json(handover_key(serial), {**job, "attempts": attempts, "next_at": now + delay})
         return confirmed
 
-    def _ask(self, endpoint: str, serial: str) -> dict[str, Any] | None:
+    def _ask(self, endpoint: str, hall_id: int, serial: str) -> dict[str, Any] | None:
         path = f"/peer/cases/{serial}/status"
         try:
             r = httpx.get(
-                endpoint.rstrip("/") + path, headers=sign_request(self.account, "GET", path), timeout=self.timeout
+                endpoint.rstrip("/") + path,
+                headers=sign_request(self.account, "GET", path, target_hall=hall_id),
+                timeout=self.timeout,
             )
         except httpx.HTTPError as exc:
             self.last_error = f"{endpoint}: {exc.__class__.__name__}"

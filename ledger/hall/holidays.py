@@ -52,7 +52,7 @@ def add_arrangement(store: Store, raw: Any, *, staff: str) -> dict[str, Any]:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "arrangement"
-        raise InputError(where, f"the holiday arrangement is not valid: {first.get('msg')}") from None
+        raise InputError(where, "holidays_invalid", reason=str(first.get("msg"))) from None
     prev = _latest(store).get(arr.year)
     if prev is not None and prev["digest"] == arr.digest():
         return {k: v for k, v in prev.items() if k != "arrangement"}

@@ -290,12 +290,7 @@ class SerialCheck(BackgroundWorker):
     def gate(self) -> None:
         """Raise 503 (in staff words) while the serials are not yet checked against the chain."""
         if not self.done:
-            raise UnavailableError(
-                "this hall is checking its case serial numbers against the chain after a restore; try again shortly",
-                zh=SERIAL_CHECK_ZH,
-                code="serial_check",
-                retry_after=5,
-            )
+            raise UnavailableError("serial_check", kind="serial_check", retry_after=5)
 
     def run_once(self) -> None:
         dep = self.client.deployment

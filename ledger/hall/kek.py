@@ -44,7 +44,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ledger.errors import ConfigError, StoreError
+from ledger.errors import ConfigError, SecretError
 
 __all__ = ["KEK_FORMAT", "KeyEncryptionKey", "SecretError"]
 
@@ -52,12 +52,6 @@ KEK_FORMAT = "caseledger-kek/1"
 _PREFIX = "kek1"
 _AAD = b"caseledger-kek/1\n"
 _MAX_PLAINTEXT = 64 * 1024
-
-
-class SecretError(StoreError):
-    """A sealed value that does not open: another key, another purpose, or altered (HTTP 500: an operator's matter)."""
-
-    code = "secret_unreadable"
 
 
 @dataclass(frozen=True)

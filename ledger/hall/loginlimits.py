@@ -119,18 +119,12 @@ class LoginLimiter:
         until = float(addr.get("locked_until", 0))
         if until > now:
             wait = int(until - now) + 1
-            raise RateLimitedError(
-                f"too many failed sign-ins from this address; try again in {wait}s", retry_after=wait
-            )
+            raise RateLimitedError("too_many_sign_ins_address", retry_after=wait)
         acct = self._get(self._acct_key(username), now)
         until = float(acct.get("locked_until", 0))
         if until > now and not known_client:
             wait = int(until - now) + 1
-            raise RateLimitedError(
-                f"too many failed sign-ins for this account; try again in {wait}s, from the "
-                "computer you usually sign in at, or ask the security administrator",
-                retry_after=wait,
-            )
+            raise RateLimitedError("too_many_sign_ins", retry_after=wait)
 
     def _bump(self, key: bytes, kind: str, label: str, threshold: int, now: float) -> None:
         rec = self._get(key, now)

@@ -33,24 +33,17 @@ def _bare(s: str) -> str:
 
 def check_password(password: str, *, username: str, display_name: str = "") -> None:
     if len(password) < MIN_PASSWORD:
-        raise InputError("password", f"at least {MIN_PASSWORD} characters", zh=f"至少 {MIN_PASSWORD} 个字符")
+        raise InputError("password", "password_too_short", min=MIN_PASSWORD)
     if len(password) > MAX_PASSWORD:
-        raise InputError("password", f"at most {MAX_PASSWORD} characters", zh=f"最多 {MAX_PASSWORD} 个字符")
+        raise InputError("password", "password_too_long", max=MAX_PASSWORD)
     bare = _bare(password)
     for what, value in (("username", username), ("display name", display_name)):
         v = _bare(value)
         if len(v) >= 3 and v in bare:
             raise InputError(
-                "password",
-                f"must not contain the account's {what}",
-                zh="密码不能包含账号的用户名" if what == "username" else "密码不能包含账号的显示名称",
+                "password", "password_contains_username" if what == "username" else "password_contains_display_name"
             )
     result = zxcvbn(password[:_SCORED_PREFIX], user_inputs=[username, display_name, "caseledger", "通办存证链"])
     if int(result["score"]) < MIN_SCORE:
         hint = str(result.get("feedback", {}).get("warning") or "").strip()
-        raise InputError(
-            "password",
-            "is too common or too easy to guess (a common password, a name, a keyboard pattern, a "
-            "sequence or a repeat)" + (f": {hint}" if hint else "") + "; use a longer passphrase",
-            zh="密码过于常见或容易被猜到（常见密码、姓名、键盘序列、连续或重复字符），请使用更长的密码短语",
-        )
+        raise InputError("password", "password_weak", hint=f": {hint}" if hint else "")

@@ -105,39 +105,22 @@ def bundle_plan(
     asked_withhold, asked_disclose, asked_files = list(withhold), list(disclose), list(identity_files)
     for name in asked_withhold:
         if name in PROTECTED_FIELDS:
-            raise InputError(
-                "withhold",
-                f"{name!r} cannot be withheld: the verifier needs it to check the record",
-                zh=f"字段 {name} 不能隐去：核验需要它",
-            )
+            raise InputError("withhold", "withhold_protected", name=name)
         if name not in carried:
-            raise InputError("withhold", f"the case's records have no field {name!r}", zh=f"办件记录中没有字段 {name}")
+            raise InputError("withhold", "withhold_unknown_field", name=name)
     for name in asked_disclose:
         if name not in PERSONAL_FIELDS:
-            raise InputError(
-                "disclose",
-                f"{name!r} is not a personal field (those are {', '.join(PERSONAL_FIELDS)}); "
-                "every other field is disclosed anyway",
-                zh=f"{name} 不是个人信息字段",
-            )
+            raise InputError("disclose", "disclose_not_personal", name=name, fields=", ".join(PERSONAL_FIELDS))
         if name in asked_withhold:
-            raise InputError(
-                "disclose", f"{name!r} is named in both withhold and disclose", zh=f"{name} 不能既隐去又公开"
-            )
+            raise InputError("disclose", "disclose_and_withhold", name=name)
     for kind in asked_files:
         if kind not in IDENTITY_DOCUMENTS:
             raise InputError(
-                "identity_files",
-                f"{kind!r} is not an identity document kind (those are {', '.join(sorted(IDENTITY_DOCUMENTS))})",
-                zh=f"{kind} 不是身份证明材料类型",
+                "identity_files", "not_identity_document", kind=kind, kinds=", ".join(sorted(IDENTITY_DOCUMENTS))
             )
     why = clean_text("reason", reason or "").strip()
     if (asked_disclose or asked_files) and not why:
-        raise InputError(
-            "reason",
-            "give the reason for disclosing personal data (it is kept in the access trail)",
-            zh="公开个人信息须填写理由（记入访问留痕）",
-        )
+        raise InputError("reason", "disclose_reason_required")
     hidden = (set(PERSONAL_FIELDS) - set(asked_disclose)) | set(asked_withhold)
     return BundlePlan(
         withhold=frozenset(hidden),

@@ -406,7 +406,7 @@ class Store:
         """The bytes stored under ``digest_hex``; re-hashed on read so disk corruption is caught."""
         data = self.get(blob_key(digest_hex))
         if data is None:
-            raise NotFoundError(f"no file with digest {digest_hex} in this hall's store")
+            raise NotFoundError("file_not_found", digest=digest_hex)
         if self.suite.hexdigest(data) != digest_hex:
             raise StoreDamagedError(f"stored file {digest_hex} is corrupted on disk")
         blob: bytes = data

@@ -189,9 +189,7 @@ def claimed_time(at: Any) -> int | None:
 def check_coordinates(bundle: EvidenceBundle, facts: ChainFacts) -> None:
     """Unusable input unless the bundle's coordinates are what the endpoint serves (one sentence, both values)."""
     if facts.format_version != 2:
-        raise InputError(
-            "format", f"the ledger at {facts.ledger} is format {facts.format_version}; this verifier checks format 2"
-        )
+        raise InputError("format", "ledger_format", ledger=facts.ledger, version=facts.format_version)
     pairs: list[tuple[str, Any, Any]] = [
         ("serial", bundle.serial, facts.serial),
         ("accepting_hall", bundle.accepting_hall, facts.accepting_hall),
@@ -202,7 +200,7 @@ def check_coordinates(bundle: EvidenceBundle, facts: ChainFacts) -> None:
     ]
     for name, ours, theirs in pairs:
         if ours != theirs:
-            raise InputError(name, f"the bundle says {ours}, the chain endpoint serves {theirs}")
+            raise InputError(name, "bundle_other_coordinates", bundle=str(ours), chain=str(theirs))
 
 
 def verify_bundle(

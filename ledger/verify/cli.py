@@ -149,7 +149,7 @@ def _document(args: argparse.Namespace) -> int:
     try:
         data = Path(args.document).read_bytes()
     except OSError as exc:
-        raise InputError("document", f"{args.document} cannot be read ({exc.strerror})") from exc
+        raise InputError("document", "file_unreadable", path=str(args.document), reason=str(exc.strerror)) from exc
     bundle = load_bundle(Path(args.bundle))
     suite = suite_named(bundle.suite)
     digest = suite.hexdigest(data)
@@ -223,12 +223,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.document is not None:
             args.bundle = args.bundle_opt or args.bundle
             if args.bundle is None:
-                raise InputError("bundle", "--document needs the bundle holding its proof (--bundle FILE)")
+                raise InputError("bundle", "verify_document_needs_bundle")
             return _document(args)
         if args.bundle is None:
-            raise InputError("bundle", "give the evidence bundle to check")
+            raise InputError("bundle", "verify_bundle_required")
         if not args.max_anchor_lag > 0:
-            raise InputError("max-anchor-lag", "must be a positive number of hours")
+            raise InputError("max-anchor-lag", "positive_hours")
         report, _ = verify_file(Path(args.bundle), args.rpc, max_anchor_lag_s=int(args.max_anchor_lag * 3600))
         if args.json:
             body = {"verdict": report.verdict, **report.model_dump()}

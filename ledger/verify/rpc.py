@@ -34,7 +34,7 @@ class JsonRpc:
 
     def __init__(self, url: str, *, timeout: float = 10.0) -> None:
         if not url.startswith(("http://", "https://")):
-            raise InputError("rpc", f"the chain endpoint must be an http:// or https:// URL, not {url!r}")
+            raise InputError("rpc", "rpc_url_scheme", url=url)
         self.url = url
         self.timeout = timeout
         self.calls = 0

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.errors import LedgerError
+from ledger.messages import Param, render
 
 if TYPE_CHECKING:
     from node_api.core.node import HallNode
@@ -38,8 +39,17 @@ def _json(
     return status, [(b"content-type", b"application/json"), *(extra or [])], data
 
 
-def _error(status: int, code: str, message: str, zh: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    return _json(status, {"error": {"code": code, "field": "Idempotency-Key", "message": message, "message_zh": zh}})
+def _error(status: int, code: str, message_code: str, **params: Param) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """The API's one error shape (``node_api.api.errors``), sentences from the catalogue."""
+    error = {
+        "code": code,
+        "message_code": message_code,
+        "field": "Idempotency-Key",
+        "params": params,
+        "message": render(message_code, params, "en"),
+        "message_zh": render(message_code, params, "zh"),
+    }
+    return _json(status, {"error": error})
 
 
 class IdempotencyMiddleware:
@@ -61,12 +71,7 @@ class IdempotencyMiddleware:
         if not 8 <= len(key) <= 200 or not key.isprintable():
             await _send(
                 send,
-                *_error(
-                    422,
-                    "invalid_input",
-                    "Idempotency-Key must be 8 to 200 printable characters",
-                    "Idempotency-Key 应为 8 至 200 个可见字符",
-                ),
+                *_error(422, "invalid_input", "idempotency_key_invalid"),
             )
             return
         username = _username(node, headers)
@@ -82,12 +87,7 @@ class IdempotencyMiddleware:
             if claim is None:
                 await _send(
                     send,
-                    *_error(
-                        409,
-                        "idempotency_conflict",
-                        "a request with this Idempotency-Key is still being processed",
-                        "同一请求正在处理中，请稍候",
-                    ),
+                    *_error(409, "idempotency_conflict", "idempotency_in_progress"),
                 )
                 return
             status = 500
@@ -135,12 +135,7 @@ def _replay(
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     replayed = [(b"idempotent-replayed", b"true")]
     if rec.get("fingerprint") != fingerprint:
-        return _error(
-            422,
-            "invalid_input",
-            f"this Idempotency-Key was already used for another request ({rec.get('fingerprint')})",
-            "该 Idempotency-Key 已用于另一项操作，请刷新页面后重试",
-        )
+        return _error(422, "invalid_input", "idempotency_key_reused", request=str(rec.get("fingerprint")))
     if rec.get("state") == "done":
         body = base64.b64decode(rec["body"])
         return int(rec["status"]), [(b"content-type", str(rec["content_type"]).encode()), *replayed], body
@@ -151,12 +146,7 @@ def _replay(
             return _json(201 if path == "/cases" else 200, node.book.view(serial), replayed)
         except LedgerError:
             pass
-    return _error(
-        409,
-        "idempotency_conflict",
-        "the first request with this Idempotency-Key was saved, but its answer was lost; look the result up",
-        "该操作已保存，但答复丢失；请在办件列表中查看结果",
-    )
+    return _error(409, "idempotency_conflict", "idempotency_answer_lost")
 
 
 async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:

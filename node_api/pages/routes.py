@@ -203,7 +203,7 @@ def _page(roles: tuple[str, ...]) -> Callable[[Callable[..., HTMLResponse]], Cal
                 return render(
                     request,
                     "error.html",
-                    {"title_key": f"e_{code}", "message": str(exc), "todo_key": f"do_{code}"},
+                    {"title_key": f"e_{code}", "message": exc.message(_lang(request)), "todo_key": f"do_{code}"},
                     staff=staff,
                     status_code=status_of(exc),
                 )

@@ -71,6 +71,7 @@ def sign_in(browser: Any, hall: dict[str, Any], username: str, *, lang: str = "z
     creds = json.loads(Path(hall["dir"], "demo-accounts.json").read_text())[username]
     ctx = browser.new_context(viewport=VIEWPORT, accept_downloads=True, locale="zh-CN")
     page = ctx.new_page()
+    watch_js_errors(page)
     page.goto(f"{hall['url']}/ui/login?lang={lang}")
     page.fill("#username", username)
     page.fill("#password", creds["password"])
@@ -86,6 +87,22 @@ def sign_in(browser: Any, hall: dict[str, Any], username: str, *, lang: str = "z
     page.click("button[type=submit]")
     page.wait_for_url(f"{hall['url']}/")
     return page
+
+
+def watch_js_errors(page: Any) -> list[str]:
+    """Collect the page's uncaught script errors (and console errors) in ``page.js_errors``: a handler that
+    throws fails silently for staff (a button that does nothing), so the tests assert there are none."""
+    errors: list[str] = []
+    page.js_errors = errors
+    page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
+
+    def console(msg: Any) -> None:
+        # an answer with an error status is logged by Chromium too; the pages show those in staff words
+        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+            errors.append(f"{page.url}: console: {msg.text}")
+
+    page.on("console", console)
+    return errors
 
 
 def screenshot(page: Any, name: str) -> Path:

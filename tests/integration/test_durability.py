@@ -125,7 +125,7 @@ def test_after_a_restore_intake_waits_for_the_serial_check_then_never_reuses_a_c
     book.intake_gates.append(check.gate)
     with pytest.raises(UnavailableError) as err:
         _intake(book, "王五")
-    assert err.value.code == "serial_check" and err.value.zh == "本厅正在与链上记录核对办件编号，请稍候"
+    assert err.value.code == "serial_check" and err.value.message("zh") == "本厅正在与链上记录核对办件编号，请稍候。"
     check.run_once()  # bounded ranges of 5 blocks, from the backup's cursor to the head
     assert check.done
     serial = _intake(book, "王五")

@@ -44,7 +44,7 @@ def test_id_number_and_phone_checks() -> None:
     assert check_phone("0595-22345678")
     with pytest.raises(InputError) as e:
         check_phone("12345")
-    assert e.value.field == "applicant.phone" and e.value.message("zh").startswith("联系电话应为11位")
+    assert e.value.field == "applicant_phone" and e.value.message("zh").startswith("联系电话应为11位")
 
 
 def test_intake_stores_everything_in_one_batch(tmp_path: Path) -> None:

@@ -58,8 +58,8 @@ def _class_name(call: ast.Call) -> str | None:
 
 def _code_arg(cls: type[errors.LedgerError], call: ast.Call) -> ast.expr | None:
     pos = 1 if issubclass(cls, errors.InputError) else 0
-    if issubclass(cls, errors.ChainRuleError):
-        return None  # the rule's name is the parameter; the sentence is chain_rule
+    if issubclass(cls, errors.ChainRuleError | errors.CaseHeldError):
+        return None  # fixed sentences (chain_rule, case_held): the rule's name or the serial is the parameter
     return call.args[pos] if len(call.args) > pos else None
 
 

@@ -44,7 +44,7 @@ def test_arbitrary_bytes_are_json_or_one_input_error(raw: bytes) -> None:
     try:
         loads_bounded(raw, what="body", max_bytes=1000)
     except InputError as exc:
-        assert exc.field == "body" and exc.zh
+        assert exc.field == "body" and exc.message("zh")
 
 
 def test_deep_documents_are_refused_before_the_parser_sees_them_regression() -> None:
@@ -52,7 +52,7 @@ def test_deep_documents_are_refused_before_the_parser_sees_them_regression() -> 
     for doc in (b"[" * 100_000, b'{"a":' * 100_000, b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1)):
         with pytest.raises(InputError, match="levels deep") as e:
             loads_bounded(doc, what="body")
-        assert e.value.zh and "嵌套" in e.value.zh
+        assert e.value.message("zh") and "嵌套" in e.value.message("zh")
     nested_ok = b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
     assert _depth(loads_bounded(nested_ok)) == MAX_JSON_DEPTH
     # brackets inside strings and escaped quotes do not count

@@ -134,7 +134,7 @@ def test_bundle_wrong_chain_id_is_unusable(field: str, value: Any) -> None:
     with pytest.raises(InputError) as err:
         verify_bundle(bundle.model_copy(update={field: value}), facts)
     assert err.value.field == field
-    assert str(value) in err.value.message and str(getattr(bundle, field)).lower() in err.value.message.lower()
+    assert str(value) in err.value.text and str(getattr(bundle, field)).lower() in err.value.text.lower()
 
 
 # ------------------------------------------------------------------------------------------ 5: material proofs

@@ -155,12 +155,10 @@ def proof(serial: str, node: NodeDep, digest: Annotated[str, Query()]) -> Docume
     """
     dep = node.reader.deployment
     if dep is None:
-        raise ConfigError("no deployment loaded")
+        raise ConfigError("no_deployment")
     try:
         return find_document_proof(node.book, dep, serial, digest)
     except NotFoundError:
         # the same answer whether the case or only the file is unknown: serials are sequential, and an
         # anonymous caller must not count a hall's cases by probing them
-        raise NotFoundError(
-            f"no anchored file with digest {digest.strip().lower()} in case {serial} at this hall"
-        ) from None
+        raise NotFoundError("file_not_in_case", serial=serial) from None

@@ -195,7 +195,12 @@
   };
   Object.keys(checks).forEach(function (f) {
     const el = $(f);
-    el.addEventListener("blur", function () { setError(f, checks[f](el.value.trim())); });
+    el.addEventListener("blur", function (ev) {
+      /* leaving the field for the submit button: the submit checks everything. A sentence shown here would
+         push the button down between the press and the release, and the click would be lost. */
+      if (ev.relatedTarget && ev.relatedTarget.id === "submit-intake") return;
+      setError(f, checks[f](el.value.trim()));
+    });
     el.addEventListener("input", function () { if (el.getAttribute("aria-invalid")) setError(f, checks[f](el.value.trim())); });
   });
   /* every fault of the form at once: fields, then every material without a file */
