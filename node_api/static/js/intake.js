@@ -98,8 +98,9 @@
         inp.setAttribute("aria-describedby", "mat-" + m.code + "-error");
       }
       const err = document.createElement("p"); err.className = "field-error"; err.id = "mat-" + m.code + "-error"; err.setAttribute("aria-live", "polite");
-      inp.onchange = null;
-      inp.addEventListener("change", function () { markRow(m, inp); });
+      /* one handler per input, replaced when the list is redrawn (a kept input must not check twice: the
+         second check saw the emptied input and wiped the first one's sentence) */
+      inp.onchange = function () { markRow(m, inp); };
       li.appendChild(tick); li.appendChild(lab); li.appendChild(inp); li.appendChild(err);
       list.appendChild(li);
       if (inp.files && inp.files.length) markRow(m, inp);
