@@ -201,8 +201,17 @@
     try { await rawApi("POST", "/auth/logout"); } catch (e) { /* the session is gone either way */ }
     location.href = "/ui/login";
   });
+  /* A page's submit buttons come disabled (data-needs-js) until its script has attached its handlers: a
+     click before that (a slow PC, a busy hall node) would submit the form natively — a reload that does
+     nothing and loses what was typed. Each page script calls CL.ready() when it is wired. */
+  function ready(root) {
+    (root || document).querySelectorAll("[data-needs-js]").forEach(function (b) {
+      b.disabled = false; b.removeAttribute("data-needs-js");
+    });
+  }
   window.CL = {
     api: api, upload: upload, showError: showError, showAt: showAt, clearFieldErrors: clearFieldErrors,
     labelOf: labelOf, t: t, ApiError: ApiError, data: data, zh: ZH, formKey: formKey, doneKey: doneKey,
+    ready: ready,
   };
 })();

@@ -115,4 +115,5 @@
       }
     });
   });
+  CL.ready();  // wired: the submit buttons may be used now
 })();

@@ -303,4 +303,5 @@
   }
   fillItems();
   showType();
+  CL.ready();  // wired: the submit buttons may be used now
 })();

@@ -19,4 +19,5 @@
       CL.showError(box, err);
     } finally { btn.disabled = false; }
   });
+  CL.ready();  // wired: the submit buttons may be used now
 })();

@@ -14,4 +14,5 @@
       $("lookup-result").hidden = false;
     } catch (err) { CL.showError($("lookup-error"), err); }
   });
+  CL.ready();  // wired: the submit buttons may be used now
 })();

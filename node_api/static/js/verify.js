@@ -49,4 +49,5 @@
       CL.showError(box, err, CL.labelOf(err.field));
     } finally { prog.hidden = true; }
   });
+  CL.ready();  // wired: the submit buttons may be used now
 })();
