@@ -23,6 +23,9 @@ signer nodes (:mod:`ledger.dev.clique`); the hall talks to node 1, and ``heads``
 node's latest block (polled every 10 ms, a thread per node): block intervals, how much later the last node has a block
 than the first (propagation), and blocks a node replaced (reorganisations and their depth), idle
 for ``heads_s`` and again while ``batched`` runs.
+* ``inbox_10k_p95_ms`` — 待办 at a hall holding ``inbox_cases`` cases (mixed items, statuses, applicants):
+  the server's work for one page (index query: search, filters, sort, page; and the page's JSON), over a
+  mix of the queries staff make; also the index's cold build and the refresh after a new intake.
 """
 
 from __future__ import annotations
@@ -83,6 +86,8 @@ class BenchConfig:
     audit_cases: int = 10_000
     chain: str = "anvil"  # or "clique": four geth Clique signer nodes
     heads_s: float = 30.0
+    inbox_cases: int = 10_000
+    inbox_runs: int = 30
 
 
 class _Env:
@@ -521,6 +526,105 @@ def measure_heads(env: _Env, seconds: float) -> dict[str, Any]:
     time.sleep(seconds)
     watch.stop()
     return watch.figures("idle")
+# ------------------------------------------------------------------------------------------ inbox
+def _inbox_cases(book: CaseBook, n: int, threads: int = 4) -> list[str]:
+    """``n`` cases of several items and applicants, a fifth of them accepted, some refused or decided."""
+    cat = book.catalogue
+    items = [i for i in cat.items if i.home_rule.suggest != "property_district"][:6]
+    surnames = "林陈黄张吴王李蔡郑刘"
+    lock = threading.Lock()
+    made = [0]
+    serials: list[str] = []
+
+    def one(k: int) -> None:
+        item = items[k % len(items)]
+        uploads = [Upload(m.code, f"{m.code}.pdf", b"%PDF-1.4 " + m.code.encode()) for m in item.materials]
+        view = book.intake(
+            item_code=item.code,
+            home_district=book.hall.district,
+            applicant={
+                "name": surnames[k % 10] + "测试" + "一二三四五六七八九十"[k // 10 % 10],
+                "id_number": demo_id_number(f"350502{1950 + k % 50}0{1 + k % 9}1{k % 10}{k % 1000:03d}"),
+                "phone": f"139{k:08d}",
+            },
+            materials=uploads,
+            staff="bench",
+        )
+        serials.append(view["serial"])
+        if k % 5 == 0:
+            book.decide_acceptance(view["serial"], accepted=k % 25 != 0, reason="材料不全", staff="bench")
+        if k % 15 == 5 and k % 25 != 0:
+            book.decide(view["serial"], approved=True, note="", document=None, staff="bench")
+
+    def worker() -> None:
+        while True:
+            with lock:
+                k = made[0]
+                made[0] += 1
+            if k >= n:
+                return
+            one(k)
+
+    ts = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return serials
+
+
+def measure_inbox(root: Path, cfg: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    """待办 over ``inbox_cases`` cases: p50/p95 of one page's server work over the staff's query mix."""
+    from ledger.hall.inbox import InboxIndex, InboxQuery
+
+    hall = HallIdentity(hall_id=1, district=DISTRICT, name="基准大厅")
+    store = Store.init(root / "inbox")
+    book = CaseBook(store, Outbox(store), hall=hall)
+    t = time.perf_counter()
+    serials = _inbox_cases(book, cfg.inbox_cases)
+    log(f"  {cfg.inbox_cases} cases written in {time.perf_counter() - t:.0f}s")
+    t = time.perf_counter()
+    index = InboxIndex(book)
+    index.warm()
+    build_s = time.perf_counter() - t
+    some = book.header(serials[len(serials) // 2])
+    queries = [
+        InboxQuery(),  # the first page, due soonest first
+        InboxQuery(scope="inbox", status="submitted"),
+        InboxQuery(q="林测试"),  # a name
+        InboxQuery(q="13900004"),  # part of a phone number
+        InboxQuery(q="3505021983"),  # the start of an ID number
+        InboxQuery(q=some["serial"].lower()),  # one serial
+        InboxQuery(item=some["item_code"], due_within=2),
+        InboxQuery(action="officer", sort="age"),
+        InboxQuery(sort="serial", desc=True, page=40),
+        InboxQuery(status="accepted", sort="due", page=3),
+    ]
+    times: list[float] = []
+    counts: list[int] = []
+    for _ in range(cfg.inbox_runs):
+        for q in queries:
+            t = time.perf_counter()
+            page = index.query(q)
+            page.model_dump_json()
+            times.append((time.perf_counter() - t) * 1000)
+            counts.append(page.count)
+    times.sort()
+    # one new intake, then the next query refreshes that one row
+    _inbox_cases(book, 1, threads=1)
+    t = time.perf_counter()
+    index.query(InboxQuery())
+    refresh_ms = (time.perf_counter() - t) * 1000
+    book.store.close()
+    log(f"  inbox: {len(times)} queries, match counts {min(counts)}..{max(counts)}")
+    return {
+        "inbox_cases": cfg.inbox_cases,
+        "inbox_10k_p50_ms": round(times[len(times) // 2], 2),
+        "inbox_10k_p95_ms": round(times[int(0.95 * (len(times) - 1))], 2),
+        "inbox_10k_max_ms": round(times[-1], 2),
+        "inbox_build_s": round(build_s, 2),
+        "inbox_refresh_after_write_ms": round(refresh_ms, 2),
+    }
 
 
 # ------------------------------------------------------------------------------------------ all
@@ -530,7 +634,7 @@ def run_bench(
     """Run every measurement on one temporary chain; returns the figures."""
     root = Path(tempfile.mkdtemp(prefix="caseledger-bench-"))
     out: dict[str, Any] = {"block_time_s": cfg.block_time, "block_gas_limit": BLOCK_GAS_LIMIT}
-    want = parts or {"gas", "naive", "batched", "backlog", "verify", "intake", "audit"}
+    want = parts or {"gas", "naive", "batched", "backlog", "verify", "intake", "audit", "inbox"}
     env = _Env(root, cfg.block_time, cfg.chain)
     out["chain"] = cfg.chain
     if cfg.chain == "clique":
@@ -567,6 +671,9 @@ def run_bench(
         if "audit" in want:
             log(f"audit scan over {cfg.audit_cases} cases ...")
             out.update(measure_audit(env, cfg, log))
+        if "inbox" in want:
+            log(f"待办 (inbox) over {cfg.inbox_cases} cases ...")
+            out.update(measure_inbox(root, cfg, log))
         if "intake" in want:
             log(f"HTTP intake, {cfg.intake_clients} clients from another process ...")
             out.update(measure_intake(root, cfg, log))

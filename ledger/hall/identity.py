@@ -130,10 +130,10 @@ def check_id(id_type: str, value: str, field: str = "applicant_id_number") -> st
         if not re.fullmatch(r"[HM]\d{8}(\d{2})?", v):
             raise InputError(field, "id_hk_macao_permit_format")
         return v
-    raise InputError(field.rsplit(".", 1)[0] + ".id_type", "id_type_unknown")
+    raise InputError(field.removesuffix("_number") + "_type", "id_type_unknown")  # agent_id_number → agent_id_type
 
 
-def check_credit_code(value: str, field: str = "applicant.credit_code") -> str:
+def check_credit_code(value: str, field: str = "applicant_credit_code") -> str:
     """A unified social credit code (GB 32100-2015) with its check character, normalised (NFKC, upper case)."""
     v = re.sub(r"\s", "", nfkc(value or "")).upper()
     if len(v) != 18 or any(c not in _CREDIT_CHARS for c in v):

@@ -61,6 +61,9 @@ class InboxRow(BaseModel):
     #: who must act next at this hall: ``officer`` (accept, decide), ``clerk`` (supplement, deliver), or ""
     action: str = ""
     search: str = Field(default="", exclude=True)
+    #: sort keys as plain strings, made once per row (sorting 10,000 strings is a few ms; tuples of dates are not)
+    due_key: str = Field(default="", exclude=True)
+    age_key: str = Field(default="", exclude=True)
 
 
 class InboxQuery(BaseModel):
@@ -82,6 +85,18 @@ class InboxPage(BaseModel):
     page: int
     per_page: int
     pages: int
+
+
+def _due_key(r: InboxRow) -> str:
+    return r.due_key
+
+
+def _age_key(r: InboxRow) -> str:
+    return r.age_key
+
+
+def _serial_key(r: InboxRow) -> str:
+    return r.serial
 
 
 class InboxIndex:
@@ -151,6 +166,12 @@ class InboxIndex:
             handover=str((h.get("handover") or {}).get("state") or ""),
             action=action,
             search=" ".join((serial.lower(), name.lower(), idn.lower(), phone)),
+            due_key=(r.due.isoformat() if r.due else "9999-12-31")
+            + "|"
+            + str(h.get("created_at") or "")
+            + "|"
+            + serial,
+            age_key=str(h.get("created_at") or "") + "|" + serial,
         )
 
     def _refresh(self) -> None:
@@ -197,13 +218,12 @@ class InboxIndex:
             rows = [r for r in rows if r.working_days_remaining is not None and r.working_days_remaining <= n]
         if q.action:
             rows = [r for r in rows if r.action == q.action]
-        if q.sort == "due":
-            far = date.max
-            rows.sort(key=lambda r: (r.due or far, r.created_at), reverse=q.desc)
-        elif q.sort == "age":
-            rows.sort(key=lambda r: r.created_at, reverse=not q.desc)  # oldest first unless desc
+        if q.sort == "due":  # soonest due first; cases without a due date (not yet accepted) last
+            rows.sort(key=_due_key, reverse=q.desc)
+        elif q.sort == "age":  # oldest first (the longest waiting) unless desc
+            rows.sort(key=_age_key, reverse=q.desc)
         else:
-            rows.sort(key=lambda r: r.serial, reverse=q.desc)
+            rows.sort(key=_serial_key, reverse=q.desc)
         total = len(rows)
         start = (q.page - 1) * q.per_page
         return InboxPage(
