@@ -91,6 +91,7 @@ def test_cross_district_case_through_the_pages(browser: Any, case: dict[str, Any
     assert "待受理" in row.inner_text()
     assert re.search(r"\d{4}-\d{2}-\d{2}", row.inner_text())  # created / due dates shown
     screenshot(page, "06-inbox-home-district")
+
     # Regression (flake on main under load: "#do-decide" never came after clicking "#do-accept"): the button
     # was in the page before its script had attached the submit handler, and a click in that moment
     # submitted the form natively — a reload that accepted nothing. The script is made slow here on purpose;

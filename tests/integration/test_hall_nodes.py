@@ -272,3 +272,40 @@ def test_serial_squatting_by_another_hall_neither_blocks_nor_mixes_the_case(hall
 
     bundle = parse_bundle(r.json())
     assert verify_bundle(bundle, fetch_chain_facts(chain, 1, target)).verdict == "match"
+
+
+def test_accepting_hall_learns_of_receipt_and_of_a_supplement_asked_before_acceptance(hallnet: LocalNet) -> None:
+    """Issue 18: 已送达承办区县 → 对方已接收 at the accepting hall; 补正 before acceptance (受理前一次性告知)
+    reaches it through the signed peer status call, is answered there, and ACCEPTANCE commits the request as
+    one string (format 2 records hold scalars only); state conflicts are 409s."""
+    a, b = staff(hallnet, 1), staff(hallnet, 2)
+    serial = a.intake(_form(hallnet.halls[1]["district"]), _files())["serial"]
+    path = f"/peer/cases/{serial}/status"
+    assert httpx.get(hallnet.halls[1]["url"] + path).status_code == 401  # only a signed hall asks
+    wait_for(
+        "B holds the package",
+        lambda: any(e["stage"] == "MATERIALS" for e in (b.case(serial) or {}).get("timeline", [])),
+    )
+    wait_for(
+        "A learns that B received it", lambda: ((a.case(serial) or {}).get("handover") or {}).get("state") == "received"
+    )
+    b.post(f"/cases/{serial}/supplement-request", json={"materials": ["application_form"], "note": "签名不清"})
+    r = b.http.post(f"/cases/{serial}/supplement-request", json={"materials": ["id_card"], "note": ""})
+    assert r.status_code == 409 and r.json()["error"]["message_code"] == "supplement_already_requested", r.text
+    r = b.http.post(f"/cases/{serial}/acceptance", json={"accepted": True, "reason": ""})
+    assert r.status_code == 409, r.text  # not while the applicant is asked for more
+    view = wait_for("A sees the request", lambda: (v := a.case(serial)) and v.get("supplement_notice") and v)
+    assert view["status"] == "supplement_requested" and view["supplement_notice"]["materials"] == ["application_form"]
+    a.post(f"/cases/{serial}/supplement", files=[("materials.application_form", ("form-2.pdf", b"%PDF- signed again"))])
+    wait_for("B receives the supplement", lambda: (b.case(serial) or {}).get("status") == "submitted")
+    accepted = b.post(f"/cases/{serial}/acceptance", json={"accepted": True, "reason": ""})
+    acc = next(e["fields"] for e in accepted["timeline"] if e["stage"] == "ACCEPTANCE")
+    asked = acc["pre_acceptance_requests"]
+    assert isinstance(asked, str)
+    import json
+
+    (req,) = json.loads(asked)
+    assert req["requested_materials"] == "application_form" and req["note"] == "签名不清"
+    r = b.http.post(f"/cases/{serial}/acceptance", json={"accepted": True, "reason": ""})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "conflict", r.text
+    assert r.json()["error"]["message_zh"] == "该办件已作出受理决定。"
