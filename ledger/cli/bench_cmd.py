@@ -17,7 +17,10 @@ def bench(
     sustain: Annotated[float, typer.Option("--sustain", help="Seconds of sustained batched anchoring.")] = 30.0,
     backlog: Annotated[int, typer.Option("--backlog", help="Pending events to drain.")] = 100_000,
     only: Annotated[
-        str, typer.Option("--only", help="Comma-separated parts (gas,naive,batched,backlog,verify,intake,audit,inbox,heads).")
+        str,
+        typer.Option(
+            "--only", help="Comma-separated parts (gas,naive,batched,backlog,verify,intake,audit,inbox,heads)."
+        ),
     ] = "",
     chain: Annotated[
         str, typer.Option("--chain", help="anvil (default) or clique: four geth Clique signer nodes (heads,batched).")
