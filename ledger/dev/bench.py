@@ -526,6 +526,8 @@ def measure_heads(env: _Env, seconds: float) -> dict[str, Any]:
     time.sleep(seconds)
     watch.stop()
     return watch.figures("idle")
+
+
 # ------------------------------------------------------------------------------------------ inbox
 def _inbox_cases(book: CaseBook, n: int, threads: int = 4) -> list[str]:
     """``n`` cases of several items and applicants, a fifth of them accepted, some refused or decided."""

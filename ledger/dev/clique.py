@@ -169,10 +169,6 @@ class NodeStatus(BaseModel):
     error: str | None = None
 
 
-class RpcError(ChainUnavailableError):
-    """A node answered a JSON-RPC request with an error (transient while a node starts)."""
-
-
 # ---------------------------------------------------------------------------------------------- helpers
 def rpc(url: str, method: str, params: Sequence[Any] = (), *, timeout: float = 5.0) -> Any:
     """One JSON-RPC call; :class:`ChainUnavailableError` when the node does not answer."""
@@ -185,7 +181,7 @@ def rpc(url: str, method: str, params: Sequence[Any] = (), *, timeout: float = 5
         raise ChainUnavailableError(f"{url} answered {method} with something that is not JSON-RPC")
     if "error" in body:
         err = body["error"]
-        raise RpcError(f"{url} answered {method}: {err.get('message') if isinstance(err, dict) else err}")
+        raise ChainUnavailableError(f"{url} answered {method}: {err.get('message') if isinstance(err, dict) else err}")
     return body.get("result")
 
 
