@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from ledger.cli import _register, app
 from ledger.dev.demo import HallClient, wait_for
+from ledger.dev.devchain import DevChain
 from ledger.dev.localnet import LocalNet, hall_pid, start_hall, stop_hall, wait_healthy
 from ledger.hall.integrity import parse_serial
 from tests.faults.conftest import FaultCount, chain, client, intake_form, settle
@@ -327,3 +328,50 @@ def test_a_clock_a_day_ahead_is_shown_and_holds_writes_and_anchoring(net: LocalN
     stop_hall(d)
     _restart(net, 1)  # the clock is right again
     settle(net, count, acked)
+
+
+def test_kill9_of_the_chain_node_brings_back_every_vanished_anchor_once(net: LocalNet) -> None:
+    """Issue 15 item 3: anvil killed with kill -9 came back from its last periodic dump, blocks behind; events
+    vanished from the chain while the halls still showed them "已上链" and never re-anchored them."""
+    count = FaultCount("kill -9 of the chain node")
+    state = net.chain.dir / "state.json"
+    c = chain(net)
+    acked: dict[str, str] = {}
+    for attempt in range(3):  # bounded: a dump between the intakes and the kill would keep them; then again
+        before = state.stat().st_mtime if state.exists() else 0.0
+        wait_for("anvil's periodic state dump", lambda b=before: state.exists() and state.stat().st_mtime != b, 90)  # type: ignore[misc]
+        dumped, dumped_at = state.stat().st_mtime, time.monotonic()
+        a = client(net, 1)
+        batch: dict[str, str] = {}
+        for i in range(3):
+            data, files = intake_form(net, f"链崩{attempt}-{i}")
+            batch[a.intake(data, files)["serial"]] = f"链崩{attempt}-{i}"
+        acked.update(batch)
+        wait_for(
+            "the batch anchored after the dump",
+            lambda b=batch: all(len(c.case_events(_hall_of(s), s)) == 2 for s in b),  # type: ignore[misc]
+            40,
+        )
+        head = c.block_number()
+        if state.stat().st_mtime == dumped and time.monotonic() - dumped_at < 50:
+            break
+    else:
+        raise AssertionError("anvil dumped its state between the intakes and the kill three times")
+    assert isinstance(net.chain, DevChain)
+    pid = net.chain.pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)  # our child: reap it, so the pid file no longer names a live process
+    net.chain.up()
+    back = c.block_number()
+    assert back < head, f"the chain came back at block {back}, not behind {head}: nothing was lost"
+    vanished = [s for s in batch if len(c.case_events(_hall_of(s), s)) < 2]
+    assert vanished, "the kill lost no anchor of the batch: the test proved nothing"
+    count.notes.append(f"head {head} → {back} after the kill; {len(vanished)} case(s) lost anchors")
+    a = client(net, 1)
+
+    def rollback_shown() -> bool:
+        return any(p["code"] in ("chain_reanchoring", "chain_fork_seen") for p in a.health()["problems"])
+
+    wait_for("the rollback in /health", rollback_shown, 60)
+    settle(net, count, acked)  # each anchored again exactly once, at both halls, verified
