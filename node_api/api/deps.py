@@ -85,13 +85,16 @@ _bearer = HTTPBearer(auto_error=False, description="session token from POST /aut
 _cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="session cookie set by POST /auth/login")
 
 
-async def get_session(
+def get_session(
     request: Request,
     node: NodeDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     cookie: Annotated[str | None, Depends(_cookie)],
 ) -> Session:
-    """The signed-in session (bearer token first, else the cookie with its CSRF check)."""
+    """The signed-in session (bearer token first, else the cookie with its CSRF check).
+
+    A plain ``def``: it reads (and may delete) sessions in the store, so FastAPI runs it in its thread pool,
+    never on the event loop (an ``async`` dependency here would wait on the store's write lock)."""
     if bearer is not None and bearer.credentials:
         return node.accounts.authenticate(bearer.credentials)
     if cookie:
@@ -107,7 +110,7 @@ async def get_session(
 CurrentSession = Annotated[Session, Depends(get_session)]
 
 
-async def get_staff(node: NodeDep, session: CurrentSession) -> Staff:
+def get_staff(node: NodeDep, session: CurrentSession) -> Staff:
     """The staff member making the request."""
     a = session.account
     return Staff(username=a.username, hall_id=node.hall.hall_id, roles=a.roles, display_name=a.display_name)

@@ -162,6 +162,7 @@ class BesuProxy:
         self._lock = threading.Lock()
         self._mode: Mode = "answer"
         self._lag = 0
+        self._delay = 0.0
         self._resumed = threading.Event()
         self._resumed.set()
         self._http = httpx.Client(timeout=upstream_timeout, limits=httpx.Limits(max_connections=64))
@@ -250,11 +251,18 @@ class BesuProxy:
         with self._lock:
             self._lag = max(0, blocks)
 
+    def slow(self, seconds: float) -> None:
+        """Answer every request ``seconds`` late (a node under load, far away or swapping); 0 ends it."""
+        with self._lock:
+            self._delay = max(0.0, seconds)
+
     def _gate(self, handler: _Handler) -> bool:
         """False when the request must go unanswered (the connection is then closed)."""
         with self._lock:
             self.http_requests += 1
-            mode = self._mode
+            mode, delay = self._mode, self._delay
+        if delay:
+            time.sleep(delay)
         if mode == "answer":
             return True
         if mode == "hang":

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from ledger.core.bundle import parse_bundle
@@ -37,6 +38,7 @@ from ledger.hall.disputes import (
 from ledger.hall.evidence import DocumentProof, find_document_proof
 from ledger.hall.report_html import render_check_html
 from node_api.api.deps import NodeDep, Staff, require_roles
+from node_api.core.node import HallNode
 
 router = APIRouter(prefix="/cases", tags=["disputes"])
 
@@ -100,20 +102,29 @@ async def verify(serial: str, request: Request, node: NodeDep, staff: DisputeOff
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("application/json"):
         raw = await request.body()
-        return check_bundle(node.book, node.reader, serial, parse_bundle(_json(raw, "body")), staff=staff.username)
+        return await _check_bundle(node, serial, raw, "body", staff)
     if not ctype.startswith("multipart/form-data"):
         raise InputError("body", "bundle_or_document_required")
     form = await request.form(max_part_size=MAX_UPLOAD)
     bundle, document = form.get("bundle"), form.get("document")
     if isinstance(bundle, UploadFile):
         raw = await bundle.read()
-        return check_bundle(node.book, node.reader, serial, parse_bundle(_json(raw, "bundle")), staff=staff.username)
+        return await _check_bundle(node, serial, raw, "bundle", staff)
     if isinstance(document, UploadFile):
         data = await document.read()
-        return check_document(
-            node.book, node.reader, serial, data, document.filename or "document", staff=staff.username
-        )
+        name = document.filename or "document"
+        # chain reads and store writes: in a thread, never on the event loop
+        return await run_in_threadpool(check_document, node.book, node.reader, serial, data, name, staff=staff.username)
     raise InputError("bundle", "bundle_or_document_required")
+
+
+async def _check_bundle(node: HallNode, serial: str, raw: bytes, field: str, staff: Staff) -> StoredCheck:
+    """Parse and check a bundle in a thread (JSON parsing, chain reads and store writes never run on the loop)."""
+
+    def work() -> StoredCheck:
+        return check_bundle(node.book, node.reader, serial, parse_bundle(_json(raw, field)), staff=staff.username)
+
+    return await run_in_threadpool(work)
 
 
 def _json(raw: bytes, field: str) -> Any:

@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 
 from ledger.errors import NotFoundError
 from ledger.hall.backup import ADMIN_TOKEN_HEADER
@@ -46,8 +47,8 @@ async def backup_caller(
     """Who asks for the backup: the local operator (admin token) or a signed-in system administrator."""
     if check_admin_token(node.admin_token, request.headers.get(ADMIN_TOKEN_HEADER)):
         return "operator:admin-token"
-    session = await get_session(request, node, bearer, cookie)
-    staff = await require_roles("sys_admin")(await get_staff(node, session))
+    session = await run_in_threadpool(get_session, request, node, bearer, cookie)
+    staff = await require_roles("sys_admin")(get_staff(node, session))
     return staff.actor
 
 
