@@ -136,8 +136,20 @@ def require_roles(*roles: str) -> Callable[[Staff], Awaitable[Staff]]:
     return check
 
 
-Officer = Annotated[Staff, Depends(require_roles("officer"))]
+# The role aliases, defined once: every route names the staff it admits by one of these.
 Clerk = Annotated[Staff, Depends(require_roles("clerk"))]
+Officer = Annotated[Staff, Depends(require_roles("officer"))]
+DisputeOfficer = Annotated[Staff, Depends(require_roles("dispute_officer"))]
+Regulator = Annotated[Staff, Depends(require_roles("regulator"))]
+SysAdmin = Annotated[Staff, Depends(require_roles("sys_admin"))]
+SecurityAdmin = Annotated[Staff, Depends(require_roles("security_admin"))]
+CaseReader = Annotated[Staff, Depends(require_roles("clerk", "officer", "dispute_officer", "regulator"))]
+"""whoever works with cases: the counter, the home-district office, dispute officers, regulators"""
+Exporter = Annotated[Staff, Depends(require_roles("officer", "dispute_officer", "regulator"))]
+"""who may export a case's evidence bundle"""
+DisputeReader = Annotated[Staff, Depends(require_roles("dispute_officer", "regulator"))]
+TrailReader = Annotated[Staff, Depends(require_roles("regulator", "auditor"))]
+"""who may read the access trail (the security auditor and regulators)"""
 
 
 def home_case(serial: str, node: NodeDep, staff: Officer) -> dict[str, Any]:

@@ -5,17 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from ledger.hall.retention import cases_due, erase_personal_data
-from node_api.api.deps import NodeDep, Staff, require_roles
+from node_api.api.deps import NodeDep, SysAdmin, TrailReader
 
 router = APIRouter(tags=["access trail"])
 
 # the auditor (安全审计员) reviews the administrators' acts; the regulator oversees the halls
-Auditor = Annotated[Staff, Depends(require_roles("regulator", "auditor"))]
-SysAdmin = Annotated[Staff, Depends(require_roles("sys_admin"))]
 
 
 class TrailPublic(BaseModel):
@@ -46,7 +44,7 @@ class DueOut(BaseModel):
 @router.get("/access-trail", operation_id="access_trail", response_model=TrailPublic)
 def trail(
     node: NodeDep,
-    _: Auditor,
+    _: TrailReader,
     serial: Annotated[str | None, Query(max_length=64)] = None,
     start: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
@@ -62,7 +60,7 @@ def trail(
 
 
 @router.get("/access-trail/verify", operation_id="verify_access_trail", response_model=TrailVerified)
-def verify_trail(node: NodeDep, _: Auditor) -> dict[str, Any]:
+def verify_trail(node: NodeDep, _: TrailReader) -> dict[str, Any]:
     """Recompute every anchored root from the entries and check each anchor transaction on chain (409 if not)."""
     anchors = node.trail.verify(node.reader)
     return {

@@ -8,20 +8,16 @@ recorded with who did it. Reissuing a held case is a counter clerk's act (it is 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from ledger.core.text import LIMITS
 from ledger.hall.holidays import add_arrangement, arrangements
-from node_api.api.deps import NodeDep, Staff, require_roles
+from node_api.api.deps import Clerk, NodeDep, SecurityAdmin, SysAdmin
 
 router = APIRouter(prefix="/admin", tags=["admin"])
-
-SecurityAdmin = Annotated[Staff, Depends(require_roles("security_admin"))]
-SysAdmin = Annotated[Staff, Depends(require_roles("sys_admin"))]
-Clerk = Annotated[Staff, Depends(require_roles("clerk"))]
 
 
 class AccountPublic(BaseModel):

@@ -29,12 +29,11 @@ from ledger.hall.audit import (
     trail,
 )
 from ledger.hall.workdays import NEAR_DUE_DAYS
-from node_api.api.deps import NodeDep, Staff, require_roles
+from node_api.api.deps import NodeDep, Regulator
 from node_api.core.node import HallNode
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
-Auditor = Annotated[Staff, Depends(require_roles("regulator"))]
 Format = Annotated[Literal["json", "csv"], Query()]
 
 
@@ -98,7 +97,7 @@ def _csv(rows: Any, name: str) -> Response:
 @router.get("/cases", operation_id="audit_cases", response_model=CaseRowsPublic)
 def cases(
     node: NodeDep,
-    _: Auditor,
+    _: Regulator,
     accepting_hall: int | None = None,
     home_district: int | None = None,
     item_code: str | None = None,
@@ -126,7 +125,7 @@ def cases(
 
 
 @router.get("/cases/{serial}/trail", operation_id="audit_trail", response_model=TrailPublic)
-def case_trail(serial: str, node: NodeDep, _: Auditor) -> dict[str, Any]:
+def case_trail(serial: str, node: NodeDep, _: Regulator) -> dict[str, Any]:
     """Every event of the case in chain order with its anchor; personal fields withheld."""
     node.book.header(serial)
     return {"serial": serial, "events": trail(node.book.records(serial))}
@@ -135,7 +134,7 @@ def case_trail(serial: str, node: NodeDep, _: Auditor) -> dict[str, Any]:
 @router.get("/compliance", operation_id="audit_compliance", response_model=CompliancePublic)
 def compliance(
     node: NodeDep,
-    _: Auditor,
+    _: Regulator,
     near_due_days: Annotated[int, Query(ge=0, le=30)] = NEAR_DUE_DAYS,
     format: Format = "json",
 ) -> Any:
@@ -149,7 +148,7 @@ def compliance(
 @router.get("/summary", operation_id="audit_summary", response_model=SummaryPublic)
 def summary(
     node: NodeDep,
-    _: Auditor,
+    _: Regulator,
     by: Annotated[Literal["hall", "district", "item"], Query()] = "hall",
     format: Format = "json",
 ) -> Any:
@@ -161,7 +160,7 @@ def summary(
 
 
 @router.get("/anomalies", operation_id="audit_anomalies", response_model=LastScanPublic)
-def anomalies(scanner: ScannerDep, _: Auditor, format: Format = "json") -> Any:
+def anomalies(scanner: ScannerDep, _: Regulator, format: Format = "json") -> Any:
     """The last anomaly scan (scheduled or on demand)."""
     last = scanner.last()
     if format == "csv":
@@ -170,7 +169,7 @@ def anomalies(scanner: ScannerDep, _: Auditor, format: Format = "json") -> Any:
 
 
 @router.post("/anomalies/scan", operation_id="audit_scan", response_model=LastScanPublic)
-def run_scan(scanner: ScannerDep, _: Auditor) -> dict[str, Any]:
+def run_scan(scanner: ScannerDep, _: Regulator) -> dict[str, Any]:
     """Scan now: every case this hall holds and its outbox, against the chain."""
     result = scanner.run_once()
     return {"scan": result, "counts": result.counts()}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -23,13 +23,9 @@ from ledger.hall.cases import PERSONAL_FIELDS, Upload, applicant_fields, suggest
 from ledger.hall.evidence import export_bundle
 from ledger.hall.privacy import bundle_plan, sees_personal_data, withhold_personal
 from ledger.hall.uploads import check_upload, check_upload_counts, check_upload_meta
-from node_api.api.deps import AcceptingCase, BookDep, HomeCase, NodeDep, Staff, require_roles
+from node_api.api.deps import AcceptingCase, BookDep, CaseReader, Clerk, Exporter, HomeCase, NodeDep, Officer
 
 # who may do what (docs/security.md; tests/integration/test_role_matrix.py walks every cell)
-Clerk = Annotated[Staff, Depends(require_roles("clerk"))]
-Officer = Annotated[Staff, Depends(require_roles("officer"))]
-CaseReader = Annotated[Staff, Depends(require_roles("clerk", "officer", "dispute_officer", "regulator"))]
-Exporter = Annotated[Staff, Depends(require_roles("officer", "dispute_officer", "regulator"))]
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -37,13 +37,11 @@ from ledger.hall.disputes import (
 )
 from ledger.hall.evidence import DocumentProof, find_document_proof
 from ledger.hall.report_html import render_check_html
-from node_api.api.deps import NodeDep, Staff, require_roles
+from node_api.api.deps import DisputeOfficer, DisputeReader, NodeDep, Staff
 from node_api.core.node import HallNode
 
 router = APIRouter(prefix="/cases", tags=["disputes"])
 
-DisputeOfficer = Annotated[Staff, Depends(require_roles("dispute_officer"))]
-Reader = Annotated[Staff, Depends(require_roles("dispute_officer", "regulator"))]
 MAX_UPLOAD = 64 * 1024 * 1024
 
 
@@ -74,7 +72,7 @@ def open_(serial: str, body: DisputeIn, node: NodeDep, staff: DisputeOfficer) ->
 
 
 @router.get("/{serial}/disputes", operation_id="list_disputes", response_model=DisputesPublic)
-def disputes(serial: str, node: NodeDep, _: Reader) -> dict[str, Any]:
+def disputes(serial: str, node: NodeDep, _: DisputeReader) -> dict[str, Any]:
     data = list_disputes(node.book, serial)
     return {"data": data, "count": len(data)}
 
@@ -132,14 +130,14 @@ def _json(raw: bytes, field: str) -> Any:
 
 
 @router.get("/{serial}/verifications", operation_id="list_verifications", response_model=ChecksPublic)
-def checks(serial: str, node: NodeDep, _: Reader) -> dict[str, Any]:
+def checks(serial: str, node: NodeDep, _: DisputeReader) -> dict[str, Any]:
     node.book.header(serial)
     data = list_checks(node.book, serial)
     return {"data": data, "count": len(data)}
 
 
 @router.get("/{serial}/verifications/{sha256}", operation_id="get_verification", response_model=StoredCheck)
-def check(serial: str, sha256: str, node: NodeDep, _: Reader) -> StoredCheck:
+def check(serial: str, sha256: str, node: NodeDep, _: DisputeReader) -> StoredCheck:
     """The JSON report (its SHA-256 over RFC 8785 canonical JSON is ``sha256``)."""
     return get_check(node.book, serial, sha256)
 
@@ -148,7 +146,7 @@ def check(serial: str, sha256: str, node: NodeDep, _: Reader) -> StoredCheck:
     "/{serial}/verifications/{sha256}/report.html", operation_id="print_verification", response_class=HTMLResponse
 )
 def printable(
-    serial: str, sha256: str, request: Request, node: NodeDep, _: Reader, lang: Annotated[str, Query()] = "zh"
+    serial: str, sha256: str, request: Request, node: NodeDep, _: DisputeReader, lang: Annotated[str, Query()] = "zh"
 ) -> HTMLResponse:
     """Print-ready verification report, zh-CN by default (``?lang=en`` for English)."""
     if lang not in ("zh", "en"):

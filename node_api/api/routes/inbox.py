@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from ledger.hall.inbox import InboxPage, InboxQuery
-from node_api.api.deps import NodeDep, Staff, require_roles
+from node_api.api.deps import CaseReader, NodeDep
 
 router = APIRouter(prefix="/inbox", tags=["inbox"])
 
-Reader = Annotated[Staff, Depends(require_roles("clerk", "officer", "dispute_officer", "regulator"))]
-
 
 @router.get("", operation_id="inbox", response_model=InboxPage)
-def inbox(node: NodeDep, _: Reader, q: Annotated[InboxQuery, Query()]) -> InboxPage:
+def inbox(node: NodeDep, _: CaseReader, q: Annotated[InboxQuery, Query()]) -> InboxPage:
     """Cases of this hall: ``scope`` inbox (this district's, wherever accepted), mine (accepted here) or all;
     search ``q`` in serial, applicant name, ID number and phone; filters ``status``, ``item``, ``due_within``
     (working days), ``action`` (officer | clerk: waiting for that role here); ``sort`` due | age | serial;
