@@ -124,6 +124,34 @@ class Housekeeping(BackgroundWorker):
                 log.exception("housekeeping failed")
 
 
+class TrailAnchorer(BackgroundWorker):
+    """Anchors the access trail's root every ``interval`` seconds, or at once when woken (after a backup)."""
+
+    thread_name = "access-trail"
+
+    def __init__(self, node: HallNode, *, interval: float) -> None:
+        super().__init__()
+        self.node = node
+        self.interval = interval
+        self.last_error: str | None = None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                self.node.anchor_trail()
+                self.last_error = None
+            except LedgerError as exc:  # chain down or refused: retry at the next tick; entries stay in the store
+                self.last_error = str(exc)
+                log.warning("access-trail anchoring failed: %s", exc)
+            except Exception as exc:  # a bug, said as one (with its traceback in the log); the loop goes on
+                self.last_error = f"internal error: {exc.__class__.__name__}"
+                log.exception("access-trail anchoring: unexpected error")
+
+
 class HallNode:
     def __init__(self, settings: Settings) -> None:
         keystore, dep_file, data_dir = settings.require()
@@ -242,10 +270,7 @@ class HallNode:
         if settings.demo_accounts:
             ensure_demo_accounts(self.accounts, data_dir / "demo-accounts.json")
         self.housekeeping = Housekeeping(self, interval=settings.housekeeping_interval)
-        self._trail_stop = threading.Event()
-        self._trail_wake = threading.Event()
-        self._trail_thread: threading.Thread | None = None
-        self.trail_last_error: str | None = None
+        self.trail_anchorer = TrailAnchorer(self, interval=settings.access_anchor_interval)
         self.admin_token: str | None = None
         self._started = False
 
@@ -303,27 +328,10 @@ class HallNode:
     def anchor_trail(self, *, background: bool = False) -> None:
         """Anchor the access trail's root now (or wake the background anchorer)."""
         if background:
-            self._trail_wake.set()
+            self.trail_anchorer.wake()
             return
         with self._trail_lock:
             self.trail.anchor(self.writer)
-
-    def _trail_loop(self) -> None:
-        interval = self.settings.access_anchor_interval
-        while not self._trail_stop.is_set():
-            self._trail_wake.wait(interval)
-            self._trail_wake.clear()
-            if self._trail_stop.is_set():
-                break
-            try:
-                self.anchor_trail()
-                self.trail_last_error = None
-            except LedgerError as exc:  # chain down or refused: retry at the next tick; entries stay in the store
-                self.trail_last_error = str(exc)
-                log.warning("access-trail anchoring failed: %s", exc)
-            except Exception as exc:  # a bug, said as one (with its traceback in the log); the loop goes on
-                self.trail_last_error = f"internal error: {exc.__class__.__name__}"
-                log.exception("access-trail anchoring: unexpected error")
 
     def start(self) -> None:
         _, _, data_dir = self.settings.require()
@@ -338,8 +346,7 @@ class HallNode:
         self.handover.start()
         threading.Thread(target=self.inbox.warm, name="inbox-warm", daemon=True).start()
         if self.settings.access_anchor_interval > 0:
-            self._trail_thread = threading.Thread(target=self._trail_loop, name="access-trail", daemon=True)
-            self._trail_thread.start()
+            self.trail_anchorer.start()
         self._started = True
         log.info(
             "hall %d (%s, district %d) running as %s",
@@ -351,10 +358,7 @@ class HallNode:
 
     def stop(self) -> None:
         if self._started:
-            self._trail_stop.set()
-            self._trail_wake.set()
-            if self._trail_thread is not None:
-                self._trail_thread.join(timeout=10)
+            self.trail_anchorer.stop()
             self.housekeeping.stop()
             self.handover.stop()
             self.transfers.stop()
@@ -485,6 +489,6 @@ class HallNode:
             "access_trail": {
                 "size": self.trail.size(),
                 "anchored": (a[-1].size if (a := self.trail.anchors()) else 0),
-                "last_error": self.trail_last_error,
+                "last_error": self.trail_anchorer.last_error,
             },
         }
