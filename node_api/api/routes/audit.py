@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.errors import ConfigError
 from ledger.hall.audit import (
@@ -94,32 +94,30 @@ def _csv(rows: Any, name: str) -> Response:
     )
 
 
+class CaseFilters(BaseModel):
+    """The query of ``GET /audit/cases``: every filter optional; an unknown parameter is refused (422)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    accepting_hall: int | None = Field(default=None, ge=1, le=2**32 - 1)
+    home_district: int | None = Field(default=None, ge=100000, le=999999)
+    item_code: str | None = Field(default=None, max_length=64)
+    status: str | None = Field(default=None, max_length=32)
+    compliance: str | None = Field(default=None, max_length=32)
+    since: date | None = None
+    until: date | None = None
+    near_due_days: int = Field(default=NEAR_DUE_DAYS, ge=0, le=30)
+    format: Literal["json", "csv"] = "json"
+
+
 @router.get("/cases", operation_id="audit_cases", response_model=CaseRowsPublic)
-def cases(
-    node: NodeDep,
-    _: Regulator,
-    accepting_hall: int | None = None,
-    home_district: int | None = None,
-    item_code: str | None = None,
-    status: str | None = None,
-    compliance: str | None = None,
-    since: date | None = None,
-    until: date | None = None,
-    near_due_days: Annotated[int, Query(ge=0, le=30)] = NEAR_DUE_DAYS,
-    format: Format = "json",
-) -> Any:
+def cases(node: NodeDep, _: Regulator, q: Annotated[CaseFilters, Query()]) -> Any:
     """Cases by accepting hall, home district, item, status or compliance, created within [since, until]."""
     rows = filter_rows(
-        case_rows(node.book, near_due_days=near_due_days),
-        accepting_hall=accepting_hall,
-        home_district=home_district,
-        item_code=item_code,
-        status=status,
-        compliance=compliance,
-        since=since,
-        until=until,
+        case_rows(node.book, near_due_days=q.near_due_days),
+        **q.model_dump(exclude={"near_due_days", "format"}),
     )
-    if format == "csv":
+    if q.format == "csv":
         return _csv(rows, "cases")
     return {"data": rows, "count": len(rows)}
 
