@@ -313,6 +313,10 @@ MESSAGES: dict[str, Message] = {
         "The case's package has not been received and verified yet; try again shortly.",
     ),
     "acceptance_already_decided": M("该办件已作出受理决定。", "Acceptance has already been decided for this case."),
+    "acceptance_awaits_supplement": M(
+        "已发出受理前补正告知，须等申请人补正材料后才能受理（如不予受理，可填写理由直接作出）。",
+        "A supplement was asked for before acceptance; accept once it is in (a refusal with a reason is possible).",
+    ),
     "rejection_reason_required": M("不予受理须填写理由。", "A refusal to accept needs a reason."),
     "denial_reason_required": M("不予许可须填写理由。", "A denial needs a reason."),
     "denial_document_required": M("不予许可须上传不予许可决定书。", "A denial needs the decision document."),

@@ -252,7 +252,8 @@ def case_status(records: list[dict[str, Any]]) -> str:
         elif st == Stage.PROCESS and f.get("step") == "supplement_requested":
             status = "supplement_requested"
         elif st == Stage.MATERIALS and f.get("supplement"):
-            status = "accepted"
+            # answered: back to 已受理 after acceptance, to 待受理 before it (受理前补正)
+            status = "submitted" if f.get("before_acceptance") else "accepted"
         elif st == Stage.RESULT:
             status = "decided" if f.get("decision") != "not_accepted" else "rejected"
         elif st == Stage.DELIVERY:
@@ -674,6 +675,9 @@ class CaseBook:
             raise ConflictError("acceptance_already_decided", serial=serial)
         if not accepted and not reason.strip():
             raise InputError("reason", "rejection_reason_required")
+        if accepted and self.notice(serial) is not None:
+            # 受理前一次性告知 is open: accept once the supplement is in (a refusal may come at any time)
+            raise ConflictError("acceptance_awaits_supplement", serial=serial)
         fields: dict[str, Any] = {
             "decision": "accepted" if accepted else "rejected",
             "reason": reason.strip(),

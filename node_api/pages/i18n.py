@@ -160,6 +160,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "actions": ("办理操作", "Actions"),
     "no_actions": ("当前没有您可以办理的操作。", "Nothing for you to do on this case now."),
     "accept": ("受理", "Accept"),
+    "acceptance_awaits_supplement": (
+        "已发出受理前补正告知：申请人补正后方可受理；也可填写理由不予受理。",
+        "A supplement was asked for before acceptance: accept once it is in, or refuse with a reason.",
+    ),
     "reject": ("不予受理", "Reject"),
     "reason": ("理由", "Reason"),
     "request_supplement": ("要求补正", "Request supplement"),

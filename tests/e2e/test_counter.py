@@ -222,6 +222,8 @@ def test_home_office_asks_before_accepting_then_decides_safely(
     page.fill("#sup-note", "签名不清")
     page.click("#do-supplement-request")
     page.wait_for_selector("#notice-line")
+    # while the applicant is asked for more, 受理 is not offered (a refusal with a reason still is)
+    assert page.locator("#acc-yes").count() == 0 and "补正后方可受理" in page.inner_text("#acc-awaits")
     page.goto(f"{b['url']}/ui/cases/{serial}/print/supplement")
     assert "申请表" in page.inner_text("#doc-missing")
     screenshot(page, "36-doc-supplement-notice")
@@ -236,7 +238,7 @@ def test_home_office_asks_before_accepting_then_decides_safely(
     clerk.context.close()
     # back at B: nothing pre-selected; Enter in the reason never decides; a refusal needs a reason
     page.goto(f"{b['url']}/ui/cases/{serial}")
-    _reload_until(page, "#do-acceptance")
+    _reload_until(page, "#acc-yes")  # 受理 is offered once the supplement asked for is in
     assert not page.locator("#acc-yes").is_checked() and not page.locator("#acc-no").is_checked()
     page.fill("#reason", "材料齐全")
     page.press("#reason", "Enter")

@@ -135,3 +135,28 @@ def test_other_districts_case_cannot_be_decided_here(tmp_path: Path) -> None:
     with pytest.raises(ForbiddenError) as e:
         book.decide_acceptance(serial, accepted=True, reason="", staff="o")
     assert e.value.message_code == "case_other_district"
+
+
+def test_supplement_before_acceptance_did_not_mark_the_case_accepted_nor_wait_for_the_answer(tmp_path: Path) -> None:
+    """Bug: a case asked for a supplement before acceptance (受理前一次性告知) could be accepted while the
+    request was still open, and once the supplement came in it showed as 已受理 though nobody had accepted it."""
+    book = _book(tmp_path, district=350503)
+    serial = str(_intake(book)["serial"])
+    book.request_supplement(serial, materials=["application_form"], note="签名不清", staff="o")
+    assert book.view(serial)["status"] == "supplement_requested"
+    with pytest.raises(ConflictError) as e:
+        book.decide_acceptance(serial, accepted=True, reason="", staff="o")
+    assert e.value.message_code == "acceptance_awaits_supplement"
+    assert "补正" in e.value.message("zh")
+    book.supplement(serial, materials=[Upload("application_form", "f2.pdf", b"%PDF signed")], note="", staff="w")
+    assert book.view(serial)["status"] == "submitted"
+    view = book.decide_acceptance(serial, accepted=True, reason="", staff="o")
+    assert view["status"] == "accepted"
+
+
+def test_a_case_asked_for_a_supplement_before_acceptance_may_still_be_refused(tmp_path: Path) -> None:
+    book = _book(tmp_path, district=350503)
+    serial = str(_intake(book)["serial"])
+    book.request_supplement(serial, materials=["id_card"], note="", staff="o")
+    view = book.decide_acceptance(serial, accepted=False, reason="申请人放弃补正", staff="o")
+    assert view["status"] == "rejected" and book.notice(serial) is None
