@@ -1,11 +1,12 @@
 """Access trail (访问留痕): who saw or exported which case's personal data, and when.
 
-Every view of a case with applicant fields, file download, bundle export (with the fields disclosed
-and the reason), package served to a peer hall and personal-data erasure appends one entry; so does
-every act of administration: backup, restore, account created, disabled, enabled, second factor
-reset, roles changed, sign-in lock and lock cleared (``serial`` is empty for those). Entries are an
-append-only list whose RFC 6962 Merkle root (leaves = SHA-256(0x00 ‖ JCS(entry))) is anchored on
-chain periodically, so an entry edited or dropped afterwards no longer recomputes to an anchored root::
+Every view of a case with applicant fields, reveal of its masked details (with the reason), file
+download, bundle export (with the fields disclosed and the reason), package served to a peer hall and
+personal-data erasure appends one entry; so does every act of administration: backup, restore, account
+created, disabled, enabled, second factor reset, roles changed, sign-in lock and lock cleared (``serial``
+is empty for those). Entries are an append-only list whose RFC 6962 Merkle root (leaves =
+SHA-256(0x00 ‖ JCS(entry))) is anchored on chain periodically, so an entry edited or dropped afterwards
+no longer recomputes to an anchored root::
 
     trail = AccessTrail(store, hall_id=1)
     trail.record(actor="staff:li.officer", action="view_case", serial="TB20250101-001-00001")
@@ -50,6 +51,7 @@ ACTIONS = frozenset(
     {
         # case data: views and exports of personal data
         "view_case",
+        "reveal_personal",
         "download_file",
         "export_bundle",
         "peer_package",

@@ -107,7 +107,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "凭此回执查询办理进度、领取结果。办件信息已保存，正在上链存证。",
         "Keep this receipt to follow the case and collect the result. The case is saved and being anchored.",
     ),
-    "print": ("打印回执", "Print receipt"),
+    "print": ("打印", "Print"),
     "new_case": ("受理下一件", "Next case"),
     # cases / inbox
     "cases_title": ("待办与办件", "Cases"),

@@ -114,3 +114,16 @@ def screenshot(page: Any, name: str) -> Path:
 
 def pdf(text: str) -> bytes:
     return b"%PDF-1.4\n% " + text.encode() + b"\n%%EOF\n"
+
+
+def png(width: int = 64, height: int = 40) -> bytes:
+    """A real (grey) PNG image, so a preview in the page has something to draw."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    rows = b"".join(b"\x00" + b"\x80\x80\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")

@@ -15,7 +15,7 @@ import pytest
 
 from ledger.dev.demo import demo_id_number
 from ledger.dev.localnet import LocalNet
-from tests.e2e.conftest import pdf, screenshot, sign_in
+from tests.e2e.conftest import pdf, png, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -44,6 +44,7 @@ def scans(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for m in [*MIGRATE, "authorisation_letter"]:
         (d / f"{m}.pdf").write_bytes(pdf(f"scan of {m}"))
     (d / "page2.pdf").write_bytes(pdf("second page"))
+    (d / "id_card_back.png").write_bytes(png())
     (d / "notes.txt").write_text("not a scan")
     (d / "fake.pdf").write_bytes(b"plain text pretending to be a pdf")
     (d / "big.pdf").write_bytes(b"%PDF-1.4\n" + b"0" * (11 * 1024 * 1024))
@@ -254,6 +255,11 @@ def test_home_office_asks_before_accepting_then_decides_safely(
     assert serial in page.inner_text("#confirm-text")
     page.click("#confirm-yes")
     page.wait_for_selector("#do-decide")
+    # once accepted it is due within the item's 5 working days: the 待办 filter finds it
+    page.goto(f"{b['url']}/ui/cases")
+    _search(page, due="5", sort="due")
+    assert page.locator(f"tr[data-serial='{serial}']").count() == 1
+    page.goto(f"{b['url']}/ui/cases/{serial}")
     # 不予许可 needs a reason and its decision document
     page.check("#res-no")
     page.click("#do-decide")
@@ -285,3 +291,130 @@ def test_home_office_asks_before_accepting_then_decides_safely(
     assert "SF1234567890" in clerk.inner_text("#doc-tracking") and "代理人" in clerk.inner_text("#doc-recipient")
     screenshot(clerk, "38-doc-delivery-receipt")
     clerk.context.close()
+
+
+def _intake_person(browser: Any, a: dict[str, Any], b: dict[str, Any], scans: Path, id17: str, phone: str) -> str:
+    page = sign_in(browser, a, "clerk")
+    page.goto(f"{a['url']}/ui/intake")
+    page.fill("#item-search", "HJ-MIGRATE")
+    page.press("#item-search", "Enter")
+    page.select_option("#home_district", str(b["district"]))
+    page.fill("#applicant_name", "郑秀英")
+    page.fill("#applicant_id_number", demo_id_number(id17))
+    page.fill("#applicant_phone", phone)
+    for m in MIGRATE:
+        page.set_input_files(f"#mat-{m}", str(scans / f"{m}.pdf"))
+    page.set_input_files("#mat-id_card", [str(scans / "id_card.pdf"), str(scans / "id_card_back.png")])
+    page.click("#submit-intake")
+    page.wait_for_selector("#receipt:not([hidden])")
+    serial = page.inner_text("#r-serial").strip()
+    page.context.close()
+    return serial
+
+
+def _search(page: Any, **fields: str) -> None:
+    """Fill the 待办 filter form as staff do and apply it."""
+    for sel, value in fields.items():
+        el = page.locator(f"#f-{sel}")
+        if el.evaluate("e => e.tagName") == "SELECT":
+            el.select_option(value)
+        elif el.get_attribute("type") == "checkbox":
+            el.set_checked(value == "1")
+        else:
+            el.fill(value)
+    page.click("#f-apply")
+    page.wait_for_load_state()
+
+
+def test_home_office_finds_the_case_reveals_with_a_reason_and_refuses_with_a_notice(
+    browser: Any, net: LocalNet, scans: Path
+) -> None:
+    """待办 search by serial / ID number / phone and its filters, the applicant masked in the list and on the
+    case page until a reveal with its reason (logged in the access trail), files under their material with
+    an inline preview, hall and staff names, and 不予受理 with its confirmation and printed notice."""
+    a, b = net.halls[0], net.halls[1]
+    id_number, phone = demo_id_number("35058219900101123"), "13905957777"
+    serial = _intake_person(browser, a, b, scans, "35058219900101123", phone)
+    page = sign_in(browser, b, "officer")
+    page.goto(f"{b['url']}/ui/cases")
+    _reload_until(page, f"tr[data-serial='{serial}']")
+    row = page.locator(f"tr[data-serial='{serial}']")
+    assert "郑**" in row.inner_text() and "郑秀英" not in row.inner_text()
+    assert id_number not in row.inner_text() and id_number[:6] + "********" + id_number[-4:] in row.inner_text()
+    assert row.locator(".needs-me").count() == 1  # 待受理 at the home district: the officer's move
+    for query in (serial, id_number, phone, "郑秀英"):
+        _search(page, q=query)
+        assert page.locator("#inbox-table tbody tr").count() == 1, query
+        assert page.locator(f"tr[data-serial='{serial}']").count() == 1, query
+    _search(page, q="13900000000")
+    assert page.locator("#inbox-table").count() == 0 and "暂无办件" in page.inner_text("#tab-inbox")
+    _search(page, q="", status="submitted", item="HJ-MIGRATE", mine="1", sort="age")
+    assert page.locator(f"tr[data-serial='{serial}']").count() == 1
+    _search(page, due="5")  # due within N working days counts from acceptance: not this one yet
+    assert page.locator(f"tr[data-serial='{serial}']").count() == 0
+    _search(page, due="")
+    assert "第 1 / 1 页" in page.inner_text("#list-count")
+    _search(page, status="decided")
+    assert page.locator(f"tr[data-serial='{serial}']").count() == 0
+    _search(page, status="", mine="", sort="due")
+    # the case page: names, not numbers; the applicant masked until a reveal with a reason
+    page.goto(f"{b['url']}/ui/cases/{serial}")
+    main = page.inner_text("main")
+    assert not re.search(r"第\d+号大厅", main) and a["name"] in page.inner_text("#accepting-hall")
+    assert "demo clerk" in page.inner_text("#timeline li.event[data-stage='INTAKE']")
+    ident = page.locator("#applicant-facts [data-field='applicant_id_number']")
+    assert id_number not in ident.inner_text()
+    page.click("#do-reveal")
+    assert "必填" in page.inner_text("#reveal-reason-error")
+    page.select_option("#reveal-reason", index=1)
+    page.click("#do-reveal")
+    page.wait_for_function(
+        "n => document.querySelector(\"#applicant-facts [data-field='applicant_id_number']\").textContent.includes(n)",
+        arg=id_number,
+    )
+    assert "郑秀英" in page.inner_text("#applicant-facts")
+    # files under their material, previewed in the page
+    form = page.locator("#files .material[data-kind='application_form']")
+    assert "申请表" in form.locator("h3").inner_text()
+    form.locator(".preview-btn").first.click()
+    frame = form.locator("iframe.preview-frame")
+    assert frame.count() == 1
+    r = page.request.get(b["url"] + frame.get_attribute("src"))
+    assert r.headers["content-type"] == "application/pdf" and r.headers["content-disposition"] == "inline"
+    card = page.locator("#files .material[data-kind='id_card']")
+    assert "2 页" in card.locator("h3").inner_text()  # both pages of the ID card, under its material
+    card.locator(".preview-btn").nth(1).click()
+    page.wait_for_function(
+        "() => { const i = document.querySelector(\"#files .material[data-kind='id_card'] img.preview-img\");"
+        " return i && i.complete && i.naturalWidth === 64; }"
+    )
+    screenshot(page, "39-case-revealed-and-preview")
+    # 不予受理: a reason is required, the confirmation can be declined (nothing decided), then it is decided
+    page.check("#acc-no")
+    page.click("#do-acceptance")
+    assert "不予受理须填写理由" in page.inner_text("#reason-error")
+    page.fill("#reason", "不属于本事项受理范围")
+    page.click("#do-acceptance")
+    page.wait_for_selector("#confirm:not([hidden])")
+    page.click("#confirm-no")
+    assert page.locator("#confirm").is_hidden() and "待受理" in page.inner_text("#case-status")
+    page.click("#do-acceptance")
+    page.click("#confirm-yes")
+    page.wait_for_selector("#case-status:has-text('不予受理')")
+    assert page.locator("#days-left").count() == 0  # no remaining days on a closed case
+    page.goto(f"{b['url']}/ui/cases/{serial}/print/rejection")
+    assert "不属于本事项受理范围" in page.inner_text("#doc-reason")
+    assert page.inner_text("#print-doc").strip() == "打印"  # not "打印回执" on every document
+    assert b["name"] in page.inner_text(".doc-hall") and page.locator(".seal").count() == 1
+    assert id_number not in page.inner_text("#document")
+    _no_english(page.inner_text("#document"))
+    screenshot(page, "40-doc-rejection-notice")
+    assert not page.js_errors, page.js_errors
+    page.context.close()
+    # the reveal is in the access trail, with its reason
+    reg = sign_in(browser, b, "regulator")
+    r = reg.request.get(f"{b['url']}/access-trail?serial={serial}")
+    assert r.status == 200, r.text()
+    reveals = [e for e in r.json()["data"] if e["action"] == "reveal_personal"]
+    assert reveals and reveals[0]["actor"].endswith("officer"), reveals
+    reg.context.close()
