@@ -325,6 +325,11 @@ TEXT.update(
         "phone": ("联系电话", "Phone"),
         "district_no_hall": ("（未接入，不能通办）", "(no connected hall)"),
         "suggest_home": ("按“{rule}”，建议承办区县：{district}", "By “{rule}”, the home district is {district}"),
+        "suggest_home_no_hall": (
+            "按“{rule}”，承办区县应为{district}，但该区县尚未接入通办，本窗口不能代收；请告知申请人到该区县办理。",
+            "By “{rule}”, the home district is {district}, which has no connected hall yet: this counter cannot"
+            " take the case in; send the applicant there.",
+        ),
         "use_suggestion": ("采用", "Use it"),
         "home_rule": ("承办地规则：{rule}", "Home district rule: {rule}"),
         "pages_chosen": ("已选 {n} 个文件", "{n} file(s) chosen"),

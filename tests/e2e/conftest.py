@@ -26,6 +26,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-component-update",
     "--disable-sync",
+    "--lang=zh-CN",  # the browser's own words (a file input's button) in Chinese, as on a hall PC
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 VIEWPORT = {"width": 1366, "height": 768}
@@ -76,17 +77,22 @@ def sign_in(browser: Any, hall: dict[str, Any], username: str, *, lang: str = "z
     page.fill("#username", username)
     page.fill("#password", creds["password"])
     if creds.get("totp_secret"):
-        totp = pyotp.TOTP(creds["totp_secret"])
-        step = int(time.time() // 30)
-        if _USED.get((hall["url"], username)) == step:  # a code is good once: wait for the next step
-            time.sleep(30 - time.time() % 30 + 0.5)
-        _USED[(hall["url"], username)] = int(time.time() // 30)
-        page.fill("#totp", totp.now())
+        page.fill("#totp", fresh_totp(hall, username))
     if shot:
         screenshot(page, shot)
     page.click("button[type=submit]")
     page.wait_for_url(f"{hall['url']}/")
     return page
+
+
+def fresh_totp(hall: dict[str, Any], username: str) -> str:
+    """The demo account's current one-time code, waiting for the next 30-s step if this one was used."""
+    creds = json.loads(Path(hall["dir"], "demo-accounts.json").read_text())[username]
+    totp = pyotp.TOTP(creds["totp_secret"])
+    if _USED.get((hall["url"], username)) == int(time.time() // 30):  # a code is good once
+        time.sleep(30 - time.time() % 30 + 0.5)
+    _USED[(hall["url"], username)] = int(time.time() // 30)
+    return str(totp.now())
 
 
 def watch_js_errors(page: Any) -> list[str]:

@@ -6,6 +6,7 @@ a screenshot in artifacts/screenshots/.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 
 from ledger.dev.demo import demo_id_number
 from ledger.dev.localnet import LocalNet
-from tests.e2e.conftest import pdf, png, screenshot, sign_in
+from tests.e2e.conftest import fresh_totp, pdf, png, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -136,8 +137,6 @@ def test_session_expiry_keeps_the_form_and_the_files(browser: Any, net: LocalNet
     page.fill("#reauth-password", "wrong password")
     page.click("#reauth-go")
     page.wait_for_selector("#reauth-error:has-text('不正确')")
-    import json
-
     creds = json.loads(Path(a["dir"], "demo-accounts.json").read_text())["clerk"]
     page.fill("#reauth-password", creds["password"])
     page.click("#reauth-go")
@@ -398,12 +397,26 @@ def test_home_office_finds_the_case_reveals_with_a_reason_and_refuses_with_a_not
     page.wait_for_selector("#confirm:not([hidden])")
     page.click("#confirm-no")
     assert page.locator("#confirm").is_hidden() and "待受理" in page.inner_text("#case-status")
+    # the officer's session ends before the decision is sent: password and one-time code in place, then it is
+    csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "caseledger_csrf")
+    assert page.request.post(f"{b['url']}/auth/logout", headers={"X-CSRF-Token": csrf}).status == 204
     page.click("#do-acceptance")
     page.click("#confirm-yes")
+    page.wait_for_selector("#reauth[open]")
+    assert page.locator("#reauth-totp").is_visible()
+    creds = json.loads(Path(b["dir"], "demo-accounts.json").read_text())["officer"]
+    page.fill("#reauth-password", creds["password"])
+    good = fresh_totp(b, "officer")
+    page.fill("#reauth-totp", "000000" if good != "000000" else "111111")
+    page.click("#reauth-go")
+    page.wait_for_selector("#reauth-error:has-text('动态口令不正确')")
+    _no_english(page.inner_text("#reauth-error"))
+    page.fill("#reauth-totp", good)
+    page.click("#reauth-go")
     page.wait_for_selector("#case-status:has-text('不予受理')")
     assert page.locator("#days-left").count() == 0  # no remaining days on a closed case
     page.goto(f"{b['url']}/ui/cases/{serial}/print/rejection")
-    assert "不属于本事项受理范围" in page.inner_text("#doc-reason")
+    assert "不属于本事项受理范围" in page.inner_text("#doc-reason")  # typed before the sign-in again, kept
     assert page.inner_text("#print-doc").strip() == "打印"  # not "打印回执" on every document
     assert b["name"] in page.inner_text(".doc-hall") and page.locator(".seal").count() == 1
     assert id_number not in page.inner_text("#document")
@@ -418,3 +431,40 @@ def test_home_office_finds_the_case_reveals_with_a_reason_and_refuses_with_a_not
     reveals = [e for e in r.json()["data"] if e["action"] == "reveal_personal"]
     assert reveals and reveals[0]["actor"].endswith("officer"), reveals
     reg.context.close()
+
+
+def test_home_district_from_the_property_and_each_id_type_by_its_own_rule(browser: Any, net: LocalNet) -> None:
+    """不动产所在地 suggests the home district (and says plainly when that district has no hall, offering
+    nothing to pick); each ID document type is checked by its own rule, its sentence at the field."""
+    a, b = net.halls[0], net.halls[1]
+    page = sign_in(browser, a, "clerk")
+    page.goto(f"{a['url']}/ui/intake")
+    page.fill("#item-search", "BDC-TRANSFER")
+    page.press("#item-search", "Enter")
+    assert page.locator("#property-field").is_visible()
+    no_hall = page.locator("#home_district option[data-no-hall]").first.get_attribute("value")
+    page.select_option("#property_district", no_hall)
+    hint = page.locator("#home-suggest")
+    assert "尚未接入" in hint.inner_text() and "不动产所在地" in hint.inner_text()
+    assert page.locator("#use-suggest").is_hidden() and page.locator("#home_district").input_value() == ""
+    page.select_option("#property_district", str(b["district"]))
+    assert "建议承办区县" in hint.inner_text() and page.locator("#use-suggest").is_visible()
+    assert page.locator("#home_district").input_value() == str(b["district"])
+    screenshot(page, "41-intake-home-from-property")
+    # each ID type by its own rule
+    for id_type, number, words in [
+        ("passport", "E1234", ""),
+        ("passport", "护照12345", "5至17位"),
+        ("residence_permit", demo_id_number("35058219851120004"), "810000"),
+        ("residence_permit", demo_id_number("81000019851120004"), ""),
+        ("foreign_permanent", "ABC123456789012", "校验码"),
+        ("hk_macao_permit", "H1234567", "H或M开头"),
+        ("resident_id", "35058219851120004X", "校验码"),
+    ]:
+        page.select_option("#applicant_id_type", id_type)
+        page.fill("#applicant_id_number", number)
+        page.click("#submit-intake")
+        said = page.inner_text("#applicant_id_number-error")
+        assert (words in said) if words else not said, (id_type, number, said)
+        _no_english(said)
+    page.context.close()

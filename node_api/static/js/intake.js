@@ -135,7 +135,11 @@
     if (it && it.home_rule.suggest === "credit_code_region" && applicantType() === "organisation") code = $("applicant_credit_code").value.trim().toUpperCase().slice(2, 8);
     const opt = code && districtSel.querySelector('option[value="' + code + '"]');
     if (!opt) { hint.hidden = true; hint.removeAttribute("data-code"); return; }
-    $("home-suggest-text").textContent = t("suggest_home", { rule: name(it.home_rule), district: districtName(code) });
+    const words = opt.disabled ? "suggest_home_no_hall" : "suggest_home";
+    const dname = districtName(code).replace(t("district_no_hall"), "");
+    $("home-suggest-text").textContent = t(words, { rule: name(it.home_rule), district: dname });
+    $("use-suggest").hidden = opt.disabled;  // a district without a hall cannot be chosen
+    hint.classList.toggle("warn", opt.disabled);
     hint.setAttribute("data-code", code);
     hint.hidden = false;
     if (!districtSel.value && !opt.disabled) districtSel.value = code;
