@@ -26,7 +26,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-component-update",
     "--disable-sync",
-    "--lang=zh-CN",  # the browser's own words (a file input's button) in Chinese, as on a hall PC
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 VIEWPORT = {"width": 1366, "height": 768}
