@@ -115,7 +115,11 @@ def test_erasure_after_retention_keeps_the_case_verifiable(inproc_hall: InProcHa
     name = view["timeline"][0]["fields"]["applicant_name"]
     # too early: refused, naming the date the retention period ends (HJ-MIGRATE keeps 30 years)
     r = h.client.post(f"/cases/{serial}/erase-personal-data", headers=staff["admin"])
-    assert r.status_code == 422 and "retention period" in r.json()["error"]["message"]
+    err = r.json()["error"]
+    assert r.status_code == 409 and err["message_code"] == "retention_running", (
+        r.text
+    )  # the case's state, not bad input
+    assert "保存期限" in err["message_zh"] and "retention period" in err["message"]
     assert serial not in h.client.get("/retention/due", headers=staff["admin"]).json()["data"]
     h.node.store.compact()
     assert id_number.encode() in _raw_store_bytes(h.node.store.path)
