@@ -525,7 +525,11 @@ def bundle_vectors() -> dict[str, dict[str, Any]]:
     v["event_dropped_from_chain_facts"] = _vector(
         "the chain (as read) lacks event 3: the next head does not recompute",
         std,
-        {"verdict": "mismatch", "events": {"3": ["missing_on_chain"], "4": ["chain_head_broken"]}},
+        {
+            "verdict": "mismatch",
+            "events": {"3": ["missing_on_chain"], "4": ["chain_head_broken", "chain_link_broken"]},
+            "bundle": ["chain_read_incomplete"],
+        },
         chain=drop_on_chain,
     )
 
@@ -628,7 +632,7 @@ def bundle_vectors() -> dict[str, dict[str, Any]]:
         ),
         "field_name_uppercase": (
             "a field name outside ^[a-z][a-z0-9_]{0,63}$",
-            "events.2.record.fields",
+            "events.2.record.fields.Decision",
             lambda b: _rec(b, 2)["fields"].update(Decision="x"),
         ),
         "salt_uppercase_hex": (
@@ -641,8 +645,12 @@ def bundle_vectors() -> dict[str, dict[str, Any]]:
             "events.0.commitment",
             lambda b: b["events"][0].update(commitment=b["events"][0]["commitment"][2:]),
         ),
-        "unknown_property": ("a property the format does not have", "bundle", lambda b: b.update(extra=1)),
-        "duplicate_event_index": ("two events with index 1", "events.1", lambda b: b["events"][2].update(index=1)),
+        "unknown_property": ("a property the format does not have", "extra", lambda b: b.update(extra=1)),
+        "duplicate_event_index": (
+            "two events with index 1: the field is the array position of the second (2), not the index value (1)",
+            "events.2",
+            lambda b: b["events"][2].update(index=1),
+        ),
         "format_1": (
             "a format-1 bundle (check it with CaseLedger 0.1.x)",
             "format",

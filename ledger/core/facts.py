@@ -8,12 +8,14 @@ stdlib reader produce them (:mod:`ledger.chain.client`, :mod:`ledger.verify.rpc`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from ledger.core.stages import Phase, Stage
 
 __all__ = [
+    "AddressesFrom",
     "CaseHeader",
     "CaseOpenedEvent",
     "ChainEvent",
@@ -125,6 +127,12 @@ class RegistryFact(BaseModel):
     role: str = ""
 
 
+AddressesFrom = Literal["deployment", "bundle"]
+"""where the contract addresses that were read came from: a trusted deployment (the consortium's published
+descriptor, or addresses the verifier was given) or the bundle itself (then nothing ties the answer to the
+consortium: the report says so, and the bundle cannot be a match)"""
+
+
 class DeploymentFacts(BaseModel):
     """What the endpoint serves at a ledger address."""
 
@@ -135,6 +143,7 @@ class DeploymentFacts(BaseModel):
     registry: str
     format_version: int
     suite: str
+    addresses_from: AddressesFrom = "bundle"
 
 
 class ChainFacts(BaseModel):
@@ -156,3 +165,4 @@ class ChainFacts(BaseModel):
     registry_log: list[RegistryFact]
     dispute_role: str
     arbiter_role: str
+    addresses_from: AddressesFrom = "bundle"
