@@ -406,6 +406,22 @@ MESSAGES: dict[str, Message] = {
         "证据包与受信任的部署信息不符（证据包为 {bundle}，部署信息为 {chain}）。",
         "The bundle says {bundle}, the trusted deployment is {chain}.",
     ),
+    "trusted_registry_mismatch": M(
+        "给定的受信任登记合约 {given} 不是该存证合约所用的登记合约（{served}）。",
+        "The trusted registry {given} is not the ledger's registry ({served}).",
+    ),
+    "trusted_chain_mismatch": M(
+        "部署信息写的链编号是 {given}，所连链节点为 {served}。",
+        "The deployment names chain {given}, the endpoint serves chain {served}.",
+    ),
+    "trusted_registry_without_ledger": M(
+        "只给了登记合约地址：请同时给出受信任的存证合约地址（--ledger）。",
+        "A trusted registry needs the trusted ledger address too (--ledger).",
+    ),
+    "deployment_file_invalid": M(
+        "部署信息文件 {path} 不是有效的部署信息（应含 ledger 地址）。",
+        "{path} is not a deployment file (a JSON object with the ledger address).",
+    ),
     "trusted_address_invalid": M(
         "给定的受信任合约地址“{address}”不是20字节的十六进制地址。",
         "The trusted address {address} given is not a 20-byte hex address.",

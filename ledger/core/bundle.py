@@ -36,7 +36,6 @@ from ledger.core.materials import MaterialProof, MaterialSet
 from ledger.core.records import DisclosedRecord, SaltedRecord
 from ledger.core.types import ADDRESS, BASE64, FIELD_NAME_PATTERN, HEX32_0X, UINT32, UINT64
 from ledger.errors import InputError
-from ledger.messages import Param
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -269,12 +268,12 @@ def _branch_types(branches: Any) -> list[str]:
     return out
 
 
-def _plain(err: Any) -> tuple[list[str | int], str, dict[str, Param]]:
-    """(JSON path, catalogue code, its parameters) for one JSON Schema error: no validator jargon."""
+def _plain(err: Any) -> InputError:
+    """One JSON Schema error as a catalogue sentence naming the JSON path: no validator jargon."""
     path: list[str | int] = list(err.absolute_path)
+    where = json_path(path, root="bundle")
     v, inst, val = err.validator, err.instance, err.validator_value
     kind_en, kind_zh = _kind(inst)
-    found = {"found_en": kind_en, "found_zh": kind_zh}
     if v == "additionalProperties" and isinstance(inst, dict):
         import re
 
@@ -283,38 +282,45 @@ def _plain(err: Any) -> tuple[list[str | int], str, dict[str, Param]]:
         extra = sorted(k for k in inst if k not in known and not any(re.search(p, k) for p in patterns))
         name = extra[0] if extra else "?"
         if patterns and not known:
-            return [*path, name], "bundle_not_field_name", {"name": name}
-        return [*path, name], "bundle_unknown_property", {"name": name}
+            return InputError(json_path([*path, name], root="bundle"), "bundle_not_field_name", name=name)
+        return InputError(json_path([*path, name], root="bundle"), "bundle_unknown_property", name=name)
     if v == "required" and isinstance(inst, dict):
         name = next((r for r in val if r not in inst), "?")
-        return [*path, name], "bundle_property_missing", {"name": name}
+        return InputError(json_path([*path, name], root="bundle"), "bundle_property_missing", name=name)
     if v == "type":
         want = [val] if isinstance(val, str) else list(val)
         en = " or ".join(_TYPES.get(t, (t, t))[0] for t in want)
         zh = "或".join(_TYPES.get(t, (t, t))[1] for t in want)
-        return path, "bundle_value_kind", {"want_en": en, "want_zh": zh, **found}
+        return InputError(where, "bundle_value_kind", want_en=en, want_zh=zh, found_en=kind_en, found_zh=kind_zh)
     if v in ("anyOf", "oneOf") and _branch_types(val):
         rng = ("an integer in [-(2^53-1), 2^53-1]", "[-(2^53-1), 2^53-1] 内的整数")
         names = [rng if t == "integer" else _TYPES.get(t, (t, t)) for t in _branch_types(val)]
         en = "one of: " + ", ".join(n[0] for n in names)
         zh = "以下之一：" + "、".join(n[1] for n in names)
-        return path, "bundle_value_kind", {"want_en": en, "want_zh": zh, **found}
+        return InputError(where, "bundle_value_kind", want_en=en, want_zh=zh, found_en=kind_en, found_zh=kind_zh)
     if v == "pattern":
         other = _BASE64_TEXT if "A-Za-z0-9+/" in str(val) else (f"text matching {val}", f"符合 {val} 的文本")
         en, zh = _PATTERNS.get(str(val), other)
-        return path, "bundle_value_spelling", {"want_en": en, "want_zh": zh}
+        return InputError(where, "bundle_value_spelling", want_en=en, want_zh=zh)
     if v in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
-        low = v.endswith("inimum")
-        return path, "bundle_value_too_small" if low else "bundle_value_too_large", {"bound": val, "value": str(inst)}
+        small = v.endswith("inimum")
+        return InputError(
+            where, "bundle_value_too_small" if small else "bundle_value_too_large", bound=val, value=str(inst)
+        )
     if v in ("enum", "const"):
         allowed = ", ".join(repr(x) for x in (val if isinstance(val, list) else [val]))
         shown = repr(inst) if isinstance(inst, (str, int, bool)) or inst is None else kind_en
-        return path, "bundle_value_not_allowed", {"allowed": allowed, "value": shown}
+        return InputError(where, "bundle_value_not_allowed", allowed=allowed, value=shown)
     if v in ("minLength", "minItems", "maxLength", "maxItems"):
         unit = ("characters", "个字符") if v.endswith("Length") else ("entries", "项")
-        code = "bundle_too_short" if v.startswith("min") else "bundle_too_long"
-        return path, code, {"bound": val, "unit_en": unit[0], "unit_zh": unit[1]}
-    return path, "bundle_value_form", {}
+        return InputError(
+            where,
+            "bundle_too_short" if v.startswith("min") else "bundle_too_long",
+            bound=val,
+            unit_en=unit[0],
+            unit_zh=unit[1],
+        )
+    return InputError(where, "bundle_value_form")
 
 
 def _schema_error(data: Any) -> InputError | None:
@@ -324,8 +330,7 @@ def _schema_error(data: Any) -> InputError | None:
     err = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if err is None:
         return None
-    path, code, params = _plain(err)
-    return InputError(json_path(path, root="bundle"), code, **params)
+    return _plain(err)
 
 
 @cache

@@ -398,6 +398,7 @@ def read_case_facts(
     serial: str,
     deployment: DeploymentFacts | None = None,
     registry_log: list[RegistryFact] | None = None,
+    trusted: bool = False,
 ) -> ChainFacts:
     """Everything :func:`ledger.verify.checks.verify_bundle` needs about one case, read by back-links.
 
@@ -405,8 +406,12 @@ def read_case_facts(
     per block holding the case's events + one batch of block headers per 50 such blocks + 1
     ``lastChangeBlock`` + one ``eth_getLogs`` per block holding a registry change — independent of
     the chain's length. ``deployment`` and ``registry_log`` save re-reading them for many cases.
+    ``trusted``: ``ledger`` is a trusted deployment's address (the hall's configuration, addresses the
+    verifier was given), not the bundle's own; the facts say so in ``addresses_from``.
     """
     dep = deployment or read_deployment(rpc, ledger)
+    if trusted:
+        dep = dep.model_copy(update={"addresses_from": "deployment"})
     header, events = read_case_events(rpc, ledger, case_id(accepting_hall, serial))
     times = block_times(rpc, (e.block_number for e in events))
     registry = registry_log if registry_log is not None else read_registry_log(rpc, dep.registry)
@@ -437,4 +442,5 @@ def case_facts(
         registry_log=registry_log,
         dispute_role=ROLE_IDS["DISPUTE_OFFICER_ROLE"],
         arbiter_role=ROLE_IDS["DISPUTE_ARBITER_ROLE"],
+        addresses_from=dep.addresses_from,
     )

@@ -311,10 +311,14 @@ def check_coordinates(bundle: EvidenceBundle, facts: ChainFacts | DeploymentFact
         ("suite", bundle.suite, facts.suite),
     ]
     trusted = getattr(facts, "addresses_from", "bundle") == "deployment"
-    code = "bundle_other_deployment" if trusted else "bundle_other_coordinates"
     for name, ours, theirs in pairs:
         if ours != theirs:
-            raise InputError(name, code, bundle=str(ours), chain=str(theirs))
+            raise InputError(
+                name,
+                "bundle_other_deployment" if trusted else "bundle_other_coordinates",
+                bundle=str(ours),
+                chain=str(theirs),
+            )
     if isinstance(facts, ChainFacts) and (facts.serial, facts.accepting_hall) != (bundle.serial, bundle.accepting_hall):
         raise InputError("serial", "bundle_other_case", found=facts.serial, serial=bundle.serial)  # a caller's slip
 
