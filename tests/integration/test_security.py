@@ -412,7 +412,8 @@ def test_bundle_is_private_by_default(live: Live, case: str) -> None:
     assert contents["application_form"] is True and contents["housing_proof"] is True
     path = live.data.parent / "private-bundle.json"
     path.write_text(json.dumps(b), encoding="utf-8")
-    v = live.cli("verify", str(path), "--rpc", json.loads((live.data / "consortium.json").read_text())["rpc_url"])
+    rpc = json.loads((live.data / "consortium.json").read_text())["rpc_url"]
+    v = live.cli("verify", str(path), "--rpc", rpc, "--deployment", str(live.data / "deployment.json"))
     assert v.returncode == 0, v.stdout + v.stderr  # withheld fields still verify
     for params, field in [
         ({"disclose": "applicant_name"}, "reason"),
