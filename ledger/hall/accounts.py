@@ -93,26 +93,29 @@ def sealed_kids(store: Store) -> set[str]:
     return out
 
 
-def open_kek(path: Path, store: Store) -> KeyEncryptionKey:
-    """The hall's key-encryption key: loaded, or created when the store has nothing sealed yet.
+def open_kek(
+    path: Path, store: Store, *, cipher: str = "aes-256-gcm", also_needed: set[str] | None = None
+) -> KeyEncryptionKey:
+    """The hall's key-encryption key: loaded, or created (with ``cipher``) when nothing is sealed under one yet.
 
     Refuses (:class:`ConfigError`) to start with a missing or different KEK file when the store holds
-    secrets sealed under another key: creating a new one would lock every second factor out for good."""
-    need = sealed_kids(store)
+    secrets sealed under another key, or the data-key store holds keys wrapped under one (``also_needed``):
+    creating a new one would lock every second factor and every case's personal data out for good."""
+    need = sealed_kids(store) | set(also_needed or ())
     if not path.exists():
         if need:
             raise ConfigError(
-                f"the store holds TOTP secrets sealed with key-encryption key {', '.join(sorted(need))}, but "
+                f"the store holds secrets sealed with key-encryption key {', '.join(sorted(need))}, but "
                 f"{path} does not exist: put back the KEK file kept apart from the backups (see "
                 "docs/operations.md, backup and restore)"
             )
-        return KeyEncryptionKey.create(path)
+        return KeyEncryptionKey.create(path, cipher=cipher)
     kek = KeyEncryptionKey.load(path)
     missing = need - set(kek.kids)
     if missing:
         raise ConfigError(
-            f"{path} does not hold key-encryption key {', '.join(sorted(missing))}, which the store's TOTP "
-            "secrets are sealed with: this is another hall's or an older KEK file"
+            f"{path} does not hold key-encryption key {', '.join(sorted(missing))}, which the store's secrets "
+            "are sealed with: this is another hall's or an older KEK file"
         )
     return kek
 

@@ -52,6 +52,7 @@ __all__ = [
     "ADMIN_TOKEN_HEADER",
     "DEFAULT_LIMITS",
     "FORMAT",
+    "DATA_KEYS_DIR",
     "KEK_FILE",
     "BackupManifest",
     "RestoreLimits",
@@ -67,7 +68,9 @@ ADMIN_TOKEN_FILE = "admin.token"
 ADMIN_TOKEN_HEADER = "X-CaseLedger-Admin-Token"
 _KEYSTORE_GLOB = "keystore*.json"
 KEK_FILE = "kek.json"
-_NEVER = ("keystore.password", ADMIN_TOKEN_FILE, "demo-accounts.json", KEK_FILE)
+DATA_KEYS_DIR = "datakeys"
+"""the data-key store's directory, beside the KEK file by default (ledger.hall.datakeys): never in a backup"""
+_NEVER = ("keystore.password", ADMIN_TOKEN_FILE, "demo-accounts.json", KEK_FILE, DATA_KEYS_DIR)
 
 
 @dataclass(frozen=True)
@@ -220,7 +223,7 @@ def _members(
             raise StoreError(f"the backup holds an unsafe entry {name!r}; refused")
         if top != "store" and name not in allowed:
             raise StoreError(f"the backup holds an unexpected entry {name!r}; refused")
-        if name in _NEVER:
+        if name in _NEVER or top in _NEVER:
             raise StoreError(f"the backup holds {name!r}, which a backup never contains; refused")
         out.append(m)
     return out

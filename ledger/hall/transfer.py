@@ -297,7 +297,7 @@ def receive_package(
                 seq = int(header["next_seq"])
                 header["next_seq"] = seq + 1
                 for _, data in v.files:
-                    wb.put_blob(data)
+                    wb.put_blob(data, case=serial)
                 wb.put_json(
                     record_key(serial, seq),
                     {

@@ -61,6 +61,8 @@ RULES: dict[str, str | set[str]] = {
     "reset_totp": {"security_admin"},
     "list_lockouts": {"security_admin"},
     "clear_lockout": {"security_admin"},
+    "kek_status": {"security_admin"},  # key management (or the node's local admin token)
+    "rotate_kek": {"security_admin"},
     # ... the system administrator runs the node (no case data, no accounts) ...
     "retention_due": {"sys_admin"},
     "erase_personal_data": {"sys_admin"},

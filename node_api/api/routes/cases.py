@@ -476,7 +476,7 @@ def file(serial: str, digest: str, node: NodeDep, staff: CaseReader, inline: boo
                         },
                     )
                 return Response(
-                    node.store.get_blob(digest),
+                    node.store.get_blob(digest, case=serial),
                     media_type="application/octet-stream",
                     headers={"Content-Disposition": "attachment"},
                 )
