@@ -303,6 +303,10 @@ MESSAGES: dict[str, Message] = {
     "upload_at_least_one": M("请至少上传一个文件。", "Upload at least one file."),
     "file_not_in_case": M("办件 {serial} 没有这个文件。", "Case {serial} has no such file."),
     "file_not_found": M("本大厅没有这个文件。", "There is no such file in this hall's store."),
+    "personal_data_erased": M(
+        "办件 {serial} 的个人信息和材料已在保存期满后依法删除，无法再查看。",
+        "The personal data and files of case {serial} were erased after its retention period; they cannot be shown.",
+    ),
     "one_document_at_most": M("只能上传一份决定文书。", "One result document at most."),
     # ---------------------------------------------------------------- cases and their states
     "case_not_found": M(
@@ -495,6 +499,10 @@ MESSAGES: dict[str, Message] = {
     "file_missing": M(
         "文件不存在：{path}。",
         "There is no file at {path}.",
+    ),
+    "data_keys_dir_invalid": M(
+        "{path} 不是数据密钥库（里面没有数据密钥库的文件），请指定本大厅的数据密钥库目录。",
+        "{path} is not a data-key store (no LevelDB there); give this hall's data-key store directory.",
     ),
     "file_unreadable": M(
         "无法读取文件 {path}。",

@@ -255,3 +255,26 @@ def test_envelope_names_its_key_and_nothing_else(hall: Hall) -> None:
         "applicant_phone",
         "applicant_address",
     }
+
+
+def test_erasure_in_a_gm_deployment_keeps_sm3_leaves_regression(tmp_path: Path) -> None:
+    """Retention erasure wrote SHA-256 leaves into a gm store's records (field_leaf's default suite), so the
+    erased case no longer recomputed to its SM3 commitment and its bundle failed verification."""
+    from datetime import UTC, datetime, timedelta
+
+    from ledger.hall.access import AccessTrail
+    from ledger.hall.retention import erase_personal_data
+
+    h = Hall(tmp_path, GM)
+    try:
+        serial = _intake(h.book)
+        out = erase_personal_data(
+            h.book, AccessTrail(h.store, hall_id=7), serial, actor="t", now=datetime.now(UTC) + timedelta(days=365 * 31)
+        )
+        assert out["data_keys_destroyed"] == 1
+        recs = h.book.records(serial)
+        assert set(recs[0]["withheld"]) >= {"applicant_name", "applicant_id_number"}
+        for r in recs:
+            _verifies(r, GM)
+    finally:
+        h.close()
