@@ -19,7 +19,8 @@ def bench(
     only: Annotated[
         str,
         typer.Option(
-            "--only", help="Comma-separated parts (gas,naive,batched,backlog,verify,intake,audit,inbox,heads)."
+            "--only",
+            help="Comma-separated parts (gas,naive,batched,backlog,verify,intake,audit,inbox,heads,atrest).",
         ),
     ] = "",
     chain: Annotated[

@@ -26,10 +26,15 @@ for ``heads_s`` and again while ``batched`` runs.
 * ``inbox_10k_p95_ms`` — 待办 at a hall holding ``inbox_cases`` cases (mixed items, statuses, applicants):
   the server's work for one page (index query: search, filters, sort, page; and the page's JSON), over a
   mix of the queries staff make; also the index's cold build and the refresh after a new intake.
+* ``intake_plain_*`` / ``intake_sealed_*`` / ``intake_encrypt_overhead_*`` — one intake (validation, records,
+  files, one synced LevelDB batch) into a store without and with encryption at rest, alternating in rounds so
+  both see the same disk; for the ``intl`` (AES-256-GCM) and ``gm`` (SM4-GCM, ``_gm_``) ciphers, with the four
+  small files of the other workloads and with four 256 KiB scans (``_1mib``: 1 MiB of files per intake).
 """
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import statistics
 import tempfile
@@ -88,6 +93,7 @@ class BenchConfig:
     heads_s: float = 30.0
     inbox_cases: int = 10_000
     inbox_runs: int = 30
+    atrest_intakes: int = 400
 
 
 class _Env:
@@ -197,7 +203,12 @@ class _Producer(threading.Thread):
 
 
 def _book(root: Path, name: str, hall: HallIdentity) -> CaseBook:
-    store = Store.init(root / name)
+    """A hall's case book as a node has it: personal data sealed at rest (ledger.hall.atrest)."""
+    from ledger.hall.atrest import open_hall_keys
+
+    store = Store.init(root / name / "store", hall_id=hall.hall_id, suite=hall.suite)
+    d = root / name
+    open_hall_keys(store, kek_file=d / "kek.json", keys_dir=d / "datakeys", hall_id=hall.hall_id, suite=hall.suite)
     return CaseBook(store, Outbox(store), hall=hall)
 
 
@@ -423,6 +434,63 @@ def measure_intake(root: Path, cfg: BenchConfig, log: Callable[[str], None]) -> 
         net.down()
 
 
+# ------------------------------------------------------------------------------------------ at rest
+def _pct(values: list[float], q: float) -> float:
+    v = sorted(values)
+    return round(1000 * v[min(len(v) - 1, int(q * (len(v) - 1) + 0.5))], 3)
+
+
+def measure_atrest(root: Path, cfg: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    """Intake latency into a plain store and into a sealing one (same process, same disk, alternating)."""
+    from ledger.core.suites import GM, INTL
+    from ledger.hall.atrest import open_hall_keys
+
+    item = load_catalogue().item("HJ-MIGRATE")
+    small = [Upload(m.code, f"{m.code}.pdf", b"%PDF-1.4 " + m.code.encode() * 8) for m in item.materials]
+    scans = [Upload(m.code, f"{m.code}.pdf", b"%PDF-1.4 " + secrets.token_bytes(256 * 1024)) for m in item.materials]
+    out: dict[str, Any] = {"atrest_intakes": cfg.atrest_intakes}
+    for suite in (INTL, GM):
+        hall = HallIdentity(hall_id=1, district=DISTRICT, suite=suite)
+        books = {}
+        keys = []
+        for mode in ("plain", "sealed"):
+            d = root / f"atrest-{suite.name}-{mode}"
+            store = Store.init(d / "store", hall_id=1, suite=suite)
+            if mode == "sealed":
+                keys.append(
+                    open_hall_keys(store, kek_file=d / "kek.json", keys_dir=d / "datakeys", hall_id=1, suite=suite)
+                )
+            books[mode] = CaseBook(store, Outbox(store), hall=hall)
+        for label, uploads in (("", small), ("_1mib", scans)):
+            lat: dict[str, list[float]] = {"plain": [], "sealed": []}
+            for _ in range(max(1, cfg.atrest_intakes // 25)):
+                for mode in ("plain", "sealed"):
+                    for _ in range(25):
+                        t = time.perf_counter()
+                        books[mode].intake(
+                            item_code=item.code,
+                            home_district=DISTRICT,
+                            applicant={"name": "基准测试", "id_number": demo_id_number(), "phone": "13905951234"},
+                            materials=uploads,
+                            staff="bench",
+                        )
+                        lat[mode].append(time.perf_counter() - t)
+            tag = ("" if suite is INTL else "_gm") + label
+            for q, qn in ((0.5, "p50"), (0.95, "p95")):
+                plain, sealed = _pct(lat["plain"], q), _pct(lat["sealed"], q)
+                out[f"intake_plain{tag}_{qn}_ms"] = plain
+                out[f"intake_sealed{tag}_{qn}_ms"] = sealed
+                out[f"intake_encrypt_overhead{tag}_{qn}_ms"] = round(sealed - plain, 3)
+            p50 = (out[f"intake_plain{tag}_p50_ms"], out[f"intake_sealed{tag}_p50_ms"])
+            p95 = (out[f"intake_plain{tag}_p95_ms"], out[f"intake_sealed{tag}_p95_ms"])
+            log(f"  {suite.name}{label}: p50 {p50[0]} → {p50[1]} ms, p95 {p95[0]} → {p95[1]} ms")
+        for b in books.values():
+            b.store.close()
+        for k in keys:
+            k.close()
+    return out
+
+
 # ------------------------------------------------------------------------------------------ audit
 def measure_audit(env: _Env, cfg: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
     """The regulator's anomaly scan over a hall holding ``audit_cases`` anchored cases."""
@@ -636,13 +704,23 @@ def run_bench(
     """Run every measurement on one temporary chain; returns the figures."""
     root = Path(tempfile.mkdtemp(prefix="caseledger-bench-"))
     out: dict[str, Any] = {"block_time_s": cfg.block_time, "block_gas_limit": BLOCK_GAS_LIMIT}
-    want = parts or {"gas", "naive", "batched", "backlog", "verify", "intake", "audit", "inbox"}
+    want = parts or {"gas", "naive", "batched", "backlog", "verify", "intake", "audit", "inbox", "atrest"}
+    if want == {"atrest"}:  # no chain needed
+        try:
+            log(f"intake and reads with and without encryption at rest, {cfg.atrest_intakes} each ...")
+            out.update(measure_atrest(root, cfg, log))
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        return out
     env = _Env(root, cfg.block_time, cfg.chain)
     out["chain"] = cfg.chain
     if cfg.chain == "clique":
         want = (want & {"gas", "verify", "batched", "backlog", "heads"}) if parts else {"heads", "batched"}
     watch: _HeadWatch | None = None
     try:
+        if "atrest" in want:
+            log(f"intake and reads with and without encryption at rest, {cfg.atrest_intakes} each ...")
+            out.update(measure_atrest(root, cfg, log))
         if "heads" in want:
             log(f"every node's head for {cfg.heads_s:.0f}s, idle ...")
             out.update(measure_heads(env, cfg.heads_s))
