@@ -27,11 +27,16 @@ def bench(
         str, typer.Option("--chain", help="anvil (default) or clique: four geth Clique signer nodes (heads,batched).")
     ] = "anvil",
     heads: Annotated[float, typer.Option("--heads", help="Clique: seconds of idle head watching.")] = 30.0,
+    atrest_intakes: Annotated[
+        int, typer.Option("--atrest-intakes", min=25, help="atrest: intakes (and reads) per store and workload.")
+    ] = 400,
 ) -> None:
     """Measure throughput, latency and gas on a temporary local chain (started and removed)."""
     if chain not in ("anvil", "clique"):
         raise typer.BadParameter(f"--chain is anvil or clique, not {chain}")
-    cfg = BenchConfig(sustain_s=sustain, backlog_events=backlog, chain=chain, heads_s=heads)
+    cfg = BenchConfig(
+        sustain_s=sustain, backlog_events=backlog, chain=chain, heads_s=heads, atrest_intakes=atrest_intakes
+    )
     parts = {p.strip() for p in only.split(",") if p.strip()} or None
     figures = run_bench(cfg, log=(lambda m: None) if as_json else typer.echo, parts=parts)
     if as_json:

@@ -32,8 +32,9 @@ NONCE_BYTES = 12
 TAG_BYTES = 16
 
 
-class AeadError(ValueError):
-    """A ciphertext that does not open: another key, other associated data, or altered."""
+AeadError = InvalidTag
+"""A ciphertext that does not open: another key, other associated data, or altered (``cryptography``'s own
+exception; its callers in ``ledger.hall`` translate it into the error tree, :class:`ledger.errors.SecretError`)."""
 
 
 def cipher_of_suite(suite_name: str) -> CipherName:
@@ -72,12 +73,9 @@ class Aead:
     def decrypt(self, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
         if len(nonce) != NONCE_BYTES or len(ciphertext) < TAG_BYTES:
             raise AeadError("too short to be a ciphertext")
-        try:
-            if self.cipher == "aes-256-gcm":
-                return AESGCM(self.key).decrypt(nonce, ciphertext, aad)
-            body, tag = ciphertext[:-TAG_BYTES], ciphertext[-TAG_BYTES:]
-            dec = Cipher(algorithms.SM4(self.key), modes.GCM(nonce, tag)).decryptor()
-            dec.authenticate_additional_data(aad)
-            return dec.update(body) + dec.finalize()
-        except InvalidTag as exc:
-            raise AeadError(f"{self.name}: the ciphertext does not open (another key or context, or altered)") from exc
+        if self.cipher == "aes-256-gcm":
+            return AESGCM(self.key).decrypt(nonce, ciphertext, aad)
+        body, tag = ciphertext[:-TAG_BYTES], ciphertext[-TAG_BYTES:]
+        dec = Cipher(algorithms.SM4(self.key), modes.GCM(nonce, tag)).decryptor()
+        dec.authenticate_additional_data(aad)
+        return dec.update(body) + dec.finalize()

@@ -29,7 +29,9 @@ for ``heads_s`` and again while ``batched`` runs.
 * ``intake_plain_*`` / ``intake_sealed_*`` / ``intake_encrypt_overhead_*`` — one intake (validation, records,
   files, one synced LevelDB batch) into a store without and with encryption at rest, alternating in rounds so
   both see the same disk; for the ``intl`` (AES-256-GCM) and ``gm`` (SM4-GCM, ``_gm_``) ciphers, with the four
-  small files of the other workloads and with four 256 KiB scans (``_1mib``: 1 MiB of files per intake).
+  small files of the other workloads and with four 256 KiB scans (``_1mib``: 1 MiB of files per intake);
+  ``read_*`` the same for reading a case back (its view with the timeline, then every file), ``*_per_s`` one
+  thread's rate back to back.
 """
 
 from __future__ import annotations
@@ -441,19 +443,22 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def measure_atrest(root: Path, cfg: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
-    """Intake latency into a plain store and into a sealing one (same process, same disk, alternating)."""
+    """Intake and read latency with a plain store and with a sealing one (same process, same disk, alternating
+    rounds of 25), for both suites' ciphers, with small files and with 1 MiB of scans per case."""
     from ledger.core.suites import GM, INTL
     from ledger.hall.atrest import open_hall_keys
 
     item = load_catalogue().item("HJ-MIGRATE")
     small = [Upload(m.code, f"{m.code}.pdf", b"%PDF-1.4 " + m.code.encode() * 8) for m in item.materials]
     scans = [Upload(m.code, f"{m.code}.pdf", b"%PDF-1.4 " + secrets.token_bytes(256 * 1024)) for m in item.materials]
-    out: dict[str, Any] = {"atrest_intakes": cfg.atrest_intakes}
+    modes = ("plain", "sealed")
+    rounds = max(1, cfg.atrest_intakes // 25)
+    out: dict[str, Any] = {"atrest_intakes": rounds * 25}
     for suite in (INTL, GM):
         hall = HallIdentity(hall_id=1, district=DISTRICT, suite=suite)
-        books = {}
+        books: dict[str, CaseBook] = {}
         keys = []
-        for mode in ("plain", "sealed"):
+        for mode in modes:
             d = root / f"atrest-{suite.name}-{mode}"
             store = Store.init(d / "store", hall_id=1, suite=suite)
             if mode == "sealed":
@@ -461,33 +466,58 @@ def measure_atrest(root: Path, cfg: BenchConfig, log: Callable[[str], None]) -> 
                     open_hall_keys(store, kek_file=d / "kek.json", keys_dir=d / "datakeys", hall_id=1, suite=suite)
                 )
             books[mode] = CaseBook(store, Outbox(store), hall=hall)
-        for label, uploads in (("", small), ("_1mib", scans)):
-            lat: dict[str, list[float]] = {"plain": [], "sealed": []}
-            for _ in range(max(1, cfg.atrest_intakes // 25)):
-                for mode in ("plain", "sealed"):
-                    for _ in range(25):
-                        t = time.perf_counter()
-                        books[mode].intake(
-                            item_code=item.code,
-                            home_district=DISTRICT,
-                            applicant={"name": "基准测试", "id_number": demo_id_number(), "phone": "13905951234"},
-                            materials=uploads,
-                            staff="bench",
-                        )
-                        lat[mode].append(time.perf_counter() - t)
-            tag = ("" if suite is INTL else "_gm") + label
-            for q, qn in ((0.5, "p50"), (0.95, "p95")):
-                plain, sealed = _pct(lat["plain"], q), _pct(lat["sealed"], q)
-                out[f"intake_plain{tag}_{qn}_ms"] = plain
-                out[f"intake_sealed{tag}_{qn}_ms"] = sealed
-                out[f"intake_encrypt_overhead{tag}_{qn}_ms"] = round(sealed - plain, 3)
-            p50 = (out[f"intake_plain{tag}_p50_ms"], out[f"intake_sealed{tag}_p50_ms"])
-            p95 = (out[f"intake_plain{tag}_p95_ms"], out[f"intake_sealed{tag}_p95_ms"])
-            log(f"  {suite.name}{label}: p50 {p50[0]} → {p50[1]} ms, p95 {p95[0]} → {p95[1]} ms")
-        for b in books.values():
-            b.store.close()
-        for k in keys:
-            k.close()
+        try:
+            for label, uploads in (("", small), ("_1mib", scans)):
+                lat: dict[str, list[float]] = {m: [] for m in modes}
+                made: dict[str, list[str]] = {m: [] for m in modes}
+                for _ in range(rounds):
+                    for mode in modes:
+                        for _ in range(25):
+                            t = time.perf_counter()
+                            case = books[mode].intake(
+                                item_code=item.code,
+                                home_district=DISTRICT,
+                                applicant={"name": "基准测试", "id_number": demo_id_number(), "phone": "13905951234"},
+                                materials=uploads,
+                                staff="bench",
+                            )
+                            lat[mode].append(time.perf_counter() - t)
+                            made[mode].append(str(case["serial"]))
+                # a read as the case page and its downloads make it: the case with its timeline, then every file
+                files = {
+                    m: [[f["digest"] for r in books[m].records(sn) for f in r.get("files", [])] for sn in made[m]]
+                    for m in modes
+                }
+                rlat: dict[str, list[float]] = {m: [] for m in modes}
+                for i in range(0, len(made["plain"]), 25):
+                    for mode in modes:
+                        book = books[mode]
+                        for sn, digests in zip(made[mode][i : i + 25], files[mode][i : i + 25], strict=True):
+                            t = time.perf_counter()
+                            book.view(sn)
+                            for dg in digests:
+                                book.store.get_blob(dg, case=sn)
+                            rlat[mode].append(time.perf_counter() - t)
+                tag = ("" if suite is INTL else "_gm") + label
+                for what, series in (("intake", lat), ("read", rlat)):
+                    for q, qn in ((0.5, "p50"), (0.95, "p95")):
+                        plain, sealed = _pct(series["plain"], q), _pct(series["sealed"], q)
+                        out[f"{what}_plain{tag}_{qn}_ms"] = plain
+                        out[f"{what}_sealed{tag}_{qn}_ms"] = sealed
+                        out[f"{what}_encrypt_overhead{tag}_{qn}_ms"] = round(sealed - plain, 3)
+                    for mode in modes:  # one thread, back to back
+                        out[f"{what}_{mode}{tag}_per_s"] = round(len(series[mode]) / sum(series[mode]), 1)
+                    log(
+                        f"  {suite.name}{label} {what}: p50 {out[f'{what}_plain{tag}_p50_ms']} → "
+                        f"{out[f'{what}_sealed{tag}_p50_ms']} ms, p95 {out[f'{what}_plain{tag}_p95_ms']} → "
+                        f"{out[f'{what}_sealed{tag}_p95_ms']} ms, {out[f'{what}_plain{tag}_per_s']} → "
+                        f"{out[f'{what}_sealed{tag}_per_s']} /s"
+                    )
+        finally:
+            for b in books.values():
+                b.store.close()
+            for k in keys:
+                k.close()
     return out
 
 

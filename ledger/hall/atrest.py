@@ -179,9 +179,7 @@ class AtRest:
             extra.append((case_data_key(serial), dump_json({"id": kid, "at": time.time()})))
         aead = self.keys.aead(kid)
         if aead is None:
-            raise DataErasedError(
-                f"the personal data of case {serial} was erased after its retention period; nothing of it is written"
-            )
+            raise DataErasedError("personal_data_erased", serial=serial, detail="nothing of it is written")
         return kid, aead, extra
 
     def committed(self, pending: dict[str, str]) -> None:
@@ -300,16 +298,17 @@ class AtRest:
     def blob_key(self, case: str, digest: str) -> bytes:
         kid = self.case_kid(case)
         if kid is None:
-            raise NotFoundError(f"no file with digest {digest} in case {case} at this hall")
+            raise NotFoundError("file_not_found", digest=digest)
         aead = self.keys.aead(kid)
         if aead is None:
-            raise DataErasedError(f"the files of case {case} were erased after its retention period")
+            raise DataErasedError("personal_data_erased", serial=case)
         return case_blob_key(case, self._address(kid, aead, digest))
 
     def open_blob(self, key: bytes, raw: bytes) -> bytes:
         plain = self._open(b"file", key, raw)
         if plain is None:
-            raise DataErasedError("this file was erased after the case's retention period")
+            serial = key[len(BLOB_PREFIX) :].split(b"/", 1)[0].decode()
+            raise DataErasedError("personal_data_erased", serial=serial)
         return plain
 
     # ------------------------------------------------------------------ erasure (crypto-shredding)
