@@ -31,7 +31,8 @@ for ``heads_s`` and again while ``batched`` runs.
   both see the same disk; for the ``intl`` (AES-256-GCM) and ``gm`` (SM4-GCM, ``_gm_``) ciphers, with the four
   small files of the other workloads and with four 256 KiB scans (``_1mib``: 1 MiB of files per intake);
   ``read_*`` the same for reading a case back (its view with the timeline, then every file), ``*_per_s`` one
-  thread's rate back to back.
+  thread's rate back to back, ``*_cpu_ms`` the mean CPU time of the thread per operation (less sensitive to
+  other load on the machine than the latencies).
 """
 
 from __future__ import annotations
@@ -469,11 +470,12 @@ def measure_atrest(root: Path, cfg: BenchConfig, log: Callable[[str], None]) -> 
         try:
             for label, uploads in (("", small), ("_1mib", scans)):
                 lat: dict[str, list[float]] = {m: [] for m in modes}
+                cpu: dict[str, list[float]] = {m: [] for m in modes}
                 made: dict[str, list[str]] = {m: [] for m in modes}
                 for _ in range(rounds):
                     for mode in modes:
                         for _ in range(25):
-                            t = time.perf_counter()
+                            t, c = time.perf_counter(), time.thread_time()
                             case = books[mode].intake(
                                 item_code=item.code,
                                 home_district=DISTRICT,
@@ -482,6 +484,7 @@ def measure_atrest(root: Path, cfg: BenchConfig, log: Callable[[str], None]) -> 
                                 staff="bench",
                             )
                             lat[mode].append(time.perf_counter() - t)
+                            cpu[mode].append(time.thread_time() - c)
                             made[mode].append(str(case["serial"]))
                 # a read as the case page and its downloads make it: the case with its timeline, then every file
                 files = {
@@ -489,29 +492,36 @@ def measure_atrest(root: Path, cfg: BenchConfig, log: Callable[[str], None]) -> 
                     for m in modes
                 }
                 rlat: dict[str, list[float]] = {m: [] for m in modes}
+                rcpu: dict[str, list[float]] = {m: [] for m in modes}
                 for i in range(0, len(made["plain"]), 25):
                     for mode in modes:
                         book = books[mode]
                         for sn, digests in zip(made[mode][i : i + 25], files[mode][i : i + 25], strict=True):
-                            t = time.perf_counter()
+                            t, c = time.perf_counter(), time.thread_time()
                             book.view(sn)
                             for dg in digests:
                                 book.store.get_blob(dg, case=sn)
                             rlat[mode].append(time.perf_counter() - t)
+                            rcpu[mode].append(time.thread_time() - c)
                 tag = ("" if suite is INTL else "_gm") + label
-                for what, series in (("intake", lat), ("read", rlat)):
+                for what, series, cpus in (("intake", lat, cpu), ("read", rlat, rcpu)):
                     for q, qn in ((0.5, "p50"), (0.95, "p95")):
                         plain, sealed = _pct(series["plain"], q), _pct(series["sealed"], q)
                         out[f"{what}_plain{tag}_{qn}_ms"] = plain
                         out[f"{what}_sealed{tag}_{qn}_ms"] = sealed
                         out[f"{what}_encrypt_overhead{tag}_{qn}_ms"] = round(sealed - plain, 3)
-                    for mode in modes:  # one thread, back to back
+                    for mode in modes:  # one thread, back to back; CPU time of the thread (not waiting for the disk)
                         out[f"{what}_{mode}{tag}_per_s"] = round(len(series[mode]) / sum(series[mode]), 1)
+                        out[f"{what}_{mode}{tag}_cpu_ms"] = round(1000 * statistics.fmean(cpus[mode]), 3)
+                    out[f"{what}_encrypt_overhead{tag}_cpu_ms"] = round(
+                        out[f"{what}_sealed{tag}_cpu_ms"] - out[f"{what}_plain{tag}_cpu_ms"], 3
+                    )
                     log(
                         f"  {suite.name}{label} {what}: p50 {out[f'{what}_plain{tag}_p50_ms']} → "
                         f"{out[f'{what}_sealed{tag}_p50_ms']} ms, p95 {out[f'{what}_plain{tag}_p95_ms']} → "
                         f"{out[f'{what}_sealed{tag}_p95_ms']} ms, {out[f'{what}_plain{tag}_per_s']} → "
-                        f"{out[f'{what}_sealed{tag}_per_s']} /s"
+                        f"{out[f'{what}_sealed{tag}_per_s']} /s, CPU {out[f'{what}_plain{tag}_cpu_ms']} → "
+                        f"{out[f'{what}_sealed{tag}_cpu_ms']} ms"
                     )
         finally:
             for b in books.values():

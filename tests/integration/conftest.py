@@ -23,6 +23,7 @@ from ledger.hall.store import Store
 from node_api.core.config import Settings
 from node_api.core.node import HallNode
 from node_api.main import create_app
+from tests.conftest import TEST_SUITE
 
 FAST_NODE_ENV = {
     "CASELEDGER_POLL_INTERVAL": "0.3",
@@ -42,6 +43,7 @@ def hallnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
         hall_ports=[free_port() for _ in range(3)],
         block_time=1.0,
         node_env=FAST_NODE_ENV,
+        suite=TEST_SUITE,
     )
     try:
         net.up(timeout=60)
@@ -126,7 +128,7 @@ def inproc_hall_of(dev_chain: DevChain, root: Path, suite: Suite = INTL) -> Iter
 @pytest.fixture(scope="module")
 def inproc_hall(dev_chain: DevChain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcHall]:
     """Hall 1 (district 350502) running in-process on a fresh deployment; hall 2 (350503) registered only."""
-    with inproc_hall_of(dev_chain, Path(tmp_path_factory.mktemp("inproc"))) as hall:
+    with inproc_hall_of(dev_chain, Path(tmp_path_factory.mktemp("inproc")), TEST_SUITE) as hall:
         yield hall
 
 
