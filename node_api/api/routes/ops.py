@@ -64,8 +64,8 @@ async def key_admin_caller(
     """Who manages the key-encryption key: the local operator (admin token) or a security administrator."""
     if check_admin_token(node.admin_token, request.headers.get(ADMIN_TOKEN_HEADER)):
         return "operator:admin-token"
-    session = await get_session(request, node, bearer, cookie)
-    staff = await require_roles("security_admin")(await get_staff(node, session))
+    session = await run_in_threadpool(get_session, request, node, bearer, cookie)
+    staff = await require_roles("security_admin")(get_staff(node, session))
     return staff.actor
 
 
