@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from ledger.hall.accounts import AccountBook
 from ledger.hall.datakeys import DataKeys
-from ledger.hall.kek import KeyEncryptionKey
+from ledger.hall.kek import KekProvider
 from ledger.hall.worker import BackgroundWorker
 
 __all__ = ["KekRotation", "KekStatus", "rotate_offline"]
@@ -54,10 +54,8 @@ class KekRotation(BackgroundWorker):
         self.last_error: str | None = None
 
     @property
-    def kek(self) -> KeyEncryptionKey:
-        kek = self.keys.kek
-        assert isinstance(kek, KeyEncryptionKey)
-        return kek
+    def kek(self) -> KekProvider:
+        return self.keys.kek
 
     def rotate(self) -> str:
         """A new current KEK key (in the deployment's cipher); re-wrapping starts at once. Returns its id."""
