@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -41,32 +42,32 @@ def metrics(request: Request, node: NodeDep) -> PlainTextResponse:
     return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-async def backup_caller(
-    request: Request,
-    node: NodeDep,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    cookie: Annotated[str | None, Depends(_cookie)],
-) -> str:
-    """Who asks for the backup: the local operator (admin token) or a signed-in system administrator."""
-    if check_admin_token(node.admin_token, request.headers.get(ADMIN_TOKEN_HEADER)):
-        return "operator:admin-token"
-    session = await run_in_threadpool(get_session, request, node, bearer, cookie)
-    staff = await require_roles("sys_admin")(get_staff(node, session))
-    return staff.actor
+def _operator_or(role: str, who: str) -> Callable[..., Awaitable[str]]:
+    """A dependency naming the caller: the local operator (the node's admin token) or a signed-in ``role``."""
+
+    async def caller(
+        request: Request,
+        node: NodeDep,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        cookie: Annotated[str | None, Depends(_cookie)],
+    ) -> str:
+        if check_admin_token(node.admin_token, request.headers.get(ADMIN_TOKEN_HEADER)):
+            return "operator:admin-token"
+        session = await run_in_threadpool(get_session, request, node, bearer, cookie)
+        staff = await require_roles(role)(get_staff(node, session))
+        return staff.actor
+
+    caller.__doc__ = who
+    return caller
 
 
-async def key_admin_caller(
-    request: Request,
-    node: NodeDep,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    cookie: Annotated[str | None, Depends(_cookie)],
-) -> str:
-    """Who manages the key-encryption key: the local operator (admin token) or a security administrator."""
-    if check_admin_token(node.admin_token, request.headers.get(ADMIN_TOKEN_HEADER)):
-        return "operator:admin-token"
-    session = await run_in_threadpool(get_session, request, node, bearer, cookie)
-    staff = await require_roles("security_admin")(get_staff(node, session))
-    return staff.actor
+backup_caller = _operator_or(
+    "sys_admin", "Who asks for the backup: the local operator (admin token) or a signed-in system administrator."
+)
+key_admin_caller = _operator_or(
+    "security_admin",
+    "Who manages the key-encryption key: the local operator (admin token) or a security administrator.",
+)
 
 
 @router.get("/admin/kek", operation_id="kek_status", response_model=KekStatus)
