@@ -418,6 +418,10 @@ MESSAGES: dict[str, Message] = {
         "部署信息写的链编号是 {given}，所连链节点为 {served}。",
         "The deployment names chain {given}, the endpoint serves chain {served}.",
     ),
+    "trusted_ledger_mismatch": M(
+        "大厅提供的证明指向存证合约 {found}，不是受信任的存证合约 {given}。",
+        "The hall's proof names the ledger {found}, not the trusted ledger {given}.",
+    ),
     "trusted_registry_without_ledger": M(
         "只给了登记合约地址：请同时给出受信任的存证合约地址（--ledger）。",
         "A trusted registry needs the trusted ledger address too (--ledger).",
