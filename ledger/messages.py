@@ -625,6 +625,13 @@ MESSAGES: dict[str, Message] = {
         "您在办件 {serial} 上已有一项未结争议，请先处理该争议。",
         "You already have an open dispute on case {serial}: resolve it first.",
     ),
+    "dispute_raised_by": M(
+        "请选择争议由谁提出：申请人、大厅或部门。", "Say who raised the dispute: the applicant, a hall or a department."
+    ),
+    "dispute_other_hall": M(
+        "该争议由另一个大厅（编号 {hall}）提起，只能由该大厅处理；本厅可查看其处理结果。",
+        "This dispute was opened by hall {hall}: only that hall can resolve it; its resolution will show here.",
+    ),
     "dispute_open_limit": M(
         "本厅在办件 {serial} 上已有 {max} 项未结争议，请先处理其中一项。",
         "This hall already has {max} open disputes on case {serial}: resolve one first.",

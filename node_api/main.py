@@ -21,6 +21,7 @@ from node_api.api.routes import access, admin, audit, auth, cases, catalogue, di
 from node_api.core.config import Settings
 from node_api.core.node import HallNode
 from node_api.core.ops import LatencyMiddleware, make_registry
+from node_api.pages import disputes as dispute_pages
 from node_api.pages import documents
 from node_api.pages import routes as pages
 
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, *, node: HallNode | None = None
         app.include_router(r)
     app.include_router(disputes.router)
     app.include_router(audit.router)
+    app.include_router(dispute_pages.router)  # 核验与争议处理 of a case, the printed dispute record
     app.include_router(documents.router)  # printed documents (before the pages: /ui/cases/{serial}/print/…)
     app.include_router(documents.lookup_router)  # the applicant's public look-up
     app.include_router(pages.router)  # staff pages (templates/, static/): sign-in, intake, cases, verify, audit, health

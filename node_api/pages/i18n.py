@@ -493,6 +493,95 @@ TEXT.update(
 )
 
 
+# issue 19: the dispute officer's pages (核验与争议处理), the printed dispute record
+TEXT.update(
+    {
+        "dsp_title": ("核验与争议处理", "Verification and disputes"),
+        "dsp_list": ("本办件的争议", "Disputes of this case"),
+        "dsp_none": ("本办件没有争议。", "This case has no dispute."),
+        "dsp_st_open": ("未结", "Open"),
+        "dsp_st_resolved": ("已处理", "Resolved"),
+        "dsp_raised_by": ("提出方", "Raised by"),
+        "dsp_raised_by_applicant": ("申请人提出", "Raised by the applicant"),
+        "dsp_raised_by_hall": ("大厅提出", "Raised by a hall"),
+        "dsp_raised_by_department": ("部门提出", "Raised by a department"),
+        "dsp_reason": ("争议事由", "What is disputed"),
+        "dsp_opened": ("提起", "Opened"),
+        "dsp_resolved": ("处理", "Resolved"),
+        "dsp_conclusion": ("处理结论", "Conclusion"),
+        "dsp_rests_on": ("所依据的核验结果", "Verification it rests on"),
+        "dsp_verdict_match": ("一致：与链上记录相符", "Match: agrees with the chain"),
+        "dsp_verdict_mismatch": ("不一致：与链上记录不符", "Mismatch: does not agree with the chain"),
+        "dsp_verdict_incomplete": (
+            "不完整：部分记录尚未上链或缺失",
+            "Incomplete: some records missing or not on chain yet",
+        ),
+        "dsp_print": ("打印争议处理记录", "Print the dispute record"),
+        "dsp_print_go": ("打印", "Print"),
+        "dsp_other_hall": (
+            "该争议由{hall}提起，只能由该大厅处理；处理结果上链后会显示在这里。",
+            "Opened by {hall}: only that hall can resolve it; its resolution will show here once on chain.",
+        ),
+        "dsp_wait_anchor": (
+            "争议记录正在上链，上链后即可处理（通常几秒钟）。",
+            "The dispute is going on chain; it can be resolved once it is there (usually seconds).",
+        ),
+        "dsp_verify": ("核验本办件", "Verify this case"),
+        "dsp_verify_intro": (
+            "按办件编号核验：本厅保存的该办件全部记录（含从其他大厅接收并已核验的记录）逐项与链上记录重新计算比对，无需下载或上传文件。"
+            "申请人提供的证据包或文件也可以上传核验。",
+            "Verify by serial: every record this hall holds of the case (including those received from other halls) "
+            "is recomputed against the chain; nothing to download or upload. An evidence bundle or a document from "
+            "the applicant can still be uploaded.",
+        ),
+        "dsp_verify_go": ("按办件编号核验", "Verify by serial"),
+        "dsp_upload": ("上传申请人提供的证据包或文件", "Upload a bundle or document from the applicant"),
+        "dsp_reports": ("核验报告", "Verification reports"),
+        "dsp_no_reports": ("还没有核验报告，请先核验。", "No verification report yet: verify the case first."),
+        "dsp_checked_at": ("核验时间", "Checked at"),
+        "dsp_checked_what": ("核验对象", "What was checked"),
+        "dsp_checked_by": ("核验人", "Checked by"),
+        "dsp_digest": ("报告摘要", "Report digest"),
+        "dsp_src_hall": ("本厅记录（按办件编号）", "This hall's records (by serial)"),
+        "dsp_resolve": ("处理争议", "Resolve the dispute"),
+        "dsp_pick_report": ("选择所依据的核验报告", "Pick the report it rests on"),
+        "dsp_verify_first": ("请先核验本办件，再处理争议。", "Verify the case first."),
+        "dsp_resolve_go": ("提交处理结论", "Resolve"),
+        "dsp_open": ("提起争议", "Open a dispute"),
+        "dsp_open_go": ("提起争议", "Open the dispute"),
+        "dsp_err_raised_by": ("请选择提出方", "Choose who raised it"),
+        "dsp_err_pick": ("请选择一份核验报告", "Pick a report"),
+        "dsp_opened_ok": ("争议已提起，正在上链。", "Dispute opened; going on chain."),
+        "dsp_checked_ok": ("核验完成，报告已保存。", "Checked; the report is stored."),
+        "dsp_resolved_ok": ("处理结论已提交，正在上链。", "Resolved; going on chain."),
+        "dsp_case_section": ("争议", "Disputes"),
+        "dsp_go": ("核验与争议处理", "Verification and disputes"),
+        # the printed dispute record
+        "dsp_doc": ("争议处理记录", "Dispute record"),
+        "dsp_plain_open": (
+            "本争议尚未处理完毕。以下为争议提起的情况。",
+            "This dispute is not resolved yet. What follows is how it was opened.",
+        ),
+        "dsp_plain_resolved": (
+            "本争议已于{when}处理。处理所依据的区块链核验结果为：{verdict}。",
+            "This dispute was resolved on {when}. The blockchain verification it rests on found: {verdict}.",
+        ),
+        "dsp_on_chain": ("链上记录", "On chain"),
+        "dsp_event_n": ("本办件第 {n} 号链上事件", "event {n} of the case on chain"),
+        "dsp_anchored_at": ("上链时间 {when}", "anchored {when}"),
+        "dsp_digest_note": (
+            "报告摘要是核验报告内容的 SHA-256 值，已写入链上的处理记录；任何人可凭此摘要核对报告未被改动。",
+            "The report digest is the SHA-256 of the verification report; it is committed on chain in the "
+            "resolution, so anyone can check that the report was not changed.",
+        ),
+        "dsp_qr_note": ("扫码重新核验", "Scan to verify again"),
+        "dsp_sign_officer": ("核验人员签字", "Dispute officer"),
+        "dsp_sign_party": ("当事人签字", "Party"),
+        "dsp_seal": ("（核验专用章）", "(verification seal)"),
+    }
+)
+
+
 def t(key: str, lang: Lang) -> str:
     """The text for ``key`` in ``lang`` (the key itself when unknown, so a gap is visible, not fatal)."""
     zh, en = TEXT.get(key, (key, key))

@@ -1,0 +1,149 @@
+"""Issue 19 in a real Chromium at 1366×768 against real hall processes on a real chain: a dispute opened from
+the case page at the accepting hall, the case verified by serial at this hall against the chain (and a
+tampered copy of a document uploaded from the applicant), the report picked from the stored ones, the
+dispute resolved with a conclusion and printed — and the same dispute and its resolution seen at the home
+hall, which received and verified them like any other event. Screenshots in artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger.dev.demo import HallClient, demo_id_number, wait_for
+from ledger.dev.localnet import LocalNet
+from tests.e2e.conftest import screenshot, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
+
+MATS = ["application_form", "id_card", "household_register", "housing_proof"]
+
+
+def _reload_until(page: Any, selector: str, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if page.locator(selector).count():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{selector} did not appear on {page.url} within {timeout} s")
+        time.sleep(1.0)
+        page.reload()
+
+
+@pytest.fixture(scope="module")
+def disputed(net: LocalNet, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A case taken in at hall A for hall B's district (through A's API), held by both halls."""
+    a, b = net.halls[0], net.halls[1]
+    files = Path(tmp_path_factory.mktemp("dispute-scans"))
+    clerk = HallClient.demo(a["dir"], a["url"], "clerk")
+    form = {"item_code": "HJ-MIGRATE", "home_district": str(b["district"]), "applicant_name": "林小梅",
+            "applicant_id_number": demo_id_number("35058219851120004"), "applicant_phone": "13805950000"}  # fmt: skip
+    parts = []
+    for m in MATS:
+        data = f"%PDF-1.4 scan of {m}".encode()
+        (files / f"{m}.pdf").write_bytes(data)
+        parts.append((f"materials.{m}", (f"{m}.pdf", data)))
+    serial = str(clerk.intake(form, parts)["serial"])
+    officer = HallClient.demo(b["dir"], b["url"], "regulator")
+    wait_for(
+        "B holds the anchored package",
+        lambda: (v := officer.case(serial)) and sum(e["anchor"]["state"] == "anchored" for e in v["timeline"]) >= 2,
+        timeout=90,
+    )
+    return {"serial": serial, "a": a, "b": b, "files": files}
+
+
+def test_dispute_open_verify_by_serial_resolve_print_seen_at_both_halls(browser: Any, disputed: dict[str, Any]) -> None:
+    a, b, serial, files = disputed["a"], disputed["b"], disputed["serial"], disputed["files"]
+    page = sign_in(browser, a, "dispute")
+    page.goto(f"{a['url']}/ui/cases/{serial}")
+    _reload_until(page, "#timeline li.event[data-stage='MATERIALS'].anchor-anchored")
+    assert "本办件没有争议" in page.inner_text("#case-disputes")
+    page.click("#to-disputes")
+    page.wait_for_url(f"**/ui/cases/{serial}/disputes")
+
+    # open: who raised it is asked, at its field, in Chinese; the reason too
+    page.click("#do-open")
+    assert "请选择提出方" in page.inner_text("#raised_by-error")
+    page.check("#raised-applicant")
+    page.click("#do-open")
+    assert page.inner_text("#reason-error") == "必填"
+    page.fill("#reason", "申请人称提交的户口簿复印件被替换")
+    page.click("#do-open")
+    page.wait_for_selector("article.dispute[data-status='open']")
+    assert "申请人提出" in page.inner_text("#disputes")
+    screenshot(page, "40-dispute-opened")
+    _reload_until(page, "article.dispute[data-status='open'][data-index]:not([data-index=''])")
+    index = int(page.get_attribute("article.dispute[data-status='open']", "data-index") or "-1")
+
+    # verify by serial: nothing downloaded, nothing uploaded; the report is stored and listed
+    page.click("#verify-by-serial")
+    page.wait_for_selector("#report-table tbody tr.v-match")
+    assert "本厅记录（按办件编号）" in page.inner_text("#report-table")
+    # a document from the applicant: the tampered copy does not match
+    tampered = files / "household_register-copy.pdf"
+    tampered.write_bytes((files / "household_register.pdf").read_bytes().replace(b"scan", b"scam"))
+    page.click("#upload-box summary")
+    page.check("#upload-form input[value=document]")
+    page.set_input_files("#up-file", str(tampered))
+    page.click("#do-upload")
+    page.wait_for_selector("#report-table tbody tr.v-mismatch")
+    assert page.locator("#report-table tbody tr").count() == 2
+    screenshot(page, "41-dispute-reports")
+
+    # resolve: a report must be picked and a conclusion given, each said at its field
+    form = page.locator(f"form.resolve-form[data-index='{index}']")
+    form.locator("button").click()
+    assert "请选择一份核验报告" in page.inner_text(f"#report_sha256-{index}-error")
+    sha = page.get_attribute("#report-table tbody tr.v-match", "data-sha") or ""
+    form.locator(f"input[value='{sha}']").check()
+    form.locator("button").click()
+    assert page.inner_text(f"#conclusion-{index}-error") == "必填"
+    page.fill(f"#conclusion-{index}", "经按办件编号核验，本厅所存材料与链上记录一致，户口簿复印件未被替换。")
+    form.locator("button").click()
+    page.wait_for_selector("article.dispute[data-status='resolved']")
+    _reload_until(page, "article.dispute[data-status='resolved'] dd:has-text('已上链')")
+    assert "户口簿复印件未被替换" in page.inner_text("article.dispute[data-status='resolved'] .dsp-conclusion")
+    assert page.locator("form.resolve-form").count() == 0
+    screenshot(page, "42-dispute-resolved")
+
+    # print: the dispute record, with the report's digest and a QR code to verify again
+    with page.context.expect_page() as popup:
+        page.click(f"#print-dispute-{index}")
+    doc = popup.value
+    doc.wait_for_load_state()
+    assert doc.inner_text("#doc-digest").strip() == sha
+    assert "户口簿复印件未被替换" in doc.inner_text("#doc-conclusion")
+    assert "申请人" in doc.inner_text("#doc-raised-by")
+    assert "(北京时间)" in doc.inner_text("#document")
+    assert doc.locator("#dispute-qr svg").count() == 1
+    screenshot(doc, "43-dispute-record-printed")
+    doc.emulate_media(media="print")
+    assert doc.locator("#print-doc").is_hidden()
+    # the printed verification report it rests on
+    page.goto(f"{a['url']}/cases/{serial}/verifications/{sha}/report.html")
+    assert "区块链核验报告" in page.content()
+    screenshot(page, "44-verification-report-printed")
+    assert page.js_errors == []
+    page.context.close()
+
+    # the home hall sees the dispute and its resolution (received, verified against the chain), and cannot
+    # close another hall's dispute: no form to do so
+    other = sign_in(browser, b, "dispute")
+    other.goto(f"{b['url']}/ui/cases/{serial}/disputes")
+    _reload_until(other, "article.dispute[data-status='resolved']", timeout=120)
+    text = other.inner_text("#disputes")
+    assert "户口簿复印件未被替换" in text and "来自其他大厅（已核验）" in text
+    assert other.locator("form.resolve-form").count() == 0
+    screenshot(other, "45-dispute-seen-at-home-hall")
+    other.goto(f"{b['url']}/ui/cases/{serial}")
+    assert "已处理" in other.inner_text("#case-disputes")
+    timeline = other.locator("#timeline li.event").evaluate_all("els => els.map(e => e.dataset.stage)")
+    assert timeline[-2:] == ["DISPUTE_OPENED", "DISPUTE_RESOLVED"]
+    assert "处理结论: 经按办件编号核验" in other.inner_text("#timeline li.event[data-stage='DISPUTE_RESOLVED']")
+    assert "时间: —" not in other.inner_text("#timeline")
+    assert other.js_errors == []
+    other.context.close()
