@@ -101,6 +101,9 @@ class DocumentReport(BaseModel):
     block: int | None = None
     time: int | None = None
     tx: str | None = None
+    superseded_by: int | None = None
+    """the on-chain index of a later supplement (补正) that replaced this kind of material, if any"""
+    superseded_time: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -360,9 +363,18 @@ def check_case(book: CaseBook, client: ChainClient, serial: str, *, staff: str) 
     return _store_check(book, serial, "bundle", report, report.verdict, staff, source="hall")
 
 
-def document_report(serial: str, data: bytes, file_name: str, facts: ChainFacts, proof: Any | None) -> DocumentReport:
+def document_report(
+    serial: str,
+    data: bytes,
+    file_name: str,
+    facts: ChainFacts,
+    proof: Any | None,
+    *,
+    superseded_by: int | None = None,
+) -> DocumentReport:
     """Pure: the outcome of checking ``data`` with ``proof`` (a :class:`ledger.hall.evidence.DocumentProof`
-    or ``None`` when the hall holds no file with that digest) against ``facts``."""
+    or ``None`` when the hall holds no file with that digest) against ``facts``. ``superseded_by``: the event
+    index of a later supplement that replaced this kind of material (the report says so beside its verdict)."""
     suite = suite_named(facts.suite)
     base: dict[str, Any] = {
         "serial": serial,
@@ -391,12 +403,30 @@ def document_report(serial: str, data: bytes, file_name: str, facts: ChainFacts,
         "time": event.time,
         "tx": event.tx,
     }
+    later = next((e for e in facts.events if superseded_by is not None and e.index == superseded_by), None)
+    if later is not None:
+        coords |= {"superseded_by": later.index, "superseded_time": later.time}
     try:
         verify_document(data, proof.proof, proof.record, event, suite)
     except VerificationError as exc:
         code = "material_content_mismatch" if exc.where == proof.proof.file.name else "material_mismatch"
         reasons.append(Reason(code=code, detail=str(exc)))
     return DocumentReport(**base, **coords, status="mismatch" if reasons else "match", reasons=reasons)
+
+
+def _superseded(book: CaseBook, serial: str, proof: Any | None) -> int | None:
+    """The event index of the first anchored supplement (补正) after ``proof``'s record carrying the same kind
+    of material, or ``None``."""
+    if proof is None:
+        return None
+    kind = proof.proof.file.kind
+    for r in book.records(serial):
+        index = (r.get("anchor") or {}).get("index")
+        if r["stage"] != Stage.MATERIALS.name or index is None or int(index) <= proof.event_index:
+            continue
+        if r["fields"].get("supplement") and any(f.get("kind") == kind for f in r.get("files", [])):
+            return int(index)
+    return None
 
 
 def check_document(
@@ -414,5 +444,5 @@ def check_document(
     except NotFoundError:
         proof = None
     facts = fetch_chain_facts(client, int(header["accepting_hall"]), serial)
-    report = document_report(serial, data, file_name, facts, proof)
+    report = document_report(serial, data, file_name, facts, proof, superseded_by=_superseded(book, serial, proof))
     return _store_check(book, serial, "document", report, report.status, staff)

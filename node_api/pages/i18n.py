@@ -578,6 +578,10 @@ TEXT.update(
         "dsp_sign_officer": ("核验人员签字", "Dispute officer"),
         "dsp_sign_party": ("当事人签字", "Party"),
         "dsp_seal": ("（核验专用章）", "(verification seal)"),
+        "superseded_note": (
+            "注意：该文件后来已被补正材料替换（第 {index} 项），现行有效的是补正后的材料。",
+            "Note: a supplement (item {index}) replaced this file since; the supplement is the one in force.",
+        ),
     }
 )
 

@@ -170,7 +170,9 @@ def printable(
     if lang not in ("zh", "en"):
         raise InputError("lang", "unknown_lang")
     c = get_check(node.book, serial, sha256)
-    return HTMLResponse(render_check_html(c, lang=lang, hall_name=node.hall.name, self_url=request.url.path))
+    again = str(request.base_url).rstrip("/") + f"/ui/cases/{serial}/disputes#verify-case"
+    html = render_check_html(c, lang=lang, hall_name=node.hall.name, self_url=request.url.path, verify_url=again)
+    return HTMLResponse(html)
 
 
 @router.get("/{serial}/proof", operation_id="get_document_proof", response_model=DocumentProof)
