@@ -140,6 +140,7 @@ MESSAGES: dict[str, Message] = {
         "No contract deployment is loaded on this node; call the system administrator.",
     ),
     "date_range_reversed": M("结束日期早于开始日期。", "The end of the date range is before its start."),
+    "date_invalid": M("日期格式不对，请按 2026-12-02 的格式填写。", "Not a date: write it as 2026-12-02."),
     # ---------------------------------------------------------------- sign-in, sessions, roles
     "session_required": M("请先登录。", "Sign in first."),
     "session_unknown": M("登录已失效，请重新登录。", "Not signed in (unknown or ended session); sign in again."),

@@ -586,6 +586,55 @@ TEXT.update(
 )
 
 
+# issue 19: the city-wide regulator view (全市监管), from the chain alone
+TEXT.update(
+    {
+        "nav_city": ("全市监管", "City-wide"),
+        "home_city": (
+            "全市所有大厅的办件统计与时限合规，直接由区块链计算，不依赖任何大厅数据库",
+            "Every hall's cases and time limits, computed from the chain alone, no hall's database",
+        ),
+        "cw_title": ("全市监管", "City-wide oversight"),
+        "cw_source": (
+            "数据来源：区块链（{halls} 个大厅，截至第 {block} 号区块，计算用时 {secs} 秒），不读取任何大厅的数据库。",
+            "Source: the chain ({halls} halls, up to block {block}, computed in {secs} s); no hall's database is read.",
+        ),
+        "cw_since": ("受理登记日期起", "Taken in from"),
+        "cw_until": ("受理登记日期止", "Taken in until"),
+        "cw_all": ("全部", "All"),
+        "cw_apply": ("筛选", "Filter"),
+        "cw_clear": ("清除筛选", "Clear"),
+        "cw_approx": (
+            "说明：链上只记录各环节的时间，不记录补正暂停（补正的步骤写在大厅记录中），因此有过程环节的办件"
+            "（{n} 件，到期日标 *）按不暂停估算，实际到期日可能更晚；不予受理在链上与受理不可区分，按办结计；"
+            "日期按上链区块时间（北京时间）计。查看单个办件时以大厅记录为准。",
+            "Note: the chain records when each stage happened, not supplement pauses (the step is in the hall's "
+            "record), so the {n} cases with process events (due date marked *) are estimated without pauses and "
+            "may be due later; a refusal to accept looks like an acceptance on chain and counts as completed; "
+            "dates are block times (Beijing time). A case's own page, from the hall's records, is authoritative.",
+        ),
+        "cw_csv": ("导出 CSV（Excel）", "Export CSV (Excel)"),
+        "cw_xlsx": ("导出 Excel（.xlsx）", "Export Excel (.xlsx)"),
+        "cw_by_hall_table": ("各大厅受理办件", "Cases by accepting hall"),
+        "cw_district_of_hall": ("所在区县", "District"),
+        "cw_cases": ("办件数", "Cases"),
+        "cw_late": ("超期", "Late"),
+        "cw_total": ("合计", "Total"),
+        "cw_durations": (
+            "平均用时：受理登记→受理 {a} 小时，受理→办结 {r} 小时，办结→送达 {d} 小时",
+            "Average time: intake → acceptance {a} h, acceptance → result {r} h, result → delivery {d} h",
+        ),
+        "cw_disputes_open": ("未结争议 {n} 项", "{n} open disputes"),
+        "cw_chart_hall": ("按受理大厅", "By accepting hall"),
+        "cw_chart_stage": ("按办理环节", "By stage reached"),
+        # the untranslated compliance labels of the hall dashboard
+        "cp_awaiting_acceptance": ("待受理（未开始计时）", "Awaiting acceptance"),
+        "cp_no_limit": ("无承诺时限", "No time limit"),
+        "cp_invalid": ("无法计算", "Cannot be computed"),
+    }
+)
+
+
 def t(key: str, lang: Lang) -> str:
     """The text for ``key`` in ``lang`` (the key itself when unknown, so a gap is visible, not fatal)."""
     zh, en = TEXT.get(key, (key, key))

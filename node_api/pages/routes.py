@@ -68,6 +68,7 @@ NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("nav_cases", "/ui/cases", READERS),
     ("nav_verify", "/ui/verify", ("dispute_officer",)),
     ("nav_audit", "/ui/audit", ("regulator",)),
+    ("nav_city", "/ui/audit/city", ("regulator",)),
     ("nav_health", "/ui/health", ("sys_admin",)),
 ]
 

@@ -33,14 +33,23 @@ def _reload_until(page: Any, selector: str, timeout: float = 90.0) -> None:
         page.reload()
 
 
+def _form(home: int) -> dict[str, str]:
+    return {
+        "item_code": "HJ-MIGRATE",
+        "home_district": str(home),
+        "applicant_name": "林小梅",
+        "applicant_id_number": demo_id_number("35058219851120004"),
+        "applicant_phone": "13805950000",
+    }
+
+
 @pytest.fixture(scope="module")
 def disputed(net: LocalNet, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A case taken in at hall A for hall B's district (through A's API), held by both halls."""
     a, b = net.halls[0], net.halls[1]
     files = Path(tmp_path_factory.mktemp("dispute-scans"))
     clerk = HallClient.demo(a["dir"], a["url"], "clerk")
-    form = {"item_code": "HJ-MIGRATE", "home_district": str(b["district"]), "applicant_name": "林小梅",
-            "applicant_id_number": demo_id_number("35058219851120004"), "applicant_phone": "13805950000"}  # fmt: skip
+    form = _form(b["district"])
     parts = []
     for m in MATS:
         data = f"%PDF-1.4 scan of {m}".encode()
@@ -147,3 +156,86 @@ def test_dispute_open_verify_by_serial_resolve_print_seen_at_both_halls(browser:
     assert "时间: —" not in other.inner_text("#timeline")
     assert other.js_errors == []
     other.context.close()
+
+
+# ------------------------------------------------------------------------------------------ 全市监管
+def test_city_wide_dashboard_from_the_chain_equals_the_per_hall_sums_and_exports(
+    browser: Any, net: LocalNet, tmp_path: Path
+) -> None:
+    """Cases taken in at all three halls; the regulator's city-wide dashboard at hall 1, computed from the chain
+    alone, shows per accepting hall exactly the cases each hall's own records hold (and their stage), a filter
+    narrows it, and the exports open in Python's csv module (BOM checked) and in openpyxl."""
+    import csv
+    import io
+
+    import openpyxl
+
+    halls = net.halls
+    serials = []
+    for n, h in enumerate(halls):
+        clerk = HallClient.demo(h["dir"], h["url"], "clerk")
+        for k in range(2):
+            home = halls[(n + 1 + k) % 3]["district"]
+            form = _form(home)
+            parts = [(f"materials.{m}", (f"{m}.pdf", f"%PDF- {n}-{k} {m}".encode())) for m in MATS]
+            serials.append((n, str(clerk.intake(form, parts)["serial"])))
+    regs = [HallClient.demo(h["dir"], h["url"], "regulator") for h in halls]
+
+    def own_rows(n: int) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = regs[n].http.get("/audit/cases", params={"accepting_hall": n + 1}).json()["data"]
+        return rows
+
+    def all_anchored() -> bool:
+        for n, s in serials:
+            v = regs[n].case(s)
+            if not v or any(e["anchor"]["state"] != "anchored" for e in v["timeline"]):
+                return False
+        return True
+
+    wait_for("every new case anchored", all_anchored, timeout=120)
+    page = sign_in(browser, halls[0], "regulator")
+    page.goto(f"{halls[0]['url']}/ui/audit/city")
+    own = {n + 1: own_rows(n) for n in range(3)}  # each hall's own records of the cases it took in
+    total = 0
+    for hall_id, rows in own.items():
+        row = page.locator(f"#cw-halls tr[data-hall='{hall_id}']")
+        assert int(row.locator(".n-cases").inner_text()) == len(rows), (hall_id, len(rows))
+        waiting = sum(1 for r in rows if r["status"] == "submitted")
+        assert int(row.locator(".n-submitted").inner_text()) == waiting
+        total += len(rows)
+    assert int(page.inner_text("#cw-sum")) == total and total >= 6
+    assert "不读取任何大厅的数据库" in page.inner_text("#cw-source")
+    assert "补正暂停" in page.inner_text("#cw-approx")
+    assert "cp_" not in page.inner_text("main")
+    assert page.locator("#cw-chart-item svg").count() == 1
+    screenshot(page, "46-city-wide-dashboard")
+    # a filter: one accepting hall
+    page.select_option("#hall", "2")
+    page.click("#cw-apply")
+    page.wait_for_url("**hall=2**")
+    assert int(page.inner_text("#cw-sum")) == len(own[2])
+    screenshot(page, "47-city-wide-filtered")
+    # exports: CSV for Excel (BOM, Chinese headers and values) and .xlsx, of what is filtered
+    with page.expect_download() as dl:
+        page.click("#cw-csv")
+    raw = Path(dl.value.path()).read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    table = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert table[0][:3] == ["办件编号", "办理事项", "事项编码"] and len(table) - 1 == len(own[2])
+    assert all("户口迁移" == r[1] and r[6] in ("待受理", "已受理（办理中）", "已办结", "已送达") for r in table[1:])
+    assert not any(c.startswith(("{", "[")) for r in table for c in r)  # no raw JSON in a cell
+    en = page.request.get(f"{halls[0]['url']}/audit/city/export.csv?hall=2&lang=en").body()
+    assert next(csv.reader(io.StringIO(en.decode("utf-8-sig"))))[0] == "Case serial"
+    with page.expect_download() as dl:
+        page.click("#cw-xlsx")
+    assert dl.value.suggested_filename == "city-cases.xlsx"
+    xlsx = tmp_path / dl.value.suggested_filename
+    dl.value.save_as(xlsx)
+    wb = openpyxl.load_workbook(xlsx)
+    ws = wb.active
+    assert ws is not None
+    cells = [[c.value for c in r] for r in ws.iter_rows()]
+    assert cells[0][0] == "办件编号" and len(cells) - 1 == len(own[2])
+    assert {r[0] for r in cells[1:]} == {r["serial"] for r in own[2]}
+    assert page.js_errors == []
+    page.context.close()
