@@ -171,6 +171,8 @@ MESSAGES: dict[str, Message] = {
     ),
     "roles_required": M("请至少选择一个角色。", "Give at least one role."),
     "roles_unknown": M("有不存在的角色：{roles}。", "Unknown roles {roles}; roles are {known}."),
+    "password_current_wrong": M("当前密码不正确。", "The current password is not right."),
+    "password_unchanged": M("新密码不能与当前密码相同。", "The new password must differ from the current one."),
     "password_too_short": M("密码至少 {min} 位。", "The password has at least {min} characters."),
     "no_second_factor": M(
         "账号 {username} 的角色不需要动态口令。", "{username} has no role that uses a second factor."

@@ -635,6 +635,83 @@ TEXT.update(
 )
 
 
+# issue 19: the administrators' pages and every staff member's password
+TEXT.update(
+    {
+        "nav_accounts": ("账号管理", "Accounts"),
+        "nav_account": ("修改密码", "Password"),
+        "home_accounts": (
+            "工作人员账号：新建、停用、角色（三员分立）、动态口令绑定与重置",
+            "Staff accounts: create, disable, roles (separation of duties), authenticator enrolment and reset",
+        ),
+        "home_account": ("修改自己的登录密码", "Change your own password"),
+        "adm_title": ("账号管理", "Staff accounts"),
+        "adm_duties": (
+            "三员分立：系统管理员、安全管理员、安全审计员各自独立，一个账号至多一种管理员角色，且不能兼任业务角色；"
+            "所有操作均记入访问留痕。",
+            "Separation of duties: an account holds at most one administrator role and never with a case role; "
+            "every act is kept in the access trail.",
+        ),
+        "adm_accounts": ("本大厅账号", "Accounts of this hall"),
+        "adm_display": ("姓名（显示名称）", "Display name"),
+        "adm_roles": ("角色", "Roles"),
+        "adm_totp": ("动态口令", "Second factor"),
+        "adm_totp_on": ("需要", "required"),
+        "adm_enabled": ("正常", "active"),
+        "adm_disabled": ("已停用", "disabled"),
+        "adm_enable": ("启用", "Enable"),
+        "adm_disable": ("停用", "Disable"),
+        "adm_reset_totp": ("重置动态口令", "Reset second factor"),
+        "adm_confirm_reset": (
+            "重置 {user} 的动态口令？旧的身份验证器将立即失效，需重新扫码绑定。",
+            "Reset {user}'s second factor? The old authenticator stops working at once.",
+        ),
+        "adm_change_roles": ("修改角色", "Change roles"),
+        "adm_save_roles": ("保存角色", "Save roles"),
+        "adm_self": ("（本人账号）", "(your own account)"),
+        "adm_create": ("新建账号", "New account"),
+        "adm_initial_password": ("初始密码", "Initial password"),
+        "adm_password_hint": (
+            "至少12位，不能包含用户名或姓名，不能是常见或易猜的密码。",
+            "At least 12 characters, not containing the username or name, not common or easy to guess.",
+        ),
+        "adm_case_roles": ("业务角色（可多选）", "Case roles (any number)"),
+        "adm_admin_roles": (
+            "管理员角色（至多一项，不能与业务角色同时选择）",
+            "Administrator role (at most one, alone)",
+        ),
+        "adm_err_roles": ("请至少选择一个角色", "Choose at least one role"),
+        "adm_create_go": ("新建账号", "Create the account"),
+        "adm_created": ("账号 {user} 已建立。", "Account {user} created."),
+        "adm_enrol": ("绑定身份验证器", "Enrol the authenticator"),
+        "adm_enrol_intro": (
+            "请该工作人员用手机上的身份验证器（如微信小程序“腾讯身份验证器”、Google Authenticator）扫描下方二维码；"
+            "登录时填写其显示的6位动态口令。",
+            "The staff member scans this QR code with an authenticator app and types its 6-digit code when signing in.",
+        ),
+        "adm_enrol_secret": ("无法扫码时手工输入的密钥", "Key to type in if the code cannot be scanned"),
+        "adm_enrol_once": (
+            "二维码和密钥只显示这一次，关闭后无法再次查看（丢失时请重置动态口令）。",
+            "The QR code and key are shown this once only (reset the second factor if they are lost).",
+        ),
+        "adm_enrol_done": ("已绑定，关闭", "Done, close"),
+        "adm_locks": ("登录锁定", "Sign-in locks"),
+        "adm_no_locks": ("当前没有被锁定的账号或地址。", "No account or address is locked now."),
+        "pw_title": ("修改密码", "Change password"),
+        "pw_intro": (
+            "修改后，本账号在其他电脑上的登录将失效，本页面保持登录。",
+            "Other sessions of your account end; this one stays signed in.",
+        ),
+        "pw_current": ("当前密码", "Current password"),
+        "pw_new": ("新密码", "New password"),
+        "pw_again": ("再次输入新密码", "New password again"),
+        "pw_mismatch": ("两次输入的新密码不一致", "The two new passwords differ"),
+        "pw_go": ("修改密码", "Change password"),
+        "pw_done": ("密码已修改。", "Your password is changed."),
+    }
+)
+
+
 def t(key: str, lang: Lang) -> str:
     """The text for ``key`` in ``lang`` (the key itself when unknown, so a gap is visible, not fatal)."""
     zh, en = TEXT.get(key, (key, key))

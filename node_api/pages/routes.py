@@ -70,6 +70,8 @@ NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("nav_audit", "/ui/audit", ("regulator",)),
     ("nav_city", "/ui/audit/city", ("regulator",)),
     ("nav_health", "/ui/health", ("sys_admin",)),
+    ("nav_accounts", "/ui/admin/accounts", ("security_admin",)),
+    ("nav_account", "/ui/account", ANY_STAFF),
 ]
 
 router = APIRouter(tags=["pages"])

@@ -7,6 +7,7 @@ hall, which received and verified them like any other event. Screenshots in arti
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -239,3 +240,90 @@ def test_city_wide_dashboard_from_the_chain_equals_the_per_hall_sums_and_exports
     assert {r[0] for r in cells[1:]} == {r["serial"] for r in own[2]}
     assert page.js_errors == []
     page.context.close()
+
+
+# ------------------------------------------------------------------------------------------ 账号管理
+def test_security_admin_creates_an_account_and_enrols_its_authenticator_through_the_pages(
+    browser: Any, net: LocalNet
+) -> None:
+    """The security administrator creates a dispute officer (TOTP enrolment with a QR code, shown once), who
+    signs in with the code from that secret; a refused role mix is said at its field; a clerk account changes
+    its own password and signs in with the new one; disabling an account stops its sign-in."""
+    import pyotp
+
+    h = net.halls[2]
+    admin = sign_in(browser, h, "secadmin")
+    admin.goto(f"{h['url']}/ui/admin/accounts")
+    # duties: an administrator role with a case role is refused, at the roles field, in Chinese
+    admin.fill("#username", "heyan01")
+    admin.fill("#display_name", "何燕")
+    admin.fill("#password", "Quanzhou-Hall-Verify-2026!")
+    admin.check("#role-dispute_officer")
+    admin.check("#role-auditor")
+    admin.click("#do-create")
+    admin.wait_for_selector("#adm-error:not([hidden])")
+    assert re.search(r"[\u4e00-\u9fff]", admin.inner_text("#roles-error")), admin.inner_text("#adm-error")
+    admin.uncheck("#role-auditor")
+    admin.click("#do-create")
+    admin.wait_for_selector("#enrol:not([hidden])")
+    assert admin.locator("#enrol-qr svg").count() == 1
+    box = admin.locator("#enrol-qr svg").bounding_box()
+    assert box is not None and box["width"] > 100 and box["height"] > 100  # drawn, big enough to scan
+    secret = admin.inner_text("#enrol-secret").strip()
+    assert re.fullmatch(r"[A-Z2-7]{16,}", secret), secret
+    screenshot(admin, "48-admin-account-totp-enrolment")
+    admin.click("#enrol-done")
+    admin.wait_for_selector("#accounts tr[data-user='heyan01']")
+    # the new dispute officer signs in with the code of the enrolled secret
+    ctx = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    officer = ctx.new_page()
+    officer.goto(f"{h['url']}/ui/login")
+    officer.fill("#username", "heyan01")
+    officer.fill("#password", "Quanzhou-Hall-Verify-2026!")
+    officer.fill("#totp", pyotp.TOTP(secret).now())
+    officer.click("button[type=submit]")
+    officer.wait_for_url(f"{h['url']}/")
+    assert "何燕" in officer.inner_text("header") and "核验人员" in officer.inner_text("header")
+    ctx.close()
+    # a clerk account (no second factor) changes its own password
+    admin.fill("#username", "linqing02")
+    admin.fill("#display_name", "林青")
+    admin.fill("#password", "Counter-Window-Seven-77")
+    admin.check("#role-clerk")
+    admin.click("#do-create")
+    admin.wait_for_selector("#accounts tr[data-user='linqing02']")
+    ctx = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    clerk = ctx.new_page()
+    clerk.goto(f"{h['url']}/ui/login")
+    clerk.fill("#username", "linqing02")
+    clerk.fill("#password", "Counter-Window-Seven-77")
+    clerk.click("button[type=submit]")
+    clerk.wait_for_url(f"{h['url']}/")
+    clerk.click("header nav >> text=修改密码")
+    clerk.fill("#current_password", "wrong-password-here")
+    clerk.fill("#new_password", "Harbour-Lantern-Festival-58")
+    clerk.fill("#new_password2", "Harbour-Lantern-Festival-58")
+    clerk.click("#do-password")
+    clerk.wait_for_selector("#current_password-error:has-text('当前密码不正确')")
+    clerk.fill("#current_password", "Counter-Window-Seven-77")
+    clerk.click("#do-password")
+    clerk.wait_for_selector("#pw-ok:not([hidden])")
+    screenshot(clerk, "49-own-password-changed")
+    clerk.click("#sign-out")
+    clerk.wait_for_url("**/ui/login")
+    clerk.fill("#username", "linqing02")
+    clerk.fill("#password", "Harbour-Lantern-Festival-58")
+    clerk.click("button[type=submit]")
+    clerk.wait_for_url(f"{h['url']}/")
+    ctx.close()
+    # disabling it stops its sign-in at once
+    admin.reload()
+    admin.click("#accounts tr[data-user='linqing02'] button[data-act='disable']")
+    admin.wait_for_selector("#accounts tr[data-user='linqing02'] td.acct-state:has-text('已停用')")
+    r = admin.request.post(
+        f"{h['url']}/auth/login", data={"username": "linqing02", "password": "Harbour-Lantern-Festival-58"}
+    )
+    assert r.status == 401
+    screenshot(admin, "50-admin-accounts")
+    assert admin.js_errors == []
+    admin.context.close()
