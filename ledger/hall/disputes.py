@@ -358,7 +358,7 @@ def check_case(book: CaseBook, client: ChainClient, serial: str, *, staff: str) 
     halls), with its salts and file proofs, recomputed against the chain and stored as a report — the same
     check as an uploaded bundle, without the download-and-upload round trip."""
     header = book.header(serial)
-    bundle = export_bundle(book, client, serial)
+    bundle = export_bundle(book, client, serial, include_files=True)  # the hall holds the files: check them too
     report = verify_bundle(bundle, fetch_chain_facts(client, int(header["accepting_hall"]), serial))
     return _store_check(book, serial, "bundle", report, report.verdict, staff, source="hall")
 

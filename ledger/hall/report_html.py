@@ -274,12 +274,20 @@ def _qr(url: str) -> str:
 
 
 def render_check_html(
-    check: StoredCheck, *, lang: str = "zh", hall_name: str = "", self_url: str = "", verify_url: str = ""
+    check: StoredCheck,
+    *,
+    lang: str = "zh",
+    hall_name: str = "",
+    self_url: str = "",
+    verify_url: str = "",
+    hall_names: dict[int, str] | None = None,
+    kind_names: dict[str, str] | None = None,
 ) -> str:
     """The print-ready page of one stored check (this hall's records by serial, a bundle, or one document).
 
     ``verify_url``: where the QR code leads to verify the case again (the hall's page of the case's
-    verification); without it the QR code is left out and the re-verification sentence stays."""
+    verification); without it the QR code is left out and the re-verification sentence stays.
+    ``hall_names`` / ``kind_names``: the words for hall ids and material kinds (ids and codes otherwise)."""
     zh = lang != "en"
     i = 0 if zh else 1
 
@@ -306,10 +314,11 @@ def render_check_html(
         f'<span class="mono" id="r-serial">{escape(check.serial)}</span>'
         f" · {t('kind')}{colon}{kind} · {t('checked_at')}{colon}{_when_iso(check.checked_at, lang)}</p>",
     ]
+    words = _Names(hall_names or {}, kind_names or {})
     if check.kind == "bundle":
-        parts += _bundle_sections(check.bundle_report(), t, lang, zh)
+        parts += _bundle_sections(check.bundle_report(), t, lang, zh, words)
     else:
-        parts += _document_sections(check.document_report(), t, lang, zh)
+        parts += _document_sections(check.document_report(), t, lang, zh, words)
     meta = [
         (t("chain"), str(int(report.get("chain_id", 0)))),
         (t("contract"), f"<span class=mono>{escape(str(report.get('ledger', '')))}</span>"),
@@ -334,7 +343,18 @@ def render_check_html(
     return "\n".join(p for p in parts if p)
 
 
-def _bundle_sections(r: VerificationReport, t: Callable[..., str], lang: str, zh: bool) -> list[str]:
+class _Names:
+    def __init__(self, halls: dict[int, str], kinds: dict[str, str]) -> None:
+        self.halls, self.kinds = halls, kinds
+
+    def hall(self, hall_id: int | None) -> str:
+        return "-" if hall_id is None else escape(self.halls.get(hall_id, str(hall_id)))
+
+    def kind(self, kind: str | None) -> str:
+        return "-" if not kind else escape(self.kinds.get(kind, kind))
+
+
+def _bundle_sections(r: VerificationReport, t: Callable[..., str], lang: str, zh: bool, words: _Names) -> list[str]:
     sep = t("and")
     n = len(r.events)
     bad_events = [e for e in r.events if e.status != "match"]
@@ -379,7 +399,7 @@ def _bundle_sections(r: VerificationReport, t: Callable[..., str], lang: str, zh
                 str(e.index),
                 escape(_stage_word(e.stage, zh)),
                 escape(_STATUS[e.status][0 if zh else 1]),
-                str(e.hall_id if e.hall_id is not None else "-"),
+                words.hall(e.hall_id),
                 _when(e.time, lang),
                 _when_iso(e.claimed_at, lang),
                 _reasons([*e.reasons, *e.findings], lang),
@@ -396,7 +416,7 @@ def _bundle_sections(r: VerificationReport, t: Callable[..., str], lang: str, zh
             _row(
                 [
                     str(m.event_index),
-                    escape(m.kind),
+                    words.kind(m.kind),
                     escape(m.name),
                     escape(t("f_bad") if m.status != "match" else t("f_content" if m.content_checked else "f_listed")),
                     _reasons(m.reasons, lang),
@@ -430,7 +450,7 @@ def _bundle_sections(r: VerificationReport, t: Callable[..., str], lang: str, zh
     return out
 
 
-def _document_sections(d: DocumentReport, t: Callable[..., str], lang: str, zh: bool) -> list[str]:
+def _document_sections(d: DocumentReport, t: Callable[..., str], lang: str, zh: bool, words: _Names) -> list[str]:
     alg = "SHA-256" if d.suite == "intl" else "SM3"
     stage = t("item_n", n=d.event_index, stage=_stage_word(d.stage, zh)) if d.event_index is not None else "-"
     if d.ok:
@@ -455,12 +475,12 @@ def _document_sections(d: DocumentReport, t: Callable[..., str], lang: str, zh: 
     rows = [
         (t("doc_file"), escape(f"{d.file_name} ({d.size} B)")),
         (t("digest") + f"（{alg}）", f"<span class=mono>{escape(d.digest)}</span>"),
-        (t("doc_committed"), escape(f"{d.kind or '-'} {d.committed_name or ''}")),
+        (t("doc_committed"), f"{words.kind(d.kind)} {escape(d.committed_name or '')}"),
         (t("stage"), escape(stage)),
         (t("status"), escape(_STATUS[d.status][0 if zh else 1])),
         (t("explain"), _reasons(d.reasons, lang)),
         (t("time"), _when(d.time, lang)),
-        (t("hall"), str(d.hall_id if d.hall_id is not None else "-")),
+        (t("hall"), words.hall(d.hall_id)),
         (t("block"), str(d.block if d.block is not None else "-")),
         (t("tx"), f"<span class=mono>{escape(d.tx or '-')}</span>"),
         (t("writer"), f"<span class=mono>{escape(d.writer or '-')}</span>"),

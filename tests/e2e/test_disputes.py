@@ -135,7 +135,17 @@ def test_dispute_open_verify_by_serial_resolve_print_seen_at_both_halls(browser:
     assert doc.locator("#print-doc").is_hidden()
     # the printed verification report it rests on
     page.goto(f"{a['url']}/cases/{serial}/verifications/{sha}/report.html")
-    assert "区块链核验报告" in page.content()
+    text = page.inner_text("body")
+    assert "区块链核验报告" in text
+    # plain words first, then what was and was not checked, times on paper, signature/seal, digest and QR code
+    order = [text.index(h) for h in ("一、核验结论", "二、核验了什么", "三、没有核验什么", "五、技术信息", "六、签章")]
+    assert order == sorted(order)
+    assert page.inner_text("#r-verdict").startswith("一致：所核验的")
+    assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d:\d\d \(北京时间\)", text)
+    assert "内容已核对" not in text and "核验人员（签字）" in text
+    assert "文件内容已提供" in text and "未核对文件本身" not in text  # by serial: the hall's own files are checked
+    assert "户口簿" in page.inner_text("#r-materials")  # material kinds in words, not codes
+    assert page.inner_text("#report-digest") == sha and page.locator("#report-qr svg").count() == 1
     screenshot(page, "44-verification-report-printed")
     assert page.js_errors == []
     page.context.close()

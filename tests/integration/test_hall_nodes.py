@@ -347,6 +347,8 @@ def test_dispute_opened_at_the_home_hall_is_seen_and_verified_at_the_accepting_h
     assert check_b["verdict"] == "match" and check_b["kind"] == "bundle"
     stages = [e["stage"] for e in check_b["report"]["events"]]
     assert stages[:2] == ["INTAKE", "MATERIALS"] and "DISPUTE_OPENED" in stages
+    mats = check_b["report"]["materials"]
+    assert len(mats) == len(MATS) and all(m["content_checked"] and m["status"] == "match" for m in mats)
     b.post(
         f"/cases/{serial}/disputes/{index}/resolution",
         json={"report_sha256": check_b["sha256"], "conclusion": "材料与链上记录一致，未被替换"},

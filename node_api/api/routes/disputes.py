@@ -171,7 +171,19 @@ def printable(
         raise InputError("lang", "unknown_lang")
     c = get_check(node.book, serial, sha256)
     again = str(request.base_url).rstrip("/") + f"/ui/cases/{serial}/disputes#verify-case"
-    html = render_check_html(c, lang=lang, hall_name=node.hall.name, self_url=request.url.path, verify_url=again)
+    cat = node.book.catalogue
+    kinds = {m.code: (m.name_zh if lang == "zh" else m.name_en) for i in cat.items for m in i.materials}
+    kinds[cat.agent_letter.code] = cat.agent_letter.name_zh if lang == "zh" else cat.agent_letter.name_en
+    kinds["result_document"] = "结果文书" if lang == "zh" else "result document"
+    html = render_check_html(
+        c,
+        lang=lang,
+        hall_name=node.hall.name,
+        self_url=request.url.path,
+        verify_url=again,
+        hall_names=node.hall_names(),
+        kind_names=kinds,
+    )
     return HTMLResponse(html)
 
 
