@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -24,12 +24,11 @@ from ledger.hall.citywide import (
     to_csv,
     to_xlsx,
 )
-from node_api.api.deps import NodeDep, Staff, require_roles
+from node_api.api.deps import NodeDep, Regulator
 from node_api.core.node import HallNode
 
 router = APIRouter(prefix="/audit/city", tags=["audit"])
 
-Regulator = Annotated[Staff, Depends(require_roles("regulator"))]
 Lang = Annotated[Literal["zh", "en"], Query()]
 
 
