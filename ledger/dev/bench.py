@@ -839,7 +839,7 @@ def run_bench(
     """Run every measurement on one temporary chain; returns the figures."""
     root = Path(tempfile.mkdtemp(prefix="caseledger-bench-"))
     out: dict[str, Any] = {"block_time_s": cfg.block_time, "block_gas_limit": BLOCK_GAS_LIMIT}
-    want = parts or {"gas", "naive", "batched", "backlog", "verify", "intake", "audit", "inbox", "atrest"}
+    want = parts or {"gas", "naive", "batched", "backlog", "verify", "intake", "audit", "inbox", "atrest", "city"}
     if want == {"atrest"}:  # no chain needed
         try:
             log(f"intake and reads with and without encryption at rest, {cfg.atrest_intakes} each ...")
@@ -847,7 +847,6 @@ def run_bench(
         finally:
             shutil.rmtree(root, ignore_errors=True)
         return out
-    want = parts or {"gas", "naive", "batched", "backlog", "verify", "intake", "audit", "inbox", "city"}
     env = _Env(root, cfg.block_time, cfg.chain)
     out["chain"] = cfg.chain
     if cfg.chain == "clique":
