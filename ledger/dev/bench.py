@@ -114,7 +114,7 @@ class _Env:
         if chain == "clique":
             self.chain = CliqueNet(root, nodes=4, period=max(1, round(block_time)), http_base=None)
         else:
-            self.chain = DevChain(root, port=free_port(), block_time=block_time)
+            self.chain = DevChain(root, port=free_port(), block_time=block_time, persist=False)
         self.chain.up()
         self.dep: Deployment = ChainClient.deploy(self.chain.rpc_url, dev_admin())
         self.admin = ChainClient.connect(self.chain.rpc_url, deployment=self.dep, account=dev_admin())
