@@ -27,6 +27,9 @@ for ``heads_s`` and again while ``batched`` runs.
   accepted across three halls of three districts (20 items, every stage from intake to delivery, some with
   process steps and disputes), computed from the chain alone (logs, registry, block times): the median of
   ``city_runs`` runs; its figures are checked against what the bench wrote (by hall, district, item, stage).
+* ``audit_incremental_s`` — the scheduled anomaly scan continued from the last one: ``audit_incremental_cases``
+  anchored and indexed cases, a full scan (``audit_full_scan_100k_s``, which stores every case's verdict), then
+  ``audit_incremental_new`` new cases, and the incremental scan that judges only those.
 * ``inbox_10k_p95_ms`` — 待办 at a hall holding ``inbox_cases`` cases (mixed items, statuses, applicants):
   the server's work for one page (index query: search, filters, sort, page; and the page's JSON), over a
   mix of the queries staff make; also the index's cold build and the refresh after a new intake.
@@ -96,6 +99,8 @@ class BenchConfig:
     intake_clients: int = 32
     intake_requests: int = 2000
     audit_cases: int = 10_000
+    audit_incremental_cases: int = 100_000
+    audit_incremental_new: int = 100
     chain: str = "anvil"  # or "clique": four geth Clique signer nodes
     heads_s: float = 30.0
     inbox_cases: int = 10_000
@@ -649,6 +654,65 @@ def measure_city(env: _Env, cfg: BenchConfig, log: Callable[[str], None]) -> dic
     }
 
 
+def _index_all(store: Store, reader: ChainClient, book: CaseBook) -> None:
+    """The hall's indexer, run until it has read the chain up to its head (bounded)."""
+    from ledger.hall.indexer import Indexer
+
+    idx = Indexer(store, reader, book, confirmations=0)
+    head = reader.block_number()
+    deadline = time.monotonic() + 3600
+    while idx.cursor < head and time.monotonic() < deadline:
+        idx.run_once()
+    if idx.cursor < head:
+        raise RuntimeError(f"the indexer did not reach block {head} within an hour (at {idx.cursor})")
+
+
+def measure_audit_incremental(env: _Env, cfg: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    """The scheduled (incremental) anomaly scan at a hall holding ``audit_incremental_cases`` anchored cases after
+    ``audit_incremental_new`` new ones: only those are judged again, with facts from the hall's index."""
+    from ledger.hall.audit import scan, scan_incremental
+
+    client, hall = env.hall()
+    book = _book(env.root, "audit-incremental", hall)
+    reader = ChainClient.connect(env.chain.rpc_url, deployment=env.dep, timeout=60)
+
+    def produce_and_anchor(n: int) -> float:
+        t = time.perf_counter()
+        _Producer(book, max_pending=10**9, limit=n).run()
+        sender = _sender(book, client, cfg)
+        sender.start()
+        deadline = time.monotonic() + 3600
+        while book.outbox.pending_count() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        sender.stop()
+        _index_all(book.store, reader, book)
+        return time.perf_counter() - t
+
+    made = produce_and_anchor(cfg.audit_incremental_cases)
+    log(f"  {cfg.audit_incremental_cases} cases written, anchored and indexed in {made:.0f}s")
+    t = time.perf_counter()
+    full = scan(book, reader)
+    full_s = time.perf_counter() - t
+    log(f"  full scan (stores every verdict): {full.cases} cases in {full_s:.1f}s")
+    produce_and_anchor(cfg.audit_incremental_new)
+    t = time.perf_counter()
+    inc = scan_incremental(book, reader)
+    inc_s = time.perf_counter() - t
+    if inc.mode != "incremental" or inc.errors or inc.cases != full.cases + cfg.audit_incremental_new:
+        raise RuntimeError(f"the incremental scan did not continue from the full one: {inc.mode} {inc.errors}")
+    log(f"  incremental scan: {inc.rescanned} cases judged again in {inc_s:.2f}s, {len(inc.anomalies)} anomalies")
+    book.store.close()
+    return {
+        "audit_incremental_cases": inc.cases,
+        "audit_incremental_new": cfg.audit_incremental_new,
+        "audit_incremental_rescanned": inc.rescanned,
+        "audit_incremental_s": round(inc_s, 3),
+        "audit_incremental_anomalies": len(inc.anomalies),
+        "audit_full_scan_100k_s": round(full_s, 1),
+        "audit_full_scan_100k_anomalies": len(full.anomalies),
+    }
+
+
 # ------------------------------------------------------------------------------------------ heads (Clique)
 class _HeadWatch:
     """Polls every node's latest block, one thread per node (every 10 ms); remembers when each node first had
@@ -839,7 +903,19 @@ def run_bench(
     """Run every measurement on one temporary chain; returns the figures."""
     root = Path(tempfile.mkdtemp(prefix="caseledger-bench-"))
     out: dict[str, Any] = {"block_time_s": cfg.block_time, "block_gas_limit": BLOCK_GAS_LIMIT}
-    want = parts or {"gas", "naive", "batched", "backlog", "verify", "intake", "audit", "inbox", "atrest", "city"}
+    want = parts or {
+        "gas",
+        "naive",
+        "batched",
+        "backlog",
+        "verify",
+        "intake",
+        "audit",
+        "audit_incremental",
+        "inbox",
+        "atrest",
+        "city",
+    }
     if want == {"atrest"}:  # no chain needed
         try:
             log(f"intake and reads with and without encryption at rest, {cfg.atrest_intakes} each ...")
@@ -889,6 +965,11 @@ def run_bench(
         if "city" in want:
             log(f"city-wide view over {cfg.city_cases} cases of three halls, from the chain alone ...")
             out.update(measure_city(env, cfg, log))
+        if "audit_incremental" in want:
+            log(
+                f"incremental audit scan over {cfg.audit_incremental_cases} cases + {cfg.audit_incremental_new} new ..."
+            )
+            out.update(measure_audit_incremental(env, cfg, log))
         if "inbox" in want:
             log(f"待办 (inbox) over {cfg.inbox_cases} cases ...")
             out.update(measure_inbox(root, cfg, log))
