@@ -20,8 +20,8 @@ def bench(
         str,
         typer.Option(
             "--only",
-            help="Comma-separated parts (gas,naive,batched,backlog,verify,intake,audit,audit_incremental,inbox,city,"
-            "heads,atrest).",
+            help="Comma-separated parts (gas,naive,batched,backlog,verify,intake,large_intake,audit,audit_incremental,"
+            "inbox,city,heads,atrest).",
         ),
     ] = "",
     chain: Annotated[

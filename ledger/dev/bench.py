@@ -30,6 +30,8 @@ for ``heads_s`` and again while ``batched`` runs.
 * ``audit_incremental_s`` — the scheduled anomaly scan continued from the last one: ``audit_incremental_cases``
   anchored and indexed cases, a full scan (``audit_full_scan_100k_s``, which stores every case's verdict), then
   ``audit_incremental_new`` new cases, and the incremental scan that judges only those.
+* ``large_intake_p95_ms`` / ``large_intake_peak_rss_mb`` — intakes of 5 scans of 10 MB from 8 clients: latency, the
+  node's resident memory over idle, payload MB/s next to the disk's sequential write (``disk_seq_write_mb_per_s``).
 * ``inbox_10k_p95_ms`` — 待办 at a hall holding ``inbox_cases`` cases (mixed items, statuses, applicants):
   the server's work for one page (index query: search, filters, sort, page; and the page's JSON), over a
   mix of the queries staff make; also the index's cold build and the refresh after a new intake.
@@ -44,6 +46,7 @@ for ``heads_s`` and again while ``batched`` runs.
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import statistics
@@ -98,6 +101,10 @@ class BenchConfig:
     verify_runs: int = 50
     intake_clients: int = 32
     intake_requests: int = 2000
+    large_files: int = 5
+    large_file_bytes: int = 10_000_000
+    large_clients: int = 8
+    large_requests: int = 32
     audit_cases: int = 10_000
     audit_incremental_cases: int = 100_000
     audit_incremental_new: int = 100
@@ -542,6 +549,106 @@ def measure_atrest(root: Path, cfg: BenchConfig, log: Callable[[str], None]) -> 
     return out
 
 
+# ------------------------------------------------------------------------------------------ large intake
+def disk_write_mb_s(directory: Path, total_mb: int = 256) -> float:
+    """The disk's sequential write: ``total_mb`` MiB in 1 MiB writes, then fsync (what a store write ends with)."""
+    path = directory / "disk-probe.bin"
+    block = os.urandom(1024 * 1024)
+    t = time.perf_counter()
+    with path.open("wb") as f:
+        for _ in range(total_mb):
+            f.write(block)
+        f.flush()
+        os.fsync(f.fileno())
+    dt = time.perf_counter() - t
+    path.unlink()
+    return total_mb / dt
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def measure_large_intake(root: Path, cfg: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    """Intakes of ``large_files`` scans of ``large_file_bytes`` each from ``large_clients`` concurrent clients (another
+    process) against a real hall node process: latency, the node's resident memory over its idle level (sampled
+    every 20 ms), and the payload throughput next to the disk's own sequential write."""
+    import json
+    import subprocess
+    import sys
+
+    from ledger.dev.demo import HallClient
+    from ledger.dev.localnet import LocalNet, hall_pid
+
+    env = {"CASELEDGER_MAX_FILE_BYTES": str(max(cfg.large_file_bytes, 10 * 1024 * 1024))}
+    net = LocalNet(
+        root / "large-net",
+        halls=1,
+        chain_port=free_port(),
+        hall_ports=[free_port()],
+        block_time=cfg.block_time,
+        node_env=env,
+    )
+    halls = net.up()
+    try:
+        hall = halls[0]
+        pid = hall_pid(Path(hall["dir"]))
+        assert pid is not None
+        clerk = HallClient.demo(hall["dir"], hall["url"], "clerk")
+
+        def loadgen(clients: int, requests: int, size: int, files: int) -> dict[str, Any]:
+            flags = {"--url": hall["url"], "--token": clerk.token, "--clients": str(clients)}
+            flags |= {"--requests": str(requests), "--home-district": str(hall["district"])}
+            flags |= {"--file-bytes": str(size), "--files": str(files)}
+            argv = [sys.executable, "-m", "ledger.dev.loadgen", *(x for kv in flags.items() for x in kv)]
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+            res: dict[str, Any] = json.loads(out.stdout)
+            return res
+
+        loadgen(4, 40, 0, 4)  # warm-up with small intakes (connections, first-request imports)
+        time.sleep(2)
+        idle = _rss_kb(pid)
+        peak = [idle]
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                peak[0] = max(peak[0], _rss_kb(pid))
+                stop.wait(0.02)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            res = loadgen(cfg.large_clients, cfg.large_requests, cfg.large_file_bytes, cfg.large_files)
+        finally:
+            stop.set()
+            sampler.join()
+        disk = disk_write_mb_s(Path(hall["dir"]))
+        payload_mb = res["ok"] * cfg.large_files * cfg.large_file_bytes / 1e6
+        rate = payload_mb / res["seconds"] if res["seconds"] else 0.0
+        log(f"  large intake: {res['ok']} ok / {res['errors']} errors in {res['seconds']}s ({res.get('first_error')})")
+        return {
+            "large_intake_clients": res["clients"],
+            "large_intake_files": cfg.large_files,
+            "large_intake_file_bytes": cfg.large_file_bytes,
+            "large_intake_requests": res["requests"],
+            "large_intake_errors": res["errors"],
+            "large_intake_p50_ms": res["p50_ms"],
+            "large_intake_p95_ms": res["p95_ms"],
+            "large_intake_idle_rss_mb": round(idle / 1024, 1),
+            "large_intake_peak_rss_mb": round(peak[0] / 1024, 1),
+            "large_intake_rss_growth_mb": round((peak[0] - idle) / 1024, 1),
+            "large_intake_mb_per_s": round(rate, 1),
+            "disk_seq_write_mb_per_s": round(disk * 1.048576, 1),
+            "large_intake_of_disk": round(rate / (disk * 1.048576), 3) if disk else None,
+        }
+    finally:
+        net.down()
+
+
 # ------------------------------------------------------------------------------------------ audit
 def measure_audit(env: _Env, cfg: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
     """The regulator's anomaly scan over a hall holding ``audit_cases`` anchored cases."""
@@ -915,6 +1022,7 @@ def run_bench(
         "inbox",
         "atrest",
         "city",
+        "large_intake",
     }
     if want == {"atrest"}:  # no chain needed
         try:
@@ -976,6 +1084,9 @@ def run_bench(
         if "intake" in want:
             log(f"HTTP intake, {cfg.intake_clients} clients from another process ...")
             out.update(measure_intake(root, cfg, log))
+        if "large_intake" in want:
+            log(f"HTTP intake of {cfg.large_files} x {cfg.large_file_bytes} B scans, {cfg.large_clients} clients ...")
+            out.update(measure_large_intake(root, cfg, log))
     finally:
         if watch is not None:
             watch.stop()
