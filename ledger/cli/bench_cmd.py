@@ -31,12 +31,20 @@ def bench(
     atrest_intakes: Annotated[
         int, typer.Option("--atrest-intakes", min=25, help="atrest: intakes (and reads) per store and workload.")
     ] = 400,
+    audit_cases: Annotated[
+        int, typer.Option("--audit-incremental-cases", help="audit_incremental: anchored cases before the new ones.")
+    ] = 100_000,
 ) -> None:
     """Measure throughput, latency and gas on a temporary local chain (started and removed)."""
     if chain not in ("anvil", "clique"):
         raise typer.BadParameter(f"--chain is anvil or clique, not {chain}")
     cfg = BenchConfig(
-        sustain_s=sustain, backlog_events=backlog, chain=chain, heads_s=heads, atrest_intakes=atrest_intakes
+        sustain_s=sustain,
+        backlog_events=backlog,
+        chain=chain,
+        heads_s=heads,
+        atrest_intakes=atrest_intakes,
+        audit_incremental_cases=audit_cases,
     )
     parts = {p.strip() for p in only.split(",") if p.strip()} or None
     figures = run_bench(cfg, log=(lambda m: None) if as_json else typer.echo, parts=parts)
