@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import threading
 import time
@@ -449,7 +450,6 @@ def summarize(rows: Iterable[CaseRow], by: Literal["hall", "district", "item"]) 
 
 def to_csv(rows: Sequence[BaseModel]) -> str:
     """CSV (UTF-8, header row) of audit rows; lists and dicts are written as JSON."""
-    import json
 
     buf = io.StringIO()
     if not rows:
@@ -644,7 +644,7 @@ def _store_verdict(wb: Any, serial: str, anomalies: list[Anomaly] | None, rechec
 
 def _journal(store: Any) -> list[tuple[bytes, str]]:
     """The change journal's entries now: (key, serial or ``*``)."""
-    return [(k, v.decode("utf-8", "replace")) for k, v in store.iter_prefix(CHANGE_PREFIX)]
+    return [(k, str(json.loads(v))) for k, v in store.iter_prefix(CHANGE_PREFIX)]
 
 
 def scan(

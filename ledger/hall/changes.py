@@ -4,7 +4,7 @@ Every write batch that touches a case's header (``case/``), its records (``rec/`
 events (``chainev/``, written by the indexer from its cursor) adds, in the same atomic batch, one
 journal entry per case it touched::
 
-    chg/<seq:016d>  →  the serial (UTF-8)      or  *  (everything: the official calendar changed)
+    chg/<seq:016d>  →  "<serial>" (a JSON string)   or  "*"  (everything: the official calendar changed)
 
 so a writer cannot change a case without the journal saying so, a crash loses neither, and no writer
 needs to know the journal exists (the store installs it when it opens). A reader
@@ -20,6 +20,7 @@ an unread entry's key.
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from typing import Protocol
 
@@ -79,4 +80,4 @@ class ChangeJournal:
         with self._lock:
             seqs = [next(self._seq) for _ in touched]
         for seq, s in zip(seqs, sorted(touched), strict=True):
-            wb.put(change_key(seq), s.encode())
+            wb.put(change_key(seq), json.dumps(s).encode())  # a JSON string, as every value of the store

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ledger.hall.changes import EVERYTHING
@@ -10,7 +11,7 @@ from ledger.hall.store import Store
 
 
 def _journal(s: Store) -> list[tuple[bytes, str]]:
-    return [(k, v.decode()) for k, v in s.iter_prefix(CHANGE_PREFIX)]
+    return [(k, json.loads(v)) for k, v in s.iter_prefix(CHANGE_PREFIX)]
 
 
 def test_each_case_touched_gets_one_entry_in_the_same_batch(tmp_path: Path) -> None:
