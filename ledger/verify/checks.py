@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from ledger.core.bundle import BundleEvent, EvidenceBundle
-from ledger.core.facts import ChainEventFact, ChainFacts, RegistryFact
+from ledger.core.facts import ChainEventFact, ChainFacts, MerkleFacts, RegistryFact
 from ledger.core.hashchain import address_bytes, case_id, next_head
 from ledger.core.materials import MaterialProof, verify_material
 from ledger.core.records import AT_PATTERN, DisclosedRecord, canonical_bytes
@@ -40,7 +40,10 @@ __all__ = [
     "TIME_TOLERANCE_S",
     "check_chain",
     "check_coordinates",
+    "check_material",
+    "check_record",
     "claimed_time",
+    "file_root",
     "report_sha256",
     "verify_bundle",
     "verify_document",
@@ -186,7 +189,7 @@ def claimed_time(at: Any) -> int | None:
         return None
 
 
-def check_coordinates(bundle: EvidenceBundle, facts: ChainFacts) -> None:
+def check_coordinates(bundle: EvidenceBundle, facts: ChainFacts | MerkleFacts) -> None:
     """Unusable input unless the bundle's coordinates are what the endpoint serves (one sentence, both values)."""
     if facts.format_version != 2:
         raise InputError("format", "ledger_format", ledger=facts.ledger, version=facts.format_version)
@@ -203,10 +206,23 @@ def check_coordinates(bundle: EvidenceBundle, facts: ChainFacts) -> None:
             raise InputError(name, "bundle_other_coordinates", bundle=str(ours), chain=str(theirs))
 
 
+def file_root(record: DisclosedRecord, stage: Stage) -> tuple[bytes, int | None] | None:
+    """The file tree a verified MATERIALS / RESULT record commits to: (root, count), or None."""
+    fields = FILE_FIELDS.get(stage)
+    if fields is None:
+        return None
+    root, count = record.fields.get(fields[0]), record.fields.get(fields[1])
+    if not isinstance(root, str):
+        return None
+    return bytes.fromhex(root.removeprefix("0x")), count if isinstance(count, int) else None
+
+
 def verify_bundle(
     bundle: EvidenceBundle, facts: ChainFacts, *, max_anchor_lag_s: int = DEFAULT_MAX_ANCHOR_LAG_S
 ) -> VerificationReport:
     """Compare every event of ``bundle`` with ``facts``; pure, raises only on unusable input."""
+    if bundle.mode != "event":
+        raise InputError("mode", "this bundle is in Merkle mode: it is checked against batch roots, not event logs")
     check_coordinates(bundle, facts)
     suite = suite_named(bundle.suite)
     chain_reasons = check_chain(facts)
@@ -265,18 +281,14 @@ def verify_bundle(
             reasons.append(Reason(code="record_absent"))
         else:
             withheld = sorted(be.record.withheld)
-            rec_reasons, claimed = _check_record(be.record, ce, facts.serial, intake, suite)
+            rec_reasons, claimed = check_record(be.record, ce, facts.serial, intake, suite)
             reasons += rec_reasons
             if claimed[1] is not None and ce.time - claimed[1] > max_anchor_lag_s:
                 findings.append(Reason(code="anchored_late", detail=f"{ce.time - claimed[1]} s"))
-            fields = FILE_FIELDS.get(ce.stage)
-            if not reasons and fields is not None:
-                root, count = be.record.fields.get(fields[0]), be.record.fields.get(fields[1])
-                if isinstance(root, str):
-                    file_roots[idx] = (
-                        bytes.fromhex(root.removeprefix("0x")),
-                        count if isinstance(count, int) else None,
-                    )
+            if not reasons:
+                fr = file_root(be.record, ce.stage)
+                if fr is not None:
+                    file_roots[idx] = fr
         status: Status = "match" if not reasons else "mismatch"
         verdicts.append(
             EventVerdict(
@@ -292,7 +304,7 @@ def verify_bundle(
                 **coords,
             )
         )
-    materials = [_check_material(m.event_index, m.proof, m.content(), file_roots, suite) for m in bundle.materials]
+    materials = [check_material(m.event_index, m.proof, m.content(), file_roots, suite) for m in bundle.materials]
     bundle_reasons: list[Reason] = []
     if not bundle.events:
         bundle_reasons.append(Reason(code="bundle_empty"))
@@ -325,7 +337,9 @@ def verify_bundle(
 
 def report_sha256(report: VerificationReport) -> str:
     """SHA-256 (hex) of the report's RFC 8785 canonical JSON: what a DISPUTE_RESOLVED record commits to."""
-    return hashlib.sha256(canonical_bytes(json.loads(report.model_dump_json()))).hexdigest()
+    # an event-mode report is hashed without the Merkle-mode fields, so its digest is what it always was
+    exclude = {"mode", "complete_as_of"} if report.mode == "event" else None
+    return hashlib.sha256(canonical_bytes(json.loads(report.model_dump_json(exclude=exclude)))).hexdigest()
 
 
 def _compare_event(be: BundleEvent, ce: ChainEventFact) -> list[Reason]:
@@ -351,7 +365,7 @@ def _compare_event(be: BundleEvent, ce: ChainEventFact) -> list[Reason]:
     return r
 
 
-def _check_record(
+def check_record(
     rec: DisclosedRecord, ce: ChainEventFact, serial: str, intake: ChainEventFact | None, suite: Suite
 ) -> tuple[list[Reason], tuple[str | None, int | None]]:
     r: list[Reason] = []
@@ -381,7 +395,7 @@ def _check_record(
     return r, (at if isinstance(at, str) else None, when)
 
 
-def _check_material(
+def check_material(
     event_index: int,
     proof: MaterialProof,
     content: bytes | None,
