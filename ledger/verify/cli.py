@@ -1,7 +1,11 @@
 """``caseledger-verify``: check an evidence bundle against the chain, with nothing but this package.
 
-    caseledger-verify BUNDLE --rpc URL [--json] [--lang zh|en] [--max-anchor-lag HOURS]
+    caseledger-verify BUNDLE --rpc URL [--json] [--lang zh|en] [--max-anchor-lag HOURS] [--manifests SRC ...]
     caseledger-verify --document FILE --bundle BUNDLE --rpc URL
+
+A Merkle-mode bundle (``"mode": "merkle"``) is checked against batch roots; it is proven complete only
+with ``--manifests`` (a hall's URL, or a directory of ``<hall>-<seq>.manifest`` files), else the verdict
+is ``incomplete``.
 
 Exit codes: 0 every event matches; 1 a mismatch, or the bundle is incomplete; 2 unusable input
 (not a bundle, another chain or contract, endpoint unreachable). Every problem is one sentence on
@@ -25,8 +29,10 @@ from ledger.core.stages import Stage
 from ledger.core.suites import suite_named
 from ledger.errors import ChainUnavailableError, InputError, LedgerError, VerificationError
 from ledger.verify.checks import DEFAULT_MAX_ANCHOR_LAG_S, check_coordinates, verify_bundle, verify_document
+from ledger.verify.manifests import manifest_source
+from ledger.verify.merkle import verify_merkle_bundle
 from ledger.verify.report import VerificationReport
-from ledger.verify.rpc import JsonRpc, read_case_facts
+from ledger.verify.rpc import JsonRpc, read_case_facts, read_merkle_facts
 
 __all__ = ["main", "render_text", "verify_file"]
 
@@ -128,6 +134,11 @@ def render_text(report: VerificationReport, lang: str = "zh") -> str:
             )
     for reason in report.reasons:
         out.append(f"{'证据包' if zh else 'bundle'}: {reason.text(lang)}")
+    if report.mode == "merkle" and report.complete_as_of is not None:
+        out.append(
+            f"{'完整性：截至区块' if zh else 'complete as of block'} {report.complete_as_of}"
+            f"{'，各大厅批次中没有本案的其他事件' if zh else ': no other event of the case in any hall batch'}"
+        )
     out.append(f"{'结论' if zh else 'Verdict'}: {VERDICT_TEXT[report.verdict][i]}")
     return "\n".join(out) + "\n"
 
@@ -136,13 +147,38 @@ def _facts(rpc: JsonRpc, bundle: EvidenceBundle) -> ChainFacts:
     return read_case_facts(rpc, ledger=bundle.ledger, accepting_hall=bundle.accepting_hall, serial=bundle.serial)
 
 
+def verify_loaded(
+    bundle: EvidenceBundle,
+    rpc: JsonRpc,
+    *,
+    max_anchor_lag_s: int = DEFAULT_MAX_ANCHOR_LAG_S,
+    manifests: Sequence[str] = (),
+) -> VerificationReport:
+    """Read the chain (and, in Merkle mode, the manifests) for ``bundle`` and check it."""
+    if bundle.mode == "merkle":
+        facts = read_merkle_facts(
+            rpc,
+            ledger=bundle.ledger,
+            accepting_hall=bundle.accepting_hall,
+            serial=bundle.serial,
+            batches=[(e.batch.hall_id, e.batch.seq, e.block) for e in bundle.events if e.batch is not None],
+            manifests=manifest_source(manifests) if manifests else None,
+        )
+        return verify_merkle_bundle(bundle, facts, max_anchor_lag_s=max_anchor_lag_s)
+    return verify_bundle(bundle, _facts(rpc, bundle), max_anchor_lag_s=max_anchor_lag_s)
+
+
 def verify_file(
-    path: Path, rpc_url: str, *, max_anchor_lag_s: int = DEFAULT_MAX_ANCHOR_LAG_S
+    path: Path,
+    rpc_url: str,
+    *,
+    max_anchor_lag_s: int = DEFAULT_MAX_ANCHOR_LAG_S,
+    manifests: Sequence[str] = (),
 ) -> tuple[VerificationReport, JsonRpc]:
     """Load, read the chain, check: the library use of the command."""
     bundle = load_bundle(path)
     rpc = JsonRpc(rpc_url)
-    return verify_bundle(bundle, _facts(rpc, bundle), max_anchor_lag_s=max_anchor_lag_s), rpc
+    return verify_loaded(bundle, rpc, max_anchor_lag_s=max_anchor_lag_s, manifests=manifests), rpc
 
 
 def _document(args: argparse.Namespace) -> int:
@@ -208,6 +244,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="HOURS",
         help="report events anchored more than this long after their claimed time (default 6)",
     )
+    p.add_argument(
+        "--manifests",
+        action="append",
+        default=[],
+        metavar="SRC",
+        help="Merkle mode: where batch manifests are (a hall's URL or a directory; repeatable, tried in order)",
+    )
     p.add_argument("--document", metavar="FILE", help="check one document against the bundle's material proofs")
     p.add_argument("--bundle", dest="bundle_opt", metavar="BUNDLE", help="(with --document) the bundle")
     return p
@@ -229,7 +272,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise InputError("bundle", "verify_bundle_required")
         if not args.max_anchor_lag > 0:
             raise InputError("max-anchor-lag", "positive_hours")
-        report, _ = verify_file(Path(args.bundle), args.rpc, max_anchor_lag_s=int(args.max_anchor_lag * 3600))
+        report, _ = verify_file(
+            Path(args.bundle), args.rpc, max_anchor_lag_s=int(args.max_anchor_lag * 3600), manifests=args.manifests
+        )
         if args.json:
             body = {"verdict": report.verdict, **report.model_dump()}
             print(json.dumps(body, ensure_ascii=False, indent=1))
