@@ -17,7 +17,20 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from node_api.api.errors import install_error_handlers
 from node_api.api.idempotency import IdempotencyMiddleware
 from node_api.api.limits import BodyGuardMiddleware, SecurityHeadersMiddleware
-from node_api.api.routes import access, admin, audit, auth, cases, catalogue, disputes, health, inbox, ops, transfer
+from node_api.api.routes import (
+    access,
+    admin,
+    audit,
+    auth,
+    batches,
+    cases,
+    catalogue,
+    disputes,
+    health,
+    inbox,
+    ops,
+    transfer,
+)
 from node_api.core.config import Settings
 from node_api.core.node import HallNode
 from node_api.core.ops import LatencyMiddleware, make_registry
@@ -65,6 +78,7 @@ def create_app(settings: Settings | None = None, *, node: HallNode | None = None
         cases.router,
         inbox.router,
         transfer.router,
+        batches.router,
         admin.router,
         access.router,
     ):

@@ -507,7 +507,7 @@ def scan_batches(
 class ManifestSource(Protocol):
     """Where the verifier gets batch manifests (a hall's public route, a directory): bytes, or None."""
 
-    def __call__(self, hall_id: int, seq: int) -> bytes | None: ...
+    def __call__(self, hall_id: int, seq: int, /) -> bytes | None: ...
 
 
 def read_merkle_facts(

@@ -33,7 +33,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from ledger.chain.client import ChainClient
-from ledger.chain.facts_reader import fetch_chain_facts
+from ledger.chain.facts_reader import fetch_chain_facts, fetch_merkle_facts
 from ledger.core.bundle import EvidenceBundle
 from ledger.core.facts import ChainFacts
 from ledger.core.records import canonical_bytes
@@ -42,9 +42,11 @@ from ledger.core.suites import suite_named
 from ledger.core.timefmt import now_iso
 from ledger.errors import ConfigError, ConflictError, InputError, NotFoundError, VerificationError
 from ledger.hall.cases import CaseBook
-from ledger.hall.evidence import find_document_proof
+from ledger.hall.evidence import export_bundle, find_document_proof
 from ledger.hall.keys import check_key, check_prefix
+from ledger.hall.merkle_index import ManifestStore
 from ledger.verify.checks import check_chain, verify_bundle, verify_document
+from ledger.verify.merkle import proven_chain_facts, verify_merkle_bundle
 from ledger.verify.report import Reason, VerificationReport
 
 __all__ = [
@@ -312,7 +314,11 @@ def check_bundle(
             found=bundle.accepting_hall,
             hall=int(header["accepting_hall"]),
         )
-    report = verify_bundle(bundle, fetch_chain_facts(client, bundle.accepting_hall, serial))
+    if bundle.mode == "merkle":  # checked against batch roots; completeness from the manifests this hall holds
+        mstore = ManifestStore(book.store, hall_id=book.hall.hall_id)
+        report = verify_merkle_bundle(bundle, fetch_merkle_facts(client, bundle, manifests=mstore.get))
+    else:
+        report = verify_bundle(bundle, fetch_chain_facts(client, bundle.accepting_hall, serial))
     return _store_check(book, serial, "bundle", report, report.verdict, staff)
 
 
@@ -369,6 +375,11 @@ def check_document(
         proof = find_document_proof(book, dep, serial, book.hall.suite.hexdigest(data))
     except NotFoundError:
         proof = None
-    facts = fetch_chain_facts(client, int(header["accepting_hall"]), serial)
+    if header.get("anchor_mode") == "merkle":
+        bundle = export_bundle(book, client, serial)
+        mfacts = fetch_merkle_facts(client, bundle)
+        facts = proven_chain_facts(bundle, mfacts, verify_merkle_bundle(bundle, mfacts))
+    else:
+        facts = fetch_chain_facts(client, int(header["accepting_hall"]), serial)
     report = document_report(serial, data, file_name, facts, proof)
     return _store_check(book, serial, "document", report, report.status, staff)

@@ -31,15 +31,17 @@
     idem/<user>/<sha256 of key>     first answers of Idempotency-Key requests                        idempotency
     held/<serial>                   a case whose INTAKE the chain refused: later events held          outbox
     calendar/<year>/<version:04d>   official holiday arrangements loaded by an administrator         holidays
-    mbox/<seq:012d>                 pending chain writes of Merkle-mode cases (same seq counter as outbox/)  outbox, merkle
-    mbatch/<seq:012d>               this hall's Merkle batch <seq>: built (durable before it is sent), anchored  merkle
-    manifest/<hall:010d>/<seq:012d> a batch's manifest (leaf preimages), own or mirrored, checked against its root  merkle, indexer
-    mbatchlog/<hall:010d>/<seq:012d> a BatchAnchored log the indexer read (block, tx, root, count, time)    indexer
-    mwant/<hall:010d>/<seq:012d>    a batch whose manifest is still to be fetched                         indexer
-    mhead/<serial>                  a Merkle-mode case's latest event known here (index, head, batch, phase)  merkle, indexer
-    mfind/<hall:010d>/<seq:012d>/<leaf:06d>  a rule a batch breaks, with the leaf and its proof            indexer, audit
-    mblock/<block:012d>             hash of a block holding one of this hall's Merkle batches              merkle
-    meta/mbatch_scan_from           this hall's unrecorded Merkle batches were sent at or after this block  merkle
+    mbox/<seq:012d>                 pending writes of Merkle-mode cases (the outbox's counter)      outbox, merkle
+    mbatch/<seq:012d>               this hall's Merkle batch: built (durable before sending), anchored merkle
+    manifest/<hall:010d>/<seq:012d> a batch's manifest (own or mirrored), checked against its root    merkle, indexer
+    mbatchlog/<hall:010d>/<seq:012d>  a BatchAnchored log the indexer read                          indexer
+    mwant/<hall:010d>/<seq:012d>    a batch whose manifest is still to be fetched                    indexer
+    mhead/<serial>                  a Merkle-mode case's latest event here (index, head, batch)      merkle, indexer
+    mcase/<case id hex>             every case's Merkle-mode events as checked (all halls' cases)    indexer
+    mdefer/<case id>/<index>/...    a leaf waiting for its case's previous event                     indexer
+    mfind/<hall>/<seq>/<leaf:06d>   a rule a batch breaks, with the leaf and its proof               indexer, audit
+    mblock/<block:012d>             hash of a block holding one of this hall's Merkle batches        merkle
+    meta/mbatch_scan_from           this hall's unrecorded Merkle batches were sent at or after it   merkle
     meta/outbox_seq, meta/outbox_scan_from, meta/serial/<yyyymmdd>, meta/hall, meta/sync
 
 Keys are bytes; JSON values go through :meth:`ledger.hall.store.Store.put_json`.

@@ -35,9 +35,9 @@ from __future__ import annotations
 
 import logging
 import time
-from itertools import islice
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from ledger.chain.client import ChainClient
@@ -486,7 +486,9 @@ class MerkleSender(BackgroundWorker):
                     rec["anchor"] = {"state": "refused", "mode": "merkle", "rule": err.rule, "message": str(err)}
                     wb.put_json(e["rec_key"].encode(), rec)
                 wb.delete(mbox_key(int(e["seq"])))
-                wb.put_json(outbox_refused_key(int(e["seq"])), {**e, "mode": "merkle", "rule": err.rule, "message": str(err)})
+                wb.put_json(
+                    outbox_refused_key(int(e["seq"])), {**e, "mode": "merkle", "rule": err.rule, "message": str(err)}
+                )
 
     # ------------------------------------------------------------------ send and record
     def _send_next(self) -> bool:
@@ -510,11 +512,18 @@ class MerkleSender(BackgroundWorker):
             if receipt is None:
                 if time.monotonic() - head.sent_at > self.receipt_timeout:
                     self._abandon_in_flight()
-                    raise ChainError(f"Merkle batch transaction {head.tx} was not mined within {self.receipt_timeout:.0f}s")
+                    raise ChainError(
+                        f"Merkle batch transaction {head.tx} was not mined within {self.receipt_timeout:.0f}s"
+                    )
                 break
             self._in_flight.pop(0)
             if int(receipt["status"]) != 1:
-                log.warning("merkle: batch %d (tx %s) reverted in block %s; reconciling", head.seq, head.tx, receipt["blockNumber"])
+                log.warning(
+                    "merkle: batch %d (tx %s) reverted in block %s; reconciling",
+                    head.seq,
+                    head.tx,
+                    receipt["blockNumber"],
+                )
                 self._abandon_in_flight()
                 break
             logs = [b for lg in receipt["logs"] if (b := self.client.decode_batch_log(lg)) is not None]
@@ -548,7 +557,14 @@ class MerkleSender(BackgroundWorker):
                         "time": btime,
                         "index": int(e["index"]),
                         "head": e["head"],
-                        "batch": {"hall": self.hall.hall_id, "seq": int(batch["seq"]), "leaf": pos, "size": size},
+                        "writer": batch["writer"],
+                        "batch": {
+                            "hall": self.hall.hall_id,
+                            "seq": int(batch["seq"]),
+                            "leaf": pos,
+                            "size": size,
+                            "log_index": ev.log_index,
+                        },
                     }
                     wb.put_json(key, rec)
         with self.outbox.lock, self.store.write_batch(sync=False) as wb:

@@ -45,7 +45,14 @@ from ledger.verify.checks import (
 )
 from ledger.verify.report import BundleVerdict, EventVerdict, MaterialVerdict, Reason, Status, VerificationReport
 
-__all__ = ["CaseLeaf", "bundle_leaf", "canonical_chain", "case_leaves", "verify_merkle_bundle"]
+__all__ = [
+    "CaseLeaf",
+    "bundle_leaf",
+    "canonical_chain",
+    "case_leaves",
+    "proven_chain_facts",
+    "verify_merkle_bundle",
+]
 
 Position = tuple[int, int, int]
 """(block, log index of the batch, leaf index): chain order of Merkle-mode events"""
@@ -144,6 +151,41 @@ def _chain_facts(bundle: EvidenceBundle, facts: MerkleFacts, events: list[ChainE
         dispute_role=facts.dispute_role,
         arbiter_role=facts.arbiter_role,
     )
+
+
+def proven_chain_facts(bundle: EvidenceBundle, facts: MerkleFacts, report: VerificationReport) -> ChainFacts:
+    """The events of a verified Merkle-mode bundle whose proofs held, as event-mode chain facts (for the
+    checks that read those: a single document's proof, the audit)."""
+    ok = {e.index for e in report.events if e.status in ("match", "mismatch") and e.block is not None}
+    batches = {(b.hall_id, b.seq): b for b in facts.batches}
+    events: list[ChainEventFact] = []
+    home = 0
+    for be in sorted(bundle.events, key=lambda e: e.index):
+        bf = batches.get((be.batch.hall_id, be.batch.seq)) if be.batch is not None else None
+        if be.index not in ok or bf is None:
+            continue
+        if any(r.code in ("batch_proof_invalid", "missing_on_chain") for v in report.events if v.index == be.index
+               for r in v.reasons):  # fmt: skip
+            continue
+        if be.index == 0 and be.batch is not None:
+            home = be.batch.home_district
+        events.append(
+            ChainEventFact(
+                index=be.index,
+                stage=Stage[be.stage],
+                writer=bf.writer,
+                hall_id=bf.hall_id,
+                commitment=be.commitment.lower(),
+                head=be.head.lower(),
+                ref=be.ref,
+                prev_block=0,
+                block=bf.block,
+                log_index=bf.log_index,
+                tx=bf.tx,
+                time=bf.time,
+            )
+        )
+    return _chain_facts(bundle, facts, events, home)
 
 
 def _coords(bf: BatchFact, be: BundleEvent) -> list[Reason]:
