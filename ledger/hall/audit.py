@@ -47,7 +47,8 @@ from ledger.core.timefmt import CST
 from ledger.errors import ChainError, InputError, LedgerError
 from ledger.hall.cases import PERSONAL_FIELDS, CaseBook, case_status
 from ledger.hall.catalogue import Catalogue
-from ledger.hall.keys import CASE_PREFIX, LAST_SCAN_KEY
+from ledger.hall.keys import CASE_PREFIX, LAST_SCAN_KEY, MBOX_PREFIX, MFIND_PREFIX, MWANT_PREFIX
+from ledger.hall.merkle_index import merkle_case_facts
 from ledger.hall.workdays import APPROXIMATE_NOTE, NEAR_DUE_DAYS, compliance_report
 from ledger.hall.worker import BackgroundWorker
 from ledger.verify.checks import DEFAULT_MAX_ANCHOR_LAG_S, TIME_TOLERANCE_S, check_chain, claimed_time
@@ -65,6 +66,7 @@ __all__ = [
     "case_row",
     "compliance_lists",
     "filter_rows",
+    "merkle_anomalies",
     "outbox_anomalies",
     "scan",
     "summarize",
@@ -84,6 +86,14 @@ ANOMALY_TEXT: dict[str, tuple[str, str]] = {
     "writer_outside_rights": ("写入方超出权限", "event written by a hall outside its rights"),
     "result_late": ("办结超过法定时限", "result after its deadline"),
     "outbox_stale": ("待上链队列积压超时", "outbox entry older than the threshold"),
+    "batch_rule_broken": (
+        "某大厅锚定的批次违反办件规则（附批次坐标、叶子与证明）",
+        "a hall anchored a batch that breaks a case rule (batch, leaf and proof attached)",
+    ),
+    "manifest_unavailable": (
+        "批次清单无法从任何大厅取得，其中办件无法证明完整",
+        "no hall could produce a batch's manifest: the cases in it cannot be proven complete",
+    ),
 }
 
 Compliance = Literal[
@@ -550,6 +560,33 @@ def outbox_anomalies(entries: Iterable[dict[str, Any]], *, now: float, threshold
     return out
 
 
+def merkle_anomalies(store: Any, *, now: float, thresholds: AuditThresholds) -> list[Anomaly]:
+    """What every hall's indexer found in Merkle-mode batches: broken rules (named by batch and leaf; the
+    leaf and its proof are served at ``GET /audit/batch-findings``) and manifests no hall produced."""
+    out: list[Anomaly] = []
+    for _, f in store.iter_json(MFIND_PREFIX):
+        out.append(
+            Anomaly(
+                kind="batch_rule_broken",
+                serial="",
+                detail=f"hall {f['hall']} batch {f['seq']} (block {f['block']}, tx {f['tx']}) leaf {f['leaf_index']}: "
+                f"{f['code']} — {f['detail']}",
+            )
+        )
+    for _, w in store.iter_json(MWANT_PREFIX):
+        age = now - float(w.get("since") or now)
+        if age > thresholds.outbox_after_s:
+            out.append(
+                Anomaly(
+                    kind="manifest_unavailable",
+                    serial="",
+                    detail=f"hall {w['hall']} batch {w['seq']} (block {w['block']}): no hall produced its manifest "
+                    f"for {age:.0f} s ({w.get('attempts', 0)} attempts)",
+                )
+            )
+    return out
+
+
 def case_rows(book: CaseBook, *, today: date | None = None, near_due_days: int = NEAR_DUE_DAYS) -> list[CaseRow]:
     """Every case this hall holds as an audit row."""
     day = today or datetime.now(CST).date()
@@ -594,11 +631,21 @@ def scan(
         serial = h["serial"]
         recs = book.records(serial)
         facts: ChainFacts | None = all_facts.get((int(h["accepting_hall"]), serial))
+        if h.get("anchor_mode") == "merkle" and registry is not None:
+            try:  # the events as this hall's indexer checked them against their batches' roots
+                facts = merkle_case_facts(
+                    book.store, client, accepting_hall=int(h["accepting_hall"]), serial=serial, registry_log=registry
+                )
+            except ChainError as exc:
+                errors.append(f"chain: {exc}")
+                facts = None
         row = case_row(h, recs, book.catalogue, today=day, near_due_days=thresholds.near_due_days)
         if facts is None:
             continue
         anomalies += case_anomalies(h, recs, facts, row, now=at, thresholds=thresholds)
     anomalies += outbox_anomalies(book.outbox.pending(), now=at, thresholds=thresholds)
+    anomalies += outbox_anomalies([v for _, v in book.store.iter_json(MBOX_PREFIX)], now=at, thresholds=thresholds)
+    anomalies += merkle_anomalies(book.store, now=at, thresholds=thresholds)
     return ScanResult(
         started_at=started,
         finished_at=datetime.now(UTC).isoformat(timespec="seconds"),

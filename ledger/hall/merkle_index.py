@@ -39,8 +39,8 @@ import httpx
 
 from ledger.chain.client import ChainClient
 from ledger.core.batches import BatchTree, EventLeaf, Manifest
-from ledger.core.facts import BatchAnchoredEvent, RegistryFact
-from ledger.core.hashchain import address_bytes, next_head
+from ledger.core.facts import BatchAnchoredEvent, CaseHeader, ChainEventFact, ChainFacts, RegistryFact
+from ledger.core.hashchain import address_bytes, case_id, next_head
 from ledger.core.stages import Phase, Stage
 from ledger.errors import InputError, VerificationError
 from ledger.hall.cases import CaseBook
@@ -65,7 +65,7 @@ from ledger.hall.merkle_outbox import case_state, next_state
 from ledger.hall.store import Store, WriteBatch
 from ledger.verify.manifests import MAX_MANIFEST_BYTES, manifest_path
 
-__all__ = ["ManifestStore", "MerkleIndex", "batch_record"]
+__all__ = ["ManifestStore", "MerkleIndex", "batch_record", "merkle_case_facts"]
 
 log = logging.getLogger("caseledger.merkle-index")
 
@@ -450,6 +450,7 @@ class _Ctx:
             "leaf": pos,
             "block": int(self.b["block"]),
             "log_index": int(self.b["log_index"]),
+            "tx": str(self.b["tx"]),
         }
         if st is None:
             st = {
@@ -640,3 +641,66 @@ def _replay(lf: EventLeaf, st: dict[str, Any] | None) -> dict[str, Any]:
         "phase": int(phase),
         "disputes": disputes,
     }
+
+
+def merkle_case_facts(
+    store: Store,
+    client: ChainClient,
+    *,
+    accepting_hall: int,
+    serial: str,
+    registry_log: list[RegistryFact],
+) -> ChainFacts | None:
+    """A Merkle-mode case's events as this hall's indexer checked them (leaves of manifests that match their
+    on-chain roots), as event-mode chain facts: what the audit compares the hall's records with. ``None``
+    when the indexer has not seen the case's INTAKE."""
+    from ledger.core.chainlog import ROLE_IDS, block_times, read_deployment
+
+    cid = case_id(accepting_hall, serial)
+    st = store.get_json(_mcase_key(cid))
+    if st is None:
+        return None
+    times = block_times(client, {int(e["block"]) for e in st["events"]})
+    dep = client.deployment
+    assert dep is not None
+    d = read_deployment(client, dep.ledger)
+    last = st["events"][-1] if st["events"] else None
+    return ChainFacts(
+        serial=serial,
+        accepting_hall=accepting_hall,
+        case_id="0x" + cid.hex(),
+        chain_id=d.chain_id,
+        ledger=d.ledger,
+        registry=d.registry,
+        format_version=d.format_version,
+        suite=d.suite,
+        header=CaseHeader(
+            head="0x" + (last["head"] if last else "00" * 32),
+            event_count=len(st["events"]),
+            phase=Phase.OPENED,
+            home_district=int(st["home_district"]),
+            accepting_hall=accepting_hall,
+            item_code=str(st.get("item_code") or ""),
+            last_block=int(last["block"]) if last else 0,
+        ),
+        events=[
+            ChainEventFact(
+                index=int(e["index"]),
+                stage=Stage[e["stage"]],
+                writer=str(e["writer"]),
+                hall_id=int(e["hall"]),
+                commitment="0x" + str(e["commitment"]),
+                head="0x" + str(e["head"]),
+                ref=int(e["ref"]),
+                prev_block=0,
+                block=int(e["block"]),
+                log_index=int(e["log_index"]),
+                tx=str(e.get("tx") or ""),
+                time=times[int(e["block"])],
+            )
+            for e in st["events"]
+        ],
+        registry_log=registry_log,
+        dispute_role=ROLE_IDS["DISPUTE_OFFICER_ROLE"],
+        arbiter_role=ROLE_IDS["DISPUTE_ARBITER_ROLE"],
+    )
