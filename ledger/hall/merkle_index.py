@@ -31,16 +31,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import httpx
 
 from ledger.chain.client import ChainClient
 from ledger.core.batches import BatchTree, EventLeaf, Manifest
+from ledger.core.caserules import RegistryState, Rights, extend
 from ledger.core.facts import BatchAnchoredEvent, CaseHeader, ChainEventFact, ChainFacts, RegistryFact
-from ledger.core.hashchain import address_bytes, case_id, next_head
+from ledger.core.hashchain import address_bytes, case_id
 from ledger.core.stages import Phase, Stage
 from ledger.errors import InputError, VerificationError
 from ledger.hall.cases import CaseBook
@@ -49,6 +48,7 @@ from ledger.hall.keys import (
     MBATCH_LOG_PREFIX,
     MFIND_PREFIX,
     MWANT_PREFIX,
+    OUTBOX_SEQ_KEY,
     case_id_key,
     case_key,
     chain_event_key,
@@ -61,7 +61,6 @@ from ledger.hall.keys import (
     mwant_key,
     xfer_key,
 )
-from ledger.hall.merkle_outbox import case_state, next_state
 from ledger.hall.store import Store, WriteBatch
 from ledger.verify.manifests import MAX_MANIFEST_BYTES, manifest_path
 
@@ -132,24 +131,6 @@ class ManifestStore:
         return t[0].leaves[pos], t[1].proof(pos)
 
 
-@dataclass
-class _Roles:
-    officer: set[str]
-    arbiter: set[str]
-
-
-def _roles_at(registry: list[RegistryFact], block: int, log_index: int, officer_role: str, arbiter_role: str) -> _Roles:
-    r = _Roles(set(), set())
-    for f in registry:
-        if (f.block, f.log_index) >= (block, log_index):
-            break
-        acct = f.account.lower()
-        if f.kind in ("role_granted", "role_revoked") and f.role in (officer_role, arbiter_role):
-            target = r.officer if f.role == officer_role else r.arbiter
-            (target.add if f.kind == "role_granted" else target.discard)(acct)
-    return r
-
-
 class MerkleIndex:
     """Manifests in, leaves checked, cases learnt. Used by the :class:`ledger.hall.indexer.Indexer`."""
 
@@ -174,8 +155,8 @@ class MerkleIndex:
         self.unavailable_after = unavailable_after
         self.findings_total = 0
         self.processed_total = 0
+        self.rebased_total = 0
         self._registry: tuple[int, list[RegistryFact]] | None = None
-        self._roles_cache = lru_cache(maxsize=256)(self._roles_uncached)
         self.need_pull = False
 
     # ------------------------------------------------------------------ from the indexer's range read
@@ -286,25 +267,25 @@ class MerkleIndex:
         )
         if self._registry is None or self._registry[0] != last:
             self._registry = (last, self.client.registry_log())
-            self._roles_cache.cache_clear()
         return self._registry[1]
 
-    def _roles_uncached(self, block: int, log_index: int) -> _Roles:
+    def rights(self, b: dict[str, Any]) -> Rights:
+        """The batch writer's rights at the batch's block (the registry's history replayed)."""
         from ledger.core.chainlog import ROLE_IDS
 
-        reg = self._registry[1] if self._registry else []
-        return _roles_at(reg, block, log_index, ROLE_IDS["DISPUTE_OFFICER_ROLE"], ROLE_IDS["DISPUTE_ARBITER_ROLE"])
+        reg = self._registry[1] if self._registry else self._registry_log()
+        state = RegistryState.at(reg, int(b["block"]), int(b["log_index"]))
+        return Rights.of(state, str(b["writer"]), ROLE_IDS["DISPUTE_OFFICER_ROLE"], ROLE_IDS["DISPUTE_ARBITER_ROLE"])
 
     def _apply(self, b: dict[str, Any], manifest: Manifest, raw: bytes) -> None:
         """Check and learn every leaf of one batch; one write batch (under the case lock)."""
         self._registry_log()
         hall, seq = int(b["hall"]), int(b["seq"])
         writer = address_bytes(str(b["writer"]))
-        roles = self._roles_cache(int(b["block"]), int(b["log_index"]))
         cache: dict[bytes, dict[str, Any] | None] = {}
         with self.book.lock, self.store.write_batch() as wb:
             wb.put(manifest_key(hall, seq), raw)
-            ctx = _Ctx(self, wb, b, manifest, cache, writer, roles)
+            ctx = _Ctx(self, wb, b, manifest, cache, writer, self.rights(b))
             for pos, leaf_raw in enumerate(manifest.leaves):
                 ctx.leaf(pos, leaf_raw)
             for cid, st in cache.items():
@@ -328,16 +309,17 @@ class _Ctx:
         manifest: Manifest,
         cache: dict[bytes, dict[str, Any] | None],
         writer: bytes,
-        roles: _Roles,
+        rights: Rights,
     ) -> None:
         self.ix, self.wb, self.b, self.manifest, self.cache = ix, wb, b, manifest, cache
-        self.writer, self.roles = writer, roles
+        self.writer, self.rights = writer, rights
         self.hall, self.seq = int(b["hall"]), int(b["seq"])
         self._tree: BatchTree | None = None
         self.new_cases: set[str] = set()
         """case headers written in this write batch (not readable from the store before it is applied)"""
         self.heads: dict[str, int] = {}
         """mhead index written in this write batch, by serial"""
+        self.next_outbox_seq: int | None = None
 
     def state(self, cid: bytes) -> dict[str, Any] | None:
         if cid not in self.cache:
@@ -376,27 +358,14 @@ class _Ctx:
         except InputError as exc:
             self.finding(pos, "leaf_malformed", exc.message, raw, cid)
             return
-        if lf.writer_hall != self.hall or lf.writer != self.writer:
-            self.finding(
-                pos, "writer_mismatch", "the leaf names another writer than the batch's hall and key", raw, cid
-            )
-            return
-        st = self.state(cid)
         if lf.stage == Stage.INTAKE:
-            try:
-                lf.check_case_id()
-            except VerificationError as exc:
-                self.finding(pos, "case_id_mismatch", str(exc), raw, cid)
-                return
             known = self.ix.store.get_json(case_id_key("0x" + cid.hex()))
             if known is not None and known.get("mode") != "merkle":
                 self.finding(pos, "case_in_both_modes", "the case id was opened in event mode", raw, cid)
                 return
-        if st is None and lf.stage != Stage.INTAKE:
-            self._defer(cid, lf, pos, raw)
-            return
+        st = self.state(cid)
         events: list[dict[str, Any]] = [] if st is None else st["events"]
-        if lf.index < len(events):
+        if st is not None and lf.index < len(events):
             e = events[lf.index]
             if (int(e["hall"]), int(e["seq"]), int(e["leaf"])) == (self.hall, self.seq, pos):
                 return  # seen before (a batch processed again after a rewind)
@@ -407,37 +376,19 @@ class _Ctx:
                 raw,
                 cid,
             )
-            self._rebase_own(lf, events)
+            self._rebase_own(lf, st)
             return
-        if lf.index > len(events):
+        if (st is None and lf.stage != Stage.INTAKE) or (st is not None and lf.index > len(events)):
             self._defer(cid, lf, pos, raw)
             return
-        state = _replay(lf, st)
-        officer = "0x" + lf.writer.hex() in self.roles.officer
-        arbiter = "0x" + lf.writer.hex() in self.roles.arbiter
-        district = self._district(lf.writer_hall)
-        new, err = next_state(
-            state,
-            stage=lf.stage,
-            commitment=lf.commitment,
-            writer=lf.writer,
-            writer_hall=lf.writer_hall,
-            writer_district=district,
-            ref=lf.ref,
-            officer=officer,
-            arbiter=arbiter,
-            batch=(self.hall, self.seq),
+        new, why = extend(
+            st, lf, batch_hall=self.hall, batch_seq=self.seq, batch_writer=self.writer, rights=self.rights
         )
-        if err is not None:
-            self.finding(pos, err.rule, str(err), raw, cid)
-        expected_head = next_head(bytes.fromhex(state["head"]), lf.stage, lf.commitment, lf.writer)
-        if expected_head != lf.head:
-            self.finding(pos, "chain_head_broken", f"index {lf.index}", raw, cid)
-        want_prev = (0, 0) if not events else (int(events[-1]["hall"]), int(events[-1]["seq"]))
-        if (lf.prev_hall, lf.prev_seq) != want_prev:
-            self.finding(
-                pos, "batch_link_broken", f"names {lf.prev_hall}/{lf.prev_seq}, expected {want_prev}", raw, cid
-            )
+        if why or new is None:
+            self.finding(pos, why[0] if why else "out_of_order", ", ".join(why), raw, cid)
+            if st is not None:
+                self._rebase_own(lf, st)
+            return
         event = {
             "index": lf.index,
             "stage": lf.stage.name,
@@ -452,24 +403,10 @@ class _Ctx:
             "log_index": int(self.b["log_index"]),
             "tx": str(self.b["tx"]),
         }
-        if st is None:
-            st = {
-                "accepting_hall": lf.accepting_hall,
-                "home_district": lf.home_district,
-                "item_code": lf.item_code,
-                "serial": lf.serial,
-                "events": [],
-            }
-        st = {**st, "events": [*events, event]}
+        st = {**new, "events": [*events, event]}
         self.cache[cid] = st
         self._learn(cid, lf, st, event)
         self._undefer(cid, lf.index + 1)
-
-    def _district(self, hall_id: int) -> int:
-        try:
-            return self.ix.client.hall(hall_id).district
-        except Exception:
-            return 0
 
     def _defer(self, cid: bytes, lf: EventLeaf, pos: int, raw: bytes) -> None:
         self.wb.put_json(
@@ -488,7 +425,7 @@ class _Ctx:
                 Manifest.decode(raw) if raw is not None else self.manifest,
                 self.cache,
                 address_bytes(str(v["batch"]["writer"])),
-                self.ix._roles_cache(int(v["batch"]["block"]), int(v["batch"]["log_index"])),
+                self.ix.rights(v["batch"]),
             )
             sub.new_cases, sub.heads = self.new_cases, self.heads
             sub.leaf(int(v["pos"]), bytes.fromhex(v["leaf"]))
@@ -567,23 +504,35 @@ class _Ctx:
             head = store.get_json(mhead_key(serial))
             known = -1 if head is None else int(head["index"])
         if known < lf.index:
-            self.wb.put_json(mhead_key(serial), _replay(lf, st))
+            self.wb.put_json(mhead_key(serial), {k: v for k, v in st.items() if k != "events"})
             self.heads[serial] = lf.index
 
-    def _rebase_own(self, lf: EventLeaf, events: list[dict[str, Any]]) -> None:
+    def _rebase_own(self, lf: EventLeaf, st: dict[str, Any]) -> None:
         """This hall's leaf lost a race for its index: its record is queued again for the next index."""
         me = self.ix.book.hall
         if lf.writer_hall != me.hall_id:
             return
-        st = self.cache.get(lf.case_id) or {}
         serial = str(st.get("serial") or "")
         if not serial or not self.ix.book.has_case(serial):
             return
+        # the sender chains this hall's next events of the case from the canonical chain again
+        self.wb.put_json(mhead_key(serial), {k: v for k, v in st.items() if k != "events"})
+        self.heads[serial] = int(st["index"])
         for r in self.ix.book.records(serial):
-            if r.get("commitment") == lf.commitment.hex() and r.get("origin") == "local":
+            a = r.get("anchor") or {}
+            mine = (int((a.get("batch") or {}).get("hall", -1)), int((a.get("batch") or {}).get("seq", -1)))
+            if (
+                r.get("commitment") == lf.commitment.hex()
+                and r.get("origin") == "local"
+                and a.get("state") == "anchored"
+                and mine == (self.hall, self.seq)
+            ):
                 key = f"rec/{serial}/{int(r['seq']):06d}"
-                outbox_seq = self.ix.book.outbox.next_seq()
-                self.wb.put_json(b"meta/outbox_seq", outbox_seq + 1)
+                if self.next_outbox_seq is None:
+                    self.next_outbox_seq = self.ix.book.outbox.next_seq()
+                outbox_seq = self.next_outbox_seq
+                self.next_outbox_seq += 1
+                self.wb.put_json(OUTBOX_SEQ_KEY, outbox_seq + 1)
                 self.wb.put_json(
                     mbox_key(outbox_seq),
                     {
@@ -602,45 +551,10 @@ class _Ctx:
                 self.wb.put_json(
                     key.encode(), {**r, "anchor": {"state": "pending", "rebased": {"lost_index": lf.index}}}
                 )
+                self.ix.rebased_total += 1
                 log.warning(
                     "merkle-index: %s %s lost index %d to another hall; queued again", serial, lf.stage.name, lf.index
                 )
-        _ = events
-
-
-def _replay(lf: EventLeaf, st: dict[str, Any] | None) -> dict[str, Any]:
-    """The case's state (phase, open disputes, head) after its known events, in the sender's shape."""
-    if st is None:
-        return case_state(lf.accepting_hall, lf.serial, lf.home_district)
-    state = case_state(int(st["accepting_hall"]), str(st["serial"]), int(st["home_district"]))
-    phase = Phase.NONE
-    disputes: dict[str, int] = {}
-    for e in st["events"]:
-        stage = Stage[e["stage"]]
-        if stage == Stage.INTAKE:
-            phase = Phase.OPENED
-        elif stage == Stage.DISPUTE_OPENED:
-            disputes[str(e["index"])] = int(e["hall"])
-        elif stage == Stage.DISPUTE_RESOLVED:
-            disputes.pop(str(e["ref"]), None)
-        else:
-            phase = {
-                Stage.MATERIALS: max(phase, Phase.MATERIALS_RECORDED) if phase < Phase.ACCEPTED else phase,
-                Stage.ACCEPTANCE: Phase.ACCEPTED,
-                Stage.PROCESS: phase,
-                Stage.RESULT: Phase.DECIDED,
-                Stage.DELIVERY: Phase.DELIVERED,
-            }[stage]
-    last = st["events"][-1] if st["events"] else None
-    return {
-        **state,
-        "index": int(last["index"]) if last else -1,
-        "head": last["head"] if last else state["head"],
-        "hall": int(last["hall"]) if last else 0,
-        "seq": int(last["seq"]) if last else 0,
-        "phase": int(phase),
-        "disputes": disputes,
-    }
 
 
 def merkle_case_facts(

@@ -42,9 +42,10 @@ from typing import Any
 
 from ledger.chain.client import ChainClient
 from ledger.core.batches import MAX_LEAVES, BatchTree, EventLeaf, Manifest
+from ledger.core.caserules import case_state, next_state
 from ledger.core.facts import BatchAnchoredEvent
-from ledger.core.hashchain import address_bytes, case_id, next_head
-from ledger.core.stages import DISPUTE_STAGES, Phase, Stage
+from ledger.core.hashchain import address_bytes
+from ledger.core.stages import DISPUTE_STAGES, Stage
 from ledger.errors import ChainError, ChainRuleError
 from ledger.hall.cases import HallIdentity
 from ledger.hall.keys import (
@@ -63,111 +64,13 @@ from ledger.hall.outbox import Outbox
 from ledger.hall.reorg import Checkpoints, block_hash_reader
 from ledger.hall.worker import BackgroundWorker
 
-__all__ = ["MerkleSender", "MerkleStats", "case_state", "next_state"]
+__all__ = ["MerkleSender", "MerkleStats"]
 
 log = logging.getLogger("caseledger.merkle")
 
-MAX_OPEN_DISPUTES = 3
 MARK_CHUNK = 512
 ROOT_GAS = 120_000
 """gas limit of one anchorRootAt (a hall's first batch uses about 79k, later ones about 45k)"""
-
-_NEXT_PHASE: dict[tuple[Stage, Phase], Phase] = {
-    (Stage.MATERIALS, Phase.OPENED): Phase.MATERIALS_RECORDED,
-    (Stage.MATERIALS, Phase.MATERIALS_RECORDED): Phase.MATERIALS_RECORDED,
-    (Stage.MATERIALS, Phase.ACCEPTED): Phase.ACCEPTED,
-    (Stage.ACCEPTANCE, Phase.MATERIALS_RECORDED): Phase.ACCEPTED,
-    (Stage.PROCESS, Phase.ACCEPTED): Phase.ACCEPTED,
-    (Stage.RESULT, Phase.ACCEPTED): Phase.DECIDED,
-    (Stage.DELIVERY, Phase.DECIDED): Phase.DELIVERED,
-}
-
-
-def case_state(accepting_hall: int, serial: str, home_district: int) -> dict[str, Any]:
-    """The state of a case before its INTAKE (``mhead/<serial>`` holds it after each event)."""
-    cid = case_id(accepting_hall, serial).hex()
-    return {
-        "case_id": cid,
-        "index": -1,
-        "head": cid,
-        "hall": 0,
-        "seq": 0,
-        "phase": int(Phase.NONE),
-        "accepting_hall": accepting_hall,
-        "home_district": home_district,
-        "disputes": {},
-    }
-
-
-def next_state(
-    st: dict[str, Any],
-    *,
-    stage: Stage,
-    commitment: bytes,
-    writer: str | bytes,
-    writer_hall: int,
-    writer_district: int,
-    ref: int,
-    officer: bool,
-    arbiter: bool,
-    batch: tuple[int, int],
-) -> tuple[dict[str, Any], ChainRuleError | None]:
-    """The case's state after one more event, or the contract rule it breaks (event mode's order of checks).
-
-    Pure: the sender refuses a breaking event before it builds a leaf; the indexer follows other halls'
-    events with it (a breaking one is a finding, :mod:`ledger.hall.merkle_index`).
-    """
-    cid = "0x" + str(st.get("case_id") or "")
-    phase = Phase(int(st["phase"]))
-    if stage == Stage.INTAKE:
-        if phase != Phase.NONE:
-            return st, ChainRuleError("CaseLedgerCaseExists", {"caseId": cid})
-    elif phase == Phase.NONE:
-        return st, ChainRuleError("CaseLedgerUnknownCase", {"caseId": cid})
-    disputes: dict[str, int] = dict(st.get("disputes") or {})
-    new_phase = phase
-    if stage == Stage.INTAKE:
-        if writer_hall != int(st["accepting_hall"]):
-            return st, ChainRuleError("CaseLedgerUnauthorizedWriter", {"caseId": cid, "stage": stage.name})
-        new_phase = Phase.OPENED
-    elif stage == Stage.DISPUTE_OPENED:
-        if not officer:
-            return st, ChainRuleError("CaseLedgerUnauthorizedWriter", {"caseId": cid, "stage": stage.name})
-        if ref != 0:
-            return st, ChainRuleError("CaseLedgerRefNotAllowed", {"caseId": cid, "stage": stage.name, "ref": ref})
-        if sum(1 for h in disputes.values() if int(h) == writer_hall) >= MAX_OPEN_DISPUTES:
-            return st, ChainRuleError("CaseLedgerTooManyDisputes", {"caseId": cid})
-        disputes[str(int(st["index"]) + 1)] = writer_hall
-    elif stage == Stage.DISPUTE_RESOLVED:
-        if not officer and not arbiter:
-            return st, ChainRuleError("CaseLedgerUnauthorizedWriter", {"caseId": cid, "stage": stage.name})
-        opener = disputes.get(str(ref))
-        if opener is None:
-            return st, ChainRuleError("CaseLedgerNoOpenDispute", {"caseId": cid, "ref": ref})
-        if not ((officer and int(opener) == writer_hall) or arbiter):
-            return st, ChainRuleError("CaseLedgerNotDisputeOpener", {"caseId": cid, "ref": ref})
-        disputes.pop(str(ref))
-    else:
-        by_accepting = stage in (Stage.MATERIALS, Stage.DELIVERY)
-        allowed = writer_hall == int(st["accepting_hall"]) if by_accepting else writer_district == st["home_district"]
-        if not allowed:
-            return st, ChainRuleError("CaseLedgerUnauthorizedWriter", {"caseId": cid, "stage": stage.name})
-        if ref != 0:
-            return st, ChainRuleError("CaseLedgerRefNotAllowed", {"caseId": cid, "stage": stage.name, "ref": ref})
-        nxt = _NEXT_PHASE.get((stage, phase))
-        if nxt is None:
-            return st, ChainRuleError("CaseLedgerOutOfOrder", {"caseId": cid, "stage": stage.name, "phase": phase.name})
-        new_phase = nxt
-    head = next_head(bytes.fromhex(str(st["head"])), stage, commitment, writer)
-    return {
-        **st,
-        "index": int(st["index"]) + 1,
-        "head": head.hex(),
-        "hall": batch[0],
-        "seq": batch[1],
-        "phase": int(new_phase),
-        "disputes": disputes,
-    }, None
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from ledger.core.bundle import BundleEvent, EvidenceBundle
-from ledger.core.facts import ChainEventFact, ChainFacts, MerkleFacts, RegistryFact
+from ledger.core.caserules import NEXT_PHASE, RegistryState
+from ledger.core.facts import ChainEventFact, ChainFacts, MerkleFacts
 from ledger.core.hashchain import address_bytes, case_id, next_head
 from ledger.core.materials import MaterialProof, verify_material
 from ledger.core.records import AT_PATTERN, DisclosedRecord, canonical_bytes
@@ -61,41 +61,8 @@ FILE_FIELDS: dict[Stage, tuple[str, str]] = {
 }
 
 
-@dataclass
-class _RegistryState:
-    hall_of_account: dict[str, int] = field(default_factory=dict)
-    district: dict[int, int] = field(default_factory=dict)
-    active: dict[int, bool] = field(default_factory=dict)
-    roles: set[tuple[str, str]] = field(default_factory=set)
-
-    def apply(self, f: RegistryFact) -> None:
-        acct = f.account.lower()
-        if f.kind == "registered":
-            self.hall_of_account[acct] = f.hall_id
-            self.district[f.hall_id] = f.district
-            self.active[f.hall_id] = True
-        elif f.kind == "suspended":
-            self.active[f.hall_id] = False
-        elif f.kind == "reactivated":
-            self.active[f.hall_id] = True
-        elif f.kind == "rotated":  # the role moves are separate HallRegistryRoleChanged events
-            self.hall_of_account.pop(acct, None)
-            self.hall_of_account[f.new_account.lower()] = f.hall_id
-        elif f.kind == "role_granted":
-            self.roles.add((f.role, acct))
-        elif f.kind == "role_revoked":
-            self.roles.discard((f.role, acct))
-
-
-_NEXT_PHASE: dict[tuple[Stage, Phase], Phase] = {
-    (Stage.MATERIALS, Phase.OPENED): Phase.MATERIALS_RECORDED,
-    (Stage.MATERIALS, Phase.MATERIALS_RECORDED): Phase.MATERIALS_RECORDED,
-    (Stage.MATERIALS, Phase.ACCEPTED): Phase.ACCEPTED,
-    (Stage.ACCEPTANCE, Phase.MATERIALS_RECORDED): Phase.ACCEPTED,
-    (Stage.PROCESS, Phase.ACCEPTED): Phase.ACCEPTED,
-    (Stage.RESULT, Phase.ACCEPTED): Phase.DECIDED,
-    (Stage.DELIVERY, Phase.DECIDED): Phase.DELIVERED,
-}
+_RegistryState = RegistryState
+_NEXT_PHASE = NEXT_PHASE
 
 
 def check_chain(facts: ChainFacts) -> dict[int, list[Reason]]:

@@ -25,13 +25,15 @@ and each event of the bundle carries its batch and inclusion proof. The verifier
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ledger.core.batches import EventLeaf, Manifest, batch_head, verify_leaf
 from ledger.core.bundle import BundleEvent, EvidenceBundle
+from ledger.core.caserules import RegistryState, Rights, extend
 from ledger.core.facts import BatchFact, CaseHeader, ChainEventFact, ChainFacts, MerkleFacts
-from ledger.core.hashchain import address_bytes, case_id, next_head
+from ledger.core.hashchain import address_bytes, case_id
 from ledger.core.stages import Phase, Stage
 from ledger.core.suites import Suite, suite_named
 from ledger.errors import InputError, VerificationError
@@ -104,24 +106,35 @@ def case_leaves(cid: bytes, scan_batches: list[tuple[BatchFact, Manifest]]) -> l
     return out
 
 
-def canonical_chain(cid: bytes, leaves: list[CaseLeaf]) -> tuple[list[CaseLeaf], list[CaseLeaf]]:
+def canonical_chain(
+    cid: bytes, leaves: list[CaseLeaf], rights: Callable[[BatchFact], Rights]
+) -> tuple[list[CaseLeaf], list[CaseLeaf]]:
     """(canonical chain, orphans) of a case's leaves in chain order.
 
-    The canonical event at index ``i`` is the first leaf in chain order with index ``i`` whose head is
-    ``next_head(canonical head i-1, stage, commitment, writer)`` (``i = 0``: from the case id). Every other
-    leaf of the case is an orphan: a second branch at an index (a race between two halls, re-anchored by
-    the loser at the next index, or a hall forking its own case) or a leaf that extends nothing.
+    The canonical event at index ``i`` is the first leaf in chain order that extends the chain so far
+    (:func:`ledger.core.caserules.extend`: index ``i``, the next head, the back-link, writer = its batch's
+    hall and key, and the contract's rules with the writer's rights at its batch's block). Every other leaf
+    of the case is an orphan: a second branch at an index (two halls writing at once, the loser re-anchoring
+    at the next index; or a hall forking a case), or a leaf that breaks a rule, which therefore never
+    becomes part of the case (so another hall cannot squat or block it).
     """
     chain: list[CaseLeaf] = []
     orphans: list[CaseLeaf] = []
-    prev = cid
+    st: dict[str, Any] | None = None
     for c in sorted(leaves, key=lambda x: x.pos):
-        lf = c.leaf
-        if lf.index == len(chain) and next_head(prev, lf.stage, lf.commitment, lf.writer) == lf.head:
-            chain.append(c)
-            prev = lf.head
-        else:
+        new, why = extend(
+            st,
+            c.leaf,
+            batch_hall=c.batch.hall_id,
+            batch_seq=c.batch.seq,
+            batch_writer=address_bytes(c.batch.writer),
+            rights=rights(c.batch),
+        )
+        if why or new is None:
             orphans.append(c)
+        else:
+            chain.append(c)
+            st = new
     return chain, orphans
 
 
@@ -337,7 +350,13 @@ def verify_merkle_bundle(
         bundle_reasons += problems
         if not problems:
             complete_as_of = scan.to_block
-            chain, orphans = canonical_chain(cid, case_leaves(cid, checked))
+            registry = sorted(facts.registry_log, key=lambda f: (f.block, f.log_index))
+
+            def rights(bf: BatchFact) -> Rights:
+                state = RegistryState.at(registry, bf.block, bf.log_index)
+                return Rights.of(state, bf.writer, facts.dispute_role, facts.arbiter_role)
+
+            chain, orphans = canonical_chain(cid, case_leaves(cid, checked), rights)
             for i, c in enumerate(chain):
                 if i in in_bundle:
                     if i in proven and proven[i][1].encode() == c.raw:
