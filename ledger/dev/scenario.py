@@ -37,7 +37,7 @@ from ledger.core.hashchain import case_id, next_head
 from ledger.core.materials import MaterialFile, MaterialSet
 from ledger.core.records import SaltedRecord
 from ledger.core.stages import Phase, Stage
-from ledger.core.suites import INTL, Suite
+from ledger.core.suites import INTL, Suite, suite_named
 from ledger.core.timefmt import CST
 from ledger.errors import InputError
 from ledger.verify.checks import verify_bundle
@@ -49,6 +49,7 @@ __all__ = [
     "Scenario",
     "Step",
     "MerkleBuild",
+    "add_batch",
     "block_time",
     "build_merkle",
     "merkle_registry",
@@ -582,6 +583,41 @@ def build_merkle(self: Scenario, *, scan: bool = True, idle_batches: bool = True
         materials=materials,
     )
     return MerkleBuild(bundle=bundle, facts=facts, manifests=manifests, leaves=leaves)
+
+
+def add_batch(m: MerkleBuild, *, hall: int, block: int, leaves: list[bytes], writer: str) -> MerkleBuild:
+    """``m`` with one more batch of hall ``hall`` in ``block`` (next seq, chained head) in the facts and the scan."""
+    suite = suite_named(m.facts.suite)
+    mine = [b for b in m.facts.batches if b.hall_id == hall]
+    seq = len(mine)
+    prev = mine[-1] if mine else None
+    tree = BatchTree.of(leaves, suite)
+    head = batch_head(bytes.fromhex(prev.head[2:]) if prev else bytes(32), seq, tree.root, len(leaves))
+    li = sum(1 for b in m.facts.batches if b.block == block)
+    bf = BatchFact(
+        hall_id=hall,
+        seq=seq,
+        writer=ACCOUNTS[writer],
+        root="0x" + tree.root.hex(),
+        count=len(leaves),
+        head="0x" + head.hex(),
+        prev_block=prev.block if prev else 0,
+        block=block,
+        log_index=li,
+        tx="0x" + _hex(f"extra|{hall}|{seq}"),
+        time=block_time(block),
+    )
+    manifest = Manifest(suite=suite, hall=hall, seq=seq, leaves=tuple(leaves))
+    scan = m.facts.scan
+    if scan is not None:
+        scan = scan.model_copy(
+            update={
+                "batches": [*scan.batches, bf] if block <= scan.to_block else scan.batches,
+                "manifests": {**scan.manifests, f"{hall}/{seq}": manifest.encode().hex()},
+            }
+        )
+    facts = m.facts.model_copy(update={"batches": [*m.facts.batches, bf], "scan": scan})
+    return MerkleBuild(bundle=m.bundle, facts=facts, manifests={**m.manifests, (hall, seq): manifest}, leaves=m.leaves)
 
 
 def vector_answer(vector: dict[str, Any]) -> dict[str, Any]:

@@ -359,8 +359,8 @@ def verify_merkle_bundle(
             chain, orphans = canonical_chain(cid, case_leaves(cid, checked), rights)
             for i, c in enumerate(chain):
                 if i in in_bundle:
-                    if i in proven and proven[i][1].encode() == c.raw:
-                        continue
+                    if i not in proven or proven[i][1].encode() == c.raw:
+                        continue  # a proof that failed is named already
                     reasons_of.setdefault(i, []).append(
                         Reason(code="not_canonical", detail=f"the chain's event {i} is in batch {_where(c)}")
                     )
