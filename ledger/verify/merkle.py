@@ -226,6 +226,7 @@ def _intake_fields(be: BundleEvent, bundle: EvidenceBundle) -> list[Reason]:
             ("home_district", bp.home_district),
             ("item_code", bp.item_code),
             ("accepting_hall", bundle.accepting_hall),
+            ("anchor_mode", "merkle"),
         )
         if name in f and f[name] != leaf_value
     ]
