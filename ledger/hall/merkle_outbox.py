@@ -154,6 +154,13 @@ class MerkleSender(BackgroundWorker):
     def pending_count(self) -> int:
         return self.store.count_prefix(MBOX_PREFIX) + sum(int(b["count"]) for b in self.batches(state="built"))
 
+    def oldest_age(self) -> float | None:
+        """Seconds the oldest event not anchored yet has waited (in mbox/ or in a built batch)."""
+        times = [float(v["created_at"]) for _, v in islice(self.store.iter_json(MBOX_PREFIX), 1)]
+        for b in self.batches(state="built"):
+            times += [float(e["created_at"]) for e in b["entries"][:1]]
+        return max(0.0, time.time() - min(times)) if times else None
+
     def stats(self) -> MerkleStats:
         built = list(self.batches(state="built"))
         return MerkleStats(

@@ -101,6 +101,10 @@ def _open_store(settings: Settings, path: Path, hall_id: int, suite: Suite) -> S
     return store
 
 
+def _oldest(a: float | None, b: float | None) -> float | None:
+    return max((x for x in (a, b) if x is not None), default=None)
+
+
 class Housekeeping(BackgroundWorker):
     """Prunes what would otherwise grow with every request: expired sessions, stale sign-in failure
     counters and peer-request nonces older than twice the signature window."""
@@ -495,8 +499,8 @@ class HallNode:
                 "deployment_lost": st.deployment_lost or ix.deployment_lost,
             },
             "outbox": {
-                "pending": st.pending,
-                "oldest_pending_age": st.oldest_pending_age,
+                "pending": st.pending + self.merkle_sender.pending_count(),
+                "oldest_pending_age": _oldest(st.oldest_pending_age, self.merkle_sender.oldest_age()),
                 "refused": st.refused,
                 "last_error": st.last_error,
                 "requeued_pending": st.requeued_pending,
