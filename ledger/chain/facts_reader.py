@@ -68,7 +68,7 @@ def fetch_merkle_facts(
     batches from its INTAKE on with their manifests (:func:`ledger.core.chainlog.read_merkle_facts`)."""
     dep = client.deployment
     if dep is None:
-        raise InputError("deployment", "no contract addresses to read from")
+        raise InputError("deployment", "no_contract_addresses")
     return read_merkle_facts(
         client,
         ledger=dep.ledger,

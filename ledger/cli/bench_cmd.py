@@ -19,18 +19,25 @@ def bench(
     only: Annotated[
         str,
         typer.Option(
-            "--only", help="Comma-separated parts (gas,naive,batched,backlog,verify,intake,audit,inbox,heads)."
+            "--only",
+            help="Comma-separated parts (gas,naive,batched,backlog,verify,intake,audit,inbox,heads,"
+            "merkle_backlog,merkle_latency,merkle_verify,mixed_event,mixed_merkle).",
         ),
     ] = "",
     chain: Annotated[
         str, typer.Option("--chain", help="anvil (default) or clique: four geth Clique signer nodes (heads,batched).")
     ] = "anvil",
     heads: Annotated[float, typer.Option("--heads", help="Clique: seconds of idle head watching.")] = 30.0,
+    merkle_backlog: Annotated[
+        int, typer.Option("--merkle-backlog", help="Pending Merkle-mode events the sender drains alone.")
+    ] = 1_000_000,
 ) -> None:
     """Measure throughput, latency and gas on a temporary local chain (started and removed)."""
     if chain not in ("anvil", "clique"):
         raise typer.BadParameter(f"--chain is anvil or clique, not {chain}")
-    cfg = BenchConfig(sustain_s=sustain, backlog_events=backlog, chain=chain, heads_s=heads)
+    cfg = BenchConfig(
+        sustain_s=sustain, backlog_events=backlog, chain=chain, heads_s=heads, merkle_backlog_events=merkle_backlog
+    )
     parts = {p.strip() for p in only.split(",") if p.strip()} or None
     figures = run_bench(cfg, log=(lambda m: None) if as_json else typer.echo, parts=parts)
     if as_json:

@@ -130,11 +130,11 @@ class EventLeaf:
     def decode(cls, raw: bytes) -> EventLeaf:
         """Parse leaf bytes; :class:`InputError` (``field`` = ``leaf``) naming what is wrong."""
         if len(raw) < LEAF_SIZE or raw[:8] != LEAF_TAG:
-            raise InputError("leaf", f"not an event leaf (tag {raw[:8]!r}, {len(raw)} bytes)")
+            raise InputError("leaf", "leaf_invalid", reason=f"not an event leaf (tag {raw[:8]!r}, {len(raw)} bytes)")
         try:
             stage = Stage(raw[48])
         except ValueError:
-            raise InputError("leaf", f"unknown stage {raw[48]}") from None
+            raise InputError("leaf", "leaf_invalid", reason=f"unknown stage {raw[48]}") from None
         leaf = {
             "case_id": raw[8:40],
             "accepting_hall": _u(raw[40:44]),
@@ -150,21 +150,31 @@ class EventLeaf:
         }
         if stage != Stage.INTAKE:
             if len(raw) != LEAF_SIZE:
-                raise InputError("leaf", f"a {stage.name} leaf is {LEAF_SIZE} bytes, not {len(raw)}")
+                raise InputError(
+                    "leaf", "leaf_invalid", reason=f"a {stage.name} leaf is {LEAF_SIZE} bytes, not {len(raw)}"
+                )
             return cls(**leaf)  # type: ignore[arg-type]
         if len(raw) < LEAF_SIZE + 22:
-            raise InputError("leaf", "an INTAKE leaf is too short for its district, item and serial")
+            raise InputError(
+                "leaf", "leaf_invalid", reason="an INTAKE leaf is too short for its district, item and serial"
+            )
         n = raw[173]
         if not 1 <= n <= _MAX_SERIAL or len(raw) != 174 + n:
-            raise InputError("leaf", f"an INTAKE leaf's serial length {n} does not fit its {len(raw)} bytes")
+            raise InputError(
+                "leaf", "leaf_invalid", reason=f"an INTAKE leaf's serial length {n} does not fit its {len(raw)} bytes"
+            )
         item = raw[157:173]
         try:
             item_code = item.rstrip(b"\x00").decode("ascii")
             serial = raw[174:].decode("utf-8")
         except UnicodeDecodeError:
-            raise InputError("leaf", "an INTAKE leaf's item code or serial is not text") from None
+            raise InputError(
+                "leaf", "leaf_invalid", reason="an INTAKE leaf's item code or serial is not text"
+            ) from None
         if item_code.encode("ascii").ljust(16, b"\x00") != item:
-            raise InputError("leaf", "an INTAKE leaf's item code has bytes after its zero padding")
+            raise InputError(
+                "leaf", "leaf_invalid", reason="an INTAKE leaf's item code has bytes after its zero padding"
+            )
         return cls(**leaf, home_district=_u(raw[153:157]), item_code=item_code, serial=serial)  # type: ignore[arg-type]
 
     def check_case_id(self) -> None:
@@ -201,7 +211,7 @@ class EventLeaf:
         """A leaf from its parts (``prev`` = (hall, seq) of the batch holding event ``index - 1``)."""
         intake = stage == Stage.INTAKE
         if intake and not 1 <= len(serial.encode("utf-8")) <= _MAX_SERIAL:
-            raise InputError("serial", "a serial is 1 to 64 bytes of UTF-8")
+            raise InputError("serial", "leaf_serial_length")
         return cls(
             case_id=case_id(accepting_hall, serial),
             accepting_hall=accepting_hall,
@@ -264,7 +274,7 @@ class BatchTree:
     @classmethod
     def of(cls, leaves: Sequence[bytes], suite: Suite = INTL) -> BatchTree:
         if not leaves:
-            raise InputError("batch", "a batch holds at least one leaf")
+            raise InputError("batch", "batch_empty")
         return cls(_levels(leaf_hashes(leaves, suite), suite), suite)
 
     @property
@@ -332,27 +342,39 @@ class Manifest:
     def decode(cls, raw: bytes, *, max_leaves: int = MAX_LEAVES) -> Manifest:
         """Parse manifest bytes (bounded); :class:`InputError` (``field`` = ``manifest``) naming the problem."""
         if len(raw) < 32 or raw[:8] != MANIFEST_MAGIC:
-            raise InputError("manifest", "not a batch manifest (caseledger manifest magic missing)")
+            raise InputError(
+                "manifest", "manifest_invalid", reason="not a batch manifest (caseledger manifest magic missing)"
+            )
         name = raw[8:16].rstrip(b"\x00").decode("ascii", "replace")
         suite = SUITES.get(name)
         if suite is None or suite.bytes8 != raw[8:16]:
-            raise InputError("manifest", f"the manifest names an unknown hash suite 0x{raw[8:16].hex()}")
+            raise InputError(
+                "manifest", "manifest_invalid", reason=f"the manifest names an unknown hash suite 0x{raw[8:16].hex()}"
+            )
         hall, seq, count = _u(raw[16:20]), _u(raw[20:28]), _u(raw[28:32])
         if not 1 <= count <= max_leaves:
-            raise InputError("manifest", f"a manifest lists 1 to {max_leaves} leaves, not {count}")
+            raise InputError(
+                "manifest", "manifest_invalid", reason=f"a manifest lists 1 to {max_leaves} leaves, not {count}"
+            )
         leaves: list[bytes] = []
         pos = 32
         for i in range(count):
             if pos + 2 > len(raw):
-                raise InputError("manifest", f"the manifest ends inside leaf {i}")
+                raise InputError("manifest", "manifest_invalid", reason=f"the manifest ends inside leaf {i}")
             n = _u(raw[pos : pos + 2])
             pos += 2
             if n < LEAF_SIZE or pos + n > len(raw):
-                raise InputError("manifest", f"leaf {i} of the manifest is cut short or too small ({n} bytes)")
+                raise InputError(
+                    "manifest",
+                    "manifest_invalid",
+                    reason=f"leaf {i} of the manifest is cut short or too small ({n} bytes)",
+                )
             leaves.append(raw[pos : pos + n])
             pos += n
         if pos != len(raw):
-            raise InputError("manifest", f"{len(raw) - pos} bytes follow the manifest's last leaf")
+            raise InputError(
+                "manifest", "manifest_invalid", reason=f"{len(raw) - pos} bytes follow the manifest's last leaf"
+            )
         return cls(suite=suite, hall=hall, seq=seq, leaves=tuple(leaves))
 
     def tree(self) -> BatchTree:

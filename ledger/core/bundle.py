@@ -234,7 +234,9 @@ def build_bundle(
                     content = base64.b64encode(data).decode()
                 materials.append(BundleMaterial(event_index=e.index, proof=h.materials.proof(i), content_b64=content))
     if mode == "merkle" and any(e.batch is None for e in events):
-        raise InputError("events", "a Merkle-mode bundle needs every event's batch and inclusion proof")
+        raise InputError(
+            "events", "bundle_invalid", reason="a Merkle-mode bundle needs every event's batch and inclusion proof"
+        )
     return EvidenceBundle(
         mode=mode,
         suite=suite,  # type: ignore[arg-type]

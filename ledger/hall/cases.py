@@ -279,7 +279,7 @@ class CaseBook:
         anchor_mode: str = "event",
     ) -> None:
         if anchor_mode not in ANCHOR_MODES:
-            raise InputError("anchor_mode", f"anchor mode is 'event' or 'merkle', not {anchor_mode!r}")
+            raise InputError("anchor_mode", "anchor_mode_invalid", mode=anchor_mode)
         self.anchor_mode = anchor_mode
         """how this hall anchors the cases it takes in (a case keeps its mode for life; later events follow it)"""
         self.store = store

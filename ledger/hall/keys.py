@@ -53,6 +53,7 @@ __all__ = [
     "ACCOUNT_PREFIX",
     "MBATCH_LOG_PREFIX",
     "MBATCH_PREFIX",
+    "MBUILT_PREFIX",
     "MBATCH_SCAN_FROM_KEY",
     "MBLOCK_PREFIX",
     "MBOX_PREFIX",
@@ -62,6 +63,7 @@ __all__ = [
     "MWANT_PREFIX",
     "manifest_key",
     "mbatch_key",
+    "mbuilt_key",
     "mbatch_log_key",
     "mbox_key",
     "mfind_key",
@@ -167,6 +169,7 @@ HELD_PREFIX = b"held/"
 CALENDAR_PREFIX = b"calendar/"
 MBOX_PREFIX = b"mbox/"
 MBATCH_PREFIX = b"mbatch/"
+MBUILT_PREFIX = b"mbuilt/"  # the built batches not anchored yet: seq -> event count (no batch decoded to count)
 MANIFEST_PREFIX = b"manifest/"
 MBATCH_LOG_PREFIX = b"mbatchlog/"
 MWANT_PREFIX = b"mwant/"
@@ -174,6 +177,10 @@ MHEAD_PREFIX = b"mhead/"
 MFIND_PREFIX = b"mfind/"
 MBLOCK_PREFIX = b"mblock/"
 MBATCH_SCAN_FROM_KEY = b"meta/mbatch_scan_from"
+
+
+def mbuilt_key(seq: int) -> bytes:
+    return MBUILT_PREFIX + f"{seq:012d}".encode()
 
 
 def mbox_key(seq: int) -> bytes:

@@ -27,7 +27,8 @@ the others are sent again, in order. Reorganisations and rollbacks: when a check
 chain, the batches anchored after the fork point go back to ``built`` (their records to ``pending``) and
 the next reconcile records those the chain re-included and resends the rest.
 
-Store keys (``ledger.hall.keys``): ``mbox/``, ``mbatch/<seq>``, ``manifest/<hall>/<seq>``, ``mhead/<serial>``,
+Store keys (``ledger.hall.keys``): ``mbox/``, ``mbatch/<seq>``, ``mbuilt/<seq>`` (built, not anchored yet),
+``manifest/<hall>/<seq>``, ``mhead/<serial>``,
 ``mblock/<block>``, ``meta/mbatch_scan_from``.
 """
 
@@ -53,10 +54,12 @@ from ledger.hall.keys import (
     MBATCH_SCAN_FROM_KEY,
     MBLOCK_PREFIX,
     MBOX_PREFIX,
+    MBUILT_PREFIX,
     OUTBOX_REFUSED_PREFIX,
     manifest_key,
     mbatch_key,
     mbox_key,
+    mbuilt_key,
     mhead_key,
     outbox_refused_key,
 )
@@ -147,12 +150,19 @@ class MerkleSender(BackgroundWorker):
 
     # ------------------------------------------------------------------ reads
     def batches(self, *, state: str | None = None) -> Iterator[dict[str, Any]]:
+        """This hall's batches in seq order (``state="built"``: only those not anchored yet, from their index)."""
+        if state == "built":
+            for k, _ in self.store.iter_prefix(MBUILT_PREFIX):
+                b = self.store.get_json(mbatch_key(int(k[len(MBUILT_PREFIX) :])))
+                if b is not None and b["state"] == "built":
+                    yield b
+            return
         for _, b in self.store.iter_json(MBATCH_PREFIX):
             if state is None or b["state"] == state:
                 yield b
 
     def pending_count(self) -> int:
-        return self.store.count_prefix(MBOX_PREFIX) + sum(int(b["count"]) for b in self.batches(state="built"))
+        return self.store.count_prefix(MBOX_PREFIX) + sum(int(v) for _, v in self.store.iter_json(MBUILT_PREFIX))
 
     def oldest_age(self) -> float | None:
         """Seconds the oldest event not anchored yet has waited (in mbox/ or in a built batch)."""
@@ -162,9 +172,9 @@ class MerkleSender(BackgroundWorker):
         return max(0.0, time.time() - min(times)) if times else None
 
     def stats(self) -> MerkleStats:
-        built = list(self.batches(state="built"))
+        built = [int(v) for _, v in self.store.iter_json(MBUILT_PREFIX)]
         return MerkleStats(
-            pending=self.store.count_prefix(MBOX_PREFIX) + sum(len(b["entries"]) for b in built),
+            pending=self.store.count_prefix(MBOX_PREFIX) + sum(built),
             batches_unanchored=len(built),
             refused=sum(1 for _, v in self.store.iter_json(OUTBOX_REFUSED_PREFIX) if v.get("mode") == "merkle"),
             last_error=self.last_error,
@@ -371,6 +381,7 @@ class MerkleSender(BackgroundWorker):
             manifest = Manifest(suite=self.hall.suite, hall=me, seq=seq, leaves=tuple(leaves))
             with self.store.write_batch(sync=True) as wb:
                 wb.put_json(mbatch_key(seq), batch)
+                wb.put_json(mbuilt_key(seq), len(leaves))
                 wb.put(manifest_key(me, seq), manifest.encode())
                 for serial, st in states.items():
                     wb.put_json(mhead_key(serial), st)
@@ -490,6 +501,7 @@ class MerkleSender(BackgroundWorker):
                 "prev_block": ev.prev_block,
             }
             wb.put_json(mbatch_key(int(batch["seq"])), done)
+            wb.delete(mbuilt_key(int(batch["seq"])))
             wb.put_json(MBATCH_SCAN_FROM_KEY, block)
             if block_hash:
                 self.marks.record(wb, block, block_hash)
@@ -561,6 +573,7 @@ class MerkleSender(BackgroundWorker):
                 lost += len(b["entries"])
                 kept = {k: v for k, v in b.items() if k not in ("tx", "block", "block_hash", "log_index", "time")}
                 wb.put_json(mbatch_key(int(b["seq"])), {**kept, "state": "built", "lost": fork.kind})
+                wb.put_json(mbuilt_key(int(b["seq"])), int(b["count"]))
                 for e in b["entries"]:
                     rec = self.store.get_json(e["rec_key"].encode())
                     if rec is not None and (rec.get("anchor") or {}).get("tx") == b["tx"]:

@@ -36,6 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 import plyvel
 
 from ledger.core.suites import INTL, Suite
@@ -78,7 +79,19 @@ def _is_full(exc: BaseException) -> bool:
 
 
 def _dump(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    """Compact, sorted keys, UTF-8 (orjson; the stdlib for what orjson does not take: integers beyond 64 bits,
+    non-string keys, NaN)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+
+
+def _load(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:  # integers beyond 64 bits, NaN written by the stdlib
+        return json.loads(raw)
 
 
 class WriteBatch:
@@ -388,7 +401,7 @@ class Store:
 
     def get_json(self, key: bytes) -> Any:
         raw = self.get(key)
-        return None if raw is None else json.loads(raw)
+        return None if raw is None else _load(raw)
 
     def iter_prefix(self, prefix: bytes, *, reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
         with self._use() as db, db.iterator(prefix=prefix, reverse=reverse, verify_checksums=True) as it:
@@ -396,7 +409,7 @@ class Store:
 
     def iter_json(self, prefix: bytes) -> Iterator[tuple[bytes, Any]]:
         for k, v in self.iter_prefix(prefix):
-            yield k, json.loads(v)
+            yield k, _load(v)
 
     def count_prefix(self, prefix: bytes) -> int:
         with self._use() as db, db.iterator(prefix=prefix, include_value=False, verify_checksums=True) as it:

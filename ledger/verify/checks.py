@@ -189,7 +189,7 @@ def verify_bundle(
 ) -> VerificationReport:
     """Compare every event of ``bundle`` with ``facts``; pure, raises only on unusable input."""
     if bundle.mode != "event":
-        raise InputError("mode", "this bundle is in Merkle mode: it is checked against batch roots, not event logs")
+        raise InputError("mode", "bundle_merkle_mode")
     check_coordinates(bundle, facts)
     suite = suite_named(bundle.suite)
     chain_reasons = check_chain(facts)

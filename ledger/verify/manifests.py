@@ -36,7 +36,7 @@ class HttpManifests:
 
     def __init__(self, url: str, *, timeout: float = 10.0) -> None:
         if not url.startswith(("http://", "https://")):
-            raise InputError("manifests", f"a manifest source is an http(s):// URL or a directory, not {url!r}")
+            raise InputError("manifests", "manifest_source_invalid", source=url)
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.requests = 0
@@ -59,7 +59,7 @@ class DirectoryManifests:
 
     def __init__(self, path: Path) -> None:
         if not path.is_dir():
-            raise InputError("manifests", f"{path} is not a directory of batch manifests")
+            raise InputError("manifests", "manifest_dir_invalid", path=str(path))
         self.path = path
 
     def __call__(self, hall_id: int, seq: int) -> bytes | None:

@@ -78,7 +78,9 @@ def bundle_leaf(bundle: EvidenceBundle, be: BundleEvent) -> EventLeaf:
     """The leaf an event of a Merkle-mode bundle stands for (its bytes are what the proof proves)."""
     bp = be.batch
     if bp is None:
-        raise InputError(f"events.{be.index}.batch", "a Merkle-mode event needs its batch proof")
+        raise InputError(
+            f"events.{be.index}.batch", "bundle_invalid", reason="a Merkle-mode event needs its batch proof"
+        )
     return EventLeaf.new(
         accepting_hall=bundle.accepting_hall,
         serial=bundle.serial,
@@ -238,7 +240,7 @@ def verify_merkle_bundle(
 ) -> VerificationReport:
     """Verify a Merkle-mode bundle against ``facts``; pure, raises only on unusable input."""
     if bundle.mode != "merkle":
-        raise InputError("mode", "this bundle is in event mode; verify it with verify_bundle")
+        raise InputError("mode", "bundle_event_mode")
     check_coordinates(bundle, facts)
     suite = suite_named(bundle.suite)
     cid = case_id(bundle.accepting_hall, bundle.serial)
@@ -246,7 +248,7 @@ def verify_merkle_bundle(
     in_bundle: dict[int, BundleEvent] = {}
     for be in bundle.events:
         if be.index in in_bundle:
-            raise InputError(f"events.{be.index}", "the same event index appears twice")
+            raise InputError(f"events.{be.index}", "bundle_duplicate_event")
         in_bundle[be.index] = be
 
     # 1. each event against its batch's on-chain root

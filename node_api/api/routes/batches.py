@@ -25,7 +25,7 @@ async def manifest(hall_id: int, seq: int, node: NodeDep) -> Response:
     """The manifest of hall ``hall_id``'s batch ``seq`` (docs/verification.md, Merkle mode), or 404."""
     raw = await run_in_threadpool(node.merkle_index.manifests.get, hall_id, seq)
     if raw is None:
-        raise NotFoundError(f"this hall holds no manifest of batch {hall_id}/{seq}")
+        raise NotFoundError("manifest_not_found", hall=hall_id, seq=seq)
     return Response(
         raw,
         media_type="application/octet-stream",
