@@ -356,7 +356,7 @@ class _Ctx:
         try:
             lf = EventLeaf.decode(raw)
         except InputError as exc:
-            self.finding(pos, "leaf_malformed", exc.message, raw, cid)
+            self.finding(pos, "leaf_malformed", exc.text, raw, cid)
             return
         if lf.stage == Stage.INTAKE:
             known = self.ix.store.get_json(case_id_key("0x" + cid.hex()))
