@@ -200,7 +200,7 @@ def run_scan(scanner: ScannerDep, _: Regulator) -> dict[str, Any]:
 
 
 @router.get("/batch-findings", operation_id="audit_batch_findings", response_model=BatchFindingsPublic)
-def batch_findings(node: NodeDep, _: Auditor) -> dict[str, Any]:
+def batch_findings(node: NodeDep, _: Regulator) -> dict[str, Any]:
     """Merkle mode: every rule this hall's indexer found broken in any hall's batch, each with its proof, and the
     batches whose manifest no hall has produced."""
     data = node.merkle_index.findings()
