@@ -5,6 +5,7 @@ The tree (HTTP status as the node API maps it, once, in ``node_api/api/errors.py
     LedgerError                     500  base; never raised itself
     ├── InputError                  422  bad input; names the ``field`` (may carry several ``problems``)
     ├── NotFoundError               404  no such case, file, account, dispute …
+    │   └── DataErasedError         404  erased after its retention period (the case's data key destroyed)
     ├── ConflictError               409  the case's state does not allow it now ("already decided",
     │   │                                "package not received yet"); retrying the same request will not help
     │   └── CaseHeldError           409  the chain refused the case's INTAKE: held until a clerk reissues it
@@ -71,6 +72,7 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "CsrfError",
+    "DataErasedError",
     "ForbiddenError",
     "InputError",
     "LedgerError",
@@ -146,6 +148,13 @@ class InputError(LedgerError):
 class NotFoundError(LedgerError):
     code = "not_found"
     default_message = "not_found"
+
+
+class DataErasedError(NotFoundError):
+    """The value was erased after its retention period: its data key is destroyed (HTTP 404)."""
+
+    code = "personal_data_erased"
+    default_message = "personal_data_erased"
 
 
 class ConflictError(LedgerError):

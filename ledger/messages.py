@@ -303,6 +303,10 @@ MESSAGES: dict[str, Message] = {
     "upload_at_least_one": M("请至少上传一个文件。", "Upload at least one file."),
     "file_not_in_case": M("办件 {serial} 没有这个文件。", "Case {serial} has no such file."),
     "file_not_found": M("本大厅没有这个文件。", "There is no such file in this hall's store."),
+    "personal_data_erased": M(
+        "办件 {serial} 的个人信息和材料已在保存期满后依法删除，无法再查看。",
+        "The personal data and files of case {serial} were erased after its retention period; they cannot be shown.",
+    ),
     "one_document_at_most": M("只能上传一份决定文书。", "One result document at most."),
     # ---------------------------------------------------------------- cases and their states
     "case_not_found": M(
@@ -375,8 +379,57 @@ MESSAGES: dict[str, Message] = {
         "请上传证据包或一份文件。", "Upload a file part named bundle (evidence bundle) or document (one file)."
     ),
     "bundle_format": M("证据包格式不对（应为 {expected}）。", "Expected bundle format {expected}, found {found}."),
-    "bundle_invalid": M("证据包内容不完整或格式不对。", "The bundle is not valid: {reason}."),
-    "bundle_duplicate_event": M("证据包中同一事件出现了两次。", "The same event index appears twice."),
+    "bundle_duplicate_event": M(
+        "证据包中事件序号 {index} 出现了两次（另见 {first}），每个事件只能出现一次。",
+        "Has event index {index}, which {first} already has; each event index appears once.",
+    ),
+    # the bundle against its JSON Schema (the field is the JSON path, e.g. events.2.record.fields.decision)
+    "bundle_not_field_name": M(
+        "“{name}”不是合法的字段名（小写字母开头，其后最多63个小写字母、数字或下划线）。",
+        "{name} is not a field name (a lowercase letter, then up to 63 lowercase letters, digits or _).",
+    ),
+    "bundle_unknown_property": M("证据包格式中没有“{name}”这一项。", "The bundle format has no property {name}."),
+    "bundle_property_missing": M(
+        "缺少“{name}”一项，证据包格式要求必须提供。", "{name} is missing; the bundle format requires it."
+    ),
+    "bundle_value_kind": M("此处应为{want_zh}，实为{found_zh}。", "This must be {want_en}, not {found_en}."),
+    "bundle_value_spelling": M("此处应为{want_zh}。", "This must be {want_en}."),
+    "bundle_value_too_small": M(
+        "此处不能小于 {bound}，实为 {value}。", "This must be at least {bound}, found {value}."
+    ),
+    "bundle_value_too_large": M("此处不能大于 {bound}，实为 {value}。", "This must be at most {bound}, found {value}."),
+    "bundle_value_not_allowed": M(
+        "此处应为 {allowed} 之一，实为 {value}。", "This must be one of {allowed}, found {value}."
+    ),
+    "bundle_too_short": M("此处至少应有 {bound} {unit_zh}。", "This needs at least {bound} {unit_en}."),
+    "bundle_too_long": M("此处最多 {bound} {unit_zh}。", "This allows at most {bound} {unit_en}."),
+    "bundle_value_form": M(
+        "此处内容不符合证据包格式的要求。", "This does not have the form the bundle format requires here."
+    ),
+    "bundle_other_deployment": M(
+        "证据包与受信任的部署信息不符（证据包为 {bundle}，部署信息为 {chain}）。",
+        "The bundle says {bundle}, the trusted deployment is {chain}.",
+    ),
+    "trusted_registry_mismatch": M(
+        "给定的受信任登记合约 {given} 不是该存证合约所用的登记合约（{served}）。",
+        "The trusted registry {given} is not the ledger's registry ({served}).",
+    ),
+    "trusted_chain_mismatch": M(
+        "部署信息写的链编号是 {given}，所连链节点为 {served}。",
+        "The deployment names chain {given}, the endpoint serves chain {served}.",
+    ),
+    "trusted_registry_without_ledger": M(
+        "只给了登记合约地址：请同时给出受信任的存证合约地址（--ledger）。",
+        "A trusted registry needs the trusted ledger address too (--ledger).",
+    ),
+    "deployment_file_invalid": M(
+        "部署信息文件 {path} 不是有效的部署信息（应含 ledger 地址）。",
+        "{path} is not a deployment file (a JSON object with the ledger address).",
+    ),
+    "trusted_address_invalid": M(
+        "给定的受信任合约地址“{address}”不是20字节的十六进制地址。",
+        "The trusted address {address} given is not a 20-byte hex address.",
+    ),
     "no_contract_addresses": M("没有可读取的合约地址。", "No contract addresses to read from."),
     "record_value_not_json": M("字段值无法规范化为 JSON。", "The value cannot be canonicalised as JSON ({reason})."),
     "record_field_name": M(
@@ -413,6 +466,14 @@ MESSAGES: dict[str, Message] = {
         "这是按批次上链（Merkle 模式）的证据包，应按批次根核验。",
         "This bundle is in Merkle mode: it is checked against batch roots, not event logs.",
     ),
+    "bundle_merkle_batch_missing": M(
+        "按批次上链（Merkle 模式）的证据包中，每个事件都须附带其批次和包含证明。",
+        "A Merkle-mode bundle needs every event's batch and inclusion proof.",
+    ),
+    "bundle_batch_in_event_mode": M(
+        "逐条上链（事件模式）的证据包中，事件不能附带批次证明。",
+        "An event-mode bundle's events carry no batch proof (batch is for Merkle mode).",
+    ),
     "bundle_event_mode": M(
         "这是逐条上链的证据包，应按链上事件核验。", "This bundle is in event mode; verify it with verify_bundle."
     ),
@@ -442,6 +503,27 @@ MESSAGES: dict[str, Message] = {
         "内容有 {size} 字节，最多接受 {max_bytes} 字节。",
         "The JSON document is {size} bytes; at most {max_bytes} are accepted.",
     ),
+    "json_duplicate_key": M(
+        "键“{key}”在 {where} 的对象中出现了两次，每个键只能出现一次。",
+        "The key {key} appears twice in the object at {where}; each key may appear once.",
+    ),
+    "json_lone_surrogate": M(
+        "此处文字不是有效的 Unicode 文本（含孤立的代理码位，如 \\ud800）。",
+        "This is not valid Unicode text (it holds a lone surrogate such as \\ud800).",
+    ),
+    "json_lone_surrogate_key": M(
+        "此处有键名不是有效的 Unicode 文本（含孤立的代理码位，如 \\ud800）。",
+        "A key here is not valid Unicode text (it holds a lone surrogate such as \\ud800).",
+    ),
+    "json_bom": M(
+        "文件开头带有字节顺序标记（BOM）；JSON 须为不带 BOM 的 UTF-8。",
+        "The file starts with a byte-order mark (BOM); JSON is UTF-8 without one (RFC 8259 §8.1).",
+    ),
+    "json_not_integer": M(
+        "此处是带小数点或指数的数字（{value}），本格式中的数字须为只用数字书写的整数。",
+        "This is a number written with a fraction or an exponent ({value}); numbers here are integers "
+        "written with digits only.",
+    ),
     "json_invalid": M(
         "不是有效的 JSON 内容{where}。",
         "This is not valid JSON{where}.",
@@ -449,6 +531,10 @@ MESSAGES: dict[str, Message] = {
     "file_missing": M(
         "文件不存在：{path}。",
         "There is no file at {path}.",
+    ),
+    "data_keys_dir_invalid": M(
+        "{path} 不是数据密钥库（里面没有数据密钥库的文件），请指定本大厅的数据密钥库目录。",
+        "{path} is not a data-key store (no LevelDB there); give this hall's data-key store directory.",
     ),
     "file_unreadable": M(
         "无法读取文件 {path}。",

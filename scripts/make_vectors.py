@@ -27,7 +27,7 @@ from ledger.core.chainlog import ROLE_IDS
 from ledger.core.facts import ChainFacts, RegistryFact
 from ledger.core.hashchain import case_id, chain_heads, next_head
 from ledger.core.merkle import inclusion_proof, leaf_hash, merkle_root
-from ledger.core.records import SaltedRecord
+from ledger.core.records import SaltedRecord, field_leaf
 from ledger.core.stages import Stage
 from ledger.core.suites import GM, INTL, Suite
 from ledger.dev.scenario import (
@@ -44,7 +44,7 @@ from ledger.dev.scenario import (
     standard_registry,
     vector_answer,
 )
-from ledger.verify.checks import DEFAULT_MAX_ANCHOR_LAG_S
+from ledger.verify.checks import DEFAULT_MAX_ANCHOR_LAG_S, MAX_OPEN_DISPUTES, TIME_TOLERANCE_S
 
 ROOT = Path(__file__).resolve().parent.parent / "tests" / "vectors"
 
@@ -530,7 +530,11 @@ def bundle_vectors() -> dict[str, dict[str, Any]]:
     v["event_dropped_from_chain_facts"] = _vector(
         "the chain (as read) lacks event 3: the next head does not recompute",
         std,
-        {"verdict": "mismatch", "events": {"3": ["missing_on_chain"], "4": ["chain_head_broken"]}},
+        {
+            "verdict": "mismatch",
+            "events": {"3": ["missing_on_chain"], "4": ["chain_head_broken", "chain_link_broken"]},
+            "bundle": ["chain_read_incomplete"],
+        },
         chain=drop_on_chain,
     )
 
@@ -633,7 +637,7 @@ def bundle_vectors() -> dict[str, dict[str, Any]]:
         ),
         "field_name_uppercase": (
             "a field name outside ^[a-z][a-z0-9_]{0,63}$",
-            "events.2.record.fields",
+            "events.2.record.fields.Decision",
             lambda b: _rec(b, 2)["fields"].update(Decision="x"),
         ),
         "salt_uppercase_hex": (
@@ -646,8 +650,12 @@ def bundle_vectors() -> dict[str, dict[str, Any]]:
             "events.0.commitment",
             lambda b: b["events"][0].update(commitment=b["events"][0]["commitment"][2:]),
         ),
-        "unknown_property": ("a property the format does not have", "bundle", lambda b: b.update(extra=1)),
-        "duplicate_event_index": ("two events with index 1", "events.1", lambda b: b["events"][2].update(index=1)),
+        "unknown_property": ("a property the format does not have", "extra", lambda b: b.update(extra=1)),
+        "duplicate_event_index": (
+            "two events with index 1: the field is the array position of the second (2), not the index value (1)",
+            "events.2",
+            lambda b: b["events"][2].update(index=1),
+        ),
         "format_1": (
             "a format-1 bundle (check it with CaseLedger 0.1.x)",
             "format",
@@ -666,6 +674,136 @@ def bundle_vectors() -> dict[str, dict[str, Any]]:
         text=lambda b: json.dumps(b, ensure_ascii=False) + " }garbage",
     )
     v["malformed_not_json"] = _vector("not JSON at all", std, unusable("bundle"), text=lambda b: "caseledger bundle?")
+
+    # ---------------------------------------------------------------- strict JSON (§7.1): what json would accept
+    def marked(fn: Callable[[dict[str, Any]], Any], old: str, new: str) -> Callable[[dict[str, Any]], str]:
+        def text(b: dict[str, Any]) -> str:
+            fn(b)
+            t = json.dumps(b, ensure_ascii=False)
+            assert old in t
+            return t.replace(old, new, 1)
+
+        return text
+
+    v["malformed_duplicate_key_in_a_record"] = _vector(
+        "a record field twice (json keeps the last, other parsers the first): the path of the second",
+        std,
+        unusable("events.2.record.fields.decision"),
+        text=marked(lambda b: None, '"decision": "accepted"', '"decision": "rejected", "decision": "accepted"'),
+    )
+    v["malformed_duplicate_key_chain_id"] = _vector(
+        "chain_id twice at the top level",
+        std,
+        unusable("chain_id"),
+        text=marked(lambda b: None, '"chain_id": 31337', '"chain_id": 1, "chain_id": 31337'),
+    )
+    v["malformed_byte_order_mark"] = _vector(
+        "a valid bundle preceded by a UTF-8 byte-order mark (RFC 8259 §8.1)",
+        std,
+        unusable("bundle"),
+        text=lambda b: "\ufeff" + json.dumps(b, ensure_ascii=False),
+    )
+    v["malformed_lone_surrogate"] = _vector(
+        "a record value holding the escape \\ud800 alone (not Unicode text)",
+        std,
+        unusable("events.3.record.fields.note"),
+        text=marked(lambda b: _rec(b, 3)["fields"].update(note="@@"), '"note": "@@"', '"note": "\\ud800"'),
+    )
+    for name, spelled in (("fraction", "5.0"), ("exponent", "5e0")):
+        v[f"malformed_integer_written_with_{name}"] = _vector(
+            f"an integer written {spelled}: JSON Schema would count it as 5, the format does not",
+            std,
+            unusable("events.0.record.fields.time_limit_working_days"),
+            text=marked(
+                lambda b: _rec(b, 0)["fields"].update(time_limit_working_days=987654321),
+                '"time_limit_working_days": 987654321',
+                f'"time_limit_working_days": {spelled}',
+            ),
+        )
+    v["malformed_integer_one_past_the_range"] = _vector(
+        "2^53: one past the largest integer a record may hold",
+        std,
+        unusable("events.0.record.fields.time_limit_working_days"),
+        bundle=lambda b: _rec(b, 0)["fields"].update(time_limit_working_days=2**53),
+    )
+
+    # ---------------------------------------------------------------- trusted addresses (§8 step 3)
+    v["bundle_read_at_its_own_addresses_is_incomplete"] = _vector(
+        "the chain was read at the bundle's own ledger address, not a trusted deployment's: proves nothing",
+        replace(std, trusted=False),
+        {"verdict": "incomplete", "bundle": ["deployment_untrusted"]},
+    )
+
+    # ---------------------------------------------------------------- boundaries (§8 step 6, §4.5)
+    v["boundary_lag_equal_to_the_bound_is_no_finding"] = _vector(
+        "lag exactly the bound (6 h): not late; the finding needs lag > bound",
+        std.replace_step(2, at=_iso(block_time(14) - LAG)),
+        {},
+    )
+    v["boundary_lag_one_second_over_the_bound"] = _vector(
+        "lag of the bound + 1 s: anchored_late",
+        std.replace_step(2, at=_iso(block_time(14) - LAG - 1)),
+        {"findings": {"2": ["anchored_late"]}},
+    )
+    v["boundary_claimed_time_at_the_tolerance"] = _vector(
+        f"a claimed time exactly {TIME_TOLERANCE_S} s after its block: clock skew, still a match",
+        std.replace_step(2, at=_iso(block_time(14) + TIME_TOLERANCE_S)),
+        {},
+    )
+    v["boundary_claimed_time_one_second_past_the_tolerance"] = _vector(
+        f"a claimed time {TIME_TOLERANCE_S + 1} s after its block: time_after_anchor",
+        std.replace_step(2, at=_iso(block_time(14) + TIME_TOLERANCE_S + 1)),
+        {"verdict": "mismatch", "events": {"2": ["time_after_anchor"]}},
+    )
+    opens = [
+        Step(Stage.DISPUTE_OPENED, "officer", {"reason": f"异议 {k}", "staff": "dispute"}, block=21 + k)
+        for k in range(MAX_OPEN_DISPUTES + 1)
+    ]
+    v["boundary_open_disputes_at_the_limit"] = _vector(
+        f"one opener holds {MAX_OPEN_DISPUTES} open disputes on the case: the limit, allowed",
+        std.with_steps([*std.steps, *opens[:MAX_OPEN_DISPUTES]]),
+        {},
+    )
+    v["boundary_open_disputes_one_past_the_limit"] = _vector(
+        f"the same opener's dispute number {MAX_OPEN_DISPUTES + 1} while {MAX_OPEN_DISPUTES} are open",
+        std.with_steps([*std.steps, *opens]),
+        {"verdict": "mismatch", "events": {str(n + MAX_OPEN_DISPUTES): ["too_many_disputes"]}},
+    )
+
+    # ---------------------------------------------------------------- the reading itself (§4.7, §9)
+    v["chain_back_link_skips_a_block"] = _vector(
+        "event 3's prevBlock does not name the block of event 2 (the walk would have skipped it)",
+        std,
+        {"verdict": "mismatch", "events": {"3": ["chain_link_broken"]}},
+        chain=lambda f: f["events"][3].update(prev_block=f["events"][3]["prev_block"] - 1),
+    )
+    v["registry_back_links_leave_a_change_out"] = _vector(
+        "the registry's changes as read do not join up by prevChangeBlock: the endpoint left one out",
+        std,
+        {"verdict": "mismatch", "bundle": ["registry_read_incomplete"]},
+        chain=lambda f: f["registry_log"].pop(4),  # hall 3 registered in block 4: not part of this case
+    )
+
+    # ---------------------------------------------------------------- verified record vs the bundle's copy (§8)
+    v["material_of_an_event_whose_bundle_copy_differs"] = _vector(
+        "the bundle's copy of event 1's block time is wrong; the record is verified against the chain, so its"
+        " files are still proven",
+        std,
+        {"verdict": "mismatch", "events": {"1": ["time_mismatch"]}},
+        bundle=lambda b: b["events"][1].update(time=b["events"][1]["time"] + 1),
+    )
+
+    def withhold_at(b: dict[str, Any]) -> None:
+        rec = _rec(b, 3)
+        value, salt = rec["fields"].pop("at"), rec["salts"].pop("at")
+        rec["withheld"]["at"] = field_leaf("at", value, salt, INTL).hex()
+
+    v["record_frame_field_withheld"] = _vector(
+        "event 3's `at` withheld with its correct leaf: the record recomputes, but the frame is never withheld",
+        std,
+        {"verdict": "mismatch", "events": {"3": ["record_malformed"]}},
+        bundle=withhold_at,
+    )
     return v
 
 
@@ -732,6 +870,12 @@ def merkle_vectors_bundles() -> dict[str, dict[str, Any]]:
         "to the last block scanned with their manifests: complete",
         m,
         {},
+    )
+    v["merkle_read_at_its_own_addresses_is_incomplete"] = _mvector(
+        "the happy case, its batches and manifests read at the bundle's own contract addresses, not a trusted "
+        "deployment's: nothing ties them to the consortium, so the verdict is at best incomplete",
+        build_merkle(replace(std, trusted=False)),
+        {"verdict": "incomplete", "bundle": ["deployment_untrusted"]},
     )
     gm = build_merkle(merkle_standard(suite=GM))
     v["merkle_happy_gm"] = _mvector("the same in the gm suite (SM3 leaves and nodes)", gm, {})

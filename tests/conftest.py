@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,9 +16,14 @@ from ledger.core.chainlog import ROLE_IDS
 from ledger.core.facts import CaseHeader, ChainEventFact, ChainFacts, RegistryFact
 from ledger.core.hashchain import case_id
 from ledger.core.stages import Phase
+from ledger.core.suites import Suite, suite_named
 from ledger.dev.devchain import DevChain, dev_admin, free_port
 
 VECTORS = Path(__file__).parent / "vectors"
+
+#: the suite of the shared hall networks, ``hallnet`` and ``inproc_hall`` (``CASELEDGER_TEST_SUITE=gm`` runs
+#: them on SM3/SM4; the at-rest and retention tests run both suites whatever it says)
+TEST_SUITE: Suite = suite_named(os.environ.get("CASELEDGER_TEST_SUITE", "intl"))
 
 
 def case_facts(

@@ -53,7 +53,12 @@ def fetch_chain_facts(
     if dep is None:
         raise InputError("deployment", "no_contract_addresses")
     return read_case_facts(
-        client, ledger=dep.ledger, accepting_hall=accepting_hall, serial=serial, registry_log=registry_log
+        client,
+        ledger=dep.ledger,
+        accepting_hall=accepting_hall,
+        serial=serial,
+        registry_log=registry_log,
+        trusted=True,  # the hall's own configured deployment
     )
 
 
@@ -78,6 +83,7 @@ def fetch_merkle_facts(
         manifests=manifests,
         max_range=client.max_logs_range,
         registry_log=registry_log,
+        trusted=True,  # the hall's own configured deployment
     )
 
 
@@ -111,7 +117,7 @@ def fetch_chain_facts_many(
             appended.setdefault(a.case_id, []).append(a)
     times = block_times(client, (e.block_number for evs in appended.values() for e in evs))
     registry = registry_log if registry_log is not None else fetch_registry_log(client)
-    facts = read_deployment(client, dep.ledger)
+    facts = read_deployment(client, dep.ledger).model_copy(update={"addresses_from": "deployment"})
     out: dict[tuple[int, str], ChainFacts] = {}
     for cid, (hall, serial) in wanted.items():
         evs = sorted(appended.get(cid, []), key=lambda e: e.index)

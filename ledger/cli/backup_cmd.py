@@ -19,7 +19,7 @@ import typer
 from ledger.cli import DEFAULT_DATA_DIR, DataDir, app, fail
 from ledger.dev.consortium import hall_dir as consortium_hall_dir
 from ledger.dev.localnet import hall_pid, node_running
-from ledger.hall.backup import ADMIN_TOKEN_FILE, ADMIN_TOKEN_HEADER, read_manifest, restore_backup
+from ledger.hall.backup import ADMIN_TOKEN_FILE, ADMIN_TOKEN_HEADER, DATA_KEYS_DIR, read_manifest, restore_backup
 
 HallN = Annotated[int | None, typer.Option("--hall", help="Hall number in the local consortium (1, 2, ...).")]
 HallDir = Annotated[
@@ -107,6 +107,13 @@ def restore(
         Path | None,
         typer.Option("--kek-file", help="Install this key-encryption key (kept apart from backups) with the restore."),
     ] = None,
+    data_keys: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-keys",
+            help="Install this data-key store (kept apart from backups, beside the KEK) with the restore.",
+        ),
+    ] = None,
 ) -> None:
     """Restore a hall from a backup while its node is stopped; at its next start the node re-scans the
     chain from the backup's block and pulls every newer record from the peer halls, verified."""
@@ -120,6 +127,7 @@ def restore(
         force=force,
         password_file=password_file,
         kek_file=kek_file,
+        data_keys_dir=data_keys,
         restored_by=f"operator:{getpass.getuser()}",
     )
     typer.echo(
@@ -129,6 +137,12 @@ def restore(
         typer.echo(
             "no kek.json in the hall dir: install the key-encryption key kept apart from the backups "
             "(--kek-file), or the node refuses to start (the staff's TOTP secrets are sealed with it)"
+        )
+    if not (d / DATA_KEYS_DIR).exists() and data_keys is None:
+        typer.echo(
+            f"no {DATA_KEYS_DIR}/ in the hall dir: install the data-key store kept beside the KEK (--data-keys), or "
+            "point CASELEDGER_DATA_KEYS_DIR at it; without it the node refuses to start (every case's personal "
+            "data and files are sealed under keys kept there)"
         )
     if not (d / "keystore.password").exists():
         typer.echo("no keystore.password in the hall dir: install it (or set CASELEDGER_PASSWORD_ENV) before starting")

@@ -20,7 +20,7 @@ def bench(
         str,
         typer.Option(
             "--only",
-            help="Comma-separated parts (gas,naive,batched,backlog,verify,intake,audit,inbox,heads,"
+            help="Comma-separated parts (gas,naive,batched,backlog,verify,intake,audit,inbox,heads,atrest,"
             "merkle_backlog,merkle_latency,merkle_verify,mixed_event,mixed_merkle).",
         ),
     ] = "",
@@ -31,12 +31,20 @@ def bench(
     merkle_backlog: Annotated[
         int, typer.Option("--merkle-backlog", help="Pending Merkle-mode events the sender drains alone.")
     ] = 1_000_000,
+    atrest_intakes: Annotated[
+        int, typer.Option("--atrest-intakes", min=25, help="atrest: intakes (and reads) per store and workload.")
+    ] = 400,
 ) -> None:
     """Measure throughput, latency and gas on a temporary local chain (started and removed)."""
     if chain not in ("anvil", "clique"):
         raise typer.BadParameter(f"--chain is anvil or clique, not {chain}")
     cfg = BenchConfig(
-        sustain_s=sustain, backlog_events=backlog, chain=chain, heads_s=heads, merkle_backlog_events=merkle_backlog
+        sustain_s=sustain,
+        backlog_events=backlog,
+        chain=chain,
+        heads_s=heads,
+        merkle_backlog_events=merkle_backlog,
+        atrest_intakes=atrest_intakes,
     )
     parts = {p.strip() for p in only.split(",") if p.strip()} or None
     figures = run_bench(cfg, log=(lambda m: None) if as_json else typer.echo, parts=parts)

@@ -147,7 +147,9 @@ def reset(
     doomed += [data_dir / "demo-bundle.json"]
     halls_dir = data_dir / "halls"
     if halls_dir.exists():
-        doomed += [d / "store" for d in sorted(halls_dir.iterdir()) if d.is_dir()]
+        for d in sorted(halls_dir.iterdir()):
+            if d.is_dir():
+                doomed += [d / "store", d / "datakeys"]  # the data-key store goes with the store it serves
     present = [p for p in doomed if p.exists()]
     if not present:
         typer.echo(f"nothing to reset in {data_dir}")

@@ -43,9 +43,25 @@ def verify(
         float,
         typer.Option("--max-anchor-lag", metavar="HOURS", help="Report events anchored this long after their time."),
     ] = DEFAULT_MAX_ANCHOR_LAG_S / 3600,
+    deployment: Annotated[
+        Path | None,
+        typer.Option(
+            "--deployment",
+            envvar="CASELEDGER_DEPLOYMENT_FILE",
+            help="The consortium's deployment.json: read the contracts at its (trusted) addresses.",
+        ),
+    ] = None,
+    ledger: Annotated[str | None, typer.Option("--ledger", help="Trusted CaseLedger address.")] = None,
+    registry: Annotated[str | None, typer.Option("--registry", help="Trusted HallRegistry address.")] = None,
 ) -> None:
-    """Verify an evidence bundle against the chain. Exit 0 match, 1 mismatch or incomplete, 2 unusable input."""
+    """Verify an evidence bundle against the chain. Exit 0 match, 1 mismatch or incomplete, 2 unusable input.
+
+    Without trusted addresses (``--deployment``, ``--ledger``) the bundle's own are read, and the verdict is at
+    best "incomplete": a bundle's addresses prove nothing about the consortium."""
     argv = [str(bundle_path), "--rpc", rpc, "--lang", lang, "--max-anchor-lag", str(max_anchor_lag)]
+    for flag, value in (("--deployment", deployment), ("--ledger", ledger), ("--registry", registry)):
+        if value is not None:
+            argv += [flag, str(value)]
     raise typer.Exit(verifier.main([*argv, "--json"] if as_json else argv))
 
 

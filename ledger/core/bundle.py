@@ -36,10 +36,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from ledger.core.batches import MAX_LEAVES
 from ledger.core.facts import ChainEvent
-from ledger.core.jsonsafe import load_json_file, loads_bounded
+from ledger.core.jsonsafe import json_path, load_json_file, loads_bounded, strict_check
 from ledger.core.materials import MaterialProof, MaterialSet
 from ledger.core.records import DisclosedRecord, SaltedRecord
-from ledger.core.types import ADDRESS, BASE64, HEX32, HEX32_0X, UINT32, UINT64
+from ledger.core.types import ADDRESS, BASE64, FIELD_NAME_PATTERN, HEX32, HEX32_0X, UINT32, UINT64
 from ledger.errors import InputError
 
 __all__ = [
@@ -234,9 +234,7 @@ def build_bundle(
                     content = base64.b64encode(data).decode()
                 materials.append(BundleMaterial(event_index=e.index, proof=h.materials.proof(i), content_b64=content))
     if mode == "merkle" and any(e.batch is None for e in events):
-        raise InputError(
-            "events", "bundle_invalid", reason="a Merkle-mode bundle needs every event's batch and inclusion proof"
-        )
+        raise InputError("events", "bundle_merkle_batch_missing")
     return EvidenceBundle(
         mode=mode,
         suite=suite,  # type: ignore[arg-type]
@@ -267,6 +265,108 @@ def bundle_schema() -> dict[str, Any]:
     }
 
 
+_PATTERNS: dict[str, tuple[str, str]] = {
+    r"^0x[0-9a-f]{64}$": ("0x followed by 64 lowercase hex digits", "0x 加 64 位小写十六进制数字"),
+    r"^[0-9a-f]{64}$": ("64 lowercase hex digits, without 0x", "64 位小写十六进制数字（不带 0x）"),
+    r"^0x[0-9a-fA-F]{40}$": ("an address: 0x followed by 40 hex digits", "地址：0x 加 40 位十六进制数字"),
+    FIELD_NAME_PATTERN: (
+        "a field name: a lowercase letter, then up to 63 lowercase letters, digits or _",
+        "字段名：小写字母开头，其后最多 63 个小写字母、数字或下划线",
+    ),
+}
+_BASE64_TEXT = ("base64 (RFC 4648 §4, with = padding, no line breaks)", "base64（RFC 4648 §4，带 = 填充，不换行）")
+_TYPES: dict[str, tuple[str, str]] = {
+    "integer": ("an integer", "整数"),
+    "string": ("a string", "字符串"),
+    "boolean": ("true or false", "true 或 false"),
+    "null": ("null", "null"),
+    "object": ("an object", "对象"),
+    "array": ("an array", "数组"),
+    "number": ("a number", "数字"),
+}
+
+
+def _kind(v: Any) -> tuple[str, str]:
+    if v is None:
+        return _TYPES["null"]
+    if isinstance(v, bool):
+        return ("true/false", "布尔值")
+    if isinstance(v, int):
+        return ("an integer", "整数")
+    if isinstance(v, float):
+        return ("a number with a fraction", "带小数的数字")
+    if isinstance(v, str):
+        return ("a string", "字符串")
+    if isinstance(v, list):
+        return _TYPES["array"]
+    return _TYPES["object"]
+
+
+def _branch_types(branches: Any) -> list[str]:
+    out: list[str] = []
+    for b in branches if isinstance(branches, list) else []:
+        t = b.get("type", "object" if "$ref" in b else None) if isinstance(b, dict) else None
+        for name in t if isinstance(t, list) else [t]:
+            if isinstance(name, str) and name not in out:
+                out.append(name)
+    return out
+
+
+def _plain(err: Any) -> InputError:
+    """One JSON Schema error as a catalogue sentence naming the JSON path: no validator jargon."""
+    path: list[str | int] = list(err.absolute_path)
+    where = json_path(path, root="bundle")
+    v, inst, val = err.validator, err.instance, err.validator_value
+    kind_en, kind_zh = _kind(inst)
+    if v == "additionalProperties" and isinstance(inst, dict):
+        import re
+
+        known = set(err.schema.get("properties", {}))
+        patterns = list(err.schema.get("patternProperties", {}))
+        extra = sorted(k for k in inst if k not in known and not any(re.search(p, k) for p in patterns))
+        name = extra[0] if extra else "?"
+        if patterns and not known:
+            return InputError(json_path([*path, name], root="bundle"), "bundle_not_field_name", name=name)
+        return InputError(json_path([*path, name], root="bundle"), "bundle_unknown_property", name=name)
+    if v == "required" and isinstance(inst, dict):
+        name = next((r for r in val if r not in inst), "?")
+        return InputError(json_path([*path, name], root="bundle"), "bundle_property_missing", name=name)
+    if v == "type":
+        want = [val] if isinstance(val, str) else list(val)
+        en = " or ".join(_TYPES.get(t, (t, t))[0] for t in want)
+        zh = "或".join(_TYPES.get(t, (t, t))[1] for t in want)
+        return InputError(where, "bundle_value_kind", want_en=en, want_zh=zh, found_en=kind_en, found_zh=kind_zh)
+    if v in ("anyOf", "oneOf") and _branch_types(val):
+        rng = ("an integer in [-(2^53-1), 2^53-1]", "[-(2^53-1), 2^53-1] 内的整数")
+        names = [rng if t == "integer" else _TYPES.get(t, (t, t)) for t in _branch_types(val)]
+        en = "one of: " + ", ".join(n[0] for n in names)
+        zh = "以下之一：" + "、".join(n[1] for n in names)
+        return InputError(where, "bundle_value_kind", want_en=en, want_zh=zh, found_en=kind_en, found_zh=kind_zh)
+    if v == "pattern":
+        other = _BASE64_TEXT if "A-Za-z0-9+/" in str(val) else (f"text matching {val}", f"符合 {val} 的文本")
+        en, zh = _PATTERNS.get(str(val), other)
+        return InputError(where, "bundle_value_spelling", want_en=en, want_zh=zh)
+    if v in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        small = v.endswith("inimum")
+        return InputError(
+            where, "bundle_value_too_small" if small else "bundle_value_too_large", bound=val, value=str(inst)
+        )
+    if v in ("enum", "const"):
+        allowed = ", ".join(repr(x) for x in (val if isinstance(val, list) else [val]))
+        shown = repr(inst) if isinstance(inst, (str, int, bool)) or inst is None else kind_en
+        return InputError(where, "bundle_value_not_allowed", allowed=allowed, value=shown)
+    if v in ("minLength", "minItems", "maxLength", "maxItems"):
+        unit = ("characters", "个字符") if v.endswith("Length") else ("entries", "项")
+        return InputError(
+            where,
+            "bundle_too_short" if v.startswith("min") else "bundle_too_long",
+            bound=val,
+            unit_en=unit[0],
+            unit_zh=unit[1],
+        )
+    return InputError(where, "bundle_value_form")
+
+
 def _schema_error(data: Any) -> InputError | None:
     import jsonschema  # base dependency; imported here so the schema's validator is built once, on first use
 
@@ -274,8 +374,7 @@ def _schema_error(data: Any) -> InputError | None:
     err = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if err is None:
         return None
-    where = ".".join(str(p) for p in err.absolute_path) or "bundle"
-    return InputError(where, "bundle_invalid", reason=err.message)
+    return _plain(err)
 
 
 @cache
@@ -286,10 +385,16 @@ def _validator(jsonschema: Any) -> Any:
 
 def parse_bundle_bytes(raw: bytes) -> EvidenceBundle:
     """Bounded size and nesting → JSON → format → JSON Schema → model; :class:`InputError` at the first problem."""
-    return parse_bundle(loads_bounded(raw, what="bundle", max_depth=MAX_NESTING, max_bytes=MAX_BUNDLE_BYTES))
+    return parse_bundle(
+        loads_bounded(raw, what="bundle", max_depth=MAX_NESTING, max_bytes=MAX_BUNDLE_BYTES, integers_only=True)
+    )
 
 
 def parse_bundle(data: Any) -> EvidenceBundle:
+    """A parsed document → :class:`EvidenceBundle`, in this order: a JSON object; ``format`` (a format-1
+    bundle is named as such before anything else is checked); numbers with a fraction or an exponent and
+    lone surrogates anywhere; the JSON Schema; the model. Each failure is one :class:`InputError` whose
+    field is the JSON path (array positions and keys joined by dots, ``bundle`` for the whole file)."""
     if not isinstance(data, dict):
         raise InputError("bundle", "bundle_not_object")
     fmt = data.get("format")
@@ -297,17 +402,41 @@ def parse_bundle(data: Any) -> EvidenceBundle:
         raise InputError("format", "bundle_format_1")
     if fmt != BUNDLE_FORMAT:
         raise InputError("format", "bundle_format", expected=BUNDLE_FORMAT, found=str(fmt))
+    strict_check(data, what="bundle", integers_only=True)
     err = _schema_error(data)
     if err is not None:
         raise err
+    _batches_fit_mode(data)
     try:
         return EvidenceBundle.model_validate(data)
     except ValidationError as exc:  # the schema covers the model; this is the second line of defence
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "bundle"
-        raise InputError(where, "bundle_invalid", reason=str(first["msg"])) from exc
+        path: list[str | int] = []
+        node: Any = data
+        for part in first["loc"]:  # the path as far as it follows the document (not pydantic's branch names)
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                node = node[part]
+            else:
+                break
+            path.append(part)
+        where = json_path(path, root="bundle")
+        raise InputError(where, "bundle_value_form", detail=str(first["msg"])) from exc
+
+
+def _batches_fit_mode(data: dict[str, Any]) -> None:
+    """Every event of a Merkle-mode bundle has its ``batch``, no event of an event-mode one has (the path named)."""
+    merkle = data.get("mode", "event") == "merkle"
+    for i, e in enumerate(data.get("events") or []):
+        if isinstance(e, dict) and (e.get("batch") is not None) != merkle:
+            if merkle:
+                raise InputError(f"events.{i}.batch", "bundle_merkle_batch_missing")
+            raise InputError(f"events.{i}.batch", "bundle_batch_in_event_mode")
 
 
 def load_bundle(path: Path) -> EvidenceBundle:
     """Read and validate a bundle file; :class:`InputError` names what is wrong."""
-    return parse_bundle(load_json_file(path, what="bundle", max_depth=MAX_NESTING, max_bytes=MAX_BUNDLE_BYTES))
+    return parse_bundle(
+        load_json_file(path, what="bundle", max_depth=MAX_NESTING, max_bytes=MAX_BUNDLE_BYTES, integers_only=True)
+    )

@@ -157,11 +157,11 @@ def next_state(
         if writer_hall != int(st["accepting_hall"]):
             return st, ChainRuleError("CaseLedgerUnauthorizedWriter", {"caseId": cid, "stage": stage.name})
         new_phase = Phase.OPENED
-    elif stage == Stage.DISPUTE_OPENED:
-        if not officer:
-            return st, ChainRuleError("CaseLedgerUnauthorizedWriter", {"caseId": cid, "stage": stage.name})
+    elif stage == Stage.DISPUTE_OPENED:  # the contract's order: the ref, then the writer, then the count
         if ref != 0:
             return st, ChainRuleError("CaseLedgerRefNotAllowed", {"caseId": cid, "stage": stage.name, "ref": ref})
+        if not officer:
+            return st, ChainRuleError("CaseLedgerUnauthorizedWriter", {"caseId": cid, "stage": stage.name})
         if sum(1 for h in disputes.values() if int(h) == writer_hall) >= MAX_OPEN_DISPUTES:
             return st, ChainRuleError("CaseLedgerTooManyDisputes", {"caseId": cid})
         disputes[str(int(st["index"]) + 1)] = writer_hall
@@ -203,12 +203,12 @@ RULE_CODE = {
     "CaseLedgerOutOfOrder": "out_of_order",
     "CaseLedgerUnauthorizedWriter": "writer_no_right",
     "CaseLedgerInactiveHall": "writer_inactive",
-    "CaseLedgerRefNotAllowed": "dispute_ref_invalid",
+    "CaseLedgerRefNotAllowed": "ref_not_allowed",
     "CaseLedgerNoOpenDispute": "dispute_ref_invalid",
     "CaseLedgerNotDisputeOpener": "dispute_not_opener",
-    "CaseLedgerTooManyDisputes": "writer_no_right",
+    "CaseLedgerTooManyDisputes": "too_many_disputes",
 }
-"""the verifier's reason code for each contract rule"""
+"""the verifier's reason code for each contract rule (as :func:`ledger.verify.checks.check_chain` names them)"""
 
 
 def extend(

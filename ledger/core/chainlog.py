@@ -428,6 +428,7 @@ def read_case_facts(
     serial: str,
     deployment: DeploymentFacts | None = None,
     registry_log: list[RegistryFact] | None = None,
+    trusted: bool = False,
 ) -> ChainFacts:
     """Everything :func:`ledger.verify.checks.verify_bundle` needs about one case, read by back-links.
 
@@ -435,8 +436,12 @@ def read_case_facts(
     per block holding the case's events + one batch of block headers per 50 such blocks + 1
     ``lastChangeBlock`` + one ``eth_getLogs`` per block holding a registry change — independent of
     the chain's length. ``deployment`` and ``registry_log`` save re-reading them for many cases.
+    ``trusted``: ``ledger`` is a trusted deployment's address (the hall's configuration, addresses the
+    verifier was given), not the bundle's own; the facts say so in ``addresses_from``.
     """
     dep = deployment or read_deployment(rpc, ledger)
+    if trusted:
+        dep = dep.model_copy(update={"addresses_from": "deployment"})
     header, events = read_case_events(rpc, ledger, case_id(accepting_hall, serial))
     times = block_times(rpc, (e.block_number for e in events))
     registry = registry_log if registry_log is not None else read_registry_log(rpc, dep.registry)
@@ -467,6 +472,7 @@ def case_facts(
         registry_log=registry_log,
         dispute_role=ROLE_IDS["DISPUTE_OFFICER_ROLE"],
         arbiter_role=ROLE_IDS["DISPUTE_ARBITER_ROLE"],
+        addresses_from=dep.addresses_from,
     )
 
 
@@ -521,6 +527,7 @@ def read_merkle_facts(
     max_range: int = 1000,
     deployment: DeploymentFacts | None = None,
     registry_log: list[RegistryFact] | None = None,
+    trusted: bool = False,
 ) -> MerkleFacts:
     """Everything :func:`ledger.verify.merkle.verify_merkle_bundle` needs about one Merkle-mode case.
 
@@ -529,8 +536,11 @@ def read_merkle_facts(
     headers in batches of 50; with ``manifests``, also a forward scan of every ``BatchAnchored`` log from
     the earliest named batch's block to the head (ranges of ``max_range`` blocks) and one manifest per
     batch found: cost proportional to every hall's batches in that window (docs/verification.md).
+    ``trusted``: as in :func:`read_case_facts` (``ledger`` is a trusted deployment's address).
     """
     dep = deployment or read_deployment(rpc, ledger)
+    if trusted:
+        dep = dep.model_copy(update={"addresses_from": "deployment"})
     cid = case_id(accepting_hall, serial)
     header = decode_case_header(eth_call(rpc, ledger, call_data("caseHeader(bytes32)", cid)))
     named = sorted(set(batches), key=lambda x: (x[2], x[0], x[1]))
@@ -569,4 +579,5 @@ def read_merkle_facts(
         dispute_role=ROLE_IDS["DISPUTE_OFFICER_ROLE"],
         arbiter_role=ROLE_IDS["DISPUTE_ARBITER_ROLE"],
         scan=scan,
+        addresses_from=dep.addresses_from,
     )

@@ -8,12 +8,14 @@ stdlib reader produce them (:mod:`ledger.chain.client`, :mod:`ledger.verify.rpc`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from ledger.core.stages import Phase, Stage
 
 __all__ = [
+    "AddressesFrom",
     "BatchAnchoredEvent",
     "BatchFact",
     "BatchScan",
@@ -183,6 +185,12 @@ class RegistryFact(BaseModel):
     role: str = ""
 
 
+AddressesFrom = Literal["deployment", "bundle"]
+"""where the contract addresses that were read came from: a trusted deployment (the consortium's published
+descriptor, or addresses the verifier was given) or the bundle itself (then nothing ties the answer to the
+consortium: the report says so, and the bundle cannot be a match)"""
+
+
 class DeploymentFacts(BaseModel):
     """What the endpoint serves at a ledger address."""
 
@@ -193,6 +201,7 @@ class DeploymentFacts(BaseModel):
     registry: str
     format_version: int
     suite: str
+    addresses_from: AddressesFrom = "bundle"
 
 
 class ChainFacts(BaseModel):
@@ -214,6 +223,7 @@ class ChainFacts(BaseModel):
     registry_log: list[RegistryFact]
     dispute_role: str
     arbiter_role: str
+    addresses_from: AddressesFrom = "bundle"
 
 
 class BatchScan(BaseModel):
@@ -253,3 +263,5 @@ class MerkleFacts(BaseModel):
     arbiter_role: str
     scan: BatchScan | None = None
     """all halls' batches from the case's INTAKE to ``to_block`` with their manifests (None: not read)"""
+    addresses_from: AddressesFrom = "bundle"
+    """where the contract addresses read came from (as :attr:`ChainFacts.addresses_from`)"""

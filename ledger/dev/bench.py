@@ -31,10 +31,18 @@ for ``heads_s`` and again while ``batched`` runs.
   checked against the chain), ``merkle_gas_per_event``, ``merkle_anchor_latency_blocks_p50``,
   ``merkle_verify_case_ms``, and ``mixed_anchor_events_per_s`` / ``merkle_mixed_anchor_events_per_s``: a
   real hall process of each mode anchoring while HTTP intake runs at full load.
+* ``intake_plain_*`` / ``intake_sealed_*`` / ``intake_encrypt_overhead_*`` — one intake (validation, records,
+  files, one synced LevelDB batch) into a store without and with encryption at rest, alternating in rounds so
+  both see the same disk; for the ``intl`` (AES-256-GCM) and ``gm`` (SM4-GCM, ``_gm_``) ciphers, with the four
+  small files of the other workloads and with four 256 KiB scans (``_1mib``: 1 MiB of files per intake);
+  ``read_*`` the same for reading a case back (its view with the timeline, then every file), ``*_per_s`` one
+  thread's rate back to back, ``*_cpu_ms`` the mean CPU time of the thread per operation (less sensitive to
+  other load on the machine than the latencies).
 """
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import statistics
 import tempfile
@@ -104,6 +112,7 @@ class BenchConfig:
     latency_gap_s: float = 0.7
     mixed_clients: int = 16
     mixed_requests: int = 3000
+    atrest_intakes: int = 400
 
 
 class _Env:
@@ -213,7 +222,12 @@ class _Producer(threading.Thread):
 
 
 def _book(root: Path, name: str, hall: HallIdentity) -> CaseBook:
-    store = Store.init(root / name)
+    """A hall's case book as a node has it: personal data sealed at rest (ledger.hall.atrest)."""
+    from ledger.hall.atrest import open_hall_keys
+
+    store = Store.init(root / name / "store", hall_id=hall.hall_id, suite=hall.suite)
+    d = root / name
+    open_hall_keys(store, kek_file=d / "kek.json", keys_dir=d / "datakeys", hall_id=hall.hall_id, suite=hall.suite)
     return CaseBook(store, Outbox(store), hall=hall)
 
 
@@ -380,7 +394,7 @@ def measure_verify(env: _Env, runs: int) -> dict[str, Any]:
     for _ in range(runs):
         t = time.perf_counter()
         rpc = JsonRpc(env.chain.rpc_url)  # the stand-alone verifier's stdlib reader, as caseledger-verify uses it
-        facts = read_case_facts(rpc, ledger=env.dep.ledger, accepting_hall=a_hall.hall_id, serial=serial)
+        facts = read_case_facts(rpc, ledger=env.dep.ledger, accepting_hall=a_hall.hall_id, serial=serial, trusted=True)
         t1 = time.perf_counter()
         report = verify_bundle(bundle, facts)
         t2 = time.perf_counter()
@@ -437,6 +451,100 @@ def measure_intake(root: Path, cfg: BenchConfig, log: Callable[[str], None]) -> 
         }
     finally:
         net.down()
+
+
+# ------------------------------------------------------------------------------------------ at rest
+def _pct(values: list[float], q: float) -> float:
+    v = sorted(values)
+    return round(1000 * v[min(len(v) - 1, int(q * (len(v) - 1) + 0.5))], 3)
+
+
+def measure_atrest(root: Path, cfg: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    """Intake and read latency with a plain store and with a sealing one (same process, same disk, alternating
+    rounds of 25), for both suites' ciphers, with small files and with 1 MiB of scans per case."""
+    from ledger.core.suites import GM, INTL
+    from ledger.hall.atrest import open_hall_keys
+
+    item = load_catalogue().item("HJ-MIGRATE")
+    small = [Upload(m.code, f"{m.code}.pdf", b"%PDF-1.4 " + m.code.encode() * 8) for m in item.materials]
+    scans = [Upload(m.code, f"{m.code}.pdf", b"%PDF-1.4 " + secrets.token_bytes(256 * 1024)) for m in item.materials]
+    modes = ("plain", "sealed")
+    rounds = max(1, cfg.atrest_intakes // 25)
+    out: dict[str, Any] = {"atrest_intakes": rounds * 25}
+    for suite in (INTL, GM):
+        hall = HallIdentity(hall_id=1, district=DISTRICT, suite=suite)
+        books: dict[str, CaseBook] = {}
+        keys = []
+        for mode in modes:
+            d = root / f"atrest-{suite.name}-{mode}"
+            store = Store.init(d / "store", hall_id=1, suite=suite)
+            if mode == "sealed":
+                keys.append(
+                    open_hall_keys(store, kek_file=d / "kek.json", keys_dir=d / "datakeys", hall_id=1, suite=suite)
+                )
+            books[mode] = CaseBook(store, Outbox(store), hall=hall)
+        try:
+            for label, uploads in (("", small), ("_1mib", scans)):
+                lat: dict[str, list[float]] = {m: [] for m in modes}
+                cpu: dict[str, list[float]] = {m: [] for m in modes}
+                made: dict[str, list[str]] = {m: [] for m in modes}
+                for _ in range(rounds):
+                    for mode in modes:
+                        for _ in range(25):
+                            t, c = time.perf_counter(), time.thread_time()
+                            case = books[mode].intake(
+                                item_code=item.code,
+                                home_district=DISTRICT,
+                                applicant={"name": "基准测试", "id_number": demo_id_number(), "phone": "13905951234"},
+                                materials=uploads,
+                                staff="bench",
+                            )
+                            lat[mode].append(time.perf_counter() - t)
+                            cpu[mode].append(time.thread_time() - c)
+                            made[mode].append(str(case["serial"]))
+                # a read as the case page and its downloads make it: the case with its timeline, then every file
+                files = {
+                    m: [[f["digest"] for r in books[m].records(sn) for f in r.get("files", [])] for sn in made[m]]
+                    for m in modes
+                }
+                rlat: dict[str, list[float]] = {m: [] for m in modes}
+                rcpu: dict[str, list[float]] = {m: [] for m in modes}
+                for i in range(0, len(made["plain"]), 25):
+                    for mode in modes:
+                        book = books[mode]
+                        for sn, digests in zip(made[mode][i : i + 25], files[mode][i : i + 25], strict=True):
+                            t, c = time.perf_counter(), time.thread_time()
+                            book.view(sn)
+                            for dg in digests:
+                                book.store.get_blob(dg, case=sn)
+                            rlat[mode].append(time.perf_counter() - t)
+                            rcpu[mode].append(time.thread_time() - c)
+                tag = ("" if suite is INTL else "_gm") + label
+                for what, series, cpus in (("intake", lat, cpu), ("read", rlat, rcpu)):
+                    for q, qn in ((0.5, "p50"), (0.95, "p95")):
+                        plain, sealed = _pct(series["plain"], q), _pct(series["sealed"], q)
+                        out[f"{what}_plain{tag}_{qn}_ms"] = plain
+                        out[f"{what}_sealed{tag}_{qn}_ms"] = sealed
+                        out[f"{what}_encrypt_overhead{tag}_{qn}_ms"] = round(sealed - plain, 3)
+                    for mode in modes:  # one thread, back to back; CPU time of the thread (not waiting for the disk)
+                        out[f"{what}_{mode}{tag}_per_s"] = round(len(series[mode]) / sum(series[mode]), 1)
+                        out[f"{what}_{mode}{tag}_cpu_ms"] = round(1000 * statistics.fmean(cpus[mode]), 3)
+                    out[f"{what}_encrypt_overhead{tag}_cpu_ms"] = round(
+                        out[f"{what}_sealed{tag}_cpu_ms"] - out[f"{what}_plain{tag}_cpu_ms"], 3
+                    )
+                    log(
+                        f"  {suite.name}{label} {what}: p50 {out[f'{what}_plain{tag}_p50_ms']} → "
+                        f"{out[f'{what}_sealed{tag}_p50_ms']} ms, p95 {out[f'{what}_plain{tag}_p95_ms']} → "
+                        f"{out[f'{what}_sealed{tag}_p95_ms']} ms, {out[f'{what}_plain{tag}_per_s']} → "
+                        f"{out[f'{what}_sealed{tag}_per_s']} /s, CPU {out[f'{what}_plain{tag}_cpu_ms']} → "
+                        f"{out[f'{what}_sealed{tag}_cpu_ms']} ms"
+                    )
+        finally:
+            for b in books.values():
+                b.store.close()
+            for k in keys:
+                k.close()
+    return out
 
 
 # ------------------------------------------------------------------------------------------ audit
@@ -652,13 +760,34 @@ def run_bench(
     """Run every measurement on one temporary chain; returns the figures."""
     root = Path(tempfile.mkdtemp(prefix="caseledger-bench-"))
     out: dict[str, Any] = {"block_time_s": cfg.block_time, "block_gas_limit": BLOCK_GAS_LIMIT}
-    want = parts or {"gas", "naive", "batched", "backlog", "verify", "intake", "audit", "inbox", *MERKLE_PARTS}
+    want = parts or {
+        "gas",
+        "naive",
+        "batched",
+        "backlog",
+        "verify",
+        "intake",
+        "audit",
+        "inbox",
+        "atrest",
+        *MERKLE_PARTS,
+    }
+    if want == {"atrest"}:  # no chain needed
+        try:
+            log(f"intake and reads with and without encryption at rest, {cfg.atrest_intakes} each ...")
+            out.update(measure_atrest(root, cfg, log))
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        return out
     env = _Env(root, cfg.block_time, cfg.chain)
     out["chain"] = cfg.chain
     if cfg.chain == "clique":
         want = (want & {"gas", "verify", "batched", "backlog", "heads"}) if parts else {"heads", "batched"}
     watch: _HeadWatch | None = None
     try:
+        if "atrest" in want:
+            log(f"intake and reads with and without encryption at rest, {cfg.atrest_intakes} each ...")
+            out.update(measure_atrest(root, cfg, log))
         if "heads" in want:
             log(f"every node's head for {cfg.heads_s:.0f}s, idle ...")
             out.update(measure_heads(env, cfg.heads_s))

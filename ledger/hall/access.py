@@ -2,11 +2,11 @@
 
 Every view of a case with applicant fields, reveal of its masked details (with the reason), file
 download, bundle export (with the fields disclosed and the reason), package served to a peer hall and
-personal-data erasure appends one entry; so does every act of administration: backup, restore, account
-created, disabled, enabled, second factor reset, roles changed, sign-in lock and lock cleared (``serial``
-is empty for those). Entries are an append-only list whose RFC 6962 Merkle root (leaves =
-SHA-256(0x00 ‖ JCS(entry))) is anchored on chain periodically, so an entry edited or dropped afterwards
-no longer recomputes to an anchored root::
+personal-data erasure appends one entry; so does every act of administration: backup, restore,
+key-encryption key rotated, account created, disabled, enabled, second factor reset, roles changed, sign-in
+lock and lock cleared (``serial`` is empty for those). Entries are an append-only list whose RFC 6962
+Merkle root (leaves = SHA-256(0x00 ‖ JCS(entry))) is anchored on chain periodically, so an entry edited or
+dropped afterwards no longer recomputes to an anchored root::
 
     trail = AccessTrail(store, hall_id=1)
     trail.record(actor="staff:li.officer", action="view_case", serial="TB20250101-001-00001")
@@ -59,6 +59,7 @@ ACTIONS = frozenset(
         # administration (三员分立: every act of the system and security administrators is here for the auditor)
         "backup_store",
         "restore_backup",
+        "rotate_kek",
         "create_account",
         "disable_account",
         "enable_account",

@@ -49,7 +49,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from ledger.core.text import clean_name
 from ledger.errors import AuthError, ConfigError, ForbiddenError, InputError, NotFoundError
-from ledger.hall.kek import KeyEncryptionKey, SecretError
+from ledger.hall.kek import KekProvider, KeyEncryptionKey, SecretError
 from ledger.hall.keys import ACCOUNT_PREFIX, SESSION_PREFIX, account_key, session_key
 from ledger.hall.loginlimits import KNOWN_CLIENTS, LockInfo, LoginLimiter, client_hash
 from ledger.hall.passwords import MIN_PASSWORD, check_password
@@ -93,26 +93,29 @@ def sealed_kids(store: Store) -> set[str]:
     return out
 
 
-def open_kek(path: Path, store: Store) -> KeyEncryptionKey:
-    """The hall's key-encryption key: loaded, or created when the store has nothing sealed yet.
+def open_kek(
+    path: Path, store: Store, *, cipher: str = "aes-256-gcm", also_needed: set[str] | None = None
+) -> KeyEncryptionKey:
+    """The hall's key-encryption key: loaded, or created (with ``cipher``) when nothing is sealed under one yet.
 
     Refuses (:class:`ConfigError`) to start with a missing or different KEK file when the store holds
-    secrets sealed under another key: creating a new one would lock every second factor out for good."""
-    need = sealed_kids(store)
+    secrets sealed under another key, or the data-key store holds keys wrapped under one (``also_needed``):
+    creating a new one would lock every second factor and every case's personal data out for good."""
+    need = sealed_kids(store) | set(also_needed or ())
     if not path.exists():
         if need:
             raise ConfigError(
-                f"the store holds TOTP secrets sealed with key-encryption key {', '.join(sorted(need))}, but "
+                f"the store holds secrets sealed with key-encryption key {', '.join(sorted(need))}, but "
                 f"{path} does not exist: put back the KEK file kept apart from the backups (see "
                 "docs/operations.md, backup and restore)"
             )
-        return KeyEncryptionKey.create(path)
+        return KeyEncryptionKey.create(path, cipher=cipher)
     kek = KeyEncryptionKey.load(path)
     missing = need - set(kek.kids)
     if missing:
         raise ConfigError(
-            f"{path} does not hold key-encryption key {', '.join(sorted(missing))}, which the store's TOTP "
-            "secrets are sealed with: this is another hall's or an older KEK file"
+            f"{path} does not hold key-encryption key {', '.join(sorted(missing))}, which the store's secrets "
+            "are sealed with: this is another hall's or an older KEK file"
         )
     return kek
 
@@ -193,7 +196,7 @@ class AccountBook:
         store: Store,
         *,
         hall_id: int,
-        kek: KeyEncryptionKey,
+        kek: KekProvider,
         session_ttl: float = 8 * 3600,
         max_failures: int = 5,
         max_failures_address: int = 20,
@@ -257,7 +260,7 @@ class AccountBook:
         return self.store.count_prefix(ACCOUNT_PREFIX) == 0
 
     def _seal(self, username: str, secret: str | None) -> str | None:
-        return None if secret is None else self.kek.seal(secret.encode(), purpose=_totp_purpose(username))
+        return None if secret is None else self.kek.wrap(secret.encode(), context=_totp_purpose(username))
 
     def create(self, username: str, password: str, *, roles: Iterable[str], display_name: str = "") -> Created:
         """A new account; returns its TOTP secret when one of its roles needs a second factor."""
@@ -338,8 +341,8 @@ class AccountBook:
                 name = str(raw["username"])
                 if "totp_secret" in raw:  # written before secrets were sealed
                     plain = raw.pop("totp_secret")
-                elif raw.get("totp_sealed") and self.kek.needs_reseal(str(raw["totp_sealed"])):
-                    plain = self.kek.open(str(raw["totp_sealed"]), purpose=_totp_purpose(name)).decode()
+                elif raw.get("totp_sealed") and self.kek.needs_rewrap(str(raw["totp_sealed"])):
+                    plain = self.kek.unwrap(str(raw["totp_sealed"]), context=_totp_purpose(name)).decode()
                 else:
                     continue
                 raw["totp_sealed"] = self._seal(name, plain) if plain else None
@@ -409,7 +412,7 @@ class AccountBook:
         if not re.fullmatch(r"[0-9]{6}", code):
             return None
         try:
-            secret = self.kek.open(str(sealed), purpose=_totp_purpose(str(raw["username"]))).decode()
+            secret = self.kek.unwrap(str(sealed), context=_totp_purpose(str(raw["username"]))).decode()
         except SecretError as exc:
             raise AuthError("totp_unreadable") from exc
         totp = pyotp.TOTP(secret)

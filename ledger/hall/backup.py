@@ -9,10 +9,13 @@ A backup is a ``.tar.gz`` with::
     hall.json                       the hall's descriptor (name, district, endpoint, port)
 
 Never in a backup (and refused in one): the keystore password, the node's admin token, the demo
-accounts file and the key-encryption key (``kek.json``, :mod:`ledger.hall.kek`) that seals the staff's
-TOTP secrets in the store, so a backup alone does not give them away. The case records and files in
-``store/`` are **not** encrypted: a backup is as sensitive as the store itself. Every backup and every
-restore is an entry of the hall's anchored access trail.
+accounts file, the key-encryption key (``kek.json``, :mod:`ledger.hall.kek`) and the data-key store
+(``datakeys/``, :mod:`ledger.hall.datakeys`). The store in ``store/`` holds every applicant's personal
+fields, salts, file lists and files only **sealed** under their case's data key (:mod:`ledger.hall.atrest`),
+and the staff's TOTP secrets and sessions sealed too: a backup alone gives none of them away, and a case
+erased after the backup (its data key destroyed) does not come back when the backup is restored. A restore
+therefore needs the KEK and the data-key store kept apart from the backups. Every backup and every restore
+is an entry of the hall's anchored access trail.
 
 A restore reads the manifest (near the start, at most 64 KiB) and then walks the archive's headers
 before it writes anything, refusing more than :attr:`RestoreLimits.max_entries` entries, more than
@@ -52,6 +55,7 @@ __all__ = [
     "ADMIN_TOKEN_HEADER",
     "DEFAULT_LIMITS",
     "FORMAT",
+    "DATA_KEYS_DIR",
     "KEK_FILE",
     "BackupManifest",
     "RestoreLimits",
@@ -67,7 +71,9 @@ ADMIN_TOKEN_FILE = "admin.token"
 ADMIN_TOKEN_HEADER = "X-CaseLedger-Admin-Token"
 _KEYSTORE_GLOB = "keystore*.json"
 KEK_FILE = "kek.json"
-_NEVER = ("keystore.password", ADMIN_TOKEN_FILE, "demo-accounts.json", KEK_FILE)
+DATA_KEYS_DIR = "datakeys"
+"""the data-key store's directory, beside the KEK file by default (ledger.hall.datakeys): never in a backup"""
+_NEVER = ("keystore.password", ADMIN_TOKEN_FILE, "demo-accounts.json", KEK_FILE, DATA_KEYS_DIR)
 
 
 @dataclass(frozen=True)
@@ -220,7 +226,7 @@ def _members(
             raise StoreError(f"the backup holds an unsafe entry {name!r}; refused")
         if top != "store" and name not in allowed:
             raise StoreError(f"the backup holds an unexpected entry {name!r}; refused")
-        if name in _NEVER:
+        if name in _NEVER or top in _NEVER:
             raise StoreError(f"the backup holds {name!r}, which a backup never contains; refused")
         out.append(m)
     return out
@@ -240,12 +246,15 @@ def restore_backup(
     limits: RestoreLimits = DEFAULT_LIMITS,
     restored_by: str = "operator:restore",
     kek_file: Path | None = None,
+    data_keys_dir: Path | None = None,
 ) -> BackupManifest:
     """Restore ``archive`` into ``hall_dir`` (store under ``data_dir or hall_dir``). The node must be stopped.
 
     Refuses a non-empty store, or a keystore of another account, unless ``force`` (the replaced store
     is moved aside to ``store.replaced-<time>``, never deleted). Files already present (a keystore of
-    the same account, ``hall.json``) are kept unless ``force``.
+    the same account, ``hall.json``) are kept unless ``force``. ``kek_file`` and ``data_keys_dir`` (kept
+    apart from the backups) are installed into the hall dir (``kek.json``, ``datakeys/``); a data-key store
+    already there is never replaced (it holds the only copy of every case's key).
     """
     manifest = read_manifest(archive, limits=limits)
     data_dir = data_dir or hall_dir
@@ -267,6 +276,14 @@ def restore_backup(
         raise InputError("--password-file", "file_missing", path=str(password_file))
     if kek_file is not None and not kek_file.is_file():
         raise InputError("--kek-file", "file_missing", path=str(kek_file))
+    if data_keys_dir is not None:
+        if not (data_keys_dir / "CURRENT").is_file():
+            raise InputError("--data-keys", "data_keys_dir_invalid", path=str(data_keys_dir))
+        if (hall_dir / DATA_KEYS_DIR).exists() and (hall_dir / DATA_KEYS_DIR).resolve() != data_keys_dir.resolve():
+            raise ConfigError(
+                f"{hall_dir / DATA_KEYS_DIR} already holds a data-key store; it is never replaced (move it "
+                "aside yourself if it is really not this hall's)"
+            )
     hall_dir.mkdir(parents=True, exist_ok=True)
     data_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".restore-", dir=data_dir) as tmp:
@@ -316,6 +333,9 @@ def restore_backup(
         dst = hall_dir / KEK_FILE
         shutil.copyfile(kek_file, dst)
         os.chmod(dst, 0o600)
+    if data_keys_dir is not None and not (hall_dir / DATA_KEYS_DIR).exists():
+        shutil.copytree(data_keys_dir, hall_dir / DATA_KEYS_DIR)
+        os.chmod(hall_dir / DATA_KEYS_DIR, 0o700)
     return manifest
 
 

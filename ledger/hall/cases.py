@@ -445,7 +445,7 @@ class CaseBook:
         header["next_seq"] = seq + 1
         key = record_key(header["serial"], seq)
         for _, data in files:
-            wb.put_blob(data)
+            wb.put_blob(data, case=header["serial"])
         wb.put_json(
             key,
             {
@@ -963,7 +963,7 @@ class CaseBook:
                 files = [
                     (MaterialFile.of(f["kind"], f["name"], data, suite=self.hall.suite), data)
                     for f in r.get("files", [])
-                    if (data := self.store.get_blob(f["digest"]))
+                    if (data := self.store.get_blob(f["digest"], case=serial))
                 ]
                 mfields = {k: v for k, v in r["fields"].items() if k not in drop}
                 at = r["fields"].get("at")
@@ -989,7 +989,7 @@ class CaseBook:
                 continue
             files = []
             for f in r.get("files", []):
-                files.append({**f, "data": base64.b64encode(self.store.get_blob(f["digest"])).decode()})
+                files.append({**f, "data": base64.b64encode(self.store.get_blob(f["digest"], case=serial)).decode()})
             out.append(
                 {
                     "index": a["index"],

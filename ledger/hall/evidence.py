@@ -113,7 +113,7 @@ def export_bundle(
         mset = MaterialSet.new(files, suite) if files else None
         skip = set(leave_out_kinds)
         contents = (
-            [None if f.kind in skip else book.store.get_blob(f.digest) for f in files]
+            [None if f.kind in skip else book.store.get_blob(f.digest, case=serial) for f in files]
             if files and include_files
             else None
         )

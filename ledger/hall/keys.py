@@ -4,7 +4,8 @@
 
     case/<serial>                   case header (JSON)                       cases, indexer, transfer, retention, audit
     rec/<serial>/<seq:06d>          one stage record with its salts          cases, transfer, retention, outbox
-    blob/<sha256 hex>               file content, content-addressed          store
+    blob/<serial>/<mac hex>         a file of a case, sealed; addressed by a keyed MAC of its digest   atrest
+    ck/<serial>                     the id of the case's data key (the key itself is in the data-key store)  atrest
     caseid/<0x case id>             serial, district and hall of a case      indexer
     chainev/<serial>/<index:06d>    an on-chain event of a case              indexer, transfer
     xfer/<serial>                   a pull from a peer hall still to do      indexer, transfer
@@ -71,6 +72,7 @@ __all__ = [
     "mwant_key",
     "AUTHFAIL_PREFIX",
     "BLOB_PREFIX",
+    "CASE_DATA_KEY_PREFIX",
     "CALENDAR_PREFIX",
     "CASE_ID_PREFIX",
     "CASE_PREFIX",
@@ -105,6 +107,9 @@ __all__ = [
     "account_key",
     "authfail_key",
     "blob_key",
+    "case_blob_key",
+    "case_blob_prefix",
+    "case_data_key",
     "calendar_key",
     "case_id_key",
     "case_key",
@@ -132,6 +137,7 @@ __all__ = [
 CASE_PREFIX = b"case/"
 RECORD_PREFIX = b"rec/"
 BLOB_PREFIX = b"blob/"
+CASE_DATA_KEY_PREFIX = b"ck/"
 CASE_ID_PREFIX = b"caseid/"
 CHAIN_EVENT_PREFIX = b"chainev/"
 XFER_PREFIX = b"xfer/"
@@ -248,7 +254,20 @@ def chain_event_key(serial: str, index: int) -> bytes:
 
 
 def blob_key(digest_hex: str) -> bytes:
+    """A file under its plain digest: stores without encryption (and layout-1 stores before conversion)."""
     return BLOB_PREFIX + digest_hex.encode()
+
+
+def case_blob_prefix(serial: str) -> bytes:
+    return BLOB_PREFIX + f"{serial}/".encode()
+
+
+def case_blob_key(serial: str, address_hex: str) -> bytes:
+    return BLOB_PREFIX + f"{serial}/{address_hex}".encode()
+
+
+def case_data_key(serial: str) -> bytes:
+    return CASE_DATA_KEY_PREFIX + serial.encode()
 
 
 def xfer_key(serial: str) -> bytes:

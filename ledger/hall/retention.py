@@ -1,10 +1,14 @@
-"""Retention (个人信息保护): erase a case's personal fields once the item's retention period is over.
+"""Retention (个人信息保护): erase a case's personal data once the item's retention period is over.
 
 The applicant's name, ID number, phone and address are removed from every record of the case in
-this hall's store; each erased field keeps only its salted *leaf hash* (``withheld``), so the
-record still recomputes to its on-chain commitment and exported evidence bundles still verify,
-with those fields shown as withheld. The erasure is logged in the access trail (anchored with the
-next trail anchor) and the store is compacted so the old values leave the LevelDB files::
+this hall's store; each erased field keeps only its salted *leaf hash* (``withheld``, in the deployment's
+suite), so the record still recomputes to its on-chain commitment and exported evidence bundles still
+verify, with those fields shown as withheld. Then the case's **data key is destroyed**
+(:meth:`ledger.hall.atrest.AtRest.shred`): the file list and every material and result file of the case,
+sealed under it, are gone too — in this store and in every backup, taken before or after, since no copy of
+the key is left (the data-key store is never in a backup). The erasure is logged in the access trail
+(anchored with the next trail anchor) and the store is compacted so the old versions leave the LevelDB
+files::
 
     due = cases_due(book, now=datetime.now(UTC))
     erase_personal_data(book, trail, serial, actor="staff:admin", now=datetime.now(UTC))
@@ -86,11 +90,19 @@ def erase_personal_data(
                 withheld = dict(r.get("withheld") or {})
                 for name in PERSONAL_FIELDS:
                     if name in fields:
-                        withheld[name] = field_leaf(name, fields.pop(name), salts.pop(name)).hex()
+                        withheld[name] = field_leaf(name, fields.pop(name), salts.pop(name), book.hall.suite).hex()
                         erased.add(name)
                 wb.put_json(key, {**r, "fields": fields, "salts": salts, "withheld": withheld})
             header["personal_data_erased_at"] = now.isoformat(timespec="seconds")
             wb.put_json(case_key(serial), header)
-        trail.record(actor=actor, action="erase_personal_data", serial=serial, what=",".join(sorted(erased)))
+        shred = getattr(book.store.codec, "shred", None)
+        keys = shred(serial) if shred is not None else []  # crypto-shredding: the case's data key is destroyed
+        what = ",".join(sorted(erased)) + (f"; data key destroyed, files erased ({len(keys)} key)" if keys else "")
+        trail.record(actor=actor, action="erase_personal_data", serial=serial, what=what)
     book.store.compact()
-    return {"serial": serial, "erased_fields": sorted(erased), "erased_at": header["personal_data_erased_at"]}
+    return {
+        "serial": serial,
+        "erased_fields": sorted(erased),
+        "erased_at": header["personal_data_erased_at"],
+        "data_keys_destroyed": len(keys),
+    }

@@ -17,6 +17,13 @@ Damage is refused, never papered over (issue 13):
   (the table magic number) is checked at open, so a truncated table is found before it answers;
 * a LevelDB corruption found later answers :class:`StoreDamagedError` (HTTP 503), never a 500.
 
+**Encryption at rest** happens beneath the services, in the store's *codec* (:class:`Codec`): every JSON
+value goes through :meth:`Codec.encode` before LevelDB sees it and :meth:`Codec.decode` after it is read, and
+files go through :meth:`Codec.seal_blob` / :meth:`Codec.open_blob` under an address the codec chooses. A
+hall node installs :class:`ledger.hall.atrest.AtRest` (personal fields, salts, file lists and files of each
+case sealed under the case's data key); the default :class:`PlainCodec` stores JSON as it is and files under
+their digest (``blob/<digest>``), for tools and tests that hold no personal data.
+
 A full disk (``ENOSPC``) makes LevelDB refuse every later write until the database is reopened. The
 store then answers :class:`StorageFullError` for writes (reads keep working) and reopens itself once
 ``min_free_bytes`` are free again (:meth:`Store.recover`, tried before each write and by ``/health``).
@@ -34,7 +41,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import plyvel
@@ -43,11 +50,23 @@ from ledger.core.suites import INTL, Suite
 from ledger.errors import ConfigError, NotFoundError, StorageFullError, StoreDamagedError, StoreError
 from ledger.hall.keys import STORE_INIT_KEY, SYNC_KEY, blob_key
 
-__all__ = ["STORE_FORMAT", "STORE_LAYOUT", "Store", "WriteBatch", "check_table_footers"]
+__all__ = [
+    "STORE_FORMAT",
+    "STORE_LAYOUT",
+    "Codec",
+    "PlainCodec",
+    "Store",
+    "WriteBatch",
+    "check_table_footers",
+    "dump_json",
+    "load_json",
+]
 
 log = logging.getLogger("caseledger.store")
 
-STORE_LAYOUT = 1
+STORE_LAYOUT = 2
+"""the store's own layout (in its marker): 2 = personal data sealed at rest (:mod:`ledger.hall.atrest`); a store
+of layout 1 (plaintext) is converted in place at the node's first start of this release"""
 STORE_FORMAT = 2
 """the evidence format of the records a store holds (in its marker); a store of another format is refused"""
 # the last 8 bytes of every LevelDB table file (table/format.h kTableMagicNumber, little-endian)
@@ -78,28 +97,82 @@ def _is_full(exc: BaseException) -> bool:
     return "No space left" in text or f"errno {errno.ENOSPC}" in text or "Disk quota" in text
 
 
-def _dump(value: Any) -> bytes:
-    """Compact, sorted keys, UTF-8 (orjson; the stdlib for what orjson does not take: integers beyond 64 bits,
-    non-string keys, NaN)."""
+def dump_json(value: Any) -> bytes:
+    """The store's spelling of a JSON value (UTF-8, sorted keys, no spaces): orjson, and the stdlib for what
+    orjson does not take (integers beyond 64 bits, non-string keys, NaN), which spells it the same way."""
     try:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except TypeError:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
 
 
-def _load(raw: bytes) -> Any:
+def load_json(raw: bytes) -> Any:
+    """A value the store wrote (orjson; the stdlib for integers beyond 64 bits and NaN)."""
     try:
         return orjson.loads(raw)
-    except orjson.JSONDecodeError:  # integers beyond 64 bits, NaN written by the stdlib
+    except orjson.JSONDecodeError:
         return json.loads(raw)
+
+
+class Codec(Protocol):
+    """How values reach LevelDB. ``pending`` is the batch's own new bindings (serial → data key id), which the
+    codec fills when a write of a new case needs a key and reads before the batch is committed."""
+
+    sealing: bool
+
+    def encode(self, key: bytes, value: Any, pending: dict[str, str]) -> list[tuple[bytes, bytes]]:
+        """The (key, bytes) pairs to write for ``value`` at ``key`` (the first is ``key`` itself)."""
+        ...
+
+    def decode(self, key: bytes, raw: bytes) -> Any: ...
+
+    def seal_blob(self, case: str, digest: str, data: bytes, pending: dict[str, str]) -> list[tuple[bytes, bytes]]:
+        """The pairs that store file ``data`` (its suite digest ``digest``) of case ``case``."""
+        ...
+
+    def blob_key(self, case: str, digest: str) -> bytes:
+        """Where file ``digest`` of ``case`` is (:class:`NotFoundError` when the case has no key for it)."""
+        ...
+
+    def open_blob(self, key: bytes, raw: bytes) -> bytes: ...
+
+    def committed(self, pending: dict[str, str]) -> None:
+        """The batch holding these bindings is in LevelDB."""
+        ...
+
+
+class PlainCodec:
+    """No encryption: JSON as it is, files under their digest (``blob/<digest>``, shared by every case)."""
+
+    sealing = False
+
+    def encode(self, key: bytes, value: Any, pending: dict[str, str]) -> list[tuple[bytes, bytes]]:
+        return [(key, dump_json(value))]
+
+    def decode(self, key: bytes, raw: bytes) -> Any:
+        return load_json(raw)
+
+    def seal_blob(self, case: str, digest: str, data: bytes, pending: dict[str, str]) -> list[tuple[bytes, bytes]]:
+        return [(blob_key(digest), data)]
+
+    def blob_key(self, case: str, digest: str) -> bytes:
+        return blob_key(digest)
+
+    def open_blob(self, key: bytes, raw: bytes) -> bytes:
+        return raw
+
+    def committed(self, pending: dict[str, str]) -> None:
+        return None
 
 
 class WriteBatch:
     """Writes collected here land together or not at all."""
 
-    def __init__(self, batch: Any, suite: Suite = INTL) -> None:
+    def __init__(self, batch: Any, suite: Suite = INTL, codec: Codec | None = None) -> None:
         self._b = batch
         self._suite = suite
+        self._codec: Codec = codec or PlainCodec()
+        self.pending: dict[str, str] = {}  # data keys bound to new cases in this batch (the codec's)
         self.keys: list[bytes] = []  # what this batch writes (batch hooks look at it)
 
     def put(self, key: bytes, value: bytes) -> None:
@@ -107,18 +180,19 @@ class WriteBatch:
         self.keys.append(key)
 
     def put_json(self, key: bytes, value: Any) -> None:
-        self._b.put(key, _dump(value))
-        self.keys.append(key)
+        for k, v in self._codec.encode(key, value, self.pending):
+            self._b.put(k, v)
+            self.keys.append(k)
 
     def delete(self, key: bytes) -> None:
         self._b.delete(key)
         self.keys.append(key)
-        self.keys.append(key)
 
-    def put_blob(self, data: bytes) -> str:
-        """Store ``data`` under its digest in the store's hash suite (SHA-256 or SM3); returns the hex digest."""
+    def put_blob(self, data: bytes, *, case: str) -> str:
+        """Store file ``data`` of case ``case``; returns its hex digest in the store's hash suite (SHA-256 or SM3)."""
         digest = self._suite.hexdigest(data)
-        self._b.put(blob_key(digest), data)
+        for k, v in self._codec.seal_blob(case, digest, data, self.pending):
+            self._b.put(k, v)
         return digest
 
 
@@ -147,6 +221,7 @@ class Store:
         self.batch_hooks: list[Callable[[WriteBatch], None]] = []
         # called with the keys of every committed change (derived in-memory indexes, e.g. the inbox)
         self.listeners: list[Callable[[list[bytes]], None]] = []
+        self.codec: Codec = PlainCodec()
         if not _create:
             if not self.path.is_dir():
                 raise StoreDamagedError(
@@ -349,11 +424,13 @@ class Store:
         """
         with self._writing() as db:
             batch = db.write_batch(transaction=True, sync=sync)
-            wb = WriteBatch(batch, self.suite)
+            wb = WriteBatch(batch, self.suite, self.codec)
             with batch:
                 yield wb
                 for hook in self.batch_hooks:
                     hook(wb)
+        if wb.pending:
+            self.codec.committed(wb.pending)
         self._changed(wb.keys)
         if not sync:
             # tickets are taken after the write is in LevelDB: every ticket <= _issued is written
@@ -374,9 +451,18 @@ class Store:
             self._synced = upto
 
     def put_json(self, key: bytes, value: Any, *, sync: bool = True) -> None:
+        pending: dict[str, str] = {}
+        pairs = self.codec.encode(key, value, pending)
         with self._writing() as db:
-            db.put(key, _dump(value), sync=sync)
-        self._changed([key])
+            if len(pairs) == 1:
+                db.put(pairs[0][0], pairs[0][1], sync=sync)
+            else:
+                with db.write_batch(transaction=True, sync=sync) as b:
+                    for k, v in pairs:
+                        b.put(k, v)
+        if pending:
+            self.codec.committed(pending)
+        self._changed([k for k, _ in pairs])
 
     def delete(self, key: bytes) -> None:
         with self._writing() as db:
@@ -389,9 +475,9 @@ class Store:
             for listener in self.listeners:
                 listener(keys)
 
-    def put_blob(self, data: bytes) -> str:
+    def put_blob(self, data: bytes, *, case: str) -> str:
         with self.write_batch() as wb:
-            return wb.put_blob(data)
+            return wb.put_blob(data, case=case)
 
     # ------------------------------------------------------------------ reads
     def get(self, key: bytes) -> bytes | None:
@@ -401,7 +487,7 @@ class Store:
 
     def get_json(self, key: bytes) -> Any:
         raw = self.get(key)
-        return None if raw is None else _load(raw)
+        return None if raw is None else self.codec.decode(key, raw)
 
     def iter_prefix(self, prefix: bytes, *, reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
         with self._use() as db, db.iterator(prefix=prefix, reverse=reverse, verify_checksums=True) as it:
@@ -409,24 +495,28 @@ class Store:
 
     def iter_json(self, prefix: bytes) -> Iterator[tuple[bytes, Any]]:
         for k, v in self.iter_prefix(prefix):
-            yield k, _load(v)
+            yield k, self.codec.decode(k, v)
 
     def count_prefix(self, prefix: bytes) -> int:
         with self._use() as db, db.iterator(prefix=prefix, include_value=False, verify_checksums=True) as it:
             return sum(1 for _ in it)
 
-    def get_blob(self, digest_hex: str) -> bytes:
-        """The bytes stored under ``digest_hex``; re-hashed on read so disk corruption is caught."""
-        data = self.get(blob_key(digest_hex))
-        if data is None:
+    def get_blob(self, digest_hex: str, *, case: str) -> bytes:
+        """File ``digest_hex`` of case ``case``; re-hashed on read so disk corruption is caught."""
+        key = self.codec.blob_key(case, digest_hex)
+        raw = self.get(key)
+        if raw is None:
             raise NotFoundError("file_not_found", digest=digest_hex)
+        data = self.codec.open_blob(key, raw)
         if self.suite.hexdigest(data) != digest_hex:
             raise StoreDamagedError(f"stored file {digest_hex} is corrupted on disk")
-        blob: bytes = data
-        return blob
+        return data
 
-    def has_blob(self, digest_hex: str) -> bool:
-        return self.get(blob_key(digest_hex)) is not None
+    def has_blob(self, digest_hex: str, *, case: str) -> bool:
+        try:
+            return self.get(self.codec.blob_key(case, digest_hex)) is not None
+        except NotFoundError:
+            return False
 
     def compact(self) -> None:
         """Compact the whole key range: overwritten and deleted values leave the on-disk files

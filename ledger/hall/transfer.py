@@ -309,7 +309,7 @@ def receive_package(
                 seq = int(header["next_seq"])
                 header["next_seq"] = seq + 1
                 for _, data in v.files:
-                    wb.put_blob(data)
+                    wb.put_blob(data, case=serial)
                 wb.put_json(
                     record_key(serial, seq),
                     {
@@ -516,9 +516,7 @@ class TransferWorker(BackgroundWorker):
         try:
             package = loads_bounded(bytes(raw), what="package", max_bytes=self.max_package_bytes)
         except InputError as exc:
-            raise VerificationError(
-                f"the package from hall {hall_id} is not readable: {exc.message}", where="package"
-            ) from exc
+            raise VerificationError(f"the package from hall {hall_id} is not readable: {exc}", where="package") from exc
         if not isinstance(package, dict):
             raise VerificationError(f"the package from hall {hall_id} is not a JSON object", where="package")
         stored = receive_package(self.book, self.client, serial, package, from_hall=hall_id)

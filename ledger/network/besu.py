@@ -418,7 +418,8 @@ class BesuNetwork:
             # QBFT blocks are final once added: no extra confirmations are needed.
             "CASELEDGER_CONFIRMATIONS": "0",
             "CASELEDGER_HALL_DIR": HALL_ROOT,
-            # the key-encryption key (sealed TOTP secrets): outside the hall directory, never in a backup
+            # the key-encryption key (data keys, TOTP secrets): outside the hall directory, never in a backup;
+            # the data-key store is beside it (datakeys/, CASELEDGER_DATA_KEYS_DIR to put it elsewhere)
             "CASELEDGER_KEK_FILE": KEK_PATH,
             # at most the node's --rpc-max-logs-range blocks per forward eth_getLogs
             "CASELEDGER_MAX_LOGS_RANGE": str(RPC_MAX_LOGS_RANGE),
@@ -433,8 +434,11 @@ class BesuNetwork:
             "# CASELEDGER_RPC_URL=http://127.0.0.1:8545,https://node.other-district.example:8545",
             "# CASELEDGER_RPC_MAX_LAG=5 (blocks behind the best endpoint before failing over).",
             *(f"{k}={v}" for k, v in self.hall_settings(node).items()),
-            "# The key-encryption key (sealed TOTP secrets) lives outside the hall directory and is never in a",
-            "# backup: keep a copy with the keystore password. Reverse proxies whose X-Forwarded-For to believe:",
+            "# The key-encryption key (it wraps every case's data key and seals the TOTP secrets) and the data-key",
+            "# store beside it (datakeys/) live outside the hall directory and are never in a backup: keep a copy",
+            "# of the KEK with the keystore password, and the secrets volume mirrored (the data-key store is the",
+            "# only copy of each case's key: it is mirrored, not backed up). Reverse proxies whose X-Forwarded-For",
+            "# to believe:",
             "# CASELEDGER_TRUSTED_PROXIES= (none by default).",
             "# Still to set: CASELEDGER_DEPLOYMENT_FILE and CASELEDGER_HALL_ID.",
         ]

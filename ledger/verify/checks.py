@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from ledger.core.bundle import BundleEvent, EvidenceBundle
-from ledger.core.caserules import NEXT_PHASE, RegistryState
-from ledger.core.facts import ChainEventFact, ChainFacts, MerkleFacts
+from ledger.core.caserules import MAX_OPEN_DISPUTES, NEXT_PHASE, RegistryState
+from ledger.core.facts import ChainEventFact, ChainFacts, DeploymentFacts, MerkleFacts, RegistryFact
 from ledger.core.hashchain import address_bytes, case_id, next_head
 from ledger.core.materials import MaterialProof, verify_material
 from ledger.core.records import AT_PATTERN, DisclosedRecord, canonical_bytes
@@ -38,13 +39,17 @@ from ledger.verify.report import BundleVerdict, EventVerdict, MaterialVerdict, R
 __all__ = [
     "DEFAULT_MAX_ANCHOR_LAG_S",
     "TIME_TOLERANCE_S",
+    "MAX_OPEN_DISPUTES",
     "check_chain",
     "check_coordinates",
     "check_material",
+    "check_read",
+    "check_registry_read",
     "check_record",
     "claimed_time",
     "file_root",
     "report_sha256",
+    "unique_event_indices",
     "verify_bundle",
     "verify_document",
 ]
@@ -66,84 +71,192 @@ _NEXT_PHASE = NEXT_PHASE
 
 
 def check_chain(facts: ChainFacts) -> dict[int, list[Reason]]:
-    """Re-check the chain's own events: heads, order, writer rights and dispute ownership (pure).
+    """Re-check the chain's own events: heads, back-links, hall ids, order, rights, disputes (pure).
 
-    Registry events apply in chain order before an event when they come earlier by (block, log index).
-    Shared by :func:`verify_bundle` and the audit's anomaly scan.
+    Each event is checked against the state the events before it left, replaying the contract: registry
+    changes apply before an event when they come earlier by (block, log index); the event's rule codes are
+    those of the *first* check the contract would have refused it with, in the contract's order
+    (docs/verification.md §4.5). Every event takes effect as far as its stage allows, whoever wrote it:
+    a stage out of order leaves the phase as it was, a resolution naming no open dispute closes nothing;
+    a rights failure does not undo the effect, so one broken event is reported once, not again on each
+    event after it. Shared by :func:`verify_bundle` and the audit's anomaly scan.
     """
     out: dict[int, list[Reason]] = {e.index: [] for e in facts.events}
+    by_index = {e.index: e for e in facts.events}
     state = _RegistryState()
     reg = iter(sorted(facts.registry_log, key=lambda f: (f.block, f.log_index)))
     pending = next(reg, None)
-    prev = case_id(facts.accepting_hall, facts.serial)
     phase = Phase.NONE
-    open_disputes: dict[int, tuple[int, str]] = {}  # DISPUTE_OPENED index -> (opener hall, opener account)
+    disputes = _Disputes()
     for e in sorted(facts.events, key=lambda x: x.index):
         while pending is not None and (pending.block, pending.log_index) < (e.block, e.log_index):
             state.apply(pending)
             pending = next(reg, None)
         reasons = out[e.index]
-        head = next_head(prev, e.stage, bytes.fromhex(e.commitment[2:]), e.writer)
-        if "0x" + head.hex() != e.head.lower():
+        # the reading: the head follows from the previous event's head as the chain states it, the back-link
+        # names the previous event's block, the log's hall id is the writer's hall in the registry then
+        before = by_index.get(e.index - 1)
+        prev_head = case_id(facts.accepting_hall, facts.serial) if e.index == 0 else None
+        if before is not None:
+            prev_head = bytes.fromhex(before.head[2:])
+        if (
+            prev_head is None
+            or "0x" + next_head(prev_head, e.stage, bytes.fromhex(e.commitment[2:]), e.writer).hex() != e.head.lower()
+        ):
             reasons.append(Reason(code="chain_head_broken", detail=f"index {e.index}"))
-        prev = bytes.fromhex(e.head[2:])
+        link = 0 if e.index == 0 else (before.block if before is not None else None)
+        if e.prev_block != link or e.prev_block > e.block:
+            reasons.append(Reason(code="chain_link_broken", detail=f"prevBlock {e.prev_block}"))
         writer = e.writer.lower()
         hall = state.hall_of_account.get(writer)
+        if e.hall_id != (hall or 0):
+            reasons.append(Reason(code="log_hall_mismatch", detail=f"{e.hall_id} ≠ {hall or 0}"))
+        rule: Reason | None
         if e.stage in DISPUTE_STAGES:
-            _check_dispute(e, state, writer, hall, facts, open_disputes, reasons)
-            continue
-        if e.ref != 0:
-            reasons.append(Reason(code="dispute_ref_invalid", detail=f"ref {e.ref} on {e.stage.name}"))
-        if hall is None or not state.active.get(hall, False):
-            reasons.append(Reason(code="writer_inactive", detail=e.writer))
-        elif e.stage in (Stage.INTAKE, Stage.MATERIALS, Stage.DELIVERY):
-            if hall != facts.accepting_hall:
-                reasons.append(Reason(code="writer_no_right", detail="not the accepting hall"))
-        elif state.district.get(hall) != facts.header.home_district:
-            reasons.append(Reason(code="writer_no_right", detail="not a hall of the home district"))
-        if e.stage == Stage.INTAKE:
-            if e.index != 0:
-                reasons.append(Reason(code="out_of_order", detail="INTAKE after index 0"))
-            phase = Phase.OPENED
+            rule = _dispute_rule(e, state, writer, hall, facts, phase, disputes)
         else:
-            nxt = _NEXT_PHASE.get((e.stage, phase))
-            if nxt is None:
-                reasons.append(Reason(code="out_of_order", detail=f"{e.stage.name} in phase {phase.name}"))
-            else:
-                phase = nxt
+            rule, phase = _stage_rule(e, state, hall, facts, phase)
+        if rule is not None:
+            reasons.append(rule)
     return out
 
 
-def _check_dispute(
+def _stage_rule(
+    e: ChainEventFact, state: _RegistryState, hall: int | None, facts: ChainFacts, phase: Phase
+) -> tuple[Reason | None, Phase]:
+    """INTAKE … DELIVERY: the first refusal in the contract's order, and the phase after the event."""
+    h = facts.header
+    accepting = h.accepting_hall if h.opened else facts.accepting_hall
+    if e.stage == Stage.INTAKE:
+        if e.index != 0 or phase != Phase.NONE:
+            return Reason(code="out_of_order", detail="INTAKE after index 0"), phase
+        nxt: Phase | None = Phase.OPENED
+    else:
+        if phase == Phase.NONE:
+            return Reason(code="out_of_order", detail=f"{e.stage.name} before INTAKE"), phase
+        nxt = _NEXT_PHASE.get((e.stage, phase))
+    after = nxt if nxt is not None else phase
+    if hall is None or not state.active.get(hall, False):
+        return Reason(code="writer_inactive", detail=e.writer), after
+    if e.stage in (Stage.INTAKE, Stage.MATERIALS, Stage.DELIVERY):
+        if hall != accepting:
+            return Reason(code="writer_no_right", detail="not the accepting hall"), after
+    elif state.district.get(hall) != h.home_district:
+        return Reason(code="writer_no_right", detail="not a hall of the home district"), after
+    if e.ref != 0:
+        return Reason(code="ref_not_allowed", detail=f"ref {e.ref} on {e.stage.name}"), after
+    if nxt is None:
+        return Reason(code="out_of_order", detail=f"{e.stage.name} in phase {phase.name}"), after
+    return None, after
+
+
+@dataclass
+class _Disputes:
+    opened: dict[int, tuple[int, str]] = field(default_factory=dict)
+    """open DISPUTE_OPENED index -> (opener hall, opener account)"""
+    per_opener: dict[tuple[int, str], int] = field(default_factory=dict)
+
+    @staticmethod
+    def key(hall: int, account: str) -> tuple[int, str]:
+        return (hall, "") if hall else (0, account)  # a hall (whichever of its keys), or a non-hall account
+
+    def open(self, index: int, hall: int, account: str) -> None:
+        self.opened[index] = (hall, account)
+        k = self.key(hall, account)
+        self.per_opener[k] = self.per_opener.get(k, 0) + 1
+
+    def close(self, index: int) -> tuple[int, str] | None:
+        opener = self.opened.pop(index, None)
+        if opener is not None:
+            self.per_opener[self.key(*opener)] -= 1
+        return opener
+
+
+def _dispute_rule(
     e: ChainEventFact,
     state: _RegistryState,
     writer: str,
     hall: int | None,
     facts: ChainFacts,
-    open_disputes: dict[int, tuple[int, str]],
-    reasons: list[Reason],
-) -> None:
+    phase: Phase,
+    disputes: _Disputes,
+) -> Reason | None:
+    """DISPUTE_OPENED / DISPUTE_RESOLVED: the first refusal in the contract's order; opens or closes the dispute."""
     officer = (facts.dispute_role, writer) in state.roles
     arbiter = (facts.arbiter_role, writer) in state.roles
-    if hall is not None and not state.active.get(hall, False):
-        reasons.append(Reason(code="writer_inactive", detail=e.writer))
+    inactive = hall is not None and not state.active.get(hall, False)  # a hall key's hall must be active
     if e.stage == Stage.DISPUTE_OPENED:
-        if not officer:
-            reasons.append(Reason(code="writer_no_right", detail="dispute officer role"))
+        full = disputes.per_opener.get(disputes.key(hall or 0, writer), 0) >= MAX_OPEN_DISPUTES
+        if phase != Phase.NONE:
+            disputes.open(e.index, hall or 0, writer)
+        if phase == Phase.NONE:
+            return Reason(code="out_of_order", detail="DISPUTE_OPENED before INTAKE")
         if e.ref != 0:
-            reasons.append(Reason(code="dispute_ref_invalid", detail=f"ref {e.ref} on DISPUTE_OPENED"))
-        open_disputes[e.index] = (hall or 0, writer)
-        return
+            return Reason(code="ref_not_allowed", detail=f"ref {e.ref} on DISPUTE_OPENED")
+        if not officer:
+            return Reason(code="writer_no_right", detail="dispute officer role")
+        if inactive:
+            return Reason(code="writer_inactive", detail=e.writer)
+        if full:
+            return Reason(code="too_many_disputes", detail=f"{MAX_OPEN_DISPUTES} already open by this opener")
+        return None
+    opener = disputes.close(e.ref) if phase != Phase.NONE else None
+    if phase == Phase.NONE:
+        return Reason(code="out_of_order", detail="DISPUTE_RESOLVED before INTAKE")
     if not officer and not arbiter:
-        reasons.append(Reason(code="writer_no_right", detail="dispute officer or arbiter role"))
-    opener = open_disputes.pop(e.ref, None)
+        return Reason(code="writer_no_right", detail="dispute officer or arbiter role")
+    if inactive:
+        return Reason(code="writer_inactive", detail=e.writer)
     if opener is None:
-        reasons.append(Reason(code="dispute_ref_invalid", detail=f"ref {e.ref}"))
-        return
+        return Reason(code="dispute_ref_invalid", detail=f"ref {e.ref}")
     opener_hall, opener_account = opener
     by_opener = officer and ((hall or 0) == opener_hall if opener_hall else writer == opener_account)
     if not by_opener and not arbiter:
-        reasons.append(Reason(code="dispute_not_opener", detail=f"dispute {e.ref}"))
+        return Reason(code="dispute_not_opener", detail=f"dispute {e.ref}")
+    return None
+
+
+def check_read(facts: ChainFacts) -> list[Reason]:
+    """What the endpoint answered, checked against itself (pure): the case's header against the events
+    read by back-links, and the registry's back-links. A node that leaves something out, or a walk that
+    ended early (a back-link to a block with no event, a link that does not point back), shows here."""
+    out: list[Reason] = []
+    h = facts.header
+    if h.opened:
+        indices = sorted(e.index for e in facts.events)
+        if h.event_count != len(indices) or indices != list(range(len(indices))):
+            out.append(
+                Reason(
+                    code="chain_read_incomplete",
+                    detail=f"the header counts {h.event_count} events, the endpoint returned {len(indices)}",
+                )
+            )
+        last = max(facts.events, key=lambda e: e.index, default=None)
+        if h.accepting_hall != facts.accepting_hall:
+            out.append(Reason(code="chain_header_mismatch", detail=f"accepting hall {h.accepting_hall}"))
+        elif last is not None and last.head.lower() != h.head.lower():
+            out.append(Reason(code="chain_header_mismatch", detail=f"head {h.head} ≠ event {last.index}"))
+        elif last is not None and last.block != h.last_block:
+            out.append(Reason(code="chain_header_mismatch", detail=f"lastBlock {h.last_block} ≠ {last.block}"))
+    return out + check_registry_read(facts.registry_log)
+
+
+def check_registry_read(registry_log: list[RegistryFact]) -> list[Reason]:
+    """The registry's back-links as read join up (pure): ``registry_read_incomplete`` otherwise. Part of
+    :func:`check_read`; Merkle mode, which has no case header, checks this alone."""
+    out: list[Reason] = []
+    prev = 0
+    for f in sorted(registry_log, key=lambda f: (f.block, f.log_index)):
+        if f.prev_change_block != prev:
+            out.append(
+                Reason(
+                    code="registry_read_incomplete",
+                    detail=f"block {f.block}: prevChangeBlock {f.prev_change_block}, the change before is in {prev}",
+                )
+            )
+            break
+        prev = f.block
+    return out
 
 
 def claimed_time(at: Any) -> int | None:
@@ -156,21 +269,44 @@ def claimed_time(at: Any) -> int | None:
         return None
 
 
-def check_coordinates(bundle: EvidenceBundle, facts: ChainFacts | MerkleFacts) -> None:
-    """Unusable input unless the bundle's coordinates are what the endpoint serves (one sentence, both values)."""
+def check_coordinates(bundle: EvidenceBundle, facts: ChainFacts | MerkleFacts | DeploymentFacts) -> None:
+    """Unusable input unless the bundle's coordinates are what the endpoint serves (one sentence, both values).
+
+    Checked in this order, on the deployment alone (so a reader can stop before reading any case):
+    ``format``, ``chain_id``, ``ledger``, ``registry``, ``suite``. The case itself (``accepting_hall``,
+    ``serial``) is not a coordinate: the facts are read for the bundle's case, and a case the chain does
+    not know makes the bundle incomplete (``case_unknown``), not unusable.
+    """
     if facts.format_version != 2:
         raise InputError("format", "ledger_format", ledger=facts.ledger, version=facts.format_version)
     pairs: list[tuple[str, Any, Any]] = [
-        ("serial", bundle.serial, facts.serial),
-        ("accepting_hall", bundle.accepting_hall, facts.accepting_hall),
         ("chain_id", bundle.chain_id, facts.chain_id),
         ("ledger", bundle.ledger.lower(), facts.ledger.lower()),
         ("registry", bundle.registry.lower(), facts.registry.lower()),
         ("suite", bundle.suite, facts.suite),
     ]
+    trusted = getattr(facts, "addresses_from", "bundle") == "deployment"
     for name, ours, theirs in pairs:
         if ours != theirs:
-            raise InputError(name, "bundle_other_coordinates", bundle=str(ours), chain=str(theirs))
+            raise InputError(
+                name,
+                "bundle_other_deployment" if trusted else "bundle_other_coordinates",
+                bundle=str(ours),
+                chain=str(theirs),
+            )
+    if isinstance(facts, ChainFacts) and (facts.serial, facts.accepting_hall) != (bundle.serial, bundle.accepting_hall):
+        raise InputError("serial", "bundle_other_case", found=facts.serial, serial=bundle.serial)  # a caller's slip
+
+
+def unique_event_indices(bundle: EvidenceBundle) -> None:
+    """Unusable input when two events carry the same ``index``: the field names the second one's array position."""
+    seen: dict[int, int] = {}
+    for pos, be in enumerate(bundle.events):
+        if be.index in seen:
+            raise InputError(
+                f"events.{pos}", "bundle_duplicate_event", index=be.index, first=f"events.{seen[be.index]}"
+            )
+        seen[be.index] = pos
 
 
 def file_root(record: DisclosedRecord, stage: Stage) -> tuple[bytes, int | None] | None:
@@ -190,15 +326,12 @@ def verify_bundle(
     """Compare every event of ``bundle`` with ``facts``; pure, raises only on unusable input."""
     if bundle.mode != "event":
         raise InputError("mode", "bundle_merkle_mode")
+    unique_event_indices(bundle)
     check_coordinates(bundle, facts)
     suite = suite_named(bundle.suite)
     chain_reasons = check_chain(facts)
     on_chain = {e.index: e for e in facts.events}
-    in_bundle: dict[int, BundleEvent] = {}
-    for be in bundle.events:
-        if be.index in in_bundle:
-            raise InputError(f"events.{be.index}", "bundle_duplicate_event")
-        in_bundle[be.index] = be
+    in_bundle = {be.index: be for be in bundle.events}
     intake = on_chain.get(0)
     verdicts: list[EventVerdict] = []
     file_roots: dict[int, tuple[bytes, int | None]] = {}
@@ -211,7 +344,14 @@ def verify_bundle(
                     index=idx,
                     stage=be.stage,
                     status="missing_on_chain",
-                    reasons=[Reason(code="missing_on_chain")],
+                    reasons=[
+                        Reason(
+                            code="missing_on_chain",
+                            detail="counted by the case header, not returned by the endpoint"
+                            if facts.header.opened and idx < facts.header.event_count
+                            else "",
+                        )
+                    ],
                     writer=be.writer,
                     block=be.block,
                     time=be.time,
@@ -252,7 +392,9 @@ def verify_bundle(
             reasons += rec_reasons
             if claimed[1] is not None and ce.time - claimed[1] > max_anchor_lag_s:
                 findings.append(Reason(code="anchored_late", detail=f"{ce.time - claimed[1]} s"))
-            if not reasons:
+            # a *verified record* proves files: its event passed the chain's re-check and the record itself
+            # recomputes with a consistent frame; the bundle's own copy of the coordinates plays no part
+            if not chain_reasons[idx] and not rec_reasons:
                 fr = file_root(be.record, ce.stage)
                 if fr is not None:
                     file_roots[idx] = fr
@@ -272,18 +414,23 @@ def verify_bundle(
             )
         )
     materials = [check_material(m.event_index, m.proof, m.content(), file_roots, suite) for m in bundle.materials]
-    bundle_reasons: list[Reason] = []
+    read_reasons = check_read(facts)
+    bundle_reasons: list[Reason] = list(read_reasons)
     if not bundle.events:
         bundle_reasons.append(Reason(code="bundle_empty"))
     if not facts.header.opened:
         bundle_reasons.append(Reason(code="case_unknown", detail=f"{facts.accepting_hall}/{facts.serial}"))
     if bundle.pending_records:
         bundle_reasons.append(Reason(code="records_not_anchored", detail=str(bundle.pending_records)))
+    if facts.addresses_from != "deployment":
+        bundle_reasons.append(Reason(code="deployment_untrusted", detail=facts.ledger))
     mismatch = any(v.status != "match" for v in verdicts) or any(m.status != "match" for m in materials)
+    # precedence: nothing to compare → incomplete; then any mismatch (an event, a file, or the chain's
+    # answers disagreeing with themselves) → mismatch; then anything unproven → incomplete; else match
     verdict: BundleVerdict
     if not facts.header.opened or not bundle.events:
-        verdict = "incomplete"  # nothing on chain to compare with, or nothing to compare
-    elif mismatch:
+        verdict = "incomplete"
+    elif mismatch or read_reasons:
         verdict = "mismatch"
     else:
         verdict = "incomplete" if bundle_reasons else "match"
@@ -294,6 +441,7 @@ def verify_bundle(
         ledger=facts.ledger,
         suite=bundle.suite,
         max_anchor_lag_s=max_anchor_lag_s,
+        addresses_from=facts.addresses_from,
         verdict=verdict,
         reasons=bundle_reasons,
         events=verdicts,
@@ -336,6 +484,14 @@ def check_record(
     rec: DisclosedRecord, ce: ChainEventFact, serial: str, intake: ChainEventFact | None, suite: Suite
 ) -> tuple[list[Reason], tuple[str | None, int | None]]:
     r: list[Reason] = []
+    frame = {"case_serial", "stage", "at"}
+    if ce.stage != Stage.INTAKE:
+        frame.add("intake_commitment")
+    if ce.stage == Stage.DISPUTE_RESOLVED:
+        frame.add("resolves")
+    hidden = sorted(frame & set(rec.withheld))
+    if hidden:  # the frame is never withheld: without it the record cannot be placed in its case
+        return [Reason(code="record_malformed", detail=f"frame field withheld: {', '.join(hidden)}")], (None, None)
     try:
         root = rec.root(suite)
     except (VerificationError, InputError) as exc:
@@ -369,14 +525,15 @@ def check_material(
     roots: dict[int, tuple[bytes, int | None]],
     suite: Suite,
 ) -> MaterialVerdict:
-    def verdict(reasons: list[Reason], checked: bool = False) -> MaterialVerdict:
+    def verdict(reasons: list[Reason], checked: bool | None = None) -> MaterialVerdict:
         return MaterialVerdict(
             event_index=event_index,
             kind=proof.file.kind,
             name=proof.file.name,
             status="mismatch" if reasons else "match",
             reasons=reasons,
-            content_checked=checked,
+            content_checked=bool(checked),
+            checked="nothing" if checked is None else "proof_and_content" if checked else "proof_only",
         )
 
     entry = roots.get(event_index)

@@ -1,7 +1,13 @@
 """``caseledger-verify``: check an evidence bundle against the chain, with nothing but this package.
 
-    caseledger-verify BUNDLE --rpc URL [--json] [--lang zh|en] [--max-anchor-lag HOURS] [--manifests SRC ...]
-    caseledger-verify --document FILE --bundle BUNDLE --rpc URL
+    caseledger-verify BUNDLE --rpc URL [--deployment FILE | --ledger ADDR [--registry ADDR]]
+                      [--json] [--lang zh|en] [--max-anchor-lag HOURS] [--manifests SRC ...]
+    caseledger-verify --document FILE --bundle BUNDLE --rpc URL [--deployment FILE | --ledger ADDR]
+
+The contract addresses to trust come from the consortium's published deployment (``--deployment``,
+its ``deployment.json``) or are given (``--ledger``, ``--registry``); without them the chain is read at
+the bundle's own addresses, which prove nothing about the consortium: the report says so
+(``deployment_untrusted``) and the verdict is at best ``incomplete``.
 
 A Merkle-mode bundle (``"mode": "merkle"``) is checked against batch roots; it is proven complete only
 with ``--manifests`` (a hall's URL, or a directory of ``<hall>-<seq>.manifest`` files), else the verdict
@@ -17,14 +23,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from ledger.core.bundle import EvidenceBundle, load_bundle
-from ledger.core.facts import ChainFacts
+from ledger.core.chainlog import read_deployment
+from ledger.core.facts import ChainFacts, DeploymentFacts
+from ledger.core.jsonsafe import load_json_file
 from ledger.core.stages import Stage
 from ledger.core.suites import suite_named
 from ledger.errors import ChainUnavailableError, InputError, LedgerError, VerificationError
@@ -116,8 +126,8 @@ def render_text(report: VerificationReport, lang: str = "zh") -> str:
     for r in rows:
         out.append("  ".join(v + " " * (widths[c] - _width(v)) for c, v in enumerate(r[:-1])) + "  " + r[-1])
     for m in report.materials:
-        why = "; ".join(r.text(lang) for r in m.reasons)
-        out.append(f"{'材料' if zh else 'material'} {m.kind} {m.name}: {STATUS_TEXT[m.status][i]} {why}".rstrip())
+        # what the verdict rests on: a match whose file was not in the bundle says its content was not checked
+        out.append(f"{'材料' if zh else 'material'} {m.kind} {m.name}: {STATUS_TEXT[m.status][i]} ({m.text(lang)})")
     for idx, fields in report.withheld_fields.items():
         out.append(
             f"{'事件' if zh else 'event'} {idx} {'未披露字段' if zh else 'withheld fields'}: {', '.join(fields)}"
@@ -143,8 +153,59 @@ def render_text(report: VerificationReport, lang: str = "zh") -> str:
     return "\n".join(out) + "\n"
 
 
-def _facts(rpc: JsonRpc, bundle: EvidenceBundle) -> ChainFacts:
-    return read_case_facts(rpc, ledger=bundle.ledger, accepting_hall=bundle.accepting_hall, serial=bundle.serial)
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+@dataclass(frozen=True)
+class Trusted:
+    """Contract addresses the verifier trusts (the consortium's published deployment), not the bundle's."""
+
+    ledger: str
+    registry: str | None = None
+    chain_id: int | None = None
+
+    @classmethod
+    def of(cls, ledger: str | None, registry: str | None, deployment: str | None) -> Trusted | None:
+        """From ``--deployment FILE`` (its ``ledger``, ``registry``, ``chain_id``) or ``--ledger``/``--registry``."""
+        chain_id: int | None = None
+        if deployment is not None:
+            doc = load_json_file(Path(deployment), what="deployment", max_bytes=1024 * 1024)
+            if not isinstance(doc, dict) or not isinstance(doc.get("ledger"), str):
+                raise InputError("deployment", "deployment_file_invalid", path=deployment)
+            ledger = ledger or doc["ledger"]
+            reg, cid = doc.get("registry"), doc.get("chain_id")
+            registry = registry or (reg if isinstance(reg, str) else None)
+            chain_id = cid if isinstance(cid, int) and not isinstance(cid, bool) else None
+        if ledger is None:
+            if registry is not None:
+                raise InputError("registry", "trusted_registry_without_ledger")
+            return None
+        for name, value in (("ledger", ledger), ("registry", registry)):
+            if value is not None and not _ADDRESS.match(value):
+                raise InputError(name, "trusted_address_invalid", address=value)
+        return cls(ledger=ledger, registry=registry, chain_id=chain_id)
+
+
+def _trusted_deployment(rpc: JsonRpc, bundle: EvidenceBundle, trusted: Trusted | None) -> DeploymentFacts | None:
+    """The trusted deployment as served (None: the bundle's own addresses, which prove nothing)."""
+    if trusted is None:
+        return None
+    dep = read_deployment(rpc, trusted.ledger).model_copy(update={"addresses_from": "deployment"})
+    if trusted.registry is not None and trusted.registry.lower() != dep.registry.lower():
+        raise InputError("registry", "trusted_registry_mismatch", given=trusted.registry, served=dep.registry)
+    if trusted.chain_id is not None and trusted.chain_id != dep.chain_id:
+        raise InputError("chain_id", "trusted_chain_mismatch", given=trusted.chain_id, served=dep.chain_id)
+    check_coordinates(bundle, dep)  # before reading the case: a bundle of another deployment is unusable
+    return dep
+
+
+def _facts(rpc: JsonRpc, bundle: EvidenceBundle, trusted: Trusted | None = None) -> ChainFacts:
+    dep = _trusted_deployment(rpc, bundle, trusted)
+    if dep is None:  # the bundle's own addresses: the report says they prove nothing (deployment_untrusted)
+        return read_case_facts(rpc, ledger=bundle.ledger, accepting_hall=bundle.accepting_hall, serial=bundle.serial)
+    return read_case_facts(
+        rpc, ledger=dep.ledger, accepting_hall=bundle.accepting_hall, serial=bundle.serial, deployment=dep
+    )
 
 
 def verify_loaded(
@@ -153,19 +214,23 @@ def verify_loaded(
     *,
     max_anchor_lag_s: int = DEFAULT_MAX_ANCHOR_LAG_S,
     manifests: Sequence[str] = (),
+    trusted: Trusted | None = None,
 ) -> VerificationReport:
-    """Read the chain (and, in Merkle mode, the manifests) for ``bundle`` and check it."""
+    """Read the chain (and, in Merkle mode, the manifests) for ``bundle`` and check it (``trusted``: the
+    deployment's addresses; without them the bundle's own, and the verdict is at best ``incomplete``)."""
     if bundle.mode == "merkle":
+        dep = _trusted_deployment(rpc, bundle, trusted)
         facts = read_merkle_facts(
             rpc,
-            ledger=bundle.ledger,
+            ledger=bundle.ledger if dep is None else dep.ledger,
+            deployment=dep,
             accepting_hall=bundle.accepting_hall,
             serial=bundle.serial,
             batches=[(e.batch.hall_id, e.batch.seq, e.block) for e in bundle.events if e.batch is not None],
             manifests=manifest_source(manifests) if manifests else None,
         )
         return verify_merkle_bundle(bundle, facts, max_anchor_lag_s=max_anchor_lag_s)
-    return verify_bundle(bundle, _facts(rpc, bundle), max_anchor_lag_s=max_anchor_lag_s)
+    return verify_bundle(bundle, _facts(rpc, bundle, trusted), max_anchor_lag_s=max_anchor_lag_s)
 
 
 def verify_file(
@@ -174,11 +239,13 @@ def verify_file(
     *,
     max_anchor_lag_s: int = DEFAULT_MAX_ANCHOR_LAG_S,
     manifests: Sequence[str] = (),
+    trusted: Trusted | None = None,
 ) -> tuple[VerificationReport, JsonRpc]:
     """Load, read the chain, check: the library use of the command."""
     bundle = load_bundle(path)
     rpc = JsonRpc(rpc_url)
-    return verify_loaded(bundle, rpc, max_anchor_lag_s=max_anchor_lag_s, manifests=manifests), rpc
+    report = verify_loaded(bundle, rpc, max_anchor_lag_s=max_anchor_lag_s, manifests=manifests, trusted=trusted)
+    return report, rpc
 
 
 def _document(args: argparse.Namespace) -> int:
@@ -190,7 +257,7 @@ def _document(args: argparse.Namespace) -> int:
     suite = suite_named(bundle.suite)
     digest = suite.hexdigest(data)
     rpc = JsonRpc(args.rpc)
-    facts = _facts(rpc, bundle)
+    facts = _facts(rpc, bundle, args.trusted)
     check_coordinates(bundle, facts)
     events = {e.index: e for e in facts.events}
     records = {e.index: e.record for e in bundle.events}
@@ -235,6 +302,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("bundle", nargs="?", help="evidence bundle (caseledger-evidence/2 JSON)")
     p.add_argument("--rpc", required=True, help="JSON-RPC URL of any node of the consortium chain")
+    p.add_argument(
+        "--deployment",
+        metavar="FILE",
+        help="the consortium's published deployment.json: read the contracts at its addresses (trusted)",
+    )
+    p.add_argument("--ledger", metavar="ADDR", help="trusted CaseLedger contract address (instead of the bundle's)")
+    p.add_argument("--registry", metavar="ADDR", help="trusted HallRegistry address (checked against the ledger's)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--lang", choices=("zh", "en"), default="zh")
     p.add_argument(
@@ -263,6 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse printed its one-line usage error
         return 2 if exc.code else 0
     try:
+        args.trusted = Trusted.of(args.ledger, args.registry, args.deployment)
         if args.document is not None:
             args.bundle = args.bundle_opt or args.bundle
             if args.bundle is None:
@@ -273,7 +348,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.max_anchor_lag > 0:
             raise InputError("max-anchor-lag", "positive_hours")
         report, _ = verify_file(
-            Path(args.bundle), args.rpc, max_anchor_lag_s=int(args.max_anchor_lag * 3600), manifests=args.manifests
+            Path(args.bundle),
+            args.rpc,
+            max_anchor_lag_s=int(args.max_anchor_lag * 3600),
+            manifests=args.manifests,
+            trusted=args.trusted,
         )
         if args.json:
             body = {"verdict": report.verdict, **report.model_dump()}

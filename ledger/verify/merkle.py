@@ -6,16 +6,21 @@ and each event of the bundle carries its batch and inclusion proof. The verifier
 1. rebuilds each event's leaf from the bundle (:class:`ledger.core.batches.EventLeaf`) and checks its proof
    against the root of the batch log found where the bundle says (a batch not there: ``missing_on_chain``);
 2. re-checks the case's chain exactly as in event mode (:func:`ledger.verify.checks.check_chain`: the hash
-   chain from the case id, stage order, each writer's rights at its batch's block, dispute ownership), with
-   the home district taken from the INTAKE leaf, plus what only Merkle mode has: the leaf's writer and hall
-   are the batch's, its back-link names the batch of the previous event, and events are anchored in index
-   order (``batch_link_broken``, ``batch_order``);
+   chain from the case id, then the contract's rules in the contract's order, at most one rule code per
+   event, with each writer's rights at its batch's block), with the home district taken from the INTAKE
+   leaf, plus what only Merkle mode has: the leaf's writer and hall are the batch's, its back-link names the
+   batch of the previous event (instead of event mode's block back-link), and events are anchored in index
+   order (``batch_link_broken``, ``batch_order``); the registry's back-links as read must join up
+   (``registry_read_incomplete``, a mismatch);
 3. proves completeness only from a **scan**: every batch of every hall from the case's INTAKE batch to a
    block ``B``, each with its manifest checked against its on-chain root. The case's leaves found there
    give its canonical chain (for each index, the first leaf in chain order that extends the chain); the
    bundle must be exactly that chain. Without a scan, or with a manifest no source could produce, the
    verdict is ``incomplete`` (``completeness_unproven``, ``manifest_unavailable``): an event anchored
-   later, or another branch at some index, cannot be excluded, and is never assumed away.
+   later, or another branch at some index, cannot be excluded, and is never assumed away;
+4. like event mode, trusts only addresses it was given (``facts.addresses_from == "deployment"``): facts
+   read at the bundle's own addresses add ``deployment_untrusted``, and the verdict is at best
+   ``incomplete``.
 
 ::
 
@@ -43,7 +48,9 @@ from ledger.verify.checks import (
     check_coordinates,
     check_material,
     check_record,
+    check_registry_read,
     file_root,
+    unique_event_indices,
 )
 from ledger.verify.report import BundleVerdict, EventVerdict, MaterialVerdict, Reason, Status, VerificationReport
 
@@ -78,9 +85,7 @@ def bundle_leaf(bundle: EvidenceBundle, be: BundleEvent) -> EventLeaf:
     """The leaf an event of a Merkle-mode bundle stands for (its bytes are what the proof proves)."""
     bp = be.batch
     if bp is None:
-        raise InputError(
-            f"events.{be.index}.batch", "bundle_invalid", reason="a Merkle-mode event needs its batch proof"
-        )
+        raise InputError("events", "bundle_merkle_batch_missing")
     return EventLeaf.new(
         accepting_hall=bundle.accepting_hall,
         serial=bundle.serial,
@@ -141,7 +146,13 @@ def canonical_chain(
 
 
 def _chain_facts(bundle: EvidenceBundle, facts: MerkleFacts, events: list[ChainEventFact], home: int) -> ChainFacts:
-    """The event-mode facts the shared rule checks read: a header as the INTAKE leaf states it."""
+    """The event-mode facts the shared rule checks read: a header as the INTAKE leaf states it, and each
+    event's block back-link the previous event's block (Merkle mode's back-link is the batch, checked apart)."""
+    linked: list[ChainEventFact] = []
+    for e in sorted(events, key=lambda x: x.index):
+        before = linked[-1] if linked and linked[-1].index == e.index - 1 else None
+        linked.append(e.model_copy(update={"prev_block": 0 if before is None else min(before.block, e.block)}))
+    events = linked
     header = CaseHeader(
         head=events[-1].head if events else "0x" + "00" * 32,
         event_count=len(events),
@@ -165,6 +176,7 @@ def _chain_facts(bundle: EvidenceBundle, facts: MerkleFacts, events: list[ChainE
         registry_log=facts.registry_log,
         dispute_role=facts.dispute_role,
         arbiter_role=facts.arbiter_role,
+        addresses_from=facts.addresses_from,
     )
 
 
@@ -241,20 +253,19 @@ def verify_merkle_bundle(
     """Verify a Merkle-mode bundle against ``facts``; pure, raises only on unusable input."""
     if bundle.mode != "merkle":
         raise InputError("mode", "bundle_event_mode")
+    unique_event_indices(bundle)
     check_coordinates(bundle, facts)
     suite = suite_named(bundle.suite)
     cid = case_id(bundle.accepting_hall, bundle.serial)
     batches = {(b.hall_id, b.seq): b for b in facts.batches}
-    in_bundle: dict[int, BundleEvent] = {}
-    for be in bundle.events:
-        if be.index in in_bundle:
-            raise InputError(f"events.{be.index}", "bundle_duplicate_event")
-        in_bundle[be.index] = be
+    in_bundle: dict[int, BundleEvent] = {be.index: be for be in bundle.events}
 
     # 1. each event against its batch's on-chain root
     verdict_of: dict[int, EventVerdict] = {}
     proven: dict[int, tuple[ChainEventFact, EventLeaf, Position]] = {}
     reasons_of: dict[int, list[Reason]] = {}
+    copies_of: dict[int, list[Reason]] = {}
+    """the bundle's copies of the batch's coordinates that differ: reported, but no part of a verified record"""
     for idx in sorted(in_bundle):
         be = in_bundle[idx]
         bp = be.batch
@@ -275,7 +286,8 @@ def verify_merkle_bundle(
             )
             continue
         leaf = bundle_leaf(bundle, be)
-        reasons = _coords(bf, be)
+        copies_of[idx] = _coords(bf, be)
+        reasons: list[Reason] = []
         try:
             if bp.tree_size != bf.count:
                 raise VerificationError(f"tree of {bp.tree_size} leaves, the batch has {bf.count}")
@@ -308,7 +320,10 @@ def verify_merkle_bundle(
     intake_be = in_bundle.get(0)
     home = intake_be.batch.home_district if intake_be is not None and intake_be.batch is not None and 0 in proven else 0
     events = [proven[i][0] for i in sorted(proven)]
-    chain_reasons = check_chain(_chain_facts(bundle, facts, events, home))
+    chain_reasons = {
+        i: [r for r in rs if r.code != "chain_link_broken"]  # the batch back-link stands for it (below)
+        for i, rs in check_chain(_chain_facts(bundle, facts, events, home)).items()
+    }
     for i in sorted(proven):
         _, leaf, pos = proven[i]
         want_prev = (0, 0)
@@ -328,7 +343,8 @@ def verify_merkle_bundle(
             )
 
     # 3. completeness: the canonical chain from a scan of every hall's batches
-    bundle_reasons: list[Reason] = []
+    read_reasons = check_registry_read(facts.registry_log)
+    bundle_reasons: list[Reason] = list(read_reasons)
     findings_of: dict[int, list[Reason]] = {}
     extra: dict[int, EventVerdict] = {}
     complete_as_of: int | None = None
@@ -415,7 +431,8 @@ def verify_merkle_bundle(
             continue
         be = in_bundle[idx]
         bf = batches[(be.batch.hall_id, be.batch.seq)]  # type: ignore[union-attr]
-        reasons = list(reasons_of.get(idx, [])) + list(chain_reasons.get(idx, []))
+        own = list(reasons_of.get(idx, [])) + list(chain_reasons.get(idx, []))
+        reasons = list(copies_of.get(idx, [])) + own
         findings: list[Reason] = list(findings_of.get(idx, []))
         pce = proven[idx][0] if idx in proven else None
         claimed: tuple[str | None, int | None] = (None, None)
@@ -428,7 +445,9 @@ def verify_merkle_bundle(
             reasons += rec_reasons
             if claimed[1] is not None and pce.time - claimed[1] > max_anchor_lag_s:
                 findings.append(Reason(code="anchored_late", detail=f"{pce.time - claimed[1]} s"))
-            if not reasons:
+            # a verified record proves files: its leaf is proven and re-checked clean, the record recomputes
+            # with a consistent frame; the bundle's own copies of the batch's coordinates play no part
+            if not own and not rec_reasons:
                 fr = file_root(be.record, pce.stage)
                 if fr is not None:
                     file_roots[idx] = fr
@@ -461,6 +480,8 @@ def verify_merkle_bundle(
         bundle_reasons.append(Reason(code="case_unknown", detail=f"{bundle.accepting_hall}/{bundle.serial}"))
     if bundle.pending_records:
         bundle_reasons.append(Reason(code="records_not_anchored", detail=str(bundle.pending_records)))
+    if facts.addresses_from != "deployment":
+        bundle_reasons.append(Reason(code="deployment_untrusted", detail=facts.ledger))
     mismatch = (
         any(v.status != "match" for v in verdicts)
         or any(m.status != "match" for m in materials)
@@ -469,7 +490,7 @@ def verify_merkle_bundle(
     verdict: BundleVerdict
     if 0 not in proven or not bundle.events:
         verdict = "incomplete"
-    elif mismatch:
+    elif mismatch or read_reasons:
         verdict = "mismatch"
     else:
         verdict = "incomplete" if bundle_reasons else "match"
@@ -480,6 +501,7 @@ def verify_merkle_bundle(
         ledger=facts.ledger,
         suite=bundle.suite,
         max_anchor_lag_s=max_anchor_lag_s,
+        addresses_from=facts.addresses_from,
         verdict=verdict,
         reasons=bundle_reasons,
         events=verdicts,

@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 __all__ = [
+    "CHAIN_READ",
+    "CHECKED_TEXT",
     "FINDINGS",
     "INCOMPLETE",
     "MESSAGES",
@@ -54,6 +56,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ref_mismatch": ("所指争议序号与链上记录不符", "dispute reference differs from the chain"),
     # per event: the chain's own rules, re-checked
     "chain_head_broken": ("链上哈希链无法复算", "the on-chain hash chain does not recompute"),
+    "chain_link_broken": (
+        "链上事件的回溯链接（prevBlock）未指向上一事件所在区块",
+        "the event's back-link (prevBlock) does not name the block of the event before it",
+    ),
+    "log_hall_mismatch": (
+        "链上日志的大厅编号与当时登记册中写入方所属大厅不符",
+        "the log's hall id is not the writer's hall in the registry at that point",
+    ),
+    "ref_not_allowed": ("该环节的争议序号（ref）应为 0", "ref must be 0 on this stage"),
+    "too_many_disputes": (
+        "同一提起方在本案中未结争议已达 3 项，不得再提起",
+        "this opener already had 3 open disputes on the case",
+    ),
     "writer_inactive": ("写入时该密钥不是有效大厅密钥", "writer key was not an active hall key at that block"),
     "writer_no_right": ("写入方无权写入该环节", "writer had no right to write this stage"),
     "out_of_order": ("环节顺序不符合办件流程", "stage out of lifecycle order"),
@@ -97,6 +112,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "同一办件编号在逐事件上链模式下也已存在",
         "the same case id also exists on chain in event mode",
     ),
+    # the bundle as a whole: the chain's answers disagree with themselves (mismatch)
+    "chain_read_incomplete": (
+        "链节点返回的事件数与办件头登记的事件数不符（节点遗漏了事件）",
+        "the endpoint returned another number of events than the case header counts",
+    ),
+    "chain_header_mismatch": (
+        "办件头（caseHeader）与链节点返回的事件不符",
+        "the case header disagrees with the events the endpoint returned",
+    ),
+    "registry_read_incomplete": (
+        "登记册变更记录的回溯链接不连贯（节点遗漏了变更）",
+        "the registry's back-links do not join up: the endpoint left changes out",
+    ),
     # the bundle as a whole: incomplete
     "bundle_empty": ("证据包中没有任何事件", "the bundle holds no events"),
     "case_unknown": ("链上没有该办件", "the chain does not know this case"),
@@ -112,6 +140,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "batch_chain_broken": (
         "读取到的某大厅批次序列不连续，不能证明完整",
         "a hall's batches as read do not follow each other: completeness not proven",
+    ),
+    "deployment_untrusted": (
+        "合约地址取自证据包本身，未对照联盟公布的部署信息核实，不能认定为联盟链上的记录",
+        "the contract addresses were taken from the bundle itself, not from the consortium's published "
+        "deployment: this cannot be taken as the consortium's record",
     ),
     # findings (do not change the verdict)
     "anchored_late": (
@@ -129,11 +162,14 @@ INCOMPLETE = frozenset(
         "bundle_empty",
         "case_unknown",
         "records_not_anchored",
+        "deployment_untrusted",
         "completeness_unproven",
         "manifest_unavailable",
         "batch_chain_broken",
     }
 )
+CHAIN_READ = frozenset({"chain_read_incomplete", "chain_header_mismatch", "registry_read_incomplete"})
+"""bundle-level codes that make the verdict a mismatch: the chain's answers disagree with themselves"""
 FINDINGS = frozenset({"anchored_late", "orphan_leaf"})
 
 
@@ -172,6 +208,18 @@ class EventVerdict(BaseModel):
     withheld: list[str] = []
 
 
+Checked = Literal["proof_and_content", "proof_only", "nothing"]
+CHECKED_TEXT: dict[str, tuple[str, str]] = {
+    "proof_and_content": ("存在性证明与文件内容均一致", "the proof holds and the file's bytes are the committed ones"),
+    "proof_only": (
+        "存在性证明一致，文件本身未提供，未核对内容",
+        "the proof holds; the file itself was not provided, so its content was not checked",
+    ),
+    "nothing": ("未能核对", "not checked"),
+}
+"""what a file's verdict rests on, as the report says it (zh-CN, English)"""
+
+
 class MaterialVerdict(BaseModel):
     event_index: int
     kind: str
@@ -179,6 +227,16 @@ class MaterialVerdict(BaseModel):
     status: Literal["match", "mismatch"]
     reasons: list[Reason] = []
     content_checked: bool = False
+    checked: Checked = "nothing"
+    """``proof_and_content``: the file's bytes were given and are the committed ones; ``proof_only``: the
+    inclusion proof holds but the bundle carries no bytes (``content_b64`` left out); ``nothing``: refused
+    before the proof (its record is not a verified MATERIALS/RESULT record, or the tree size differs)"""
+
+    def text(self, lang: str = "zh") -> str:
+        """One plain sentence: what was checked, or why it does not match."""
+        if self.reasons:
+            return "; ".join(r.text(lang) for r in self.reasons)
+        return CHECKED_TEXT[self.checked][0 if lang == "zh" else 1]
 
 
 class VerificationReport(BaseModel):
@@ -188,6 +246,8 @@ class VerificationReport(BaseModel):
     ledger: str
     suite: str
     max_anchor_lag_s: int
+    addresses_from: Literal["deployment", "bundle"] = "bundle"
+    """``deployment``: the contracts were read at trusted addresses; ``bundle``: at the bundle's own"""
     verdict: BundleVerdict
     reasons: list[Reason] = []
     """why the bundle is incomplete (bundle-level)"""

@@ -7,7 +7,10 @@
 * **JSON depth.** A body the app will parse as JSON (no ``Content-Type``, ``application/json`` or
   ``application/*+json``) is read first (within the size limit) and measured with
   :func:`ledger.core.jsonsafe.json_depth`; deeper than ``max_json_depth`` → 422 naming ``body``,
-  before any parser sees it. The body is then handed on unchanged.
+  before any parser sees it.
+* **Strict JSON.** A body that parses but holds the same key twice in one object, a lone surrogate or
+  a byte-order mark (which ``json`` would accept, keeping the last duplicate) → 422 naming the JSON
+  path (:func:`ledger.core.jsonsafe.strict_problem`). The body is then handed on unchanged.
 
 Both answers use the API's error shape ``{"error": {code, field, message, message_zh}}``.
 """
@@ -16,9 +19,10 @@ from __future__ import annotations
 
 import json
 
+import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ledger.core.jsonsafe import MAX_JSON_DEPTH, json_depth
+from ledger.core.jsonsafe import MAX_JSON_DEPTH, json_depth, strict_problem
 from ledger.messages import Param, render
 
 __all__ = ["CONTENT_SECURITY_POLICY", "BodyGuardMiddleware", "SecurityHeadersMiddleware"]
@@ -47,12 +51,14 @@ class BodyGuardMiddleware:
         self.max_bytes = max_bytes
         self.max_json_depth = max_json_depth
 
-    async def _answer(self, send: Send, status: int, code: str, message_code: str, params: dict[str, Param]) -> None:
+    async def _answer(
+        self, send: Send, status: int, code: str, message_code: str, params: dict[str, Param], field: str = "body"
+    ) -> None:
         """The API's one error shape (``node_api.api.errors``), written before any route runs."""
         error = {
             "code": code,
             "message_code": message_code,
-            "field": "body",
+            "field": field,
             "params": params,
             "message": render(message_code, params, "en"),
             "message_zh": render(message_code, params, "zh"),
@@ -124,6 +130,14 @@ class BodyGuardMiddleware:
                 send, 422, "invalid_input", "json_too_deep", {"depth": depth, "max": self.max_json_depth}
             )
             return
+        if body:
+            # a large body is parsed off the event loop (the handler parses it again: bounded by max_bytes)
+            small = len(body) < 256 * 1024
+            problem = strict_problem(body) if small else await anyio.to_thread.run_sync(strict_problem, body)
+            if problem is not None:
+                where = problem.field.removeprefix("body.") if problem.field != "body" else "body"
+                await self._answer(send, 422, "invalid_input", problem.message_code, problem.params, where)
+                return
         replayed = False
 
         async def replay() -> Message:

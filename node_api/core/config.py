@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         description="key-encryption key file (sealed TOTP secrets); keep it outside the store and out of backups "
         "(default <hall_dir>/kek.json)",
     )
+    data_keys_dir: Path | None = Field(
+        default=None,
+        description="the data-key store (each case's data key, wrapped by the KEK); like the KEK, outside the store "
+        "and never in a backup; kept as it is, not as point-in-time copies (default: datakeys/ beside the KEK file)",
+    )
     housekeeping_interval: float = Field(
         default=60.0, gt=0, description="seconds between prunes of expired sessions, old nonces and sign-in failures"
     )

@@ -14,6 +14,7 @@ from web3 import Web3
 from ledger.chain.client import ChainClient, HallInfo
 from ledger.chain.deployment import Deployment
 from ledger.chain.endpoints import EndpointPool, FailoverProvider
+from ledger.core.aead import cipher_of_suite
 from ledger.core.suites import Suite, suite_named
 from ledger.errors import (
     ChainError,
@@ -24,8 +25,9 @@ from ledger.errors import (
     StoreDamagedError,
 )
 from ledger.hall.access import AccessTrail
-from ledger.hall.accounts import AccountBook, ensure_demo_accounts, open_kek
-from ledger.hall.backup import KEK_FILE, BackupManifest, keystore_files, write_backup
+from ledger.hall.accounts import AccountBook, ensure_demo_accounts
+from ledger.hall.atrest import open_hall_keys
+from ledger.hall.backup import DATA_KEYS_DIR, KEK_FILE, BackupManifest, keystore_files, write_backup
 from ledger.hall.cases import CaseBook, HallIdentity
 from ledger.hall.clock import ClockWatch
 from ledger.hall.handover import HandoverWatcher
@@ -34,6 +36,7 @@ from ledger.hall.idempotency import Answers
 from ledger.hall.inbox import InboxIndex
 from ledger.hall.indexer import Indexer
 from ledger.hall.integrity import SerialCheck, bump_generation, check_against_chain
+from ledger.hall.kekrotation import KekRotation
 from ledger.hall.keys import CHECK_PREFIX, HALL_KEY, STORE_INIT_KEY
 from ledger.hall.keystore import load_keystore, read_password
 from ledger.hall.merkle_index import MerkleIndex
@@ -118,7 +121,9 @@ class Housekeeping(BackgroundWorker):
         self.pruned_total = 0
 
     def run_once(self) -> int:
-        n = self.node.accounts.prune() + self.node.guard.prune()
+        n = self.node.accounts.prune() + self.node.guard.prune() + self.node.answers.prune()
+        # day keys of sessions and idempotent answers expire a day after their values (ledger.hall.datakeys)
+        n += self.node.data_keys.expire_days(keep_days=1)
         self.pruned_total += n
         return n
 
@@ -194,6 +199,24 @@ class HallNode:
             hall_id=info.hall_id, district=info.district, account=info.account, name=info.name, suite=self.suite
         )
         self.store = _open_store(settings, data_dir / "store", info.hall_id, self.suite)
+        kek_file = settings.kek_file or data_dir / KEK_FILE
+        try:
+            # personal data sealed at rest beneath every service (ledger.hall.atrest); a layout-1 store converted
+            self.keys = open_hall_keys(
+                self.store,
+                kek_file=kek_file,
+                keys_dir=settings.data_keys_dir or kek_file.parent / DATA_KEYS_DIR,
+                hall_id=info.hall_id,
+                suite=self.suite,
+            )
+        except BaseException:
+            self.store.close()
+            self.pool.close()
+            raise
+        if self.keys.converted:
+            log.warning("sealed %d values of a store written before encryption at rest", self.keys.converted)
+        self.kek = self.keys.kek
+        self.data_keys = self.keys.data_keys
         try:
             # refuse a store that is older than itself or lacks what this hall anchored (ledger.hall.integrity)
             self.generation = bump_generation(self.store, data_dir)
@@ -201,6 +224,7 @@ class HallNode:
                 self.store, self.reader, hall_id=info.hall_id, max_range=settings.max_logs_range
             )
         except BaseException:
+            self.keys.close()
             self.store.close()
             self.pool.close()
             raise
@@ -272,7 +296,6 @@ class HallNode:
         self._trail_lock = threading.Lock()
         self._trail_backlog: list[tuple[str, str, str, str]] = []
         self.store.on_recovered.append(self._store_recovered)
-        self.kek = open_kek(settings.kek_file or data_dir / KEK_FILE, self.store)
         self.accounts = AccountBook(
             self.store,
             hall_id=info.hall_id,
@@ -293,6 +316,7 @@ class HallNode:
             ensure_demo_accounts(self.accounts, data_dir / "demo-accounts.json")
         self.housekeeping = Housekeeping(self, interval=settings.housekeeping_interval)
         self.trail_anchorer = TrailAnchorer(self, interval=settings.access_anchor_interval)
+        self.kek_rotation = KekRotation(self.data_keys, self.accounts, cipher=cipher_of_suite(self.suite.name))
         self.admin_token: str | None = None
         self._started = False
 
@@ -372,6 +396,7 @@ class HallNode:
         self.housekeeping.start()
         self.handover.start()
         threading.Thread(target=self.inbox.warm, name="inbox-warm", daemon=True).start()
+        self.kek_rotation.start()  # resumes a re-wrap a rotation left unfinished
         if self.settings.access_anchor_interval > 0:
             self.trail_anchorer.start()
         self._started = True
@@ -388,6 +413,7 @@ class HallNode:
             self.trail_anchorer.stop()
             self.housekeeping.stop()
             self.handover.stop()
+            self.kek_rotation.stop()
             self.transfers.stop()
             self.indexer.stop()
             self.merkle_sender.stop()
@@ -396,6 +422,7 @@ class HallNode:
             self.clock_watch.stop()
         self.pool.close()
         self.store.close()
+        self.keys.close()
 
     def health(self) -> dict[str, Any]:
         """The health numbers plus ``status`` (``ok`` | ``degraded``) and ``problems`` said in words."""
@@ -530,6 +557,14 @@ class HallNode:
                 "retrying": sum(1 for j in jobs if int(j.get("attempts", 0)) > 0),
                 "failing": sum(1 for j in jobs if int(j.get("attempts", 0)) >= self.settings.health_transfer_attempts),
                 "refused": sum(1 for j in jobs if j.get("refused")),
+            },
+            "suite": self.suite.name,
+            "at_rest": {
+                "cipher": self.data_keys.cipher,
+                "kek_id": self.kek.current_kid,
+                "kek_keys": len(self.kek.kids),
+                "data_keys": self.data_keys.summary(),
+                "rewrap_error": self.kek_rotation.last_error,
             },
             "access_trail": {
                 "size": self.trail.size(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from ledger.chain.client import ChainClient
+from ledger.core.suites import INTL, Suite
 from ledger.dev.demo import HallClient, demo_id_number
 from ledger.dev.devchain import DevChain, dev_admin, free_port
 from ledger.dev.localnet import LocalNet
@@ -21,6 +23,7 @@ from ledger.hall.store import Store
 from node_api.core.config import Settings
 from node_api.core.node import HallNode
 from node_api.main import create_app
+from tests.conftest import TEST_SUITE
 
 FAST_NODE_ENV = {
     "CASELEDGER_POLL_INTERVAL": "0.3",
@@ -49,6 +52,7 @@ def hallnet(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         hall_ports=[free_port() for _ in range(3)],
         block_time=1.0,
         node_env=mode_env(str(request.param)),
+        suite=TEST_SUITE,
     )
     try:
         net.up(timeout=60)
@@ -93,13 +97,13 @@ class InProcHall:
         return self.node.accounts.login(username, password, code, client="test").token
 
 
-def make_hall_dir(root: Path, admin: ChainClient, district: int, name: str) -> Path:
+def make_hall_dir(root: Path, admin: ChainClient, district: int, name: str, suite: Suite = INTL) -> Path:
     d = root / f"hall-{district}"
     acct = create_keystore(d / "keystore.json", write_password_file(d / "keystore.password"))
     hall_id = admin.register_hall(acct.address, district, name, "http://127.0.0.1:1")
     admin.fund(acct.address, 10**20)
     admin.grant_role("DISPUTE_OFFICER_ROLE", acct.address)
-    Store.init(d / "store", hall_id=hall_id).close()
+    Store.init(d / "store", hall_id=hall_id, suite=suite).close()
     return d
 
 
@@ -121,21 +125,28 @@ def start_inproc(d: Path, rpc_url: str, dep_file: Path, admin: ChainClient, **ov
     return InProcHall(d, node, app, client, admin)
 
 
-@pytest.fixture(scope="module")
-def inproc_hall(dev_chain: DevChain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcHall]:
-    """Hall 1 (district 350502) running in-process on a fresh deployment; hall 2 (350503) registered only."""
-    root = Path(tmp_path_factory.mktemp("inproc"))
-    dep = ChainClient.deploy(dev_chain.rpc_url, dev_admin())
+@contextmanager
+def inproc_hall_of(dev_chain: DevChain, root: Path, suite: Suite = INTL) -> Iterator[InProcHall]:
+    """Hall 1 (district 350502) running in-process on a fresh deployment of ``suite``; hall 2 (350503)
+    registered only."""
+    dep = ChainClient.deploy(dev_chain.rpc_url, dev_admin(), suite=suite)
     dep_file = root / "deployment.json"
     dep.save(dep_file)
     admin = ChainClient.connect(dev_chain.rpc_url, deployment=dep, account=dev_admin())
-    d1 = make_hall_dir(root, admin, 350502, "鲤城区行政服务中心")
-    make_hall_dir(root, admin, 350503, "丰泽区行政服务中心")
+    d1 = make_hall_dir(root, admin, 350502, "鲤城区行政服务中心", suite)
+    make_hall_dir(root, admin, 350503, "丰泽区行政服务中心", suite)
     hall = start_inproc(d1, dev_chain.rpc_url, dep_file, admin)
     try:
         yield hall
     finally:
         hall.client.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def inproc_hall(dev_chain: DevChain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcHall]:
+    """Hall 1 (district 350502) running in-process on a fresh deployment; hall 2 (350503) registered only."""
+    with inproc_hall_of(dev_chain, Path(tmp_path_factory.mktemp("inproc")), TEST_SUITE) as hall:
+        yield hall
 
 
 def pdf(text: str) -> bytes:

@@ -1,8 +1,12 @@
-"""Access trail (访问留痕) anchored on chain, and erasure of personal data after the retention period."""
+"""Access trail (访问留痕) anchored on chain, and erasure of personal data after the retention period.
+
+Every test runs on both suites: a deployment of ``intl`` (SHA-256, AES-256-GCM at rest) and one of ``gm``
+(SM3, SM4-GCM at rest)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,15 +14,30 @@ import pytest
 
 from ledger.chain.facts_reader import fetch_chain_facts
 from ledger.core.bundle import parse_bundle
+from ledger.core.suites import GM, INTL
 from ledger.dev.demo import demo_id_number, wait_for
+from ledger.dev.devchain import DevChain
 from ledger.errors import VerificationError
 from ledger.hall.access import ANCHOR_PREFIX
 from ledger.verify.checks import verify_bundle
-from tests.integration.conftest import InProcHall, intake_form
+from tests.integration.conftest import InProcHall, inproc_hall_of, intake_form
 
 pytestmark = pytest.mark.integration
 
 YEAR = 365.25 * 24 * 3600
+
+
+@pytest.fixture(scope="module", params=["intl", "gm"])
+def inproc_hall(
+    request: pytest.FixtureRequest, dev_chain: DevChain, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[InProcHall]:
+    """The in-process hall on a deployment of each suite (overrides the conftest fixture of this name)."""
+    suite = GM if request.param == "gm" else INTL
+    with inproc_hall_of(dev_chain, Path(tmp_path_factory.mktemp(f"inproc-{suite.name}")), suite) as hall:
+        assert hall.node.suite is suite and hall.node.health_numbers()["at_rest"]["cipher"] == (
+            "sm4-gcm" if suite is GM else "aes-256-gcm"
+        )
+        yield hall
 
 
 @pytest.fixture(scope="module")
@@ -115,10 +134,15 @@ def test_erasure_after_retention_keeps_the_case_verifiable(inproc_hall: InProcHa
     name = view["timeline"][0]["fields"]["applicant_name"]
     # too early: refused, naming the date the retention period ends (HJ-MIGRATE keeps 30 years)
     r = h.client.post(f"/cases/{serial}/erase-personal-data", headers=staff["admin"])
-    assert r.status_code == 422 and "retention period" in r.json()["error"]["message"]
+    err = r.json()["error"]
+    assert r.status_code == 409 and err["message_code"] == "retention_running", (
+        r.text
+    )  # the case's state, not bad input
+    assert "保存期限" in err["message_zh"] and "retention period" in err["message"]
     assert serial not in h.client.get("/retention/due", headers=staff["admin"]).json()["data"]
     h.node.store.compact()
-    assert id_number.encode() in _raw_store_bytes(h.node.store.path)
+    raw = _raw_store_bytes(h.node.store.path)
+    assert id_number.encode() not in raw and name.encode() not in raw  # sealed at rest from the first write
 
     h.node.clock = lambda: time.time() + 31 * YEAR  # the injectable clock moves past the retention period
     try:

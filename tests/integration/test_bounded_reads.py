@@ -114,7 +114,7 @@ def _read(w: dict[str, Any]) -> tuple[int, dict[str, int], Any]:
     proxy: BesuProxy = w["proxy"]
     _reset(proxy)
     rpc = JsonRpc(proxy.url)
-    facts = read_case_facts(rpc, ledger=w["dep"].ledger, accepting_hall=w["hall"], serial=w["serial"])
+    facts = read_case_facts(rpc, ledger=w["dep"].ledger, accepting_hall=w["hall"], serial=w["serial"], trusted=True)
     assert proxy.refusals == [] and proxy.http_requests == rpc.calls
     return rpc.calls, dict(proxy.calls), facts
 
@@ -163,7 +163,10 @@ def test_caseledger_verify_works_through_besu_limits_on_the_long_chain(world: di
     f = tmp_path / "bundle.json"
     f.write_text(world["bundle"].dump(), encoding="utf-8")
     out = subprocess.run(
-        [str(Path(sys.executable).with_name("caseledger-verify")), str(f), "--rpc", world["proxy"].url, "--json"],
+        [
+            str(Path(sys.executable).with_name("caseledger-verify")),
+            *(str(f), "--rpc", world["proxy"].url, "--json", "--ledger", world["dep"].ledger),
+        ],
         capture_output=True,
         text=True,
         timeout=120,

@@ -208,7 +208,7 @@ def test_dispute_open_verify_resolve_print(hall: Hall) -> None:
     # issue 11, hole 2: one open dispute per officer per case (409, zh/en), so nobody exhausts the case's slots
     again_open = hall.call("POST", f"/cases/{serial}/disputes", json={"reason": "再开一项"})
     assert again_open.status_code == 409, again_open.text
-    assert "已有一项未结争议" in again_open.json()["error"]["message"]
+    assert "已有一项未结争议" in again_open.json()["error"]["message_zh"]
     assert "already have an open dispute" in again_open.json()["error"]["message"]
     _wait("DISPUTE_OPENED anchored", lambda: _anchored(hall, serial))
     events = node.reader.case_events(node.hall.hall_id, serial)

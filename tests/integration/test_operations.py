@@ -173,6 +173,7 @@ def test_wipe_home_hall_restore_and_every_case_is_complete_and_verified(hallnet:
     shutil.copy(bdir / "demo-accounts.json", secrets / "demo-accounts.json")
     shutil.copy(bdir / "kek.json", secrets / "kek.json")  # the key-encryption key is never in a backup
     stop_hall(bdir)
+    shutil.copytree(bdir / "datakeys", secrets / "datakeys")  # nor the data-key store beside it (its volume survives)
     shutil.rmtree(bdir)
 
     out = _cli(
@@ -185,6 +186,8 @@ def test_wipe_home_hall_restore_and_every_case_is_complete_and_verified(hallnet:
         str(secrets / "keystore.password"),
         "--kek-file",
         str(secrets / "kek.json"),
+        "--data-keys",
+        str(secrets / "datakeys"),
     )
     assert "restored hall 2" in out
     r = CliRunner().invoke(app, ["restore", "--hall-dir", str(bdir), "--from", str(backup)])

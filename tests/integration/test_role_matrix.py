@@ -35,6 +35,8 @@ RULES: dict[str, str | set[str]] = {
     "whoami": ANY_STAFF,
     # cases: the counter (clerk) takes in and hands out; the home district's officers decide
     "intake_case": {"clerk"},
+    "check_intake": {"clerk"},  # the pre-upload check of an intake form
+    "reveal_applicant": READERS,  # the unmasked applicant, with a reason, in the access trail
     "list_cases": READERS,
     "get_case": READERS,
     "decide_acceptance": {"officer"},
@@ -45,9 +47,11 @@ RULES: dict[str, str | set[str]] = {
     "deliver_result": {"clerk"},
     "export_bundle": {"officer", "dispute_officer", "regulator"},
     "get_case_file": READERS,
-    "inbox": {"officer", "regulator"},
+    "inbox": READERS,  # 待办: the counter follows its cases too (supplements to collect, results to deliver)
     # hall to hall: EIP-191 signed requests only (no staff session counts)
     "peer_case_package": PEER,
+    "peer_case_status": PEER,  # 对方已接收: the home hall tells the accepting hall
+    "lookup_case": PUBLIC,  # the applicant's look-up: serial + look-up code from the receipt
     # separated duties (三员分立): the security administrator manages accounts and sign-in locks ...
     "list_accounts": {"security_admin"},
     "create_account": {"security_admin"},
@@ -57,6 +61,8 @@ RULES: dict[str, str | set[str]] = {
     "reset_totp": {"security_admin"},
     "list_lockouts": {"security_admin"},
     "clear_lockout": {"security_admin"},
+    "kek_status": {"security_admin"},  # key management (or the node's local admin token)
+    "rotate_kek": {"security_admin"},
     # ... the system administrator runs the node (no case data, no accounts) ...
     "retention_due": {"sys_admin"},
     "erase_personal_data": {"sys_admin"},
@@ -87,6 +93,9 @@ RULES: dict[str, str | set[str]] = {
     # staff pages (node_api/pages): signed-in staff only; anonymous gets the sign-in form with 401
     "page_login": PUBLIC,
     "page_home": ANY_STAFF,
+    "page_lookup": PUBLIC,
+    "page_case_document": READERS,  # printed documents of a case
+    "page_incomplete_notice": {"clerk"},  # 一次性告知单 before a case exists
     "page_intake": {"clerk"},
     "page_cases": READERS,
     "page_case": READERS,
@@ -184,6 +193,7 @@ def _params(world: dict[str, Any], serial: str) -> dict[str, str]:
         "seq": "0",
         "index": "1",
         "code": "HJ-MIGRATE",
+        "doc": "receipt",
     }
 
 

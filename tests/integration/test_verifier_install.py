@@ -56,9 +56,10 @@ def demo_bundle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path
 
 def test_verifier_installs_alone_and_verifies_a_demo_bundle(verifier_venv: Path, demo_bundle: tuple[Path, str]) -> None:
     bundle, rpc = demo_bundle
+    dep = bundle.parent / "deployment.json"  # the consortium's published deployment: the addresses to trust
     bin_ = verifier_venv / "bin"
     out = subprocess.run(
-        [str(bin_ / "caseledger-verify"), str(bundle), "--rpc", rpc, "--json"],
+        [str(bin_ / "caseledger-verify"), str(bundle), "--rpc", rpc, "--json", "--deployment", str(dep)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -66,7 +67,11 @@ def test_verifier_installs_alone_and_verifies_a_demo_bundle(verifier_venv: Path,
     assert out.returncode == 0, out.stdout + out.stderr
     report = json.loads(out.stdout)
     assert report["verdict"] == "match" and len(report["events"]) == 6 and report["materials"]
-    text = subprocess.run([str(bin_ / "caseledger-verify"), str(bundle), "--rpc", rpc], capture_output=True, text=True)
+    text = subprocess.run(
+        [str(bin_ / "caseledger-verify"), str(bundle), "--rpc", rpc, "--deployment", str(dep)],
+        capture_output=True,
+        text=True,
+    )
     assert text.returncode == 0 and "全部一致" in text.stdout
     # one document of the bundle, checked alone
     doc = verifier_venv.parent / "身份证.jpg"

@@ -216,19 +216,21 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60)
 
 
-def test_cli_exit_codes(case, dev_chain, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_exit_codes(case, dev_chain, deployment, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bundle, _, _ = case
     good = tmp_path / "good.json"
     good.write_text(bundle.dump())
-    ok = _cli("verify", str(good), "--rpc", dev_chain.rpc_url)
+    trust = ["--ledger", deployment.ledger]
+    ok = _cli("verify", str(good), "--rpc", dev_chain.rpc_url, *trust)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "全部一致" in ok.stdout
-    en = _cli("verify", str(good), "--rpc", dev_chain.rpc_url, "--lang", "en", "--json")
+    en = _cli("verify", str(good), "--rpc", dev_chain.rpc_url, "--lang", "en", "--json", *trust)
     assert en.returncode == 0 and json.loads(en.stdout)["verdict"] == "match"
+    assert json.loads(en.stdout)["addresses_from"] == "deployment"
 
     bad = tmp_path / "bad.json"
     bad.write_text(_edit(bundle, lambda d: d["events"][0]["record"]["fields"].update(applicant_name="李四")).dump())
-    out = _cli("verify", str(bad), "--rpc", dev_chain.rpc_url, "--lang", "en")
+    out = _cli("verify", str(bad), "--rpc", dev_chain.rpc_url, "--lang", "en", *trust)
     assert out.returncode == 1 and "MISMATCH" in out.stdout
 
     junk = tmp_path / "junk.json"
@@ -239,13 +241,49 @@ def test_cli_exit_codes(case, dev_chain, tmp_path: Path) -> None:  # type: ignor
     assert out.returncode == 2 and "does not answer" in out.stderr and "Traceback" not in out.stderr
     # the stand-alone command gives the same answer as the full CLI
     alone = subprocess.run(
-        [str(Path(sys.executable).with_name("caseledger-verify")), str(good), "--rpc", dev_chain.rpc_url, "--json"],
+        [
+            str(Path(sys.executable).with_name("caseledger-verify")),
+            str(good),
+            "--rpc",
+            dev_chain.rpc_url,
+            "--json",
+            *trust,
+        ],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert alone.returncode == 0 and json.loads(alone.stdout)["verdict"] == "match"
 
+
+def test_bundle_own_addresses_are_not_a_match(case, dev_chain, deployment, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A bundle's own ledger address proves nothing: without trusted addresses the verdict is incomplete
+    (deployment_untrusted), and a bundle naming another ledger than the trusted one is unusable input."""
+    bundle, _, _ = case
+    good = tmp_path / "good.json"
+    good.write_text(bundle.dump())
+    own = _cli("verify", str(good), "--rpc", dev_chain.rpc_url, "--json")
+    report = json.loads(own.stdout)
+    assert own.returncode == 1 and report["verdict"] == "incomplete", own.stdout + own.stderr
+    assert report["addresses_from"] == "bundle" and [r["code"] for r in report["reasons"]] == ["deployment_untrusted"]
+    text = _cli("verify", str(good), "--rpc", dev_chain.rpc_url)
+    assert text.returncode == 1 and "未对照联盟公布的部署信息" in text.stdout
+    dep_file = tmp_path / "deployment.json"
+    dep_file.write_text(json.dumps({"ledger": deployment.ledger, "registry": deployment.registry}))
+    pinned = _cli("verify", str(good), "--rpc", dev_chain.rpc_url, "--deployment", str(dep_file), "--json")
+    assert pinned.returncode == 0 and json.loads(pinned.stdout)["verdict"] == "match", pinned.stderr
+    other = _cli("verify", str(good), "--rpc", dev_chain.rpc_url, "--ledger", deployment.registry)
+    assert other.returncode == 2 and "Traceback" not in other.stderr, other.stdout + other.stderr
+    wrong_reg = _cli(
+        "verify", str(good), "--rpc", dev_chain.rpc_url, "--ledger", deployment.ledger, "--registry", deployment.ledger
+    )
+    assert wrong_reg.returncode == 2 and "registry" in wrong_reg.stderr, wrong_reg.stderr
+
+
+def test_cli_verify_document(case, dev_chain, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bundle, _, _ = case
+    good = tmp_path / "good.json"
+    good.write_text(bundle.dump())
     doc = tmp_path / "材料7.pdf"
     doc.write_bytes(FILES[7][2])
     out = _cli("verify-document", str(doc), "--bundle", str(good), "--rpc", dev_chain.rpc_url, "--json")

@@ -34,7 +34,7 @@ def _backup(tmp: Path, d: Path) -> Path:
     with Store.init(d / "store") as s:
         s.put_json(b"case/TB-1", {"serial": "TB-1"})
         s.put_json(b"meta/indexer_cursor", 41)
-        s.put_blob(b"%PDF- scan")
+        s.put_blob(b"%PDF- scan", case="TB-1")
         m = write_backup(
             s,
             out,

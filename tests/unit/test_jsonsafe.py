@@ -98,3 +98,89 @@ def test_no_program_of_ours_runs_with_a_raised_recursion_limit_regression() -> N
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert int(r.stdout.strip()) <= 1000
+
+
+# ---------------------------------------------------------------- strict JSON (docs/verification.md §7.1)
+# Regressions of the outside verifier's findings: json.loads accepted each of these, and two readers of one
+# bundle (or of one peer package) could see different values.
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "code"),
+    [
+        ('{"a": {"b": 1, "b": 2}}', "a.b", "json_duplicate_key"),
+        ('{"events": [{"x": 1}, {"x": 1, "x": 1}]}', "events.1.x", "json_duplicate_key"),
+        ('{"note": "\\ud800"}', "note", "json_lone_surrogate"),
+        ('{"a": ["ok", "\\udc00x"]}', "a.1", "json_lone_surrogate"),
+        ('{"\\ud800": 1}', "doc", "json_lone_surrogate_key"),
+        ('\ufeff{"a": 1}', "doc", "json_bom"),
+    ],
+    ids=["duplicate_key", "duplicate_key_in_array", "lone_surrogate", "lone_low_surrogate", "surrogate_key", "bom"],
+)
+def test_strict_reader_refuses_what_json_accepts_regression(text: str, field: str, code: str) -> None:
+    json.loads(text.lstrip("\ufeff"))  # the lenient parser takes every one of them
+    with pytest.raises(InputError) as exc:
+        loads_bounded(text.encode("utf-8"), what="doc")
+    assert (exc.value.field, exc.value.message_code) == (field, code)
+    assert exc.value.message("zh") and exc.value.message("en")
+
+
+def test_a_surrogate_pair_is_text_not_a_lone_surrogate() -> None:
+    assert loads_bounded(b'{"a": "\\ud83d\\ude00"}', what="doc") == {"a": "\U0001f600"}
+
+
+@pytest.mark.parametrize("number", ["5.0", "5e0", "5E+0", "-0.0", "1e400"])
+def test_fraction_or_exponent_is_refused_where_integers_only_regression(number: str) -> None:
+    raw = f'{{"n": [{number}]}}'.encode()
+    with pytest.raises(InputError) as exc:
+        loads_bounded(raw, what="bundle", integers_only=True)
+    assert (exc.value.field, exc.value.message_code) == ("n.0", "json_not_integer")
+    assert loads_bounded(b'{"n": [-0, 12]}', what="bundle", integers_only=True) == {"n": [0, 12]}
+
+
+def test_peer_package_with_a_duplicate_key_is_refused_regression() -> None:
+    """The transfer's reader (ledger.hall.transfer pull: loads_bounded(what="package")) refuses a package whose
+    record names a field twice, so the receiving hall never stores a record another reader would see otherwise."""
+    package = '{"serial": "TB1", "records": [{"fields": {"decision": "rejected", "decision": "accepted"}}]}'
+    with pytest.raises(InputError) as exc:
+        loads_bounded(package.encode(), what="package", max_bytes=1 << 20)
+    assert exc.value.field == "records.0.fields.decision"
+
+
+def test_cli_verify_refuses_a_bundle_with_a_duplicate_key_with_exit_2_regression(tmp_path: Path) -> None:
+    from ledger.dev.scenario import Scenario
+
+    bundle, _ = Scenario.standard().build()
+    text = json.dumps(json.loads(bundle.dump()), ensure_ascii=False)
+    assert '"chain_id": 31337' in text
+    p = tmp_path / "dup.json"
+    p.write_text(text.replace('"chain_id": 31337', '"chain_id": 1, "chain_id": 31337', 1), encoding="utf-8")
+    with pytest.raises(InputError) as exc:
+        load_bundle(p)
+    assert exc.value.field == "chain_id"
+    cli = str(Path(sys.executable).parent / "caseledger-verify")
+    r = subprocess.run([cli, str(p), "--rpc", "http://127.0.0.1:9"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "chain_id" in r.stderr and "twice" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_api_body_with_a_duplicate_key_is_422_naming_its_path_regression() -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from node_api.api.limits import BodyGuardMiddleware
+
+    async def echo(request: Request) -> JSONResponse:
+        return JSONResponse(await request.json())
+
+    app = BodyGuardMiddleware(Starlette(routes=[Route("/x", echo, methods=["POST"])]), max_bytes=1 << 20)
+    with TestClient(app) as client:
+        ok = client.post("/x", content=b'{"reason": "a"}', headers={"content-type": "application/json"})
+        assert ok.status_code == 200 and ok.json() == {"reason": "a"}
+        dup = client.post("/x", content=b'{"reason": "a", "reason": "b"}', headers={"content-type": "application/json"})
+    assert dup.status_code == 422
+    err = dup.json()["error"]
+    assert (err["field"], err["message_code"]) == ("reason", "json_duplicate_key")
+    assert "两次" in err["message_zh"]

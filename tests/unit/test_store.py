@@ -16,7 +16,7 @@ def test_batch_is_all_or_nothing(tmp_path: Path) -> None:
     with Store.init(tmp_path / "db") as s:
         with pytest.raises(RuntimeError), s.write_batch() as wb:
             wb.put_json(b"case/A", {"x": 1})
-            wb.put_blob(b"file")
+            wb.put_blob(b"file", case="A")
             raise RuntimeError("crash in the middle")
         assert s.get_json(b"case/A") is None
         assert s.count_prefix(b"blob/") == 0
@@ -27,16 +27,16 @@ def test_batch_is_all_or_nothing(tmp_path: Path) -> None:
 
 def test_blobs_are_content_addressed_and_checked(tmp_path: Path) -> None:
     with Store.init(tmp_path / "db") as s:
-        h = s.put_blob(b"hello")
-        assert s.put_blob(b"hello") == h and s.count_prefix(b"blob/") == 1
-        assert s.get_blob(h) == b"hello"
+        h = s.put_blob(b"hello", case="A")
+        assert s.put_blob(b"hello", case="B") == h and s.count_prefix(b"blob/") == 1  # no encryption: one copy
+        assert s.get_blob(h, case="A") == b"hello"
         with pytest.raises(NotFoundError):
-            s.get_blob("00" * 32)
+            s.get_blob("00" * 32, case="A")
     db = plyvel.DB(str(tmp_path / "db"))
     db.put(blob_key(h), b"hellO")
     db.close()
     with Store(tmp_path / "db") as s, pytest.raises(StoreError, match="corrupted"):
-        s.get_blob(h)
+        s.get_blob(h, case="A")
 
 
 def test_survives_reopen_and_iterates_in_order(tmp_path: Path) -> None:
@@ -55,7 +55,7 @@ def test_second_opener_gets_a_clear_error(tmp_path: Path) -> None:
 def test_snapshot_copy(tmp_path: Path) -> None:
     with Store.init(tmp_path / "db") as s:
         s.put_json(b"case/A", {"x": 1})
-        s.put_blob(b"data")
+        s.put_blob(b"data", case="A")
         assert s.snapshot_to(tmp_path / "copy") == 3  # with the store marker
     with Store(tmp_path / "copy") as c:
         assert c.get_json(b"case/A") == {"x": 1}

@@ -170,8 +170,8 @@ def test_material_proof_tree_size_other_than_committed_is_refused_by_verify_docu
             lambda b: b["events"][2]["record"]["fields"].update(decision={"nested": True}),
             "events.2.record.fields.decision",
         ),
-        (lambda b: b["events"][2]["record"]["fields"].update(Decision="x"), "events.2.record.fields"),
-        (lambda b: b["events"][2].update(index=1), "events.1"),
+        (lambda b: b["events"][2]["record"]["fields"].update(Decision="x"), "events.2.record.fields.Decision"),
+        (lambda b: b["events"][2].update(index=1), "events.2"),
         (lambda b: b.update(format="caseledger-evidence/1"), "format"),
     ],
     ids=["integer_as_string", "bad_base64", "nested_value", "field_name", "duplicate_index", "format_1"],
@@ -224,3 +224,27 @@ def test_gm_suite_bundle_verifies_and_a_gm_digest_is_not_a_sha256() -> None:
     assert verify_bundle(bundle, facts).verdict == "match"
     assert bundle.materials[0].proof.file.digest != STD.build()[0].materials[0].proof.file.digest
     assert isinstance(facts, ChainFacts) and facts.suite == "gm"
+
+
+def test_back_link_walk_that_cannot_finish_is_a_chain_error_not_a_verdict() -> None:
+    """docs/verification.md §4.7: a back-link to a block holding none of the case's events (or no registry
+    change) ends the read with a ChainError (the CLI's exit 2), never with a partial list taken as complete."""
+    from ledger.core.chainlog import walk_case, walk_registry
+    from ledger.errors import ChainError
+
+    with pytest.raises(ChainError, match="block 7 holds none"):
+        walk_case(7, lambda b: [])
+    with pytest.raises(ChainError, match="block 9 holds no registry change"):
+        walk_registry(9, lambda b: [])
+    assert walk_case(0, lambda b: []) == [] and walk_registry(0, lambda b: []) == []
+
+
+def test_untrusted_addresses_make_a_clean_bundle_incomplete_regression() -> None:
+    """A bundle's own ledger address proves nothing: read there, a bundle that matches in every event is
+    incomplete (deployment_untrusted), exit 1 — it was a plain match."""
+    bundle, facts = replace(Scenario.standard(), trusted=False).build()
+    report = verify_bundle(bundle, facts)
+    assert report.verdict == "incomplete" and report.exit_code == 1
+    assert [r.code for r in report.reasons] == ["deployment_untrusted"] and report.addresses_from == "bundle"
+    assert all(e.status == "match" for e in report.events)
+    assert "未对照联盟公布的部署信息" in render_text(report, "zh")

@@ -34,6 +34,7 @@ class ErasureOut(BaseModel):
     serial: str
     erased_fields: list[str]
     erased_at: str
+    data_keys_destroyed: int = 0
 
 
 class DueOut(BaseModel):

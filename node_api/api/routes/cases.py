@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 from ledger.core.text import LIMITS, check_length, clean_text
-from ledger.errors import ConflictError, ForbiddenError, InputError, NotFoundError
+from ledger.errors import ConflictError, DataErasedError, ForbiddenError, InputError, NotFoundError
 from ledger.hall.cases import PERSONAL_FIELDS, Upload, applicant_fields, suggest_home_district
 from ledger.hall.evidence import export_bundle
 from ledger.hall.privacy import bundle_plan, sees_personal_data, withhold_personal
@@ -455,7 +455,8 @@ _PREVIEW_CSP = (
 def file(serial: str, digest: str, node: NodeDep, staff: CaseReader, inline: bool = False) -> Response:
     """A material or result file by its digest (the deployment's suite: SHA-256 or SM3): a download, or
     (``inline=true``, PDF/JPG/PNG only) for the case page's preview. Both are logged in the access trail."""
-    for r in node.book.records(serial):
+    records = node.book.records(serial)
+    for r in records:
         for f in r.get("files", []):
             if f["digest"] == digest:
                 ext = str(f["name"]).rsplit(".", 1)[-1].lower()
@@ -465,7 +466,7 @@ def file(serial: str, digest: str, node: NodeDep, staff: CaseReader, inline: boo
                 )
                 if show:
                     return Response(
-                        node.store.get_blob(digest),
+                        node.store.get_blob(digest, case=serial),
                         media_type=_PREVIEW_TYPES[ext],
                         headers={
                             "Content-Disposition": "inline",
@@ -476,8 +477,10 @@ def file(serial: str, digest: str, node: NodeDep, staff: CaseReader, inline: boo
                         },
                     )
                 return Response(
-                    node.store.get_blob(digest),
+                    node.store.get_blob(digest, case=serial),
                     media_type="application/octet-stream",
                     headers={"Content-Disposition": "attachment"},
                 )
+    if any(r.get("personal_data_erased") for r in records):
+        raise DataErasedError("personal_data_erased", serial=serial)
     raise NotFoundError("file_not_in_case", serial=serial)

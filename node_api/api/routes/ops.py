@@ -4,12 +4,15 @@
 names or personal data); restrict it to the monitoring network at the firewall or reverse proxy.
 ``POST /admin/backup`` needs a system administrator's session, or the node's local admin token
 (``<data_dir>/admin.token``, new at every start) that ``caseledger backup`` reads from the hall dir.
+``POST /admin/kek/rotate`` (``caseledger hall rotate-kek``) and ``GET /admin/kek`` need a security
+administrator's session (key management is theirs, 三员分立) or the same admin token.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ledger.errors import NotFoundError
 from ledger.hall.backup import ADMIN_TOKEN_HEADER
+from ledger.hall.kekrotation import KekStatus
 from node_api.api.deps import NodeDep, _bearer, _cookie, get_session, get_staff, require_roles
 from node_api.core.ops import check_admin_token
 
@@ -38,18 +42,48 @@ def metrics(request: Request, node: NodeDep) -> PlainTextResponse:
     return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-async def backup_caller(
-    request: Request,
-    node: NodeDep,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    cookie: Annotated[str | None, Depends(_cookie)],
-) -> str:
-    """Who asks for the backup: the local operator (admin token) or a signed-in system administrator."""
-    if check_admin_token(node.admin_token, request.headers.get(ADMIN_TOKEN_HEADER)):
-        return "operator:admin-token"
-    session = await run_in_threadpool(get_session, request, node, bearer, cookie)
-    staff = await require_roles("sys_admin")(get_staff(node, session))
-    return staff.actor
+def _operator_or(role: str, who: str) -> Callable[..., Awaitable[str]]:
+    """A dependency naming the caller: the local operator (the node's admin token) or a signed-in ``role``."""
+
+    async def caller(
+        request: Request,
+        node: NodeDep,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        cookie: Annotated[str | None, Depends(_cookie)],
+    ) -> str:
+        if check_admin_token(node.admin_token, request.headers.get(ADMIN_TOKEN_HEADER)):
+            return "operator:admin-token"
+        session = await run_in_threadpool(get_session, request, node, bearer, cookie)
+        staff = await require_roles(role)(get_staff(node, session))
+        return staff.actor
+
+    caller.__doc__ = who
+    return caller
+
+
+backup_caller = _operator_or(
+    "sys_admin", "Who asks for the backup: the local operator (admin token) or a signed-in system administrator."
+)
+key_admin_caller = _operator_or(
+    "security_admin",
+    "Who manages the key-encryption key: the local operator (admin token) or a security administrator.",
+)
+
+
+@router.get("/admin/kek", operation_id="kek_status", response_model=KekStatus)
+def kek_status(node: NodeDep, caller: Annotated[str, Depends(key_admin_caller)]) -> KekStatus:
+    """The key-encryption key: current key id, the ids the file holds, cipher, data keys still to re-wrap."""
+    return node.kek_rotation.status()
+
+
+@router.post("/admin/kek/rotate", operation_id="rotate_kek", response_model=KekStatus)
+def rotate_kek(node: NodeDep, caller: Annotated[str, Depends(key_admin_caller)]) -> KekStatus:
+    """A new current key-encryption key; the data keys are re-wrapped in the background while the node serves
+    (``pending`` counts down to 0). Older keys stay in the file: backups' TOTP secrets are sealed under them."""
+    kid = node.kek_rotation.rotate()
+    node.record_access(caller, "rotate_kek", "", f"new key-encryption key {kid}")
+    log.info("key-encryption key rotated by %s: %s", caller, kid)
+    return node.kek_rotation.status()
 
 
 @router.post(
