@@ -606,15 +606,18 @@ def merkle_case_facts(
                 commitment="0x" + str(e["commitment"]),
                 head="0x" + str(e["head"]),
                 ref=int(e["ref"]),
-                prev_block=0,
+                # the block back-link the event-mode re-check expects: the previous checked event's block
+                # (Merkle mode's own back-link, the batch, was checked by the indexer)
+                prev_block=int(st["events"][i - 1]["block"]) if i > 0 else 0,
                 block=int(e["block"]),
                 log_index=int(e["log_index"]),
                 tx=str(e.get("tx") or ""),
                 time=times[int(e["block"])],
             )
-            for e in st["events"]
+            for i, e in enumerate(st["events"])
         ],
         registry_log=registry_log,
         dispute_role=ROLE_IDS["DISPUTE_OFFICER_ROLE"],
         arbiter_role=ROLE_IDS["DISPUTE_ARBITER_ROLE"],
+        addresses_from="deployment",  # the hall's own configured deployment
     )
