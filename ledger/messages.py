@@ -140,6 +140,7 @@ MESSAGES: dict[str, Message] = {
         "No contract deployment is loaded on this node; call the system administrator.",
     ),
     "date_range_reversed": M("结束日期早于开始日期。", "The end of the date range is before its start."),
+    "date_invalid": M("日期格式不对，请按 2026-12-02 的格式填写。", "Not a date: write it as 2026-12-02."),
     # ---------------------------------------------------------------- sign-in, sessions, roles
     "session_required": M("请先登录。", "Sign in first."),
     "session_unknown": M("登录已失效，请重新登录。", "Not signed in (unknown or ended session); sign in again."),
@@ -170,6 +171,8 @@ MESSAGES: dict[str, Message] = {
     ),
     "roles_required": M("请至少选择一个角色。", "Give at least one role."),
     "roles_unknown": M("有不存在的角色：{roles}。", "Unknown roles {roles}; roles are {known}."),
+    "password_current_wrong": M("当前密码不正确。", "The current password is not right."),
+    "password_unchanged": M("新密码不能与当前密码相同。", "The new password must differ from the current one."),
     "password_too_short": M("密码至少 {min} 位。", "The password has at least {min} characters."),
     "no_second_factor": M(
         "账号 {username} 的角色不需要动态口令。", "{username} has no role that uses a second factor."
@@ -418,6 +421,10 @@ MESSAGES: dict[str, Message] = {
         "部署信息写的链编号是 {given}，所连链节点为 {served}。",
         "The deployment names chain {given}, the endpoint serves chain {served}.",
     ),
+    "trusted_ledger_mismatch": M(
+        "大厅提供的证明指向存证合约 {found}，不是受信任的存证合约 {given}。",
+        "The hall's proof names the ledger {found}, not the trusted ledger {given}.",
+    ),
     "trusted_registry_without_ledger": M(
         "只给了登记合约地址：请同时给出受信任的存证合约地址（--ledger）。",
         "A trusted registry needs the trusted ledger address too (--ledger).",
@@ -652,6 +659,13 @@ MESSAGES: dict[str, Message] = {
     "dispute_open_by_you": M(
         "您在办件 {serial} 上已有一项未结争议，请先处理该争议。",
         "You already have an open dispute on case {serial}: resolve it first.",
+    ),
+    "dispute_raised_by": M(
+        "请选择争议由谁提出：申请人、大厅或部门。", "Say who raised the dispute: the applicant, a hall or a department."
+    ),
+    "dispute_other_hall": M(
+        "该争议由另一个大厅（编号 {hall}）提起，只能由该大厅处理；本厅可查看其处理结果。",
+        "This dispute was opened by hall {hall}: only that hall can resolve it; its resolution will show here.",
     ),
     "dispute_open_limit": M(
         "本厅在办件 {serial} 上已有 {max} 项未结争议，请先处理其中一项。",

@@ -25,6 +25,7 @@ from node_api.api.routes import (
     batches,
     cases,
     catalogue,
+    city,
     disputes,
     health,
     inbox,
@@ -34,6 +35,9 @@ from node_api.api.routes import (
 from node_api.core.config import Settings
 from node_api.core.node import HallNode
 from node_api.core.ops import LatencyMiddleware, make_registry
+from node_api.pages import admin as admin_pages
+from node_api.pages import city as city_pages
+from node_api.pages import disputes as dispute_pages
 from node_api.pages import documents
 from node_api.pages import routes as pages
 
@@ -84,7 +88,11 @@ def create_app(settings: Settings | None = None, *, node: HallNode | None = None
     ):
         app.include_router(r)
     app.include_router(disputes.router)
+    app.include_router(city.router)  # 全市监管 from the chain alone
     app.include_router(audit.router)
+    app.include_router(dispute_pages.router)  # 核验与争议处理 of a case, the printed dispute record
+    app.include_router(city_pages.router)  # 全市监管 page
+    app.include_router(admin_pages.router)  # 账号管理, 修改密码
     app.include_router(documents.router)  # printed documents (before the pages: /ui/cases/{serial}/print/…)
     app.include_router(documents.lookup_router)  # the applicant's public look-up
     app.include_router(pages.router)  # staff pages (templates/, static/): sign-in, intake, cases, verify, audit, health

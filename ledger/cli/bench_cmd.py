@@ -20,7 +20,7 @@ def bench(
         str,
         typer.Option(
             "--only",
-            help="Comma-separated parts (gas,naive,batched,backlog,verify,intake,audit,inbox,heads,atrest,"
+            help="Comma-separated parts (gas,naive,batched,backlog,verify,intake,audit,inbox,city,heads,atrest,"
             "merkle_backlog,merkle_latency,merkle_verify,mixed_event,mixed_merkle).",
         ),
     ] = "",

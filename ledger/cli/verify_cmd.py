@@ -33,6 +33,26 @@ Rpc = Annotated[
 Lang = Annotated[str, typer.Option("--lang", help="zh (default) or en.")]
 
 
+DeploymentOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--deployment",
+        envvar="CASELEDGER_DEPLOYMENT_FILE",
+        help="The consortium's deployment.json: read the contracts at its (trusted) addresses.",
+    ),
+]
+LedgerOpt = Annotated[str | None, typer.Option("--ledger", help="Trusted CaseLedger address.")]
+RegistryOpt = Annotated[str | None, typer.Option("--registry", help="Trusted HallRegistry address.")]
+
+
+def _trust_args(deployment: Path | None, ledger: str | None, registry: str | None) -> list[str]:
+    argv: list[str] = []
+    for flag, value in (("--deployment", deployment), ("--ledger", ledger), ("--registry", registry)):
+        if value is not None:
+            argv += [flag, str(value)]
+    return argv
+
+
 @app.command("verify")
 def verify(
     bundle_path: Annotated[Path, typer.Argument(metavar="BUNDLE", help="Evidence bundle (JSON).")],
@@ -43,25 +63,16 @@ def verify(
         float,
         typer.Option("--max-anchor-lag", metavar="HOURS", help="Report events anchored this long after their time."),
     ] = DEFAULT_MAX_ANCHOR_LAG_S / 3600,
-    deployment: Annotated[
-        Path | None,
-        typer.Option(
-            "--deployment",
-            envvar="CASELEDGER_DEPLOYMENT_FILE",
-            help="The consortium's deployment.json: read the contracts at its (trusted) addresses.",
-        ),
-    ] = None,
-    ledger: Annotated[str | None, typer.Option("--ledger", help="Trusted CaseLedger address.")] = None,
-    registry: Annotated[str | None, typer.Option("--registry", help="Trusted HallRegistry address.")] = None,
+    deployment: DeploymentOpt = None,
+    ledger: LedgerOpt = None,
+    registry: RegistryOpt = None,
 ) -> None:
     """Verify an evidence bundle against the chain. Exit 0 match, 1 mismatch or incomplete, 2 unusable input.
 
     Without trusted addresses (``--deployment``, ``--ledger``) the bundle's own are read, and the verdict is at
     best "incomplete": a bundle's addresses prove nothing about the consortium."""
     argv = [str(bundle_path), "--rpc", rpc, "--lang", lang, "--max-anchor-lag", str(max_anchor_lag)]
-    for flag, value in (("--deployment", deployment), ("--ledger", ledger), ("--registry", registry)):
-        if value is not None:
-            argv += [flag, str(value)]
+    argv += _trust_args(deployment, ledger, registry)
     raise typer.Exit(verifier.main([*argv, "--json"] if as_json else argv))
 
 
@@ -78,16 +89,21 @@ def verify_document_cmd(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     lang: Lang = "zh",
+    deployment: DeploymentOpt = None,
+    ledger: LedgerOpt = None,
+    registry: RegistryOpt = None,
 ) -> None:
     """Say whether this exact file was submitted (or issued as the result) in a case: stage, time, hall.
 
     The proof comes from an evidence bundle (--bundle) or from a hall node (--serial S --hall URL);
-    either way only the chain is trusted.
+    either way only the chain is trusted, at the consortium's addresses (--deployment or --ledger): without
+    them the answer is at best "cannot be established" (exit 1), as the bundle's or hall's addresses prove nothing.
     """
     if hall is None:
         if bundle_path is None:
             raise InputError("bundle", "give --bundle FILE, or --serial S --hall URL")
         argv = ["--document", str(file), "--bundle", str(bundle_path), "--rpc", rpc, "--lang", lang]
+        argv += _trust_args(deployment, ledger, registry)
         raise typer.Exit(verifier.main([*argv, "--json"] if as_json else argv))
     if not serial:
         raise InputError("serial", "--hall needs the case serial (--serial)")
@@ -99,7 +115,12 @@ def verify_document_cmd(
     if proof is None:
         _document_verdict(None, "the hall holds no such file in the case", serial, as_json, lang)
     assert proof is not None
+    trusted = verifier.Trusted.of(ledger, registry, None if deployment is None else str(deployment))
+    if trusted is not None and trusted.ledger.lower() != proof.ledger.lower():
+        raise InputError("ledger", "trusted_ledger_mismatch", given=trusted.ledger, found=proof.ledger)
     facts = read_case_facts(JsonRpc(rpc), ledger=proof.ledger, accepting_hall=proof.accepting_hall, serial=serial)
+    if trusted is not None and trusted.chain_id is not None and trusted.chain_id != facts.chain_id:
+        raise InputError("chain_id", "trusted_chain_mismatch", given=trusted.chain_id, served=facts.chain_id)
     if facts.chain_id != proof.chain_id:
         raise InputError("chain_id", f"the hall says chain {proof.chain_id}, the endpoint serves {facts.chain_id}")
     ev = next((e for e in facts.events if e.index == proof.event_index), None)
@@ -110,6 +131,9 @@ def verify_document_cmd(
         found = verify_document(data, proof.proof, proof.record, ev, suite_named(facts.suite))
     except VerificationError as exc:
         _document_verdict(None, str(exc), serial, as_json, lang)
+    if trusted is None:
+        found["serial"] = serial
+        raise typer.Exit(verifier.document_untrusted(found, as_json, lang))
     _document_verdict(found, "", serial, as_json, lang)
 
 

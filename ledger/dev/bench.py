@@ -23,6 +23,10 @@ signer nodes (:mod:`ledger.dev.clique`); the hall talks to node 1, and ``heads``
 node's latest block (polled every 10 ms, a thread per node): block intervals, how much later the last node has a block
 than the first (propagation), and blocks a node replaced (reorganisations and their depth), idle
 for ``heads_s`` and again while ``batched`` runs.
+* ``city_1000_s`` — the city-wide regulator view (:mod:`ledger.hall.citywide`) over ``city_cases`` cases
+  accepted across three halls of three districts (20 items, every stage from intake to delivery, some with
+  process steps and disputes), computed from the chain alone (logs, registry, block times): the median of
+  ``city_runs`` runs; its figures are checked against what the bench wrote (by hall, district, item, stage).
 * ``inbox_10k_p95_ms`` — 待办 at a hall holding ``inbox_cases`` cases (mixed items, statuses, applicants):
   the server's work for one page (index query: search, filters, sort, page; and the page's JSON), over a
   mix of the queries staff make; also the index's cold build and the refresh after a new intake.
@@ -113,6 +117,8 @@ class BenchConfig:
     mixed_clients: int = 16
     mixed_requests: int = 3000
     atrest_intakes: int = 400
+    city_cases: int = 1000
+    city_runs: int = 3
 
 
 class _Env:
@@ -124,7 +130,7 @@ class _Env:
         if chain == "clique":
             self.chain = CliqueNet(root, nodes=4, period=max(1, round(block_time)), http_base=None)
         else:
-            self.chain = DevChain(root, port=free_port(), block_time=block_time)
+            self.chain = DevChain(root, port=free_port(), block_time=block_time, persist=False)
         self.chain.up()
         self.dep: Deployment = ChainClient.deploy(self.chain.rpc_url, dev_admin())
         self.admin = ChainClient.connect(self.chain.rpc_url, deployment=self.dep, account=dev_admin())
@@ -570,6 +576,95 @@ def measure_audit(env: _Env, cfg: BenchConfig, log: Callable[[str], None]) -> di
     return {"audit_cases": result.cases, "audit_scan_s": round(dt, 2), "audit_anomalies": len(result.anomalies)}
 
 
+# ------------------------------------------------------------------------------------------ city-wide view
+def measure_city(env: _Env, cfg: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    """``city_cases`` cases across three halls anchored as the halls would (opens and events in batches, each
+    stage by the hall entitled to it), then the city-wide view computed from the chain alone."""
+    import secrets
+    from datetime import datetime
+
+    from ledger.core.timefmt import CST
+    from ledger.hall.citywide import city_summary, city_view
+
+    catalogue = load_catalogue()
+    districts = [d.code for d in catalogue.districts[:3]]
+    items = [i.code for i in catalogue.items]
+    halls = [env.hall(d) for d in districts]
+    env.admin.grant_role("DISPUTE_OFFICER_ROLE", halls[0][0].address)
+    plan: list[tuple[int, int, str, str, list[Stage]]] = []  # (accepting, home index, serial, item, later stages)
+    for i in range(cfg.city_cases):
+        acc, home = i % 3, (i + 1) % 3
+        tail = [Stage.ACCEPTANCE, Stage.PROCESS, Stage.RESULT, Stage.DELIVERY][: i % 5]
+        plan.append((acc, home, f"CITY{acc + 1}-{i:06d}", items[i % len(items)], tail))
+
+    def c() -> bytes:
+        return secrets.token_bytes(32)
+
+    chunk = 60
+    for acc in range(3):
+        client, hall = halls[acc]
+        mine = [p for p in plan if p[0] == acc]
+        for k in range(0, len(mine), chunk):
+            part = mine[k : k + chunk]
+            opens = [
+                OpenItem(serial=s, item_code=it, home_district=districts[h], commitment=c()) for _, h, s, it, _ in part
+            ]
+            appends = [AppendItem(hall.hall_id, s, Stage.MATERIALS, c()) for _, _, s, _, _ in part]
+            client.anchor_batch(opens, appends)
+    for home in range(3):  # the home district's hall: acceptance, process, result
+        client, _ = halls[home]
+        todo = [
+            AppendItem(halls[a][1].hall_id, s, st, c())
+            for a, h, s, _, tail in plan
+            if h == home
+            for st in tail
+            if st != Stage.DELIVERY
+        ]
+        for k in range(0, len(todo), 2 * chunk):
+            client.anchor_batch([], todo[k : k + 2 * chunk])
+    for acc in range(3):  # the accepting hall delivers
+        client, hall = halls[acc]
+        todo = [
+            AppendItem(hall.hall_id, s, Stage.DELIVERY, c())
+            for a, _, s, _, tail in plan
+            if a == acc and Stage.DELIVERY in tail
+        ]
+        for k in range(0, len(todo), 2 * chunk):
+            client.anchor_batch([], todo[k : k + 2 * chunk])
+    disputed = [s for a, _, s, _, _ in plan if a == 0][:10]
+    halls[0][0].anchor_batch([], [AppendItem(halls[0][1].hall_id, s, Stage.DISPUTE_OPENED, c()) for s in disputed])
+    reader = ChainClient.connect(env.chain.rpc_url, deployment=env.dep, timeout=30)
+    today = datetime.now(CST).date()
+    times, view = [], None
+    for _ in range(cfg.city_runs):
+        t = time.perf_counter()
+        view = city_view(reader, catalogue, today=today)
+        times.append(time.perf_counter() - t)
+    assert view is not None
+    mine_ids = {h.hall_id for _, h in halls}
+    rows = [r for r in view.cases if r.accepting_hall in mine_ids]
+    s = city_summary(rows)
+    want_hall = {halls[a][1].hall_id: sum(1 for p in plan if p[0] == a) for a in range(3)}
+    want_stage = {
+        "submitted": sum(1 for p in plan if Stage.ACCEPTANCE not in p[4]),
+        "accepted": sum(1 for p in plan if Stage.ACCEPTANCE in p[4] and Stage.RESULT not in p[4]),
+        "decided": sum(1 for p in plan if Stage.RESULT in p[4] and Stage.DELIVERY not in p[4]),
+        "delivered": sum(1 for p in plan if Stage.DELIVERY in p[4]),
+    }
+    want_item = {it: sum(1 for p in plan if p[3] == it) for it in items}
+    if s.by_hall != want_hall or s.by_stage != want_stage or s.by_item != {k: v for k, v in want_item.items() if v}:
+        raise RuntimeError(f"city-wide figures differ from what was written: {s.by_hall} {s.by_stage}")
+    if s.disputes_open != len(disputed) or s.total != cfg.city_cases:
+        raise RuntimeError(f"city-wide disputes or total differ: {s.disputes_open} {s.total}")
+    log(f"  city-wide: {s.total} cases of 3 halls, {len({r.item_code for r in rows})} items, {view.head_block} blocks")
+    return {
+        "city_cases": s.total,
+        "city_1000_s": round(statistics.median(times), 2),
+        "city_max_s": round(max(times), 2),
+        "city_blocks": view.head_block - view.from_block + 1,
+    }
+
+
 # ------------------------------------------------------------------------------------------ heads (Clique)
 class _HeadWatch:
     """Polls every node's latest block, one thread per node (every 10 ms); remembers when each node first had
@@ -770,6 +865,7 @@ def run_bench(
         "audit",
         "inbox",
         "atrest",
+        "city",
         *MERKLE_PARTS,
     }
     if want == {"atrest"}:  # no chain needed
@@ -837,6 +933,9 @@ def run_bench(
         if "audit" in want:
             log(f"audit scan over {cfg.audit_cases} cases ...")
             out.update(measure_audit(env, cfg, log))
+        if "city" in want:
+            log(f"city-wide view over {cfg.city_cases} cases of three halls, from the chain alone ...")
+            out.update(measure_city(env, cfg, log))
         if "inbox" in want:
             log(f"待办 (inbox) over {cfg.inbox_cases} cases ...")
             out.update(measure_inbox(root, cfg, log))

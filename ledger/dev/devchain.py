@@ -89,6 +89,9 @@ class DevChain:
     # indexer's checkpoints). state_interval > 0 sets another period (--state-interval); 0 keeps anvil's.
     # (Shorter periodic dumps were seen to drop transactions from the pool under load.)
     state_interval: int = 0
+    # False: no --state at all (a throw-away chain; a long one's periodic dumps would rewrite a file of
+    # gigabytes every minute)
+    persist: bool = True
 
     @property
     def rpc_url(self) -> str:
@@ -131,9 +134,8 @@ class DevChain:
             str(DEV_CHAIN_ID),
             "--block-time",
             bt,
-            "--state",
-            str(state),
-            *(["--state-interval", str(self.state_interval)] if self.state_interval else []),
+            *(["--state", str(state)] if self.persist else []),
+            *(["--state-interval", str(self.state_interval)] if self.state_interval and self.persist else []),
             "--base-fee",
             "0",  # like the production profile (Besu zeroBaseFee): gas is free, fees never climb
             "--silent",

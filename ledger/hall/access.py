@@ -67,6 +67,7 @@ ACTIONS = frozenset(
         "set_roles",
         "login_locked",
         "clear_lockout",
+        "change_password",
     }
 )
 _ANCHOR_GAS = 40_000

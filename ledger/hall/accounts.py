@@ -322,6 +322,25 @@ class AccountBook:
         self.end_sessions(username)
         return Created(self._account(raw), secret)
 
+    def change_password(self, username: str, current: str, new: str, *, keep_token: str | None = None) -> None:
+        """The staff member's own password change: the current one must be right (a wrong one counts as a failed
+        sign-in), the new one passes the policy; every other session of the account ends."""
+        raw = self._raw(username)
+        if raw is None:
+            raise NotFoundError("account_not_found", username=username)
+        try:
+            self._hasher.verify(raw["password_hash"], current)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            raise InputError("current_password", "password_current_wrong") from None
+        if new == current:
+            raise InputError("new_password", "password_unchanged")
+        check_password(new, username=username, display_name=str(raw.get("display_name") or ""), field="new_password")
+        self._update(username, password_hash=self._hasher.hash(new))
+        keep = session_key(_hash_token(keep_token)) if keep_token else None
+        for k, v in self.store.iter_json(SESSION_PREFIX):
+            if v.get("username") == username and k != keep:
+                self.store.delete(k)
+
     def reset_totp(self, username: str) -> Created:
         """A fresh TOTP secret (the old authenticator stops working); ends the account's sessions."""
         acct = self.get(username)

@@ -2,13 +2,20 @@
 
 1. **Open** — a DISPUTE_OPENED record (reason, officer, time), anchored through the outbox with the
    hall's own key (which holds the registry's dispute-officer role).
-2. **Check** — verify an uploaded evidence bundle against the chain (:func:`check_bundle`), or one
-   uploaded document against this hall's own proof of it (:func:`check_document`). Each check is
-   stored under the SHA-256 of its report's RFC 8785 canonical JSON (:func:`ledger.verify.checks.report_sha256`).
+2. **Check** — verify the case *by serial*: this hall's own records of it against the chain
+   (:func:`check_case`, no download-and-upload round trip), an uploaded evidence bundle against the chain
+   (:func:`check_bundle`), or one uploaded document against this hall's own proof of it (:func:`check_document`).
+   Each check is stored under the SHA-256 of its report's RFC 8785 canonical JSON
+   (:func:`ledger.verify.checks.report_sha256`).
 3. **Resolve** — a DISPUTE_RESOLVED record whose fields include ``report_sha256`` and ``verdict``, so
    the on-chain commitment covers the exact report the decision rests on. It names the dispute it
    closes by the on-chain index of its DISPUTE_OPENED event (``resolves``, the log's ``ref``): only
    this hall (the opener, whichever of its keys is current) or an arbiter can close it on chain.
+
+Who raised a dispute (``raised_by``: the applicant, a hall, a department) is committed in its record. Every
+hall that holds the case receives the dispute records the other halls wrote (pulled and verified against
+the chain like any other event, :mod:`ledger.hall.transfer`); only the hall that opened a dispute closes it
+(the contract lets its opener, or an arbiter, resolve it), the others see it and its resolution.
 
 Limits (so that nobody can exhaust a case's disputes): one open dispute per dispute officer per case,
 and :data:`MAX_OPEN_PER_HALL` per hall per case (the contract's per-opener limit); more is a
@@ -16,8 +23,8 @@ and :data:`MAX_OPEN_PER_HALL` per hall per case (the contract's per-opener limit
 
 ::
 
-    d = open_dispute(book, serial, reason="申请人称提交的身份证复印件被替换", staff="officer-1")
-    check = check_bundle(book, client, serial, bundle, staff="officer-1")
+    d = open_dispute(book, serial, reason="申请人称提交的身份证复印件被替换", raised_by="applicant", staff="officer-1")
+    check = check_case(book, client, serial, staff="officer-1")   # or check_bundle / check_document
     resolve_dispute(book, serial, d.index, report_sha256=check.sha256, conclusion="材料未被篡改", staff="officer-1")
 
 Store keys: ``dcheck/<serial>/<sha256>`` the stored checks (the report itself and who ran it).
@@ -53,7 +60,9 @@ __all__ = [
     "DocumentReport",
     "Dispute",
     "StoredCheck",
+    "RAISED_BY",
     "check_bundle",
+    "check_case",
     "check_document",
     "document_report",
     "get_check",
@@ -64,6 +73,8 @@ __all__ = [
 ]
 
 MAX_TEXT = 2000
+RAISED_BY = ("applicant", "hall", "department")
+"""who raised a dispute: the applicant (申请人), a hall (大厅), a department (部门)"""
 MAX_OPEN_PER_OFFICER = 1
 MAX_OPEN_PER_HALL = 3
 """as the contract's ``MAX_OPEN_DISPUTES_PER_OPENER``: this hall is one opener on chain"""
@@ -92,6 +103,9 @@ class DocumentReport(BaseModel):
     block: int | None = None
     time: int | None = None
     tx: str | None = None
+    superseded_by: int | None = None
+    """the on-chain index of a later supplement (补正) that replaced this kind of material, if any"""
+    superseded_time: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -106,6 +120,8 @@ class StoredCheck(BaseModel):
     """One verification run by a dispute officer, as stored and served."""
 
     kind: Literal["bundle", "document"]
+    source: Literal["upload", "hall"] = "upload"
+    """``hall``: this hall's own records of the case, checked against the chain by serial"""
     serial: str
     sha256: str
     verdict: Literal["match", "mismatch", "incomplete"]
@@ -130,6 +146,11 @@ class Dispute(BaseModel):
     reason: str
     opened_by: str
     opened_at: str
+    raised_by: str = ""
+    """applicant | hall | department ("" for a dispute opened before it was asked)"""
+    hall_id: int = 0
+    """the hall that opened it (and alone may close it)"""
+    origin: Literal["local", "received"] = "local"
     anchor: dict[str, Any]
     status: Literal["open", "resolved"]
     resolution: dict[str, Any] | None = None
@@ -172,6 +193,8 @@ def list_disputes(book: CaseBook, serial: str) -> list[Dispute]:
                 "conclusion": rf.get("conclusion"),
                 "resolved_by": rf.get("staff"),
                 "resolved_at": rf.get("at"),
+                "report_kind": rf.get("report_kind"),
+                "hall_id": int(res.get("writer_hall") or book.hall.hall_id),
                 "anchor": res.get("anchor") or {"state": "pending"},
             }
         out.append(
@@ -183,6 +206,9 @@ def list_disputes(book: CaseBook, serial: str) -> list[Dispute]:
                 reason=str(f.get("reason", "")),
                 opened_by=str(f.get("staff", "")),
                 opened_at=str(f.get("at", "")),
+                raised_by=str(f.get("raised_by", "")),
+                hall_id=int(r.get("writer_hall") or book.hall.hall_id),
+                origin="received" if r.get("origin") == "received" else "local",
                 anchor=r.get("anchor") or {"state": "pending"},
                 status="resolved" if resolution else "open",
                 resolution=resolution,
@@ -205,7 +231,7 @@ def _dispute(book: CaseBook, serial: str, index: int) -> Dispute:
     raise NotFoundError("dispute_not_found", serial=serial, seq=index)
 
 
-def open_dispute(book: CaseBook, serial: str, *, reason: str, staff: str) -> Dispute:
+def open_dispute(book: CaseBook, serial: str, *, reason: str, staff: str, raised_by: str = "applicant") -> Dispute:
     """争议提起: a DISPUTE_OPENED record, queued for anchoring with this hall's key.
 
     :class:`ConflictError` when this officer already has an open dispute on the case, or the hall
@@ -213,14 +239,21 @@ def open_dispute(book: CaseBook, serial: str, *, reason: str, staff: str) -> Dis
     """
     book.header(serial)
     why = _text(reason, "reason", required=True)
+    if raised_by not in RAISED_BY:
+        raise InputError("raised_by", "dispute_raised_by")
     with book.lock:
-        live = [d for d in list_disputes(book, serial) if d.status == "open" and d.anchor.get("state") != "refused"]
+        own = book.hall.hall_id
+        live = [
+            d
+            for d in list_disputes(book, serial)
+            if d.status == "open" and d.anchor.get("state") != "refused" and d.hall_id == own
+        ]
         if sum(1 for d in live if d.opened_by == staff) >= MAX_OPEN_PER_OFFICER:
             raise ConflictError("dispute_open_by_you", serial=serial)
         if len(live) >= MAX_OPEN_PER_HALL:
             raise ConflictError("dispute_open_limit", serial=serial, max=MAX_OPEN_PER_HALL)
         before = {r["seq"] for r in book.records(serial)}
-        book.append_dispute(serial, Stage.DISPUTE_OPENED, {"reason": why, "staff": staff})
+        book.append_dispute(serial, Stage.DISPUTE_OPENED, {"reason": why, "raised_by": raised_by, "staff": staff})
         new = [r["seq"] for r in book.records(serial) if r["seq"] not in before]
     return _dispute_by_seq(book, serial, new[0])
 
@@ -237,6 +270,8 @@ def resolve_dispute(
         d = _dispute(book, serial, index)
         if d.status == "resolved":
             raise ConflictError("dispute_already_resolved", serial=serial, seq=index)
+        if d.hall_id != book.hall.hall_id:
+            raise ConflictError("dispute_other_hall", serial=serial, hall=d.hall_id)
         if report_sha256 is None:
             checks = list_checks(book, serial)
             if not checks:
@@ -264,12 +299,14 @@ def _store_check(
     report: BaseModel,
     verdict: Literal["match", "mismatch", "incomplete"],
     staff: str,
+    source: Literal["upload", "hall"] = "upload",
 ) -> StoredCheck:
     payload: dict[str, Any] = json.loads(report.model_dump_json())
     # the same bytes as ledger.verify.checks.report_sha256 for a VerificationReport
     digest = hashlib.sha256(canonical_bytes(payload)).hexdigest()
     check = StoredCheck(
         kind=kind,
+        source=source,
         serial=serial,
         sha256=digest,
         verdict=verdict,
@@ -322,9 +359,28 @@ def check_bundle(
     return _store_check(book, serial, "bundle", report, report.verdict, staff)
 
 
-def document_report(serial: str, data: bytes, file_name: str, facts: ChainFacts, proof: Any | None) -> DocumentReport:
+def check_case(book: CaseBook, client: ChainClient, serial: str, *, staff: str) -> StoredCheck:
+    """核验 by serial: every record this hall holds of ``serial`` (its own and those received from the other
+    halls), with its salts and file proofs, recomputed against the chain and stored as a report — the same
+    check as an uploaded bundle, without the download-and-upload round trip."""
+    header = book.header(serial)
+    bundle = export_bundle(book, client, serial, include_files=True)  # the hall holds the files: check them too
+    report = verify_bundle(bundle, fetch_chain_facts(client, int(header["accepting_hall"]), serial))
+    return _store_check(book, serial, "bundle", report, report.verdict, staff, source="hall")
+
+
+def document_report(
+    serial: str,
+    data: bytes,
+    file_name: str,
+    facts: ChainFacts,
+    proof: Any | None,
+    *,
+    superseded_by: int | None = None,
+) -> DocumentReport:
     """Pure: the outcome of checking ``data`` with ``proof`` (a :class:`ledger.hall.evidence.DocumentProof`
-    or ``None`` when the hall holds no file with that digest) against ``facts``."""
+    or ``None`` when the hall holds no file with that digest) against ``facts``. ``superseded_by``: the event
+    index of a later supplement that replaced this kind of material (the report says so beside its verdict)."""
     suite = suite_named(facts.suite)
     base: dict[str, Any] = {
         "serial": serial,
@@ -353,12 +409,30 @@ def document_report(serial: str, data: bytes, file_name: str, facts: ChainFacts,
         "time": event.time,
         "tx": event.tx,
     }
+    later = next((e for e in facts.events if superseded_by is not None and e.index == superseded_by), None)
+    if later is not None:
+        coords |= {"superseded_by": later.index, "superseded_time": later.time}
     try:
         verify_document(data, proof.proof, proof.record, event, suite)
     except VerificationError as exc:
         code = "material_content_mismatch" if exc.where == proof.proof.file.name else "material_mismatch"
         reasons.append(Reason(code=code, detail=str(exc)))
     return DocumentReport(**base, **coords, status="mismatch" if reasons else "match", reasons=reasons)
+
+
+def _superseded(book: CaseBook, serial: str, proof: Any | None) -> int | None:
+    """The event index of the first anchored supplement (补正) after ``proof``'s record carrying the same kind
+    of material, or ``None``."""
+    if proof is None:
+        return None
+    kind = proof.proof.file.kind
+    for r in book.records(serial):
+        index = (r.get("anchor") or {}).get("index")
+        if r["stage"] != Stage.MATERIALS.name or index is None or int(index) <= proof.event_index:
+            continue
+        if r["fields"].get("supplement") and any(f.get("kind") == kind for f in r.get("files", [])):
+            return int(index)
+    return None
 
 
 def check_document(
@@ -381,5 +455,5 @@ def check_document(
         facts = proven_chain_facts(bundle, mfacts, verify_merkle_bundle(bundle, mfacts))
     else:
         facts = fetch_chain_facts(client, int(header["accepting_hall"]), serial)
-    report = document_report(serial, data, file_name, facts, proof)
+    report = document_report(serial, data, file_name, facts, proof, superseded_by=_superseded(book, serial, proof))
     return _store_check(book, serial, "document", report, report.status, staff)

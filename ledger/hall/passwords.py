@@ -31,19 +31,21 @@ def _bare(s: str) -> str:
     return "".join(c for c in s.casefold() if c not in "._- ")
 
 
-def check_password(password: str, *, username: str, display_name: str = "") -> None:
+def check_password(password: str, *, username: str, display_name: str = "", field: str = "password") -> None:
+    """:class:`InputError` naming ``field`` when ``password`` is too short, too long, contains the account's
+    names, or is too easy to guess."""
     if len(password) < MIN_PASSWORD:
-        raise InputError("password", "password_too_short", min=MIN_PASSWORD)
+        raise InputError(field, "password_too_short", min=MIN_PASSWORD)
     if len(password) > MAX_PASSWORD:
-        raise InputError("password", "password_too_long", max=MAX_PASSWORD)
+        raise InputError(field, "password_too_long", max=MAX_PASSWORD)
     bare = _bare(password)
     for what, value in (("username", username), ("display name", display_name)):
         v = _bare(value)
         if len(v) >= 3 and v in bare:
             raise InputError(
-                "password", "password_contains_username" if what == "username" else "password_contains_display_name"
+                field, "password_contains_username" if what == "username" else "password_contains_display_name"
             )
     result = zxcvbn(password[:_SCORED_PREFIX], user_inputs=[username, display_name, "caseledger", "通办存证链"])
     if int(result["score"]) < MIN_SCORE:
         hint = str(result.get("feedback", {}).get("warning") or "").strip()
-        raise InputError("password", "password_weak", hint=f": {hint}" if hint else "")
+        raise InputError(field, "password_weak", hint=f": {hint}" if hint else "")

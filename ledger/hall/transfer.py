@@ -18,6 +18,9 @@ refused with a plain sentence.
 A package is read with a size bound (:data:`MAX_PACKAGE_BYTES`, streamed) and a nesting bound
 (:func:`ledger.core.jsonsafe.loads_bounded`) before it is parsed.
 
+Dispute records (DISPUTE_OPENED / DISPUTE_RESOLVED) travel like every other event: a hall that holds
+the case pulls the disputes another hall of the case opened or resolved, so both see them.
+
 The receiver verifies every record (its recomputed commitment equals the on-chain commitment at
 that event index, for that stage) and every file (SHA-256 and size, and its Merkle proof against
 the root in the committed record) before storing anything; a failing package is refused as a
@@ -47,7 +50,7 @@ from ledger.core.facts import ChainEvent
 from ledger.core.jsonsafe import loads_bounded
 from ledger.core.materials import MaterialFile, MaterialSet, verify_material
 from ledger.core.records import DisclosedRecord, verify_disclosure
-from ledger.core.stages import DISPUTE_STAGES, Stage
+from ledger.core.stages import Stage
 from ledger.core.suites import INTL, Suite
 from ledger.errors import (
     ChainError,
@@ -400,7 +403,7 @@ class TransferWorker(BackgroundWorker):
         skip = {0} if self.store.get(RESTORED_KEY) is not None else {0, own}
         out: dict[int, list[int]] = {}
         for _, ev in self.store.iter_json(chain_event_prefix(serial)):
-            if ev["hall_id"] in skip or Stage[ev["stage"]] in DISPUTE_STAGES:
+            if ev["hall_id"] in skip:
                 continue
             if ev["commitment"] not in have:
                 out.setdefault(int(ev["hall_id"]), []).append(int(ev["index"]))

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from ledger.core.bundle import EvidenceBundle, load_bundle
 from ledger.core.chainlog import read_deployment
@@ -44,7 +45,7 @@ from ledger.verify.merkle import verify_merkle_bundle
 from ledger.verify.report import VerificationReport
 from ledger.verify.rpc import JsonRpc, read_case_facts, read_merkle_facts
 
-__all__ = ["main", "render_text", "verify_file"]
+__all__ = ["Trusted", "document_untrusted", "main", "render_text", "verify_file"]
 
 CST = timezone(timedelta(hours=8))
 STATUS_TEXT = {
@@ -272,6 +273,8 @@ def _document(args: argparse.Namespace) -> int:
             why = str(exc)
             continue
         found["serial"] = bundle.serial
+        if facts.addresses_from != "deployment":
+            return document_untrusted(found, args.json, args.lang)
         if args.json:
             print(json.dumps({"verdict": "match", **found}, ensure_ascii=False))
         elif args.lang == "zh":
@@ -291,6 +294,23 @@ def _document(args: argparse.Namespace) -> int:
         print(f"不一致：该文件不是办件 {bundle.serial} 登记的文件（{why}）")
     else:
         print(f"MISMATCH: this file was not committed in case {bundle.serial} ({why})")
+    return 1
+
+
+def document_untrusted(found: dict[str, Any], as_json: bool, lang: str) -> int:
+    """The file is in the case's commitments, but read at addresses nobody vouched for: not a match (exit 1)."""
+    if as_json:
+        print(json.dumps({"verdict": "incomplete", "reason": "deployment_untrusted", **found}, ensure_ascii=False))
+    elif lang == "zh":
+        print(
+            f"不能认定：该文件与办件 {found['serial']} 的登记相符，但合约地址取自证据包本身，未对照联盟公布的部署信息"
+            "（请用 --deployment 文件或 --ledger 地址指定），不能据此认定该文件已在联盟链上登记"
+        )
+    else:
+        print(
+            f"INCOMPLETE: the file is among case {found['serial']}'s commitments, but at contract addresses taken "
+            "from the bundle itself, which prove nothing about the consortium (give --deployment FILE or --ledger ADDR)"
+        )
     return 1
 
 

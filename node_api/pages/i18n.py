@@ -493,6 +493,225 @@ TEXT.update(
 )
 
 
+# issue 19: the dispute officer's pages (核验与争议处理), the printed dispute record
+TEXT.update(
+    {
+        "dsp_title": ("核验与争议处理", "Verification and disputes"),
+        "dsp_list": ("本办件的争议", "Disputes of this case"),
+        "dsp_none": ("本办件没有争议。", "This case has no dispute."),
+        "dsp_st_open": ("未结", "Open"),
+        "dsp_st_resolved": ("已处理", "Resolved"),
+        "dsp_raised_by": ("提出方", "Raised by"),
+        "dsp_raised_by_applicant": ("申请人提出", "Raised by the applicant"),
+        "dsp_raised_by_hall": ("大厅提出", "Raised by a hall"),
+        "dsp_raised_by_department": ("部门提出", "Raised by a department"),
+        "dsp_reason": ("争议事由", "What is disputed"),
+        "dsp_opened": ("提起", "Opened"),
+        "dsp_resolved": ("处理", "Resolved"),
+        "dsp_conclusion": ("处理结论", "Conclusion"),
+        "dsp_rests_on": ("所依据的核验结果", "Verification it rests on"),
+        "dsp_verdict_match": ("一致：与链上记录相符", "Match: agrees with the chain"),
+        "dsp_verdict_mismatch": ("不一致：与链上记录不符", "Mismatch: does not agree with the chain"),
+        "dsp_verdict_incomplete": (
+            "不完整：部分记录尚未上链或缺失",
+            "Incomplete: some records missing or not on chain yet",
+        ),
+        "dsp_print": ("打印争议处理记录", "Print the dispute record"),
+        "dsp_print_go": ("打印", "Print"),
+        "dsp_other_hall": (
+            "该争议由{hall}提起，只能由该大厅处理；处理结果上链后会显示在这里。",
+            "Opened by {hall}: only that hall can resolve it; its resolution will show here once on chain.",
+        ),
+        "dsp_wait_anchor": (
+            "争议记录正在上链，上链后即可处理（通常几秒钟）。",
+            "The dispute is going on chain; it can be resolved once it is there (usually seconds).",
+        ),
+        "dsp_verify": ("核验本办件", "Verify this case"),
+        "dsp_verify_intro": (
+            "按办件编号核验：本厅保存的该办件全部记录（含从其他大厅接收并已核验的记录）逐项与链上记录重新计算比对，无需下载或上传文件。"
+            "申请人提供的证据包或文件也可以上传核验。",
+            "Verify by serial: every record this hall holds of the case (including those received from other halls) "
+            "is recomputed against the chain; nothing to download or upload. An evidence bundle or a document from "
+            "the applicant can still be uploaded.",
+        ),
+        "dsp_verify_go": ("按办件编号核验", "Verify by serial"),
+        "dsp_upload": ("上传申请人提供的证据包或文件", "Upload a bundle or document from the applicant"),
+        "dsp_reports": ("核验报告", "Verification reports"),
+        "dsp_no_reports": ("还没有核验报告，请先核验。", "No verification report yet: verify the case first."),
+        "dsp_checked_at": ("核验时间", "Checked at"),
+        "dsp_checked_what": ("核验对象", "What was checked"),
+        "dsp_checked_by": ("核验人", "Checked by"),
+        "dsp_digest": ("报告摘要", "Report digest"),
+        "dsp_src_hall": ("本厅记录（按办件编号）", "This hall's records (by serial)"),
+        "dsp_resolve": ("处理争议", "Resolve the dispute"),
+        "dsp_pick_report": ("选择所依据的核验报告", "Pick the report it rests on"),
+        "dsp_verify_first": ("请先核验本办件，再处理争议。", "Verify the case first."),
+        "dsp_resolve_go": ("提交处理结论", "Resolve"),
+        "dsp_open": ("提起争议", "Open a dispute"),
+        "dsp_open_go": ("提起争议", "Open the dispute"),
+        "dsp_err_raised_by": ("请选择提出方", "Choose who raised it"),
+        "dsp_err_pick": ("请选择一份核验报告", "Pick a report"),
+        "dsp_opened_ok": ("争议已提起，正在上链。", "Dispute opened; going on chain."),
+        "dsp_checked_ok": ("核验完成，报告已保存。", "Checked; the report is stored."),
+        "dsp_resolved_ok": ("处理结论已提交，正在上链。", "Resolved; going on chain."),
+        "dsp_case_section": ("争议", "Disputes"),
+        "dsp_go": ("核验与争议处理", "Verification and disputes"),
+        # the printed dispute record
+        "dsp_doc": ("争议处理记录", "Dispute record"),
+        "dsp_plain_open": (
+            "本争议尚未处理完毕。以下为争议提起的情况。",
+            "This dispute is not resolved yet. What follows is how it was opened.",
+        ),
+        "dsp_plain_resolved": (
+            "本争议已于{when}处理。处理所依据的区块链核验结果为：{verdict}。",
+            "This dispute was resolved on {when}. The blockchain verification it rests on found: {verdict}.",
+        ),
+        "dsp_on_chain": ("链上记录", "On chain"),
+        "dsp_event_n": ("本办件第 {n} 号链上事件", "event {n} of the case on chain"),
+        "dsp_anchored_at": ("上链时间 {when}", "anchored {when}"),
+        "dsp_digest_note": (
+            "报告摘要是核验报告内容的 SHA-256 值，已写入链上的处理记录；任何人可凭此摘要核对报告未被改动。",
+            "The report digest is the SHA-256 of the verification report; it is committed on chain in the "
+            "resolution, so anyone can check that the report was not changed.",
+        ),
+        "dsp_qr_note": ("扫码重新核验", "Scan to verify again"),
+        "dsp_sign_officer": ("核验人员签字", "Dispute officer"),
+        "dsp_sign_party": ("当事人签字", "Party"),
+        "dsp_seal": ("（核验专用章）", "(verification seal)"),
+        "superseded_note": (
+            "注意：该文件后来已被补正材料替换（第 {index} 项），现行有效的是补正后的材料。",
+            "Note: a supplement (item {index}) replaced this file since; the supplement is the one in force.",
+        ),
+    }
+)
+
+
+# issue 19: the city-wide regulator view (全市监管), from the chain alone
+TEXT.update(
+    {
+        "nav_city": ("全市监管", "City-wide"),
+        "home_city": (
+            "全市所有大厅的办件统计与时限合规，直接由区块链计算，不依赖任何大厅数据库",
+            "Every hall's cases and time limits, computed from the chain alone, no hall's database",
+        ),
+        "cw_title": ("全市监管", "City-wide oversight"),
+        "cw_source": (
+            "数据来源：区块链（{halls} 个大厅，截至第 {block} 号区块，计算用时 {secs} 秒），不读取任何大厅的数据库。",
+            "Source: the chain ({halls} halls, up to block {block}, computed in {secs} s); no hall's database is read.",
+        ),
+        "cw_since": ("受理登记日期起", "Taken in from"),
+        "cw_until": ("受理登记日期止", "Taken in until"),
+        "cw_all": ("全部", "All"),
+        "cw_apply": ("筛选", "Filter"),
+        "cw_clear": ("清除筛选", "Clear"),
+        "cw_approx": (
+            "说明：链上只记录各环节的时间，不记录补正暂停（补正的步骤写在大厅记录中），因此有过程环节的办件"
+            "（{n} 件，到期日标 *）按不暂停估算，实际到期日可能更晚；不予受理在链上与受理不可区分，按办结计；"
+            "日期按上链区块时间（北京时间）计。查看单个办件时以大厅记录为准。",
+            "Note: the chain records when each stage happened, not supplement pauses (the step is in the hall's "
+            "record), so the {n} cases with process events (due date marked *) are estimated without pauses and "
+            "may be due later; a refusal to accept looks like an acceptance on chain and counts as completed; "
+            "dates are block times (Beijing time). A case's own page, from the hall's records, is authoritative.",
+        ),
+        "cw_csv": ("导出 CSV（Excel）", "Export CSV (Excel)"),
+        "cw_xlsx": ("导出 Excel（.xlsx）", "Export Excel (.xlsx)"),
+        "cw_by_hall_table": ("各大厅受理办件", "Cases by accepting hall"),
+        "cw_district_of_hall": ("所在区县", "District"),
+        "cw_cases": ("办件数", "Cases"),
+        "cw_late": ("超期", "Late"),
+        "cw_total": ("合计", "Total"),
+        "cw_durations": (
+            "平均用时：受理登记→受理 {a} 小时，受理→办结 {r} 小时，办结→送达 {d} 小时",
+            "Average time: intake → acceptance {a} h, acceptance → result {r} h, result → delivery {d} h",
+        ),
+        "cw_disputes_open": ("未结争议 {n} 项", "{n} open disputes"),
+        "cw_chart_hall": ("按受理大厅", "By accepting hall"),
+        "cw_chart_stage": ("按办理环节", "By stage reached"),
+        # the untranslated compliance labels of the hall dashboard
+        "cp_awaiting_acceptance": ("待受理（未开始计时）", "Awaiting acceptance"),
+        "cp_no_limit": ("无承诺时限", "No time limit"),
+        "cp_invalid": ("无法计算", "Cannot be computed"),
+    }
+)
+
+
+# issue 19: the administrators' pages and every staff member's password
+TEXT.update(
+    {
+        "nav_accounts": ("账号管理", "Accounts"),
+        "nav_account": ("修改密码", "Password"),
+        "home_accounts": (
+            "工作人员账号：新建、停用、角色（三员分立）、动态口令绑定与重置",
+            "Staff accounts: create, disable, roles (separation of duties), authenticator enrolment and reset",
+        ),
+        "home_account": ("修改自己的登录密码", "Change your own password"),
+        "adm_title": ("账号管理", "Staff accounts"),
+        "adm_duties": (
+            "三员分立：系统管理员、安全管理员、安全审计员各自独立，一个账号至多一种管理员角色，且不能兼任业务角色；"
+            "所有操作均记入访问留痕。",
+            "Separation of duties: an account holds at most one administrator role and never with a case role; "
+            "every act is kept in the access trail.",
+        ),
+        "adm_accounts": ("本大厅账号", "Accounts of this hall"),
+        "adm_display": ("姓名（显示名称）", "Display name"),
+        "adm_roles": ("角色", "Roles"),
+        "adm_totp": ("动态口令", "Second factor"),
+        "adm_totp_on": ("需要", "required"),
+        "adm_enabled": ("正常", "active"),
+        "adm_disabled": ("已停用", "disabled"),
+        "adm_enable": ("启用", "Enable"),
+        "adm_disable": ("停用", "Disable"),
+        "adm_reset_totp": ("重置动态口令", "Reset second factor"),
+        "adm_confirm_reset": (
+            "重置 {user} 的动态口令？旧的身份验证器将立即失效，需重新扫码绑定。",
+            "Reset {user}'s second factor? The old authenticator stops working at once.",
+        ),
+        "adm_change_roles": ("修改角色", "Change roles"),
+        "adm_save_roles": ("保存角色", "Save roles"),
+        "adm_self": ("（本人账号）", "(your own account)"),
+        "adm_create": ("新建账号", "New account"),
+        "adm_initial_password": ("初始密码", "Initial password"),
+        "adm_password_hint": (
+            "至少12位，不能包含用户名或姓名，不能是常见或易猜的密码。",
+            "At least 12 characters, not containing the username or name, not common or easy to guess.",
+        ),
+        "adm_case_roles": ("业务角色（可多选）", "Case roles (any number)"),
+        "adm_admin_roles": (
+            "管理员角色（至多一项，不能与业务角色同时选择）",
+            "Administrator role (at most one, alone)",
+        ),
+        "adm_err_roles": ("请至少选择一个角色", "Choose at least one role"),
+        "adm_create_go": ("新建账号", "Create the account"),
+        "adm_created": ("账号 {user} 已建立。", "Account {user} created."),
+        "adm_enrol": ("绑定身份验证器", "Enrol the authenticator"),
+        "adm_enrol_intro": (
+            "请该工作人员用手机上的身份验证器（如微信小程序“腾讯身份验证器”、Google Authenticator）扫描下方二维码；"
+            "登录时填写其显示的6位动态口令。",
+            "The staff member scans this QR code with an authenticator app and types its 6-digit code when signing in.",
+        ),
+        "adm_enrol_secret": ("无法扫码时手工输入的密钥", "Key to type in if the code cannot be scanned"),
+        "adm_enrol_once": (
+            "二维码和密钥只显示这一次，关闭后无法再次查看（丢失时请重置动态口令）。",
+            "The QR code and key are shown this once only (reset the second factor if they are lost).",
+        ),
+        "adm_enrol_done": ("已绑定，关闭", "Done, close"),
+        "adm_locks": ("登录锁定", "Sign-in locks"),
+        "adm_no_locks": ("当前没有被锁定的账号或地址。", "No account or address is locked now."),
+        "pw_title": ("修改密码", "Change password"),
+        "pw_intro": (
+            "修改后，本账号在其他电脑上的登录将失效，本页面保持登录。",
+            "Other sessions of your account end; this one stays signed in.",
+        ),
+        "pw_current": ("当前密码", "Current password"),
+        "pw_new": ("新密码", "New password"),
+        "pw_again": ("再次输入新密码", "New password again"),
+        "pw_mismatch": ("两次输入的新密码不一致", "The two new passwords differ"),
+        "pw_go": ("修改密码", "Change password"),
+        "pw_done": ("密码已修改。", "Your password is changed."),
+    }
+)
+
+
 def t(key: str, lang: Lang) -> str:
     """The text for ``key`` in ``lang`` (the key itself when unknown, so a gap is visible, not fatal)."""
     zh, en = TEXT.get(key, (key, key))

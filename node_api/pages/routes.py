@@ -32,6 +32,7 @@ from ledger.errors import AuthError, ChainError, LedgerError
 from ledger.hall.accounts import TOTP_ROLES
 from ledger.hall.audit import case_row, case_rows, summarize
 from ledger.hall.cases import split_list
+from ledger.hall.disputes import list_disputes
 from ledger.hall.identity import ID_TYPES, mask_id
 from ledger.hall.inbox import InboxQuery, mask_name, mask_phone
 from ledger.hall.privacy import sees_personal_data, withhold_personal
@@ -67,7 +68,10 @@ NAV: list[tuple[str, str, tuple[str, ...]]] = [
     ("nav_cases", "/ui/cases", READERS),
     ("nav_verify", "/ui/verify", ("dispute_officer",)),
     ("nav_audit", "/ui/audit", ("regulator",)),
+    ("nav_city", "/ui/audit/city", ("regulator",)),
     ("nav_health", "/ui/health", ("sys_admin",)),
+    ("nav_accounts", "/ui/admin/accounts", ("security_admin",)),
+    ("nav_account", "/ui/account", ANY_STAFF),
 ]
 
 router = APIRouter(tags=["pages"])
@@ -482,6 +486,8 @@ def case(request: Request, serial: str) -> Response:
                 "actions": _actions(node, staff, ctx["case"]),
                 "can_export": bool(staff.roles & {"officer", "dispute_officer", "regulator"}),
                 "is_dispute": "dispute_officer" in staff.roles,
+                "can_dispute_page": bool(staff.roles & {"dispute_officer", "regulator"}),
+                "disputes": list_disputes(node.book, serial),
                 "docs": _docs_available(ctx),
             }
         )

@@ -363,6 +363,7 @@ def test_kill9_of_the_chain_node_brings_back_every_vanished_anchor_once(net: Loc
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)  # our child: reap it, so the pid file no longer names a live process
     net.chain.up()
+    restarted = time.monotonic()
     back = c.block_number()
     assert back < head, f"the chain came back at block {back}, not behind {head}: nothing was lost"
     vanished = [s for s in batch if len(c.case_events(_hall_of(s), s)) < 2]
@@ -374,4 +375,11 @@ def test_kill9_of_the_chain_node_brings_back_every_vanished_anchor_once(net: Loc
         return any(p["code"] in ("chain_reanchoring", "chain_fork_seen") for p in a.health()["problems"])
 
     wait_for("the rollback in /health", rollback_shown, 60)
+    c2 = chain(net)
+    wait_for(
+        "every vanished anchor back on chain",
+        lambda: all(len(c2.case_events(_hall_of(s), s)) == 2 for s in vanished),
+        120,
+    )
+    count.notes.append(f"all anchored again {time.monotonic() - restarted:.1f} s after the chain's restart")
     settle(net, count, acked)  # each anchored again exactly once, at both halls, verified

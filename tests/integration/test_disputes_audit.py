@@ -176,15 +176,18 @@ def test_verify_document_fetches_the_proof_from_the_hall(hall: Hall, tmp_path: P
     for kind, stage_zh in (("id_card", "材料信息"), ("result_document", "结果信息")):
         p = tmp_path / f"{kind}.pdf"
         p.write_bytes(files[kind])
-        r = runner.invoke(
-            cli_app, ["verify-document", str(p), "--serial", serial, "--hall", hall.url, "--rpc", hall.rpc]
-        )
+        args = ["verify-document", str(p), "--serial", serial, "--hall", hall.url, "--rpc", hall.rpc]
+        untrusted = runner.invoke(cli_app, args)  # the hall's own word for the ledger's address proves nothing
+        assert untrusted.exit_code == 1 and "不能认定" in untrusted.output, untrusted.output
+        r = runner.invoke(cli_app, [*args, "--ledger", hall.node.deployment.ledger])
         assert r.exit_code == 0, r.output
         assert "一致" in r.output and stage_zh in r.output
     forged = tmp_path / "forged.pdf"
     forged.write_bytes(files["id_card"] + b"x")
     r = runner.invoke(
-        cli_app, ["verify-document", str(forged), "--serial", serial, "--hall", hall.url, "--rpc", hall.rpc, "--json"]
+        cli_app,
+        ["verify-document", str(forged), "--serial", serial, "--hall", hall.url, "--rpc", hall.rpc, "--json"]
+        + ["--ledger", hall.node.deployment.ledger],
     )
     assert r.exit_code == 1 and json.loads(r.output)["verdict"] == "mismatch"
     # the proof route shows no personal data and no staff names

@@ -426,3 +426,59 @@ def test_accepting_hall_learns_of_receipt_and_of_a_supplement_asked_before_accep
     r = b.http.post(f"/cases/{serial}/acceptance", json={"accepted": True, "reason": ""})
     assert r.status_code == 409 and r.json()["error"]["code"] == "conflict", r.text
     assert r.json()["error"]["message_zh"] == "该办件已作出受理决定。"
+
+
+def test_dispute_opened_at_the_home_hall_is_seen_and_verified_at_the_accepting_hall(hallnet: LocalNet) -> None:
+    """Issue 19 (regression: the accepting hall never saw a dispute the home hall opened — transfer skipped
+    DISPUTE_* events). A dispute opened at B, the home hall, reaches A like any other event (pulled, verified
+    against the chain); A may not close it (only its opener may), B verifies the case by serial — its own
+    records against the chain, no upload — and resolves it; A then sees the resolution, and A's own by-serial
+    check, which now covers the received dispute records, still matches."""
+    a, b = staff(hallnet, 1), staff(hallnet, 2)
+    serial = a.intake(_form(hallnet.halls[1]["district"]), _files())["serial"]
+    wait_for("B holds the package", lambda: _anchored(b.case(serial), 2), timeout=60)
+    opened = b.post(
+        f"/cases/{serial}/disputes", json={"reason": "申请人称户口簿复印件被替换", "raised_by": "applicant"}
+    )
+    assert opened["raised_by"] == "applicant" and opened["hall_id"] == 2
+    bad = b.http.post(f"/cases/{serial}/disputes", json={"reason": "x", "raised_by": "neighbour"})
+    assert bad.status_code == 422, bad.text
+
+    def seen_at_a() -> list[dict[str, Any]]:
+        r = a.http.get(f"/cases/{serial}/disputes")
+        return [d for d in r.json()["data"] if d["index"] is not None] if r.status_code == 200 else []
+
+    (at_a,) = wait_for("A receives the dispute", seen_at_a, timeout=60)
+    assert at_a["origin"] == "received" and at_a["hall_id"] == 2 and at_a["raised_by"] == "applicant"
+    assert at_a["reason"] == "申请人称户口簿复印件被替换" and at_a["status"] == "open"
+    index = at_a["index"]
+    check_a = a.post(f"/cases/{serial}/verifications/by-serial")
+    assert check_a["verdict"] == "match" and check_a["source"] == "hall", check_a
+    refused = a.http.post(
+        f"/cases/{serial}/disputes/{index}/resolution", json={"report_sha256": check_a["sha256"], "conclusion": "x"}
+    )
+    assert refused.status_code == 409 and refused.json()["error"]["message_code"] == "dispute_other_hall", refused.text
+    assert "只能由该大厅处理" in refused.json()["error"]["message_zh"]
+
+    check_b = b.post(f"/cases/{serial}/verifications/by-serial")
+    assert check_b["verdict"] == "match" and check_b["kind"] == "bundle"
+    stages = [e["stage"] for e in check_b["report"]["events"]]
+    assert stages[:2] == ["INTAKE", "MATERIALS"] and "DISPUTE_OPENED" in stages
+    mats = check_b["report"]["materials"]
+    assert len(mats) == len(MATS) and all(m["content_checked"] and m["status"] == "match" for m in mats)
+    b.post(
+        f"/cases/{serial}/disputes/{index}/resolution",
+        json={"report_sha256": check_b["sha256"], "conclusion": "材料与链上记录一致，未被替换"},
+    )
+
+    def resolved_at_a() -> dict[str, Any] | None:
+        got = [d for d in seen_at_a() if d["status"] == "resolved"]
+        return got[0] if got else None
+
+    done = wait_for("A sees the resolution", resolved_at_a, timeout=60)
+    res = done["resolution"]
+    assert res["conclusion"] == "材料与链上记录一致，未被替换" and res["report_sha256"] == check_b["sha256"]
+    assert res["verdict"] == "match" and res["anchor"]["state"] == "anchored"
+    again = a.post(f"/cases/{serial}/verifications/by-serial")
+    assert again["verdict"] == "match"
+    assert [e["stage"] for e in again["report"]["events"]][-2:] == ["DISPUTE_OPENED", "DISPUTE_RESOLVED"]

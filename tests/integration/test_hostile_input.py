@@ -28,7 +28,7 @@ def _files(**over: tuple[str, bytes, str]) -> list[tuple[str, tuple[str, bytes, 
 @pytest.mark.parametrize(
     ("upload", "message"),
     [
-        (("id.exe", b"MZ\x90\x00", "application/octet-stream"), "only jpg, ofd, pdf, png files"),
+        (("id.exe", b"MZ\x90\x00", "application/octet-stream"), "only PDF, JPG, PNG or OFD files are accepted"),
         (("id.pdf", b"\xff\xd8\xff\xe0 a jpeg", "application/pdf"), "does not look like a .pdf"),
         (("id.pdf", pdf("x"), "image/png"), "declared as image/png"),
         (("../../../etc/passwd.pdf", pdf("x"), "application/pdf"), "must not contain a path"),

@@ -82,6 +82,7 @@ RULES: dict[str, str | set[str]] = {
     "list_verifications": {"dispute_officer", "regulator"},
     "get_verification": {"dispute_officer", "regulator"},
     "print_verification": {"dispute_officer", "regulator"},
+    "verify_case_by_serial": {"dispute_officer"},  # this hall's records of the case against the chain (issue 19)
     "get_document_proof": PUBLIC,  # one file's inclusion proof; every personal field withheld
     # audit (ledger/hall/audit.py): regulators
     "audit_cases": {"regulator"},
@@ -90,6 +91,11 @@ RULES: dict[str, str | set[str]] = {
     "audit_summary": {"regulator"},
     "audit_anomalies": {"regulator"},
     "audit_scan": {"regulator"},
+    # the city-wide view from the chain alone (ledger/hall/citywide.py): regulators
+    "audit_city": {"regulator"},
+    "audit_city_csv": {"regulator"},
+    "audit_city_xlsx": {"regulator"},
+    "change_password": ANY_STAFF,  # one's own password
     # staff pages (node_api/pages): signed-in staff only; anonymous gets the sign-in form with 401
     "page_login": PUBLIC,
     "page_home": ANY_STAFF,
@@ -102,6 +108,11 @@ RULES: dict[str, str | set[str]] = {
     "page_verify": {"dispute_officer"},
     "page_audit": {"regulator"},
     "page_health": {"sys_admin"},
+    "page_case_disputes": {"dispute_officer", "regulator"},
+    "page_dispute_record": {"dispute_officer", "regulator"},
+    "page_audit_city": {"regulator"},
+    "page_admin_accounts": {"security_admin"},
+    "page_own_account": ANY_STAFF,
 }
 
 OFFICER_ACTIONS = ["decide_acceptance", "process_step", "request_supplement", "decide_result"]

@@ -77,7 +77,8 @@ def test_verifier_installs_alone_and_verifies_a_demo_bundle(verifier_venv: Path,
     doc = verifier_venv.parent / "身份证.jpg"
     doc.write_bytes(b"\xff\xd8\xff\xe0 fictitious ID card scan")
     one = subprocess.run(
-        [str(bin_ / "caseledger-verify"), "--document", str(doc), "--bundle", str(bundle), "--rpc", rpc],
+        [str(bin_ / "caseledger-verify"), "--document", str(doc), "--bundle", str(bundle), "--rpc", rpc]
+        + ["--deployment", str(dep)],
         capture_output=True,
         text=True,
     )

@@ -286,9 +286,16 @@ def test_cli_verify_document(case, dev_chain, tmp_path: Path) -> None:  # type: 
     good.write_text(bundle.dump())
     doc = tmp_path / "材料7.pdf"
     doc.write_bytes(FILES[7][2])
+    # at the bundle's own addresses a match proves nothing (an outside verifier's finding): exit 1, said so
     out = _cli("verify-document", str(doc), "--bundle", str(good), "--rpc", dev_chain.rpc_url, "--json")
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert (
+        json.loads(out.stdout)["verdict"] == "incomplete" and json.loads(out.stdout)["reason"] == "deployment_untrusted"
+    )
+    trusted = ["--ledger", bundle.ledger]  # as the consortium publishes it (the test deployment)
+    out = _cli("verify-document", str(doc), "--bundle", str(good), "--rpc", dev_chain.rpc_url, "--json", *trusted)
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["stage"] == "MATERIALS"
+    assert json.loads(out.stdout)["verdict"] == "match" and json.loads(out.stdout)["stage"] == "MATERIALS"
     doc.write_bytes(FILES[7][2] + b"x")
-    out = _cli("verify-document", str(doc), "--bundle", str(good), "--rpc", dev_chain.rpc_url)
-    assert out.returncode == 1
+    out = _cli("verify-document", str(doc), "--bundle", str(good), "--rpc", dev_chain.rpc_url, *trusted)
+    assert out.returncode == 1 and "不一致" in out.stdout

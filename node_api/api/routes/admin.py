@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import segno
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
@@ -49,6 +50,13 @@ class AccountSecret(BaseModel):
     account: AccountPublic
     totp_secret: str | None = None
     totp_uri: str | None = Field(default=None, description="otpauth:// URI for the authenticator app; shown once")
+    totp_qr_svg: str | None = Field(default=None, description="the same URI as an SVG QR code to scan; shown once")
+
+
+def _secret(c: Any) -> dict[str, Any]:
+    uri = c.provisioning_uri()
+    svg = segno.make(uri, error="m").svg_inline(scale=4, dark="#000") if uri else None
+    return {"account": c.account.public(), "totp_secret": c.totp_secret, "totp_uri": uri, "totp_qr_svg": svg}
 
 
 class LockPublic(BaseModel):
@@ -86,7 +94,7 @@ def create_account(body: AccountCreate, node: NodeDep, staff: SecurityAdmin) -> 
     node.record_access(
         staff.actor, "create_account", "", f"{c.account.username} roles {','.join(sorted(c.account.roles))}"
     )
-    return {"account": c.account.public(), "totp_secret": c.totp_secret, "totp_uri": c.provisioning_uri()}
+    return _secret(c)
 
 
 @router.post("/accounts/{username}/roles", operation_id="set_roles", response_model=AccountSecret)
@@ -97,7 +105,7 @@ def set_roles(username: str, body: RolesIn, node: NodeDep, staff: SecurityAdmin)
     node.record_access(
         staff.actor, "set_roles", "", f"{username} roles {','.join(before)} -> {','.join(sorted(c.account.roles))}"
     )
-    return {"account": c.account.public(), "totp_secret": c.totp_secret, "totp_uri": c.provisioning_uri()}
+    return _secret(c)
 
 
 @router.post("/accounts/{username}/disable", operation_id="disable_account", response_model=AccountPublic)
@@ -120,7 +128,7 @@ def reset_totp(username: str, node: NodeDep, staff: SecurityAdmin) -> dict[str, 
     """A new TOTP secret for the account (the old authenticator stops working; sessions end)."""
     c = node.accounts.reset_totp(username)
     node.record_access(staff.actor, "reset_totp", "", username)
-    return {"account": c.account.public(), "totp_secret": c.totp_secret, "totp_uri": c.provisioning_uri()}
+    return _secret(c)
 
 
 @router.get("/lockouts", operation_id="list_lockouts", response_model=LocksPublic)

@@ -66,6 +66,22 @@ def logout(session: CurrentSession, response: Response, node: NodeDep) -> Respon
     return response
 
 
+class PasswordIn(BaseModel):
+    current_password: str = Field(max_length=256)
+    new_password: str = Field(max_length=256)
+
+
+@router.post("/password", operation_id="change_password", status_code=204)
+def change_password(body: PasswordIn, session: CurrentSession, node: NodeDep) -> Response:
+    """Every staff member's own password change: the current password, then a new one that passes the policy
+    (docs/security.md). The account's other sessions end; this one goes on."""
+    node.accounts.change_password(
+        session.account.username, body.current_password, body.new_password, keep_token=session.token
+    )
+    node.record_access(f"staff:{session.account.username}", "change_password", "", "")
+    return Response(status_code=204)
+
+
 @router.get("/me", operation_id="whoami", response_model=MeOut)
 def me(staff: CurrentStaff) -> dict[str, Any]:
     return {

@@ -1,6 +1,7 @@
 """Dispute officer endpoints (核验/争议处理): open, verify a bundle or a document, resolve, print.
 
-A verification is uploaded either as JSON (the evidence bundle itself as the request body) or as
+A case is verified *by serial* (``POST …/verifications/by-serial``: this hall's own records of it against
+the chain, nothing to upload), or from an upload, either as JSON (the evidence bundle itself as the request body) or as
 multipart: a part ``bundle`` (the bundle file) or a part ``document`` (one file to check against this
 hall's own proof of it). The answer names the stored report by its SHA-256, which the resolution
 then commits to on chain. A resolution names the dispute it closes by the on-chain index of its
@@ -12,7 +13,7 @@ data: the record's other fields are withheld).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
@@ -28,6 +29,7 @@ from ledger.hall.disputes import (
     Dispute,
     StoredCheck,
     check_bundle,
+    check_case,
     check_document,
     get_check,
     list_checks,
@@ -47,6 +49,8 @@ MAX_UPLOAD = 64 * 1024 * 1024
 
 class DisputeIn(BaseModel):
     reason: str = Field(max_length=LIMITS["reason"])
+    raised_by: Literal["applicant", "hall", "department"] = "applicant"
+    """who raised it: the applicant (申请人), a hall (大厅) or a department (部门); committed in the record"""
 
 
 class ResolutionIn(BaseModel):
@@ -68,7 +72,9 @@ class ChecksPublic(BaseModel):
 @router.post("/{serial}/disputes", operation_id="open_dispute", response_model=Dispute, status_code=201)
 def open_(serial: str, body: DisputeIn, node: NodeDep, staff: DisputeOfficer) -> Dispute:
     """争议提起: DISPUTE_OPENED, anchored asynchronously with this hall's key."""
-    return open_dispute(node.book, serial, reason=clean_text("reason", body.reason), staff=staff.username)
+    return open_dispute(
+        node.book, serial, reason=clean_text("reason", body.reason), raised_by=body.raised_by, staff=staff.username
+    )
 
 
 @router.get("/{serial}/disputes", operation_id="list_disputes", response_model=DisputesPublic)
@@ -91,6 +97,18 @@ def resolve(serial: str, index: int, body: ResolutionIn, node: NodeDep, staff: D
         conclusion=clean_text("conclusion", body.conclusion),
         staff=staff.username,
     )
+
+
+@router.post(
+    "/{serial}/verifications/by-serial",
+    operation_id="verify_case_by_serial",
+    response_model=StoredCheck,
+    status_code=201,
+)
+def verify_by_serial(serial: str, node: NodeDep, staff: DisputeOfficer) -> StoredCheck:
+    """核验 by serial: every record this hall holds of the case (its own and those received and verified from
+    the other halls) recomputed against the chain; the report is stored under its SHA-256 (no upload)."""
+    return check_case(node.book, node.reader, serial, staff=staff.username)
 
 
 @router.post("/{serial}/verifications", operation_id="run_verification", response_model=StoredCheck, status_code=201)
@@ -152,7 +170,21 @@ def printable(
     if lang not in ("zh", "en"):
         raise InputError("lang", "unknown_lang")
     c = get_check(node.book, serial, sha256)
-    return HTMLResponse(render_check_html(c, lang=lang, hall_name=node.hall.name, self_url=request.url.path))
+    again = str(request.base_url).rstrip("/") + f"/ui/cases/{serial}/disputes#verify-case"
+    cat = node.book.catalogue
+    kinds = {m.code: (m.name_zh if lang == "zh" else m.name_en) for i in cat.items for m in i.materials}
+    kinds[cat.agent_letter.code] = cat.agent_letter.name_zh if lang == "zh" else cat.agent_letter.name_en
+    kinds["result_document"] = "结果文书" if lang == "zh" else "result document"
+    html = render_check_html(
+        c,
+        lang=lang,
+        hall_name=node.hall.name,
+        self_url=request.url.path,
+        verify_url=again,
+        hall_names=node.hall_names(),
+        kind_names=kinds,
+    )
+    return HTMLResponse(html)
 
 
 @router.get("/{serial}/proof", operation_id="get_document_proof", response_model=DocumentProof)

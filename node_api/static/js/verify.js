@@ -42,6 +42,8 @@
         (rep.materials || []).forEach(function (m) { row(tbody, ["#" + m.event_index, m.kind + " · " + m.name, word(m.status), reasons(m.reasons), "", ""], m.status); });
       } else {
         row(tbody, [rep.event_index != null ? String(rep.event_index) : "—", stage(rep.stage) + " · " + rep.file_name, word(rep.status), reasons(rep.reasons), rep.block != null ? String(rep.block) : "—", when(rep.time)], rep.status);
+        // a pre-补正 file matches what was committed then, but a supplement replaced it since: say so
+        if (rep.superseded_by != null) { h.textContent += " " + t("superseded_note", { index: rep.superseded_by }); }
       }
       document.getElementById("report-link").href = "/cases/" + encodeURIComponent(serial) + "/verifications/" + c.sha256 + "/report.html?lang=" + (window.LANG === "en" ? "en" : "zh");
       out.hidden = false; out.focus();
