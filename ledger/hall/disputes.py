@@ -351,21 +351,25 @@ def check_bundle(
             found=bundle.accepting_hall,
             hall=int(header["accepting_hall"]),
         )
+    report = _verify_either_mode(book, client, bundle)
+    return _store_check(book, serial, "bundle", report, report.verdict, staff)
+
+
+def _verify_either_mode(book: CaseBook, client: ChainClient, bundle: EvidenceBundle) -> VerificationReport:
+    """A bundle of either anchoring mode against the chain at this hall's (trusted) deployment."""
     if bundle.mode == "merkle":  # checked against batch roots; completeness from the manifests this hall holds
         mstore = ManifestStore(book.store, hall_id=book.hall.hall_id)
-        report = verify_merkle_bundle(bundle, fetch_merkle_facts(client, bundle, manifests=mstore.get))
-    else:
-        report = verify_bundle(bundle, fetch_chain_facts(client, bundle.accepting_hall, serial))
-    return _store_check(book, serial, "bundle", report, report.verdict, staff)
+        return verify_merkle_bundle(bundle, fetch_merkle_facts(client, bundle, manifests=mstore.get))
+    return verify_bundle(bundle, fetch_chain_facts(client, bundle.accepting_hall, bundle.serial))
 
 
 def check_case(book: CaseBook, client: ChainClient, serial: str, *, staff: str) -> StoredCheck:
     """核验 by serial: every record this hall holds of ``serial`` (its own and those received from the other
     halls), with its salts and file proofs, recomputed against the chain and stored as a report — the same
     check as an uploaded bundle, without the download-and-upload round trip."""
-    header = book.header(serial)
+    book.header(serial)  # NotFoundError for a case this hall does not hold
     bundle = export_bundle(book, client, serial, include_files=True)  # the hall holds the files: check them too
-    report = verify_bundle(bundle, fetch_chain_facts(client, int(header["accepting_hall"]), serial))
+    report = _verify_either_mode(book, client, bundle)  # regression: a Merkle-mode case was a 422 bundle_merkle_mode
     return _store_check(book, serial, "bundle", report, report.verdict, staff, source="hall")
 
 
