@@ -20,8 +20,8 @@ def bench(
         str,
         typer.Option(
             "--only",
-            help="Comma-separated parts (gas,naive,batched,backlog,verify,intake,audit,inbox,city,heads,atrest,"
-            "merkle_backlog,merkle_latency,merkle_verify,mixed_event,mixed_merkle).",
+            help="Comma-separated parts (gas,naive,batched,backlog,verify,intake,large_intake,audit,audit_incremental,"
+            "inbox,city,heads,atrest,merkle_backlog,merkle_latency,merkle_verify,mixed_event,mixed_merkle).",
         ),
     ] = "",
     chain: Annotated[
@@ -34,6 +34,9 @@ def bench(
     atrest_intakes: Annotated[
         int, typer.Option("--atrest-intakes", min=25, help="atrest: intakes (and reads) per store and workload.")
     ] = 400,
+    audit_cases: Annotated[
+        int, typer.Option("--audit-incremental-cases", help="audit_incremental: anchored cases before the new ones.")
+    ] = 100_000,
 ) -> None:
     """Measure throughput, latency and gas on a temporary local chain (started and removed)."""
     if chain not in ("anvil", "clique"):
@@ -45,6 +48,7 @@ def bench(
         heads_s=heads,
         merkle_backlog_events=merkle_backlog,
         atrest_intakes=atrest_intakes,
+        audit_incremental_cases=audit_cases,
     )
     parts = {p.strip() for p in only.split(",") if p.strip()} or None
     figures = run_bench(cfg, log=(lambda m: None) if as_json else typer.echo, parts=parts)

@@ -27,6 +27,11 @@ for ``heads_s`` and again while ``batched`` runs.
   accepted across three halls of three districts (20 items, every stage from intake to delivery, some with
   process steps and disputes), computed from the chain alone (logs, registry, block times): the median of
   ``city_runs`` runs; its figures are checked against what the bench wrote (by hall, district, item, stage).
+* ``audit_incremental_s`` — the scheduled anomaly scan continued from the last one: ``audit_incremental_cases``
+  anchored and indexed cases, a full scan (``audit_full_scan_100k_s``, which stores every case's verdict), then
+  ``audit_incremental_new`` new cases, and the incremental scan that judges only those.
+* ``large_intake_p95_ms`` / ``large_intake_peak_rss_mb`` — intakes of 5 scans of 10 MB from 8 clients: latency, the
+  node's resident memory over idle, payload MB/s next to the disk's sequential write (``disk_seq_write_mb_per_s``).
 * ``inbox_10k_p95_ms`` — 待办 at a hall holding ``inbox_cases`` cases (mixed items, statuses, applicants):
   the server's work for one page (index query: search, filters, sort, page; and the page's JSON), over a
   mix of the queries staff make; also the index's cold build and the refresh after a new intake.
@@ -46,6 +51,7 @@ for ``heads_s`` and again while ``batched`` runs.
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import statistics
@@ -104,7 +110,13 @@ class BenchConfig:
     verify_runs: int = 50
     intake_clients: int = 32
     intake_requests: int = 2000
+    large_files: int = 5
+    large_file_bytes: int = 10_000_000
+    large_clients: int = 8
+    large_requests: int = 32
     audit_cases: int = 10_000
+    audit_incremental_cases: int = 100_000
+    audit_incremental_new: int = 100
     chain: str = "anvil"  # or "clique": four geth Clique signer nodes
     heads_s: float = 30.0
     inbox_cases: int = 10_000
@@ -553,6 +565,106 @@ def measure_atrest(root: Path, cfg: BenchConfig, log: Callable[[str], None]) -> 
     return out
 
 
+# ------------------------------------------------------------------------------------------ large intake
+def disk_write_mb_s(directory: Path, total_mb: int = 256) -> float:
+    """The disk's sequential write: ``total_mb`` MiB in 1 MiB writes, then fsync (what a store write ends with)."""
+    path = directory / "disk-probe.bin"
+    block = os.urandom(1024 * 1024)
+    t = time.perf_counter()
+    with path.open("wb") as f:
+        for _ in range(total_mb):
+            f.write(block)
+        f.flush()
+        os.fsync(f.fileno())
+    dt = time.perf_counter() - t
+    path.unlink()
+    return total_mb / dt
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def measure_large_intake(root: Path, cfg: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    """Intakes of ``large_files`` scans of ``large_file_bytes`` each from ``large_clients`` concurrent clients (another
+    process) against a real hall node process: latency, the node's resident memory over its idle level (sampled
+    every 20 ms), and the payload throughput next to the disk's own sequential write."""
+    import json
+    import subprocess
+    import sys
+
+    from ledger.dev.demo import HallClient
+    from ledger.dev.localnet import LocalNet, hall_pid
+
+    env = {"CASELEDGER_MAX_FILE_BYTES": str(max(cfg.large_file_bytes, 10 * 1024 * 1024))}
+    net = LocalNet(
+        root / "large-net",
+        halls=1,
+        chain_port=free_port(),
+        hall_ports=[free_port()],
+        block_time=cfg.block_time,
+        node_env=env,
+    )
+    halls = net.up()
+    try:
+        hall = halls[0]
+        pid = hall_pid(Path(hall["dir"]))
+        assert pid is not None
+        clerk = HallClient.demo(hall["dir"], hall["url"], "clerk")
+
+        def loadgen(clients: int, requests: int, size: int, files: int) -> dict[str, Any]:
+            flags = {"--url": hall["url"], "--token": clerk.token, "--clients": str(clients)}
+            flags |= {"--requests": str(requests), "--home-district": str(hall["district"])}
+            flags |= {"--file-bytes": str(size), "--files": str(files)}
+            argv = [sys.executable, "-m", "ledger.dev.loadgen", *(x for kv in flags.items() for x in kv)]
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+            res: dict[str, Any] = json.loads(out.stdout)
+            return res
+
+        loadgen(4, 40, 0, 4)  # warm-up with small intakes (connections, first-request imports)
+        time.sleep(2)
+        idle = _rss_kb(pid)
+        peak = [idle]
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                peak[0] = max(peak[0], _rss_kb(pid))
+                stop.wait(0.02)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            res = loadgen(cfg.large_clients, cfg.large_requests, cfg.large_file_bytes, cfg.large_files)
+        finally:
+            stop.set()
+            sampler.join()
+        disk = disk_write_mb_s(Path(hall["dir"]))
+        payload_mb = res["ok"] * cfg.large_files * cfg.large_file_bytes / 1e6
+        rate = payload_mb / res["seconds"] if res["seconds"] else 0.0
+        log(f"  large intake: {res['ok']} ok / {res['errors']} errors in {res['seconds']}s ({res.get('first_error')})")
+        return {
+            "large_intake_clients": res["clients"],
+            "large_intake_files": cfg.large_files,
+            "large_intake_file_bytes": cfg.large_file_bytes,
+            "large_intake_requests": res["requests"],
+            "large_intake_errors": res["errors"],
+            "large_intake_p50_ms": res["p50_ms"],
+            "large_intake_p95_ms": res["p95_ms"],
+            "large_intake_idle_rss_mb": round(idle / 1024, 1),
+            "large_intake_peak_rss_mb": round(peak[0] / 1024, 1),
+            "large_intake_rss_growth_mb": round((peak[0] - idle) / 1024, 1),
+            "large_intake_mb_per_s": round(rate, 1),
+            "disk_seq_write_mb_per_s": round(disk * 1.048576, 1),
+            "large_intake_of_disk": round(rate / (disk * 1.048576), 3) if disk else None,
+        }
+    finally:
+        net.down()
+
+
 # ------------------------------------------------------------------------------------------ audit
 def measure_audit(env: _Env, cfg: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
     """The regulator's anomaly scan over a hall holding ``audit_cases`` anchored cases."""
@@ -662,6 +774,70 @@ def measure_city(env: _Env, cfg: BenchConfig, log: Callable[[str], None]) -> dic
         "city_1000_s": round(statistics.median(times), 2),
         "city_max_s": round(max(times), 2),
         "city_blocks": view.head_block - view.from_block + 1,
+    }
+
+
+def _index_all(store: Store, reader: ChainClient, book: CaseBook) -> None:
+    """The hall's indexer, run until it has read the chain up to its head (bounded)."""
+    from ledger.hall.indexer import Indexer
+
+    idx = Indexer(store, reader, book, confirmations=0)
+    head = reader.block_number()
+    deadline = time.monotonic() + 3600
+    while idx.cursor < head and time.monotonic() < deadline:
+        idx.run_once()
+    if idx.cursor < head:
+        raise RuntimeError(f"the indexer did not reach block {head} within an hour (at {idx.cursor})")
+
+
+def measure_audit_incremental(env: _Env, cfg: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
+    """The scheduled (incremental) anomaly scan at a hall holding ``audit_incremental_cases`` anchored cases after
+    ``audit_incremental_new`` new ones: only those are judged again, with facts from the hall's index."""
+    from ledger.hall.audit import scan, scan_incremental
+
+    client, hall = env.hall()
+    book = _book(env.root, "audit-incremental", hall)
+    reader = ChainClient.connect(env.chain.rpc_url, deployment=env.dep, timeout=60)
+
+    def produce_and_anchor(n: int) -> float:
+        t = time.perf_counter()
+        # four counters at once (they share fsyncs: group commit), so setting up 100,000 cases takes minutes
+        producers = [_Producer(book, max_pending=10**9, limit=n // 4 + (1 if i < n % 4 else 0)) for i in range(4)]
+        for p in producers:
+            p.start()
+        for p in producers:
+            p.join()
+        sender = _sender(book, client, cfg)
+        sender.start()
+        deadline = time.monotonic() + 3600
+        while book.outbox.pending_count() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        sender.stop()
+        _index_all(book.store, reader, book)
+        return time.perf_counter() - t
+
+    made = produce_and_anchor(cfg.audit_incremental_cases)
+    log(f"  {cfg.audit_incremental_cases} cases written, anchored and indexed in {made:.0f}s")
+    t = time.perf_counter()
+    full = scan(book, reader)
+    full_s = time.perf_counter() - t
+    log(f"  full scan (stores every verdict): {full.cases} cases in {full_s:.1f}s")
+    produce_and_anchor(cfg.audit_incremental_new)
+    t = time.perf_counter()
+    inc = scan_incremental(book, reader)
+    inc_s = time.perf_counter() - t
+    if inc.mode != "incremental" or inc.errors or inc.cases != full.cases + cfg.audit_incremental_new:
+        raise RuntimeError(f"the incremental scan did not continue from the full one: {inc.mode} {inc.errors}")
+    log(f"  incremental scan: {inc.rescanned} cases judged again in {inc_s:.2f}s, {len(inc.anomalies)} anomalies")
+    book.store.close()
+    return {
+        "audit_incremental_cases": inc.cases,
+        "audit_incremental_new": cfg.audit_incremental_new,
+        "audit_incremental_rescanned": inc.rescanned,
+        "audit_incremental_s": round(inc_s, 3),
+        "audit_incremental_anomalies": len(inc.anomalies),
+        "audit_full_scan_100k_s": round(full_s, 1),
+        "audit_full_scan_100k_anomalies": len(full.anomalies),
     }
 
 
@@ -863,9 +1039,11 @@ def run_bench(
         "verify",
         "intake",
         "audit",
+        "audit_incremental",
         "inbox",
         "atrest",
         "city",
+        "large_intake",
         *MERKLE_PARTS,
     }
     if want == {"atrest"}:  # no chain needed
@@ -936,12 +1114,20 @@ def run_bench(
         if "city" in want:
             log(f"city-wide view over {cfg.city_cases} cases of three halls, from the chain alone ...")
             out.update(measure_city(env, cfg, log))
+        if "audit_incremental" in want:
+            log(
+                f"incremental audit scan over {cfg.audit_incremental_cases} cases + {cfg.audit_incremental_new} new ..."
+            )
+            out.update(measure_audit_incremental(env, cfg, log))
         if "inbox" in want:
             log(f"待办 (inbox) over {cfg.inbox_cases} cases ...")
             out.update(measure_inbox(root, cfg, log))
         if "intake" in want:
             log(f"HTTP intake, {cfg.intake_clients} clients from another process ...")
             out.update(measure_intake(root, cfg, log))
+        if "large_intake" in want:
+            log(f"HTTP intake of {cfg.large_files} x {cfg.large_file_bytes} B scans, {cfg.large_clients} clients ...")
+            out.update(measure_large_intake(root, cfg, log))
     finally:
         if watch is not None:
             watch.stop()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -23,10 +24,19 @@ import httpx
 from ledger.dev.demo import demo_id_number
 
 MATERIALS = ["application_form", "id_card", "household_register", "housing_proof"]
+EXTRA = ["authorisation_letter"]  # a fifth file every item accepts (an agent's letter of authorisation)
 
 
-def build_request(url: str, token: str, home_district: int) -> bytes:
-    """The raw bytes of one intake request (HTTP/1.1, keep-alive)."""
+def _content(kind: str, size: int) -> bytes:
+    if size <= 0:
+        return b"%PDF-1.4 small material " + kind.encode()
+    head = b"%PDF-1.4 " + kind.encode() + b" "
+    return head + os.urandom(size - len(head))
+
+
+def build_request(url: str, token: str, home_district: int, file_bytes: int = 0, count: int = 4) -> bytes:
+    """The raw bytes of one intake request (HTTP/1.1, keep-alive); ``file_bytes``: each material that large (a
+    scanned PDF: the PDF header, then random bytes, which do not compress), else small."""
     fields = {
         "item_code": "HJ-MIGRATE",
         "home_district": str(home_district),
@@ -35,7 +45,8 @@ def build_request(url: str, token: str, home_district: int) -> bytes:
         "applicant_phone": "13905951234",
     }
     files = [
-        (f"materials.{m}", (f"{m}.pdf", b"%PDF-1.4 small material " + m.encode(), "application/pdf")) for m in MATERIALS
+        (f"materials.{m}", (f"{m}.pdf", _content(m, file_bytes), "application/pdf"))
+        for m in [*MATERIALS, *EXTRA][:count]
     ]
     req = httpx.Request("POST", url.rstrip("/") + "/cases", data=fields, files=files)
     body = req.read()
@@ -78,8 +89,10 @@ def _percentile(sorted_ms: list[float], q: float) -> float:
     return sorted_ms[min(len(sorted_ms) - 1, int(round(q * (len(sorted_ms) - 1))))]
 
 
-async def _run(url: str, token: str, clients: int, requests: int, home_district: int) -> dict[str, Any]:
-    request = build_request(url, token, home_district)
+async def _run(
+    url: str, token: str, clients: int, requests: int, home_district: int, file_bytes: int = 0, files: int = 4
+) -> dict[str, Any]:
+    request = build_request(url, token, home_district, file_bytes, files)
     parts = urlsplit(url)
     latencies: list[float] = []
     errors: list[str] = []
@@ -121,6 +134,7 @@ async def _run(url: str, token: str, clients: int, requests: int, home_district:
         "p95_ms": round(_percentile(lat, 0.95), 1),
         "p99_ms": round(_percentile(lat, 0.99), 1),
         "clients": clients,
+        "request_bytes": len(request),
     }
 
 
@@ -131,8 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--clients", type=int, default=32)
     p.add_argument("--requests", type=int, default=2000)
     p.add_argument("--home-district", type=int, default=350502)
+    p.add_argument("--file-bytes", type=int, default=0, help="size of each material (0: small)")
+    p.add_argument("--files", type=int, default=4, help="materials per intake (4, or 5 with an agent's letter)")
     a = p.parse_args(argv)
-    out = asyncio.run(_run(a.url, a.token, a.clients, a.requests, a.home_district))
+    out = asyncio.run(_run(a.url, a.token, a.clients, a.requests, a.home_district, a.file_bytes, a.files))
     print(json.dumps(out))
     return 0 if out["errors"] == 0 else 1
 

@@ -5,7 +5,8 @@ the chain facts of :mod:`ledger.core.facts`); :func:`scan` and :class:`AnomalySc
 
     rows = [case_row(h, recs, catalogue, today=date(2026, 10, 12)) for h, recs in cases]
     late = compliance_lists(rows)["overdue"]
-    result = scan(book, client)                    # on demand; AnomalyScanner runs it on a schedule
+    result = scan(book, client)                    # every case against the chain (on demand, and daily)
+    result = scan_incremental(book, client)        # only what changed since (AnomalyScanner's schedule)
     print(to_csv(result.anomalies))
 
 Time limits (办理时限): each record's date is its ``at`` — unless the chain anchored it more than the
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import threading
 import time
@@ -38,18 +40,36 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ledger.chain.client import ChainClient
-from ledger.chain.facts_reader import fetch_chain_facts_many, fetch_registry_log
-from ledger.core.facts import ChainFacts
+from ledger.chain.facts_reader import fetch_chain_facts, fetch_chain_facts_many, fetch_registry_log
+from ledger.core.chainlog import ROLE_IDS, read_deployment
+from ledger.core.facts import CaseHeader, ChainEventFact, ChainFacts, DeploymentFacts, RegistryFact
+from ledger.core.hashchain import case_id
 from ledger.core.records import DisclosedRecord
-from ledger.core.stages import Stage
+from ledger.core.stages import Phase, Stage
 from ledger.core.suites import INTL, Suite, suite_named
 from ledger.core.timefmt import CST
 from ledger.errors import ChainError, InputError, LedgerError
 from ledger.hall.cases import PERSONAL_FIELDS, CaseBook, case_status
 from ledger.hall.catalogue import Catalogue
-from ledger.hall.keys import CASE_PREFIX, LAST_SCAN_KEY, MBOX_PREFIX, MFIND_PREFIX, MWANT_PREFIX
+from ledger.hall.changes import EVERYTHING
+from ledger.hall.keys import (
+    AUDIT_ANOMALY_PREFIX,
+    AUDIT_CASE_PREFIX,
+    AUDIT_STATE_KEY,
+    AUDIT_WATCH_PREFIX,
+    CASE_PREFIX,
+    CHANGE_PREFIX,
+    INDEXER_CURSOR_KEY,
+    LAST_SCAN_KEY,
+    MBOX_PREFIX,
+    MFIND_PREFIX,
+    MWANT_PREFIX,
+    case_id_key,
+    case_key,
+    chain_event_prefix,
+)
 from ledger.hall.merkle_index import merkle_case_facts
-from ledger.hall.workdays import APPROXIMATE_NOTE, NEAR_DUE_DAYS, compliance_report
+from ledger.hall.workdays import APPROXIMATE_NOTE, NEAR_DUE_DAYS, calendar_fingerprint, compliance_report
 from ledger.hall.worker import BackgroundWorker
 from ledger.verify.checks import DEFAULT_MAX_ANCHOR_LAG_S, TIME_TOLERANCE_S, check_chain, claimed_time
 
@@ -66,9 +86,11 @@ __all__ = [
     "case_row",
     "compliance_lists",
     "filter_rows",
+    "index_facts",
     "merkle_anomalies",
     "outbox_anomalies",
     "scan",
+    "scan_incremental",
     "summarize",
     "to_csv",
     "trail",
@@ -197,6 +219,12 @@ class ScanResult(BaseModel):
     cases: int
     anomalies: list[Anomaly]
     errors: list[str] = []
+    mode: Literal["full", "incremental"] = "full"
+    """full: every case against the chain's logs; incremental: the cases changed since the last scan"""
+    as_of_block: int | None = None
+    """incremental: the indexer's cursor the cases' chain facts were read up to"""
+    rescanned: int | None = None
+    """incremental: the cases evaluated again (changed, or due by time)"""
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -435,7 +463,6 @@ def summarize(rows: Iterable[CaseRow], by: Literal["hall", "district", "item"]) 
 
 def to_csv(rows: Sequence[BaseModel]) -> str:
     """CSV (UTF-8, header row) of audit rows; lists and dicts are written as JSON."""
-    import json
 
     buf = io.StringIO()
     if not rows:
@@ -596,6 +623,70 @@ def case_rows(book: CaseBook, *, today: date | None = None, near_due_days: int =
     ]
 
 
+def _recheck_at(
+    records: Sequence[dict[str, Any]], facts: ChainFacts | None, *, now: float, t: AuditThresholds
+) -> float | None:
+    """When this case's anomalies change with time alone (nothing written): the earliest threshold still to pass
+    (a pending record, an on-chain event without its record in its grace period), ``0`` when they change at every
+    scan (a pending record already reported: its detail says for how long), None when they never do."""
+    times: list[float] = []
+    local: set[str] = set()
+    for r in records:
+        a = r.get("anchor") or {}
+        state = a.get("state", "pending")
+        if state == "refused":
+            continue
+        local.add(str(r.get("commitment", "")))
+        if state == "pending" and r.get("written_at") is not None:
+            due = float(r["written_at"]) + t.pending_after_s
+            times.append(due if due >= now else 0.0)
+    if facts is not None:
+        indexed = {
+            (r.get("anchor") or {}).get("index")
+            for r in records
+            if (r.get("anchor") or {}).get("state", "pending") not in ("refused", "pending")
+        }
+        for e in facts.events:
+            if e.index in indexed or e.commitment.lower().removeprefix("0x") in local:
+                continue
+            if now - e.time <= t.transfer_grace_s:
+                times.append(e.time + t.transfer_grace_s)
+    return min(times) if times else None
+
+
+def _state_of(thresholds: AuditThresholds, client: ChainClient) -> dict[str, Any]:
+    """What the stored verdicts depend on besides the cases themselves: a change means evaluating every case."""
+    dep = client.deployment
+    return {
+        "version": 1,
+        "thresholds": thresholds.model_dump(mode="json"),
+        "calendar": calendar_fingerprint(),
+        "ledger": dep.ledger.lower() if dep else "",
+    }
+
+
+def _store_verdict(wb: Any, serial: str, anomalies: list[Anomaly] | None, recheck: float | None) -> None:
+    """``anomalies`` None: the case is gone."""
+    if anomalies is None:
+        for prefix in (AUDIT_CASE_PREFIX, AUDIT_ANOMALY_PREFIX, AUDIT_WATCH_PREFIX):
+            wb.delete(prefix + serial.encode())
+        return
+    wb.put_json(AUDIT_CASE_PREFIX + serial.encode(), len(anomalies))
+    if anomalies:
+        wb.put_json(AUDIT_ANOMALY_PREFIX + serial.encode(), [a.model_dump(mode="json") for a in anomalies])
+    else:
+        wb.delete(AUDIT_ANOMALY_PREFIX + serial.encode())
+    if recheck is not None:
+        wb.put_json(AUDIT_WATCH_PREFIX + serial.encode(), recheck)
+    else:
+        wb.delete(AUDIT_WATCH_PREFIX + serial.encode())
+
+
+def _journal(store: Any) -> list[tuple[bytes, str]]:
+    """The change journal's entries now: (key, serial or ``*``)."""
+    return [(k, str(json.loads(v))) for k, v in store.iter_prefix(CHANGE_PREFIX)]
+
+
 def scan(
     book: CaseBook,
     client: ChainClient,
@@ -604,20 +695,27 @@ def scan(
     now: float | None = None,
     today: date | None = None,
 ) -> ScanResult:
-    """Scan every case this hall holds, and its outbox, against the chain."""
+    """Scan every case this hall holds, and its outbox, against the chain (the full scan).
+
+    Reads every case's facts from the chain itself (one bounded pass over the ledger's logs), so it also
+    finds what no write through the node would show (a record edited in LevelDB behind the node's back).
+    It also stores each case's verdict, from which :func:`scan_incremental` continues.
+    """
     t0 = time.monotonic()
     started = datetime.now(UTC).isoformat(timespec="seconds")
     at = time.time() if now is None else now
     day = today or datetime.fromtimestamp(at, CST).date()
     anomalies: list[Anomaly] = []
     errors: list[str] = []
+    store = book.store
+    journal = _journal(store)  # every change before this point is covered by this scan
     try:
         registry = fetch_registry_log(client)
     except ChainError as exc:
         registry = None
         errors.append(f"registry: {exc}")
     n = 0
-    headers = [h for _, h in book.store.iter_json(CASE_PREFIX)]
+    headers = [h for _, h in store.iter_json(CASE_PREFIX)]
     all_facts: dict[tuple[int, str], ChainFacts] = {}
     if registry is not None:
         try:
@@ -626,6 +724,7 @@ def scan(
         except ChainError as exc:
             errors.append(f"chain: {exc}")
             registry = None
+    verdicts: list[tuple[str, list[Anomaly], float | None]] = []
     for h in headers:
         n += 1
         serial = h["serial"]
@@ -642,10 +741,22 @@ def scan(
         row = case_row(h, recs, book.catalogue, today=day, near_due_days=thresholds.near_due_days)
         if facts is None:
             continue
-        anomalies += case_anomalies(h, recs, facts, row, now=at, thresholds=thresholds)
+        found = case_anomalies(h, recs, facts, row, now=at, thresholds=thresholds)
+        anomalies += found
+        verdicts.append((serial, found, _recheck_at(recs, facts, now=at, t=thresholds)))
     anomalies += outbox_anomalies(book.outbox.pending(), now=at, thresholds=thresholds)
     anomalies += outbox_anomalies([v for _, v in book.store.iter_json(MBOX_PREFIX)], now=at, thresholds=thresholds)
     anomalies += merkle_anomalies(book.store, now=at, thresholds=thresholds)
+    if registry is not None:  # every case was judged: the incremental scan continues from these verdicts
+        with store.write_batch() as wb:
+            for prefix in (AUDIT_CASE_PREFIX, AUDIT_ANOMALY_PREFIX, AUDIT_WATCH_PREFIX):
+                for k, _ in store.iter_prefix(prefix):
+                    wb.delete(k)
+            for serial, found, recheck in verdicts:
+                _store_verdict(wb, serial, found, recheck)
+            for k, _ in journal:
+                wb.delete(k)
+            wb.put_json(AUDIT_STATE_KEY, {**_state_of(thresholds, client), "cases": n, "at": at})
     return ScanResult(
         started_at=started,
         finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -656,16 +767,200 @@ def scan(
     )
 
 
+def index_facts(
+    store: Any, header: dict[str, Any], deployment: DeploymentFacts, registry: list[RegistryFact]
+) -> ChainFacts | None:
+    """A case's chain facts from this hall's index (``caseid/``, ``chainev/``: what the indexer read from the chain
+    up to its cursor), equal to what :func:`ledger.chain.facts_reader.fetch_chain_facts_many` reads from the logs.
+    None if an indexed event lacks a field (indexed by an older release): read that case from the chain instead."""
+    hall, serial = int(header["accepting_hall"]), str(header["serial"])
+    cid = "0x" + case_id(hall, serial).hex()
+    opened = store.get_json(case_id_key(cid))
+    if opened is not None and int(opened.get("accepting_hall", -1)) != hall:
+        opened = None
+    events: list[ChainEventFact] = []
+    for _, e in store.iter_json(chain_event_prefix(serial)):
+        if "time" not in e or "log_index" not in e:
+            return None
+        events.append(
+            ChainEventFact(
+                index=e["index"],
+                stage=Stage[e["stage"]],
+                writer=e["writer"],
+                hall_id=e["hall_id"],
+                commitment="0x" + e["commitment"],
+                head="0x" + e["head"],
+                ref=e["ref"],
+                prev_block=e["prev_block"],
+                block=e["block"],
+                log_index=e["log_index"],
+                tx=e["tx"],
+                time=e["time"],
+            )
+        )
+    events.sort(key=lambda e: e.index)
+    return ChainFacts(
+        serial=serial,
+        accepting_hall=hall,
+        case_id=cid,
+        chain_id=deployment.chain_id,
+        ledger=deployment.ledger,
+        registry=deployment.registry,
+        format_version=deployment.format_version,
+        suite=deployment.suite,
+        header=CaseHeader(
+            head=events[-1].head if events else "0x" + "00" * 32,
+            event_count=len(events),
+            phase=Phase.OPENED if opened is not None else Phase.NONE,
+            home_district=int(opened["home_district"]) if opened else 0,
+            accepting_hall=int(opened["accepting_hall"]) if opened else 0,
+            item_code=str(opened["item_code"]) if opened else "",
+            last_block=events[-1].block if events else 0,
+        ),
+        events=events,
+        registry_log=registry,
+        dispute_role=ROLE_IDS["DISPUTE_OFFICER_ROLE"],
+        arbiter_role=ROLE_IDS["DISPUTE_ARBITER_ROLE"],
+    )
+
+
+def scan_incremental(
+    book: CaseBook,
+    client: ChainClient,
+    *,
+    thresholds: AuditThresholds = DEFAULT_THRESHOLDS,
+    now: float | None = None,
+    today: date | None = None,
+) -> ScanResult:
+    """The anomaly scan continued from the last one: cost proportional to what changed, not to history.
+
+    Re-evaluates only the cases the change journal (:mod:`ledger.hall.changes`) names — written through the node
+    or indexed from the chain since the last scan — and those whose verdict changes with time alone
+    (``audit/watch/``); every other case keeps its stored verdict. A case's chain facts come from the index
+    (:func:`index_facts`, up to the indexer's cursor). The answer equals :func:`scan`'s for the same chain
+    position, clock and store (``tests/integration/test_audit_incremental.py`` compares them on real chain data);
+    what it cannot see is a write behind the node's back (LevelDB edited directly), which only :func:`scan`
+    finds: the node runs that one too, less often. Without stored verdicts (first scan, thresholds, calendar or
+    deployment changed) it is :func:`scan`.
+    """
+    t0 = time.monotonic()
+    store = book.store
+    state = store.get_json(AUDIT_STATE_KEY)
+    want = _state_of(thresholds, client)
+    at = time.time() if now is None else now
+    if state is None or {k: state.get(k) for k in want} != want or at < float(state.get("at", 0)):
+        # no verdicts yet, or they were judged on other terms, or at a later time (the clock went back)
+        return scan(book, client, thresholds=thresholds, now=now, today=today)
+    journal = _journal(store)
+    changed = {serial for _, serial in journal}
+    if EVERYTHING in changed:
+        return scan(book, client, thresholds=thresholds, now=now, today=today)
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    day = today or datetime.fromtimestamp(at, CST).date()
+    errors: list[str] = []
+    dep_facts: DeploymentFacts | None = None
+    registry: list[RegistryFact] | None = None
+    try:
+        registry = fetch_registry_log(client)
+        dep = client.deployment
+        if dep is None:
+            raise InputError("deployment", "no_contract_addresses")
+        dep_facts = read_deployment(client, dep.ledger)
+    except ChainError as exc:
+        errors.append(f"registry: {exc}")
+    cursor = store.get_json(INDEXER_CURSOR_KEY)
+    if registry is None or dep_facts is None:  # as the full scan: nothing judged without the chain
+        return ScanResult(
+            started_at=started,
+            finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            duration_s=round(time.monotonic() - t0, 3),
+            cases=int(state.get("cases", 0)),
+            anomalies=outbox_anomalies(book.outbox.pending(), now=at, thresholds=thresholds),
+            errors=errors,
+            mode="incremental",
+            as_of_block=cursor,
+        )
+    due = {k[len(AUDIT_WATCH_PREFIX) :].decode() for k, v in store.iter_json(AUDIT_WATCH_PREFIX) if float(v) <= at}
+    todo = sorted(changed | due)
+    cases = int(state.get("cases", 0))
+    verdicts: list[tuple[str, list[Anomaly] | None, float | None]] = []
+    failed: set[str] = set()
+    for serial in todo:
+        h = store.get_json(case_key(serial))
+        known = store.get(AUDIT_CASE_PREFIX + serial.encode()) is not None
+        if h is None:
+            cases -= 1 if known else 0
+            verdicts.append((serial, None, None))
+            continue
+        recs = book.records(serial)
+        if h.get("anchor_mode") == "merkle":  # as the full scan: the events this hall's indexer checked
+            try:
+                mfacts = merkle_case_facts(
+                    store, client, accepting_hall=int(h["accepting_hall"]), serial=serial, registry_log=registry
+                )
+            except ChainError as exc:
+                errors.append(f"chain: {serial}: {exc}")
+                mfacts = None
+            if mfacts is None:  # not indexed yet (or the chain failed): its journal entries stay
+                failed.add(serial)
+                continue
+            facts: ChainFacts | None = mfacts
+        else:
+            facts = index_facts(store, h, dep_facts, registry)
+        if facts is None:
+            try:
+                facts = fetch_chain_facts(client, int(h["accepting_hall"]), serial, registry_log=registry)
+            except ChainError as exc:
+                errors.append(f"chain: {serial}: {exc}")
+                failed.add(serial)  # its journal entries stay: judged at the next scan
+                continue
+        cases += 0 if known else 1
+        row = case_row(h, recs, book.catalogue, today=day, near_due_days=thresholds.near_due_days)
+        found = case_anomalies(h, recs, facts, row, now=at, thresholds=thresholds)
+        verdicts.append((serial, found, _recheck_at(recs, facts, now=at, t=thresholds)))
+    with store.write_batch() as wb:
+        for serial, verdict, recheck in verdicts:
+            _store_verdict(wb, serial, verdict, recheck)
+        for k, serial in journal:
+            if serial not in failed:
+                wb.delete(k)
+        wb.put_json(AUDIT_STATE_KEY, {**state, "cases": cases, "at": at})
+    anomalies = [Anomaly.model_validate(a) for _, v in store.iter_json(AUDIT_ANOMALY_PREFIX) for a in v]
+    anomalies += outbox_anomalies(book.outbox.pending(), now=at, thresholds=thresholds)
+    return ScanResult(
+        started_at=started,
+        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        duration_s=round(time.monotonic() - t0, 3),
+        cases=cases,
+        anomalies=anomalies,
+        errors=errors,
+        mode="incremental",
+        as_of_block=cursor,
+        rescanned=len(todo),
+    )
+
+
 class AnomalyScanner(BackgroundWorker):
-    """Runs :func:`scan` every ``interval`` seconds in a background thread; keeps the last result."""
+    """Runs the anomaly scan every ``interval`` seconds in a background thread; keeps the last result.
+
+    The scheduled scans are incremental (:func:`scan_incremental`), and a full one (:func:`scan`, which also sees
+    writes behind the node's back) every ``full_interval`` seconds and at the first scan after a start."""
 
     def __init__(
-        self, book: CaseBook, client: ChainClient, *, interval: float, thresholds: AuditThresholds = DEFAULT_THRESHOLDS
+        self,
+        book: CaseBook,
+        client: ChainClient,
+        *,
+        interval: float,
+        thresholds: AuditThresholds = DEFAULT_THRESHOLDS,
+        full_interval: float = 24 * 3600.0,
     ) -> None:
         self.book = book
         self.client = client
         self.interval = interval
+        self.full_interval = full_interval
         self.thresholds = thresholds
+        self.last_full: float | None = None
         super().__init__()
         self._lock = threading.Lock()
 
@@ -678,13 +973,19 @@ class AnomalyScanner(BackgroundWorker):
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                self.run_once()
+                due = self.last_full is None or time.monotonic() - self.last_full >= self.full_interval
+                self.run_once(full=due)
             except Exception:  # a scan failure must not kill the node's scheduler
                 log.exception("audit: scan failed")
 
-    def run_once(self) -> ScanResult:
+    def run_once(self, *, full: bool = True) -> ScanResult:
         with self._lock:
-            result = scan(self.book, self.client, thresholds=self.thresholds)
+            if full:
+                result = scan(self.book, self.client, thresholds=self.thresholds)
+            else:
+                result = scan_incremental(self.book, self.client, thresholds=self.thresholds)
+            if result.mode == "full" and not result.errors:
+                self.last_full = time.monotonic()
             self.book.store.put_json(LAST_SCAN_KEY, result.model_dump(mode="json"))
         if result.anomalies:
             log.warning("audit: %d anomalies in %d cases: %s", len(result.anomalies), result.cases, result.counts())

@@ -12,7 +12,8 @@ From a persisted cursor (``meta/indexer_cursor``, the last block indexed) up to
   only when its serial names the hall that opened it (:func:`ledger.hall.integrity.parse_serial`), so a
   hall that opens another hall's serial (serial squatting) creates nothing here, and the real case
   still arrives; an event is kept only for the case whose (accepting hall, serial) the local header holds;
-* ``chainev/<serial>/<index:06d>`` → each on-chain event of a case this hall is party to;
+* ``chainev/<serial>/<index:06d>`` → each on-chain event of a case this hall is party to, with its block's
+  time and log index (all the verifier's facts of the event; the audit's incremental scan reads them);
 * an event written by another hall whose record this hall does not hold marks the case for a
   pull (``xfer/<serial>``), which :class:`ledger.hall.transfer.TransferWorker` carries out.
 
@@ -34,6 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ledger.chain.client import ChainClient
+from ledger.core.chainlog import block_times
 from ledger.errors import ChainError, StoreError
 from ledger.hall.cases import CaseBook
 from ledger.hall.integrity import parse_serial
@@ -155,6 +157,10 @@ class Indexer(BackgroundWorker):
             return True  # the chain changed while we read it: read again
         hall = self.book.hall
         need_pull = False
+        # block times of the events this chunk may keep (one batch request): an indexed event carries every
+        # field of the verifier's ChainEventFact, so the audit's incremental scan builds a case's facts from
+        # the index (ledger.hall.audit.index_facts)
+        times = block_times(self.client, {e.block_number for e in appended}) if appended else {}
         with self.book.lock, self.store.write_batch() as wb:
             cases: dict[str, dict[str, Any]] = {}
             for o in opened:
@@ -213,7 +219,10 @@ class Indexer(BackgroundWorker):
                         "commitment": e.commitment.hex(),
                         "head": e.head.hex(),
                         "ref": e.ref,
+                        "prev_block": e.prev_block,
                         "block": e.block_number,
+                        "log_index": e.log_index,
+                        "time": times[e.block_number],
                         "tx": e.tx_hash,
                     },
                 )

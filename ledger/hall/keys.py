@@ -24,6 +24,11 @@
     notice/<serial>                 a pre-acceptance supplement request      cases, handover
     handover/<serial>               a case the home hall has not confirmed   cases, handover
     audit/last_scan                 the last anomaly scan                    audit
+    audit/state                     what the incremental scan's verdicts hold (thresholds, calendar, cases)  audit
+    audit/case/<serial>             a case's last verdict (its anomaly count)                         audit
+    audit/anom/<serial>             a case's anomalies at its last verdict (only cases with some)     audit
+    audit/watch/<serial>            when a case's verdict changes with time alone (pending, grace)    audit
+    chg/<seq:016d>                  the change journal: a case touched by a write (or * for all)      changes, audit
     meta/indexer_cursor             last block the indexer has read          indexer, backup
     meta/restored                   written by a restore from backup         backup, indexer, transfer
     meta/store_init                 the store marker written once by Store.init (hall, layout, format, suite, id)  store
@@ -77,6 +82,11 @@ __all__ = [
     "CASE_ID_PREFIX",
     "CASE_PREFIX",
     "CHAIN_EVENT_PREFIX",
+    "CHANGE_PREFIX",
+    "AUDIT_ANOMALY_PREFIX",
+    "AUDIT_CASE_PREFIX",
+    "AUDIT_STATE_KEY",
+    "AUDIT_WATCH_PREFIX",
     "CHECK_PREFIX",
     "GENERATION_KEY",
     "HANDOVER_PREFIX",
@@ -157,6 +167,11 @@ NOTICE_PREFIX = b"notice/"
 HANDOVER_PREFIX = b"handover/"
 
 LAST_SCAN_KEY = b"audit/last_scan"
+AUDIT_STATE_KEY = b"audit/state"
+AUDIT_CASE_PREFIX = b"audit/case/"
+AUDIT_ANOMALY_PREFIX = b"audit/anom/"
+AUDIT_WATCH_PREFIX = b"audit/watch/"
+CHANGE_PREFIX = b"chg/"
 INDEXER_CURSOR_KEY = b"meta/indexer_cursor"
 # Written into a restored store: the indexer checks this hall's own events after ``cursor`` for
 # records the store lacks, so they are pulled back from the peer halls.

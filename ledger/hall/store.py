@@ -48,7 +48,8 @@ import plyvel
 
 from ledger.core.suites import INTL, Suite
 from ledger.errors import ConfigError, NotFoundError, StorageFullError, StoreDamagedError, StoreError
-from ledger.hall.keys import STORE_INIT_KEY, SYNC_KEY, blob_key
+from ledger.hall.changes import ChangeJournal, journaled
+from ledger.hall.keys import CHANGE_PREFIX, STORE_INIT_KEY, SYNC_KEY, blob_key
 
 __all__ = [
     "STORE_FORMAT",
@@ -241,6 +242,11 @@ class Store:
                 f"the store at {self.path} has no store marker (meta/store_init): it was not made by "
                 "`caseledger hall init` or it lost its first records; restore the latest backup (caseledger restore)"
             )
+        # the change journal of cases (ledger.hall.changes): every batch touching a case says so in itself
+        with self._db.iterator(prefix=CHANGE_PREFIX, reverse=True, include_value=False) as it:
+            last = next(it, None)
+        self.journal = ChangeJournal(last)
+        self.batch_hooks.append(self.journal.hook)
 
     def _open(self, *, create: bool) -> Any:
         try:
@@ -451,6 +457,10 @@ class Store:
             self._synced = upto
 
     def put_json(self, key: bytes, value: Any, *, sync: bool = True) -> None:
+        if journaled(key):  # a case's key: with its journal entry, atomically
+            with self.write_batch(sync=sync) as wb:
+                wb.put_json(key, value)
+            return
         pending: dict[str, str] = {}
         pairs = self.codec.encode(key, value, pending)
         with self._writing() as db:
@@ -465,6 +475,10 @@ class Store:
         self._changed([k for k, _ in pairs])
 
     def delete(self, key: bytes) -> None:
+        if journaled(key):
+            with self.write_batch() as wb:
+                wb.delete(key)
+            return
         with self._writing() as db:
             db.delete(key, sync=True)
         self._changed([key])

@@ -54,6 +54,7 @@ __all__ = [
     "Pause",
     "HolidayPeriod",
     "add_working_days",
+    "calendar_fingerprint",
     "calendar_version",
     "compliance",
     "compliance_report",
@@ -169,6 +170,12 @@ def install_arrangement(arr: Arrangement, version: int) -> str:
 def remove_arrangement(year: int) -> None:
     _EXTRA.pop(year, None)
     _workday.cache_clear()
+
+
+def calendar_fingerprint() -> str:
+    """Every calendar the working-day counts use now (the library's and each loaded year's label): stored
+    verdicts counted on another calendar are counted again (:func:`ledger.hall.audit.scan_incremental`)."""
+    return " + ".join([LIBRARY_VERSION, *(_EXTRA[y][2] for y in sorted(_EXTRA))])
 
 
 def calendar_version(first: date, last: date) -> str:

@@ -38,7 +38,7 @@ from ledger.errors import (
 )
 from ledger.messages import Param, render
 
-__all__ = ["error_body", "install_error_handlers", "status_of"]
+__all__ = ["error_body", "install_error_handlers", "plain_error_body", "status_of"]
 
 log = logging.getLogger("caseledger.api")
 
@@ -87,7 +87,8 @@ def error_body(exc: LedgerError) -> dict[str, Any]:
     return {"error": out}
 
 
-def _plain(code: str, message_code: str, field: str | None, params: dict[str, Param]) -> dict[str, Any]:
+def plain_error_body(code: str, message_code: str, field: str | None, params: dict[str, Param]) -> dict[str, Any]:
+    """The API's one error shape, ``{"error": {code, message_code, field, params, message, message_zh}}``."""
     return {
         "error": {
             "code": code,
@@ -155,9 +156,9 @@ def install_error_handlers(app: FastAPI) -> None:
         errs = exc.errors()
         problems = [validation_problem(e) for e in errs] or [(None, "request_invalid", {})]
         field, code, params = problems[0]
-        body = _plain("invalid_input", code, field, params)
+        body = plain_error_body("invalid_input", code, field, params)
         if len(problems) > 1:
-            body["error"]["problems"] = [_plain("invalid_input", c, f, p)["error"] for f, c, p in problems]
+            body["error"]["problems"] = [plain_error_body("invalid_input", c, f, p)["error"] for f, c, p in problems]
         return JSONResponse(body, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
@@ -167,10 +168,10 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         kind = {404: "not_found", 405: "invalid_input", 413: "body_too_large"}.get(exc.status_code, "invalid_input")
         return JSONResponse(
-            _plain(kind, code, None, {}), status_code=exc.status_code, headers=getattr(exc, "headers", None)
+            plain_error_body(kind, code, None, {}), status_code=exc.status_code, headers=getattr(exc, "headers", None)
         )
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error (answered 500 without details)", exc_info=exc)
-        return JSONResponse(_plain("internal_error", "internal_error", None, {}), status_code=500)
+        return JSONResponse(plain_error_body("internal_error", "internal_error", None, {}), status_code=500)

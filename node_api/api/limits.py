@@ -23,7 +23,8 @@ import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.core.jsonsafe import MAX_JSON_DEPTH, json_depth, strict_problem
-from ledger.messages import Param, render
+from ledger.messages import Param
+from node_api.api.errors import plain_error_body
 
 __all__ = ["CONTENT_SECURITY_POLICY", "BodyGuardMiddleware", "SecurityHeadersMiddleware"]
 
@@ -55,15 +56,7 @@ class BodyGuardMiddleware:
         self, send: Send, status: int, code: str, message_code: str, params: dict[str, Param], field: str = "body"
     ) -> None:
         """The API's one error shape (``node_api.api.errors``), written before any route runs."""
-        error = {
-            "code": code,
-            "message_code": message_code,
-            "field": field,
-            "params": params,
-            "message": render(message_code, params, "en"),
-            "message_zh": render(message_code, params, "zh"),
-        }
-        body = json.dumps({"error": error}, ensure_ascii=False).encode()
+        body = json.dumps(plain_error_body(code, message_code, field, params), ensure_ascii=False).encode()
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),

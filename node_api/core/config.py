@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     tls_certfile: Path | None = Field(default=None, description="PEM certificate chain: serve HTTPS")
     tls_keyfile: Path | None = Field(default=None, description="PEM private key of the certificate")
     audit_scan_interval: float = Field(default=300.0, ge=0, description="anomaly scan period, s (0: off)")
+    audit_full_scan_interval: float = Field(
+        default=86400.0, gt=0, description="full anomaly scan period, s (the scans between are incremental)"
+    )
     audit_pending_after: float = Field(default=600.0, gt=0, description="pending anchor age anomaly, s")
     audit_outbox_after: float = Field(default=600.0, gt=0, description="outbox entry age anomaly, s")
     peer_window: float = Field(default=120.0, gt=0, description="accepted clock skew of signed peer requests, seconds")

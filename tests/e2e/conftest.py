@@ -132,3 +132,15 @@ def png(width: int = 64, height: int = 40) -> bytes:
     rows = b"".join(b"\x00" + b"\x80\x80\x80" * width for _ in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def reload_until(page: Any, selector: str, timeout: float = 90.0) -> None:
+    """Reload until ``selector`` is on the page (transfer and anchoring are asynchronous); bounded."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if page.locator(selector).count():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{selector} did not appear on {page.url} within {timeout} s")
+        time.sleep(1.0)
+        page.reload()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,23 +15,12 @@ import pytest
 
 from ledger.dev.demo import demo_id_number
 from ledger.dev.localnet import LocalNet
-from tests.e2e.conftest import fresh_totp, pdf, png, screenshot, sign_in
+from tests.e2e.conftest import fresh_totp, pdf, png, reload_until, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
 MIGRATE = ["application_form", "id_card", "household_register", "housing_proof"]
 ENGLISH = re.compile(r"\b(the|is|not|required|bytes|limit|POST|Bearer|error)\b")
-
-
-def _reload_until(page: Any, selector: str, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if page.locator(selector).count():
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{selector} did not appear on {page.url} within {timeout} s")
-        time.sleep(1.0)
-        page.reload()
 
 
 def _no_english(text: str) -> None:
@@ -213,7 +201,7 @@ def test_home_office_asks_before_accepting_then_decides_safely(
     page = sign_in(browser, b, "officer")
     # 待办: search by the organisation's name finds it; the applicant column is masked... for a person only
     page.goto(f"{b['url']}/ui/cases?q=示例贸易")
-    _reload_until(page, f"tr[data-serial='{serial}']")
+    reload_until(page, f"tr[data-serial='{serial}']")
     assert page.locator("#inbox-table thead th").first.evaluate("e => getComputedStyle(e).position") == "sticky"
     page.goto(f"{b['url']}/ui/cases/{serial}")
     assert "第1号大厅" not in page.inner_text("main")
@@ -230,7 +218,7 @@ def test_home_office_asks_before_accepting_then_decides_safely(
     # the accepting hall learns of it (and that B has received the package), the clerk uploads the supplement
     clerk = sign_in(browser, a, "clerk")
     clerk.goto(f"{a['url']}/ui/cases/{serial}")
-    _reload_until(clerk, "#do-supplement")
+    reload_until(clerk, "#do-supplement")
     assert "对方已接收" in clerk.inner_text("#handover")
     clerk.set_input_files("#mat-application_form", str(scans / "page2.pdf"))
     clerk.click("#do-supplement")
@@ -238,7 +226,7 @@ def test_home_office_asks_before_accepting_then_decides_safely(
     clerk.context.close()
     # back at B: nothing pre-selected; Enter in the reason never decides; a refusal needs a reason
     page.goto(f"{b['url']}/ui/cases/{serial}")
-    _reload_until(page, "#acc-yes")  # 受理 is offered once the supplement asked for is in
+    reload_until(page, "#acc-yes")  # 受理 is offered once the supplement asked for is in
     assert not page.locator("#acc-yes").is_checked() and not page.locator("#acc-no").is_checked()
     page.fill("#reason", "材料齐全")
     page.press("#reason", "Enter")
@@ -277,7 +265,7 @@ def test_home_office_asks_before_accepting_then_decides_safely(
     # A delivers by post: the tracking number is required
     clerk = sign_in(browser, a, "clerk")
     clerk.goto(f"{a['url']}/ui/cases/{serial}")
-    _reload_until(clerk, "#do-deliver")
+    reload_until(clerk, "#do-deliver")
     clerk.select_option("#del-method", "post")
     clerk.fill("#recipient_name", "陈代理")
     clerk.check("input[name=recipient_type][value=agent]")
@@ -336,7 +324,7 @@ def test_home_office_finds_the_case_reveals_with_a_reason_and_refuses_with_a_not
     serial = _intake_person(browser, a, b, scans, "35058219900101123", phone)
     page = sign_in(browser, b, "officer")
     page.goto(f"{b['url']}/ui/cases")
-    _reload_until(page, f"tr[data-serial='{serial}']")
+    reload_until(page, f"tr[data-serial='{serial}']")
     row = page.locator(f"tr[data-serial='{serial}']")
     assert "郑**" in row.inner_text() and "郑秀英" not in row.inner_text()
     assert id_number not in row.inner_text() and id_number[:6] + "********" + id_number[-4:] in row.inner_text()

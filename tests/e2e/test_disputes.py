@@ -8,7 +8,6 @@ hall, which received and verified them like any other event. Screenshots in arti
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +15,11 @@ import pytest
 
 from ledger.dev.demo import HallClient, demo_id_number, wait_for
 from ledger.dev.localnet import LocalNet
-from tests.e2e.conftest import screenshot, sign_in
+from tests.e2e.conftest import reload_until, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
 MATS = ["application_form", "id_card", "household_register", "housing_proof"]
-
-
-def _reload_until(page: Any, selector: str, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if page.locator(selector).count():
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{selector} did not appear on {page.url} within {timeout} s")
-        time.sleep(1.0)
-        page.reload()
 
 
 def _form(home: int) -> dict[str, str]:
@@ -70,7 +58,7 @@ def test_dispute_open_verify_by_serial_resolve_print_seen_at_both_halls(browser:
     a, b, serial, files = disputed["a"], disputed["b"], disputed["serial"], disputed["files"]
     page = sign_in(browser, a, "dispute")
     page.goto(f"{a['url']}/ui/cases/{serial}")
-    _reload_until(page, "#timeline li.event[data-stage='MATERIALS'].anchor-anchored")
+    reload_until(page, "#timeline li.event[data-stage='MATERIALS'].anchor-anchored")
     assert "本办件没有争议" in page.inner_text("#case-disputes")
     page.click("#to-disputes")
     page.wait_for_url(f"**/ui/cases/{serial}/disputes")
@@ -86,7 +74,7 @@ def test_dispute_open_verify_by_serial_resolve_print_seen_at_both_halls(browser:
     page.wait_for_selector("article.dispute[data-status='open']")
     assert "申请人提出" in page.inner_text("#disputes")
     screenshot(page, "40-dispute-opened")
-    _reload_until(page, "article.dispute[data-status='open'][data-index]:not([data-index=''])")
+    reload_until(page, "article.dispute[data-status='open'][data-index]:not([data-index=''])")
     index = int(page.get_attribute("article.dispute[data-status='open']", "data-index") or "-1")
 
     # verify by serial: nothing downloaded, nothing uploaded; the report is stored and listed
@@ -115,7 +103,7 @@ def test_dispute_open_verify_by_serial_resolve_print_seen_at_both_halls(browser:
     page.fill(f"#conclusion-{index}", "经按办件编号核验，本厅所存材料与链上记录一致，户口簿复印件未被替换。")
     form.locator("button").click()
     page.wait_for_selector("article.dispute[data-status='resolved']")
-    _reload_until(page, "article.dispute[data-status='resolved'] dd:has-text('已上链')")
+    reload_until(page, "article.dispute[data-status='resolved'] dd:has-text('已上链')")
     assert "户口簿复印件未被替换" in page.inner_text("article.dispute[data-status='resolved'] .dsp-conclusion")
     assert page.locator("form.resolve-form").count() == 0
     screenshot(page, "42-dispute-resolved")
@@ -154,7 +142,7 @@ def test_dispute_open_verify_by_serial_resolve_print_seen_at_both_halls(browser:
     # close another hall's dispute: no form to do so
     other = sign_in(browser, b, "dispute")
     other.goto(f"{b['url']}/ui/cases/{serial}/disputes")
-    _reload_until(other, "article.dispute[data-status='resolved']", timeout=120)
+    reload_until(other, "article.dispute[data-status='resolved']", timeout=120)
     text = other.inner_text("#disputes")
     assert "户口簿复印件未被替换" in text and "来自其他大厅（已核验）" in text
     assert other.locator("form.resolve-form").count() == 0

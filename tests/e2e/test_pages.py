@@ -11,7 +11,6 @@ import csv
 import io
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,23 +18,11 @@ import pytest
 
 from ledger.dev.demo import demo_id_number
 from ledger.dev.localnet import LocalNet
-from tests.e2e.conftest import pdf, screenshot, sign_in
+from tests.e2e.conftest import pdf, reload_until, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
 MATERIALS = ["application_form", "id_card", "household_register", "housing_proof"]
-
-
-def _reload_until(page: Any, selector: str, timeout: float = 90.0) -> None:
-    """Reload until ``selector`` is on the page (transfer and anchoring are asynchronous)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if page.locator(selector).count():
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{selector} did not appear on {page.url} within {timeout} s")
-        time.sleep(1.0)
-        page.reload()
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +73,7 @@ def test_cross_district_case_through_the_pages(browser: Any, case: dict[str, Any
     # B's officer finds it in the inbox once B has pulled and verified the package
     page = sign_in(browser, b, "officer")
     page.goto(f"{b['url']}/ui/cases")
-    _reload_until(page, f"#tab-inbox tr[data-serial='{serial}']")
+    reload_until(page, f"#tab-inbox tr[data-serial='{serial}']")
     row = page.locator(f"#tab-inbox tr[data-serial='{serial}']")
     assert "待受理" in row.inner_text()
     assert re.search(r"\d{4}-\d{2}-\d{2}", row.inner_text())  # created / due dates shown
@@ -120,7 +107,7 @@ def test_cross_district_case_through_the_pages(browser: Any, case: dict[str, Any
     page.click("#do-decide")
     page.click("#confirm-yes")
     page.wait_for_selector("#case-status:has-text('已办结')")
-    _reload_until(page, "#timeline li.event[data-stage='RESULT'].anchor-anchored")
+    reload_until(page, "#timeline li.event[data-stage='RESULT'].anchor-anchored")
     ev = page.locator("#timeline li.event[data-stage='RESULT']")
     assert "已上链" in ev.inner_text()
     ev.locator("summary").click()  # chain details one click away, no hex unless asked
@@ -132,11 +119,11 @@ def test_cross_district_case_through_the_pages(browser: Any, case: dict[str, Any
     # back at A: the result arrives (pulled and verified), the clerk delivers it
     page = sign_in(browser, a, "clerk")
     page.goto(f"{a['url']}/ui/cases/{serial}")
-    _reload_until(page, "#do-deliver")
+    reload_until(page, "#do-deliver")
     page.select_option("#del-method", "counter")
     page.click("#do-deliver")
     page.wait_for_selector("#case-status:has-text('已送达')")
-    _reload_until(page, "#timeline li.event[data-stage='DELIVERY'].anchor-anchored")
+    reload_until(page, "#timeline li.event[data-stage='DELIVERY'].anchor-anchored")
     stages = page.locator("#timeline li.event").evaluate_all("els => els.map(e => e.dataset.stage)")
     assert stages == ["INTAKE", "MATERIALS", "ACCEPTANCE", "RESULT", "DELIVERY"]
     page.check("#show-hex")
@@ -158,7 +145,7 @@ def test_dispute_verification_flags_a_tampered_document(browser: Any, case: dict
     a, serial = case["a"], case["serial"]
     page = sign_in(browser, a, "dispute")
     page.goto(f"{a['url']}/ui/cases/{serial}")
-    _reload_until(page, "#timeline li.event[data-stage='MATERIALS'].anchor-anchored")
+    reload_until(page, "#timeline li.event[data-stage='MATERIALS'].anchor-anchored")
     page.goto(f"{a['url']}/ui/verify?serial={serial}")
     # the genuine scan matches
     page.check("input[name=kind][value=document]")

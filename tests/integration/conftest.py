@@ -115,8 +115,7 @@ def start_inproc(d: Path, rpc_url: str, dep_file: Path, admin: ChainClient, **ov
         poll_interval=0.2,
         outbox_interval=0.1,
         access_anchor_interval=0,
-        max_file_bytes=200_000,
-        **over,
+        **{"max_file_bytes": 200_000, **over},
     )
     node = HallNode(settings)
     app = create_app(settings, node=node)

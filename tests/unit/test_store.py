@@ -56,7 +56,7 @@ def test_snapshot_copy(tmp_path: Path) -> None:
     with Store.init(tmp_path / "db") as s:
         s.put_json(b"case/A", {"x": 1})
         s.put_blob(b"data", case="A")
-        assert s.snapshot_to(tmp_path / "copy") == 3  # with the store marker
+        assert s.snapshot_to(tmp_path / "copy") == 4  # with the store marker and the change journal entry
     with Store(tmp_path / "copy") as c:
         assert c.get_json(b"case/A") == {"x": 1}
 

@@ -38,14 +38,21 @@ Format = Annotated[Literal["json", "csv"], Query()]
 
 
 def start_scanner(node: HallNode) -> AnomalyScanner:
-    """The node's scheduled anomaly scan (``CASELEDGER_AUDIT_SCAN_INTERVAL`` seconds; 0 = on demand only)."""
+    """The node's scheduled anomaly scan (``CASELEDGER_AUDIT_SCAN_INTERVAL`` seconds; 0 = on demand only): incremental,
+    with a full scan every ``CASELEDGER_AUDIT_FULL_SCAN_INTERVAL`` seconds."""
     s = node.settings
     thresholds = AuditThresholds(
         pending_after_s=s.audit_pending_after,
         outbox_after_s=s.audit_outbox_after,
         transfer_grace_s=s.audit_pending_after,
     )
-    scanner = AnomalyScanner(node.book, node.reader, interval=s.audit_scan_interval, thresholds=thresholds)
+    scanner = AnomalyScanner(
+        node.book,
+        node.reader,
+        interval=s.audit_scan_interval,
+        thresholds=thresholds,
+        full_interval=s.audit_full_scan_interval,
+    )
     scanner.start()
     return scanner
 
@@ -193,9 +200,12 @@ def anomalies(scanner: ScannerDep, _: Regulator, format: Format = "json") -> Any
 
 
 @router.post("/anomalies/scan", operation_id="audit_scan", response_model=LastScanPublic)
-def run_scan(scanner: ScannerDep, _: Regulator) -> dict[str, Any]:
-    """Scan now: every case this hall holds and its outbox, against the chain."""
-    result = scanner.run_once()
+def run_scan(
+    scanner: ScannerDep, _: Regulator, mode: Annotated[Literal["full", "incremental"], Query()] = "full"
+) -> dict[str, Any]:
+    """Scan now: every case this hall holds and its outbox, against the chain (``mode=incremental``: only the
+    cases changed since the last scan, as the schedule does)."""
+    result = scanner.run_once(full=mode == "full")
     return {"scan": result, "counts": result.counts()}
 
 
