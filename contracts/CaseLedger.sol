@@ -145,10 +145,29 @@ contract CaseLedger is ICaseLedger {
      */
     function anchorRoot(bytes32 root, uint32 count) external returns (uint64 seq) {
         Writer memory w = _writer();
+        return _anchorRoot(w, root, count, false, 0);
+    }
+
+    /**
+     * @inheritdoc ICaseLedger
+     * @dev Requirements: those of {anchorRoot}, and `seq` is the hall's batch count (its next batch);
+     * checked in this order: active hall, non-empty batch, sequence.
+     * Emits {BatchAnchored}.
+     */
+    function anchorRootAt(uint64 seq, bytes32 root, uint32 count) external {
+        Writer memory w = _writer();
+        _anchorRoot(w, root, count, true, seq);
+    }
+
+    function _anchorRoot(Writer memory w, bytes32 root, uint32 count, bool checkSeq, uint64 want)
+        private
+        returns (uint64 seq)
+    {
         if (!w.active) revert CaseLedgerInactiveHall(w.account);
         if (root == bytes32(0) || count == 0) revert CaseLedgerInvalidBatch(w.hallId, root, count);
         BatchSlot memory b = _batches[w.hallId];
         seq = b.batchCount;
+        if (checkSeq && want != seq) revert CaseLedgerBatchOutOfSequence(w.hallId, seq, want);
         uint64 prevBlock = b.lastBlock;
         bytes32 head = computeBatchHead(b.head, seq, root, count);
         b.head = head;

@@ -114,6 +114,8 @@ interface ICaseLedger {
     error CaseLedgerUnknownSuite(bytes8 suite);
     /// @dev A Merkle-root batch needs a non-zero root and at least one leaf.
     error CaseLedgerInvalidBatch(uint32 hallId, bytes32 root, uint32 count);
+    /// @dev {anchorRootAt} for batch `seq` while the hall's next batch is `expected` (sent twice, or out of order).
+    error CaseLedgerBatchOutOfSequence(uint32 hallId, uint64 expected, uint64 seq);
 
     /// @notice A case was opened by `acceptingHall`; `caseId` is `keccak256(abi.encodePacked(acceptingHall, serial))`.
     event CaseOpened(
@@ -164,6 +166,13 @@ interface ICaseLedger {
 
     /// @notice Anchors a Merkle root over `count` records of the caller's hall.
     function anchorRoot(bytes32 root, uint32 count) external returns (uint64 seq);
+
+    /**
+     * @notice Anchors a Merkle root as the caller hall's batch `seq`, which must be its next one: a batch
+     * sent twice, or overtaken by another, is refused instead of being anchored under another number
+     * (exactly-once anchoring in Merkle mode; the leaves' per-case back-links name batches by `seq`).
+     */
+    function anchorRootAt(uint64 seq, bytes32 root, uint32 count) external;
 
     /// @notice The header of a case (all zero if unknown).
     function caseHeader(bytes32 caseId) external view returns (CaseHeader memory);

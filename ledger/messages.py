@@ -452,6 +452,38 @@ MESSAGES: dict[str, Message] = {
     "item_code_too_long": M(
         "事项编码最多16个英文字符。", "The service item code {code} is longer than 16 ASCII characters."
     ),
+    # ---------------------------------------------------------------- Merkle mode: batches and manifests
+    "anchor_mode_invalid": M(
+        "上链方式只能是 event（逐条上链）或 merkle（按批次上链）。",
+        "The anchor mode is 'event' or 'merkle', not {mode}.",
+    ),
+    "leaf_invalid": M("批次中的事件叶子不完整或格式不对。", "The batch leaf is not valid: {reason}."),
+    "leaf_serial_length": M("办件编号应为1至64字节。", "A serial is 1 to 64 bytes of UTF-8."),
+    "batch_empty": M("一个批次至少包含一个事件。", "A batch holds at least one leaf."),
+    "manifest_invalid": M("批次清单不完整或格式不对。", "The batch manifest is not valid: {reason}."),
+    "manifest_not_found": M(
+        "本大厅没有批次 {hall}/{seq} 的清单。", "This hall holds no manifest of batch {hall}/{seq}."
+    ),
+    "manifest_source_invalid": M(
+        "批次清单来源应为 http:// 或 https:// 地址，或一个目录。",
+        "A manifest source is an http(s):// URL or a directory, not {source}.",
+    ),
+    "manifest_dir_invalid": M("“{path}”不是存放批次清单的目录。", "{path} is not a directory of batch manifests."),
+    "bundle_merkle_mode": M(
+        "这是按批次上链（Merkle 模式）的证据包，应按批次根核验。",
+        "This bundle is in Merkle mode: it is checked against batch roots, not event logs.",
+    ),
+    "bundle_merkle_batch_missing": M(
+        "按批次上链（Merkle 模式）的证据包中，每个事件都须附带其批次和包含证明。",
+        "A Merkle-mode bundle needs every event's batch and inclusion proof.",
+    ),
+    "bundle_batch_in_event_mode": M(
+        "逐条上链（事件模式）的证据包中，事件不能附带批次证明。",
+        "An event-mode bundle's events carry no batch proof (batch is for Merkle mode).",
+    ),
+    "bundle_event_mode": M(
+        "这是逐条上链的证据包，应按链上事件核验。", "This bundle is in event mode; verify it with verify_bundle."
+    ),
     # ---------------------------------------------------------------- hall operations
     "hall_not_registered": M("没有编号为 {hall} 的大厅。", "There is no hall with id {hall} in the registry."),
     "not_base64": M(

@@ -22,6 +22,7 @@ from node_api.api.routes import (
     admin,
     audit,
     auth,
+    batches,
     cases,
     catalogue,
     city,
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, *, node: HallNode | None = None
         cases.router,
         inbox.router,
         transfer.router,
+        batches.router,
         admin.router,
         access.router,
     ):

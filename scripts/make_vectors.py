@@ -21,21 +21,26 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ledger.core.batches import EventLeaf
 from ledger.core.bundle import EvidenceBundle
 from ledger.core.chainlog import ROLE_IDS
 from ledger.core.facts import ChainFacts, RegistryFact
-from ledger.core.hashchain import case_id, chain_heads
+from ledger.core.hashchain import case_id, chain_heads, next_head
 from ledger.core.merkle import inclusion_proof, leaf_hash, merkle_root
 from ledger.core.records import SaltedRecord, field_leaf
 from ledger.core.stages import Stage
 from ledger.core.suites import GM, INTL, Suite
 from ledger.dev.scenario import (
     ACCOUNTS,
+    MerkleBuild,
     Scenario,
     Step,
     _iso,
+    add_batch,
     block_time,
+    build_merkle,
     chain_registry,
+    merkle_standard,
     standard_registry,
     vector_answer,
 )
@@ -802,12 +807,247 @@ def bundle_vectors() -> dict[str, dict[str, Any]]:
     return v
 
 
+# ------------------------------------------------------------------------------------------ Merkle mode
+def _mvector(
+    desc: str,
+    m: MerkleBuild,
+    want: dict[str, Any],
+    *,
+    bundle: Callable[[dict[str, Any]], Any] | None = None,
+    chain: Callable[[dict[str, Any]], Any] | None = None,
+) -> dict[str, Any]:
+    bj, fj = _dump(m.bundle), json.loads(m.facts.model_dump_json())
+    if bundle is not None:
+        bundle(bj)
+    if chain is not None:
+        chain(fj)
+    v: dict[str, Any] = {"desc": desc, "suite": m.facts.suite, "max_anchor_lag_s": LAG, "chain": fj, "bundle": bj}
+    v["want"] = {"verdict": "match", "events": {}, "findings": {}, "bundle": [], "materials": {}, **want}
+    return v
+
+
+def _alt_leaf(m: MerkleBuild, index: int, *, writer: str, hall: int, label: str, stage: Stage | None = None) -> bytes:
+    """Another leaf at ``index`` of the case, chained from the case's event ``index - 1`` (a second branch)."""
+    prev = m.leaves[index - 1]
+    c = bytes.fromhex(_salt("alt", label))
+    st = stage or m.leaves[index].stage
+    return EventLeaf.new(
+        accepting_hall=1,
+        serial=merkle_standard().serial,
+        index=index,
+        stage=st,
+        commitment=c,
+        writer_hall=hall,
+        writer=ACCOUNTS[writer],
+        head=next_head(prev.head, st, c, ACCOUNTS[writer]),
+        prev=(m.leaves[index].prev_hall, m.leaves[index].prev_seq),
+    ).encode()
+
+
+UNPROVEN_ACCEPTANCE: dict[str, Any] = {
+    # ACCEPTANCE is not proven: the next head does not follow, and the later lifecycle stages are out of order
+    # (the RESULT record then proves no file either)
+    "verdict": "mismatch",
+    "events": {
+        "2": ["batch_proof_invalid"],
+        "3": ["chain_head_broken", "out_of_order"],
+        "5": ["out_of_order"],
+        "7": ["out_of_order"],
+    },
+    "materials": {"5": ["material_event_invalid"]},
+}
+
+
+def merkle_vectors_bundles() -> dict[str, dict[str, Any]]:
+    """Merkle-mode conformance vectors (docs/verification.md, Merkle mode): the case of the event-mode vectors,
+    its dispute by hall 3 (a hall key holding the officer role), anchored as batch roots."""
+    v: dict[str, dict[str, Any]] = {}
+    std = merkle_standard()
+    m = build_merkle(std)
+    n = len(std.steps)
+    v["merkle_happy_intl"] = _mvector(
+        "Merkle mode: every event proven under its batch's on-chain root; every hall's batches from the INTAKE "
+        "to the last block scanned with their manifests: complete",
+        m,
+        {},
+    )
+    v["merkle_read_at_its_own_addresses_is_incomplete"] = _mvector(
+        "the happy case, its batches and manifests read at the bundle's own contract addresses, not a trusted "
+        "deployment's: nothing ties them to the consortium, so the verdict is at best incomplete",
+        build_merkle(replace(std, trusted=False)),
+        {"verdict": "incomplete", "bundle": ["deployment_untrusted"]},
+    )
+    gm = build_merkle(merkle_standard(suite=GM))
+    v["merkle_happy_gm"] = _mvector("the same in the gm suite (SM3 leaves and nodes)", gm, {})
+    v["merkle_without_manifests_is_incomplete"] = _mvector(
+        "no manifests: every event proven, but other events of the case cannot be excluded",
+        build_merkle(std, scan=False),
+        {"verdict": "incomplete", "bundle": ["completeness_unproven"]},
+    )
+
+    def wrong_leaf(b: dict[str, Any]) -> None:
+        b["events"][3]["record"]["fields"]["note"] = "改过"  # the record changed and the event with it
+        e = b["events"][3]
+        e["commitment"] = "0x" + _flip(e["commitment"][2:])
+
+    v["merkle_wrong_leaf"] = _mvector(
+        "the bundle's PROCESS event (its commitment) is not the leaf the batch holds",
+        m,
+        {"verdict": "mismatch", "events": {"3": ["batch_proof_invalid"], "4": ["chain_head_broken"]}},
+        bundle=wrong_leaf,
+    )
+
+    def wrong_proof(b: dict[str, Any]) -> None:
+        p = b["events"][2]["batch"]["path"]
+        p[0] = _flip(p[0])
+
+    v["merkle_wrong_proof"] = _mvector(
+        "one bit of ACCEPTANCE's inclusion path flipped",
+        m,
+        UNPROVEN_ACCEPTANCE,
+        bundle=wrong_proof,
+    )
+    v["merkle_wrong_proof_gm"] = _mvector(
+        "the same in the gm suite",
+        gm,
+        UNPROVEN_ACCEPTANCE,
+        bundle=wrong_proof,
+    )
+
+    def wrong_root(f: dict[str, Any]) -> None:  # the chain's root of hall 2's first batch is another one
+        b = next(x for x in f["batches"] if x["hall_id"] == 2 and x["seq"] == 0)
+        b["root"] = "0x" + _flip(b["root"][2:])
+
+    v["merkle_wrong_root"] = _mvector(
+        "the batch root on chain is not the one the bundle's proof leads to",
+        m,
+        UNPROVEN_ACCEPTANCE,
+        chain=wrong_root,
+    )
+
+    def dropped(f: dict[str, Any]) -> None:  # hall 2's batch 1 (PROCESS) is not on chain: dropped
+        f["batches"] = [x for x in f["batches"] if not (x["hall_id"] == 2 and x["seq"] == 1)]
+        f["scan"]["batches"] = [x for x in f["scan"]["batches"] if not (x["hall_id"] == 2 and x["seq"] == 1)]
+
+    v["merkle_dropped_batch"] = _mvector(
+        "the batch holding PROCESS is not on chain (dropped): the event is missing on chain, and hall 2's batches "
+        "as read skip a number",
+        m,
+        {
+            "verdict": "mismatch",
+            "events": {"3": ["missing_on_chain"], "4": ["chain_head_broken"]},
+            "bundle": ["batch_chain_broken"],
+        },
+        chain=dropped,
+    )
+    swapped = std.replace_step(2, block=15).replace_step(3, block=14)
+    v["merkle_reordered_batch"] = _mvector(
+        "PROCESS anchored in a batch before the one holding ACCEPTANCE: the chain order contradicts the indices",
+        build_merkle(swapped),
+        {
+            "verdict": "mismatch",
+            # ACCEPTANCE's leaf comes after PROCESS's in chain order: PROCESS cannot extend the chain where it is,
+            # so the chain found stops at ACCEPTANCE and every later event of the bundle is off it
+            "events": {"3": ["batch_order", "not_canonical"], **{str(i): ["not_canonical"] for i in range(4, n)}},
+            "findings": {str(i): ["orphan_leaf"] for i in range(3, n)},
+            "materials": {"5": ["material_event_invalid"]},
+        },
+    )
+    breaking = std.replace_step(2, writer="hall_c")
+    v["merkle_rule_breaking_batch"] = _mvector(
+        "hall 3 (not of the home district) anchored the ACCEPTANCE: the leaf breaks the writer rule, is not part of "
+        "the case, and nothing after it is",
+        build_merkle(breaking),
+        {
+            "verdict": "mismatch",
+            "events": {"2": ["not_canonical", "writer_no_right"], **{str(i): ["not_canonical"] for i in range(3, n)}},
+            "findings": {str(i): ["orphan_leaf"] for i in range(2, n)},
+            "materials": {"5": ["material_event_invalid"]},
+        },
+    )
+
+    def missing_manifest(f: dict[str, Any]) -> None:
+        f["scan"]["manifests"]["3/0"] = None
+
+    v["merkle_missing_manifest"] = _mvector(
+        "no source produced hall 3's batch 0: the case cannot be proven complete",
+        m,
+        {"verdict": "incomplete", "bundle": ["manifest_unavailable"]},
+        chain=missing_manifest,
+    )
+
+    def bad_manifest(f: dict[str, Any]) -> None:
+        raw = bytearray.fromhex(f["scan"]["manifests"]["1/0"])
+        raw[-1] ^= 1
+        f["scan"]["manifests"]["1/0"] = raw.hex()
+
+    v["merkle_manifest_not_matching_its_root"] = _mvector(
+        "a manifest altered by the hall serving it: it does not recompute to its batch's root, so it is not used",
+        m,
+        {"verdict": "incomplete", "bundle": ["manifest_unavailable"]},
+        chain=bad_manifest,
+    )
+    v["merkle_event_left_out"] = _mvector(
+        "the bundle leaves out the DISPUTE_OPENED event: the scan finds it in hall 3's batch",
+        m,
+        # without event 4 the next head does not follow and dispute 4 was never opened
+        {
+            "verdict": "mismatch",
+            "events": {"4": ["missing_from_bundle"], "5": ["chain_head_broken"], "6": ["dispute_ref_invalid"]},
+            "materials": {"5": ["material_event_invalid"]},
+        },
+        bundle=lambda b: b["events"].pop(4),
+    )
+
+    def both(f: dict[str, Any]) -> None:
+        f["event_header"].update(event_count=1, phase=1, accepting_hall=1, home_district=350503, last_block=5)
+
+    v["merkle_case_also_in_event_mode"] = _mvector(
+        "the same case id was also opened in event mode",
+        m,
+        {"verdict": "mismatch", "bundle": ["case_in_both_modes"]},
+        chain=both,
+    )
+    loser = _alt_leaf(m, 2, writer="hall_b", hall=2, label="race")
+    raced = add_batch(m, hall=2, block=21, leaves=[loser], writer="hall_b")
+    v["merkle_race_loser_is_an_orphan"] = _mvector(
+        "a second ACCEPTANCE at index 2 anchored after the first (two writers at once): a finding, the case verifies",
+        raced,
+        {"findings": {"2": ["orphan_leaf"]}},
+    )
+    branch = _alt_leaf(m, 7, writer="hall_a", hall=1, label="fork")
+    fork = add_batch(m, hall=1, block=21, leaves=[branch], writer="hall_a")
+
+    def show_fork(b: dict[str, Any]) -> None:  # the bundle shows the later branch at index 7
+        bf = fork.facts.batches[-1]
+        leaf = EventLeaf.decode(fork.manifests[(1, bf.seq)].leaves[0])
+        e = b["events"][7]
+        e.update(block=bf.block, time=bf.time, tx=bf.tx, commitment="0x" + leaf.commitment.hex(),
+                 head="0x" + leaf.head.hex())  # fmt: skip
+        e["batch"].update(seq=bf.seq, leaf_index=0, tree_size=1, path=[])
+        e.pop("record")
+
+    v["merkle_fork_branch_shown"] = _mvector(
+        "hall 1 anchored another DELIVERY at index 7 later, and the bundle shows that branch instead of the chain's",
+        fork,
+        {
+            "verdict": "mismatch",
+            "events": {"7": ["not_canonical", "record_absent"]},
+            "findings": {"7": ["orphan_leaf"]},
+        },
+        bundle=show_fork,
+    )
+    return v
+
+
 # ------------------------------------------------------------------------------------------ checking
 def all_files() -> dict[Path, str]:
     files: dict[Path, Any] = {ROOT / "hashchain" / "full_lifecycle.json": hashchain_vectors()}
     for name, v in merkle_vectors():
         files[ROOT / "merkle" / f"{name}.json"] = v
     for name, v in bundle_vectors().items():
+        files[ROOT / "bundles" / f"{name}.json"] = v
+    for name, v in merkle_vectors_bundles().items():
         files[ROOT / "bundles" / f"{name}.json"] = v
     return {p: json.dumps(v, ensure_ascii=False, indent=1, sort_keys=True) + "\n" for p, v in files.items()}
 

@@ -37,7 +37,7 @@ from ledger.chain.artifacts import artifact
 from ledger.chain.deployment import FORMAT_VERSION, Deployment
 from ledger.core import chainlog
 from ledger.core.chainlog import TOPIC, RawLog, block_ranges
-from ledger.core.facts import CaseHeader, CaseOpenedEvent, ChainEvent, RegistryFact
+from ledger.core.facts import BatchAnchoredEvent, CaseHeader, CaseOpenedEvent, ChainEvent, RegistryFact
 from ledger.core.hashchain import case_id
 from ledger.core.stages import Stage
 from ledger.core.suites import INTL, Suite
@@ -624,6 +624,50 @@ class ChainClient:
                 appended.append(chainlog.decode_event_appended(lg))
         return opened, appended
 
+    # ------------------------------------------------------------------ Merkle mode
+    def root_calldata(self, seq: int, root: bytes, count: int) -> str:
+        """ABI-encoded ``anchorRootAt(seq, root, count)``."""
+        return "0x" + (_ANCHOR_ROOT_AT_SELECTOR + abi_encode(["uint64", "bytes32", "uint32"], [seq, root, count])).hex()
+
+    def send_root(self, seq: int, root: bytes, count: int, *, gas: int = 120_000) -> str:
+        """Send ``anchorRootAt(seq, root, count)`` without simulating it (a pipelined batch cannot be simulated
+        before the one it follows is mined); the contract refuses a wrong ``seq``, so a resend never doubles."""
+        return self.send_raw(to=self._dep().ledger, data=self.root_calldata(seq, root, count), gas=gas)
+
+    def call_root(self, seq: int, root: bytes, count: int) -> None:
+        """Simulate ``anchorRootAt`` now; raises :class:`ChainRuleError` naming why it would be refused."""
+        self.request(
+            "eth_call", [{"from": self.address, "to": self._dep().ledger, "data": self.root_calldata(seq, root, count)}]
+        )
+
+    def batch_header(self, hall_id: int) -> tuple[bytes, int, int]:
+        """``batchHeader(hallId)``: (head, batch count, block of the last batch)."""
+        return chainlog.read_batch_header(self, self._dep().ledger, hall_id)
+
+    def decode_batch_log(self, log: RawLog) -> BatchAnchoredEvent | None:
+        """The ``BatchAnchored`` in a receipt or filter log of this ledger, or ``None``."""
+        if not log.topics or log.topics[0] != TOPIC["BatchAnchored"]:
+            return None
+        if log.address.lower() != self._dep().ledger.lower():
+            return None
+        return chainlog.decode_batch_anchored(log)
+
+    def batch_at(self, hall_id: int, seq: int, block: int) -> BatchAnchoredEvent | None:
+        """Hall ``hall_id``'s batch ``seq`` if block ``block`` holds it (one one-block query)."""
+        return chainlog.read_batch_at(self, self._dep().ledger, hall_id, seq, block)
+
+    def batches_in_range(
+        self, from_block: int, to_block: int, *, hall_id: int | None = None
+    ) -> list[BatchAnchoredEvent]:
+        """``BatchAnchored`` logs in a block range (of one hall, or all), chain order, bounded queries."""
+        topics: list[Any] = ["0x" + TOPIC["BatchAnchored"].hex()]
+        if hall_id is not None:
+            topics.append("0x" + hall_id.to_bytes(32, "big").hex())
+        logs = self._logs(self._dep().ledger, topics, from_block, to_block)
+        out = [chainlog.decode_batch_anchored(lg) for lg in logs]
+        out.sort(key=lambda b: (b.block_number, b.log_index))
+        return out
+
     def raw_transaction_inputs(self, from_block: int, to_block: int) -> list[bytes]:
         """Calldata of every transaction to the contracts in a block range (used by privacy tests)."""
         out: list[bytes] = []
@@ -644,6 +688,7 @@ class ChainClient:
 
 _ANCHOR_BATCH_TYPES = ["(string,bytes16,uint32,bytes32)[]", "(bytes32,uint8,bytes32,uint32)[]"]
 _ANCHOR_BATCH_SELECTOR = function_signature_to_4byte_selector(f"anchorBatch({','.join(_ANCHOR_BATCH_TYPES)})")
+_ANCHOR_ROOT_AT_SELECTOR = function_signature_to_4byte_selector("anchorRootAt(uint64,bytes32,uint32)")
 
 
 def wait_for_rpc(rpc_url: str, *, timeout: float = 20.0) -> None:

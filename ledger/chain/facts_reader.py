@@ -15,13 +15,28 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ledger.chain.client import ChainClient
-from ledger.core.chainlog import ROLE_IDS, block_times, case_facts, read_case_facts, read_deployment
-from ledger.core.facts import CaseHeader, CaseOpenedEvent, ChainEvent, ChainFacts, RegistryFact
+from ledger.core.bundle import EvidenceBundle
+from ledger.core.chainlog import (
+    ROLE_IDS,
+    ManifestSource,
+    block_times,
+    case_facts,
+    read_case_facts,
+    read_deployment,
+    read_merkle_facts,
+)
+from ledger.core.facts import CaseHeader, CaseOpenedEvent, ChainEvent, ChainFacts, MerkleFacts, RegistryFact
 from ledger.core.hashchain import case_id
 from ledger.core.stages import Phase
 from ledger.errors import InputError
 
-__all__ = ["DISPUTE_OFFICER_ROLE", "fetch_chain_facts", "fetch_chain_facts_many", "fetch_registry_log"]
+__all__ = [
+    "DISPUTE_OFFICER_ROLE",
+    "fetch_chain_facts",
+    "fetch_chain_facts_many",
+    "fetch_merkle_facts",
+    "fetch_registry_log",
+]
 
 DISPUTE_OFFICER_ROLE = ROLE_IDS["DISPUTE_OFFICER_ROLE"]
 
@@ -42,6 +57,31 @@ def fetch_chain_facts(
         ledger=dep.ledger,
         accepting_hall=accepting_hall,
         serial=serial,
+        registry_log=registry_log,
+        trusted=True,  # the hall's own configured deployment
+    )
+
+
+def fetch_merkle_facts(
+    client: ChainClient,
+    bundle: EvidenceBundle,
+    *,
+    manifests: ManifestSource | None = None,
+    registry_log: list[RegistryFact] | None = None,
+) -> MerkleFacts:
+    """The facts of a Merkle-mode bundle: the batches its events name, and (with ``manifests``) every hall's
+    batches from its INTAKE on with their manifests (:func:`ledger.core.chainlog.read_merkle_facts`)."""
+    dep = client.deployment
+    if dep is None:
+        raise InputError("deployment", "no_contract_addresses")
+    return read_merkle_facts(
+        client,
+        ledger=dep.ledger,
+        accepting_hall=bundle.accepting_hall,
+        serial=bundle.serial,
+        batches=[(e.batch.hall_id, e.batch.seq, e.block) for e in bundle.events if e.batch is not None],
+        manifests=manifests,
+        max_range=client.max_logs_range,
         registry_log=registry_log,
         trusted=True,  # the hall's own configured deployment
     )

@@ -21,13 +21,16 @@ def bench(
         typer.Option(
             "--only",
             help="Comma-separated parts (gas,naive,batched,backlog,verify,intake,large_intake,audit,audit_incremental,"
-            "inbox,city,heads,atrest).",
+            "inbox,city,heads,atrest,merkle_backlog,merkle_latency,merkle_verify,mixed_event,mixed_merkle).",
         ),
     ] = "",
     chain: Annotated[
         str, typer.Option("--chain", help="anvil (default) or clique: four geth Clique signer nodes (heads,batched).")
     ] = "anvil",
     heads: Annotated[float, typer.Option("--heads", help="Clique: seconds of idle head watching.")] = 30.0,
+    merkle_backlog: Annotated[
+        int, typer.Option("--merkle-backlog", help="Pending Merkle-mode events the sender drains alone.")
+    ] = 1_000_000,
     atrest_intakes: Annotated[
         int, typer.Option("--atrest-intakes", min=25, help="atrest: intakes (and reads) per store and workload.")
     ] = 400,
@@ -43,6 +46,7 @@ def bench(
         backlog_events=backlog,
         chain=chain,
         heads_s=heads,
+        merkle_backlog_events=merkle_backlog,
         atrest_intakes=atrest_intakes,
         audit_incremental_cases=audit_cases,
     )

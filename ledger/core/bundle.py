@@ -10,6 +10,10 @@ Format ``caseledger-evidence/2`` (specified in docs/verification.md; JSON Schema
                    "commitment", "head", "record": {"fields", "salts", "withheld"}}],
      "materials": [{"event_index", "proof": {"file", "index", "tree_size", "path"}, "content_b64"?}]}
 
+In Merkle mode (``"mode": "merkle"``) every event also carries ``batch``: the batch that anchors it and
+the event's inclusion proof in it (:class:`BatchProof`, :mod:`ledger.core.batches`); ``block``, ``tx``
+and ``time`` are then the batch's ``BatchAnchored`` log's.
+
 Types are strict: integers are JSON numbers (never strings), hex has one spelling per kind of value,
 and unknown properties are refused. Reading a file (:func:`load_bundle`) bounds its nesting depth
 before parsing, validates it against the JSON Schema, then builds the model; every failure is one
@@ -28,17 +32,19 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
+from ledger.core.batches import MAX_LEAVES
 from ledger.core.facts import ChainEvent
 from ledger.core.jsonsafe import json_path, load_json_file, loads_bounded, strict_check
 from ledger.core.materials import MaterialProof, MaterialSet
 from ledger.core.records import DisclosedRecord, SaltedRecord
-from ledger.core.types import ADDRESS, BASE64, FIELD_NAME_PATTERN, HEX32_0X, UINT32, UINT64
+from ledger.core.types import ADDRESS, BASE64, FIELD_NAME_PATTERN, HEX32, HEX32_0X, UINT32, UINT64
 from ledger.errors import InputError
 
 __all__ = [
     "BUNDLE_FORMAT",
+    "BatchProof",
     "MAX_BUNDLE_BYTES",
     "MAX_NESTING",
     "BundleEvent",
@@ -64,6 +70,27 @@ StageName = Literal[
 _STRICT = ConfigDict(frozen=True, strict=True, extra="forbid")
 
 
+class BatchProof(BaseModel):
+    """Where a Merkle-mode event is anchored, and the proof: with the event's own fields this rebuilds its
+    leaf (docs/verification.md, Merkle mode), which must lead to batch ``(hall_id, seq)``'s on-chain root."""
+
+    model_config = _STRICT
+
+    hall_id: UINT32
+    """the hall whose batch holds the event (its writer hall)"""
+    seq: UINT64
+    leaf_index: UINT32
+    tree_size: Annotated[int, Field(strict=True, ge=1, le=MAX_LEAVES)]
+    path: Annotated[list[HEX32], Field(max_length=17)]
+    prev_hall: UINT32 = 0
+    """the leaf's back-link: the hall and seq of the batch holding the case's previous event (0/0 for INTAKE)"""
+    prev_seq: UINT64 = 0
+    home_district: UINT32 = 0
+    """INTAKE only: the case's home district, as in its leaf"""
+    item_code: Annotated[str, StringConstraints(strict=True, pattern=r"^[\x20-\x7e]{0,16}$")] = ""
+    """INTAKE only: the service item's code, as in its leaf"""
+
+
 class BundleEvent(BaseModel):
     model_config = _STRICT
 
@@ -78,6 +105,8 @@ class BundleEvent(BaseModel):
     commitment: HEX32_0X
     head: HEX32_0X
     record: DisclosedRecord | None = None
+    batch: BatchProof | None = None
+    """Merkle mode only"""
 
 
 class BundleMaterial(BaseModel):
@@ -107,7 +136,7 @@ class EvidenceBundle(BaseModel):
     model_config = _STRICT
 
     format: Literal["caseledger-evidence/2"] = "caseledger-evidence/2"
-    mode: Literal["event"] = "event"
+    mode: Literal["event", "merkle"] = "event"
     suite: Literal["intl", "gm"]
     serial: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     accepting_hall: UINT32
@@ -120,6 +149,14 @@ class EvidenceBundle(BaseModel):
     """records the exporting hall holds for this case that are not anchored yet (the bundle is then incomplete)"""
     events: list[BundleEvent]
     materials: list[BundleMaterial] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _batches_fit_mode(self) -> EvidenceBundle:
+        for i, e in enumerate(self.events):
+            if (e.batch is None) == (self.mode == "merkle"):
+                need = "needs" if self.mode == "merkle" else "must not carry"
+                raise ValueError(f"event {i}: a {self.mode}-mode bundle's event {need} a batch proof")
+        return self
 
     def withheld_fields(self) -> dict[int, list[str]]:
         return {e.index: sorted(e.record.withheld) for e in self.events if e.record and e.record.withheld}
@@ -140,6 +177,8 @@ class HeldEvent:
     """file contents to embed (None for a file left out, e.g. an identity document not asked for)"""
     withheld: Mapping[str, str] | None = None
     """leaf hashes of fields this hall no longer holds (erased after their retention period)"""
+    batch: BatchProof | None = None
+    """Merkle mode: the event's batch and inclusion proof"""
 
 
 def _disclose(h: HeldEvent, hidden: set[str]) -> DisclosedRecord:
@@ -163,6 +202,7 @@ def build_bundle(
     pending_records: int = 0,
     withhold: Iterable[str] = (),
     include_files: bool = False,
+    mode: Literal["event", "merkle"] = "event",
 ) -> EvidenceBundle:
     """Assemble a bundle; fields named in ``withhold`` are replaced by their salted leaf hashes."""
     hidden = set(withhold)
@@ -183,6 +223,7 @@ def build_bundle(
                 commitment="0x" + e.commitment.hex(),
                 head="0x" + e.head.hex(),
                 record=_disclose(h, hidden),
+                batch=h.batch,
             )
         )
         if h.materials is not None:
@@ -192,7 +233,10 @@ def build_bundle(
                 if data is not None:
                     content = base64.b64encode(data).decode()
                 materials.append(BundleMaterial(event_index=e.index, proof=h.materials.proof(i), content_b64=content))
+    if mode == "merkle" and any(e.batch is None for e in events):
+        raise InputError("events", "bundle_merkle_batch_missing")
     return EvidenceBundle(
+        mode=mode,
         suite=suite,  # type: ignore[arg-type]
         serial=serial,
         accepting_hall=accepting_hall,
@@ -362,6 +406,7 @@ def parse_bundle(data: Any) -> EvidenceBundle:
     err = _schema_error(data)
     if err is not None:
         raise err
+    _batches_fit_mode(data)
     try:
         return EvidenceBundle.model_validate(data)
     except ValidationError as exc:  # the schema covers the model; this is the second line of defence
@@ -378,6 +423,16 @@ def parse_bundle(data: Any) -> EvidenceBundle:
             path.append(part)
         where = json_path(path, root="bundle")
         raise InputError(where, "bundle_value_form", detail=str(first["msg"])) from exc
+
+
+def _batches_fit_mode(data: dict[str, Any]) -> None:
+    """Every event of a Merkle-mode bundle has its ``batch``, no event of an event-mode one has (the path named)."""
+    merkle = data.get("mode", "event") == "merkle"
+    for i, e in enumerate(data.get("events") or []):
+        if isinstance(e, dict) and (e.get("batch") is not None) != merkle:
+            if merkle:
+                raise InputError(f"events.{i}.batch", "bundle_merkle_batch_missing")
+            raise InputError(f"events.{i}.batch", "bundle_batch_in_event_mode")
 
 
 def load_bundle(path: Path) -> EvidenceBundle:

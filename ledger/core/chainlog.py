@@ -24,12 +24,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ledger.core.facts import (
+    BatchAnchoredEvent,
+    BatchFact,
+    BatchScan,
     CaseHeader,
     CaseOpenedEvent,
     ChainEvent,
     ChainEventFact,
     ChainFacts,
     DeploymentFacts,
+    MerkleFacts,
     RegistryFact,
 )
 from ledger.core.hashchain import case_id, keccak256
@@ -44,8 +48,14 @@ __all__ = [
     "RawLog",
     "RpcTransport",
     "TOPIC",
+    "ManifestSource",
     "block_ranges",
     "block_times",
+    "decode_batch_anchored",
+    "read_batch_at",
+    "read_batch_header",
+    "read_merkle_facts",
+    "scan_batches",
     "case_facts",
     "call_data",
     "checksum_address",
@@ -96,6 +106,7 @@ _SELECTORS = {
     sig: keccak256(sig.encode())[:4]
     for sig in (
         "caseHeader(bytes32)",
+        "batchHeader(uint32)",
         "lastChangeBlock()",
         "hashSuite()",
         "formatVersion()",
@@ -190,6 +201,25 @@ def decode_case_opened(lg: RawLog) -> CaseOpenedEvent:
         item_code=item[:16].rstrip(b"\x00").decode("ascii", "replace"),
         block_number=lg.block_number,
         tx_hash=lg.tx_hash,
+    )
+
+
+def decode_batch_anchored(lg: RawLog) -> BatchAnchoredEvent:
+    """One ``BatchAnchored`` log (Merkle mode)."""
+    if len(lg.topics) != 3 or lg.topics[0] != TOPIC["BatchAnchored"]:
+        raise ChainError("not a BatchAnchored log")
+    writer, root, count, head, prev_block = _words(lg.data, 5)
+    return BatchAnchoredEvent(
+        hall_id=_uint(lg.topics[1]),
+        seq=_uint(lg.topics[2]),
+        writer=checksum_address(writer[12:]),
+        root=root,
+        count=_uint(count),
+        head=head,
+        prev_block=_uint(prev_block),
+        block_number=lg.block_number,
+        tx_hash=lg.tx_hash,
+        log_index=lg.log_index,
     )
 
 
@@ -442,5 +472,112 @@ def case_facts(
         registry_log=registry_log,
         dispute_role=ROLE_IDS["DISPUTE_OFFICER_ROLE"],
         arbiter_role=ROLE_IDS["DISPUTE_ARBITER_ROLE"],
+        addresses_from=dep.addresses_from,
+    )
+
+
+# ------------------------------------------------------------------------------------------ Merkle mode
+def _word(n: int) -> bytes:
+    return n.to_bytes(32, "big")
+
+
+def read_batch_header(rpc: RpcTransport, ledger: str, hall_id: int) -> tuple[bytes, int, int]:
+    """``batchHeader(hallId)``: (head, batch count, block of the hall's last batch)."""
+    head, count, last = _words(eth_call(rpc, ledger, call_data("batchHeader(uint32)", _word(hall_id))), 3)
+    return head, _uint(count), _uint(last)
+
+
+def read_batch_at(rpc: RpcTransport, ledger: str, hall_id: int, seq: int, block: int) -> BatchAnchoredEvent | None:
+    """Hall ``hall_id``'s batch ``seq`` if block ``block`` holds it (one one-block ``eth_getLogs``), else None."""
+    topics = ["0x" + TOPIC["BatchAnchored"].hex(), "0x" + _word(hall_id).hex(), "0x" + _word(seq).hex()]
+    found = [decode_batch_anchored(lg) for lg in one_block_logs(rpc, ledger, topics, block)]
+    return found[0] if found else None
+
+
+def scan_batches(
+    rpc: RpcTransport, ledger: str, from_block: int, to_block: int, *, max_range: int = 1000
+) -> list[BatchAnchoredEvent]:
+    """Every ``BatchAnchored`` log in ``[from_block, to_block]``, in chain order (ranges of at most ``max_range``)."""
+    out: list[BatchAnchoredEvent] = []
+    topics = ["0x" + TOPIC["BatchAnchored"].hex()]
+    for lo, hi in block_ranges(from_block, to_block, max_range):
+        flt = {"address": ledger, "topics": topics, "fromBlock": hex(lo), "toBlock": hex(hi)}
+        res = rpc.call("eth_getLogs", [flt])
+        if not isinstance(res, list):
+            raise ChainError("the chain endpoint answered eth_getLogs with something that is not a list")
+        out.extend(decode_batch_anchored(RawLog.from_rpc(lg)) for lg in res)
+    out.sort(key=lambda b: (b.block_number, b.log_index))
+    return out
+
+
+class ManifestSource(Protocol):
+    """Where the verifier gets batch manifests (a hall's public route, a directory): bytes, or None."""
+
+    def __call__(self, hall_id: int, seq: int, /) -> bytes | None: ...
+
+
+def read_merkle_facts(
+    rpc: RpcTransport,
+    *,
+    ledger: str,
+    accepting_hall: int,
+    serial: str,
+    batches: Iterable[tuple[int, int, int]],
+    manifests: ManifestSource | None = None,
+    max_range: int = 1000,
+    deployment: DeploymentFacts | None = None,
+    registry_log: list[RegistryFact] | None = None,
+    trusted: bool = False,
+) -> MerkleFacts:
+    """Everything :func:`ledger.verify.merkle.verify_merkle_bundle` needs about one Merkle-mode case.
+
+    ``batches``: the (hall, seq, block) the bundle's events name. Requests: the deployment's and the
+    registry's as in event mode, 1 ``caseHeader``, one one-block ``eth_getLogs`` per named batch, block
+    headers in batches of 50; with ``manifests``, also a forward scan of every ``BatchAnchored`` log from
+    the earliest named batch's block to the head (ranges of ``max_range`` blocks) and one manifest per
+    batch found: cost proportional to every hall's batches in that window (docs/verification.md).
+    ``trusted``: as in :func:`read_case_facts` (``ledger`` is a trusted deployment's address).
+    """
+    dep = deployment or read_deployment(rpc, ledger)
+    if trusted:
+        dep = dep.model_copy(update={"addresses_from": "deployment"})
+    cid = case_id(accepting_hall, serial)
+    header = decode_case_header(eth_call(rpc, ledger, call_data("caseHeader(bytes32)", cid)))
+    named = sorted(set(batches), key=lambda x: (x[2], x[0], x[1]))
+    found = [b for h, q, blk in named if (b := read_batch_at(rpc, ledger, h, q, blk)) is not None]
+    scanned: list[BatchAnchoredEvent] = []
+    scan_range: tuple[int, int] | None = None
+    if manifests is not None and named:
+        head = int(str(rpc.call("eth_blockNumber", [])), 16)
+        scan_range = (named[0][2], head)
+        scanned = scan_batches(rpc, ledger, named[0][2], head, max_range=max_range)
+    times = block_times(rpc, {b.block_number for b in [*found, *scanned]})
+    registry = registry_log if registry_log is not None else read_registry_log(rpc, dep.registry)
+    scan = None
+    if scan_range is not None and manifests is not None:
+        scan = BatchScan(
+            from_block=scan_range[0],
+            to_block=scan_range[1],
+            batches=[BatchFact.of(b, times[b.block_number]) for b in scanned],
+            manifests={
+                f"{b.hall_id}/{b.seq}": (None if (m := manifests(b.hall_id, b.seq)) is None else m.hex())
+                for b in scanned
+            },  # fmt: skip
+        )
+    return MerkleFacts(
+        serial=serial,
+        accepting_hall=accepting_hall,
+        case_id="0x" + cid.hex(),
+        chain_id=dep.chain_id,
+        ledger=dep.ledger,
+        registry=dep.registry,
+        format_version=dep.format_version,
+        suite=dep.suite,
+        event_header=header,
+        batches=[BatchFact.of(b, times[b.block_number]) for b in found],
+        registry_log=registry,
+        dispute_role=ROLE_IDS["DISPUTE_OFFICER_ROLE"],
+        arbiter_role=ROLE_IDS["DISPUTE_ARBITER_ROLE"],
+        scan=scan,
         addresses_from=dep.addresses_from,
     )

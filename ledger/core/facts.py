@@ -16,12 +16,16 @@ from ledger.core.stages import Phase, Stage
 
 __all__ = [
     "AddressesFrom",
+    "BatchAnchoredEvent",
+    "BatchFact",
+    "BatchScan",
     "CaseHeader",
     "CaseOpenedEvent",
     "ChainEvent",
     "ChainEventFact",
     "ChainFacts",
     "DeploymentFacts",
+    "MerkleFacts",
     "RegistryFact",
 ]
 
@@ -38,6 +42,22 @@ class ChainEvent:
     commitment: bytes
     head: bytes
     ref: int
+    prev_block: int
+    block_number: int
+    tx_hash: str
+    log_index: int
+
+
+@dataclass(frozen=True)
+class BatchAnchoredEvent:
+    """One ``BatchAnchored`` log, decoded (Merkle mode: hall ``hall_id``'s batch ``seq``)."""
+
+    hall_id: int
+    seq: int
+    writer: str
+    root: bytes
+    count: int
+    head: bytes
     prev_block: int
     block_number: int
     tx_hash: str
@@ -107,6 +127,44 @@ class ChainEventFact(BaseModel):
         )
 
 
+class BatchFact(BaseModel):
+    """A ``BatchAnchored`` log as the verifier is given it, with its block's time."""
+
+    model_config = ConfigDict(frozen=True)
+
+    hall_id: int
+    seq: int
+    writer: str
+    root: str
+    count: int
+    head: str
+    prev_block: int
+    block: int
+    log_index: int
+    tx: str
+    time: int
+
+    @classmethod
+    def of(cls, b: BatchAnchoredEvent, time: int) -> BatchFact:
+        return cls(
+            hall_id=b.hall_id,
+            seq=b.seq,
+            writer=b.writer,
+            root="0x" + b.root.hex(),
+            count=b.count,
+            head="0x" + b.head.hex(),
+            prev_block=b.prev_block,
+            block=b.block_number,
+            log_index=b.log_index,
+            tx=b.tx_hash,
+            time=time,
+        )
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.hall_id, self.seq)
+
+
 class RegistryFact(BaseModel):
     """One registry event.
 
@@ -166,3 +224,44 @@ class ChainFacts(BaseModel):
     dispute_role: str
     arbiter_role: str
     addresses_from: AddressesFrom = "bundle"
+
+
+class BatchScan(BaseModel):
+    """Every batch of every hall anchored in ``[from_block, to_block]``, with each batch's manifest as the
+    verifier obtained it (hex of its bytes, ``None`` when no source had it): the input of the completeness
+    check of a Merkle-mode case (docs/verification.md)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    from_block: int
+    to_block: int
+    batches: list[BatchFact]
+    manifests: dict[str, str | None]
+    """``"<hall>/<seq>"`` → manifest bytes in hex, or ``None``"""
+
+
+class MerkleFacts(BaseModel):
+    """Everything the verifier needs from the chain for one Merkle-mode case."""
+
+    model_config = ConfigDict(frozen=True)
+
+    mode: str = "merkle"
+    serial: str
+    accepting_hall: int
+    case_id: str
+    chain_id: int
+    ledger: str
+    registry: str
+    format_version: int
+    suite: str
+    event_header: CaseHeader
+    """``caseHeader(caseId)``: a Merkle-mode case has none (the same case id in event mode is a finding)"""
+    batches: list[BatchFact]
+    """the ``BatchAnchored`` logs found where the bundle's events say their batches are"""
+    registry_log: list[RegistryFact]
+    dispute_role: str
+    arbiter_role: str
+    scan: BatchScan | None = None
+    """all halls' batches from the case's INTAKE to ``to_block`` with their manifests (None: not read)"""
+    addresses_from: AddressesFrom = "bundle"
+    """where the contract addresses read came from (as :attr:`ChainFacts.addresses_from`)"""

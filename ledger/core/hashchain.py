@@ -10,6 +10,7 @@ identity is bound to the hall that opened it) — 85 packed bytes per step::
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
@@ -39,6 +40,7 @@ def address_bytes(address: str) -> bytes:
     return bytes.fromhex(m.group(1))
 
 
+@functools.lru_cache(maxsize=65_536)  # a batch asks for each of its cases' ids several times
 def case_id(accepting_hall: int, serial: str) -> bytes:
     """The on-chain key of a case: ``keccak256(uint32 accepting_hall ‖ utf8(serial))``."""
     if not 0 <= accepting_hall <= 2**32 - 1:

@@ -35,6 +35,11 @@ for ``heads_s`` and again while ``batched`` runs.
 * ``inbox_10k_p95_ms`` — 待办 at a hall holding ``inbox_cases`` cases (mixed items, statuses, applicants):
   the server's work for one page (index query: search, filters, sort, page; and the page's JSON), over a
   mix of the queries staff make; also the index's cold build and the refresh after a new intake.
+* Merkle mode (issue 20, :mod:`ledger.dev.bench_merkle`): ``merkle_events_per_s`` and
+  ``merkle_backlog_drain_s`` (the Merkle sender alone draining ``merkle_backlog_events``, every event then
+  checked against the chain), ``merkle_gas_per_event``, ``merkle_anchor_latency_blocks_p50``,
+  ``merkle_verify_case_ms``, and ``mixed_anchor_events_per_s`` / ``merkle_mixed_anchor_events_per_s``: a
+  real hall process of each mode anchoring while HTTP intake runs at full load.
 * ``intake_plain_*`` / ``intake_sealed_*`` / ``intake_encrypt_overhead_*`` — one intake (validation, records,
   files, one synced LevelDB batch) into a store without and with encryption at rest, alternating in rounds so
   both see the same disk; for the ``intl`` (AES-256-GCM) and ``gm`` (SM4-GCM, ``_gm_``) ciphers, with the four
@@ -70,6 +75,7 @@ from ledger.core.materials import MaterialFile, MaterialSet
 from ledger.core.records import SaltedRecord
 from ledger.core.stages import Stage
 from ledger.core.timefmt import now_iso
+from ledger.dev.bench_merkle import measure_merkle_backlog, measure_merkle_latency, measure_merkle_verify, measure_mixed
 from ledger.dev.clique import CliqueNet, rpc
 from ledger.dev.demo import demo_id_number
 from ledger.dev.devchain import DevChain, dev_admin, free_port
@@ -81,7 +87,10 @@ from ledger.hall.store import Store
 from ledger.verify.checks import verify_bundle
 from ledger.verify.rpc import JsonRpc
 
-__all__ = ["BenchConfig", "run_bench"]
+__all__ = ["MERKLE_PARTS", "BenchConfig", "run_bench"]
+
+MERKLE_PARTS = ("merkle_backlog", "merkle_latency", "merkle_verify", "mixed_event", "mixed_merkle")
+"""the Merkle-mode parts (issue 20, :mod:`ledger.dev.bench_merkle`), and the mixed run of each mode"""
 
 BLOCK_GAS_LIMIT = 30_000_000  # anvil's default, and the production-like budget of the issue
 PROD_BLOCK_GAS, PROD_BLOCK_TIME = 30_000_000, 2.0  # Besu QBFT profile used for the capacity figures
@@ -112,6 +121,13 @@ class BenchConfig:
     heads_s: float = 30.0
     inbox_cases: int = 10_000
     inbox_runs: int = 30
+    merkle_backlog_events: int = 1_000_000
+    merkle_batch_max: int = 20_000  # the node's default (CASELEDGER_MERKLE_BATCH_MAX)
+    merkle_in_flight: int = 2  # the node's default (CASELEDGER_MERKLE_IN_FLIGHT)
+    latency_cases: int = 40
+    latency_gap_s: float = 0.7
+    mixed_clients: int = 16
+    mixed_requests: int = 3000
     atrest_intakes: int = 400
     city_cases: int = 1000
     city_runs: int = 3
@@ -1028,6 +1044,7 @@ def run_bench(
         "atrest",
         "city",
         "large_intake",
+        *MERKLE_PARTS,
     }
     if want == {"atrest"}:  # no chain needed
         try:
@@ -1072,6 +1089,25 @@ def run_bench(
         if "backlog" in want:
             log(f"backlog of {cfg.backlog_events} events ...")
             out.update(measure_backlog(env, cfg, log))
+        if "merkle_backlog" in want:
+            log(f"Merkle mode: backlog of {cfg.merkle_backlog_events} events, the sender alone ...")
+            out.update(measure_merkle_backlog(env, cfg, log))
+        if "merkle_latency" in want:
+            log(f"Merkle mode: intake to 已上链 over {cfg.latency_cases} intakes ...")
+            out.update(measure_merkle_latency(env, cfg, log))
+        if "merkle_verify" in want:
+            log("Merkle mode: verification of an 8-event case with its completeness scan ...")
+            out.update(measure_merkle_verify(env, cfg.verify_runs))
+        if "merkle_verify" in want and out.get("verify_case_ms"):
+            out["merkle_verify_over_event"] = round(out["merkle_verify_case_ms"] / out["verify_case_ms"], 2)
+        for mode in ("event", "merkle"):
+            if f"mixed_{mode}" in want:
+                log(f"{mode} mode: {cfg.mixed_clients} HTTP intake clients with anchoring at the same hall ...")
+                out.update(measure_mixed(root, cfg, mode, log))
+        if out.get("mixed_anchor_events_per_s") and out.get("chain_ceiling_events_per_s"):
+            out["mixed_anchor_of_ceiling"] = round(
+                out["mixed_anchor_events_per_s"] / out["chain_ceiling_events_per_s"], 3
+            )
         if "audit" in want:
             log(f"audit scan over {cfg.audit_cases} cases ...")
             out.update(measure_audit(env, cfg, log))

@@ -186,6 +186,11 @@ class LocalNet:
         self.deployment: Deployment | None = None
 
     @property
+    def anchor_mode(self) -> str:
+        """How the halls anchor the cases they take in (``CASELEDGER_ANCHOR_MODE``, default ``event``)."""
+        return self.node_env.get("CASELEDGER_ANCHOR_MODE", "event")
+
+    @property
     def state_file(self) -> Path:
         return self.data_dir / "consortium.json"
 

@@ -21,24 +21,39 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from ledger.core.bundle import BundleEvent, BundleMaterial, EvidenceBundle, ExportedBy, parse_bundle, parse_bundle_bytes
+from ledger.core.batches import BatchTree, EventLeaf, Manifest, batch_head
+from ledger.core.bundle import (
+    BatchProof,
+    BundleEvent,
+    BundleMaterial,
+    EvidenceBundle,
+    ExportedBy,
+    parse_bundle,
+    parse_bundle_bytes,
+)
 from ledger.core.chainlog import ROLE_IDS
-from ledger.core.facts import CaseHeader, ChainEventFact, ChainFacts, RegistryFact
+from ledger.core.facts import BatchFact, BatchScan, CaseHeader, ChainEventFact, ChainFacts, MerkleFacts, RegistryFact
 from ledger.core.hashchain import case_id, next_head
 from ledger.core.materials import MaterialFile, MaterialSet
 from ledger.core.records import SaltedRecord
 from ledger.core.stages import Phase, Stage
-from ledger.core.suites import INTL, Suite
+from ledger.core.suites import INTL, Suite, suite_named
 from ledger.core.timefmt import CST
 from ledger.errors import InputError
 from ledger.verify.checks import verify_bundle
+from ledger.verify.merkle import verify_merkle_bundle
 
 __all__ = [
     "ACCOUNTS",
     "GENESIS_TIME",
     "Scenario",
     "Step",
+    "MerkleBuild",
+    "add_batch",
     "block_time",
+    "build_merkle",
+    "merkle_registry",
+    "merkle_standard",
     "standard_registry",
     "vector_answer",
 ]
@@ -55,6 +70,7 @@ ACCOUNTS = {
     "hall_b2": "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955",  # hall 2's key after a rotation
 }
 HALL_OF = {"hall_a": 1, "hall_b": 2, "hall_c": 3, "hall_b2": 2}
+_HALL_KEY = {1: "hall_a", 2: "hall_b", 3: "hall_c"}
 """the hall id each hall key writes with (hall_b2 is hall 2's key after a rotation)"""
 GENESIS_TIME = 1_796_083_200  # 2026-12-01T08:00:00+08:00
 # as `make demo` deploys them: the registry first (the deployer's nonce 0), then the ledger (nonce 1)
@@ -345,6 +361,270 @@ class Scenario:
         return bundle, facts
 
 
+@dataclass
+class MerkleBuild:
+    """A Merkle-mode case as built: the bundle, the facts a verifier would read, and the manifests."""
+
+    bundle: EvidenceBundle
+    facts: MerkleFacts
+    manifests: dict[tuple[int, int], Manifest]
+    leaves: dict[int, EventLeaf]
+    """the case's leaves by event index"""
+
+
+def merkle_registry() -> list[RegistryFact]:
+    """The standard consortium, with hall 3 also a dispute officer (Merkle-mode batches come from halls)."""
+    base = [(f.block, {k: v for k, v in f.model_dump().items() if k not in ("block", "prev_change_block")})
+            for f in standard_registry()]  # fmt: skip
+    grant = {"kind": "role_granted", "role": ROLE_IDS["DISPUTE_OFFICER_ROLE"], "account": ACCOUNTS["hall_c"]}
+    return chain_registry([*base, (7, grant)])
+
+
+def merkle_standard(*, suite: Suite = INTL) -> Scenario:
+    """The standard case with its dispute opened and resolved by hall 3 (a hall key holding the officer role)."""
+    s = replace(Scenario.standard(suite=suite), registry_log=merkle_registry())
+    return s.replace_step(4, writer="hall_c").replace_step(6, writer="hall_c")
+
+
+def _filler(hall: int, block: int, n: int, writer: str) -> list[bytes]:
+    """Leaves of other cases that share a batch (so trees have siblings on both sides)."""
+    out = []
+    for k in range(n):
+        serial = f"TB20261201-{hall:03d}-9{block:02d}{k:02d}"
+        c = bytes.fromhex(_hex(f"filler|{hall}|{block}|{k}"))
+        out.append(
+            EventLeaf.new(
+                accepting_hall=hall,
+                serial=serial,
+                index=0,
+                stage=Stage.INTAKE,
+                commitment=c,
+                writer_hall=hall,
+                writer=writer,
+                head=next_head(case_id(hall, serial), Stage.INTAKE, c, writer),
+                home_district=350503,
+                item_code="BDC-TRANSFER",
+            ).encode()
+        )
+    return out
+
+
+def build_merkle(self: Scenario, *, scan: bool = True, idle_batches: bool = True) -> MerkleBuild:  # noqa: C901
+    """The case of this scenario anchored in Merkle mode: one batch per (hall, block) holding its events,
+    with leaves of other cases around them; hall 3 also anchors a batch of its own in between. ``scan``
+    adds every batch from the INTAKE to two blocks after the last event, with all manifests."""
+    cid = case_id(self.accepting_hall, self.serial)
+    records = self.records()
+    plan: dict[tuple[int, int], list[int]] = {}  # (block, hall) -> step indices
+    for i, st in enumerate(self.steps):
+        hall = st.hall_id if st.hall_id is not None else HALL_OF[st.writer]
+        plan.setdefault((st.block, hall), []).append(i)
+    first = min(st.block for st in self.steps)
+    last = max(st.block for st in self.steps)
+    if idle_batches:
+        plan.setdefault((first + 1, 3), [])  # a batch with none of this case's events
+        plan.setdefault((last + 1, 3), [])
+    seq_of: dict[int, int] = {}
+    head_of: dict[int, bytes] = {}
+    prevblock_of: dict[int, int] = {}
+    per_block: dict[int, int] = {}
+    batch_facts: list[BatchFact] = []
+    manifests: dict[tuple[int, int], Manifest] = {}
+    where: dict[int, tuple[int, int, int, int]] = {}  # step -> (hall, seq, block, leaf index)
+    leaves: dict[int, EventLeaf] = {}
+    prev_head = cid
+    prev_batch = (0, 0)
+    pending: dict[tuple[int, int], list[bytes]] = {}
+    # leaves are built in event order (each needs the previous event's head and batch)
+    order = sorted(plan, key=lambda k: (k[0], k[1]))
+    seqs: dict[tuple[int, int], int] = {}
+    for block, hall in order:
+        seqs[(block, hall)] = seq_of.get(hall, 0)
+        seq_of[hall] = seq_of.get(hall, 0) + 1
+    for i, st in enumerate(self.steps):
+        hall = st.hall_id if st.hall_id is not None else HALL_OF[st.writer]
+        key = (st.block, hall)
+        rec = records[i][0]
+        writer = ACCOUNTS[st.writer]
+        head = next_head(prev_head, st.stage, rec.commitment, writer)
+        leaf = EventLeaf.new(
+            accepting_hall=self.accepting_hall,
+            serial=self.serial,
+            index=i,
+            stage=st.stage,
+            commitment=rec.commitment,
+            writer_hall=hall,
+            writer=writer,
+            head=head,
+            ref=st.ref,
+            prev=prev_batch,
+            home_district=self.home_district,
+            item_code=self.item_code,
+        )
+        leaves[i] = leaf
+        if key not in pending:
+            pending[key] = _filler(hall, st.block, 1, writer)
+        where[i] = (hall, seqs[key], st.block, len(pending[key]))
+        pending[key].append(leaf.encode())
+        prev_head, prev_batch = head, (hall, seqs[key])
+    trees: dict[tuple[int, int], BatchTree] = {}
+    for block, hall in order:
+        mine = [st.writer for st in self.steps if (st.block, st.hall_id or HALL_OF[st.writer]) == (block, hall)]
+        writer = ACCOUNTS[mine[0] if mine else _HALL_KEY[hall]]
+        leafs = [*pending.get((block, hall), _filler(hall, block, 1, writer)), *_filler(hall, block + 50, 2, writer)]
+        seq = seqs[(block, hall)]
+        tree = BatchTree.of(leafs, self.suite)
+        trees[(block, hall)] = tree
+        manifests[(hall, seq)] = Manifest(suite=self.suite, hall=hall, seq=seq, leaves=tuple(leafs))
+        head = batch_head(head_of.get(hall, bytes(32)), seq, tree.root, len(leafs))
+        li = per_block.get(block, 0)
+        per_block[block] = li + 1
+        batch_facts.append(
+            BatchFact(
+                hall_id=hall,
+                seq=seq,
+                writer=writer,
+                root="0x" + tree.root.hex(),
+                count=len(leafs),
+                head="0x" + head.hex(),
+                prev_block=prevblock_of.get(hall, 0),
+                block=block,
+                log_index=li,
+                tx="0x" + _hex(f"{self.serial}|batch|{hall}|{seq}"),
+                time=block_time(block),
+            )
+        )
+        head_of[hall], prevblock_of[hall] = head, block
+    by_key = {(b.hall_id, b.seq): b for b in batch_facts}
+    bevents: list[BundleEvent] = []
+    materials: list[BundleMaterial] = []
+    for i, st in enumerate(self.steps):
+        rec, mset, contents = records[i]
+        hall, seq, block, pos = where[i]
+        bf = by_key[(hall, seq)]
+        tree = trees[(block, hall)]
+        leaf = leaves[i]
+        bevents.append(
+            BundleEvent(
+                index=i,
+                stage=st.stage.name,  # type: ignore[arg-type]
+                writer=bf.writer,
+                hall_id=hall,
+                tx=bf.tx,
+                block=block,
+                time=bf.time,
+                ref=st.ref,
+                commitment="0x" + rec.commitment.hex(),
+                head="0x" + leaf.head.hex(),
+                record=rec.disclose(self.withhold),
+                batch=BatchProof(
+                    hall_id=hall,
+                    seq=seq,
+                    leaf_index=pos,
+                    tree_size=tree.size,
+                    path=[p.hex() for p in tree.proof(pos)],
+                    prev_hall=leaf.prev_hall,
+                    prev_seq=leaf.prev_seq,
+                    home_district=leaf.home_district,
+                    item_code=leaf.item_code,
+                ),
+            )
+        )
+        if mset is not None:
+            for j in range(len(mset.files)):
+                content = contents[j] if self.include_files else None
+                materials.append(
+                    BundleMaterial(
+                        event_index=i,
+                        proof=mset.proof(j),
+                        content_b64=None if content is None else base64.b64encode(content).decode(),
+                    )
+                )
+    scan_facts = None
+    if scan:
+        to_block = last + 2
+        scan_facts = BatchScan(
+            from_block=first,
+            to_block=to_block,
+            batches=[b for b in batch_facts if first <= b.block <= to_block],
+            manifests={f"{h}/{q}": m.encode().hex() for (h, q), m in manifests.items()},
+        )
+    facts = MerkleFacts(
+        serial=self.serial,
+        accepting_hall=self.accepting_hall,
+        case_id="0x" + cid.hex(),
+        chain_id=self.chain_id,
+        ledger=self.ledger,
+        registry=self.registry,
+        format_version=2,
+        suite=self.suite.name,
+        event_header=CaseHeader(
+            head="0x" + "00" * 32,
+            event_count=0,
+            phase=Phase.NONE,
+            home_district=0,
+            accepting_hall=0,
+            item_code="",
+            last_block=0,
+        ),
+        batches=batch_facts,
+        registry_log=self.registry_log,
+        dispute_role=ROLE_IDS["DISPUTE_OFFICER_ROLE"],
+        arbiter_role=ROLE_IDS["DISPUTE_ARBITER_ROLE"],
+        scan=scan_facts,
+        addresses_from="deployment" if self.trusted else "bundle",
+    )
+    bundle = EvidenceBundle(
+        mode="merkle",
+        suite=self.suite.name,
+        serial=self.serial,
+        accepting_hall=self.accepting_hall,
+        chain_id=self.chain_id,
+        ledger=self.ledger,
+        registry=self.registry,
+        exported_at=_iso(block_time(last) + 600),
+        exported_by=ExportedBy(hall_id=self.accepting_hall, name="鲤城区行政服务中心"),
+        events=bevents,
+        materials=materials,
+    )
+    return MerkleBuild(bundle=bundle, facts=facts, manifests=manifests, leaves=leaves)
+
+
+def add_batch(m: MerkleBuild, *, hall: int, block: int, leaves: list[bytes], writer: str) -> MerkleBuild:
+    """``m`` with one more batch of hall ``hall`` in ``block`` (next seq, chained head) in the facts and the scan."""
+    suite = suite_named(m.facts.suite)
+    mine = [b for b in m.facts.batches if b.hall_id == hall]
+    seq = len(mine)
+    prev = mine[-1] if mine else None
+    tree = BatchTree.of(leaves, suite)
+    head = batch_head(bytes.fromhex(prev.head[2:]) if prev else bytes(32), seq, tree.root, len(leaves))
+    li = sum(1 for b in m.facts.batches if b.block == block)
+    bf = BatchFact(
+        hall_id=hall,
+        seq=seq,
+        writer=ACCOUNTS[writer],
+        root="0x" + tree.root.hex(),
+        count=len(leaves),
+        head="0x" + head.hex(),
+        prev_block=prev.block if prev else 0,
+        block=block,
+        log_index=li,
+        tx="0x" + _hex(f"extra|{hall}|{seq}"),
+        time=block_time(block),
+    )
+    manifest = Manifest(suite=suite, hall=hall, seq=seq, leaves=tuple(leaves))
+    scan = m.facts.scan
+    if scan is not None:
+        scan = scan.model_copy(
+            update={
+                "batches": [*scan.batches, bf] if block <= scan.to_block else scan.batches,
+                "manifests": {**scan.manifests, f"{hall}/{seq}": manifest.encode().hex()},
+            }
+        )
+    facts = m.facts.model_copy(update={"batches": [*m.facts.batches, bf], "scan": scan})
+    return MerkleBuild(bundle=m.bundle, facts=facts, manifests={**m.manifests, (hall, seq): manifest}, leaves=m.leaves)
+
+
 def vector_answer(vector: dict[str, Any]) -> dict[str, Any]:
     """What ``ledger.verify`` answers for a conformance vector, in the shape of its ``want``.
 
@@ -353,8 +633,13 @@ def vector_answer(vector: dict[str, Any]) -> dict[str, Any]:
     try:
         raw = vector["bundle_text"].encode("utf-8") if "bundle_text" in vector else None
         bundle = parse_bundle_bytes(raw) if raw is not None else parse_bundle(vector["bundle"])
-        facts = ChainFacts.model_validate(vector["chain"])
-        report = verify_bundle(bundle, facts, max_anchor_lag_s=vector["max_anchor_lag_s"])
+        lag = vector["max_anchor_lag_s"]
+        if vector["chain"].get("mode") == "merkle":
+            merkle = MerkleFacts.model_validate(vector["chain"])
+            report = verify_merkle_bundle(bundle, merkle, max_anchor_lag_s=lag)
+        else:
+            facts = ChainFacts.model_validate(vector["chain"])
+            report = verify_bundle(bundle, facts, max_anchor_lag_s=lag)
     except InputError as exc:
         return {"verdict": "unusable", "unusable_field": exc.field}
     materials: dict[str, list[str]] = {}

@@ -83,7 +83,7 @@ from ledger.hall.keys import (
     check_prefix,
     record_prefix,
 )
-from ledger.hall.store import STORE_LAYOUT, Store, dump_json
+from ledger.hall.store import STORE_LAYOUT, Store, dump_json, load_json
 
 __all__ = ["MAGIC", "AtRest", "HallKeys", "open_hall_keys"]
 
@@ -242,7 +242,7 @@ class AtRest:
         return [(key, dump_json(stored)), *extra]
 
     def decode(self, key: bytes, raw: bytes) -> Any:
-        value = json.loads(raw)
+        value = load_json(raw)
         if not isinstance(value, dict) or "sealed" not in value:
             return value
         sealed = value.pop("sealed")
@@ -256,14 +256,14 @@ class AtRest:
         plain = self._open(purpose, key, env)
         if plain is None:
             return {**value, "personal_data_erased": True} if purpose == b"case" else value
-        return {**value, **json.loads(plain)}
+        return {**value, **load_json(plain)}
 
     def _decode_record(self, key: bytes, value: dict[str, Any], sealed: dict[str, Any], env: bytes) -> dict[str, Any]:
         plain = self._open(b"record", key, env)
         if plain is None:  # the case key was destroyed: what was sealed reads back withheld, as after erasure
             withheld = {**(value.get("withheld") or {}), **dict(sealed.get("leaves") or {})}
             return {**value, "withheld": withheld, "files": [], "personal_data_erased": True}
-        secret = json.loads(plain)
+        secret = load_json(plain)
         merged = {**value.get("fields", {}), **secret["fields"]}
         order = [n for n in secret.get("order", []) if n in merged] + [n for n in merged if n not in secret["order"]]
         return {

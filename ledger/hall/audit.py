@@ -61,10 +61,14 @@ from ledger.hall.keys import (
     CHANGE_PREFIX,
     INDEXER_CURSOR_KEY,
     LAST_SCAN_KEY,
+    MBOX_PREFIX,
+    MFIND_PREFIX,
+    MWANT_PREFIX,
     case_id_key,
     case_key,
     chain_event_prefix,
 )
+from ledger.hall.merkle_index import merkle_case_facts
 from ledger.hall.workdays import APPROXIMATE_NOTE, NEAR_DUE_DAYS, calendar_fingerprint, compliance_report
 from ledger.hall.worker import BackgroundWorker
 from ledger.verify.checks import DEFAULT_MAX_ANCHOR_LAG_S, TIME_TOLERANCE_S, check_chain, claimed_time
@@ -83,6 +87,7 @@ __all__ = [
     "compliance_lists",
     "filter_rows",
     "index_facts",
+    "merkle_anomalies",
     "outbox_anomalies",
     "scan",
     "scan_incremental",
@@ -103,6 +108,14 @@ ANOMALY_TEXT: dict[str, tuple[str, str]] = {
     "writer_outside_rights": ("写入方超出权限", "event written by a hall outside its rights"),
     "result_late": ("办结超过法定时限", "result after its deadline"),
     "outbox_stale": ("待上链队列积压超时", "outbox entry older than the threshold"),
+    "batch_rule_broken": (
+        "某大厅锚定的批次违反办件规则（附批次坐标、叶子与证明）",
+        "a hall anchored a batch that breaks a case rule (batch, leaf and proof attached)",
+    ),
+    "manifest_unavailable": (
+        "批次清单无法从任何大厅取得，其中办件无法证明完整",
+        "no hall could produce a batch's manifest: the cases in it cannot be proven complete",
+    ),
 }
 
 Compliance = Literal[
@@ -574,6 +587,33 @@ def outbox_anomalies(entries: Iterable[dict[str, Any]], *, now: float, threshold
     return out
 
 
+def merkle_anomalies(store: Any, *, now: float, thresholds: AuditThresholds) -> list[Anomaly]:
+    """What every hall's indexer found in Merkle-mode batches: broken rules (named by batch and leaf; the
+    leaf and its proof are served at ``GET /audit/batch-findings``) and manifests no hall produced."""
+    out: list[Anomaly] = []
+    for _, f in store.iter_json(MFIND_PREFIX):
+        out.append(
+            Anomaly(
+                kind="batch_rule_broken",
+                serial="",
+                detail=f"hall {f['hall']} batch {f['seq']} (block {f['block']}, tx {f['tx']}) leaf {f['leaf_index']}: "
+                f"{f['code']} — {f['detail']}",
+            )
+        )
+    for _, w in store.iter_json(MWANT_PREFIX):
+        age = now - float(w.get("since") or now)
+        if age > thresholds.outbox_after_s:
+            out.append(
+                Anomaly(
+                    kind="manifest_unavailable",
+                    serial="",
+                    detail=f"hall {w['hall']} batch {w['seq']} (block {w['block']}): no hall produced its manifest "
+                    f"for {age:.0f} s ({w.get('attempts', 0)} attempts)",
+                )
+            )
+    return out
+
+
 def case_rows(book: CaseBook, *, today: date | None = None, near_due_days: int = NEAR_DUE_DAYS) -> list[CaseRow]:
     """Every case this hall holds as an audit row."""
     day = today or datetime.now(CST).date()
@@ -690,6 +730,14 @@ def scan(
         serial = h["serial"]
         recs = book.records(serial)
         facts: ChainFacts | None = all_facts.get((int(h["accepting_hall"]), serial))
+        if h.get("anchor_mode") == "merkle" and registry is not None:
+            try:  # the events as this hall's indexer checked them against their batches' roots
+                facts = merkle_case_facts(
+                    book.store, client, accepting_hall=int(h["accepting_hall"]), serial=serial, registry_log=registry
+                )
+            except ChainError as exc:
+                errors.append(f"chain: {exc}")
+                facts = None
         row = case_row(h, recs, book.catalogue, today=day, near_due_days=thresholds.near_due_days)
         if facts is None:
             continue
@@ -697,6 +745,8 @@ def scan(
         anomalies += found
         verdicts.append((serial, found, _recheck_at(recs, facts, now=at, t=thresholds)))
     anomalies += outbox_anomalies(book.outbox.pending(), now=at, thresholds=thresholds)
+    anomalies += outbox_anomalies([v for _, v in book.store.iter_json(MBOX_PREFIX)], now=at, thresholds=thresholds)
+    anomalies += merkle_anomalies(book.store, now=at, thresholds=thresholds)
     if registry is not None:  # every case was judged: the incremental scan continues from these verdicts
         with store.write_batch() as wb:
             for prefix in (AUDIT_CASE_PREFIX, AUDIT_ANOMALY_PREFIX, AUDIT_WATCH_PREFIX):
@@ -843,7 +893,20 @@ def scan_incremental(
             verdicts.append((serial, None, None))
             continue
         recs = book.records(serial)
-        facts = index_facts(store, h, dep_facts, registry)
+        if h.get("anchor_mode") == "merkle":  # as the full scan: the events this hall's indexer checked
+            try:
+                mfacts = merkle_case_facts(
+                    store, client, accepting_hall=int(h["accepting_hall"]), serial=serial, registry_log=registry
+                )
+            except ChainError as exc:
+                errors.append(f"chain: {serial}: {exc}")
+                mfacts = None
+            if mfacts is None:  # not indexed yet (or the chain failed): its journal entries stay
+                failed.add(serial)
+                continue
+            facts: ChainFacts | None = mfacts
+        else:
+            facts = index_facts(store, h, dep_facts, registry)
         if facts is None:
             try:
                 facts = fetch_chain_facts(client, int(h["accepting_hall"]), serial, registry_log=registry)

@@ -70,6 +70,7 @@ from ledger.hall.outbox import Outbox
 from ledger.hall.store import Store, WriteBatch
 
 __all__ = [
+    "ANCHOR_MODES",
     "DELIVERY_METHODS",
     "CaseBook",
     "HallIdentity",
@@ -103,6 +104,7 @@ ROOT_FIELDS = {
     Stage.RESULT: ("documents_root", "documents_count"),
 }
 
+ANCHOR_MODES = ("event", "merkle")
 _PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$", re.ASCII)
 LIST_SEPARATOR = "、"
 """a list in a record is one string, its items joined by U+3001 (records hold scalars only)"""
@@ -274,7 +276,12 @@ class CaseBook:
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
         on_write: Any = None,
         receiving_districts: Callable[[], set[int] | None] | None = None,
+        anchor_mode: str = "event",
     ) -> None:
+        if anchor_mode not in ANCHOR_MODES:
+            raise InputError("anchor_mode", "anchor_mode_invalid", mode=anchor_mode)
+        self.anchor_mode = anchor_mode
+        """how this hall anchors the cases it takes in (a case keeps its mode for life; later events follow it)"""
         self.store = store
         self.outbox = outbox
         self.hall = hall
@@ -464,6 +471,7 @@ class CaseBook:
             ref=resolves or 0,
             open_case=open_case,
             seq=outbox_seq,
+            mode=str(header.get("anchor_mode") or "event"),
         )
         return rec
 
@@ -572,6 +580,7 @@ class CaseBook:
                 "source": "intake",
                 # for the applicant's own look-up (受理回执 → /lookup); never on chain, never in a record
                 "lookup_code": "".join(secrets.choice(LOOKUP_ALPHABET) for _ in range(8)),
+                "anchor_mode": self.anchor_mode,
             }
             intake_fields = {
                 "item_code": item.code,
@@ -587,6 +596,8 @@ class CaseBook:
                 intake_fields["intake_staff_name"] = staff_name
             if address:
                 intake_fields["applicant_address"] = address
+            if self.anchor_mode == "merkle":  # the mode is committed with the case (the verifier compares)
+                intake_fields["anchor_mode"] = "merkle"
             seq0 = self.outbox.next_seq()
             self._put_record(
                 wb,
@@ -935,6 +946,7 @@ class CaseBook:
                 "next_seq": 0,
                 "source": "intake",
                 "reissued_from": serial,
+                "anchor_mode": old.get("anchor_mode") or "event",
             }
             seq = self.outbox.next_seq()
             fields = {k: v for k, v in intake["fields"].items() if k not in drop}

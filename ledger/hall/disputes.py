@@ -40,7 +40,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from ledger.chain.client import ChainClient
-from ledger.chain.facts_reader import fetch_chain_facts
+from ledger.chain.facts_reader import fetch_chain_facts, fetch_merkle_facts
 from ledger.core.bundle import EvidenceBundle
 from ledger.core.facts import ChainFacts
 from ledger.core.records import canonical_bytes
@@ -51,7 +51,9 @@ from ledger.errors import ConfigError, ConflictError, InputError, NotFoundError,
 from ledger.hall.cases import CaseBook
 from ledger.hall.evidence import export_bundle, find_document_proof
 from ledger.hall.keys import check_key, check_prefix
+from ledger.hall.merkle_index import ManifestStore
 from ledger.verify.checks import check_chain, verify_bundle, verify_document
+from ledger.verify.merkle import proven_chain_facts, verify_merkle_bundle
 from ledger.verify.report import Reason, VerificationReport
 
 __all__ = [
@@ -349,17 +351,25 @@ def check_bundle(
             found=bundle.accepting_hall,
             hall=int(header["accepting_hall"]),
         )
-    report = verify_bundle(bundle, fetch_chain_facts(client, bundle.accepting_hall, serial))
+    report = _verify_either_mode(book, client, bundle)
     return _store_check(book, serial, "bundle", report, report.verdict, staff)
+
+
+def _verify_either_mode(book: CaseBook, client: ChainClient, bundle: EvidenceBundle) -> VerificationReport:
+    """A bundle of either anchoring mode against the chain at this hall's (trusted) deployment."""
+    if bundle.mode == "merkle":  # checked against batch roots; completeness from the manifests this hall holds
+        mstore = ManifestStore(book.store, hall_id=book.hall.hall_id)
+        return verify_merkle_bundle(bundle, fetch_merkle_facts(client, bundle, manifests=mstore.get))
+    return verify_bundle(bundle, fetch_chain_facts(client, bundle.accepting_hall, bundle.serial))
 
 
 def check_case(book: CaseBook, client: ChainClient, serial: str, *, staff: str) -> StoredCheck:
     """核验 by serial: every record this hall holds of ``serial`` (its own and those received from the other
     halls), with its salts and file proofs, recomputed against the chain and stored as a report — the same
     check as an uploaded bundle, without the download-and-upload round trip."""
-    header = book.header(serial)
+    book.header(serial)  # NotFoundError for a case this hall does not hold
     bundle = export_bundle(book, client, serial, include_files=True)  # the hall holds the files: check them too
-    report = verify_bundle(bundle, fetch_chain_facts(client, int(header["accepting_hall"]), serial))
+    report = _verify_either_mode(book, client, bundle)  # regression: a Merkle-mode case was a 422 bundle_merkle_mode
     return _store_check(book, serial, "bundle", report, report.verdict, staff, source="hall")
 
 
@@ -443,6 +453,11 @@ def check_document(
         proof = find_document_proof(book, dep, serial, book.hall.suite.hexdigest(data))
     except NotFoundError:
         proof = None
-    facts = fetch_chain_facts(client, int(header["accepting_hall"]), serial)
+    if header.get("anchor_mode") == "merkle":
+        bundle = export_bundle(book, client, serial)
+        mfacts = fetch_merkle_facts(client, bundle)
+        facts = proven_chain_facts(bundle, mfacts, verify_merkle_bundle(bundle, mfacts))
+    else:
+        facts = fetch_chain_facts(client, int(header["accepting_hall"]), serial)
     report = document_report(serial, data, file_name, facts, proof, superseded_by=_superseded(book, serial, proof))
     return _store_check(book, serial, "document", report, report.status, staff)

@@ -18,12 +18,14 @@ from pydantic import BaseModel, ConfigDict
 
 from ledger.chain.client import ChainClient
 from ledger.chain.deployment import Deployment
-from ledger.core.bundle import EvidenceBundle, ExportedBy, HeldEvent, build_bundle
+from ledger.core.bundle import BatchProof, EvidenceBundle, ExportedBy, HeldEvent, build_bundle
 from ledger.core.materials import MaterialFile, MaterialProof, MaterialSet
 from ledger.core.records import DisclosedRecord, SaltedRecord
 from ledger.core.stages import Stage
 from ledger.errors import ConfigError, InputError, NotFoundError
 from ledger.hall.cases import ROOT_FIELDS, CaseBook
+from ledger.hall.merkle_evidence import batch_proof, is_merkle, merkle_event, record_proof
+from ledger.hall.merkle_index import ManifestStore
 
 __all__ = ["DOCUMENT_PROOF_FORMAT", "DocumentProof", "export_bundle", "find_document_proof"]
 
@@ -80,7 +82,19 @@ def export_bundle(
         raise ConfigError("no deployment loaded")
     suite = book.hall.suite
     accepting_hall = int(header["accepting_hall"])
-    events = {e.commitment.hex(): e for e in client.case_events(accepting_hall, serial)}
+    merkle = header.get("anchor_mode") == "merkle"
+    proofs: dict[str, BatchProof] = {}
+    if merkle:  # events from the records' anchors, proofs from the manifests this hall holds
+        events = {}
+        mstore = ManifestStore(book.store, hall_id=book.hall.hall_id)
+        for r in book.records(serial):
+            proof = record_proof(mstore, r) if is_merkle(r) else None
+            if proof is not None:
+                leaf, bp = batch_proof(r, proof)
+                events[r["commitment"]] = merkle_event(r, leaf)
+                proofs[r["commitment"]] = bp
+    else:
+        events = {e.commitment.hex(): e for e in client.case_events(accepting_hall, serial)}
     times: dict[int, int] = {}
     held: list[HeldEvent] = []
     pending = 0
@@ -91,7 +105,8 @@ def export_bundle(
                 pending += 1
             continue
         if ev.block_number not in times:
-            times[ev.block_number] = client.block_time(ev.block_number)
+            known = (r.get("anchor") or {}).get("time")
+            times[ev.block_number] = int(known) if merkle and known else client.block_time(ev.block_number)
         # MATERIALS records commit to the materials (``materials_root``), RESULT records to the result
         # document (``documents_root``): both get one proof per file.
         files = [MaterialFile(**f) for f in r.get("files", [])] if Stage[r["stage"]] in ROOT_FIELDS else []
@@ -113,6 +128,7 @@ def export_bundle(
                 materials=mset,
                 contents=contents,
                 withheld=r.get("withheld") or None,
+                batch=proofs.get(r["commitment"]),
             )
         )
     return build_bundle(
@@ -128,6 +144,7 @@ def export_bundle(
         held=held,
         withhold=withhold,
         include_files=include_files,
+        mode="merkle" if merkle else "event",
     )
 
 

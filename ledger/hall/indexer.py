@@ -36,7 +36,7 @@ from typing import Any
 
 from ledger.chain.client import ChainClient
 from ledger.core.chainlog import block_times
-from ledger.errors import ChainError
+from ledger.errors import ChainError, StoreError
 from ledger.hall.cases import CaseBook
 from ledger.hall.integrity import parse_serial
 from ledger.hall.keys import (
@@ -50,6 +50,7 @@ from ledger.hall.keys import (
     chain_event_key,
     xfer_key,
 )
+from ledger.hall.merkle_index import MerkleIndex
 from ledger.hall.reorg import Checkpoints, Fork, block_hash_reader
 from ledger.hall.worker import BackgroundWorker
 
@@ -71,8 +72,11 @@ class Indexer(BackgroundWorker):
         interval: float = 1.0,
         chunk: int | None = None,
         on_transfer_needed: Callable[[], None] | None = None,
+        merkle: MerkleIndex | None = None,
     ) -> None:
         super().__init__()
+        self.merkle = merkle
+        """Merkle mode: every hall's batches and their manifests (:mod:`ledger.hall.merkle_index`)"""
         self.store = store
         self.client = client
         self.book = book
@@ -139,10 +143,16 @@ class Indexer(BackgroundWorker):
         safe = self.head - self.confirmations
         start = self.cursor + 1
         if safe < start:
+            if self.merkle is not None and self.merkle.wanted():
+                self.process_merkle()
+                if self.merkle.need_pull and self.on_transfer_needed:
+                    self.merkle.need_pull = False
+                    self.on_transfer_needed()
             return False
         end = min(safe, start + self.chunk - 1)
         end_hash = self._hash_at(end)
         opened, appended = self.client.events_in_range(start, end)
+        batches = self.client.batches_in_range(start, end) if self.merkle is not None else []
         if end_hash is None or self._hash_at(end) != end_hash:
             return True  # the chain changed while we read it: read again
         hall = self.book.hall
@@ -219,11 +229,27 @@ class Indexer(BackgroundWorker):
                 if e.hall_id != hall.hall_id or self._own_lost(serial, e.block_number, e.commitment.hex()):
                     wb.put_json(xfer_key(serial), {"serial": serial, "since": time.time()})
                     need_pull = True
+            if self.merkle is not None:
+                self.merkle.record_batches(wb, batches)
             self.marks.record(wb, end, end_hash)
             wb.put_json(INDEXER_CURSOR_KEY, end)
+        if self.merkle is not None:
+            self.process_merkle()
+            need_pull = need_pull or self.merkle.need_pull
+            self.merkle.need_pull = False
         if need_pull and self.on_transfer_needed:
             self.on_transfer_needed()
         return end < safe
+
+    def process_merkle(self) -> int:
+        """Fetch and check the manifests of the batches read so far (failures wait for the next round)."""
+        if self.merkle is None:
+            return 0
+        try:
+            return self.merkle.process()
+        except (ChainError, StoreError) as exc:
+            log.warning("indexer: Merkle manifests not processed this round: %s", exc)
+            return 0
 
     def _rewind(self, fork: Fork) -> None:
         """Undo what was indexed after the fork point, or stop if the deployment itself is gone."""
@@ -244,6 +270,8 @@ class Indexer(BackgroundWorker):
                     if int(v.get("block") or 0) > back_to:
                         wb.delete(k)
                         removed += 1
+            if self.merkle is not None:
+                removed += self.merkle.rewind(wb, back_to)
             self.marks.drop_after(wb, back_to)
             wb.put_json(INDEXER_CURSOR_KEY, back_to)
         self.last_fork, self.last_fork_at = fork, time.time()

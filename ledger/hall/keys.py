@@ -37,6 +37,17 @@
     idem/<user>/<sha256 of key>     first answers of Idempotency-Key requests                        idempotency
     held/<serial>                   a case whose INTAKE the chain refused: later events held          outbox
     calendar/<year>/<version:04d>   official holiday arrangements loaded by an administrator         holidays
+    mbox/<seq:012d>                 pending writes of Merkle-mode cases (the outbox's counter)      outbox, merkle
+    mbatch/<seq:012d>               this hall's Merkle batch: built (durable before sending), anchored merkle
+    manifest/<hall:010d>/<seq:012d> a batch's manifest (own or mirrored), checked against its root    merkle, indexer
+    mbatchlog/<hall:010d>/<seq:012d>  a BatchAnchored log the indexer read                          indexer
+    mwant/<hall:010d>/<seq:012d>    a batch whose manifest is still to be fetched                    indexer
+    mhead/<serial>                  a Merkle-mode case's latest event here (index, head, batch)      merkle, indexer
+    mcase/<case id hex>             every case's Merkle-mode events as checked (all halls' cases)    indexer
+    mdefer/<case id>/<index>/...    a leaf waiting for its case's previous event                     indexer
+    mfind/<hall>/<seq>/<leaf:06d>   a rule a batch breaks, with the leaf and its proof               indexer, audit
+    mblock/<block:012d>             hash of a block holding one of this hall's Merkle batches        merkle
+    meta/mbatch_scan_from           this hall's unrecorded Merkle batches were sent at or after it   merkle
     meta/outbox_seq, meta/outbox_scan_from, meta/serial/<yyyymmdd>, meta/hall, meta/sync
 
 Keys are bytes; JSON values go through :meth:`ledger.hall.store.Store.put_json`.
@@ -46,6 +57,24 @@ from __future__ import annotations
 
 __all__ = [
     "ACCOUNT_PREFIX",
+    "MBATCH_LOG_PREFIX",
+    "MBATCH_PREFIX",
+    "MBUILT_PREFIX",
+    "MBATCH_SCAN_FROM_KEY",
+    "MBLOCK_PREFIX",
+    "MBOX_PREFIX",
+    "MFIND_PREFIX",
+    "MHEAD_PREFIX",
+    "MANIFEST_PREFIX",
+    "MWANT_PREFIX",
+    "manifest_key",
+    "mbatch_key",
+    "mbuilt_key",
+    "mbatch_log_key",
+    "mbox_key",
+    "mfind_key",
+    "mhead_key",
+    "mwant_key",
     "AUTHFAIL_PREFIX",
     "BLOB_PREFIX",
     "CASE_DATA_KEY_PREFIX",
@@ -159,6 +188,48 @@ SERIAL_PREFIX = b"meta/serial/"
 IDEM_PREFIX = b"idem/"
 HELD_PREFIX = b"held/"
 CALENDAR_PREFIX = b"calendar/"
+MBOX_PREFIX = b"mbox/"
+MBATCH_PREFIX = b"mbatch/"
+MBUILT_PREFIX = b"mbuilt/"  # the built batches not anchored yet: seq -> event count (no batch decoded to count)
+MANIFEST_PREFIX = b"manifest/"
+MBATCH_LOG_PREFIX = b"mbatchlog/"
+MWANT_PREFIX = b"mwant/"
+MHEAD_PREFIX = b"mhead/"
+MFIND_PREFIX = b"mfind/"
+MBLOCK_PREFIX = b"mblock/"
+MBATCH_SCAN_FROM_KEY = b"meta/mbatch_scan_from"
+
+
+def mbuilt_key(seq: int) -> bytes:
+    return MBUILT_PREFIX + f"{seq:012d}".encode()
+
+
+def mbox_key(seq: int) -> bytes:
+    return MBOX_PREFIX + f"{seq:012d}".encode()
+
+
+def mbatch_key(seq: int) -> bytes:
+    return MBATCH_PREFIX + f"{seq:012d}".encode()
+
+
+def manifest_key(hall: int, seq: int) -> bytes:
+    return MANIFEST_PREFIX + f"{hall:010d}/{seq:012d}".encode()
+
+
+def mbatch_log_key(hall: int, seq: int) -> bytes:
+    return MBATCH_LOG_PREFIX + f"{hall:010d}/{seq:012d}".encode()
+
+
+def mwant_key(hall: int, seq: int) -> bytes:
+    return MWANT_PREFIX + f"{hall:010d}/{seq:012d}".encode()
+
+
+def mhead_key(serial: str) -> bytes:
+    return MHEAD_PREFIX + serial.encode()
+
+
+def mfind_key(hall: int, seq: int, leaf: int) -> bytes:
+    return MFIND_PREFIX + f"{hall:010d}/{seq:012d}/{leaf:06d}".encode()
 
 
 def calendar_key(year: int, version: int) -> bytes:

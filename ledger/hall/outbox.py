@@ -49,6 +49,7 @@ from ledger.hall.keys import (
     OUTBOX_SCAN_FROM_KEY,
     OUTBOX_SEQ_KEY,
     held_key,
+    mbox_key,
     outbox_key,
     outbox_refused_key,
 )
@@ -98,18 +99,20 @@ class Outbox:
         ref: int = 0,
         open_case: dict[str, Any] | None = None,
         seq: int | None = None,
+        mode: str = "event",
     ) -> int:
         """Add an entry inside the caller's write batch (caller holds ``lock``); returns its seq.
 
         The case is ``(accepting_hall, serial)`` (its on-chain id is derived from both); ``ref`` names
         the dispute a DISPUTE_RESOLVED closes. ``seq`` lets a caller that enqueues several entries in
-        one batch pass the next numbers itself.
+        one batch pass the next numbers itself. A Merkle-mode case's entries (``mode="merkle"``) go to
+        ``mbox/`` under the same counter, for :class:`ledger.hall.merkle_outbox.MerkleSender`.
         """
         if seq is None:
             seq = self.next_seq()
         wb.put_json(OUTBOX_SEQ_KEY, seq + 1)
         wb.put_json(
-            outbox_key(seq),
+            mbox_key(seq) if mode == "merkle" else outbox_key(seq),
             {
                 "seq": seq,
                 "accepting_hall": accepting_hall,

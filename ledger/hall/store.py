@@ -43,6 +43,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+import orjson
 import plyvel
 
 from ledger.core.suites import INTL, Suite
@@ -59,6 +60,7 @@ __all__ = [
     "WriteBatch",
     "check_table_footers",
     "dump_json",
+    "load_json",
 ]
 
 log = logging.getLogger("caseledger.store")
@@ -97,8 +99,20 @@ def _is_full(exc: BaseException) -> bool:
 
 
 def dump_json(value: Any) -> bytes:
-    """The store's spelling of a JSON value (UTF-8, sorted keys, no spaces)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    """The store's spelling of a JSON value (UTF-8, sorted keys, no spaces): orjson, and the stdlib for what
+    orjson does not take (integers beyond 64 bits, non-string keys, NaN), which spells it the same way."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+
+
+def load_json(raw: bytes) -> Any:
+    """A value the store wrote (orjson; the stdlib for integers beyond 64 bits and NaN)."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
 
 
 class Codec(Protocol):
@@ -137,7 +151,7 @@ class PlainCodec:
         return [(key, dump_json(value))]
 
     def decode(self, key: bytes, raw: bytes) -> Any:
-        return json.loads(raw)
+        return load_json(raw)
 
     def seal_blob(self, case: str, digest: str, data: bytes, pending: dict[str, str]) -> list[tuple[bytes, bytes]]:
         return [(blob_key(digest), data)]

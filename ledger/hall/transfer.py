@@ -281,9 +281,21 @@ def verify_package(
 def receive_package(
     book: CaseBook, client: ChainClient, serial: str, package: dict[str, Any], *, from_hall: int
 ) -> list[int]:
-    """Verify ``package`` against the chain and store its new records; returns the event indices stored."""
-    accepting_hall = int(book.header(serial)["accepting_hall"])
-    events = client.case_events(accepting_hall, serial)
+    """Verify ``package`` against the chain and store its new records; returns the event indices stored.
+
+    A Merkle-mode case's records are checked against their batches' on-chain roots with the inclusion
+    proofs the package carries (:func:`ledger.hall.merkle_evidence.verify_package_proofs`)."""
+    header0 = book.header(serial)
+    accepting_hall = int(header0["accepting_hall"])
+    merkle_anchor: dict[int, dict[str, Any]] = {}
+    if header0.get("anchor_mode") == "merkle":
+        from ledger.hall.merkle_evidence import verify_package_proofs
+
+        proven = verify_package_proofs(client, book.hall.suite, accepting_hall, serial, package)
+        events = [e for e, _ in proven]
+        merkle_anchor = {e.index: a for e, a in proven}
+    else:
+        events = client.case_events(accepting_hall, serial)
     verified = verify_package(serial, package, events, book.hall.suite)
     times: dict[int, int] = {}
     for v in verified:
@@ -314,7 +326,9 @@ def receive_package(
                         "origin": "received",
                         "received_from": from_hall,
                         "files": [m.model_dump() for m, _ in v.files],
-                        "anchor": {
+                        "anchor": {**merkle_anchor[v.index], "time": times[v.event.block_number]}
+                        if v.index in merkle_anchor
+                        else {
                             "state": "anchored",
                             "tx": v.event.tx_hash,
                             "block": v.event.block_number,

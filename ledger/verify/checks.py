@@ -26,7 +26,8 @@ from datetime import datetime
 from typing import Any
 
 from ledger.core.bundle import BundleEvent, EvidenceBundle
-from ledger.core.facts import ChainEventFact, ChainFacts, DeploymentFacts, RegistryFact
+from ledger.core.caserules import MAX_OPEN_DISPUTES, NEXT_PHASE, RegistryState
+from ledger.core.facts import ChainEventFact, ChainFacts, DeploymentFacts, MerkleFacts, RegistryFact
 from ledger.core.hashchain import address_bytes, case_id, next_head
 from ledger.core.materials import MaterialProof, verify_material
 from ledger.core.records import AT_PATTERN, DisclosedRecord, canonical_bytes
@@ -41,8 +42,12 @@ __all__ = [
     "MAX_OPEN_DISPUTES",
     "check_chain",
     "check_coordinates",
+    "check_material",
     "check_read",
+    "check_registry_read",
+    "check_record",
     "claimed_time",
+    "file_root",
     "report_sha256",
     "unique_event_indices",
     "verify_bundle",
@@ -61,45 +66,8 @@ FILE_FIELDS: dict[Stage, tuple[str, str]] = {
 }
 
 
-@dataclass
-class _RegistryState:
-    hall_of_account: dict[str, int] = field(default_factory=dict)
-    district: dict[int, int] = field(default_factory=dict)
-    active: dict[int, bool] = field(default_factory=dict)
-    roles: set[tuple[str, str]] = field(default_factory=set)
-
-    def apply(self, f: RegistryFact) -> None:
-        acct = f.account.lower()
-        if f.kind == "registered":
-            self.hall_of_account[acct] = f.hall_id
-            self.district[f.hall_id] = f.district
-            self.active[f.hall_id] = True
-        elif f.kind == "suspended":
-            self.active[f.hall_id] = False
-        elif f.kind == "reactivated":
-            self.active[f.hall_id] = True
-        elif f.kind == "rotated":  # the role moves are separate HallRegistryRoleChanged events
-            self.hall_of_account.pop(acct, None)
-            self.hall_of_account[f.new_account.lower()] = f.hall_id
-        elif f.kind == "role_granted":
-            self.roles.add((f.role, acct))
-        elif f.kind == "role_revoked":
-            self.roles.discard((f.role, acct))
-
-
-_NEXT_PHASE: dict[tuple[Stage, Phase], Phase] = {
-    (Stage.MATERIALS, Phase.OPENED): Phase.MATERIALS_RECORDED,
-    (Stage.MATERIALS, Phase.MATERIALS_RECORDED): Phase.MATERIALS_RECORDED,
-    (Stage.MATERIALS, Phase.ACCEPTED): Phase.ACCEPTED,
-    (Stage.ACCEPTANCE, Phase.MATERIALS_RECORDED): Phase.ACCEPTED,
-    (Stage.PROCESS, Phase.ACCEPTED): Phase.ACCEPTED,
-    (Stage.RESULT, Phase.ACCEPTED): Phase.DECIDED,
-    (Stage.DELIVERY, Phase.DECIDED): Phase.DELIVERED,
-}
-
-
-MAX_OPEN_DISPUTES = 3
-"""open disputes per opener (a hall, whichever of its keys, or a non-hall account) per case"""
+_RegistryState = RegistryState
+_NEXT_PHASE = NEXT_PHASE
 
 
 def check_chain(facts: ChainFacts) -> dict[int, list[Reason]]:
@@ -270,8 +238,15 @@ def check_read(facts: ChainFacts) -> list[Reason]:
             out.append(Reason(code="chain_header_mismatch", detail=f"head {h.head} ≠ event {last.index}"))
         elif last is not None and last.block != h.last_block:
             out.append(Reason(code="chain_header_mismatch", detail=f"lastBlock {h.last_block} ≠ {last.block}"))
+    return out + check_registry_read(facts.registry_log)
+
+
+def check_registry_read(registry_log: list[RegistryFact]) -> list[Reason]:
+    """The registry's back-links as read join up (pure): ``registry_read_incomplete`` otherwise. Part of
+    :func:`check_read`; Merkle mode, which has no case header, checks this alone."""
+    out: list[Reason] = []
     prev = 0
-    for f in sorted(facts.registry_log, key=lambda f: (f.block, f.log_index)):
+    for f in sorted(registry_log, key=lambda f: (f.block, f.log_index)):
         if f.prev_change_block != prev:
             out.append(
                 Reason(
@@ -294,7 +269,7 @@ def claimed_time(at: Any) -> int | None:
         return None
 
 
-def check_coordinates(bundle: EvidenceBundle, facts: ChainFacts | DeploymentFacts) -> None:
+def check_coordinates(bundle: EvidenceBundle, facts: ChainFacts | MerkleFacts | DeploymentFacts) -> None:
     """Unusable input unless the bundle's coordinates are what the endpoint serves (one sentence, both values).
 
     Checked in this order, on the deployment alone (so a reader can stop before reading any case):
@@ -334,10 +309,23 @@ def unique_event_indices(bundle: EvidenceBundle) -> None:
         seen[be.index] = pos
 
 
+def file_root(record: DisclosedRecord, stage: Stage) -> tuple[bytes, int | None] | None:
+    """The file tree a verified MATERIALS / RESULT record commits to: (root, count), or None."""
+    fields = FILE_FIELDS.get(stage)
+    if fields is None:
+        return None
+    root, count = record.fields.get(fields[0]), record.fields.get(fields[1])
+    if not isinstance(root, str):
+        return None
+    return bytes.fromhex(root.removeprefix("0x")), count if isinstance(count, int) else None
+
+
 def verify_bundle(
     bundle: EvidenceBundle, facts: ChainFacts, *, max_anchor_lag_s: int = DEFAULT_MAX_ANCHOR_LAG_S
 ) -> VerificationReport:
     """Compare every event of ``bundle`` with ``facts``; pure, raises only on unusable input."""
+    if bundle.mode != "event":
+        raise InputError("mode", "bundle_merkle_mode")
     unique_event_indices(bundle)
     check_coordinates(bundle, facts)
     suite = suite_named(bundle.suite)
@@ -400,20 +388,16 @@ def verify_bundle(
             reasons.append(Reason(code="record_absent"))
         else:
             withheld = sorted(be.record.withheld)
-            rec_reasons, claimed = _check_record(be.record, ce, facts.serial, intake, suite)
+            rec_reasons, claimed = check_record(be.record, ce, facts.serial, intake, suite)
             reasons += rec_reasons
             if claimed[1] is not None and ce.time - claimed[1] > max_anchor_lag_s:
                 findings.append(Reason(code="anchored_late", detail=f"{ce.time - claimed[1]} s"))
-            fields = FILE_FIELDS.get(ce.stage)
             # a *verified record* proves files: its event passed the chain's re-check and the record itself
             # recomputes with a consistent frame; the bundle's own copy of the coordinates plays no part
-            if not chain_reasons[idx] and not rec_reasons and fields is not None:
-                root, count = be.record.fields.get(fields[0]), be.record.fields.get(fields[1])
-                if isinstance(root, str):
-                    file_roots[idx] = (
-                        bytes.fromhex(root.removeprefix("0x")),
-                        count if isinstance(count, int) else None,
-                    )
+            if not chain_reasons[idx] and not rec_reasons:
+                fr = file_root(be.record, ce.stage)
+                if fr is not None:
+                    file_roots[idx] = fr
         status: Status = "match" if not reasons else "mismatch"
         verdicts.append(
             EventVerdict(
@@ -429,7 +413,7 @@ def verify_bundle(
                 **coords,
             )
         )
-    materials = [_check_material(m.event_index, m.proof, m.content(), file_roots, suite) for m in bundle.materials]
+    materials = [check_material(m.event_index, m.proof, m.content(), file_roots, suite) for m in bundle.materials]
     read_reasons = check_read(facts)
     bundle_reasons: list[Reason] = list(read_reasons)
     if not bundle.events:
@@ -468,7 +452,9 @@ def verify_bundle(
 
 def report_sha256(report: VerificationReport) -> str:
     """SHA-256 (hex) of the report's RFC 8785 canonical JSON: what a DISPUTE_RESOLVED record commits to."""
-    return hashlib.sha256(canonical_bytes(json.loads(report.model_dump_json()))).hexdigest()
+    # an event-mode report is hashed without the Merkle-mode fields, so its digest is what it always was
+    exclude = {"mode", "complete_as_of"} if report.mode == "event" else None
+    return hashlib.sha256(canonical_bytes(json.loads(report.model_dump_json(exclude=exclude)))).hexdigest()
 
 
 def _compare_event(be: BundleEvent, ce: ChainEventFact) -> list[Reason]:
@@ -494,7 +480,7 @@ def _compare_event(be: BundleEvent, ce: ChainEventFact) -> list[Reason]:
     return r
 
 
-def _check_record(
+def check_record(
     rec: DisclosedRecord, ce: ChainEventFact, serial: str, intake: ChainEventFact | None, suite: Suite
 ) -> tuple[list[Reason], tuple[str | None, int | None]]:
     r: list[Reason] = []
@@ -532,7 +518,7 @@ def _check_record(
     return r, (at if isinstance(at, str) else None, when)
 
 
-def _check_material(
+def check_material(
     event_index: int,
     proof: MaterialProof,
     content: bytes | None,

@@ -1,13 +1,17 @@
 """``caseledger-verify``: check an evidence bundle against the chain, with nothing but this package.
 
     caseledger-verify BUNDLE --rpc URL [--deployment FILE | --ledger ADDR [--registry ADDR]]
-                      [--json] [--lang zh|en] [--max-anchor-lag HOURS]
+                      [--json] [--lang zh|en] [--max-anchor-lag HOURS] [--manifests SRC ...]
     caseledger-verify --document FILE --bundle BUNDLE --rpc URL [--deployment FILE | --ledger ADDR]
 
 The contract addresses to trust come from the consortium's published deployment (``--deployment``,
 its ``deployment.json``) or are given (``--ledger``, ``--registry``); without them the chain is read at
 the bundle's own addresses, which prove nothing about the consortium: the report says so
 (``deployment_untrusted``) and the verdict is at best ``incomplete``.
+
+A Merkle-mode bundle (``"mode": "merkle"``) is checked against batch roots; it is proven complete only
+with ``--manifests`` (a hall's URL, or a directory of ``<hall>-<seq>.manifest`` files), else the verdict
+is ``incomplete``.
 
 Exit codes: 0 every event matches; 1 a mismatch, or the bundle is incomplete; 2 unusable input
 (not a bundle, another chain or contract, endpoint unreachable). Every problem is one sentence on
@@ -30,14 +34,16 @@ from typing import Any
 
 from ledger.core.bundle import EvidenceBundle, load_bundle
 from ledger.core.chainlog import read_deployment
-from ledger.core.facts import ChainFacts
+from ledger.core.facts import ChainFacts, DeploymentFacts
 from ledger.core.jsonsafe import load_json_file
 from ledger.core.stages import Stage
 from ledger.core.suites import suite_named
 from ledger.errors import ChainUnavailableError, InputError, LedgerError, VerificationError
 from ledger.verify.checks import DEFAULT_MAX_ANCHOR_LAG_S, check_coordinates, verify_bundle, verify_document
+from ledger.verify.manifests import manifest_source
+from ledger.verify.merkle import verify_merkle_bundle
 from ledger.verify.report import VerificationReport
-from ledger.verify.rpc import JsonRpc, read_case_facts
+from ledger.verify.rpc import JsonRpc, read_case_facts, read_merkle_facts
 
 __all__ = ["Trusted", "document_untrusted", "main", "render_text", "verify_file"]
 
@@ -139,6 +145,11 @@ def render_text(report: VerificationReport, lang: str = "zh") -> str:
             )
     for reason in report.reasons:
         out.append(f"{'证据包' if zh else 'bundle'}: {reason.text(lang)}")
+    if report.mode == "merkle" and report.complete_as_of is not None:
+        out.append(
+            f"{'完整性：截至区块' if zh else 'complete as of block'} {report.complete_as_of}"
+            f"{'，各大厅批次中没有本案的其他事件' if zh else ': no other event of the case in any hall batch'}"
+        )
     out.append(f"{'结论' if zh else 'Verdict'}: {VERDICT_TEXT[report.verdict][i]}")
     return "\n".join(out) + "\n"
 
@@ -176,27 +187,66 @@ class Trusted:
         return cls(ledger=ledger, registry=registry, chain_id=chain_id)
 
 
-def _facts(rpc: JsonRpc, bundle: EvidenceBundle, trusted: Trusted | None = None) -> ChainFacts:
-    if trusted is None:  # the bundle's own addresses: the report says they prove nothing (deployment_untrusted)
-        return read_case_facts(rpc, ledger=bundle.ledger, accepting_hall=bundle.accepting_hall, serial=bundle.serial)
+def _trusted_deployment(rpc: JsonRpc, bundle: EvidenceBundle, trusted: Trusted | None) -> DeploymentFacts | None:
+    """The trusted deployment as served (None: the bundle's own addresses, which prove nothing)."""
+    if trusted is None:
+        return None
     dep = read_deployment(rpc, trusted.ledger).model_copy(update={"addresses_from": "deployment"})
     if trusted.registry is not None and trusted.registry.lower() != dep.registry.lower():
         raise InputError("registry", "trusted_registry_mismatch", given=trusted.registry, served=dep.registry)
     if trusted.chain_id is not None and trusted.chain_id != dep.chain_id:
         raise InputError("chain_id", "trusted_chain_mismatch", given=trusted.chain_id, served=dep.chain_id)
     check_coordinates(bundle, dep)  # before reading the case: a bundle of another deployment is unusable
+    return dep
+
+
+def _facts(rpc: JsonRpc, bundle: EvidenceBundle, trusted: Trusted | None = None) -> ChainFacts:
+    dep = _trusted_deployment(rpc, bundle, trusted)
+    if dep is None:  # the bundle's own addresses: the report says they prove nothing (deployment_untrusted)
+        return read_case_facts(rpc, ledger=bundle.ledger, accepting_hall=bundle.accepting_hall, serial=bundle.serial)
     return read_case_facts(
         rpc, ledger=dep.ledger, accepting_hall=bundle.accepting_hall, serial=bundle.serial, deployment=dep
     )
 
 
+def verify_loaded(
+    bundle: EvidenceBundle,
+    rpc: JsonRpc,
+    *,
+    max_anchor_lag_s: int = DEFAULT_MAX_ANCHOR_LAG_S,
+    manifests: Sequence[str] = (),
+    trusted: Trusted | None = None,
+) -> VerificationReport:
+    """Read the chain (and, in Merkle mode, the manifests) for ``bundle`` and check it (``trusted``: the
+    deployment's addresses; without them the bundle's own, and the verdict is at best ``incomplete``)."""
+    if bundle.mode == "merkle":
+        dep = _trusted_deployment(rpc, bundle, trusted)
+        facts = read_merkle_facts(
+            rpc,
+            ledger=bundle.ledger if dep is None else dep.ledger,
+            deployment=dep,
+            accepting_hall=bundle.accepting_hall,
+            serial=bundle.serial,
+            batches=[(e.batch.hall_id, e.batch.seq, e.block) for e in bundle.events if e.batch is not None],
+            manifests=manifest_source(manifests) if manifests else None,
+        )
+        return verify_merkle_bundle(bundle, facts, max_anchor_lag_s=max_anchor_lag_s)
+    return verify_bundle(bundle, _facts(rpc, bundle, trusted), max_anchor_lag_s=max_anchor_lag_s)
+
+
 def verify_file(
-    path: Path, rpc_url: str, *, max_anchor_lag_s: int = DEFAULT_MAX_ANCHOR_LAG_S, trusted: Trusted | None = None
+    path: Path,
+    rpc_url: str,
+    *,
+    max_anchor_lag_s: int = DEFAULT_MAX_ANCHOR_LAG_S,
+    manifests: Sequence[str] = (),
+    trusted: Trusted | None = None,
 ) -> tuple[VerificationReport, JsonRpc]:
     """Load, read the chain, check: the library use of the command."""
     bundle = load_bundle(path)
     rpc = JsonRpc(rpc_url)
-    return verify_bundle(bundle, _facts(rpc, bundle, trusted), max_anchor_lag_s=max_anchor_lag_s), rpc
+    report = verify_loaded(bundle, rpc, max_anchor_lag_s=max_anchor_lag_s, manifests=manifests, trusted=trusted)
+    return report, rpc
 
 
 def _document(args: argparse.Namespace) -> int:
@@ -288,6 +338,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="HOURS",
         help="report events anchored more than this long after their claimed time (default 6)",
     )
+    p.add_argument(
+        "--manifests",
+        action="append",
+        default=[],
+        metavar="SRC",
+        help="Merkle mode: where batch manifests are (a hall's URL or a directory; repeatable, tried in order)",
+    )
     p.add_argument("--document", metavar="FILE", help="check one document against the bundle's material proofs")
     p.add_argument("--bundle", dest="bundle_opt", metavar="BUNDLE", help="(with --document) the bundle")
     return p
@@ -311,7 +368,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.max_anchor_lag > 0:
             raise InputError("max-anchor-lag", "positive_hours")
         report, _ = verify_file(
-            Path(args.bundle), args.rpc, max_anchor_lag_s=int(args.max_anchor_lag * 3600), trusted=args.trusted
+            Path(args.bundle),
+            args.rpc,
+            max_anchor_lag_s=int(args.max_anchor_lag * 3600),
+            manifests=args.manifests,
+            trusted=args.trusted,
         )
         if args.json:
             body = {"verdict": report.verdict, **report.model_dump()}

@@ -90,6 +90,28 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "材料证明的文件总数与记录登记的数量不符",
         "the proof's tree size differs from the file count its record commits to",
     ),
+    # Merkle mode: the event against its batch
+    "batch_proof_invalid": (
+        "事件不在其批次的链上根之下（叶子、证明或根不符）",
+        "the event is not under its batch's on-chain root (wrong leaf, proof or root)",
+    ),
+    "batch_link_broken": (
+        "事件的回链所指批次不是上一事件所在批次",
+        "the event's back-link names another batch than the one holding the previous event",
+    ),
+    "batch_order": ("事件上链早于其前一事件（批次顺序被调换）", "the event was anchored before the event preceding it"),
+    "intake_leaf_mismatch": (
+        "受理登记记录与其批次叶子所载的属地、事项或受理大厅不符",
+        "the INTAKE record states another home district, item or accepting hall than its leaf",
+    ),
+    "not_canonical": (
+        "该事件不在本案链上的正式事件链中（另一分支）",
+        "the event is not the case's canonical event at this index (another branch)",
+    ),
+    "case_in_both_modes": (
+        "同一办件编号在逐事件上链模式下也已存在",
+        "the same case id also exists on chain in event mode",
+    ),
     # the bundle as a whole: the chain's answers disagree with themselves (mismatch)
     "chain_read_incomplete": (
         "链节点返回的事件数与办件头登记的事件数不符（节点遗漏了事件）",
@@ -107,6 +129,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "bundle_empty": ("证据包中没有任何事件", "the bundle holds no events"),
     "case_unknown": ("链上没有该办件", "the chain does not know this case"),
     "records_not_anchored": ("部分记录尚未上链", "some of the case's records are not anchored yet"),
+    "completeness_unproven": (
+        "无法证明本案没有其他事件：需要各大厅的批次清单（--manifests）",
+        "cannot prove the case has no other events: every hall's batch manifests are needed (--manifests)",
+    ),
+    "manifest_unavailable": (
+        "有批次清单无法取得或与链上根不符，不能证明完整",
+        "a batch manifest could not be obtained or does not match its on-chain root: completeness not proven",
+    ),
+    "batch_chain_broken": (
+        "读取到的某大厅批次序列不连续，不能证明完整",
+        "a hall's batches as read do not follow each other: completeness not proven",
+    ),
     "deployment_untrusted": (
         "合约地址取自证据包本身，未对照联盟公布的部署信息核实，不能认定为联盟链上的记录",
         "the contract addresses were taken from the bundle itself, not from the consortium's published "
@@ -117,12 +151,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "上链时间远晚于所称办理时间：办理时间仅能证明不晚于上链时间",
         "anchored long after the claimed time: the act is only proven to be no later than its block",
     ),
+    "orphan_leaf": (
+        "批次中有本案的另一叶子不在正式事件链中（并发写入后重新上链，或大厅分叉）",
+        "a batch holds another leaf of this case outside its chain (re-anchored after a race, or a fork)",
+    ),
 }
 
-INCOMPLETE = frozenset({"bundle_empty", "case_unknown", "records_not_anchored", "deployment_untrusted"})
+INCOMPLETE = frozenset(
+    {
+        "bundle_empty",
+        "case_unknown",
+        "records_not_anchored",
+        "deployment_untrusted",
+        "completeness_unproven",
+        "manifest_unavailable",
+        "batch_chain_broken",
+    }
+)
 CHAIN_READ = frozenset({"chain_read_incomplete", "chain_header_mismatch", "registry_read_incomplete"})
 """bundle-level codes that make the verdict a mismatch: the chain's answers disagree with themselves"""
-FINDINGS = frozenset({"anchored_late"})
+FINDINGS = frozenset({"anchored_late", "orphan_leaf"})
 
 
 class Reason(BaseModel):
@@ -206,6 +254,9 @@ class VerificationReport(BaseModel):
     events: list[EventVerdict]
     materials: list[MaterialVerdict] = []
     withheld_fields: dict[int, list[str]] = {}
+    mode: Literal["event", "merkle"] = "event"
+    complete_as_of: int | None = None
+    """Merkle mode: the last block of the scan that proved the case complete (None: not proven)"""
 
     @property
     def ok(self) -> bool:

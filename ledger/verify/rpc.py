@@ -19,14 +19,14 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from ledger.core.chainlog import MAX_BATCH, read_case_facts
+from ledger.core.chainlog import MAX_BATCH, read_case_facts, read_merkle_facts
 from ledger.core.jsonsafe import loads_bounded
 from ledger.errors import ChainError, ChainUnavailableError, InputError
 
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 """largest JSON-RPC answer read (a batch of 50 block headers is about 50 KiB)"""
 
-__all__ = ["MAX_BATCH", "JsonRpc", "read_case_facts"]
+__all__ = ["MAX_BATCH", "JsonRpc", "read_case_facts", "read_merkle_facts"]
 
 
 class JsonRpc:

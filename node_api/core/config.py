@@ -8,6 +8,7 @@ defaults to a file inside it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,6 +57,17 @@ class Settings(BaseSettings):
     poll_interval: float = Field(default=1.0, gt=0)
     outbox_interval: float = Field(default=0.5, gt=0)
     outbox_batch_max: int = Field(default=50, ge=1, le=500)
+    anchor_mode: Literal["event", "merkle"] = Field(
+        default="event",
+        description="how cases taken in at this hall are anchored: 'event' (one log per event, the contract checks "
+        "each) or 'merkle' (one root per batch; the rules are checked by the verifier and every hall's indexer). "
+        "A case keeps its mode for life; other halls' events of it follow it (docs/design/merkle-mode.md)",
+    )
+    merkle_batch_max: int = Field(default=20_000, ge=1, le=65_536, description="events in one Merkle batch, at most")
+    merkle_in_flight: int = Field(default=2, ge=1, le=16, description="Merkle batch transactions in flight")
+    merkle_linger: float = Field(
+        default=0.0, ge=0, description="seconds a Merkle batch waits to fill up before it is sent (0: send at once)"
+    )
     max_file_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     max_files: int = Field(default=20, ge=1, le=200, description="files in one upload request")
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, description="request body limit (413 beyond)")

@@ -39,6 +39,8 @@ from ledger.hall.integrity import SerialCheck, bump_generation, check_against_ch
 from ledger.hall.kekrotation import KekRotation
 from ledger.hall.keys import CHECK_PREFIX, HALL_KEY, STORE_INIT_KEY
 from ledger.hall.keystore import load_keystore, read_password
+from ledger.hall.merkle_index import MerkleIndex
+from ledger.hall.merkle_outbox import MerkleSender
 from ledger.hall.outbox import Outbox, OutboxSender
 from ledger.hall.store import Store
 from ledger.hall.transfer import PeerGuard, TransferWorker
@@ -100,6 +102,10 @@ def _open_store(settings: Settings, path: Path, hall_id: int, suite: Suite) -> S
         store.close()
         raise StoreDamagedError(f"the store at {path} belongs to hall {owner}, not to hall {hall_id}: wrong directory?")
     return store
+
+
+def _oldest(a: float | None, b: float | None) -> float | None:
+    return max((x for x in (a, b) if x is not None), default=None)
 
 
 class Housekeeping(BackgroundWorker):
@@ -244,13 +250,26 @@ class HallNode:
             reorg_check_interval=settings.reorg_check_interval,
             hold=self.clock_watch.reason,
         )
+        self.merkle_sender = MerkleSender(
+            self.outbox,
+            self.writer,
+            hall=self.hall,
+            batch_max=settings.merkle_batch_max,
+            max_in_flight=settings.merkle_in_flight,
+            linger=settings.merkle_linger,
+            interval=settings.outbox_interval,
+            reorg_check_interval=settings.reorg_check_interval,
+            hold=self.clock_watch.reason,
+            quiet=lambda: self.sender.needs_reconcile,  # one key: the event sender's reconcile waits for its pool
+        )
         self.book = CaseBook(
             self.store,
             self.outbox,
             hall=self.hall,
             max_file_bytes=settings.max_file_bytes,
-            on_write=self.sender.wake,
+            on_write=self._wake_senders,
             receiving_districts=self.receiving_districts,
+            anchor_mode=settings.anchor_mode,
         )
         self.book.intake_gates.append(self.serial_check.gate)
         self.book.write_gates.append(self.clock_watch.gate)
@@ -260,13 +279,16 @@ class HallNode:
         self.inbox = InboxIndex(self.book)
         self.handover = HandoverWatcher(self.book, self.reader, self.account, interval=max(settings.poll_interval, 0.5))
         self.transfers = TransferWorker(self.book, self.reader, self.account, interval=settings.poll_interval)
+        index_client = _client(self.pool, self.deployment, max_logs_range=limit)
+        self.merkle_index = MerkleIndex(self.store, index_client, self.book)
         self.indexer = Indexer(
             self.store,
-            _client(self.pool, self.deployment, max_logs_range=limit),
+            index_client,
             self.book,
             confirmations=settings.confirmations,
             interval=settings.poll_interval,
             on_transfer_needed=self.transfers.wake,
+            merkle=self.merkle_index,
         )
         self.guard = PeerGuard(self.store, self.reader, hall_id=info.hall_id, window=settings.peer_window)
         self.clock = time.time
@@ -321,6 +343,10 @@ class HallNode:
     def hall_names(self) -> dict[int, str]:
         return {h.hall_id: h.name for h in self.halls()}
 
+    def _wake_senders(self) -> None:
+        self.sender.wake()
+        self.merkle_sender.wake()
+
     # ------------------------------------------------------------------ access trail
     def record_access(self, actor: str, action: str, serial: str, what: str = "") -> None:
         """Log a view or export of a case's personal data (访问留痕).
@@ -364,6 +390,7 @@ class HallNode:
         self.serial_check.start()
         self.clock_watch.start()
         self.sender.start()
+        self.merkle_sender.start()
         self.indexer.start()
         self.transfers.start()
         self.housekeeping.start()
@@ -389,6 +416,7 @@ class HallNode:
             self.kek_rotation.stop()
             self.transfers.stop()
             self.indexer.stop()
+            self.merkle_sender.stop()
             self.sender.stop()
             self.serial_check.stop()
             self.clock_watch.stop()
@@ -447,6 +475,22 @@ class HallNode:
         )
         return m
 
+    def _merkle_health(self) -> dict[str, Any]:
+        ms = self.merkle_sender.stats()
+        unavailable = self.merkle_index.unavailable()
+        return {
+            "anchor_mode": self.settings.anchor_mode,
+            "pending": ms.pending,
+            "batches_unanchored": ms.batches_unanchored,
+            "next_seq": ms.next_seq,
+            "refused": ms.refused,
+            "last_error": ms.last_error,
+            "lost_total": ms.lost_total,
+            "manifests_wanted": len(self.merkle_index.wanted()),
+            "manifests_unavailable": [{"hall": w["hall"], "seq": w["seq"], "block": w["block"]} for w in unavailable],
+            "findings": self.merkle_index.findings_total,
+        }
+
     def health_numbers(self) -> dict[str, Any]:
         try:
             block: int | None = self.reader.block_number()
@@ -482,14 +526,15 @@ class HallNode:
                 "deployment_lost": st.deployment_lost or ix.deployment_lost,
             },
             "outbox": {
-                "pending": st.pending,
-                "oldest_pending_age": st.oldest_pending_age,
+                "pending": st.pending + self.merkle_sender.pending_count(),
+                "oldest_pending_age": _oldest(st.oldest_pending_age, self.merkle_sender.oldest_age()),
                 "refused": st.refused,
                 "last_error": st.last_error,
                 "requeued_pending": st.requeued_pending,
                 "lost_total": st.lost_total,
                 "last_loss": st.last_loss,
             },
+            "merkle": self._merkle_health(),
             "indexer": {
                 "cursor": self.indexer.cursor,
                 "head": self.indexer.head,

@@ -309,7 +309,11 @@ class NodeCollector(Collector):
             ob["oldest_pending_age"] or 0.0,
         )
         yield _g("caseledger_outbox_refused", "events the contract refused (held for an administrator)", ob["refused"])
-        yield _c("caseledger_anchored_events", "events anchored by this process", n.sender.anchored_total)
+        yield _c(
+            "caseledger_anchored_events",
+            "events anchored by this process (one log per event, or leaves of Merkle batches)",
+            n.sender.anchored_total + n.merkle_sender.anchored_total,
+        )
         yield _g("caseledger_indexer_cursor_block", "last block indexed", ix["cursor"])
         yield _g("caseledger_indexer_lag_blocks", "blocks between the chain head and the indexer", ix["lag"])
         yield _g(

@@ -1260,6 +1260,56 @@ describe("CaseLedger", function () {
     });
   });
 
+  describe("anchorRootAt (Merkle mode: the batch's sequence number checked)", function () {
+    it("anchors only the hall's next batch; a repeated or skipped seq is refused with both numbers", async function () {
+      const { ledger, accepting, home, ids } = await loadFixture(deployLedgerFixture);
+      const r0 = commitment("at root0");
+      await expect(ledger.connect(accepting).anchorRootAt(1, r0, 5))
+        .to.be.revertedWithCustomError(ledger, "CaseLedgerBatchOutOfSequence")
+        .withArgs(ids.accepting, 0, 1);
+      const h0 = batchHead(ethers.ZeroHash, 0, r0, 5);
+      await expect(ledger.connect(accepting).anchorRootAt(0, r0, 5))
+        .to.emit(ledger, "BatchAnchored")
+        .withArgs(ids.accepting, 0, accepting.address, r0, 5, h0, 0);
+      const b0 = BigInt(await ethers.provider.getBlockNumber());
+      // the same batch sent again (an unknown outcome, resent) is refused, nothing changes
+      await expect(ledger.connect(accepting).anchorRootAt(0, r0, 5))
+        .to.be.revertedWithCustomError(ledger, "CaseLedgerBatchOutOfSequence")
+        .withArgs(ids.accepting, 1, 0);
+      expect(await ledger.batchHeader(ids.accepting)).to.deep.equal([h0, 1n, b0]);
+      // anchorRoot and anchorRootAt share the hall's one sequence
+      const r1 = commitment("at root1");
+      const h1 = batchHead(h0, 1, r1, 7);
+      await expect(ledger.connect(accepting).anchorRoot(r1, 7))
+        .to.emit(ledger, "BatchAnchored")
+        .withArgs(ids.accepting, 1, accepting.address, r1, 7, h1, b0);
+      const r2 = commitment("at root2");
+      await expect(ledger.connect(accepting).anchorRootAt(2, r2, 1))
+        .to.emit(ledger, "BatchAnchored")
+        .withArgs(ids.accepting, 2, accepting.address, r2, 1, batchHead(h1, 2, r2, 1), BigInt(await ethers.provider.getBlockNumber()));
+      // per hall: another hall starts at 0
+      await expect(ledger.connect(home).anchorRootAt(0, r2, 1)).to.emit(ledger, "BatchAnchored");
+    });
+
+    it("checks the writer and the batch before the sequence (CaseLedgerInactiveHall, CaseLedgerInvalidBatch)", async function () {
+      const { ledger, registry, accepting, outsider, ids } = await loadFixture(deployLedgerFixture);
+      await expect(ledger.connect(outsider).anchorRootAt(9, commitment("r"), 1))
+        .to.be.revertedWithCustomError(ledger, "CaseLedgerInactiveHall")
+        .withArgs(outsider.address);
+      await expect(ledger.connect(accepting).anchorRootAt(9, ethers.ZeroHash, 1))
+        .to.be.revertedWithCustomError(ledger, "CaseLedgerInvalidBatch")
+        .withArgs(ids.accepting, ethers.ZeroHash, 1);
+      await expect(ledger.connect(accepting).anchorRootAt(0, commitment("r"), 0))
+        .to.be.revertedWithCustomError(ledger, "CaseLedgerInvalidBatch")
+        .withArgs(ids.accepting, commitment("r"), 0);
+      await registry.suspendHall(ids.accepting);
+      await expect(ledger.connect(accepting).anchorRootAt(0, commitment("r"), 1))
+        .to.be.revertedWithCustomError(ledger, "CaseLedgerInactiveHall")
+        .withArgs(accepting.address);
+      expect(await ledger.batchHeader(ids.accepting)).to.deep.equal([ethers.ZeroHash, 0n, 0n]);
+    });
+  });
+
   describe("reading a case by back-links (header.lastBlock, EventAppended.prevBlock)", function () {
     const TOPIC = () => ethers.id("EventAppended(bytes32,uint32,uint8,address,uint32,bytes32,bytes32,uint32,uint64)");
 
@@ -1451,6 +1501,7 @@ describe("CaseLedger", function () {
       // Merkle-root anchoring: the first batch of a hall, then a later one
       const anchorRootFirstGas = await gasOf(ledger.connect(accepting).anchorRoot(commitment("root0"), 1000));
       const anchorRootGas = await gasOf(ledger.connect(accepting).anchorRoot(commitment("root1"), 1000));
+      const anchorRootAtGas = await gasOf(ledger.connect(accepting).anchorRootAt(2, commitment("root2"), 10000));
 
       const batches = [];
       for (const n of BATCH_SIZES) {
@@ -1484,6 +1535,7 @@ describe("CaseLedger", function () {
           disputeResolved: disputeResolveGas,
           anchorRootFirst: anchorRootFirstGas,
           anchorRoot: anchorRootGas,
+          anchorRootAt: anchorRootAtGas,
         },
         anchorBatch: batches,
       };
@@ -1495,6 +1547,7 @@ describe("CaseLedger", function () {
         ["appendEvent (DISPUTE_RESOLVED, 1 tx)", "1", String(disputeResolveGas), String(disputeResolveGas)],
         ["anchorRoot (first batch of a hall)", "1000", String(anchorRootFirstGas), String(Math.round(anchorRootFirstGas / 1000))],
         ["anchorRoot (later batch)", "1000", String(anchorRootGas), String(Math.round(anchorRootGas / 1000))],
+        ["anchorRootAt (later batch, Merkle mode)", "10000", String(anchorRootAtGas), String(Math.round(anchorRootAtGas / 10000))],
         ...batches.flatMap((b) => [
           ["anchorBatch opens", String(b.size), String(b.opens_total), String(b.opens_per_event)],
           ["anchorBatch appends", String(b.size), String(b.appends_total), String(b.appends_per_event)],

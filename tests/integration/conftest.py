@@ -33,16 +33,25 @@ FAST_NODE_ENV = {
 }
 
 
-@pytest.fixture(scope="module")
-def hallnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
-    """Chain (1 s blocks) + deployment + three hall processes on free loopback ports; torn down after the module."""
+ANCHOR_MODES = ["event", "merkle"]
+"""every test that anchors, transfers, verifies or audits runs in both modes (docs/design/merkle-mode.md)"""
+
+
+def mode_env(mode: str) -> dict[str, str]:
+    return {**FAST_NODE_ENV, "CASELEDGER_ANCHOR_MODE": mode}
+
+
+@pytest.fixture(scope="module", params=ANCHOR_MODES)
+def hallnet(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
+    """Chain (1 s blocks) + deployment + three hall processes on free loopback ports, taking cases in event mode
+    or Merkle mode (the parameter); one consortium per module and mode, torn down after the module."""
     net = LocalNet(
-        Path(tmp_path_factory.mktemp("net")),
+        Path(tmp_path_factory.mktemp(f"net-{request.param}")),
         halls=3,
         chain_port=free_port(),
         hall_ports=[free_port() for _ in range(3)],
         block_time=1.0,
-        node_env=FAST_NODE_ENV,
+        node_env=mode_env(str(request.param)),
         suite=TEST_SUITE,
     )
     try:
@@ -50,6 +59,14 @@ def hallnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
         yield net
     finally:
         net.down()
+
+
+@pytest.fixture
+def mode_independent(hallnet: LocalNet) -> None:
+    """For a test whose subject does not depend on how cases are anchored: it runs once, with the event-mode
+    consortium (the Merkle-mode consortium of the module skips it)."""
+    if hallnet.anchor_mode != "event":
+        pytest.skip("independent of the anchoring mode: run with the event-mode consortium")
 
 
 def staff(net: LocalNet, n: int, username: str = "demo") -> HallClient:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +16,12 @@ from eth_account import Account
 
 from ledger.chain.client import ChainClient
 from ledger.chain.deployment import Deployment
-from ledger.dev.demo import demo_id_number, run_demo, wait_for
+from ledger.dev.demo import HallClient, demo_id_number, run_demo, wait_for
 from ledger.dev.devchain import dev_admin
 from ledger.dev.localnet import LocalNet, hall_pid, start_hall, stop_hall, wait_healthy
 from ledger.hall.transfer import sign_request
-from tests.integration.conftest import FAST_NODE_ENV, staff
+from tests.integration.conftest import mode_env, staff
+from tests.support.anchoring import chain_event_count, verify_on_chain
 
 pytestmark = pytest.mark.integration
 
@@ -55,8 +58,19 @@ def _anchored(view: dict[str, Any] | None, n: int) -> bool:
 
 def _restart(net: LocalNet, n: int) -> None:
     h = net.halls[n - 1]
-    proc = start_hall(Path(h["dir"]), port=h["port"], rpc_url=net.chain.rpc_url, env=FAST_NODE_ENV)
+    proc = start_hall(Path(h["dir"]), port=h["port"], rpc_url=net.chain.rpc_url, env=mode_env(net.anchor_mode))
     wait_healthy(h["url"], timeout=30, proc=proc)
+
+
+def _mirrored(net: LocalNet, chain: ChainClient) -> bool:
+    """Hall 3 serves the manifest of every batch on chain so far."""
+    dep = chain.deployment
+    assert dep is not None
+    url = net.halls[2]["url"]
+    return all(
+        httpx.get(f"{url}/public/batches/{b.hall_id}/{b.seq}/manifest", timeout=10).status_code == 200
+        for b in chain.batches_in_range(dep.deployed_block, chain.block_number())
+    )
 
 
 def test_full_scenario_across_three_halls(hallnet: LocalNet) -> None:
@@ -73,10 +87,9 @@ def test_full_scenario_across_three_halls(hallnet: LocalNet) -> None:
     assert len(bview["timeline"][1]["files"]) == 4
     inbox = b.http.get("/inbox").json()
     assert out["serial"] in [x["serial"] for x in inbox["data"]]
-    # either hall's evidence bundle verifies against the chain with the stand-alone verifier
-    from ledger.chain.facts_reader import fetch_chain_facts
+    # either hall's evidence bundle verifies against the chain with the stand-alone verifier (Merkle mode:
+    # complete, from the manifests hall 3 mirrors although it is no party to the case)
     from ledger.core.bundle import parse_bundle
-    from ledger.verify.checks import verify_bundle
 
     chain = ChainClient.connect(hallnet.chain.rpc_url, deployment=Deployment.load(hallnet.data_dir / "deployment.json"))
     for hall in (a, b):
@@ -85,8 +98,17 @@ def test_full_scenario_across_three_halls(hallnet: LocalNet) -> None:
         bundle = parse_bundle(r.json())
         assert len(bundle.events) == 6
         assert bundle.accepting_hall == 1 and bundle.format == "caseledger-evidence/2"
-        report = verify_bundle(bundle, fetch_chain_facts(chain, bundle.accepting_hall, out["serial"]))
+        assert bundle.mode == hallnet.anchor_mode
+        report = verify_on_chain(chain, bundle, hallnet.halls[2]["url"])
         assert report.ok, report
+        if bundle.mode == "merkle":
+            assert report.complete_as_of is not None
+            assert all(e.batch is not None and e.batch.path is not None for e in bundle.events)
+            # without manifests the same bundle is not called complete
+            assert verify_on_chain(chain, bundle).verdict == "incomplete"
+    if hallnet.anchor_mode == "merkle":  # one root per batch: no per-event logs of the case on chain
+        assert chain.case_events(1, out["serial"]) == []
+        assert a.health()["merkle"]["findings"] == 0 and b.health()["merkle"]["findings"] == 0
 
 
 @pytest.mark.parametrize(
@@ -99,6 +121,7 @@ def test_full_scenario_across_three_halls(hallnet: LocalNet) -> None:
         ({"applicant_id_number": "350582198511200041"}, _files(), "applicant_id_number"),
     ],
 )
+@pytest.mark.usefixtures("mode_independent")
 def test_malformed_intake_names_the_field(hallnet: LocalNet, form: dict[str, str], files: Any, field: str) -> None:
     a = staff(hallnet, 1)
     before = a.http.get("/cases").json()["count"]
@@ -109,6 +132,7 @@ def test_malformed_intake_names_the_field(hallnet: LocalNet, form: dict[str, str
     assert a.health()["outbox"]["pending"] == 0
 
 
+@pytest.mark.usefixtures("mode_independent")
 def test_staff_sign_in_required(hallnet: LocalNet) -> None:
     r = httpx.post(hallnet.halls[0]["url"] + "/cases", data=_form(350503), files=_files())
     assert r.status_code == 401
@@ -122,6 +146,7 @@ def test_staff_sign_in_required(hallnet: LocalNet) -> None:
     assert r.status_code == 401
 
 
+@pytest.mark.usefixtures("mode_independent")
 def test_peer_requests_need_an_active_hall_with_a_right(hallnet: LocalNet) -> None:
     a = staff(hallnet, 1)
     serial = a.intake(_form(hallnet.halls[1]["district"]), _files())["serial"]
@@ -156,6 +181,7 @@ def test_peer_requests_need_an_active_hall_with_a_right(hallnet: LocalNet) -> No
     assert r.status_code == 401 and "signed for hall 1" in r.json()["error"]["message"]
 
 
+@pytest.mark.usefixtures("mode_independent")
 def test_node_refuses_to_start_with_an_unregistered_key(hallnet: LocalNet, tmp_path: Path) -> None:
     import subprocess
     import sys
@@ -187,9 +213,18 @@ def test_kill9_after_ack_anchors_exactly_once(hallnet: LocalNet) -> None:
     _restart(hallnet, 1)
     wait_for("anchoring after the restart", lambda: _anchored(a.case(serial), 2), 30)
     chain = ChainClient.connect(hallnet.chain.rpc_url, deployment=Deployment.load(hallnet.data_dir / "deployment.json"))
-    assert len(chain.case_events(1, serial)) == 2
+    mirror = hallnet.halls[2]["url"]
+
+    def on_chain() -> int:
+        return chain_event_count(chain, hallnet.anchor_mode, 1, serial, mirror)
+
+    if hallnet.anchor_mode == "merkle":  # the mirror has the manifests once its indexer fetched them
+        wait_for("the mirror to hold the batches", lambda: _mirrored(hallnet, chain), 30)
+    assert on_chain() == 2
     time.sleep(2.5)
-    assert len(chain.case_events(1, serial)) == 2
+    if hallnet.anchor_mode == "merkle":
+        wait_for("the mirror to hold the batches", lambda: _mirrored(hallnet, chain), 30)
+    assert on_chain() == 2
     assert a.health()["outbox"]["pending"] == 0
 
 
@@ -198,6 +233,11 @@ def test_home_hall_retries_until_the_accepting_hall_returns(hallnet: LocalNet) -
     stop_hall(Path(hallnet.halls[1]["dir"]))
     serial = a.intake(_form(hallnet.halls[1]["district"]), _files())["serial"]
     wait_for("intake anchored", lambda: _anchored(a.case(serial), 2), 30)
+    if hallnet.anchor_mode == "merkle":  # hall B learns of the case from the batch's manifest, mirrored by hall 3
+        chain = ChainClient.connect(
+            hallnet.chain.rpc_url, deployment=Deployment.load(hallnet.data_dir / "deployment.json")
+        )
+        wait_for("the mirror to hold the batches", lambda: _mirrored(hallnet, chain), 30)
     stop_hall(Path(hallnet.halls[0]["dir"]))
     _restart(hallnet, 2)
     wait_for(
@@ -232,9 +272,17 @@ def test_chain_outage_does_not_block_intake(hallnet: LocalNet) -> None:
 def test_serial_squatting_by_another_hall_neither_blocks_nor_mixes_the_case(hallnet: LocalNet) -> None:
     """Issue 11, hole 1: hall 3 uses its own registered key to open hall 1's next serial before hall 1 does.
 
+    In Merkle mode another hall anchors a batch whose INTAKE leaf claims hall 1's next case: every reader
+    refuses the leaf (not the accepting hall) and names it with its proof; hall 1's real case is unaffected.
+
     Hall 1's intake must still be anchored (201 and then on chain), reach the home hall (hall 2) and verify;
-    hall 2 must never take hall 3's squat for the case.
+    hall 2 must never take the squat for the case.
     """
+    with contextlib.ExitStack() as stack:
+        _squatting(hallnet, stack)
+
+
+def _squatting(hallnet: LocalNet, stack: contextlib.ExitStack) -> None:  # noqa: C901 (one scenario)
     from ledger.core.hashchain import case_id
     from ledger.hall.keystore import load_keystore
 
@@ -248,15 +296,21 @@ def test_serial_squatting_by_another_hall_neither_blocks_nor_mixes_the_case(hall
     key3 = load_keystore(d3 / "keystore.json", (d3 / "keystore.password").read_text().strip())
     dep = Deployment.load(hallnet.data_dir / "deployment.json")
     hostile = ChainClient.connect(hallnet.chain.rpc_url, deployment=dep, account=key3)
-    hostile.open_case(target, "HJ-MIGRATE", home, b"\x5a" * 32)  # before hall 1 anchors anything under it
     chain = ChainClient.connect(hallnet.chain.rpc_url, deployment=dep)
-    assert chain.case_header(3, target).accepting_hall == 3
+    if hallnet.anchor_mode == "merkle":
+        stack.enter_context(_squat_in_a_batch(hallnet, chain, target, home))
+    else:
+        hostile.open_case(target, "HJ-MIGRATE", home, b"\x5a" * 32)  # before hall 1 anchors anything under it
+        assert chain.case_header(3, target).accepting_hall == 3
 
     view = a.intake(_form(home), _files())
     assert view["serial"] == target  # the squatted serial, taken by the real intake
     wait_for("hall 1 anchors its case despite the squat", lambda: _anchored(a.case(target), 2), 30)
-    assert [e.commitment for e in chain.case_events(1, target)][0] != b"\x5a" * 32
-    assert chain.case_header(1, target).accepting_hall == 1
+    if hallnet.anchor_mode == "event":
+        assert [e.commitment for e in chain.case_events(1, target)][0] != b"\x5a" * 32
+        assert chain.case_header(1, target).accepting_hall == 1
+    else:  # the home hall named the squatting batch, with the leaf and its proof
+        wait_for("hall 2 to name hall 3's batch", lambda: _squat_findings(b), 30)
     wait_for(
         "the home hall to receive hall 1's case", lambda: len((b.case(target) or {"timeline": []})["timeline"]) == 2, 40
     )
@@ -266,12 +320,75 @@ def test_serial_squatting_by_another_hall_neither_blocks_nor_mixes_the_case(hall
     assert "0x" + case_id(1, target).hex() != "0x" + case_id(3, target).hex()
     r = b.http.get(f"/cases/{target}/bundle")
     assert r.status_code == 200
-    from ledger.chain.facts_reader import fetch_chain_facts
     from ledger.core.bundle import parse_bundle
-    from ledger.verify.checks import verify_bundle
 
     bundle = parse_bundle(r.json())
-    assert verify_bundle(bundle, fetch_chain_facts(chain, 1, target)).verdict == "match"
+    report = verify_on_chain(chain, bundle, hallnet.halls[2]["url"])
+    assert report.verdict == "match", report
+    if hallnet.anchor_mode == "merkle":  # the squatting leaf is never part of the case; anchored before the case's
+        # INTAKE batch it is outside the verifier's completeness scan (the home hall's indexer named it above)
+        assert bundle.events[0].commitment != "0x" + "5a" * 32 and report.findings == []
+
+
+@contextlib.contextmanager
+def _squat_in_a_batch(net: LocalNet, chain: ChainClient, target: str, home: int) -> Iterator[None]:
+    """A hostile hall (registered for this, its endpoint a small server publishing its manifest) anchors, as its
+    next batch, an INTAKE leaf for hall 1's case ``target``."""
+    import http.server
+    import threading
+
+    from ledger.core.batches import BatchTree, EventLeaf, Manifest
+    from ledger.core.hashchain import case_id, next_head
+    from ledger.core.stages import Stage
+    from ledger.core.suites import INTL
+    from ledger.dev.devchain import free_port
+
+    admin = _admin(net)
+    key = Account.create()
+    port = free_port()
+    hid = admin.register_hall(key.address, 350582, "冒用大厅", f"http://127.0.0.1:{port}")
+    admin.fund(key.address, 10**18)
+    hostile = ChainClient.connect(net.chain.rpc_url, deployment=chain.deployment, account=key)
+    c = b"\x5a" * 32
+    leaf = EventLeaf.new(
+        accepting_hall=1,
+        serial=target,
+        index=0,
+        stage=Stage.INTAKE,
+        commitment=c,
+        writer_hall=hid,
+        writer=key.address,
+        head=next_head(case_id(1, target), Stage.INTAKE, c, key.address),
+        home_district=home,
+        item_code="HJ-MIGRATE",
+    ).encode()
+    manifest = Manifest(suite=INTL, hall=hid, seq=0, leaves=(leaf,)).encode()
+
+    class Serve(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            ok = self.path == f"/public/batches/{hid}/0/manifest"
+            self.send_response(200 if ok else 404)
+            self.end_headers()
+            if ok:
+                self.wfile.write(manifest)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Serve)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        hostile.wait(hostile.send_root(0, BatchTree.of([leaf]).root, 1))
+        yield
+    finally:
+        server.shutdown()
+
+
+def _squat_findings(b: HallClient) -> bool:
+    r = b.http.get("/audit/batch-findings")
+    return r.status_code == 200 and any(
+        f["code"] == "writer_no_right" and f["leaf_index"] == 0 and f["proof"] == [] for f in r.json()["data"]
+    )
 
 
 def test_accepting_hall_learns_of_receipt_and_of_a_supplement_asked_before_acceptance(hallnet: LocalNet) -> None:

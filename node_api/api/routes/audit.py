@@ -88,6 +88,32 @@ class TrailPublic(BaseModel):
     events: list[TrailEntry]
 
 
+class BatchFinding(BaseModel):
+    """A rule a Merkle-mode batch breaks, with what proves it: the leaf, its inclusion path and the batch's
+    on-chain coordinates (anyone can check the leaf against ``root`` in ``tx``'s ``BatchAnchored`` log)."""
+
+    code: str
+    detail: str
+    hall: int
+    seq: int
+    block: int
+    tx: str
+    writer: str
+    root: str
+    tree_size: int
+    leaf_index: int
+    leaf: str
+    proof: list[str]
+    case_id: str
+    found_at: float
+
+
+class BatchFindingsPublic(BaseModel):
+    data: list[BatchFinding]
+    count: int
+    manifests_unavailable: list[dict[str, Any]]
+
+
 class LastScanPublic(BaseModel):
     scan: ScanResult | None
     counts: dict[str, int]
@@ -181,3 +207,12 @@ def run_scan(
     cases changed since the last scan, as the schedule does)."""
     result = scanner.run_once(full=mode == "full")
     return {"scan": result, "counts": result.counts()}
+
+
+@router.get("/batch-findings", operation_id="audit_batch_findings", response_model=BatchFindingsPublic)
+def batch_findings(node: NodeDep, _: Regulator) -> dict[str, Any]:
+    """Merkle mode: every rule this hall's indexer found broken in any hall's batch, each with its proof, and the
+    batches whose manifest no hall has produced."""
+    data = node.merkle_index.findings()
+    missing = [{"hall": w["hall"], "seq": w["seq"], "block": w["block"]} for w in node.merkle_index.wanted()]
+    return {"data": data, "count": len(data), "manifests_unavailable": missing}

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from ledger.hall.handover import peer_status
+from ledger.hall.merkle_evidence import merkle_package
 from ledger.hall.transfer import authorize_case
 from node_api.api.deps import NodeDep
 
@@ -19,7 +20,10 @@ def package(serial: str, request: Request, node: NodeDep) -> dict[str, Any]:
     info = node.guard.authenticate("GET", request.url.path, dict(request.headers), b"")
     header = node.book.header(serial)
     authorize_case(info, header)
-    package = node.book.package(serial)
+    if header.get("anchor_mode") == "merkle":
+        package = merkle_package(node.book, node.merkle_index.manifests, serial)
+    else:
+        package = node.book.package(serial)
     node.record_access(f"peer:hall-{info.hall_id}", "peer_package", serial)
     return package
 

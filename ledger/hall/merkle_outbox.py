@@ -1,0 +1,590 @@
+"""Merkle-mode anchoring: the hall's pending events of Merkle-mode cases, anchored as one root per batch.
+
+A Merkle-mode case's events wait in ``mbox/`` (written by :meth:`ledger.hall.outbox.Outbox.enqueue` in the
+same LevelDB batch as their records, like event mode). The sender takes them in order and builds a batch::
+
+    sender = MerkleSender(outbox, client, hall=hall)
+    sender.run_once()            # or sender.start() for the background thread
+
+1. **Build** (under the case lock): each event gets its case's next index, the next hash-chain head
+   (``keccak256(head ‖ stage ‖ commitment ‖ writer)``, as in event mode, ``writer`` being this hall's key)
+   and a back-link to the batch of the case's previous event (``mhead/<serial>``, which the indexer also
+   moves forward for events other halls anchor). The rules the contract checks per event in event mode
+   are checked here first (writer rights, stage order, one INTAKE per case, disputes): a breaking event is
+   refused locally with the contract's rule name and never anchored. The batch — its entries, its manifest
+   (:class:`ledger.core.batches.Manifest`) and the cases' new heads — is written in **one synced LevelDB
+   batch before anything is sent**, under the hall's next batch number ``seq``.
+2. **Send** ``anchorRootAt(seq, root, count)``: the contract anchors it only as the hall's next batch, so
+   a batch sent twice (an unknown outcome, resent) or overtaken is refused, never anchored twice or under
+   another number. Several batches may be in flight, always in ``seq`` order.
+3. **Record**: from the receipt's ``BatchAnchored`` log, every record of the batch gets its anchor
+   (``mode: merkle``, index, head, batch, leaf), in chunks, and the block's hash is kept as a checkpoint.
+
+Exactly once across crashes: after a restart or any unknown outcome the sender reads ``batchHeader(hall)``;
+every built batch below the chain's batch count is looked up by ``seq`` (a bounded scan of this hall's
+``BatchAnchored`` logs from the block of the last recorded receipt) and recorded if its root is there;
+the others are sent again, in order. Reorganisations and rollbacks: when a checkpoint block left the
+chain, the batches anchored after the fork point go back to ``built`` (their records to ``pending``) and
+the next reconcile records those the chain re-included and resends the rest.
+
+Store keys (``ledger.hall.keys``): ``mbox/``, ``mbatch/<seq>``, ``mbuilt/<seq>`` (built, not anchored yet),
+``manifest/<hall>/<seq>``, ``mhead/<serial>``,
+``mblock/<block>``, ``meta/mbatch_scan_from``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any
+
+from ledger.chain.client import ChainClient
+from ledger.core.batches import MAX_LEAVES, BatchTree, EventLeaf, Manifest
+from ledger.core.caserules import case_state, next_state
+from ledger.core.facts import BatchAnchoredEvent
+from ledger.core.hashchain import address_bytes
+from ledger.core.stages import DISPUTE_STAGES, Stage
+from ledger.errors import ChainError, ChainRuleError
+from ledger.hall.cases import HallIdentity
+from ledger.hall.keys import (
+    MBATCH_PREFIX,
+    MBATCH_SCAN_FROM_KEY,
+    MBLOCK_PREFIX,
+    MBOX_PREFIX,
+    MBUILT_PREFIX,
+    OUTBOX_REFUSED_PREFIX,
+    manifest_key,
+    mbatch_key,
+    mbox_key,
+    mbuilt_key,
+    mhead_key,
+    outbox_refused_key,
+)
+from ledger.hall.outbox import Outbox
+from ledger.hall.reorg import Checkpoints, block_hash_reader
+from ledger.hall.worker import BackgroundWorker
+
+__all__ = ["MerkleSender", "MerkleStats"]
+
+log = logging.getLogger("caseledger.merkle")
+
+MARK_CHUNK = 512
+ROOT_GAS = 120_000
+"""gas limit of one anchorRootAt (a hall's first batch uses about 79k, later ones about 45k)"""
+
+
+@dataclass(frozen=True)
+class MerkleStats:
+    pending: int
+    """events waiting in mbox/ plus those in built batches not anchored yet"""
+    batches_unanchored: int
+    refused: int
+    last_error: str | None
+    last_anchored_at: float | None
+    anchored_total: int
+    next_seq: int | None
+    lost_total: int
+
+
+@dataclass
+class _Flight:
+    seq: int
+    tx: str
+    sent_at: float
+
+
+class MerkleSender(BackgroundWorker):
+    """Anchors Merkle-mode cases' events, one root per batch, up to ``max_in_flight`` batches pipelined."""
+
+    thread_name = "merkle-sender"
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        client: ChainClient,
+        *,
+        hall: HallIdentity,
+        batch_max: int = 20_000,
+        max_in_flight: int = 2,
+        linger: float = 0.0,
+        interval: float = 0.5,
+        max_backoff: float = 10.0,
+        receipt_timeout: float = 60.0,
+        reorg_check_interval: float = 2.0,
+        role_refresh: float = 5.0,
+        on_anchored: Callable[[list[dict[str, Any]]], None] | None = None,
+        hold: Callable[[], str | None] | None = None,
+        quiet: Callable[[], bool] | None = None,
+    ) -> None:
+        super().__init__()
+        self.outbox = outbox
+        self.store = outbox.store
+        self.client = client
+        self.hall = hall
+        self.batch_max = min(batch_max, MAX_LEAVES)
+        self.max_in_flight = max_in_flight
+        self.linger = linger
+        self.interval = interval
+        self.max_backoff = max_backoff
+        self.receipt_timeout = receipt_timeout
+        self.reorg_check_interval = reorg_check_interval
+        self.role_refresh = role_refresh
+        self.on_anchored = on_anchored
+        self.hold = hold
+        self.quiet = quiet
+        self.needs_reconcile = True
+        self.last_error: str | None = None
+        self.last_anchored_at: float | None = None
+        self.anchored_total = 0
+        self.lost_total = 0
+        self._in_flight: list[_Flight] = []
+        self._next_seq: int | None = None
+        self._roles: tuple[float, bool, bool] | None = None
+        self.marks = Checkpoints(self.store, MBLOCK_PREFIX, keep=256)
+        self._hash_at = block_hash_reader(client.request)
+        self._last_check = 0.0
+        self._epoch: int | None = None
+
+    # ------------------------------------------------------------------ reads
+    def batches(self, *, state: str | None = None) -> Iterator[dict[str, Any]]:
+        """This hall's batches in seq order (``state="built"``: only those not anchored yet, from their index)."""
+        if state == "built":
+            for k, _ in self.store.iter_prefix(MBUILT_PREFIX):
+                b = self.store.get_json(mbatch_key(int(k[len(MBUILT_PREFIX) :])))
+                if b is not None and b["state"] == "built":
+                    yield b
+            return
+        for _, b in self.store.iter_json(MBATCH_PREFIX):
+            if state is None or b["state"] == state:
+                yield b
+
+    def pending_count(self) -> int:
+        return self.store.count_prefix(MBOX_PREFIX) + sum(int(v) for _, v in self.store.iter_json(MBUILT_PREFIX))
+
+    def oldest_age(self) -> float | None:
+        """Seconds the oldest event not anchored yet has waited (in mbox/ or in a built batch)."""
+        times = [float(v["created_at"]) for _, v in islice(self.store.iter_json(MBOX_PREFIX), 1)]
+        for b in self.batches(state="built"):
+            times += [float(e["created_at"]) for e in b["entries"][:1]]
+        return max(0.0, time.time() - min(times)) if times else None
+
+    def stats(self) -> MerkleStats:
+        built = [int(v) for _, v in self.store.iter_json(MBUILT_PREFIX)]
+        return MerkleStats(
+            pending=self.store.count_prefix(MBOX_PREFIX) + sum(built),
+            batches_unanchored=len(built),
+            refused=sum(1 for _, v in self.store.iter_json(OUTBOX_REFUSED_PREFIX) if v.get("mode") == "merkle"),
+            last_error=self.last_error,
+            last_anchored_at=self.last_anchored_at,
+            anchored_total=self.anchored_total,
+            next_seq=self._next_seq,
+            lost_total=self.lost_total,
+        )
+
+    # ------------------------------------------------------------------ loop
+    def _loop(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                progressed = self.pump()
+                failures = 0
+                self.last_error = None
+                if not progressed:
+                    if self._in_flight:
+                        self._stop.wait(0.05)
+                    else:
+                        self._wake.wait(self.interval)
+                        self._wake.clear()
+            except ChainError as exc:
+                failures += 1
+                self._abandon_in_flight()
+                self.last_error = str(exc)
+                delay = min(self.max_backoff, 0.25 * 2**failures)
+                log.warning("merkle: %s (retrying in %.1fs)", exc, delay)
+                self._stop.wait(delay)
+            except Exception as exc:  # keep the sender alive: everything it needs is durable
+                failures += 1
+                self._abandon_in_flight()
+                self.last_error = f"{exc.__class__.__name__}: {exc}"
+                log.exception("merkle: unexpected error")
+                self._stop.wait(min(self.max_backoff, 0.25 * 2**failures))
+
+    def _abandon_in_flight(self) -> None:
+        self._in_flight.clear()
+        self.needs_reconcile = True
+
+    def pump(self) -> bool:
+        """One non-blocking step: collect receipts, reconcile if needed, build and send. True if anything happened."""
+        if self.hold is not None and (why := self.hold()) is not None:
+            self.last_error = why
+            return False
+        if self.quiet is not None and self.quiet():
+            return False  # the event-mode sender is waiting for this key's pool to drain
+        self.watch_chain()
+        progressed = False
+        if self.needs_reconcile:
+            if self._in_flight:
+                self._wait_all()
+            progressed = self.reconcile() > 0
+        progressed = self._collect() > 0 or progressed
+        while len(self._in_flight) < self.max_in_flight:
+            if not self._send_next():
+                break
+            progressed = True
+        return progressed
+
+    def run_once(self) -> int:
+        """Reconcile if needed, build and send what is pending, wait for the receipts; returns events anchored."""
+        anchored = 0
+        self.watch_chain(force=True)
+        if self.needs_reconcile:
+            anchored += self.reconcile()
+        while len(self._in_flight) < self.max_in_flight and self._send_next():
+            pass
+        anchored += self._wait_all()
+        return anchored
+
+    def _wait_all(self) -> int:
+        n = 0
+        deadline = time.monotonic() + self.receipt_timeout
+        while self._in_flight:
+            got = self._collect()
+            n += got
+            if self._in_flight and not got:
+                if time.monotonic() > deadline:
+                    tx = self._in_flight[0].tx
+                    self._abandon_in_flight()
+                    raise ChainError(f"Merkle batch transaction {tx} was not mined within {self.receipt_timeout:.0f}s")
+                time.sleep(0.05)
+        return n
+
+    # ------------------------------------------------------------------ build
+    def _roles_now(self) -> tuple[bool, bool]:
+        now = time.monotonic()
+        if self._roles is None or now - self._roles[0] > self.role_refresh:
+            officer = self.client.has_role("DISPUTE_OFFICER_ROLE", self.client.address)
+            arbiter = self.client.has_role("DISPUTE_ARBITER_ROLE", self.client.address)
+            self._roles = (now, officer, arbiter)
+        return self._roles[1], self._roles[2]
+
+    def _seq(self) -> int:
+        if self._next_seq is None:
+            last = None
+            for k, _ in self.store.iter_prefix(MBATCH_PREFIX, reverse=True):
+                last = int(k[len(MBATCH_PREFIX) :])
+                break
+            _, count, _ = self.client.batch_header(self.hall.hall_id)
+            self._next_seq = max(count, (last + 1) if last is not None else 0)
+        return self._next_seq
+
+    def build(self) -> dict[str, Any] | None:
+        """Build the next batch from the oldest pending events and write it durably; None if nothing to build."""
+        officer, arbiter = (False, False)
+        if any(True for _ in self._pending_dispute_probe()):
+            officer, arbiter = self._roles_now()
+        writer = self.client.address
+        writer_b = address_bytes(writer)
+        me, district = self.hall.hall_id, self.hall.district
+        with self.outbox.lock:
+            entries = [v for _, v in islice(self.store.iter_json(MBOX_PREFIX), self.batch_max)]
+            if not entries:
+                return None
+            if self.linger and time.time() - float(entries[0]["created_at"]) < self.linger:
+                if len(entries) < self.batch_max:
+                    return None
+            seq = self._seq()
+            states: dict[str, dict[str, Any]] = {}
+            blocked: set[str] = set()
+            leaves: list[bytes] = []
+            taken: list[dict[str, Any]] = []
+            refused: list[tuple[dict[str, Any], ChainRuleError]] = []
+            for e in entries:
+                serial = str(e["serial"])
+                if serial in blocked:
+                    continue
+                stage = Stage[e["stage"]]
+                st = states.get(serial)
+                if st is None:
+                    st = self.store.get_json(mhead_key(serial))
+                if st is None:
+                    if stage != Stage.INTAKE:
+                        blocked.add(serial)  # its earlier events are not known here yet: wait for the indexer
+                        continue
+                    opened = e.get("open") or {}
+                    st = case_state(int(e["accepting_hall"]), serial, int(opened.get("home_district") or 0))
+                commitment = bytes.fromhex(e["commitment"])
+                ref = int(e.get("ref") or 0)
+                new, err = next_state(
+                    st,
+                    stage=stage,
+                    commitment=commitment,
+                    writer=writer_b,
+                    writer_hall=me,
+                    writer_district=district,
+                    ref=ref,
+                    officer=officer,
+                    arbiter=arbiter,
+                    batch=(me, seq),
+                )
+                if err is not None:
+                    refused.append((e, err))
+                    continue
+                opened = e.get("open") or {}
+                leaf = EventLeaf.new(
+                    accepting_hall=int(e["accepting_hall"]),
+                    serial=serial,
+                    index=int(new["index"]),
+                    stage=stage,
+                    commitment=commitment,
+                    writer_hall=me,
+                    writer=writer_b,
+                    head=bytes.fromhex(new["head"]),
+                    ref=ref,
+                    prev=(int(st["hall"]), int(st["seq"])),
+                    home_district=int(opened.get("home_district") or 0),
+                    item_code=str(opened.get("item_code") or ""),
+                )
+                states[serial] = new
+                taken.append(
+                    {
+                        "seq": e["seq"],
+                        "serial": serial,
+                        "accepting_hall": int(e["accepting_hall"]),
+                        "rec_key": e["rec_key"],
+                        "stage": e["stage"],
+                        "commitment": e["commitment"],
+                        "ref": ref,
+                        "index": int(new["index"]),
+                        "head": new["head"],
+                        "open": e.get("open"),
+                        "created_at": e["created_at"],
+                    }
+                )
+                leaves.append(leaf.encode())
+            if refused:
+                self._refuse(refused)
+            if not leaves:
+                return None
+            tree = BatchTree.of(leaves, self.hall.suite)
+            batch = {
+                "seq": seq,
+                "root": tree.root.hex(),
+                "count": len(leaves),
+                "writer": writer,
+                "state": "built",
+                "built_at": time.time(),
+                "entries": taken,
+            }
+            manifest = Manifest(suite=self.hall.suite, hall=me, seq=seq, leaves=tuple(leaves))
+            with self.store.write_batch(sync=True) as wb:
+                wb.put_json(mbatch_key(seq), batch)
+                wb.put_json(mbuilt_key(seq), len(leaves))
+                wb.put(manifest_key(me, seq), manifest.encode())
+                for serial, st in states.items():
+                    wb.put_json(mhead_key(serial), st)
+                for e in taken:
+                    wb.delete(mbox_key(int(e["seq"])))
+            self._next_seq = seq + 1
+        return batch
+
+    def _pending_dispute_probe(self) -> Iterator[None]:
+        """Whether the next batch may hold a dispute event (the roles are read from the chain only then)."""
+        for _, v in islice(self.store.iter_json(MBOX_PREFIX), self.batch_max):
+            if Stage[v["stage"]] in DISPUTE_STAGES:
+                yield None
+                return
+
+    def _refuse(self, refused: list[tuple[dict[str, Any], ChainRuleError]]) -> None:
+        """Refused locally, as the contract would refuse it in event mode: never anchored (caller holds the lock)."""
+        with self.store.write_batch() as wb:
+            for e, err in refused:
+                log.warning("merkle: %s %s refused: %s", e["serial"], e["stage"], err)
+                rec = self.store.get_json(e["rec_key"].encode())
+                if rec is not None:
+                    rec["anchor"] = {"state": "refused", "mode": "merkle", "rule": err.rule, "message": str(err)}
+                    wb.put_json(e["rec_key"].encode(), rec)
+                wb.delete(mbox_key(int(e["seq"])))
+                wb.put_json(
+                    outbox_refused_key(int(e["seq"])), {**e, "mode": "merkle", "rule": err.rule, "message": str(err)}
+                )
+
+    # ------------------------------------------------------------------ send and record
+    def _send_next(self) -> bool:
+        sent = {f.seq for f in self._in_flight}
+        nxt = next((b for b in self.batches(state="built") if int(b["seq"]) not in sent), None)
+        if nxt is None:
+            nxt = self.build()
+            if nxt is None:
+                return False
+        if self._in_flight and int(nxt["seq"]) != self._in_flight[-1].seq + 1:
+            return False  # batches go out in sequence order only
+        tx = self.client.send_root(int(nxt["seq"]), bytes.fromhex(nxt["root"]), int(nxt["count"]), gas=ROOT_GAS)
+        self._in_flight.append(_Flight(seq=int(nxt["seq"]), tx=tx, sent_at=time.monotonic()))
+        return True
+
+    def _collect(self) -> int:
+        n = 0
+        while self._in_flight:
+            head = self._in_flight[0]
+            receipt = self.client.receipt(head.tx)
+            if receipt is None:
+                if time.monotonic() - head.sent_at > self.receipt_timeout:
+                    self._abandon_in_flight()
+                    raise ChainError(
+                        f"Merkle batch transaction {head.tx} was not mined within {self.receipt_timeout:.0f}s"
+                    )
+                break
+            self._in_flight.pop(0)
+            if int(receipt["status"]) != 1:
+                log.warning(
+                    "merkle: batch %d (tx %s) reverted in block %s; reconciling",
+                    head.seq,
+                    head.tx,
+                    receipt["blockNumber"],
+                )
+                self._abandon_in_flight()
+                break
+            logs = [b for lg in receipt["logs"] if (b := self.client.decode_batch_log(lg)) is not None]
+            ours = next((b for b in logs if b.hall_id == self.hall.hall_id and b.seq == head.seq), None)
+            batch = self.store.get_json(mbatch_key(head.seq))
+            if ours is None or batch is None or ours.root.hex() != batch["root"]:
+                self._abandon_in_flight()
+                break
+            n += self._mark_anchored(batch, ours, str(receipt.get("blockHash") or ""))
+        return n
+
+    def _mark_anchored(self, batch: dict[str, Any], ev: BatchAnchoredEvent, block_hash: str) -> int:
+        """Record a mined batch: every record's anchor, in chunks; the batch and its block's checkpoint last."""
+        block = ev.block_number
+        btime = self.client.block_time(block)
+        entries = batch["entries"]
+        size = int(batch["count"])
+        for lo in range(0, len(entries), MARK_CHUNK):
+            with self.outbox.lock, self.store.write_batch(sync=False) as wb:
+                for pos in range(lo, min(lo + MARK_CHUNK, len(entries))):
+                    e = entries[pos]
+                    key = e["rec_key"].encode()
+                    rec = self.store.get_json(key)
+                    if rec is None:
+                        continue
+                    rec["anchor"] = {
+                        "state": "anchored",
+                        "mode": "merkle",
+                        "tx": ev.tx_hash,
+                        "block": block,
+                        "time": btime,
+                        "index": int(e["index"]),
+                        "head": e["head"],
+                        "writer": batch["writer"],
+                        "batch": {
+                            "hall": self.hall.hall_id,
+                            "seq": int(batch["seq"]),
+                            "leaf": pos,
+                            "size": size,
+                            "log_index": ev.log_index,
+                        },
+                    }
+                    wb.put_json(key, rec)
+        with self.outbox.lock, self.store.write_batch(sync=False) as wb:
+            done = {
+                **batch,
+                "state": "anchored",
+                "tx": ev.tx_hash,
+                "block": block,
+                "block_hash": block_hash,
+                "log_index": ev.log_index,
+                "time": btime,
+                "batch_head": ev.head.hex(),
+                "prev_block": ev.prev_block,
+            }
+            wb.put_json(mbatch_key(int(batch["seq"])), done)
+            wb.delete(mbuilt_key(int(batch["seq"])))
+            wb.put_json(MBATCH_SCAN_FROM_KEY, block)
+            if block_hash:
+                self.marks.record(wb, block, block_hash)
+        self.store.sync()
+        self.last_anchored_at = time.time()
+        self.anchored_total += len(entries)
+        if self.on_anchored:
+            self.on_anchored(entries)
+        return len(entries)
+
+    # ------------------------------------------------------------------ reconcile, chain changes
+    def reconcile(self) -> int:
+        """Record built batches the chain already holds (by seq and root); the rest are sent again, in order."""
+        self.client.reset_nonce()
+        me = self.hall.hall_id
+        _, count, _ = self.client.batch_header(me)
+        built = sorted(self.batches(state="built"), key=lambda b: int(b["seq"]))
+        n = 0
+        on_chain = [b for b in built if int(b["seq"]) < count]
+        if on_chain:
+            start = self.store.get_json(MBATCH_SCAN_FROM_KEY)
+            if start is None:
+                dep = self.client.deployment
+                start = dep.deployed_block if dep is not None else 0
+            head = self.client.block_number()
+            logs = {b.seq: b for b in self.client.batches_in_range(int(start), head, hall_id=me)}
+            for b in on_chain:
+                ev = logs.get(int(b["seq"]))
+                if ev is None or ev.root.hex() != b["root"]:
+                    raise ChainError(
+                        f"the chain holds this hall's Merkle batch {b['seq']} with another root than the one built "
+                        "here (is another node running with this hall's key?); nothing more is sent"
+                    )
+                n += self._mark_anchored(b, ev, self._hash_at(ev.block_number) or "")
+        last_built = int(built[-1]["seq"]) if built else None
+        self._next_seq = max(count, (last_built + 1) if last_built is not None else count)
+        rest = [b for b in built if int(b["seq"]) >= count]
+        if rest and int(rest[0]["seq"]) != count:
+            raise ChainError(
+                f"this hall's next Merkle batch on chain is {count}, the next one built here is {rest[0]['seq']}: "
+                "batches in between are missing from the store"
+            )
+        self.needs_reconcile = False
+        if n:
+            log.info("merkle: %d event(s) of batches already on chain recorded", n)
+        return n
+
+    def watch_chain(self, *, force: bool = False) -> None:
+        """Notice a new endpoint or batches that left the chain (they are anchored again, in order)."""
+        pool = getattr(self.client.w3.provider, "pool", None)
+        if pool is not None and pool.epoch != self._epoch:
+            if self._epoch is not None:
+                self._abandon_in_flight()
+            self._epoch = pool.epoch
+        now = time.monotonic()
+        if not force and now - self._last_check < self.reorg_check_interval:
+            return
+        self._last_check = now
+        head = self.client.block_number()
+        fork = self.marks.check(head, self._hash_at)
+        if fork is None:
+            return
+        self._abandon_in_flight()
+        lost = 0
+        with self.outbox.lock, self.store.write_batch() as wb:
+            for b in self.batches(state="anchored"):
+                if int(b["block"]) <= fork.fork_block:
+                    continue
+                lost += len(b["entries"])
+                kept = {k: v for k, v in b.items() if k not in ("tx", "block", "block_hash", "log_index", "time")}
+                wb.put_json(mbatch_key(int(b["seq"])), {**kept, "state": "built", "lost": fork.kind})
+                wb.put_json(mbuilt_key(int(b["seq"])), int(b["count"]))
+                for e in b["entries"]:
+                    rec = self.store.get_json(e["rec_key"].encode())
+                    if rec is not None and (rec.get("anchor") or {}).get("tx") == b["tx"]:
+                        rec["anchor"] = {"state": "pending", "lost": {**rec["anchor"], "kind": fork.kind}}
+                        wb.put_json(e["rec_key"].encode(), rec)
+            self.marks.drop_after(wb, max(fork.fork_block, 0))
+            wb.put_json(MBATCH_SCAN_FROM_KEY, max(fork.fork_block, 0))
+        self.lost_total += lost
+        log.warning(
+            "merkle: chain %s at block %d: %d anchored event(s) left the chain; their batches are anchored again",
+            fork.kind,
+            fork.fork_block,
+            lost,
+        )
