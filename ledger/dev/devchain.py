@@ -135,10 +135,6 @@ class DevChain:
             "--block-time",
             bt,
             *(["--state", str(state)] if self.persist else []),
-            # anvil spills old states to disk, by default under ~/.foundry/anvil/tmp, and leaves them there when
-            # it is killed (75 GB after a day of test runs here): keep them in the chain's own directory
-            "--cache-path",
-            str(self.dir / "anvil-cache"),
             *(["--state-interval", str(self.state_interval)] if self.state_interval and self.persist else []),
             "--base-fee",
             "0",  # like the production profile (Besu zeroBaseFee): gas is free, fees never climb
