@@ -32,7 +32,7 @@ from eth_account.signers.local import LocalAccount
 
 from ledger.chain.client import ChainClient
 from ledger.core.stages import Stage
-from ledger.errors import ChainError, LedgerError
+from ledger.errors import ChainError, LedgerError, StorageFullError
 from ledger.hall.cases import CaseBook
 from ledger.hall.keys import HANDOVER_PREFIX, case_key, chain_event_prefix, handover_key
 from ledger.hall.transfer import sign_request
@@ -91,6 +91,8 @@ class HandoverWatcher(BackgroundWorker):
                 self.run_once()
                 self.last_error = None
             except ChainError as exc:  # the registry is unreadable: try again next round
+                self.last_error = str(exc)
+            except StorageFullError as exc:  # the disk is full: said once by the store; try again next round
                 self.last_error = str(exc)
             except Exception as exc:  # a bug, said as one; the loop goes on
                 self.last_error = f"internal error: {exc.__class__.__name__}"
