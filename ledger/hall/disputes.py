@@ -52,7 +52,7 @@ from ledger.hall.cases import CaseBook
 from ledger.hall.evidence import export_bundle, find_document_proof
 from ledger.hall.keys import check_key, check_prefix
 from ledger.hall.merkle_index import ManifestStore
-from ledger.verify.checks import check_chain, verify_bundle, verify_document
+from ledger.verify.checks import check_chain, report_sha256, verify_bundle, verify_document
 from ledger.verify.merkle import proven_chain_facts, verify_merkle_bundle
 from ledger.verify.report import Reason, VerificationReport
 
@@ -302,8 +302,10 @@ def _store_check(
     source: Literal["upload", "hall"] = "upload",
 ) -> StoredCheck:
     payload: dict[str, Any] = json.loads(report.model_dump_json())
-    # the same bytes as ledger.verify.checks.report_sha256 for a VerificationReport
-    digest = hashlib.sha256(canonical_bytes(payload)).hexdigest()
+    if isinstance(report, VerificationReport):  # one digest rule (an event-mode report without Merkle fields)
+        digest = report_sha256(report)
+    else:
+        digest = hashlib.sha256(canonical_bytes(payload)).hexdigest()
     check = StoredCheck(
         kind=kind,
         source=source,
