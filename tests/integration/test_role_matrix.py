@@ -52,6 +52,9 @@ RULES: dict[str, str | set[str]] = {
     "peer_case_package": PEER,
     "peer_case_status": PEER,  # 对方已接收: the home hall tells the accepting hall
     "lookup_case": PUBLIC,  # the applicant's look-up: serial + look-up code from the receipt
+    # Merkle mode: a batch's manifest is public (leaves carry commitments only), mirrored by every hall
+    "public_batch_manifest": PUBLIC,
+    "audit_batch_findings": {"regulator"},  # rule-breaking batches named by this hall's indexer
     # separated duties (三员分立): the security administrator manages accounts and sign-in locks ...
     "list_accounts": {"security_admin"},
     "create_account": {"security_admin"},
@@ -205,6 +208,7 @@ def _params(world: dict[str, Any], serial: str) -> dict[str, str]:
         "index": "1",
         "code": "HJ-MIGRATE",
         "doc": "receipt",
+        "hall_id": "1",
     }
 
 
