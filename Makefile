@@ -58,8 +58,11 @@ test: setup lint test-contracts test-python
 test-contracts: setup
 	npx hardhat test
 
+# the whole suite on the intl suite (SHA-256, AES-GCM), then every test on a shared hall network once more
+# on the 国密 suite (SM3, SM4-GCM): both suites pass the same integration tests
 test-python: setup geth
 	$(BIN)/pytest -q
+	CASELEDGER_TEST_SUITE=gm $(BIN)/pytest -q -m suites
 
 lint: setup
 	$(BIN)/ruff check ledger node_api tests scripts

@@ -24,6 +24,14 @@ VECTORS = Path(__file__).parent / "vectors"
 #: the suite of the shared hall networks, ``hallnet`` and ``inproc_hall`` (``CASELEDGER_TEST_SUITE=gm`` runs
 #: them on SM3/SM4; the at-rest and retention tests run both suites whatever it says)
 TEST_SUITE: Suite = suite_named(os.environ.get("CASELEDGER_TEST_SUITE", "intl"))
+SUITE_FIXTURES = frozenset({"hallnet", "inproc_hall"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test on a shared hall network runs on TEST_SUITE: mark it ``suites`` (``make test`` repeats them on gm)."""
+    for item in items:
+        if SUITE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.suites)
 
 
 def case_facts(

@@ -36,7 +36,7 @@ from typing import Any
 
 from ledger.chain.client import ChainClient
 from ledger.core.chainlog import block_times
-from ledger.errors import ChainError, StoreError
+from ledger.errors import ChainError, StorageFullError, StoreError
 from ledger.hall.cases import CaseBook
 from ledger.hall.integrity import parse_serial
 from ledger.hall.keys import (
@@ -122,7 +122,7 @@ class Indexer(BackgroundWorker):
                 self.last_error = None
                 if not more:
                     self._stop.wait(self.interval)
-            except ChainError as exc:
+            except (ChainError, StorageFullError) as exc:  # the chain or the disk: said once; try again later
                 failures += 1
                 self.last_error = str(exc)
                 self._stop.wait(min(10.0, 0.25 * 2**failures))

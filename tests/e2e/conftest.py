@@ -28,12 +28,33 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+FAILURES = Path(__file__).resolve().parents[2] / "artifacts" / "failures"
 VIEWPORT = {"width": 1366, "height": 768}
 
 if not Path(CHROMIUM).exists():  # `make setup` installs it; a missing browser must fail the suite, not skip it
     raise pytest.UsageError(f"{CHROMIUM} is missing: run `make setup` (it installs Debian's chromium)")
 
 from playwright import sync_api  # noqa: E402
+
+_OPEN_BROWSERS: list[Any] = []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+    """When a browser test fails, every page still open is kept (screenshot, HTML, URL) in artifacts/failures/."""
+    report = yield
+    if report.failed and call.when == "call":
+        out = FAILURES / item.name
+        for b in _OPEN_BROWSERS:
+            for i, ctx in enumerate(b.contexts):
+                for j, page in enumerate(ctx.pages):
+                    try:
+                        out.mkdir(parents=True, exist_ok=True)
+                        page.screenshot(path=str(out / f"{i}-{j}.png"), full_page=True, timeout=10_000)
+                        (out / f"{i}-{j}.html").write_text(f"<!-- {page.url} -->\n" + page.content())
+                    except Exception as exc:  # a page that died with the failure: say so, keep the others
+                        (out / f"{i}-{j}.error.txt").write_text(repr(exc))
+    return report
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +78,11 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
 def browser() -> Iterator[Any]:
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        _OPEN_BROWSERS.append(b)
         try:
             yield b
         finally:
+            _OPEN_BROWSERS.remove(b)
             b.close()
 
 

@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ledger.cli import _register, app
-from ledger.dev.demo import HallClient, wait_for
+from ledger.dev.demo import DemoError, HallClient, wait_for
 from ledger.dev.devchain import DevChain
 from ledger.dev.localnet import LocalNet, hall_pid, start_hall, stop_hall, wait_healthy
 from ledger.hall.integrity import parse_serial
@@ -376,10 +376,15 @@ def test_kill9_of_the_chain_node_brings_back_every_vanished_anchor_once(net: Loc
 
     wait_for("the rollback in /health", rollback_shown, 60)
     c2 = chain(net)
-    wait_for(
-        "every vanished anchor back on chain",
-        lambda: all(len(c2.case_events(_hall_of(s), s)) == 2 for s in vanished),
-        120,
-    )
+    try:
+        wait_for(
+            "every vanished anchor back on chain",
+            lambda: all(len(c2.case_events(_hall_of(s), s)) == 2 for s in vanished),
+            120,
+        )
+    except DemoError as exc:  # say what each hall's outbox was doing: the chain alone does not tell
+        seen = {s: len(c2.case_events(_hall_of(s), s)) for s in vanished}
+        outboxes = [client(net, n).health().get("outbox") for n in (1, 2)]
+        raise AssertionError(f"{exc}: on chain {seen}; outboxes {outboxes}; head {c2.block_number()}") from exc
     count.notes.append(f"all anchored again {time.monotonic() - restarted:.1f} s after the chain's restart")
     settle(net, count, acked)  # each anchored again exactly once, at both halls, verified
