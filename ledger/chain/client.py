@@ -384,6 +384,7 @@ class ChainClient:
             deployed_block=rec.block_number,
             admin=admin.address,
             genesis_hash=client.genesis_hash(),
+            deployed_block_hash=client.block_hash(rec.block_number),
             format_version=FORMAT_VERSION,
             suite=suite.name,
         )
@@ -393,15 +394,22 @@ class ChainClient:
         return str(r["contractAddress"])
 
     def genesis_hash(self) -> str:
-        block = self.request("eth_getBlockByNumber", ["0x0", False])
-        return str(block["hash"]).lower()
+        return self.block_hash(0) or ""
+
+    def block_hash(self, number: int) -> str | None:
+        """The hash of block ``number`` (lower case), or ``None`` while the chain has no such block."""
+        block = self.request("eth_getBlockByNumber", [hex(number), False])
+        return None if block is None else str(block["hash"]).lower()
 
     def deployment_alive(self) -> bool:
-        """The chain is the one deployed to (chain id, genesis) and both contracts have code there."""
+        """The chain is the one deployed to (chain id, the deployment's block) and both contracts have code there."""
         d = self._dep()
         if int(self.request("eth_chainId", []), 16) != d.chain_id:
             return False
-        if d.genesis_hash is not None and self.genesis_hash() != d.genesis_hash.lower():
+        if d.deployed_block_hash is not None:
+            if self.block_hash(d.deployed_block) != d.deployed_block_hash.lower():
+                return False
+        elif d.genesis_hash is not None and self.genesis_hash() != d.genesis_hash.lower():
             return False
         return self.has_code(d.registry) and self.has_code(d.ledger)
 

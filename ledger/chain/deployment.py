@@ -25,9 +25,13 @@ class Deployment(BaseModel):
     ledger: str
     deployed_block: int
     admin: str
-    # hash of block 0 of the chain deployed to: a chain restarted from nothing (state lost) has another
-    # genesis even where the contracts could be deployed again at the same addresses
+    # hash of block 0 of the chain deployed to (for the record; files written before deployed_block_hash
+    # existed are checked by it)
     genesis_hash: str | None = None
+    # hash of block ``deployed_block``: a chain restarted from nothing (state lost) has another block there even
+    # where the contracts could be deployed again at the same addresses. Not block 0: anvil restarted from its
+    # state file keeps a new genesis block beside the old one and may answer either for block 0
+    deployed_block_hash: str | None = None
     format_version: int = FORMAT_VERSION
     suite: Literal["intl", "gm"] = "intl"
 

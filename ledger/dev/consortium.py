@@ -64,9 +64,9 @@ def hall_dir(data_dir: Path, n: int) -> Path:
 def ensure_deployment(chain: LocalChain, *, suite: Suite = INTL) -> tuple[Deployment, bool]:
     """Deploy the contracts (hash suite ``suite``) unless ``deployment.json`` exists; (deployment, created).
 
-    A ``deployment.json`` whose contracts the chain no longer holds (its state was lost: another
-    genesis, no code at the addresses) is refused, never silently replaced: the halls' stores hold
-    anchors of that deployment. One of another evidence format is refused too. ``caseledger reset`` is
+    A ``deployment.json`` whose contracts the chain no longer holds (its state was lost: another block
+    at the deployment's height, no code at the addresses) is refused, never silently replaced: the halls'
+    stores hold anchors of that deployment. One of another evidence format is refused too. ``caseledger reset`` is
     the explicit way to start over.
     """
     path = chain.data_dir / "deployment.json"

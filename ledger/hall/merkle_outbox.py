@@ -62,6 +62,7 @@ from ledger.hall.keys import (
     mbuilt_key,
     mhead_key,
     outbox_refused_key,
+    record_prefix,
 )
 from ledger.hall.outbox import Outbox
 from ledger.hall.reorg import Checkpoints, block_hash_reader
@@ -315,6 +316,9 @@ class MerkleSender(BackgroundWorker):
                         continue
                     opened = e.get("open") or {}
                     st = case_state(int(e["accepting_hall"]), serial, int(opened.get("home_district") or 0))
+                elif serial not in states and self._index_behind(serial, int(st["index"])):
+                    blocked.add(serial)  # it received later events of the case than the index knows: wait for it
+                    continue
                 commitment = bytes.fromhex(e["commitment"])
                 ref = int(e.get("ref") or 0)
                 new, err = next_state(
@@ -389,6 +393,19 @@ class MerkleSender(BackgroundWorker):
                     wb.delete(mbox_key(int(e["seq"])))
             self._next_seq = seq + 1
         return batch
+
+    def _index_behind(self, serial: str, index: int) -> bool:
+        """Whether this hall holds an event of the case, anchored by another hall, past ``index`` (``mhead/``).
+
+        Another hall's events reach this hall by transfer as soon as their batch is anchored, and ``mhead/``
+        moves past them only when the indexer has read that batch's manifest: an event built on the older
+        state would break the stage order and be refused for good, although it is merely early.
+        """
+        for _, r in self.store.iter_json(record_prefix(serial)):
+            a = r.get("anchor") or {}
+            if r.get("origin") == "received" and a.get("state") == "anchored" and int(a.get("index", -1)) > index:
+                return True
+        return False
 
     def _pending_dispute_probe(self) -> Iterator[None]:
         """Whether the next batch may hold a dispute event (the roles are read from the chain only then)."""

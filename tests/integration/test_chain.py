@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from ledger.chain.client import AppendItem, ChainClient, OpenItem
 from ledger.core.hashchain import case_id, chain_heads
 from ledger.core.records import SaltedRecord
 from ledger.core.stages import Stage
+from ledger.dev.devchain import DevChain, dev_admin, free_port
 from ledger.errors import ChainRuleError
 
 pytestmark = pytest.mark.integration
@@ -173,3 +175,28 @@ def test_serial_squatting_another_hall_opening_my_serial_opens_its_own_case(new_
     assert admin.case_header(hb, serial).accepting_hall == hb
     assert [e.commitment for e in admin.case_events(ha, serial)] == [b"\x08" * 32]
     _refused(lambda: b.append_event(ha, serial, Stage.MATERIALS, b"\x09" * 32), "CaseLedgerUnauthorizedWriter")
+
+
+def test_dev_chain_restarted_from_its_state_file_still_holds_the_deployment_regression(tmp_path: Path) -> None:
+    """anvil restarted from its state file keeps a new genesis block beside the old one and, from the second
+    restart on, answers the new one for block 0: a check by genesis hash said the deployment was lost, which
+    stopped every hall's sender after a chain restart (and `make demo` could not resume)."""
+    chain = DevChain(tmp_path / "chain", port=free_port(), block_time=0.2)
+    chain.up()
+    try:
+        dep = ChainClient.deploy(chain.rpc_url, dev_admin())
+        assert dep.deployed_block_hash is not None
+        for restart in range(3):
+            chain.down()
+            chain.up()
+            client = ChainClient.connect(chain.rpc_url, deployment=dep)
+            assert client.deployment_alive(), f"restart {restart + 1}: the deployment was said to be lost"
+        # a chain started from nothing with the contracts at the same addresses is still another chain
+        chain.down()
+        (chain.dir / "state.json").unlink()
+        chain.up()
+        again = ChainClient.deploy(chain.rpc_url, dev_admin())
+        assert (again.registry, again.ledger) == (dep.registry, dep.ledger)
+        assert not ChainClient.connect(chain.rpc_url, deployment=dep).deployment_alive()
+    finally:
+        chain.down()

@@ -20,6 +20,7 @@ from ledger.dev.demo import HallClient, demo_id_number, run_demo, wait_for
 from ledger.dev.devchain import dev_admin
 from ledger.dev.localnet import LocalNet, hall_pid, start_hall, stop_hall, wait_healthy
 from ledger.hall.transfer import sign_request
+from tests.conftest import TEST_SUITE
 from tests.integration.conftest import mode_env, staff
 from tests.support.anchoring import chain_event_count, verify_on_chain
 
@@ -340,7 +341,6 @@ def _squat_in_a_batch(net: LocalNet, chain: ChainClient, target: str, home: int)
     from ledger.core.batches import BatchTree, EventLeaf, Manifest
     from ledger.core.hashchain import case_id, next_head
     from ledger.core.stages import Stage
-    from ledger.core.suites import INTL
     from ledger.dev.devchain import free_port
 
     admin = _admin(net)
@@ -362,7 +362,7 @@ def _squat_in_a_batch(net: LocalNet, chain: ChainClient, target: str, home: int)
         home_district=home,
         item_code="HJ-MIGRATE",
     ).encode()
-    manifest = Manifest(suite=INTL, hall=hid, seq=0, leaves=(leaf,)).encode()
+    manifest = Manifest(suite=TEST_SUITE, hall=hid, seq=0, leaves=(leaf,)).encode()  # the deployment's suite
 
     class Serve(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
@@ -378,7 +378,7 @@ def _squat_in_a_batch(net: LocalNet, chain: ChainClient, target: str, home: int)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Serve)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        hostile.wait(hostile.send_root(0, BatchTree.of([leaf]).root, 1))
+        hostile.wait(hostile.send_root(0, BatchTree.of([leaf], TEST_SUITE).root, 1))
         yield
     finally:
         server.shutdown()

@@ -200,7 +200,7 @@ def test_wipe_home_hall_restore_and_every_case_is_complete_and_verified(hallnet:
 
     def complete(serial: str, n: int) -> bool:
         v = b2.case(serial)
-        return len(_stages(v, anchored=True)) == n and (v or {}).get("transfer", {}).get("state") == "complete"
+        return len(_stages(v, anchored=True)) == n and ((v or {}).get("transfer") or {}).get("state") == "complete"
 
     for serial, n in serials.items():
         wait_for(f"hall 2 to recover {serial}", lambda s=serial, k=n: complete(s, k), 120)  # type: ignore[misc]

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import base64
 import copy
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ledger.chain.client import ChainClient
-from ledger.core.stages import Stage
+from ledger.core.caserules import case_state
+from ledger.core.stages import Phase, Stage
 from ledger.dev.demo import demo_id_number
 from ledger.errors import VerificationError
 from ledger.hall.cases import CaseBook, HallIdentity, Upload
+from ledger.hall.keys import MBOX_PREFIX, OUTBOX_REFUSED_PREFIX, mbox_key, mhead_key, record_key
+from ledger.hall.merkle_outbox import MerkleSender
 from ledger.hall.outbox import Outbox, OutboxSender
 from ledger.hall.store import Store
 from ledger.hall.transfer import receive_package
@@ -129,3 +133,40 @@ def test_tampered_material_is_refused_naming_the_file(tmp_path: Path, new_hall: 
     assert receive_package(b, b_client, serial, pkg, from_hall=a.hall.hall_id) == [0, 1]
     assert [r["origin"] for r in b.records(serial)] == ["received", "received"]
     assert len(b.records(serial)[1]["files"]) == 4
+
+
+def test_merkle_event_after_received_ones_waits_for_the_index_regression(tmp_path: Path, new_hall: Any) -> None:
+    """Merkle mode: the home hall's ACCEPTANCE..RESULT reached the accepting hall by transfer before its indexer
+    had read their batch, and the accepting hall's DELIVERY, checked against the older case state, was refused
+    for good (CaseLedgerOutOfOrder) although it was merely early; it must wait for the index instead."""
+    client = new_hall(350502)
+    info = client.hall_of(client.address)
+    assert info is not None
+    store = Store.init(tmp_path / "a")
+    sender = MerkleSender(Outbox(store), client, hall=HallIdentity(hall_id=info.hall_id, district=info.district))
+    serial = f"TB20261202-{info.hall_id:03d}-00001"
+    state = {**case_state(info.hall_id, serial, 350503), "index": 1, "phase": int(Phase.MATERIALS_RECORDED)}
+    delivery = {
+        "seq": 7,
+        "serial": serial,
+        "accepting_hall": info.hall_id,
+        "rec_key": record_key(serial, 5).decode(),
+        "stage": "DELIVERY",
+        "commitment": "ab" * 32,
+        "ref": 0,
+        "open": None,
+        "created_at": time.time(),
+    }
+    received = {"seq": 4, "stage": "RESULT", "origin": "received", "anchor": {"state": "anchored", "index": 4}}
+    with store.write_batch() as wb:
+        wb.put_json(mhead_key(serial), state)
+        wb.put_json(mbox_key(7), delivery)
+        wb.put_json(record_key(serial, 4), received)
+    assert sender.build() is None  # nothing built: the event waits for the indexer
+    assert store.count_prefix(MBOX_PREFIX) == 1 and store.count_prefix(OUTBOX_REFUSED_PREFIX) == 0
+    # with nothing received past the index, the same event really breaks the stage order: refused by the rule's name
+    with store.write_batch() as wb:
+        wb.delete(record_key(serial, 4))
+    assert sender.build() is None
+    assert [r["rule"] for _, r in store.iter_json(OUTBOX_REFUSED_PREFIX)] == ["CaseLedgerOutOfOrder"]
+    assert store.count_prefix(MBOX_PREFIX) == 0
