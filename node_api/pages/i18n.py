@@ -70,7 +70,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "item": ("办理事项", "Service item"),
     "item_search": ("搜索事项（名称或编码）", "Search items (name or code)"),
     "item_search_hint": (
-        "输入名称中的字词或事项编码，例如“户口”或 HJ-",
+        "输入名称中的字词或事项编码，例如“户口”或“HJ-”",
         "Type part of the name or the code, e.g. “household” or HJ-",
     ),
     "no_items": ("没有匹配的事项", "No matching item"),
