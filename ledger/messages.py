@@ -14,11 +14,22 @@ This module imports nothing of ``ledger`` (every layer may use it).
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MESSAGES", "ROLE_NAMES_ZH", "Message", "Param", "placeholders", "render", "role_names_zh"]
+__all__ = [
+    "MESSAGES",
+    "ROLE_NAMES_ZH",
+    "ZH_LATIN_ALLOWED",
+    "Message",
+    "Param",
+    "foreign_words",
+    "placeholders",
+    "render",
+    "role_names_zh",
+]
 
 Param = str | int | float | bool | None
 
@@ -130,7 +141,7 @@ MESSAGES: dict[str, Message] = {
         "提交的内容嵌套 {depth} 层，最多接受 {max} 层。",
         "The JSON body nests {depth} levels deep; at most {max} are accepted.",
     ),
-    "unknown_lang": M("语言只能是 zh 或 en。", "The language is zh or en."),
+    "unknown_lang": M("语言只能是中文（zh）或英文（en）。", "The language is zh or en."),
     "metrics_disabled": M(
         "本节点未开启运行指标。", "Metrics are switched off on this node (CASELEDGER_METRICS_ENABLED=false)."
     ),
@@ -330,7 +341,7 @@ MESSAGES: dict[str, Message] = {
     "case_not_accepted": M("该办件尚未受理。", "The case has not been accepted."),
     "case_already_decided": M("该办件已经办结。", "The case has already been decided."),
     "step_name_invalid": M(
-        "步骤名称应为小写英文短名，如 review、site_inspection。",
+        "步骤名称应为小写英文短名，如“review”“site_inspection”。",
         "A step is a short lowercase name such as 'review' or 'site_inspection'.",
     ),
     "supplement_materials_required": M("请勾选需要补正的材料。", "Name at least one material to supplement."),
@@ -430,7 +441,7 @@ MESSAGES: dict[str, Message] = {
         "A trusted registry needs the trusted ledger address too (--ledger).",
     ),
     "deployment_file_invalid": M(
-        "部署信息文件 {path} 不是有效的部署信息（应含 ledger 地址）。",
+        "部署信息文件 {path} 不是有效的部署信息（应含存证合约地址“ledger”）。",
         "{path} is not a deployment file (a JSON object with the ledger address).",
     ),
     "trusted_address_invalid": M(
@@ -454,7 +465,7 @@ MESSAGES: dict[str, Message] = {
     ),
     # ---------------------------------------------------------------- Merkle mode: batches and manifests
     "anchor_mode_invalid": M(
-        "上链方式只能是 event（逐条上链）或 merkle（按批次上链）。",
+        "上链方式只能是逐条上链（event）或按批次上链（merkle）。",
         "The anchor mode is 'event' or 'merkle', not {mode}.",
     ),
     "leaf_invalid": M("批次中的事件叶子不完整或格式不对。", "The batch leaf is not valid: {reason}."),
@@ -576,7 +587,7 @@ MESSAGES: dict[str, Message] = {
         "This field is set by the record itself, not passed as a field.",
     ),
     "suite_unknown": M(
-        "未知的哈希算法套件 {suite}（应为 intl 或 gm）。",
+        "未知的哈希算法套件 {suite}（应为国际算法“intl”或国密算法“gm”）。",
         "Unknown hash suite {suite} (expected 'intl' or 'gm').",
     ),
     "roles_one_admin": M(
@@ -760,3 +771,42 @@ def render(code: str, params: dict[str, Param] | None = None, lang: str = "en") 
 def placeholders(template: str) -> set[str]:
     """The ``{name}`` placeholders of a template."""
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+ZH_LATIN_ALLOWED = frozenset(
+    {
+        # file kinds and units staff see on the counter
+        "PDF", "JPG", "PNG", "OFD", "CSV", "Excel", "xlsx", "JSON", "MB",
+        # what a technical line names by its standard's name
+        "ID", "TOTP", "URL", "RFC", "http", "https", "SHA", "UTF", "BOM", "Base64", "Unicode", "Merkle",
+        # proper nouns
+        "CaseLedger", "Google", "Authenticator", "English",
+    }
+)  # fmt: skip
+"""Latin words a Chinese sentence may hold: abbreviations and names staff use as they are"""
+
+_LATIN = re.compile(r"(?<![A-Za-z0-9_.\\-])(-{0,2})([A-Za-z][A-Za-z0-9_'-]*)")
+_LONE_CODE = re.compile(r"[（“「]\s*-{0,2}[A-Za-z][A-Za-z0-9_.-]*\s*[）”」]")
+
+
+def foreign_words(zh: str) -> list[str]:
+    """The English words in a Chinese sentence, which should say them in Chinese (empty: fully Chinese).
+
+    Not counted: ``{placeholders}``, the words of :data:`ZH_LATIN_ALLOWED`, a command-line option (``--ledger``),
+    a token with a digit or an underscore (a code, a hash, a serial, a field's name), a file's extension, and
+    a lone code given in brackets beside its Chinese name (``办理时间（at）``, ``“review”``)::
+
+        >>> foreign_words("记录未载明办理时间（at）")
+        []
+        >>> foreign_words("写入方无权写入该环节（not the accepting hall）")
+        ['not', 'the', 'accepting', 'hall']
+    """
+    text = _LONE_CODE.sub("", re.sub(r"\{[^{}]*\}", "", zh))
+    out = []
+    for dashes, word in _LATIN.findall(text):
+        if dashes == "--" or word in ZH_LATIN_ALLOWED or any(ch.isdigit() or ch == "_" for ch in word):
+            continue
+        if len(word.strip("_'-")) < 2:
+            continue
+        out.append(word)
+    return out

@@ -7,7 +7,7 @@ the chain facts of :mod:`ledger.core.facts`); :func:`scan` and :class:`AnomalySc
     late = compliance_lists(rows)["overdue"]
     result = scan(book, client)                    # every case against the chain (on demand, and daily)
     result = scan_incremental(book, client)        # only what changed since (AnomalyScanner's schedule)
-    print(to_csv(result.anomalies))
+    data = to_xlsx(anomalies_table(result.anomalies))   # the export, Chinese (lang="en": English)
 
 Time limits (办理时限): each record's date is its ``at`` — unless the chain anchored it more than the
 anchor-lag bound later (default 6 h, :data:`ledger.verify.checks.DEFAULT_MAX_ANCHOR_LAG_S`) or
@@ -27,8 +27,6 @@ recomputes to the commitment at its anchor), ``record_unanchored`` (pending long
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import threading
@@ -52,6 +50,17 @@ from ledger.errors import ChainError, InputError, LedgerError
 from ledger.hall.cases import PERSONAL_FIELDS, CaseBook, case_status
 from ledger.hall.catalogue import Catalogue
 from ledger.hall.changes import EVERYTHING
+from ledger.hall.exports import (
+    COMPLIANCE_WORDS,
+    STATUS_WORDS,
+    Cell,
+    Table,
+    day,
+    joined,
+    stage_word,
+    word,
+    yes_no,
+)
 from ledger.hall.keys import (
     AUDIT_ANOMALY_PREFIX,
     AUDIT_CASE_PREFIX,
@@ -69,9 +78,16 @@ from ledger.hall.keys import (
     chain_event_prefix,
 )
 from ledger.hall.merkle_index import merkle_case_facts
-from ledger.hall.workdays import APPROXIMATE_NOTE, NEAR_DUE_DAYS, calendar_fingerprint, compliance_report
+from ledger.hall.workdays import (
+    APPROXIMATE_NOTE,
+    APPROXIMATE_NOTE_EN,
+    NEAR_DUE_DAYS,
+    calendar_fingerprint,
+    compliance_report,
+)
 from ledger.hall.worker import BackgroundWorker
 from ledger.verify.checks import DEFAULT_MAX_ANCHOR_LAG_S, TIME_TOLERANCE_S, check_chain, claimed_time
+from ledger.verify.report import Reason
 
 __all__ = [
     "ANOMALY_TEXT",
@@ -82,8 +98,10 @@ __all__ = [
     "ScanResult",
     "SummaryRow",
     "TrailEntry",
+    "anomalies_table",
     "case_anomalies",
     "case_row",
+    "cases_table",
     "compliance_lists",
     "filter_rows",
     "index_facts",
@@ -92,7 +110,7 @@ __all__ = [
     "scan",
     "scan_incremental",
     "summarize",
-    "to_csv",
+    "summary_table",
     "trail",
 ]
 
@@ -206,10 +224,17 @@ class Anomaly(BaseModel):
     seq: int | None = None
     stage: str | None = None
     detail: str = ""
+    """the detail in English (as the JSON has always carried it)"""
+    detail_zh: str = ""
+    """the same detail in Chinese, for the pages and the exports"""
 
     def text(self, lang: str = "zh") -> str:
         zh, en = ANOMALY_TEXT.get(self.kind, (self.kind, self.kind))
         return zh if lang == "zh" else en
+
+    def detail_text(self, lang: str = "zh") -> str:
+        """The detail in the reader's language (a scan stored before details had a Chinese text: none in zh)."""
+        return self.detail if lang == "en" else self.detail_zh
 
 
 class ScanResult(BaseModel):
@@ -461,20 +486,171 @@ def summarize(rows: Iterable[CaseRow], by: Literal["hall", "district", "item"]) 
     return out
 
 
-def to_csv(rows: Sequence[BaseModel]) -> str:
-    """CSV (UTF-8, header row) of audit rows; lists and dicts are written as JSON."""
+# ------------------------------------------------------------------------------------------ exports
+_CASE_COLUMNS: list[tuple[str, str]] = [
+    ("办件编号", "Case serial"),
+    ("办理事项", "Service item"),
+    ("事项编码", "Item code"),
+    ("受理大厅", "Accepting hall"),
+    ("受理地区县", "Accepting district"),
+    ("属地（承办区县）", "Home district"),
+    ("办件状态", "Status"),
+    ("受理登记日期", "Taken in on"),
+    ("受理日期", "Accepted on"),
+    ("办结日期", "Completed on"),
+    ("承诺时限（工作日）", "Time limit (working days)"),
+    ("到期日", "Due"),
+    ("时限情况", "Time limit"),
+    ("已用工作日", "Working days used"),
+    ("剩余工作日", "Working days left"),
+    ("是否估算", "Approximate"),
+    ("补正暂停", "Supplement pauses"),
+    ("以上链时间计的环节", "Stages dated by their block"),
+    ("事件数", "Events"),
+    ("备注", "Note"),
+]
+_SUMMARY_KEY = {
+    "hall": ("受理大厅", "Accepting hall"),
+    "district": ("属地（承办区县）", "Home district"),
+    "item": ("办理事项", "Service item"),
+}
+_SUMMARY_COLUMNS: list[tuple[str, str]] = [
+    ("办件数", "Cases"),
+    ("未办结", "Open"),
+    ("已办结", "Completed"),
+    ("按时办结", "Completed on time"),
+    ("超期办结", "Completed late"),
+    ("已超期", "Overdue"),
+    ("即将到期", "Due soon"),
+    ("按时办结率", "On-time rate"),
+]
+_ANOMALY_COLUMNS: list[tuple[str, str]] = [
+    ("异常类型", "Anomaly"),
+    ("办件编号", "Case serial"),
+    ("环节", "Stage"),
+    ("链上事件序号", "Event index on chain"),
+    ("本大厅记录序号", "Record number at this hall"),
+    ("详情", "Detail"),
+]
+_NOTES = {
+    "approximate": (APPROXIMATE_NOTE, APPROXIMATE_NOTE_EN),
+    "no_limit": ("该事项不在事项目录中，无法计算时限", "the item is not in the catalogue: no time limit to count"),
+    "invalid": ("办理日期不在日历范围内，无法计算时限", "a date is outside the calendar: the limit cannot be counted"),
+}
 
-    buf = io.StringIO()
-    if not rows:
-        return ""
-    data = [r.model_dump(mode="json") for r in rows]
-    writer = csv.DictWriter(buf, fieldnames=list(data[0]), lineterminator="\n")
-    writer.writeheader()
-    for d in data:
-        writer.writerow(
-            {k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v for k, v in d.items()}
+
+def _header(columns: Sequence[tuple[str, str]], lang: str) -> list[str]:
+    return [en if lang == "en" else zh for zh, en in columns]
+
+
+def _pause_text(pauses: Sequence[tuple[date, date | None]], lang: str) -> str:
+    to, still = (" to ", "still open") if lang == "en" else (" 至 ", "尚未补正")
+    return joined((f"{day(a)}{to}{day(b) if b else still}" for a, b in pauses), lang)
+
+
+def cases_table(
+    rows: Sequence[CaseRow],
+    catalogue: Catalogue,
+    *,
+    hall_names: dict[int, str] | None = None,
+    lang: str = "zh",
+    sheet: tuple[str, str] = ("办件清单", "Cases"),
+) -> Table:
+    """Audit rows (``GET /audit/cases``, ``/audit/compliance``) as an export: one row per case, in the staff's
+    words (status, time-limit state, item and district names), dates ``YYYY-MM-DD``, lists joined."""
+    en = lang == "en"
+    halls = hall_names or {}
+    districts = {d.code: (d.name_en if en else d.name_zh) for d in catalogue.districts}
+    items = {i.code: (i.name_en if en else i.name_zh) for i in catalogue.items}
+
+    def district(code: int | None) -> str:
+        return "" if code is None else districts.get(code, str(code))
+
+    def count(n: int | None) -> Cell:
+        return "" if n is None else n
+
+    out: list[list[Cell]] = []
+    for r in rows:
+        note = "approximate" if r.approximate else r.compliance if r.compliance in _NOTES else ""
+        out.append(
+            [
+                r.serial,
+                items.get(r.item_code, r.item_name or r.item_code),
+                r.item_code,
+                halls.get(r.accepting_hall, str(r.accepting_hall)),
+                district(r.accepting_district),
+                district(r.home_district),
+                word(STATUS_WORDS, r.status, lang),
+                day(r.created_on),
+                day(r.accepted_on),
+                day(r.completed_on),
+                count(r.limit_working_days),
+                day(r.due),
+                word(COMPLIANCE_WORDS, r.compliance, lang),
+                count(r.working_days_used),
+                count(r.working_days_remaining),
+                yes_no(r.approximate, lang),
+                _pause_text(r.pauses, lang),
+                joined((stage_word(s, lang) for s in r.proven_time_stages), lang),
+                r.events,
+                word(_NOTES, note, lang) if note else "",
+            ]
         )
-    return buf.getvalue()
+    return Table(sheet=sheet[1] if en else sheet[0], header=_header(_CASE_COLUMNS, lang), rows=out)
+
+
+def summary_table(
+    rows: Sequence[SummaryRow],
+    by: Literal["hall", "district", "item"],
+    catalogue: Catalogue,
+    *,
+    hall_names: dict[int, str] | None = None,
+    lang: str = "zh",
+) -> Table:
+    """Summary figures (``GET /audit/summary``) as an export: the hall, district or item by name, the on-time
+    rate as a percentage."""
+    en = lang == "en"
+    if by == "hall":
+        names = {str(k): v for k, v in (hall_names or {}).items()}
+    elif by == "district":
+        names = {str(d.code): (d.name_en if en else d.name_zh) for d in catalogue.districts}
+    else:
+        names = {i.code: (i.name_en if en else i.name_zh) for i in catalogue.items}
+    out: list[list[Cell]] = []
+    for s in rows:
+        rate = "" if s.on_time_rate is None else f"{s.on_time_rate * 100:.1f}%"
+        out.append(
+            [
+                names.get(s.key, s.key),
+                s.cases,
+                s.open,
+                s.completed,
+                s.completed_on_time,
+                s.completed_late,
+                s.overdue,
+                s.near_due,
+                rate,
+            ]
+        )
+    header = _header([_SUMMARY_KEY[by], *_SUMMARY_COLUMNS], lang)
+    return Table(sheet="Summary" if en else "汇总", header=header, rows=out)
+
+
+def anomalies_table(anomalies: Sequence[Anomaly], *, lang: str = "zh") -> Table:
+    """The last scan's anomalies (``GET /audit/anomalies``) as an export: what kind, where, and the detail, in
+    the staff's language."""
+    out: list[list[Cell]] = [
+        [
+            a.text(lang),
+            a.serial,
+            stage_word(a.stage, lang),
+            "" if a.index is None else a.index,
+            "" if a.seq is None else a.seq,
+            a.detail_text(lang),
+        ]
+        for a in anomalies
+    ]
+    return Table(sheet="Anomalies" if lang == "en" else "异常清单", header=_header(_ANOMALY_COLUMNS, lang), rows=out)
 
 
 # ------------------------------------------------------------------------------------------ anomalies
@@ -512,19 +688,35 @@ def case_anomalies(
         state = a.get("state", "pending")
         seq, stage = r.get("seq"), r.get("stage")
         if state == "refused":
-            add("record_refused", seq=seq, stage=stage, detail=str(a.get("rule", "")))
+            rule = str(a.get("rule", ""))
+            add(
+                "record_refused", seq=seq, stage=stage, detail=rule, detail_zh=f"链上规则代码（{rule}）" if rule else ""
+            )
             continue
         local_commitments.add(str(r.get("commitment", "")))
         if state == "pending":
             written = r.get("written_at")
             age = now - float(written) if written is not None else 0.0
             if age > thresholds.pending_after_s:
-                add("record_unanchored", seq=seq, stage=stage, detail=f"pending for {age:.0f} s")
+                add(
+                    "record_unanchored",
+                    seq=seq,
+                    stage=stage,
+                    detail=f"pending for {age:.0f} s",
+                    detail_zh=f"已等待 {age:.0f} 秒",
+                )
             continue
         idx = a.get("index")
         ce = events.get(idx) if isinstance(idx, int) else None
         if ce is None:
-            add("record_tampered", seq=seq, stage=stage, index=idx, detail="its anchor index has no event on chain")
+            add(
+                "record_tampered",
+                seq=seq,
+                stage=stage,
+                index=idx,
+                detail="its anchor index has no event on chain",
+                detail_zh="其锚定的事件序号在链上没有事件",
+            )
             continue
         matched.add(ce.index)
         got = _recompute(r, suite_named(facts.suite) if facts else INTL)
@@ -536,20 +728,32 @@ def case_anomalies(
                 stage=stage,
                 index=idx,
                 detail=f"recomputed {got or 'malformed record'} ≠ on-chain {want}",
+                detail_zh=f"复算值 {got or '（记录格式错误）'} ≠ 链上承诺 {want}",
             )
     if facts is not None:
         for e in facts.events:
             if e.index in matched or e.commitment.lower().removeprefix("0x") in local_commitments:
                 continue
             if now - e.time > thresholds.transfer_grace_s:
-                add("anchor_without_record", index=e.index, stage=e.stage.name, detail=f"block {e.block}, tx {e.tx}")
+                add(
+                    "anchor_without_record",
+                    index=e.index,
+                    stage=e.stage.name,
+                    detail=f"block {e.block}, tx {e.tx}",
+                    detail_zh=f"区块 {e.block}，交易 {e.tx}",
+                )
         for idx, reasons in sorted(check_chain(facts).items()):
             stage = next((e.stage.name for e in facts.events if e.index == idx), None)
             for rs in reasons:
                 kind = _CHAIN_ANOMALY.get(rs.code, rs.code)
-                add(kind, index=idx, stage=stage, detail=rs.text("en"))
+                add(kind, index=idx, stage=stage, detail=rs.text("en"), detail_zh=rs.text("zh"))
     if row is not None and row.compliance == "completed_late":
-        add("result_late", stage="RESULT", detail=f"completed {row.completed_on}, due {row.due}")
+        add(
+            "result_late",
+            stage="RESULT",
+            detail=f"completed {row.completed_on}, due {row.due}",
+            detail_zh=f"{row.completed_on} 办结，到期日 {row.due}",
+        )
     elif row is not None and row.due is not None and row.completed_on is not None:
         res = next((r for r in _ordered(records) if r["stage"] == "RESULT"), None)
         anchored_on = _anchor_day(res) if res else None
@@ -558,6 +762,7 @@ def case_anomalies(
                 "result_late",
                 stage="RESULT",
                 detail=f"recorded {row.completed_on} but anchored {anchored_on}, due {row.due}",
+                detail_zh=f"记录办结日期 {row.completed_on}，但 {anchored_on} 才上链，到期日 {row.due}",
             )
     return out
 
@@ -582,6 +787,7 @@ def outbox_anomalies(entries: Iterable[dict[str, Any]], *, now: float, threshold
                     serial=str(e.get("serial", "")),
                     stage=e.get("stage"),
                     detail=f"outbox entry {e.get('seq')} waiting for {age:.0f} s",
+                    detail_zh=f"待上链队列第 {e.get('seq')} 项已等待 {age:.0f} 秒",
                 )
             )
     return out
@@ -598,6 +804,9 @@ def merkle_anomalies(store: Any, *, now: float, thresholds: AuditThresholds) -> 
                 serial="",
                 detail=f"hall {f['hall']} batch {f['seq']} (block {f['block']}, tx {f['tx']}) leaf {f['leaf_index']}: "
                 f"{f['code']} — {f['detail']}",
+                detail_zh=f"大厅 {f['hall']} 第 {f['seq']} 批（区块 {f['block']}，交易 {f['tx']}）"
+                f"第 {f['leaf_index']} 片叶子："
+                f"{Reason(code=str(f['code'])).text('zh')}",
             )
         )
     for _, w in store.iter_json(MWANT_PREFIX):
@@ -609,6 +818,9 @@ def merkle_anomalies(store: Any, *, now: float, thresholds: AuditThresholds) -> 
                     serial="",
                     detail=f"hall {w['hall']} batch {w['seq']} (block {w['block']}): no hall produced its manifest "
                     f"for {age:.0f} s ({w.get('attempts', 0)} attempts)",
+                    detail_zh=f"大厅 {w['hall']} 第 {w['seq']} 批（区块 {w['block']}）的批次清单"
+                    f"已 {age:.0f} 秒无任何大厅提供"
+                    f"（已尝试 {w.get('attempts', 0)} 次）",
                 )
             )
     return out

@@ -25,8 +25,6 @@ What the chain does *not* say, and how the view is approximate (the page says so
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
@@ -37,16 +35,21 @@ from pydantic import BaseModel
 from ledger.chain.client import ChainClient
 from ledger.core.stages import Stage
 from ledger.core.timefmt import CST
-from ledger.errors import ConfigError, InputError, LedgerError
+from ledger.errors import ConfigError, InputError
 from ledger.hall.catalogue import Catalogue
+from ledger.hall.exports import COMPLIANCE_WORDS, Table, day
+from ledger.hall.exports import to_csv as table_csv
+from ledger.hall.exports import to_xlsx as table_xlsx
 from ledger.hall.workdays import NEAR_DUE_DAYS, compliance_report
 
 __all__ = [
     "CityCase",
     "CityHall",
+    "COMPLIANCE_WORDS",
     "CitySummary",
     "CityView",
     "city_filter",
+    "city_table",
     "city_summary",
     "city_view",
     "to_csv",
@@ -291,17 +294,6 @@ _STAGE_WORDS = {
     "decided": ("已办结", "decided"),
     "delivered": ("已送达", "delivered"),
 }
-COMPLIANCE_WORDS: dict[str, tuple[str, str]] = {
-    "on_time": ("按时", "on time"),
-    "near_due": ("即将到期", "due soon"),
-    "overdue": ("已超期", "overdue"),
-    "completed_on_time": ("按时办结", "completed on time"),
-    "completed_late": ("超期办结", "completed late"),
-    "awaiting_acceptance": ("待受理（未开始计时）", "awaiting acceptance (clock not started)"),
-    "not_accepted": ("不予受理", "not accepted"),
-    "no_limit": ("无承诺时限", "no time limit"),
-    "invalid": ("无法计算", "cannot be computed"),
-}
 
 
 def _rows(cases: Sequence[CityCase], view: CityView, catalogue: Catalogue, lang: str) -> list[list[Any]]:
@@ -325,11 +317,11 @@ def _rows(cases: Sequence[CityCase], view: CityView, catalogue: Catalogue, lang:
                 districts.get(ad, str(ad)) if ad is not None else "",
                 districts.get(c.home_district, str(c.home_district)),
                 _STAGE_WORDS[c.stage][i],
-                c.created_on.isoformat(),
-                c.accepted_on.isoformat() if c.accepted_on else "",
-                c.completed_on.isoformat() if c.completed_on else "",
-                c.delivered_on.isoformat() if c.delivered_on else "",
-                c.due.isoformat() if c.due else "",
+                day(c.created_on),
+                day(c.accepted_on),
+                day(c.completed_on),
+                day(c.delivered_on),
+                day(c.due),
                 COMPLIANCE_WORDS.get(c.compliance, (c.compliance, c.compliance))[i],
                 c.working_days_used if c.working_days_used is not None else "",
                 yes if c.approximate else no,
@@ -339,35 +331,17 @@ def _rows(cases: Sequence[CityCase], view: CityView, catalogue: Catalogue, lang:
     return out
 
 
+def city_table(cases: Sequence[CityCase], view: CityView, catalogue: Catalogue, *, lang: str = "zh") -> Table:
+    """The regulator's city-wide export (:mod:`ledger.hall.exports`): one row per case, in the staff's words."""
+    rows = _rows(cases, view, catalogue, lang)
+    return Table(sheet="全市办件" if lang != "en" else "Cases", header=rows[0], rows=rows[1:])
+
+
 def to_csv(cases: Sequence[CityCase], view: CityView, catalogue: Catalogue, *, lang: str = "zh") -> bytes:
     """CSV for Excel: UTF-8 with a byte-order mark, Chinese headers and values (English with ``lang="en"``)."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerows(_rows(cases, view, catalogue, lang))
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    return table_csv(city_table(cases, view, catalogue, lang=lang))
 
 
 def to_xlsx(cases: Sequence[CityCase], view: CityView, catalogue: Catalogue, *, lang: str = "zh") -> bytes:
     """The same table as an Excel workbook (openpyxl): one sheet, bold frozen header, widths to fit."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    wb = Workbook()
-    ws = wb.active
-    if ws is None:  # a new workbook always has its sheet
-        raise LedgerError("internal_error")
-    ws.title = "全市办件" if lang != "en" else "Cases"
-    rows = _rows(cases, view, catalogue, lang)
-    for r in rows:
-        ws.append(r)
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    ws.freeze_panes = "A2"
-    from openpyxl.utils import get_column_letter
-
-    for n, name in enumerate(rows[0], start=1):
-        width = max(len(str(name)) * 2, *(len(str(r[n - 1])) + 2 for r in rows[1:]), 8)
-        ws.column_dimensions[get_column_letter(n)].width = min(40, width)
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return table_xlsx(city_table(cases, view, catalogue, lang=lang))

@@ -398,7 +398,7 @@ def document_report(
         "size": len(data),
     }
     if proof is None:
-        why = Reason(code="material_mismatch", detail="不是本办件登记的文件 / not a file committed in this case")
+        why = Reason(code="material_mismatch", detail="not a file committed in this case")
         return DocumentReport(**base, status="mismatch", reasons=[why])
     event = next((e for e in facts.events if e.index == proof.event_index), None)
     if event is None:

@@ -54,7 +54,7 @@ _T: dict[str, tuple[str, str]] = {
     "qr_note": ("扫码重新核验", "Scan to verify again"),
     "again": (
         "重新核验：核验人员扫码登录后点击“按办件编号核验”；"
-        "或在任意电脑上用 caseledger-verify 与链节点独立复核，不依赖任何大厅。",
+        "或在任意电脑上用“caseledger-verify”与链节点独立复核，不依赖任何大厅。",
         "To verify again: scan, sign in and choose “Verify by serial”; or run caseledger-verify with any chain "
         "node on any computer, relying on no hall.",
     ),
@@ -343,6 +343,27 @@ def render_check_html(
     return "\n".join(p for p in parts if p)
 
 
+_FIELD_WORDS: dict[str, tuple[str, str]] = {
+    "applicant_name": ("申请人姓名", "applicant's name"),
+    "applicant_id_number": ("申请人身份证件号码", "applicant's ID number"),
+    "applicant_phone": ("申请人手机号码", "applicant's phone"),
+    "applicant_address": ("申请人联系地址", "applicant's address"),
+    "legal_rep_name": ("法定代表人姓名", "legal representative's name"),
+    "agent_name": ("代办人姓名", "agent's name"),
+    "agent_id_number": ("代办人身份证件号码", "agent's ID number"),
+    "agent_phone": ("代办人手机号码", "agent's phone"),
+    "recipient_name": ("领取人姓名", "recipient's name"),
+    "recipient_id_number": ("领取人身份证件号码", "recipient's ID number"),
+    "at": ("办理时间", "time of the act"),
+}
+"""a withheld record field as the report names it (a field not listed keeps its name)"""
+
+
+def _field_word(name: str, zh: bool) -> str:
+    pair = _FIELD_WORDS.get(name)
+    return name if pair is None else pair[0 if zh else 1]
+
+
 class _Names:
     def __init__(self, halls: dict[int, str], kinds: dict[str, str]) -> None:
         self.halls, self.kinds = halls, kinds
@@ -387,7 +408,7 @@ def _bundle_sections(r: VerificationReport, t: Callable[..., str], lang: str, zh
         not_checked.append(t("n_content", n=len(listed), files=sep.join(m.name for m in listed)))
     if r.withheld_fields:
         names = sorted({f for fs in r.withheld_fields.values() for f in fs})
-        not_checked.append(t("n_withheld", fields=sep.join(names)))
+        not_checked.append(t("n_withheld", fields=sep.join(_field_word(f, zh) for f in names)))
     not_checked += [t("n_truth"), t("n_time")]
     out.append(f"<h2>{t('checked')}</h2><ul id='r-checked'>" + "".join(f"<li>{escape(x)}</li>" for x in checked))
     out.append(f"</ul><h2>{t('not_checked')}</h2><ul id='r-not-checked'>")

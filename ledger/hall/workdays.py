@@ -46,6 +46,8 @@ import chinese_calendar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "APPROXIMATE_NOTE",
+    "APPROXIMATE_NOTE_EN",
     "NEAR_DUE_DAYS",
     "LIBRARY_VERSION",
     "Arrangement",
@@ -187,7 +189,8 @@ def calendar_version(first: date, last: date) -> str:
     return " + ".join(parts)
 
 
-APPROXIMATE_NOTE = "官方日历未发布，按周一至周五估算 (official calendar not published; Mon-Fri estimate)"
+APPROXIMATE_NOTE = "官方日历未发布，按周一至周五估算"
+APPROXIMATE_NOTE_EN = "official calendar not published: a Monday-to-Friday estimate"
 
 
 def _check_date(d: date, what: str = "date", fallback: bool = False) -> None:

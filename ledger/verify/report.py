@@ -5,17 +5,27 @@ zh-CN and English.
 tabulated in docs/verification.md (a unit test keeps the table and this dictionary equal).
 A *reason* makes its event (or the bundle) a mismatch or incomplete; a *finding* is reported
 without changing the verdict.
+
+A reason's ``detail`` is written in English (numbers, hashes and stage names as the chain has them); the
+Chinese sentence says it in Chinese through :func:`detail_zh` — a catalogue of the detail phrases the
+checks write (:data:`DETAIL_ZH`) — and leaves out a detail it has no Chinese for (an exception's text):
+a Chinese reason never mixes in an English phrase.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from ledger.core.stages import Phase, Stage
+from ledger.messages import foreign_words
+
 __all__ = [
     "CHAIN_READ",
     "CHECKED_TEXT",
+    "DETAIL_ZH",
     "FINDINGS",
     "INCOMPLETE",
     "MESSAGES",
@@ -25,6 +35,7 @@ __all__ = [
     "Reason",
     "Status",
     "VerificationReport",
+    "detail_zh",
 ]
 
 Status = Literal["match", "mismatch", "missing_on_chain", "missing_from_bundle"]
@@ -173,6 +184,87 @@ CHAIN_READ = frozenset({"chain_read_incomplete", "chain_header_mismatch", "regis
 FINDINGS = frozenset({"anchored_late", "orphan_leaf"})
 
 
+DETAIL_ZH: list[tuple[str, str]] = [
+    (r"index (\d+)", "第 {0} 号事件"),
+    (r"index (\d+) anchored before index (\d+)", "第 {0} 号事件早于第 {1} 号事件上链"),
+    (r"index (\d+) in batch (\S+)", "第 {0} 号事件，批次 {1}"),
+    (r"prevBlock (\d+)", "所指上一区块 {0}"),
+    (r"INTAKE after index 0", "基本信息不是第 0 号事件"),
+    (r"(\S+) before INTAKE", "{0}早于基本信息"),
+    (r"not the accepting hall", "不是受理大厅"),
+    (r"not a hall of the home district", "不是属地区县的大厅"),
+    (r"ref (-?\d+) on (\S+)", "{1}的争议序号为 {0}"),
+    (r"ref (-?\d+)", "争议序号 {0}"),
+    (r"(\S+) in phase (\S+)", "办件处于“{1}”时写入{0}"),
+    (r"dispute officer role", "须为核验人员角色"),
+    (r"dispute officer or arbiter role", "须为核验人员或争议仲裁方角色"),
+    (r"(\d+) already open by this opener", "该提起方已有 {0} 项未结争议"),
+    (r"dispute (\d+)", "争议 {0}"),
+    (r"the header counts (\d+) events, the endpoint returned (\d+)", "办件头登记 {0} 个事件，链节点返回 {1} 个"),
+    (r"accepting hall (\d+)", "受理大厅 {0}"),
+    (r"head (\S+) ≠ event (\d+)", "哈希链头 {0} ≠ 第 {1} 号事件"),
+    (r"lastBlock (\d+) ≠ (\d+)", "最后写入区块 {0} ≠ {1}"),
+    (
+        r"block (\d+): prevChangeBlock (\d+), the change before is in (\S+)",
+        "区块 {0}：所指上一变更区块 {1}，而上一变更在区块 {2}",
+    ),
+    (r"counted by the case header, not returned by the endpoint", "办件头已计入，链节点未返回"),
+    (r"(-?\d+) s", "{0} 秒"),
+    (r"(\S+) > block (\d+)", "{0} 晚于区块 {1} 的时间"),
+    (r"missing", "未载明"),
+    (r"frame field withheld: (.+)", "记录框架字段被隐去：{0}"),
+    (r"batch (\S+) in block (\d+)", "批次 {0}，区块 {1}"),
+    (r"batch ([^\s:]+)(?::.*)?", "批次 {0}"),
+    (r"names batch (\S+), expected (\S+)", "所指批次 {0}，应为 {1}"),
+    (r"no batch manifests were given", "未提供批次清单"),
+    (r"the case's INTAKE is not proven", "本案的基本信息未得到证明"),
+    (r"blocks (\S+) scanned, the case spans (\S+)", "已扫描区块 {0}，本案跨越区块 {1}"),
+    (r"the chain's event (\d+) is in batch (\S+)", "链上第 {0} 号事件在批次 {1}"),
+    (r"no such event in the case's chain", "本案事件链中没有该事件"),
+    (r"a later event's index counts it", "后续事件的序号已将其计入"),
+    (r"hall (\d+): batch (\d+) follows batch (\d+)", "大厅 {0}：批次 {1} 接在批次 {2} 之后"),
+    (r"not a file committed in this case", "不是本办件登记的文件"),
+]
+"""the detail phrases the checks write (a regular expression over the whole detail) and their Chinese"""
+
+_DETAIL_ZH = [(re.compile(p), zh) for p, zh in DETAIL_ZH]
+_STAGE_ZH = {st.name: st.label_zh for st in Stage}
+_PHASE_ZH = {
+    Phase.NONE.name: "未登记",
+    Phase.OPENED.name: "已登记",
+    Phase.MATERIALS_RECORDED.name: "材料已登记",
+    Phase.ACCEPTED.name: "已受理",
+    Phase.DECIDED.name: "已办结",
+    Phase.DELIVERED.name: "已送达",
+}
+_CODE_WORD = re.compile(r"(?<![A-Za-z0-9_])[A-Z][A-Z_]+(?![A-Za-z0-9_])")
+_FILE_NAME = re.compile(r"[^\s/\\]+\.[A-Za-z0-9]{2,5}")
+
+
+def _words_zh(text: str) -> str:
+    """Stage and phase names (``INTAKE``, ``ACCEPTED``) in Chinese."""
+    return _CODE_WORD.sub(lambda m: _STAGE_ZH.get(m.group(0)) or _PHASE_ZH.get(m.group(0)) or m.group(0), text)
+
+
+def detail_zh(detail: str) -> str:
+    """A reason's detail in Chinese: a known phrase (:data:`DETAIL_ZH`) in its Chinese words, numbers, hashes,
+    addresses, serials and file names as they are, stage names in Chinese; empty when there is no Chinese for
+    it (the English sentence keeps it)::
+
+        >>> detail_zh("not the accepting hall"), detail_zh("PROCESS before INTAKE"), detail_zh("12 ≠ 13")
+        ('不是受理大厅', '过程信息早于基本信息', '12 ≠ 13')
+    """
+    if not detail or _FILE_NAME.fullmatch(detail):
+        return detail
+    for pattern, zh in _DETAIL_ZH:
+        m = pattern.fullmatch(detail)
+        if m:
+            detail = zh.format(*m.groups())
+            break
+    detail = _words_zh(detail)
+    return "" if foreign_words(detail) else detail
+
+
 class Reason(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -182,7 +274,8 @@ class Reason(BaseModel):
     def text(self, lang: str = "zh") -> str:
         zh, en = MESSAGES.get(self.code, (self.code, self.code))
         if lang == "zh":
-            return f"{zh}（{self.detail}）" if self.detail else zh
+            detail = detail_zh(self.detail)
+            return f"{zh}（{detail}）" if detail else zh
         return f"{en} ({self.detail})" if self.detail else en
 
 

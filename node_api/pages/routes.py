@@ -33,6 +33,7 @@ from ledger.hall.accounts import TOTP_ROLES
 from ledger.hall.audit import case_row, case_rows, summarize
 from ledger.hall.cases import split_list
 from ledger.hall.disputes import list_disputes
+from ledger.hall.exports import stage_word
 from ledger.hall.identity import ID_TYPES, mask_id
 from ledger.hall.inbox import InboxQuery, mask_name, mask_phone
 from ledger.hall.privacy import sees_personal_data, withhold_personal
@@ -555,6 +556,7 @@ def audit(request: Request) -> Response:
             "scan": last,
             "total": len(rows),
             "item_names": items,
+            "stage_word": stage_word,
         }
         return render(request, "audit.html", ctx, staff=staff)
 

@@ -197,8 +197,19 @@ def test_regulator_dashboard_and_export(browser: Any, case: dict[str, Any]) -> N
     screenshot(page, "14-regulator-dashboard")
     with page.expect_download() as dl:
         page.click("#export-cases-csv")
-    rows = list(csv.DictReader(io.StringIO(Path(dl.value.path()).read_text(encoding="utf-8"))))
-    assert serial in {r["serial"] for r in rows}
+    raw = Path(dl.value.path()).read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM: Excel opens it as UTF-8
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert serial in {r["办件编号"] for r in rows}
+    with page.expect_download() as dl:
+        page.click("#export-cases-xlsx")  # the same rows as an Excel workbook
+    assert dl.value.suggested_filename == "cases.xlsx"
+    from openpyxl import load_workbook
+
+    ws = load_workbook(io.BytesIO(Path(dl.value.path()).read_bytes())).active
+    assert ws is not None
+    sheet = [["" if v is None else str(v) for v in r] for r in ws.iter_rows(values_only=True)]
+    assert sheet == list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     with page.expect_download() as dl:
         page.click("#export-cases-json")
     data = json.loads(Path(dl.value.path()).read_text(encoding="utf-8"))

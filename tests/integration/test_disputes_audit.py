@@ -361,8 +361,10 @@ def test_anomaly_scan_finds_each_kind_on_a_real_chain(hall: Hall) -> None:
     _wait("delivery anchored", lambda: not node.outbox.pending())
 
     # exports and the scheduled scan
-    csv_text = hall.call("GET", "/audit/anomalies?format=csv", roles="regulator").text
-    assert csv_text.startswith("kind,serial") and "record_refused" in csv_text
+    csv_text = hall.call("GET", "/audit/anomalies?format=csv", roles="regulator").content.decode("utf-8-sig")
+    assert csv_text.startswith("异常类型,办件编号") and "记录被链上规则拒绝" in csv_text
+    csv_en = hall.call("GET", "/audit/anomalies?format=csv&lang=en", roles="regulator").content.decode("utf-8-sig")
+    assert csv_en.startswith("Anomaly,Case serial") and "record refused by the chain's rules" in csv_en
     last = _wait("scheduled scan", lambda: hall.call("GET", "/audit/anomalies", roles="regulator").json()["scan"])
     assert last["cases"] >= 1
     assert hall.call("POST", "/audit/anomalies/scan", roles="clerk").status_code == 403

@@ -19,6 +19,7 @@ from ledger.chain.deployment import Deployment
 from ledger.dev.demo import HallClient, demo_id_number, run_demo, wait_for
 from ledger.dev.devchain import dev_admin
 from ledger.dev.localnet import LocalNet, hall_pid, start_hall, stop_hall, wait_healthy
+from ledger.hall.catalogue import load_catalogue
 from ledger.hall.transfer import sign_request
 from tests.conftest import TEST_SUITE
 from tests.integration.conftest import mode_env, staff
@@ -482,3 +483,64 @@ def test_dispute_opened_at_the_home_hall_is_seen_and_verified_at_the_accepting_h
     again = a.post(f"/cases/{serial}/verifications/by-serial")
     assert again["verdict"] == "match"
     assert [e["stage"] for e in again["report"]["events"]][-2:] == ["DISPUTE_OPENED", "DISPUTE_RESOLVED"]
+
+
+REGULATOR_EXPORTS = [
+    ("/audit/cases", {}, "办件编号", "Case serial"),
+    ("/audit/compliance", {}, "办件编号", "Case serial"),
+    ("/audit/summary", {"by": "hall"}, "受理大厅", "Accepting hall"),
+    ("/audit/summary", {"by": "district"}, "属地（承办区县）", "Home district"),
+    ("/audit/summary", {"by": "item"}, "办理事项", "Service item"),
+    ("/audit/anomalies", {}, "异常类型", "Anomaly"),
+]
+
+
+def _export_rows(h: HallClient, path: str, params: dict[str, str], fmt: str, lang: str = "zh") -> list[list[str]]:
+    """One regulator export downloaded over HTTP and read back as a spreadsheet user's tools would."""
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    r = h.http.get(path, params={**params, "format": fmt, "lang": lang})
+    assert r.status_code == 200, r.text
+    assert f'.{fmt}"' in r.headers["content-disposition"]
+    if fmt == "csv":
+        assert r.headers["content-type"].startswith("text/csv") and r.content.startswith(b"\xef\xbb\xbf")
+        return list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"), newline="")))
+    assert r.headers["content-type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    ws = load_workbook(io.BytesIO(r.content)).active
+    assert ws is not None and ws.freeze_panes == "A2" and ws["A1"].font.b
+    return [["" if v is None else str(v) for v in row] for row in ws.iter_rows(values_only=True)]
+
+
+@pytest.mark.usefixtures("mode_independent")
+def test_regulator_exports_are_for_excel_in_chinese_with_csv_and_xlsx_alike(hallnet: LocalNet) -> None:
+    """Issue 19: every per-hall audit export is CSV with a BOM (and .xlsx with the same rows), Chinese headers
+    and values, no JSON in a cell; ``?lang=en`` gives English headers."""
+    a, b = staff(hallnet, 1), staff(hallnet, 2)
+    home = hallnet.halls[1]["district"]
+    done = run_demo(a, b, home_district=home, timeout=60)["serial"]
+    waiting = str(a.intake(_form(home, applicant_name="林晓"), _files())["serial"])  # not accepted yet
+    wait_for("B holds both cases", lambda: b.case(waiting) and b.case(done))
+    assert b.http.post("/audit/anomalies/scan").status_code == 200
+    district_zh = next(d.name_zh for d in load_catalogue().districts if d.code == home)
+    for path, params, head_zh, head_en in REGULATOR_EXPORTS:
+        rows = _export_rows(b, path, params, "csv")
+        assert rows[0][0] == head_zh, (path, rows[0])
+        assert all(any("\u4e00" <= ch <= "\u9fff" for ch in h) for h in rows[0]), rows[0]
+        cells = [c for r in rows for c in r]
+        assert not any(c.startswith(("[", "{")) for c in cells), (path, rows)
+        assert _export_rows(b, path, params, "xlsx") == rows, path
+        en = _export_rows(b, path, params, "csv", lang="en")
+        assert en[0][0] == head_en and not any("\u4e00" <= ch <= "\u9fff" for h in en[0] for ch in h), en[0]
+        assert len(en) == len(rows)
+    table = _export_rows(b, "/audit/cases", {}, "csv")
+    cases = {r[0]: dict(zip(table[0], r, strict=True)) for r in table[1:]}
+    assert cases[done]["办件状态"] == "已送达" and cases[done]["时限情况"] == "按时办结"
+    assert cases[waiting]["办件状态"] == "待受理" and cases[waiting]["时限情况"] == "待受理（未开始计时）"
+    item = load_catalogue().item(cases[done]["事项编码"])
+    assert cases[done]["属地（承办区县）"] == district_zh and cases[done]["办理事项"] == item.name_zh
+    assert cases[done]["受理日期"][:4].isdigit() and cases[done]["受理日期"][4] == "-"
+    by_district = _export_rows(b, "/audit/summary", {"by": "district"}, "csv")
+    assert district_zh in [r[0] for r in by_district[1:]]

@@ -19,14 +19,15 @@ from ledger.hall.audit import (
     AuditThresholds,
     case_anomalies,
     case_row,
+    cases_table,
     compliance_lists,
     filter_rows,
     outbox_anomalies,
     summarize,
-    to_csv,
     trail,
 )
 from ledger.hall.catalogue import load_catalogue
+from ledger.hall.exports import to_csv
 from ledger.verify.checks import claimed_time
 from tests.conftest import case_facts
 
@@ -205,8 +206,8 @@ def test_filters_lists_summary_and_csv() -> None:
     by_hall = {s.key: s for s in summarize(rows, "hall")}
     assert by_hall["1"].cases == 2 and by_hall["1"].overdue == 1 and by_hall["2"].on_time_rate == 1.0
     assert {s.key for s in summarize(rows, "item")} == {"BDC-TRANSFER", "SB-TRANSFER"}
-    parsed = list(csv.DictReader(io.StringIO(to_csv(rows))))
-    assert [p["serial"] for p in parsed] == ["A", "B", "C"] and parsed[0]["compliance"] == "overdue"
+    parsed = list(csv.DictReader(io.StringIO(to_csv(cases_table(rows, CAT)).decode("utf-8-sig"))))
+    assert [p["办件编号"] for p in parsed] == ["A", "B", "C"] and parsed[0]["时限情况"] == "已超期"
 
 
 def test_trail_withholds_personal_fields() -> None:

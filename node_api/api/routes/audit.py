@@ -1,6 +1,8 @@
 """Regulator audit endpoints (监管/督查), read-only: trails, case filters, time limits, anomalies, summaries.
 
-Lists answer JSON by default and CSV with ``?format=csv``. The anomaly scan runs on the node's
+Lists answer JSON by default; ``?format=csv`` (UTF-8 with BOM, for Excel) and ``?format=xlsx`` give the
+regulator's export (:mod:`ledger.hall.exports`): Chinese column headers and values (``?lang=en``: English),
+dates ``YYYY-MM-DD``, lists joined readably, no JSON in a cell. The anomaly scan runs on the node's
 schedule (``CASELEDGER_AUDIT_SCAN_INTERVAL``) and on demand (``POST /audit/anomalies/scan``).
 """
 
@@ -21,20 +23,24 @@ from ledger.hall.audit import (
     ScanResult,
     SummaryRow,
     TrailEntry,
+    anomalies_table,
     case_rows,
+    cases_table,
     compliance_lists,
     filter_rows,
     summarize,
-    to_csv,
+    summary_table,
     trail,
 )
+from ledger.hall.exports import XLSX_MEDIA_TYPE, Table, to_csv, to_xlsx
 from ledger.hall.workdays import NEAR_DUE_DAYS
 from node_api.api.deps import NodeDep, Regulator
 from node_api.core.node import HallNode
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
-Format = Annotated[Literal["json", "csv"], Query()]
+Format = Annotated[Literal["json", "csv", "xlsx"], Query()]
+Lang = Annotated[Literal["zh", "en"], Query()]
 
 
 def start_scanner(node: HallNode) -> AnomalyScanner:
@@ -119,12 +125,13 @@ class LastScanPublic(BaseModel):
     counts: dict[str, int]
 
 
-def _csv(rows: Any, name: str) -> Response:
-    return Response(
-        to_csv(rows),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-    )
+def _export(table: Table, name: str, format: str) -> Response:
+    """The regulator's export of one list: CSV for Excel (UTF-8 with BOM) or an .xlsx workbook."""
+    if format == "xlsx":
+        body, media = to_xlsx(table), XLSX_MEDIA_TYPE
+    else:
+        body, media = to_csv(table), "text/csv; charset=utf-8"
+    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}.{format}"'})
 
 
 class CaseFilters(BaseModel):
@@ -140,7 +147,8 @@ class CaseFilters(BaseModel):
     since: date | None = None
     until: date | None = None
     near_due_days: int = Field(default=NEAR_DUE_DAYS, ge=0, le=30)
-    format: Literal["json", "csv"] = "json"
+    format: Literal["json", "csv", "xlsx"] = "json"
+    lang: Literal["zh", "en"] = "zh"
 
 
 @router.get("/cases", operation_id="audit_cases", response_model=CaseRowsPublic)
@@ -148,10 +156,12 @@ def cases(node: NodeDep, _: Regulator, q: Annotated[CaseFilters, Query()]) -> An
     """Cases by accepting hall, home district, item, status or compliance, created within [since, until]."""
     rows = filter_rows(
         case_rows(node.book, near_due_days=q.near_due_days),
-        **q.model_dump(exclude={"near_due_days", "format"}),
+        **q.model_dump(exclude={"near_due_days", "format", "lang"}),
     )
-    if q.format == "csv":
-        return _csv(rows, "cases")
+    if q.format != "json":
+        return _export(
+            cases_table(rows, node.book.catalogue, hall_names=node.hall_names(), lang=q.lang), "cases", q.format
+        )
     return {"data": rows, "count": len(rows)}
 
 
@@ -168,11 +178,15 @@ def compliance(
     _: Regulator,
     near_due_days: Annotated[int, Query(ge=0, le=30)] = NEAR_DUE_DAYS,
     format: Format = "json",
+    lang: Lang = "zh",
 ) -> Any:
     """Working-day time limits: overdue, near-due and completed-late cases."""
     lists = compliance_lists(case_rows(node.book, near_due_days=near_due_days))
-    if format == "csv":
-        return _csv(lists["overdue"] + lists["near_due"] + lists["completed_late"], "compliance")
+    if format != "json":
+        rows = lists["overdue"] + lists["near_due"] + lists["completed_late"]
+        names = node.hall_names()
+        table = cases_table(rows, node.book.catalogue, hall_names=names, lang=lang, sheet=("时限合规", "Time limits"))
+        return _export(table, "compliance", format)
     return lists
 
 
@@ -182,20 +196,22 @@ def summary(
     _: Regulator,
     by: Annotated[Literal["hall", "district", "item"], Query()] = "hall",
     format: Format = "json",
+    lang: Lang = "zh",
 ) -> Any:
     """Summary figures per accepting hall, home district or service item."""
     data = summarize(case_rows(node.book), by)
-    if format == "csv":
-        return _csv(data, f"summary-{by}")
+    if format != "json":
+        table = summary_table(data, by, node.book.catalogue, hall_names=node.hall_names(), lang=lang)
+        return _export(table, f"summary-{by}", format)
     return {"by": by, "data": data}
 
 
 @router.get("/anomalies", operation_id="audit_anomalies", response_model=LastScanPublic)
-def anomalies(scanner: ScannerDep, _: Regulator, format: Format = "json") -> Any:
+def anomalies(scanner: ScannerDep, _: Regulator, format: Format = "json", lang: Lang = "zh") -> Any:
     """The last anomaly scan (scheduled or on demand)."""
     last = scanner.last()
-    if format == "csv":
-        return _csv(last.anomalies if last else [], "anomalies")
+    if format != "json":
+        return _export(anomalies_table(last.anomalies if last else [], lang=lang), "anomalies", format)
     return {"scan": last, "counts": last.counts() if last else {}}
 
 
