@@ -44,15 +44,15 @@ from ledger.core.suites import Suite, suite_named
 from ledger.errors import InputError, VerificationError
 from ledger.verify.checks import (
     DEFAULT_MAX_ANCHOR_LAG_S,
+    bundle_report,
     check_chain,
     check_coordinates,
-    check_material,
     check_record,
     check_registry_read,
     file_root,
     unique_event_indices,
 )
-from ledger.verify.report import BundleVerdict, EventVerdict, MaterialVerdict, Reason, Status, VerificationReport
+from ledger.verify.report import EventVerdict, Reason, Status, VerificationReport
 
 __all__ = [
     "CaseLeaf",
@@ -471,42 +471,16 @@ def verify_merkle_bundle(
                 lag_s=None if claimed[1] is None else bf.time - claimed[1],
             )
         )
-    materials: list[MaterialVerdict] = [
-        check_material(m.event_index, m.proof, m.content(), file_roots, suite) for m in bundle.materials
-    ]
-    if not bundle.events:
-        bundle_reasons.append(Reason(code="bundle_empty"))
-    if 0 not in proven:
-        bundle_reasons.append(Reason(code="case_unknown", detail=f"{bundle.accepting_hall}/{bundle.serial}"))
-    if bundle.pending_records:
-        bundle_reasons.append(Reason(code="records_not_anchored", detail=str(bundle.pending_records)))
-    if facts.addresses_from != "deployment":
-        bundle_reasons.append(Reason(code="deployment_untrusted", detail=facts.ledger))
-    mismatch = (
-        any(v.status != "match" for v in verdicts)
-        or any(m.status != "match" for m in materials)
-        or any(r.code == "case_in_both_modes" for r in bundle_reasons)
-    )
-    verdict: BundleVerdict
-    if 0 not in proven or not bundle.events:
-        verdict = "incomplete"
-    elif mismatch or read_reasons:
-        verdict = "mismatch"
-    else:
-        verdict = "incomplete" if bundle_reasons else "match"
-    return VerificationReport(
-        serial=facts.serial,
-        accepting_hall=facts.accepting_hall,
-        chain_id=facts.chain_id,
-        ledger=facts.ledger,
-        suite=bundle.suite,
-        max_anchor_lag_s=max_anchor_lag_s,
-        addresses_from=facts.addresses_from,
-        verdict=verdict,
+    return bundle_report(
+        bundle,
+        facts,
+        verdicts,
+        file_roots,
+        suite,
         reasons=bundle_reasons,
-        events=verdicts,
-        materials=materials,
-        withheld_fields=bundle.withheld_fields(),
+        read_reasons=read_reasons,
+        opened=0 in proven,
+        max_anchor_lag_s=max_anchor_lag_s,
         mode="merkle",
         complete_as_of=complete_as_of,
     )
