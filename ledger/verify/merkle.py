@@ -196,23 +196,26 @@ def proven_chain_facts(bundle: EvidenceBundle, facts: MerkleFacts, report: Verif
             continue
         if be.index == 0 and be.batch is not None:
             home = be.batch.home_district
-        events.append(
-            ChainEventFact(
-                index=be.index,
-                stage=Stage[be.stage],
-                writer=bf.writer,
-                hall_id=bf.hall_id,
-                commitment=be.commitment.lower(),
-                head=be.head.lower(),
-                ref=be.ref,
-                prev_block=0,
-                block=bf.block,
-                log_index=bf.log_index,
-                tx=bf.tx,
-                time=bf.time,
-            )
-        )
+        events.append(_event_fact(be, bf))
     return _chain_facts(bundle, facts, events, home)
+
+
+def _event_fact(be: BundleEvent, bf: BatchFact) -> ChainEventFact:
+    """Event ``be`` as the chain states it through its batch ``bf`` (a leaf has no ``prev_block``: 0)."""
+    return ChainEventFact(
+        index=be.index,
+        stage=Stage[be.stage],
+        writer=bf.writer,
+        hall_id=bf.hall_id,
+        commitment=be.commitment.lower(),
+        head=be.head.lower(),
+        ref=be.ref,
+        prev_block=0,
+        block=bf.block,
+        log_index=bf.log_index,
+        tx=bf.tx,
+        time=bf.time,
+    )
 
 
 def _coords(bf: BatchFact, be: BundleEvent) -> list[Reason]:
@@ -299,20 +302,7 @@ def verify_merkle_bundle(
         if idx == 0:
             reasons += _intake_fields(be, bundle)
         reasons_of[idx] = reasons
-        ce = ChainEventFact(
-            index=idx,
-            stage=Stage[be.stage],
-            writer=bf.writer,
-            hall_id=bf.hall_id,
-            commitment=be.commitment.lower(),
-            head=be.head.lower(),
-            ref=be.ref,
-            prev_block=0,
-            block=bf.block,
-            log_index=bf.log_index,
-            tx=bf.tx,
-            time=bf.time,
-        )
+        ce = _event_fact(be, bf)
         if not any(r.code == "batch_proof_invalid" for r in reasons):
             proven[idx] = (ce, leaf, (bf.block, bf.log_index, bp.leaf_index))
 
