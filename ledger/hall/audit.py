@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ledger.chain.client import ChainClient
 from ledger.chain.facts_reader import fetch_chain_facts, fetch_chain_facts_many, fetch_registry_log
-from ledger.core.chainlog import ROLE_IDS, read_deployment
+from ledger.core.chainlog import case_fields, read_deployment
 from ledger.core.facts import CaseHeader, ChainEventFact, ChainFacts, DeploymentFacts, RegistryFact
 from ledger.core.hashchain import case_id
 from ledger.core.records import DisclosedRecord
@@ -800,14 +800,7 @@ def index_facts(
         )
     events.sort(key=lambda e: e.index)
     return ChainFacts(
-        serial=serial,
-        accepting_hall=hall,
-        case_id=cid,
-        chain_id=deployment.chain_id,
-        ledger=deployment.ledger,
-        registry=deployment.registry,
-        format_version=deployment.format_version,
-        suite=deployment.suite,
+        **case_fields(deployment, hall, serial),
         header=CaseHeader(
             head=events[-1].head if events else "0x" + "00" * 32,
             event_count=len(events),
@@ -819,8 +812,6 @@ def index_facts(
         ),
         events=events,
         registry_log=registry,
-        dispute_role=ROLE_IDS["DISPUTE_OFFICER_ROLE"],
-        arbiter_role=ROLE_IDS["DISPUTE_ARBITER_ROLE"],
     )
 
 
