@@ -40,7 +40,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ledger.chain.client import ChainClient
-from ledger.chain.facts_reader import fetch_chain_facts, fetch_chain_facts_many, fetch_registry_log
+from ledger.chain.facts_reader import deployment_of, fetch_chain_facts, fetch_chain_facts_many, fetch_registry_log
 from ledger.core.chainlog import case_fields, read_deployment
 from ledger.core.facts import CaseHeader, ChainEventFact, ChainFacts, DeploymentFacts, RegistryFact
 from ledger.core.hashchain import case_id
@@ -853,10 +853,7 @@ def scan_incremental(
     registry: list[RegistryFact] | None = None
     try:
         registry = fetch_registry_log(client)
-        dep = client.deployment
-        if dep is None:
-            raise InputError("deployment", "no_contract_addresses")
-        dep_facts = read_deployment(client, dep.ledger)
+        dep_facts = read_deployment(client, deployment_of(client).ledger)
     except ChainError as exc:
         errors.append(f"registry: {exc}")
     cursor = store.get_json(INDEXER_CURSOR_KEY)
