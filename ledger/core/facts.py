@@ -19,6 +19,7 @@ __all__ = [
     "BatchAnchoredEvent",
     "BatchFact",
     "BatchScan",
+    "CaseFacts",
     "CaseHeader",
     "CaseOpenedEvent",
     "ChainEvent",
@@ -202,8 +203,8 @@ class DeploymentFacts(BaseModel):
     addresses_from: AddressesFrom = "bundle"
 
 
-class ChainFacts(BaseModel):
-    """Everything the verifier needs from the chain for one case (explicit input of the pure check)."""
+class CaseFacts(BaseModel):
+    """What the facts of either mode say of the case, its deployment and the registry's history."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -216,12 +217,18 @@ class ChainFacts(BaseModel):
     registry: str
     format_version: int
     suite: str
-    header: CaseHeader
-    events: list[ChainEventFact]
     registry_log: list[RegistryFact]
     dispute_role: str
     arbiter_role: str
     addresses_from: AddressesFrom = "bundle"
+    """where the contract addresses read came from (see :data:`AddressesFrom`)"""
+
+
+class ChainFacts(CaseFacts):
+    """Everything the verifier needs from the chain for one case (explicit input of the pure check)."""
+
+    header: CaseHeader
+    events: list[ChainEventFact]
 
 
 class BatchScan(BaseModel):
@@ -238,28 +245,13 @@ class BatchScan(BaseModel):
     """``"<hall>/<seq>"`` → manifest bytes in hex, or ``None``"""
 
 
-class MerkleFacts(BaseModel):
+class MerkleFacts(CaseFacts):
     """Everything the verifier needs from the chain for one Merkle-mode case."""
 
-    model_config = ConfigDict(frozen=True)
-
     mode: str = "merkle"
-    serial: str
-    accepting_hall: int
-    case_id: str
-    chain_id: int
-    ledger: str
-    registry: str
-    format_version: int
-    suite: str
     event_header: CaseHeader
     """``caseHeader(caseId)``: a Merkle-mode case has none (the same case id in event mode is a finding)"""
     batches: list[BatchFact]
     """the ``BatchAnchored`` logs found where the bundle's events say their batches are"""
-    registry_log: list[RegistryFact]
-    dispute_role: str
-    arbiter_role: str
     scan: BatchScan | None = None
     """all halls' batches from the case's INTAKE to ``to_block`` with their manifests (None: not read)"""
-    addresses_from: AddressesFrom = "bundle"
-    """where the contract addresses read came from (as :attr:`ChainFacts.addresses_from`)"""

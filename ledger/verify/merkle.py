@@ -37,7 +37,7 @@ from typing import Any
 from ledger.core.batches import EventLeaf, Manifest, batch_head, verify_leaf
 from ledger.core.bundle import BundleEvent, EvidenceBundle
 from ledger.core.caserules import RegistryState, Rights, extend
-from ledger.core.facts import BatchFact, CaseHeader, ChainEventFact, ChainFacts, MerkleFacts
+from ledger.core.facts import BatchFact, CaseFacts, CaseHeader, ChainEventFact, ChainFacts, MerkleFacts
 from ledger.core.hashchain import address_bytes, case_id
 from ledger.core.stages import Phase, Stage
 from ledger.core.suites import Suite, suite_named
@@ -162,22 +162,7 @@ def _chain_facts(bundle: EvidenceBundle, facts: MerkleFacts, events: list[ChainE
         item_code="",
         last_block=events[-1].block if events else 0,
     )
-    return ChainFacts(
-        serial=facts.serial,
-        accepting_hall=facts.accepting_hall,
-        case_id=facts.case_id,
-        chain_id=facts.chain_id,
-        ledger=facts.ledger,
-        registry=facts.registry,
-        format_version=facts.format_version,
-        suite=facts.suite,
-        header=header,
-        events=events,
-        registry_log=facts.registry_log,
-        dispute_role=facts.dispute_role,
-        arbiter_role=facts.arbiter_role,
-        addresses_from=facts.addresses_from,
-    )
+    return ChainFacts(header=header, events=events, **{k: getattr(facts, k) for k in CaseFacts.model_fields})
 
 
 def proven_chain_facts(bundle: EvidenceBundle, facts: MerkleFacts, report: VerificationReport) -> ChainFacts:
