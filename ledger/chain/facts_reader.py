@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ledger.chain.client import ChainClient
+from ledger.chain.deployment import Deployment
 from ledger.core.bundle import EvidenceBundle
 from ledger.core.chainlog import (
     ROLE_IDS,
@@ -35,10 +36,18 @@ __all__ = [
     "fetch_chain_facts",
     "fetch_chain_facts_many",
     "fetch_merkle_facts",
+    "deployment_of",
     "fetch_registry_log",
 ]
 
 DISPUTE_OFFICER_ROLE = ROLE_IDS["DISPUTE_OFFICER_ROLE"]
+
+
+def deployment_of(client: ChainClient) -> Deployment:
+    """The client's deployment; without one there is nothing to read (a clear error for staff)."""
+    if client.deployment is None:
+        raise InputError("deployment", "no_contract_addresses")
+    return client.deployment
 
 
 def fetch_chain_facts(
@@ -49,9 +58,7 @@ def fetch_chain_facts(
     ``registry_log`` (from :func:`fetch_registry_log`) saves re-reading the registry when many
     cases are checked in a row.
     """
-    dep = client.deployment
-    if dep is None:
-        raise InputError("deployment", "no_contract_addresses")
+    dep = deployment_of(client)
     return read_case_facts(
         client,
         ledger=dep.ledger,
@@ -71,9 +78,7 @@ def fetch_merkle_facts(
 ) -> MerkleFacts:
     """The facts of a Merkle-mode bundle: the batches its events name, and (with ``manifests``) every hall's
     batches from its INTAKE on with their manifests (:func:`ledger.core.chainlog.read_merkle_facts`)."""
-    dep = client.deployment
-    if dep is None:
-        raise InputError("deployment", "no_contract_addresses")
+    dep = deployment_of(client)
     return read_merkle_facts(
         client,
         ledger=dep.ledger,
@@ -102,9 +107,7 @@ def fetch_chain_facts_many(
     ``EventAppended`` logs instead of one ``caseHeader`` call per case. Cases with nothing on chain
     get a header of phase ``NONE``.
     """
-    dep = client.deployment
-    if dep is None:
-        raise InputError("deployment", "no_contract_addresses")
+    dep = deployment_of(client)
     wanted = {"0x" + case_id(h, s).hex(): (h, s) for h, s in cases}
     opened: dict[str, CaseOpenedEvent] = {}
     appended: dict[str, list[ChainEvent]] = {}

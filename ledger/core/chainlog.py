@@ -57,6 +57,7 @@ __all__ = [
     "read_merkle_facts",
     "scan_batches",
     "case_facts",
+    "case_fields",
     "call_data",
     "checksum_address",
     "decode_case_header",
@@ -459,21 +460,28 @@ def case_facts(
 ) -> ChainFacts:
     """The verifier's facts of one case from what was read (``times``: block → timestamp)."""
     return ChainFacts(
-        serial=serial,
-        accepting_hall=accepting_hall,
-        case_id="0x" + case_id(accepting_hall, serial).hex(),
-        chain_id=dep.chain_id,
-        ledger=dep.ledger,
-        registry=dep.registry,
-        format_version=dep.format_version,
-        suite=dep.suite,
         header=header,
         events=[ChainEventFact.of(e, times[e.block_number]) for e in events],
         registry_log=registry_log,
-        dispute_role=ROLE_IDS["DISPUTE_OFFICER_ROLE"],
-        arbiter_role=ROLE_IDS["DISPUTE_ARBITER_ROLE"],
         addresses_from=dep.addresses_from,
+        **case_fields(dep, accepting_hall, serial),
     )
+
+
+def case_fields(dep: DeploymentFacts, accepting_hall: int, serial: str) -> dict[str, Any]:
+    """What the facts of either mode say of the case and its deployment (the roles' ids included)."""
+    return {
+        "serial": serial,
+        "accepting_hall": accepting_hall,
+        "case_id": "0x" + case_id(accepting_hall, serial).hex(),
+        "chain_id": dep.chain_id,
+        "ledger": dep.ledger,
+        "registry": dep.registry,
+        "format_version": dep.format_version,
+        "suite": dep.suite,
+        "dispute_role": ROLE_IDS["DISPUTE_OFFICER_ROLE"],
+        "arbiter_role": ROLE_IDS["DISPUTE_ARBITER_ROLE"],
+    }
 
 
 # ------------------------------------------------------------------------------------------ Merkle mode
@@ -565,19 +573,10 @@ def read_merkle_facts(
             },  # fmt: skip
         )
     return MerkleFacts(
-        serial=serial,
-        accepting_hall=accepting_hall,
-        case_id="0x" + cid.hex(),
-        chain_id=dep.chain_id,
-        ledger=dep.ledger,
-        registry=dep.registry,
-        format_version=dep.format_version,
-        suite=dep.suite,
         event_header=header,
         batches=[BatchFact.of(b, times[b.block_number]) for b in found],
         registry_log=registry,
-        dispute_role=ROLE_IDS["DISPUTE_OFFICER_ROLE"],
-        arbiter_role=ROLE_IDS["DISPUTE_ARBITER_ROLE"],
         scan=scan,
         addresses_from=dep.addresses_from,
+        **case_fields(dep, accepting_hall, serial),
     )

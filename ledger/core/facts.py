@@ -8,7 +8,7 @@ stdlib reader produce them (:mod:`ledger.chain.client`, :mod:`ledger.verify.rpc`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -19,6 +19,7 @@ __all__ = [
     "BatchAnchoredEvent",
     "BatchFact",
     "BatchScan",
+    "CaseFacts",
     "CaseHeader",
     "CaseOpenedEvent",
     "ChainEvent",
@@ -93,8 +94,31 @@ class CaseHeader(BaseModel):
         return self.phase != Phase.NONE
 
 
-class ChainEventFact(BaseModel):
+class _LogFact(BaseModel):
+    """A fact read from one log of the contracts: who wrote it, the hash-chain head, where it is, its block's time.
+
+    Each fact declares its own fields, in the order its dumps have always had; what they take from the
+    decoded log is converted here once.
+    """
+
     model_config = ConfigDict(frozen=True)
+
+    @staticmethod
+    def _from_log(e: ChainEvent | BatchAnchoredEvent, time: int) -> dict[str, Any]:
+        return {
+            "writer": e.writer,
+            "hall_id": e.hall_id,
+            "head": "0x" + e.head.hex(),
+            "prev_block": e.prev_block,
+            "block": e.block_number,
+            "log_index": e.log_index,
+            "tx": e.tx_hash,
+            "time": time,
+        }
+
+
+class ChainEventFact(_LogFact):
+    """An ``EventAppended`` log as the verifier is given it, with its block's time."""
 
     index: int
     stage: Stage
@@ -112,25 +136,12 @@ class ChainEventFact(BaseModel):
     @classmethod
     def of(cls, e: ChainEvent, time: int) -> ChainEventFact:
         return cls(
-            index=e.index,
-            stage=e.stage,
-            writer=e.writer,
-            hall_id=e.hall_id,
-            commitment="0x" + e.commitment.hex(),
-            head="0x" + e.head.hex(),
-            ref=e.ref,
-            prev_block=e.prev_block,
-            block=e.block_number,
-            log_index=e.log_index,
-            tx=e.tx_hash,
-            time=time,
+            index=e.index, stage=e.stage, commitment="0x" + e.commitment.hex(), ref=e.ref, **cls._from_log(e, time)
         )
 
 
-class BatchFact(BaseModel):
+class BatchFact(_LogFact):
     """A ``BatchAnchored`` log as the verifier is given it, with its block's time."""
-
-    model_config = ConfigDict(frozen=True)
 
     hall_id: int
     seq: int
@@ -146,19 +157,7 @@ class BatchFact(BaseModel):
 
     @classmethod
     def of(cls, b: BatchAnchoredEvent, time: int) -> BatchFact:
-        return cls(
-            hall_id=b.hall_id,
-            seq=b.seq,
-            writer=b.writer,
-            root="0x" + b.root.hex(),
-            count=b.count,
-            head="0x" + b.head.hex(),
-            prev_block=b.prev_block,
-            block=b.block_number,
-            log_index=b.log_index,
-            tx=b.tx_hash,
-            time=time,
-        )
+        return cls(seq=b.seq, root="0x" + b.root.hex(), count=b.count, **cls._from_log(b, time))
 
     @property
     def key(self) -> tuple[int, int]:
@@ -204,8 +203,8 @@ class DeploymentFacts(BaseModel):
     addresses_from: AddressesFrom = "bundle"
 
 
-class ChainFacts(BaseModel):
-    """Everything the verifier needs from the chain for one case (explicit input of the pure check)."""
+class CaseFacts(BaseModel):
+    """What the facts of either mode say of the case, its deployment and the registry's history."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -218,12 +217,18 @@ class ChainFacts(BaseModel):
     registry: str
     format_version: int
     suite: str
-    header: CaseHeader
-    events: list[ChainEventFact]
     registry_log: list[RegistryFact]
     dispute_role: str
     arbiter_role: str
     addresses_from: AddressesFrom = "bundle"
+    """where the contract addresses read came from (see :data:`AddressesFrom`)"""
+
+
+class ChainFacts(CaseFacts):
+    """Everything the verifier needs from the chain for one case (explicit input of the pure check)."""
+
+    header: CaseHeader
+    events: list[ChainEventFact]
 
 
 class BatchScan(BaseModel):
@@ -240,28 +245,13 @@ class BatchScan(BaseModel):
     """``"<hall>/<seq>"`` → manifest bytes in hex, or ``None``"""
 
 
-class MerkleFacts(BaseModel):
+class MerkleFacts(CaseFacts):
     """Everything the verifier needs from the chain for one Merkle-mode case."""
 
-    model_config = ConfigDict(frozen=True)
-
     mode: str = "merkle"
-    serial: str
-    accepting_hall: int
-    case_id: str
-    chain_id: int
-    ledger: str
-    registry: str
-    format_version: int
-    suite: str
     event_header: CaseHeader
     """``caseHeader(caseId)``: a Merkle-mode case has none (the same case id in event mode is a finding)"""
     batches: list[BatchFact]
     """the ``BatchAnchored`` logs found where the bundle's events say their batches are"""
-    registry_log: list[RegistryFact]
-    dispute_role: str
-    arbiter_role: str
     scan: BatchScan | None = None
     """all halls' batches from the case's INTAKE to ``to_block`` with their manifests (None: not read)"""
-    addresses_from: AddressesFrom = "bundle"
-    """where the contract addresses read came from (as :attr:`ChainFacts.addresses_from`)"""

@@ -19,7 +19,7 @@ import base64
 import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from ledger.core.batches import BatchTree, EventLeaf, Manifest, batch_head
 from ledger.core.bundle import (
@@ -303,16 +303,7 @@ class Scenario:
             events.append(ChainEventFact(stage=st.stage, log_index=li, prev_block=last_block if i else 0, **coords))
             last_block = st.block
             bevents.append(BundleEvent(stage=st.stage.name, record=rec.disclose(self.withhold), **coords))  # type: ignore[arg-type]
-            if mset is not None:
-                for j in range(len(mset.files)):
-                    content = contents[j] if self.include_files else None
-                    materials.append(
-                        BundleMaterial(
-                            event_index=i,
-                            proof=mset.proof(j),
-                            content_b64=None if content is None else base64.b64encode(content).decode(),
-                        )
-                    )
+            materials += self._materials(i, mset, contents)
             if st.stage in (Stage.INTAKE, Stage.MATERIALS, Stage.ACCEPTANCE, Stage.RESULT, Stage.DELIVERY):
                 phase = {
                     Stage.INTAKE: Phase.OPENED,
@@ -330,23 +321,52 @@ class Scenario:
             item_code=self.item_code if events else "",
             last_block=last_block,
         )
-        facts = ChainFacts(
-            serial=self.serial,
-            accepting_hall=self.accepting_hall,
-            case_id="0x" + cid.hex(),
-            chain_id=self.chain_id,
-            ledger=self.ledger,
-            registry=self.registry,
-            format_version=2,
-            suite=self.suite.name,
-            header=header,
-            events=events,
-            registry_log=self.registry_log,
-            dispute_role=ROLE_IDS["DISPUTE_OFFICER_ROLE"],
-            arbiter_role=ROLE_IDS["DISPUTE_ARBITER_ROLE"],
-            addresses_from="deployment" if self.trusted else "bundle",
-        )
-        bundle = EvidenceBundle(
+        facts = ChainFacts(header=header, events=events, **self._facts_of(cid))
+        return self._bundle(bevents, materials, last_block), facts
+
+    def _materials(self, i: int, mset: MaterialSet | None, contents: list[bytes]) -> list[BundleMaterial]:
+        """Event ``i``'s material proofs in the bundle (with the files' content if ``include_files``)."""
+        if mset is None:
+            return []
+        out: list[BundleMaterial] = []
+        for j in range(len(mset.files)):
+            content = contents[j] if self.include_files else None
+            out.append(
+                BundleMaterial(
+                    event_index=i,
+                    proof=mset.proof(j),
+                    content_b64=None if content is None else base64.b64encode(content).decode(),
+                )
+            )
+        return out
+
+    def _facts_of(self, cid: bytes) -> dict[str, Any]:
+        """What the facts of either mode say of the case, the deployment and the registry."""
+        return {
+            "serial": self.serial,
+            "accepting_hall": self.accepting_hall,
+            "case_id": "0x" + cid.hex(),
+            "chain_id": self.chain_id,
+            "ledger": self.ledger,
+            "registry": self.registry,
+            "format_version": 2,
+            "suite": self.suite.name,
+            "registry_log": self.registry_log,
+            "dispute_role": ROLE_IDS["DISPUTE_OFFICER_ROLE"],
+            "arbiter_role": ROLE_IDS["DISPUTE_ARBITER_ROLE"],
+            "addresses_from": "deployment" if self.trusted else "bundle",
+        }
+
+    def _bundle(
+        self,
+        events: list[BundleEvent],
+        materials: list[BundleMaterial],
+        last_block: int,
+        mode: Literal["event", "merkle"] = "event",
+    ) -> EvidenceBundle:
+        """The bundle the accepting hall exports ten minutes after the case's last block."""
+        return EvidenceBundle(
+            mode=mode,
             suite=self.suite.name,
             serial=self.serial,
             accepting_hall=self.accepting_hall,
@@ -355,10 +375,9 @@ class Scenario:
             registry=self.registry,
             exported_at=_iso(block_time(last_block) + 600),
             exported_by=ExportedBy(hall_id=self.accepting_hall, name="鲤城区行政服务中心"),
-            events=bevents,
+            events=events,
             materials=materials,
         )
-        return bundle, facts
 
 
 @dataclass
@@ -480,18 +499,16 @@ def build_merkle(self: Scenario, *, scan: bool = True, idle_batches: bool = True
         li = per_block.get(block, 0)
         per_block[block] = li + 1
         batch_facts.append(
-            BatchFact(
-                hall_id=hall,
-                seq=seq,
-                writer=writer,
-                root="0x" + tree.root.hex(),
-                count=len(leafs),
-                head="0x" + head.hex(),
+            _batch_fact(
+                hall,
+                seq,
+                writer,
+                tree,
+                head,
                 prev_block=prevblock_of.get(hall, 0),
                 block=block,
                 log_index=li,
-                tx="0x" + _hex(f"{self.serial}|batch|{hall}|{seq}"),
-                time=block_time(block),
+                tx_label=f"{self.serial}|batch|{hall}|{seq}",
             )
         )
         head_of[hall], prevblock_of[hall] = head, block
@@ -530,16 +547,7 @@ def build_merkle(self: Scenario, *, scan: bool = True, idle_batches: bool = True
                 ),
             )
         )
-        if mset is not None:
-            for j in range(len(mset.files)):
-                content = contents[j] if self.include_files else None
-                materials.append(
-                    BundleMaterial(
-                        event_index=i,
-                        proof=mset.proof(j),
-                        content_b64=None if content is None else base64.b64encode(content).decode(),
-                    )
-                )
+        materials += self._materials(i, mset, contents)
     scan_facts = None
     if scan:
         to_block = last + 2
@@ -550,14 +558,6 @@ def build_merkle(self: Scenario, *, scan: bool = True, idle_batches: bool = True
             manifests={f"{h}/{q}": m.encode().hex() for (h, q), m in manifests.items()},
         )
     facts = MerkleFacts(
-        serial=self.serial,
-        accepting_hall=self.accepting_hall,
-        case_id="0x" + cid.hex(),
-        chain_id=self.chain_id,
-        ledger=self.ledger,
-        registry=self.registry,
-        format_version=2,
-        suite=self.suite.name,
         event_header=CaseHeader(
             head="0x" + "00" * 32,
             event_count=0,
@@ -568,26 +568,39 @@ def build_merkle(self: Scenario, *, scan: bool = True, idle_batches: bool = True
             last_block=0,
         ),
         batches=batch_facts,
-        registry_log=self.registry_log,
-        dispute_role=ROLE_IDS["DISPUTE_OFFICER_ROLE"],
-        arbiter_role=ROLE_IDS["DISPUTE_ARBITER_ROLE"],
         scan=scan_facts,
-        addresses_from="deployment" if self.trusted else "bundle",
+        **self._facts_of(cid),
     )
-    bundle = EvidenceBundle(
-        mode="merkle",
-        suite=self.suite.name,
-        serial=self.serial,
-        accepting_hall=self.accepting_hall,
-        chain_id=self.chain_id,
-        ledger=self.ledger,
-        registry=self.registry,
-        exported_at=_iso(block_time(last) + 600),
-        exported_by=ExportedBy(hall_id=self.accepting_hall, name="鲤城区行政服务中心"),
-        events=bevents,
-        materials=materials,
-    )
+    bundle = self._bundle(bevents, materials, last, mode="merkle")
     return MerkleBuild(bundle=bundle, facts=facts, manifests=manifests, leaves=leaves)
+
+
+def _batch_fact(
+    hall: int,
+    seq: int,
+    writer: str,
+    tree: BatchTree,
+    head: bytes,
+    *,
+    prev_block: int,
+    block: int,
+    log_index: int,
+    tx_label: str,
+) -> BatchFact:
+    """The ``BatchAnchored`` fact of hall ``hall``'s batch ``seq`` (root ``tree``) anchored in ``block``."""
+    return BatchFact(
+        hall_id=hall,
+        seq=seq,
+        writer=writer,
+        root="0x" + tree.root.hex(),
+        count=tree.size,
+        head="0x" + head.hex(),
+        prev_block=prev_block,
+        block=block,
+        log_index=log_index,
+        tx="0x" + _hex(tx_label),
+        time=block_time(block),
+    )
 
 
 def add_batch(m: MerkleBuild, *, hall: int, block: int, leaves: list[bytes], writer: str) -> MerkleBuild:
@@ -599,18 +612,16 @@ def add_batch(m: MerkleBuild, *, hall: int, block: int, leaves: list[bytes], wri
     tree = BatchTree.of(leaves, suite)
     head = batch_head(bytes.fromhex(prev.head[2:]) if prev else bytes(32), seq, tree.root, len(leaves))
     li = sum(1 for b in m.facts.batches if b.block == block)
-    bf = BatchFact(
-        hall_id=hall,
-        seq=seq,
-        writer=ACCOUNTS[writer],
-        root="0x" + tree.root.hex(),
-        count=len(leaves),
-        head="0x" + head.hex(),
+    bf = _batch_fact(
+        hall,
+        seq,
+        ACCOUNTS[writer],
+        tree,
+        head,
         prev_block=prev.block if prev else 0,
         block=block,
         log_index=li,
-        tx="0x" + _hex(f"extra|{hall}|{seq}"),
-        time=block_time(block),
+        tx_label=f"extra|{hall}|{seq}",
     )
     manifest = Manifest(suite=suite, hall=hall, seq=seq, leaves=tuple(leaves))
     scan = m.facts.scan

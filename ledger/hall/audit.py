@@ -38,8 +38,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ledger.chain.client import ChainClient
-from ledger.chain.facts_reader import fetch_chain_facts, fetch_chain_facts_many, fetch_registry_log
-from ledger.core.chainlog import ROLE_IDS, read_deployment
+from ledger.chain.facts_reader import deployment_of, fetch_chain_facts, fetch_chain_facts_many, fetch_registry_log
+from ledger.core.chainlog import case_fields, read_deployment
 from ledger.core.facts import CaseHeader, ChainEventFact, ChainFacts, DeploymentFacts, RegistryFact
 from ledger.core.hashchain import case_id
 from ledger.core.records import DisclosedRecord
@@ -1012,14 +1012,7 @@ def index_facts(
         )
     events.sort(key=lambda e: e.index)
     return ChainFacts(
-        serial=serial,
-        accepting_hall=hall,
-        case_id=cid,
-        chain_id=deployment.chain_id,
-        ledger=deployment.ledger,
-        registry=deployment.registry,
-        format_version=deployment.format_version,
-        suite=deployment.suite,
+        **case_fields(deployment, hall, serial),
         header=CaseHeader(
             head=events[-1].head if events else "0x" + "00" * 32,
             event_count=len(events),
@@ -1031,8 +1024,6 @@ def index_facts(
         ),
         events=events,
         registry_log=registry,
-        dispute_role=ROLE_IDS["DISPUTE_OFFICER_ROLE"],
-        arbiter_role=ROLE_IDS["DISPUTE_ARBITER_ROLE"],
     )
 
 
@@ -1074,10 +1065,7 @@ def scan_incremental(
     registry: list[RegistryFact] | None = None
     try:
         registry = fetch_registry_log(client)
-        dep = client.deployment
-        if dep is None:
-            raise InputError("deployment", "no_contract_addresses")
-        dep_facts = read_deployment(client, dep.ledger)
+        dep_facts = read_deployment(client, deployment_of(client).ledger)
     except ChainError as exc:
         errors.append(f"registry: {exc}")
     cursor = store.get_json(INDEXER_CURSOR_KEY)

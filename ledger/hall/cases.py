@@ -173,6 +173,14 @@ def applicant_fields(applicant: dict[str, str], catalogue: Catalogue, suggest: s
             problems.append(exc)
             return None
 
+    def id_document(who: str, id_type: str, number: str) -> None:
+        """``{who}_id_type`` and ``{who}_id_number`` (``who``: applicant or agent), the number checked by its type."""
+        if id_type not in ID_TYPES:
+            problems.append(InputError(f"{who}_id_type", "id_type_unknown"))
+        else:
+            out[f"{who}_id_type"] = id_type
+            out[f"{who}_id_number"] = run(lambda: check_id(id_type, number, f"{who}_id_number"))
+
     kind = (applicant.get("type") or "person").strip()
     if kind not in ("person", "organisation"):
         raise InputError("applicant_type", "applicant_type_unknown")
@@ -181,14 +189,7 @@ def applicant_fields(applicant: dict[str, str], catalogue: Catalogue, suggest: s
         out["applicant_name"] = run(
             lambda: _name(applicant.get("name"), 64, InputError("applicant_name", "applicant_name_required"))
         )
-        id_type = (applicant.get("id_type") or "resident_id").strip()
-        if id_type not in ID_TYPES:
-            problems.append(InputError("applicant_id_type", "id_type_unknown"))
-        else:
-            out["applicant_id_type"] = id_type
-            out["applicant_id_number"] = run(
-                lambda: check_id(id_type, applicant.get("id_number") or "", "applicant_id_number")
-            )
+        id_document("applicant", (applicant.get("id_type") or "resident_id").strip(), applicant.get("id_number") or "")
     else:
         out["applicant_name"] = run(
             lambda: _name(applicant.get("name"), 100, InputError("applicant_name", "organisation_name_required"))
@@ -203,14 +204,9 @@ def applicant_fields(applicant: dict[str, str], catalogue: Catalogue, suggest: s
     agent = (applicant.get("agent_name") or "").strip()
     if agent or (applicant.get("agent_id_number") or "").strip():
         out["agent_name"] = run(lambda: _name(agent, 64, InputError("agent_name", "agent_name_required")))
-        a_type = (applicant.get("agent_id_type") or "resident_id").strip()
-        if a_type not in ID_TYPES:
-            problems.append(InputError("agent_id_type", "id_type_unknown"))
-        else:
-            out["agent_id_type"] = a_type
-            out["agent_id_number"] = run(
-                lambda: check_id(a_type, applicant.get("agent_id_number") or "", "agent_id_number")
-            )
+        id_document(
+            "agent", (applicant.get("agent_id_type") or "resident_id").strip(), applicant.get("agent_id_number") or ""
+        )
         if (applicant.get("agent_phone") or "").strip():
             out["agent_phone"] = run(lambda: check_phone(applicant.get("agent_phone") or "", "agent_phone"))
     if (applicant.get("property_district") or "").strip():

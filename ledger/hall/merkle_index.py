@@ -568,7 +568,7 @@ def merkle_case_facts(
     """A Merkle-mode case's events as this hall's indexer checked them (leaves of manifests that match their
     on-chain roots), as event-mode chain facts: what the audit compares the hall's records with. ``None``
     when the indexer has not seen the case's INTAKE."""
-    from ledger.core.chainlog import ROLE_IDS, block_times, read_deployment
+    from ledger.core.chainlog import block_times, case_fields, read_deployment
 
     cid = case_id(accepting_hall, serial)
     st = store.get_json(_mcase_key(cid))
@@ -580,14 +580,7 @@ def merkle_case_facts(
     d = read_deployment(client, dep.ledger)
     last = st["events"][-1] if st["events"] else None
     return ChainFacts(
-        serial=serial,
-        accepting_hall=accepting_hall,
-        case_id="0x" + cid.hex(),
-        chain_id=d.chain_id,
-        ledger=d.ledger,
-        registry=d.registry,
-        format_version=d.format_version,
-        suite=d.suite,
+        **case_fields(d, accepting_hall, serial),
         header=CaseHeader(
             head="0x" + (last["head"] if last else "00" * 32),
             event_count=len(st["events"]),
@@ -617,7 +610,5 @@ def merkle_case_facts(
             for i, e in enumerate(st["events"])
         ],
         registry_log=registry_log,
-        dispute_role=ROLE_IDS["DISPUTE_OFFICER_ROLE"],
-        arbiter_role=ROLE_IDS["DISPUTE_ARBITER_ROLE"],
         addresses_from="deployment",  # the hall's own configured deployment
     )

@@ -65,8 +65,8 @@ from ledger.hall.keys import (
     record_prefix,
 )
 from ledger.hall.outbox import Outbox
-from ledger.hall.reorg import Checkpoints, block_hash_reader
-from ledger.hall.worker import BackgroundWorker
+from ledger.hall.reorg import Checkpoints
+from ledger.hall.sender import ChainSender, Flight
 
 __all__ = ["MerkleSender", "MerkleStats"]
 
@@ -91,16 +91,17 @@ class MerkleStats:
 
 
 @dataclass
-class _Flight:
+class _Flight(Flight):
     seq: int
-    tx: str
-    sent_at: float
 
 
-class MerkleSender(BackgroundWorker):
+class MerkleSender(ChainSender[_Flight]):
     """Anchors Merkle-mode cases' events, one root per batch, up to ``max_in_flight`` batches pipelined."""
 
     thread_name = "merkle-sender"
+    log = log
+    log_name = "merkle"
+    tx_noun = "Merkle batch transaction"
 
     def __init__(
         self,
@@ -120,34 +121,26 @@ class MerkleSender(BackgroundWorker):
         hold: Callable[[], str | None] | None = None,
         quiet: Callable[[], bool] | None = None,
     ) -> None:
-        super().__init__()
-        self.outbox = outbox
+        super().__init__(
+            outbox,
+            client,
+            batch_max=min(batch_max, MAX_LEAVES),
+            max_in_flight=max_in_flight,
+            interval=interval,
+            max_backoff=max_backoff,
+            receipt_timeout=receipt_timeout,
+            reorg_check_interval=reorg_check_interval,
+            on_anchored=on_anchored,
+            hold=hold,
+        )
         self.store = outbox.store
-        self.client = client
         self.hall = hall
-        self.batch_max = min(batch_max, MAX_LEAVES)
-        self.max_in_flight = max_in_flight
         self.linger = linger
-        self.interval = interval
-        self.max_backoff = max_backoff
-        self.receipt_timeout = receipt_timeout
-        self.reorg_check_interval = reorg_check_interval
         self.role_refresh = role_refresh
-        self.on_anchored = on_anchored
-        self.hold = hold
         self.quiet = quiet
-        self.needs_reconcile = True
-        self.last_error: str | None = None
-        self.last_anchored_at: float | None = None
-        self.anchored_total = 0
-        self.lost_total = 0
-        self._in_flight: list[_Flight] = []
         self._next_seq: int | None = None
         self._roles: tuple[float, bool, bool] | None = None
         self.marks = Checkpoints(self.store, MBLOCK_PREFIX, keep=256)
-        self._hash_at = block_hash_reader(client.request)
-        self._last_check = 0.0
-        self._epoch: int | None = None
 
     # ------------------------------------------------------------------ reads
     def batches(self, *, state: str | None = None) -> Iterator[dict[str, Any]]:
@@ -185,82 +178,8 @@ class MerkleSender(BackgroundWorker):
             lost_total=self.lost_total,
         )
 
-    # ------------------------------------------------------------------ loop
-    def _loop(self) -> None:
-        failures = 0
-        while not self._stop.is_set():
-            try:
-                progressed = self.pump()
-                failures = 0
-                self.last_error = None
-                if not progressed:
-                    if self._in_flight:
-                        self._stop.wait(0.05)
-                    else:
-                        self._wake.wait(self.interval)
-                        self._wake.clear()
-            except ChainError as exc:
-                failures += 1
-                self._abandon_in_flight()
-                self.last_error = str(exc)
-                delay = min(self.max_backoff, 0.25 * 2**failures)
-                log.warning("merkle: %s (retrying in %.1fs)", exc, delay)
-                self._stop.wait(delay)
-            except Exception as exc:  # keep the sender alive: everything it needs is durable
-                failures += 1
-                self._abandon_in_flight()
-                self.last_error = f"{exc.__class__.__name__}: {exc}"
-                log.exception("merkle: unexpected error")
-                self._stop.wait(min(self.max_backoff, 0.25 * 2**failures))
-
-    def _abandon_in_flight(self) -> None:
-        self._in_flight.clear()
-        self.needs_reconcile = True
-
-    def pump(self) -> bool:
-        """One non-blocking step: collect receipts, reconcile if needed, build and send. True if anything happened."""
-        if self.hold is not None and (why := self.hold()) is not None:
-            self.last_error = why
-            return False
-        if self.quiet is not None and self.quiet():
-            return False  # the event-mode sender is waiting for this key's pool to drain
-        self.watch_chain()
-        progressed = False
-        if self.needs_reconcile:
-            if self._in_flight:
-                self._wait_all()
-            progressed = self.reconcile() > 0
-        progressed = self._collect() > 0 or progressed
-        while len(self._in_flight) < self.max_in_flight:
-            if not self._send_next():
-                break
-            progressed = True
-        return progressed
-
-    def run_once(self) -> int:
-        """Reconcile if needed, build and send what is pending, wait for the receipts; returns events anchored."""
-        anchored = 0
-        self.watch_chain(force=True)
-        if self.needs_reconcile:
-            anchored += self.reconcile()
-        while len(self._in_flight) < self.max_in_flight and self._send_next():
-            pass
-        anchored += self._wait_all()
-        return anchored
-
-    def _wait_all(self) -> int:
-        n = 0
-        deadline = time.monotonic() + self.receipt_timeout
-        while self._in_flight:
-            got = self._collect()
-            n += got
-            if self._in_flight and not got:
-                if time.monotonic() > deadline:
-                    tx = self._in_flight[0].tx
-                    self._abandon_in_flight()
-                    raise ChainError(f"Merkle batch transaction {tx} was not mined within {self.receipt_timeout:.0f}s")
-                time.sleep(0.05)
-        return n
+    def _quiet(self) -> bool:
+        return self.quiet is not None and self.quiet()  # the event-mode sender is waiting for this key's pool to drain
 
     # ------------------------------------------------------------------ build
     def _roles_now(self) -> tuple[bool, bool]:
@@ -446,13 +365,8 @@ class MerkleSender(BackgroundWorker):
         n = 0
         while self._in_flight:
             head = self._in_flight[0]
-            receipt = self.client.receipt(head.tx)
+            receipt = self._receipt(head)
             if receipt is None:
-                if time.monotonic() - head.sent_at > self.receipt_timeout:
-                    self._abandon_in_flight()
-                    raise ChainError(
-                        f"Merkle batch transaction {head.tx} was not mined within {self.receipt_timeout:.0f}s"
-                    )
                 break
             self._in_flight.pop(0)
             if int(receipt["status"]) != 1:
@@ -523,10 +437,7 @@ class MerkleSender(BackgroundWorker):
             if block_hash:
                 self.marks.record(wb, block, block_hash)
         self.store.sync()
-        self.last_anchored_at = time.time()
-        self.anchored_total += len(entries)
-        if self.on_anchored:
-            self.on_anchored(entries)
+        self._anchored(entries)
         return len(entries)
 
     # ------------------------------------------------------------------ reconcile, chain changes
@@ -541,8 +452,7 @@ class MerkleSender(BackgroundWorker):
         if on_chain:
             start = self.store.get_json(MBATCH_SCAN_FROM_KEY)
             if start is None:
-                dep = self.client.deployment
-                start = dep.deployed_block if dep is not None else 0
+                start = self._deployed_block()
             head = self.client.block_number()
             logs = {b.seq: b for b in self.client.batches_in_range(int(start), head, hall_id=me)}
             for b in on_chain:
@@ -568,15 +478,9 @@ class MerkleSender(BackgroundWorker):
 
     def watch_chain(self, *, force: bool = False) -> None:
         """Notice a new endpoint or batches that left the chain (they are anchored again, in order)."""
-        pool = getattr(self.client.w3.provider, "pool", None)
-        if pool is not None and pool.epoch != self._epoch:
-            if self._epoch is not None:
-                self._abandon_in_flight()
-            self._epoch = pool.epoch
-        now = time.monotonic()
-        if not force and now - self._last_check < self.reorg_check_interval:
+        self._watch_endpoint()
+        if not self._check_due(force):
             return
-        self._last_check = now
         head = self.client.block_number()
         fork = self.marks.check(head, self._hash_at)
         if fork is None:

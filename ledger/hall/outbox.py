@@ -53,9 +53,8 @@ from ledger.hall.keys import (
     outbox_key,
     outbox_refused_key,
 )
-from ledger.hall.reorg import block_hash_reader
+from ledger.hall.sender import ChainSender, Flight
 from ledger.hall.store import Store, WriteBatch
-from ledger.hall.worker import BackgroundWorker
 
 __all__ = ["Outbox", "OutboxSender", "OutboxStats"]
 
@@ -272,14 +271,12 @@ def _model_gas(entries: list[dict[str, Any]]) -> int:
 
 
 @dataclass
-class _InFlight:
-    tx: str
+class _InFlight(Flight):
     entries: list[dict[str, Any]]
-    sent_at: float
     gas_limit: int = 0
 
 
-class OutboxSender(BackgroundWorker):
+class OutboxSender(ChainSender[_InFlight]):
     """Anchors the outbox in batches, with up to ``max_in_flight`` transactions pipelined.
 
     Each batch holds whole runs of a case's pending events in order; a case with a transaction in
@@ -291,6 +288,8 @@ class OutboxSender(BackgroundWorker):
     """
 
     thread_name = "outbox-sender"
+    log = log
+    log_name = "outbox"
 
     def __init__(
         self,
@@ -308,32 +307,24 @@ class OutboxSender(BackgroundWorker):
         on_anchored: Callable[[list[dict[str, Any]]], None] | None = None,
         hold: Callable[[], str | None] | None = None,
     ) -> None:
-        super().__init__()
-        self.hold = hold  # says why nothing may be sent now (the hall's clock is off), or None
-        self.outbox = outbox
-        self.client = client
-        self.batch_max = batch_max
+        super().__init__(
+            outbox,
+            client,
+            batch_max=batch_max,
+            max_in_flight=max_in_flight,
+            interval=interval,
+            max_backoff=max_backoff,
+            receipt_timeout=receipt_timeout,
+            reorg_check_interval=reorg_check_interval,
+            on_anchored=on_anchored,
+            hold=hold,
+        )
         self.batch_gas = batch_gas
-        self.max_in_flight = max_in_flight
-        self.interval = interval
-        self.max_backoff = max_backoff
         self.drain_timeout = drain_timeout
-        self.receipt_timeout = receipt_timeout
-        self.on_anchored = on_anchored
-        self.reorg_check_interval = reorg_check_interval
-        self.needs_reconcile = True  # a fresh process does not know what the last one sent
-        self.last_error: str | None = None
-        self.last_anchored_at: float | None = None
-        self.anchored_total = 0
-        self._in_flight: list[_InFlight] = []
         self._block_times: dict[int, int] = {}
         self._hall: int | None = None
         self._block_gas_limit: int | None = None
         self._gas_scale = 1.0  # actual ÷ modelled gas, learnt from receipts
-        self._hash_at = block_hash_reader(client.request)
-        self._last_check = 0.0
-        self._epoch: int | None = None
-        self.lost_total = 0
         self.last_loss: LostAnchors | None = None
         self._checked_block: tuple[int, str] | None = None  # the receipt block last checked against the chain
         self.deployment_lost: str | None = None
@@ -352,72 +343,10 @@ class OutboxSender(BackgroundWorker):
             deployment_lost=self.deployment_lost,
         )
 
-    def _loop(self) -> None:
-        failures = 0
-        while not self._stop.is_set():
-            try:
-                progressed = self.pump()
-                failures = 0
-                self.last_error = None
-                if not progressed:
-                    if self._in_flight:
-                        self._stop.wait(0.05)
-                    else:
-                        self._wake.wait(self.interval)
-                        self._wake.clear()
-            except ChainError as exc:
-                failures += 1
-                self._abandon_in_flight()
-                self.last_error = str(exc)
-                delay = min(self.max_backoff, 0.25 * 2**failures)
-                log.warning("outbox: %s (retrying in %.1fs)", exc, delay)
-                self._stop.wait(delay)
-            except Exception as exc:  # keep the sender alive whatever happens; the outbox is durable
-                failures += 1
-                self._abandon_in_flight()
-                self.last_error = f"{exc.__class__.__name__}: {exc}"
-                log.exception("outbox: unexpected error")
-                self._stop.wait(min(self.max_backoff, 0.25 * 2**failures))
-
-    def _abandon_in_flight(self) -> None:
-        """Forget what was in flight: the next round reconciles against the chain first."""
-        self._in_flight.clear()
-        self.needs_reconcile = True
-
-    # ---------------------------------------------------------------- pipeline
-    def pump(self) -> bool:
-        """One non-blocking step: collect mined batches, send new ones. True if anything happened."""
-        if self.hold is not None and (why := self.hold()) is not None:
-            self.last_error = why
-            return False
-        progressed = False
-        self.watch_chain()
-        if self.needs_reconcile:
-            if self._in_flight:
-                self._wait_all()
-            progressed = self.reconcile() > 0
-        progressed = self._collect(block=False) > 0 or progressed
-        while len(self._in_flight) < self.max_in_flight:
-            if not self._send_next():
-                break
-            progressed = True
-        return progressed
-
-    def run_once(self) -> int:
-        """Reconcile if needed, send what is pending (up to ``max_in_flight`` batches) and wait for it.
-
-        Returns how many events got anchored.
-        """
-        anchored = 0
-        self.watch_chain(force=True)
-        if self.needs_reconcile:
-            anchored += self.reconcile()
-        while len(self._in_flight) < self.max_in_flight and self._send_next():
-            pass
-        anchored += self._wait_all()
-        return anchored
-
     # ---------------------------------------------------------------- chain changes
+    def _endpoint_changed(self, pool: Any) -> None:
+        log.warning("outbox: chain endpoint is now %s; reconciling before sending", pool.active_url)
+
     def watch_chain(self, *, force: bool = False) -> None:
         """Notice a new chain endpoint, anchors that left the chain, or a deployment that is gone.
 
@@ -426,16 +355,9 @@ class OutboxSender(BackgroundWorker):
         next round reconciles before sending; a lost deployment stops the sender (raises) until the
         contracts are there again.
         """
-        pool = getattr(self.client.w3.provider, "pool", None)
-        if pool is not None and pool.epoch != self._epoch:
-            if self._epoch is not None:
-                log.warning("outbox: chain endpoint is now %s; reconciling before sending", pool.active_url)
-                self._abandon_in_flight()
-            self._epoch = pool.epoch
-        now = time.monotonic()
-        if not force and self.deployment_lost is None and now - self._last_check < self.reorg_check_interval:
+        self._watch_endpoint()
+        if not self._check_due(force or self.deployment_lost is not None):
             return
-        self._last_check = now
         if self.deployment_lost is not None:
             if not self.client.deployment_alive():
                 raise ChainError(self.deployment_lost)
@@ -453,8 +375,7 @@ class OutboxSender(BackgroundWorker):
             self._abandon_in_flight()
             raise ChainError(self.deployment_lost)
         self._abandon_in_flight()
-        dep = self.client.deployment
-        lost = self.outbox.watch.put_back(self.outbox, fork, start_block=dep.deployed_block if dep else 0)
+        lost = self.outbox.watch.put_back(self.outbox, fork, start_block=self._deployed_block())
         self.lost_total += lost.count
         self.last_loss = lost
         self._requeued.update(lost.seqs)
@@ -467,20 +388,6 @@ class OutboxSender(BackgroundWorker):
             fork.head,
             lost.count,
         )
-
-    def _wait_all(self) -> int:
-        n = 0
-        deadline = time.monotonic() + self.receipt_timeout
-        while self._in_flight:
-            got = self._collect(block=False)
-            n += got
-            if self._in_flight and not got:
-                if time.monotonic() > deadline:
-                    tx = self._in_flight[0].tx
-                    self._abandon_in_flight()
-                    raise ChainError(f"transaction {tx} was not mined within {self.receipt_timeout:.0f}s")
-                time.sleep(0.05)
-        return n
 
     def _select(self) -> list[dict[str, Any]]:
         """The next batch: whole runs of cases' pending events, oldest first, within the limits."""
@@ -530,16 +437,13 @@ class OutboxSender(BackgroundWorker):
         self._in_flight.append(_InFlight(tx=tx, entries=sendable, sent_at=time.monotonic(), gas_limit=limit))
         return True
 
-    def _collect(self, *, block: bool) -> int:
+    def _collect(self) -> int:
         """Record every mined in-flight batch (in send order); returns events anchored."""
         n = 0
         while self._in_flight:
             head = self._in_flight[0]
-            receipt = self.client.receipt(head.tx)
+            receipt = self._receipt(head)
             if receipt is None:
-                if time.monotonic() - head.sent_at > self.receipt_timeout:
-                    self._abandon_in_flight()
-                    raise ChainError(f"transaction {head.tx} was not mined within {self.receipt_timeout:.0f}s")
                 break
             # Before this receipt's block becomes the newest checkpoint, the older ones must still hold: a
             # reorganisation while the batch was in flight (Clique, depth 1) would hide behind it for good.
@@ -574,10 +478,7 @@ class OutboxSender(BackgroundWorker):
         if len(done) != len(flight.entries):
             self.needs_reconcile = True
         if done:
-            self.last_anchored_at = time.time()
-            self.anchored_total += len(done)
-            if self.on_anchored:
-                self.on_anchored([e for e, _, _ in done])
+            self._anchored([e for e, _, _ in done])
         return len(done)
 
     def _block_time(self, block: int) -> int:
@@ -647,8 +548,7 @@ class OutboxSender(BackgroundWorker):
         head = self.client.block_number()
         start = self.outbox.scan_from()
         if start is None:
-            dep = self.client.deployment
-            start = dep.deployed_block if dep is not None else 0
+            start = self._deployed_block()
         pending = {e["commitment"]: e for e in self.outbox.pending()}
         found: list[ChainEvent] = []
         if pending:
@@ -661,10 +561,7 @@ class OutboxSender(BackgroundWorker):
         self._requeued.difference_update(int(e["seq"]) for e, _, _ in done)
         if done:
             log.info("outbox: %d pending event(s) were already on chain; marked anchored", len(done))
-            self.last_anchored_at = time.time()
-            self.anchored_total += len(done)
-            if self.on_anchored:
-                self.on_anchored([e for e, _, _ in done])
+            self._anchored([e for e, _, _ in done])
         self.needs_reconcile = False
         return len(done)
 

@@ -23,7 +23,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from ledger.core.bundle import BundleEvent, EvidenceBundle
 from ledger.core.caserules import MAX_OPEN_DISPUTES, NEXT_PHASE, RegistryState
@@ -40,6 +40,7 @@ __all__ = [
     "DEFAULT_MAX_ANCHOR_LAG_S",
     "TIME_TOLERANCE_S",
     "MAX_OPEN_DISPUTES",
+    "bundle_report",
     "check_chain",
     "check_coordinates",
     "check_material",
@@ -413,27 +414,64 @@ def verify_bundle(
                 **coords,
             )
         )
-    materials = [check_material(m.event_index, m.proof, m.content(), file_roots, suite) for m in bundle.materials]
     read_reasons = check_read(facts)
-    bundle_reasons: list[Reason] = list(read_reasons)
+    return bundle_report(
+        bundle,
+        facts,
+        verdicts,
+        file_roots,
+        suite,
+        reasons=list(read_reasons),
+        read_reasons=read_reasons,
+        opened=facts.header.opened,
+        max_anchor_lag_s=max_anchor_lag_s,
+    )
+
+
+def bundle_report(
+    bundle: EvidenceBundle,
+    facts: ChainFacts | MerkleFacts,
+    verdicts: list[EventVerdict],
+    file_roots: dict[int, tuple[bytes, int | None]],
+    suite: Suite,
+    *,
+    reasons: list[Reason],
+    read_reasons: list[Reason],
+    opened: bool,
+    max_anchor_lag_s: int,
+    mode: Literal["event", "merkle"] = "event",
+    complete_as_of: int | None = None,
+) -> VerificationReport:
+    """The report of both modes from the events' verdicts: the materials checked, the bundle's reasons, the verdict.
+
+    ``reasons`` are the bundle's reasons found so far (the chain's answers first; ``read_reasons`` are
+    those that show the chain's answers disagreeing with themselves); ``opened``: the case's opening is
+    proven on chain.
+    """
+    materials = [check_material(m.event_index, m.proof, m.content(), file_roots, suite) for m in bundle.materials]
     if not bundle.events:
-        bundle_reasons.append(Reason(code="bundle_empty"))
-    if not facts.header.opened:
-        bundle_reasons.append(Reason(code="case_unknown", detail=f"{facts.accepting_hall}/{facts.serial}"))
+        reasons.append(Reason(code="bundle_empty"))
+    if not opened:
+        reasons.append(Reason(code="case_unknown", detail=f"{bundle.accepting_hall}/{bundle.serial}"))
     if bundle.pending_records:
-        bundle_reasons.append(Reason(code="records_not_anchored", detail=str(bundle.pending_records)))
+        reasons.append(Reason(code="records_not_anchored", detail=str(bundle.pending_records)))
     if facts.addresses_from != "deployment":
-        bundle_reasons.append(Reason(code="deployment_untrusted", detail=facts.ledger))
-    mismatch = any(v.status != "match" for v in verdicts) or any(m.status != "match" for m in materials)
-    # precedence: nothing to compare → incomplete; then any mismatch (an event, a file, or the chain's
-    # answers disagreeing with themselves) → mismatch; then anything unproven → incomplete; else match
+        reasons.append(Reason(code="deployment_untrusted", detail=facts.ledger))
+    mismatch = (
+        any(v.status != "match" for v in verdicts)
+        or any(m.status != "match" for m in materials)
+        or any(r.code == "case_in_both_modes" for r in reasons)
+    )
+    # precedence: nothing to compare → incomplete; then any mismatch (an event, a file, the chain's answers
+    # disagreeing with themselves, a case in both modes) → mismatch; then anything unproven → incomplete;
+    # else match
     verdict: BundleVerdict
-    if not facts.header.opened or not bundle.events:
+    if not opened or not bundle.events:
         verdict = "incomplete"
     elif mismatch or read_reasons:
         verdict = "mismatch"
     else:
-        verdict = "incomplete" if bundle_reasons else "match"
+        verdict = "incomplete" if reasons else "match"
     return VerificationReport(
         serial=facts.serial,
         accepting_hall=facts.accepting_hall,
@@ -443,10 +481,12 @@ def verify_bundle(
         max_anchor_lag_s=max_anchor_lag_s,
         addresses_from=facts.addresses_from,
         verdict=verdict,
-        reasons=bundle_reasons,
+        reasons=reasons,
         events=verdicts,
         materials=materials,
         withheld_fields=bundle.withheld_fields(),
+        mode=mode,
+        complete_as_of=complete_as_of,
     )
 
 

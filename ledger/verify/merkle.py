@@ -37,22 +37,22 @@ from typing import Any
 from ledger.core.batches import EventLeaf, Manifest, batch_head, verify_leaf
 from ledger.core.bundle import BundleEvent, EvidenceBundle
 from ledger.core.caserules import RegistryState, Rights, extend
-from ledger.core.facts import BatchFact, CaseHeader, ChainEventFact, ChainFacts, MerkleFacts
+from ledger.core.facts import BatchFact, CaseFacts, CaseHeader, ChainEventFact, ChainFacts, MerkleFacts
 from ledger.core.hashchain import address_bytes, case_id
 from ledger.core.stages import Phase, Stage
 from ledger.core.suites import Suite, suite_named
 from ledger.errors import InputError, VerificationError
 from ledger.verify.checks import (
     DEFAULT_MAX_ANCHOR_LAG_S,
+    bundle_report,
     check_chain,
     check_coordinates,
-    check_material,
     check_record,
     check_registry_read,
     file_root,
     unique_event_indices,
 )
-from ledger.verify.report import BundleVerdict, EventVerdict, MaterialVerdict, Reason, Status, VerificationReport
+from ledger.verify.report import EventVerdict, Reason, Status, VerificationReport
 
 __all__ = [
     "CaseLeaf",
@@ -162,22 +162,7 @@ def _chain_facts(bundle: EvidenceBundle, facts: MerkleFacts, events: list[ChainE
         item_code="",
         last_block=events[-1].block if events else 0,
     )
-    return ChainFacts(
-        serial=facts.serial,
-        accepting_hall=facts.accepting_hall,
-        case_id=facts.case_id,
-        chain_id=facts.chain_id,
-        ledger=facts.ledger,
-        registry=facts.registry,
-        format_version=facts.format_version,
-        suite=facts.suite,
-        header=header,
-        events=events,
-        registry_log=facts.registry_log,
-        dispute_role=facts.dispute_role,
-        arbiter_role=facts.arbiter_role,
-        addresses_from=facts.addresses_from,
-    )
+    return ChainFacts(header=header, events=events, **{k: getattr(facts, k) for k in CaseFacts.model_fields})
 
 
 def proven_chain_facts(bundle: EvidenceBundle, facts: MerkleFacts, report: VerificationReport) -> ChainFacts:
@@ -196,23 +181,26 @@ def proven_chain_facts(bundle: EvidenceBundle, facts: MerkleFacts, report: Verif
             continue
         if be.index == 0 and be.batch is not None:
             home = be.batch.home_district
-        events.append(
-            ChainEventFact(
-                index=be.index,
-                stage=Stage[be.stage],
-                writer=bf.writer,
-                hall_id=bf.hall_id,
-                commitment=be.commitment.lower(),
-                head=be.head.lower(),
-                ref=be.ref,
-                prev_block=0,
-                block=bf.block,
-                log_index=bf.log_index,
-                tx=bf.tx,
-                time=bf.time,
-            )
-        )
+        events.append(_event_fact(be, bf))
     return _chain_facts(bundle, facts, events, home)
+
+
+def _event_fact(be: BundleEvent, bf: BatchFact) -> ChainEventFact:
+    """Event ``be`` as the chain states it through its batch ``bf`` (a leaf has no ``prev_block``: 0)."""
+    return ChainEventFact(
+        index=be.index,
+        stage=Stage[be.stage],
+        writer=bf.writer,
+        hall_id=bf.hall_id,
+        commitment=be.commitment.lower(),
+        head=be.head.lower(),
+        ref=be.ref,
+        prev_block=0,
+        block=bf.block,
+        log_index=bf.log_index,
+        tx=bf.tx,
+        time=bf.time,
+    )
 
 
 def _coords(bf: BatchFact, be: BundleEvent) -> list[Reason]:
@@ -299,20 +287,7 @@ def verify_merkle_bundle(
         if idx == 0:
             reasons += _intake_fields(be, bundle)
         reasons_of[idx] = reasons
-        ce = ChainEventFact(
-            index=idx,
-            stage=Stage[be.stage],
-            writer=bf.writer,
-            hall_id=bf.hall_id,
-            commitment=be.commitment.lower(),
-            head=be.head.lower(),
-            ref=be.ref,
-            prev_block=0,
-            block=bf.block,
-            log_index=bf.log_index,
-            tx=bf.tx,
-            time=bf.time,
-        )
+        ce = _event_fact(be, bf)
         if not any(r.code == "batch_proof_invalid" for r in reasons):
             proven[idx] = (ce, leaf, (bf.block, bf.log_index, bp.leaf_index))
 
@@ -471,42 +446,16 @@ def verify_merkle_bundle(
                 lag_s=None if claimed[1] is None else bf.time - claimed[1],
             )
         )
-    materials: list[MaterialVerdict] = [
-        check_material(m.event_index, m.proof, m.content(), file_roots, suite) for m in bundle.materials
-    ]
-    if not bundle.events:
-        bundle_reasons.append(Reason(code="bundle_empty"))
-    if 0 not in proven:
-        bundle_reasons.append(Reason(code="case_unknown", detail=f"{bundle.accepting_hall}/{bundle.serial}"))
-    if bundle.pending_records:
-        bundle_reasons.append(Reason(code="records_not_anchored", detail=str(bundle.pending_records)))
-    if facts.addresses_from != "deployment":
-        bundle_reasons.append(Reason(code="deployment_untrusted", detail=facts.ledger))
-    mismatch = (
-        any(v.status != "match" for v in verdicts)
-        or any(m.status != "match" for m in materials)
-        or any(r.code == "case_in_both_modes" for r in bundle_reasons)
-    )
-    verdict: BundleVerdict
-    if 0 not in proven or not bundle.events:
-        verdict = "incomplete"
-    elif mismatch or read_reasons:
-        verdict = "mismatch"
-    else:
-        verdict = "incomplete" if bundle_reasons else "match"
-    return VerificationReport(
-        serial=facts.serial,
-        accepting_hall=facts.accepting_hall,
-        chain_id=facts.chain_id,
-        ledger=facts.ledger,
-        suite=bundle.suite,
-        max_anchor_lag_s=max_anchor_lag_s,
-        addresses_from=facts.addresses_from,
-        verdict=verdict,
+    return bundle_report(
+        bundle,
+        facts,
+        verdicts,
+        file_roots,
+        suite,
         reasons=bundle_reasons,
-        events=verdicts,
-        materials=materials,
-        withheld_fields=bundle.withheld_fields(),
+        read_reasons=read_reasons,
+        opened=0 in proven,
+        max_anchor_lag_s=max_anchor_lag_s,
         mode="merkle",
         complete_as_of=complete_as_of,
     )
