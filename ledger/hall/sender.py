@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from ledger.chain.client import ChainClient
-from ledger.errors import ChainError
+from ledger.errors import ChainError, StorageFullError
 from ledger.hall.reorg import block_hash_reader
 from ledger.hall.worker import BackgroundWorker
 
@@ -132,6 +132,11 @@ class ChainSender(BackgroundWorker, Generic[F]):
                 delay = min(self.max_backoff, 0.25 * 2**failures)
                 self.log.warning("%s: %s (retrying in %.1fs)", self.log_name, exc, delay)
                 self._stop.wait(delay)
+            except StorageFullError as exc:  # the disk is full (the store says so once): try again later
+                failures += 1
+                self._abandon_in_flight()  # a receipt not recorded: the reconcile after the disk is back records it
+                self.last_error = str(exc)
+                self._stop.wait(min(self.max_backoff, 0.25 * 2**failures))
             except Exception as exc:  # keep the sender alive whatever happens: everything it needs is durable
                 failures += 1
                 self._abandon_in_flight()
