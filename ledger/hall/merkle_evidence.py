@@ -24,6 +24,7 @@ from ledger.core.hashchain import case_id
 from ledger.core.suites import Suite
 from ledger.errors import InputError, VerificationError
 from ledger.hall.merkle_index import ManifestStore
+from ledger.hall.package import TransferPackage
 
 __all__ = [
     "batch_proof",
@@ -118,7 +119,7 @@ def batch_proof(record: dict[str, Any], proof: dict[str, Any]) -> tuple[EventLea
 
 
 def verify_package_proofs(
-    client: ChainClient, suite: Suite, accepting_hall: int, serial: str, package: dict[str, Any]
+    client: ChainClient, suite: Suite, accepting_hall: int, serial: str, package: TransferPackage
 ) -> list[tuple[ChainEvent, dict[str, Any]]]:
     """Every Merkle-mode record of a package against its batch's on-chain root: (event, anchor to store).
 
@@ -126,21 +127,20 @@ def verify_package_proofs(
     cid = case_id(accepting_hall, serial)
     out: list[tuple[ChainEvent, dict[str, Any]]] = []
     logs: dict[tuple[int, int], BatchAnchoredEvent | None] = {}
-    for r in package.get("records", []):
-        a = r.get("anchor")
-        where = f"record {r.get('index')} ({r.get('stage')})"
-        if not isinstance(a, dict) or a.get("mode") != "merkle":
+    for r in package.records:
+        a = r.anchor
+        where = f"record {r.index} ({r.stage.name})"
+        if a is None:
             raise VerificationError(f"{where} of a Merkle-mode case carries no batch proof", where=where)
+        b = a.batch
+        hall, seq, pos, size, block = b.hall, b.seq, b.leaf, b.size, a.block
         try:
-            b = a["batch"]
-            hall, seq, pos, size = int(b["hall"]), int(b["seq"]), int(b["leaf"]), int(b["size"])
-            block = int(a["block"])
-            leaf_raw = bytes.fromhex(str(a["leaf"]))
-            path = [bytes.fromhex(str(p)) for p in a["path"]]
+            leaf_raw = bytes.fromhex(a.leaf)
+            path = [bytes.fromhex(p) for p in a.path]
             leaf = EventLeaf.decode(leaf_raw)
-        except (KeyError, TypeError, ValueError, InputError) as exc:
+        except (ValueError, InputError) as exc:
             raise VerificationError(f"{where} has a malformed batch proof ({exc})", where=where) from exc
-        if leaf.case_id != cid or leaf.index != int(r.get("index", -1)):
+        if leaf.case_id != cid or leaf.index != r.index:
             raise VerificationError(f"{where}: its leaf is another case's or another index", where=where)
         if (hall, seq) not in logs:
             logs[(hall, seq)] = client.batch_at(hall, seq, block)
@@ -171,7 +171,7 @@ def verify_package_proofs(
             "mode": "merkle",
             "tx": ev.tx_hash,
             "block": ev.block_number,
-            "time": a.get("time"),
+            "time": a.time,
             "index": leaf.index,
             "head": leaf.head.hex(),
             "writer": ev.writer,

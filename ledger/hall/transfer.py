@@ -73,6 +73,7 @@ from ledger.hall.keys import (
     record_key,
     xfer_key,
 )
+from ledger.hall.package import PackageRecord, TransferPackage, parse_package
 from ledger.hall.worker import BackgroundWorker
 
 __all__ = [
@@ -184,26 +185,23 @@ class VerifiedRecord:
 
 
 def verify_package(
-    serial: str, package: dict[str, Any], events: list[ChainEvent], suite: Suite = INTL
+    serial: str, package: TransferPackage | dict[str, Any], events: list[ChainEvent], suite: Suite = INTL
 ) -> list[VerifiedRecord]:
     """Check every record and file of ``package`` against the case's on-chain ``events``.
 
-    Every record after INTAKE must name event 0's commitment (``intake_commitment``), so a record of
-    another applicant's case cannot be passed off as this one's. Raises :class:`VerificationError`
-    naming the record or file at the first mismatch.
+    ``package`` is parsed first (:func:`ledger.hall.package.parse_package`): a malformed one is refused
+    naming its malformed part. Every record after INTAKE must name event 0's commitment
+    (``intake_commitment``), so a record of another applicant's case cannot be passed off as this one's.
+    Raises :class:`VerificationError` naming the record or file at the first mismatch.
     """
-    if package.get("serial") != serial:
-        raise VerificationError("the package is for another case", expected=serial, found=package.get("serial"))
+    pkg = parse_package(package)
+    if pkg.serial != serial:
+        raise VerificationError("the package is for another case", expected=serial, found=pkg.serial)
     by_index = {e.index: e for e in events}
     intake = by_index.get(0)
     out: list[VerifiedRecord] = []
-    for r in package.get("records", []):
-        try:
-            index, stage = int(r["index"]), Stage[r["stage"]]
-            fields, salts = dict(r["fields"]), dict(r["salts"])
-            withheld = {str(k): str(v) for k, v in dict(r.get("withheld") or {}).items()}
-        except (KeyError, TypeError, ValueError) as exc:
-            raise VerificationError(f"a record of the package is malformed: {exc}", where="record") from exc
+    for r in pkg.records:
+        index, stage, fields, salts, withheld = r.index, r.stage, dict(r.fields), dict(r.salts), dict(r.withheld)
         where = f"record {index} ({stage.name})"
         ev = by_index.get(index)
         if ev is None:
@@ -235,68 +233,71 @@ def verify_package(
                 f"{where} does not match its on-chain commitment", where=where, expected=exc.expected, found=exc.found
             ) from exc
         files: list[tuple[MaterialFile, bytes]] = []
-        raw_files = r.get("files") or []
-        if raw_files or stage in ROOT_FIELDS and ROOT_FIELDS[stage][0] in fields:
-            root_f, count_f = ROOT_FIELDS.get(stage, ("", ""))
-            if root_f not in fields:
-                raise VerificationError(f"{where} carries files but commits to no file root", where=where)
-            metas = []
-            for f in raw_files:
-                try:
-                    meta = MaterialFile(**{k: f[k] for k in ("digest", "kind", "name", "salt", "size")})
-                except (KeyError, TypeError, ValidationError) as exc:
-                    raise VerificationError(f"a file of {where} is malformed: {exc}", where=where) from exc
-                try:
-                    data = base64.b64decode(f["data"], validate=True)
-                except (KeyError, ValueError) as exc:
-                    raise VerificationError(
-                        f"file {meta.name!r} in {where} has no readable content", where=meta.name
-                    ) from exc
-                metas.append((meta, data))
-            mset = MaterialSet.new([m for m, _ in metas], suite)
-            if len(metas) != fields.get(count_f) or mset.root.hex() != fields[root_f]:
-                raise VerificationError(
-                    f"the file list of {where} is not the committed one (files missing, added or renamed)",
-                    where=where,
-                    expected=fields[root_f],
-                    found=mset.root.hex(),
-                )
-            root = bytes.fromhex(fields[root_f])
-            for i, (meta, data) in enumerate(metas):
-                try:
-                    verify_material(data, mset.proof(i), root, suite)
-                except VerificationError as exc:
-                    raise VerificationError(
-                        f"file {meta.name!r} ({meta.kind}) in {where} is refused: its content differs from what "
-                        f"the chain commits to ({suite.hash_name} {exc.found or '?'} instead of {meta.digest})",
-                        where=meta.name,
-                        expected=meta.digest,
-                        found=exc.found,
-                    ) from exc
-            files = metas
+        if r.files or stage in ROOT_FIELDS and ROOT_FIELDS[stage][0] in fields:
+            files = _verify_files(r, fields, where, suite)
         out.append(VerifiedRecord(index, stage, fields, salts, files, ev, withheld))
     return out
 
 
+def _verify_files(
+    r: PackageRecord, fields: dict[str, Any], where: str, suite: Suite
+) -> list[tuple[MaterialFile, bytes]]:
+    """The record's files, each checked against the file root its committed fields name."""
+    root_f, count_f = ROOT_FIELDS.get(r.stage, ("", ""))
+    committed = fields.get(root_f)
+    if not isinstance(committed, str):
+        raise VerificationError(f"{where} carries files but commits to no file root", where=where)
+    metas: list[tuple[MaterialFile, bytes]] = []
+    for f in r.files:
+        meta = f.material()
+        try:
+            data = base64.b64decode(f.data, validate=True)
+        except ValueError as exc:
+            raise VerificationError(f"file {meta.name!r} in {where} has no readable content", where=meta.name) from exc
+        metas.append((meta, data))
+    mset = MaterialSet.new([m for m, _ in metas], suite)
+    if len(metas) != fields.get(count_f) or mset.root.hex() != committed:
+        raise VerificationError(
+            f"the file list of {where} is not the committed one (files missing, added or renamed)",
+            where=where,
+            expected=committed,
+            found=mset.root.hex(),
+        )
+    root = bytes.fromhex(committed)
+    for i, (meta, data) in enumerate(metas):
+        try:
+            verify_material(data, mset.proof(i), root, suite)
+        except VerificationError as exc:
+            raise VerificationError(
+                f"file {meta.name!r} ({meta.kind}) in {where} is refused: its content differs from what "
+                f"the chain commits to ({suite.hash_name} {exc.found or '?'} instead of {meta.digest})",
+                where=meta.name,
+                expected=meta.digest,
+                found=exc.found,
+            ) from exc
+    return metas
+
+
 def receive_package(
-    book: CaseBook, client: ChainClient, serial: str, package: dict[str, Any], *, from_hall: int
+    book: CaseBook, client: ChainClient, serial: str, package: TransferPackage | dict[str, Any], *, from_hall: int
 ) -> list[int]:
     """Verify ``package`` against the chain and store its new records; returns the event indices stored.
 
     A Merkle-mode case's records are checked against their batches' on-chain roots with the inclusion
     proofs the package carries (:func:`ledger.hall.merkle_evidence.verify_package_proofs`)."""
+    pkg = parse_package(package)
     header0 = book.header(serial)
     accepting_hall = int(header0["accepting_hall"])
     merkle_anchor: dict[int, dict[str, Any]] = {}
     if header0.get("anchor_mode") == "merkle":
         from ledger.hall.merkle_evidence import verify_package_proofs
 
-        proven = verify_package_proofs(client, book.hall.suite, accepting_hall, serial, package)
+        proven = verify_package_proofs(client, book.hall.suite, accepting_hall, serial, pkg)
         events = [e for e, _ in proven]
         merkle_anchor = {e.index: a for e, a in proven}
     else:
         events = client.case_events(accepting_hall, serial)
-    verified = verify_package(serial, package, events, book.hall.suite)
+    verified = verify_package(serial, pkg, events, book.hall.suite)
     times: dict[int, int] = {}
     for v in verified:
         if v.event.block_number not in times:
@@ -520,9 +521,8 @@ class TransferWorker(BackgroundWorker):
             package = loads_bounded(bytes(raw), what="package", max_bytes=self.max_package_bytes)
         except InputError as exc:
             raise VerificationError(f"the package from hall {hall_id} is not readable: {exc}", where="package") from exc
-        if not isinstance(package, dict):
-            raise VerificationError(f"the package from hall {hall_id} is not a JSON object", where="package")
-        stored = receive_package(self.book, self.client, serial, package, from_hall=hall_id)
+        pkg = parse_package(package, source=f"the package from hall {hall_id}")
+        stored = receive_package(self.book, self.client, serial, pkg, from_hall=hall_id)
         self.records_received_total += len(stored)
         if stored:
             log.info("transfer: %s: verified and stored event(s) %s from hall %d", serial, stored, hall_id)

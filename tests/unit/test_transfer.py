@@ -187,3 +187,33 @@ def test_a_record_bound_to_another_intake_is_refused(tmp_path: Path) -> None:
     forged = [e if e.index != 1 else ChainEvent(**{**e.__dict__, "commitment": foreign.commitment}) for e in events]
     with pytest.raises(VerificationError, match="bound to another intake"):
         verify_package(serial, bad, forged)
+
+
+@pytest.mark.parametrize(
+    ("spoil", "where"),
+    [
+        (lambda p: p.update(records=5), "records"),
+        (lambda p: p["records"].append("not a record"), "records[2]"),
+        (lambda p: p["records"][1]["files"][0].update(data=12345), "records[1].files[0].data"),
+        (lambda p: p["records"][1]["files"][0].pop("digest"), "records[1].files[0].digest"),
+        (lambda p: p["records"][0].pop("salts"), "records[0].salts"),
+        (lambda p: p["records"][0].update(stage=3), "records[0].stage"),
+        (lambda p: p["records"][0].update(index=None), "records[0].index"),
+    ],
+)
+def test_malformed_package_is_refused_naming_what_is_malformed(tmp_path: Path, spoil: Any, where: str) -> None:
+    """Regression: a package of the wrong shape escaped as TypeError/KeyError (retried for ever as an
+    "unexpected error", never counted as refused); it is a VerificationError naming the malformed part."""
+    serial, pkg, events = _package(tmp_path)
+    bad = copy.deepcopy(pkg)
+    spoil(bad)
+    with pytest.raises(VerificationError) as e:
+        verify_package(serial, bad, events)
+    assert e.value.where == where
+    assert str(e.value).startswith(f"the package is malformed at {where}: ")
+
+
+def test_package_that_is_not_an_object_is_refused(tmp_path: Path) -> None:
+    serial, _, events = _package(tmp_path)
+    with pytest.raises(VerificationError, match="not a JSON object"):
+        verify_package(serial, [1, 2], events)  # type: ignore[arg-type]
