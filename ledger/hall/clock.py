@@ -24,12 +24,12 @@ import logging
 import statistics
 import time
 from email.utils import parsedate_to_datetime
-from typing import Any
 
 import httpx
 
 from ledger.chain.client import ChainClient
 from ledger.errors import UnavailableError
+from ledger.hall.health import ClockReport
 from ledger.hall.worker import BackgroundWorker
 
 __all__ = ["ClockWatch"]
@@ -135,13 +135,13 @@ class ClockWatch(BackgroundWorker):
                 "clock_skew_hold", kind="clock_skew", retry_after=30, skew=round(abs(s)), bound=round(self.max_skew)
             )
 
-    def report(self) -> dict[str, Any]:
+    def report(self) -> ClockReport:
         s = self.skew()
-        return {
-            "skew_seconds": None if s is None else round(s, 1),
-            "chain_skew_seconds": None if self.chain_skew is None else round(self.chain_skew, 1),
-            "peer_skew_seconds": {str(k): round(v, 1) for k, v in self.peer_skews.items()},
-            "max_skew_seconds": self.max_skew,
-            "held": self.too_far() is not None,
-            "last_error": self.last_error,
-        }
+        return ClockReport(
+            skew_seconds=None if s is None else round(s, 1),
+            chain_skew_seconds=None if self.chain_skew is None else round(self.chain_skew, 1),
+            peer_skew_seconds={str(k): round(v, 1) for k, v in self.peer_skews.items()},
+            max_skew_seconds=self.max_skew,
+            held=self.too_far() is not None,
+            last_error=self.last_error,
+        )

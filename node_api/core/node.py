@@ -6,7 +6,6 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
@@ -31,6 +30,23 @@ from ledger.hall.backup import DATA_KEYS_DIR, KEK_FILE, BackupManifest, keystore
 from ledger.hall.cases import CaseBook, HallIdentity
 from ledger.hall.clock import ClockWatch
 from ledger.hall.handover import HandoverWatcher
+from ledger.hall.health import (
+    AccessTrailHealth,
+    AtRestHealth,
+    ChainHealth,
+    DataKeyCounts,
+    ForkSeen,
+    HealthNumbers,
+    HealthReport,
+    IndexerHealth,
+    LossSeen,
+    ManifestUnavailable,
+    MerkleHealth,
+    OutboxHealth,
+    SerialCheckHealth,
+    StoreHealth,
+    TransfersHealth,
+)
 from ledger.hall.holidays import install_all
 from ledger.hall.idempotency import Answers
 from ledger.hall.inbox import InboxIndex
@@ -424,15 +440,14 @@ class HallNode:
         self.store.close()
         self.keys.close()
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> HealthReport:
         """The health numbers plus ``status`` (``ok`` | ``degraded``) and ``problems`` said in words."""
         try:
             self.store.recover()  # after a full disk: takes writes again as soon as space is back
         except Exception as exc:  # reported below through store.damage
             log.warning("store recovery failed: %s", exc)
         h = self.health_numbers()
-        found = problems(h, self.settings)
-        return {"status": "degraded" if found else "ok", "problems": found, **h}
+        return HealthReport.of(h, problems(h, self.settings))
 
     def verification_counts(self) -> dict[str, int]:
         """Stored dispute verifications by verdict (``match`` / ``mismatch``)."""
@@ -475,23 +490,25 @@ class HallNode:
         )
         return m
 
-    def _merkle_health(self) -> dict[str, Any]:
+    def _merkle_health(self) -> MerkleHealth:
         ms = self.merkle_sender.stats()
         unavailable = self.merkle_index.unavailable()
-        return {
-            "anchor_mode": self.settings.anchor_mode,
-            "pending": ms.pending,
-            "batches_unanchored": ms.batches_unanchored,
-            "next_seq": ms.next_seq,
-            "refused": ms.refused,
-            "last_error": ms.last_error,
-            "lost_total": ms.lost_total,
-            "manifests_wanted": len(self.merkle_index.wanted()),
-            "manifests_unavailable": [{"hall": w["hall"], "seq": w["seq"], "block": w["block"]} for w in unavailable],
-            "findings": self.merkle_index.findings_total,
-        }
+        return MerkleHealth(
+            anchor_mode=self.settings.anchor_mode,
+            pending=ms.pending,
+            batches_unanchored=ms.batches_unanchored,
+            next_seq=ms.next_seq,
+            refused=ms.refused,
+            last_error=ms.last_error,
+            lost_total=ms.lost_total,
+            manifests_wanted=len(self.merkle_index.wanted()),
+            manifests_unavailable=[
+                ManifestUnavailable(hall=w["hall"], seq=w["seq"], block=w["block"]) for w in unavailable
+            ],
+            findings=self.merkle_index.findings_total,
+        )
 
-    def health_numbers(self) -> dict[str, Any]:
+    def health_numbers(self) -> HealthNumbers:
         try:
             block: int | None = self.reader.block_number()
         except ChainError:  # only the chain's own failures read as "not connected"; a bug still raises
@@ -502,73 +519,73 @@ class HallNode:
         ix = self.indexer
         fork = ix.last_fork
         st_full = self.store.full_since
-        return {
-            "store": {
-                "full": st_full is not None,
-                "full_since": st_full,
-                "free_bytes": self.store.free_bytes(),
-                "min_free_bytes": self.store.min_free_bytes,
-                "damage": self.store.damage,
-                "generation": self.generation,
-            },
-            "serial_check": {"done": self.serial_check.done, "last_error": self.serial_check.last_error},
-            "held_cases": self.outbox.held_count(),
-            "clock": self.clock_watch.report(),
-            "hall_id": self.hall.hall_id,
-            "name": self.hall.name,
-            "district": self.hall.district,
-            "account": self.account.address,
-            "chain": {
-                "connected": block is not None,
-                "block": block,
-                "rpc_url": ep.active,
-                "endpoints": ep.model_dump(),
-                "deployment_lost": st.deployment_lost or ix.deployment_lost,
-            },
-            "outbox": {
-                "pending": st.pending + self.merkle_sender.pending_count(),
-                "oldest_pending_age": _oldest(st.oldest_pending_age, self.merkle_sender.oldest_age()),
-                "refused": st.refused,
-                "last_error": st.last_error,
-                "requeued_pending": st.requeued_pending,
-                "lost_total": st.lost_total,
-                "last_loss": st.last_loss,
-            },
-            "merkle": self._merkle_health(),
-            "indexer": {
-                "cursor": self.indexer.cursor,
-                "head": self.indexer.head,
-                "lag": self.indexer.lag(),
-                "confirmations": self.indexer.confirmations,
-                "last_error": self.indexer.last_error,
-                "forks": ix.forks_total,
-                "last_fork": None
+        return HealthNumbers(
+            store=StoreHealth(
+                full=st_full is not None,
+                full_since=st_full,
+                free_bytes=self.store.free_bytes(),
+                min_free_bytes=self.store.min_free_bytes,
+                damage=self.store.damage,
+                generation=self.generation,
+            ),
+            serial_check=SerialCheckHealth(done=self.serial_check.done, last_error=self.serial_check.last_error),
+            held_cases=self.outbox.held_count(),
+            clock=self.clock_watch.report(),
+            hall_id=self.hall.hall_id,
+            name=self.hall.name,
+            district=self.hall.district,
+            account=self.account.address,
+            chain=ChainHealth(
+                connected=block is not None,
+                block=block,
+                rpc_url=ep.active,
+                endpoints=ep,
+                deployment_lost=st.deployment_lost or ix.deployment_lost,
+            ),
+            outbox=OutboxHealth(
+                pending=st.pending + self.merkle_sender.pending_count(),
+                oldest_pending_age=_oldest(st.oldest_pending_age, self.merkle_sender.oldest_age()),
+                refused=st.refused,
+                last_error=st.last_error,
+                requeued_pending=st.requeued_pending,
+                lost_total=st.lost_total,
+                last_loss=None if st.last_loss is None else LossSeen.model_validate(st.last_loss),
+            ),
+            merkle=self._merkle_health(),
+            indexer=IndexerHealth(
+                cursor=ix.cursor,
+                head=ix.head,
+                lag=ix.lag(),
+                confirmations=ix.confirmations,
+                last_error=ix.last_error,
+                forks=ix.forks_total,
+                last_fork=None
                 if fork is None
-                else {
-                    "kind": fork.kind,
-                    "fork_block": fork.fork_block,
-                    "seen_head": fork.seen_head,
-                    "head": fork.head,
-                    "at": ix.last_fork_at,
-                },
-            },
-            "transfers": {
-                "open": len(jobs),
-                "retrying": sum(1 for j in jobs if int(j.get("attempts", 0)) > 0),
-                "failing": sum(1 for j in jobs if int(j.get("attempts", 0)) >= self.settings.health_transfer_attempts),
-                "refused": sum(1 for j in jobs if j.get("refused")),
-            },
-            "suite": self.suite.name,
-            "at_rest": {
-                "cipher": self.data_keys.cipher,
-                "kek_id": self.kek.current_kid,
-                "kek_keys": len(self.kek.kids),
-                "data_keys": self.data_keys.summary(),
-                "rewrap_error": self.kek_rotation.last_error,
-            },
-            "access_trail": {
-                "size": self.trail.size(),
-                "anchored": (a[-1].size if (a := self.trail.anchors()) else 0),
-                "last_error": self.trail_anchorer.last_error,
-            },
-        }
+                else ForkSeen(
+                    kind=fork.kind,
+                    fork_block=fork.fork_block,
+                    seen_head=fork.seen_head,
+                    head=fork.head,
+                    at=ix.last_fork_at,
+                ),
+            ),
+            transfers=TransfersHealth(
+                open=len(jobs),
+                retrying=sum(1 for j in jobs if int(j.get("attempts", 0)) > 0),
+                failing=sum(1 for j in jobs if int(j.get("attempts", 0)) >= self.settings.health_transfer_attempts),
+                refused=sum(1 for j in jobs if j.get("refused")),
+            ),
+            suite=self.suite.name,
+            at_rest=AtRestHealth(
+                cipher=self.data_keys.cipher,
+                kek_id=self.kek.current_kid,
+                kek_keys=len(self.kek.kids),
+                data_keys=DataKeyCounts.model_validate(self.data_keys.summary()),
+                rewrap_error=self.kek_rotation.last_error,
+            ),
+            access_trail=AccessTrailHealth(
+                size=self.trail.size(),
+                anchored=(a[-1].size if (a := self.trail.anchors()) else 0),
+                last_error=self.trail_anchorer.last_error,
+            ),
+        )

@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -28,6 +28,7 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.hall.backup import ADMIN_TOKEN_FILE
+from ledger.hall.health import HealthNumbers, Problem
 
 if TYPE_CHECKING:
     from node_api.core.config import Settings
@@ -44,20 +45,19 @@ __all__ = [
 ]
 
 
-Problem = dict[str, str]
 _STARTED = time.time()
 
 
 def _p(code: str, zh: str, en: str) -> Problem:
-    return {"code": code, "zh": zh, "en": en}
+    return Problem(code=code, zh=zh, en=en)
 
 
-def problems(h: dict[str, Any], settings: Settings) -> list[Problem]:
+def problems(h: HealthNumbers, settings: Settings) -> list[Problem]:
     """What is wrong with the node, from its health numbers (``HallNode.health_numbers``)."""
     out: list[Problem] = []
-    st = h.get("store") or {}
-    if st.get("full"):
-        free = int(st.get("free_bytes") or 0) // 1024
+    st = h.store
+    if st.full:
+        free = st.free_bytes // 1024
         out.append(
             _p(
                 "storage_full",
@@ -67,40 +67,40 @@ def problems(h: dict[str, Any], settings: Settings) -> list[Problem]:
                 "free space and it resumes by itself",
             )
         )
-    if st.get("damage"):
+    if st.damage:
         out.append(
             _p(
                 "store_damaged",
-                f"本厅数据存储损坏：{st['damage']}；请按运维手册从备份恢复或从其他大厅重新获取",
-                f"the hall's store is damaged: {st['damage']}; restore the latest backup or re-fetch from the "
+                f"本厅数据存储损坏：{st.damage}；请按运维手册从备份恢复或从其他大厅重新获取",
+                f"the hall's store is damaged: {st.damage}; restore the latest backup or re-fetch from the "
                 "peer halls (docs/operations.md)",
             )
         )
-    sc = h.get("serial_check") or {}
-    if sc and not sc.get("done"):
-        why = f"（{sc['last_error']}）" if sc.get("last_error") else ""
+    sc = h.serial_check
+    if not sc.done:
+        why = f"（{sc.last_error}）" if sc.last_error else ""
         out.append(
             _p(
                 "serial_check",
                 f"本厅正在与链上记录核对办件编号，核对完成前暂停受理新办件{why}",
                 "this hall is checking its case serials against the chain after a restore; intake resumes "
-                f"when it is done{': ' + sc['last_error'] if sc.get('last_error') else ''}",
+                f"when it is done{': ' + sc.last_error if sc.last_error else ''}",
             )
         )
-    ck = h.get("clock") or {}
-    if ck.get("held"):
-        sk = float(ck["skew_seconds"])
+    ck = h.clock
+    if ck.held:
+        sk = ck.skew_seconds or 0.0
         out.append(
             _p(
                 "clock_skew",
-                f"本厅服务器时钟与链上时间相差约 {abs(sk):.0f} 秒（阈值 {ck['max_skew_seconds']:.0f} 秒）："
+                f"本厅服务器时钟与链上时间相差约 {abs(sk):.0f} 秒（阈值 {ck.max_skew_seconds:.0f} 秒）："
                 "暂停受理、办理和上链，动态口令和与其他大厅的交换也会失败；请校准时钟（NTP）",
-                f"this hall's clock is {sk:+.0f}s off the chain (bound {ck['max_skew_seconds']:.0f}s): "
+                f"this hall's clock is {sk:+.0f}s off the chain (bound {ck.max_skew_seconds:.0f}s): "
                 "writes and anchoring are held, TOTP and peer transfers fail; fix the clock (NTP)",
             )
         )
-    if h.get("held_cases"):
-        n = h["held_cases"]
+    if h.held_cases:
+        n = h.held_cases
         out.append(
             _p(
                 "case_held",
@@ -110,89 +110,86 @@ def problems(h: dict[str, Any], settings: Settings) -> list[Problem]:
                 "chain); their later events are held: a counter clerk reissues them",
             )
         )
-    chain_ok = bool(h["chain"]["connected"])
+    chain_ok = h.chain.connected
     out.extend(_chain_problems(h, settings))
-    ob = h["outbox"]
-    age, limit = ob["oldest_pending_age"], settings.health_outbox_stale_after
+    ob = h.outbox
+    age, limit = ob.oldest_pending_age, settings.health_outbox_stale_after
     if age is not None and age > limit:
-        why = f": {ob['last_error']}" if ob.get("last_error") else ""
+        why = f": {ob.last_error}" if ob.last_error else ""
         out.append(
             _p(
                 "outbox_stale",
-                f"待上链队列有 {ob['pending']} 个事件，最早的已等待 {age:.0f} 秒（阈值 {limit:.0f} 秒）",
-                f"{ob['pending']} event(s) wait in the outbox, the oldest for {age:.0f}s (threshold {limit:.0f}s){why}",
+                f"待上链队列有 {ob.pending} 个事件，最早的已等待 {age:.0f} 秒（阈值 {limit:.0f} 秒）",
+                f"{ob.pending} event(s) wait in the outbox, the oldest for {age:.0f}s (threshold {limit:.0f}s){why}",
             )
         )
-    if ob["refused"]:
+    if ob.refused:
         out.append(
             _p(
                 "outbox_refused",
-                f"{ob['refused']} 个事件被链上合约拒绝，需要管理员处理",
-                f"{ob['refused']} event(s) were refused by the contract and need an administrator",
+                f"{ob.refused} 个事件被链上合约拒绝，需要管理员处理",
+                f"{ob.refused} event(s) were refused by the contract and need an administrator",
             )
         )
-    ix = h["indexer"]
+    ix = h.indexer
     max_lag = settings.health_indexer_max_lag
-    if ix["lag"] is not None and ix["lag"] > max_lag:
+    if ix.lag is not None and ix.lag > max_lag:
         out.append(
             _p(
                 "indexer_lagging",
-                f"链上事件索引落后 {ix['lag']} 个区块（阈值 {max_lag}）",
-                f"the indexer is {ix['lag']} blocks behind the chain (threshold {max_lag})",
+                f"链上事件索引落后 {ix.lag} 个区块（阈值 {max_lag}）",
+                f"the indexer is {ix.lag} blocks behind the chain (threshold {max_lag})",
             )
         )
-    if ix["last_error"] and chain_ok:
-        out.append(
-            _p("indexer_error", f"链上事件索引出错：{ix['last_error']}", f"the indexer fails: {ix['last_error']}")
-        )
-    tr = h["transfers"]
-    if tr.get("refused"):
+    if ix.last_error and chain_ok:
+        out.append(_p("indexer_error", f"链上事件索引出错：{ix.last_error}", f"the indexer fails: {ix.last_error}"))
+    tr = h.transfers
+    if tr.refused:
         out.append(
             _p(
                 "transfer_refused",
-                f"{tr['refused']} 个办件从其他大厅收到的数据未通过链上核验，已拒收",
-                f"{tr['refused']} case package(s) from other halls failed verification against the chain "
-                "and were refused",
+                f"{tr.refused} 个办件从其他大厅收到的数据未通过链上核验，已拒收",
+                f"{tr.refused} case package(s) from other halls failed verification against the chain and were refused",
             )
         )
-    if tr.get("failing"):
+    if tr.failing:
         n = settings.health_transfer_attempts
         out.append(
             _p(
                 "transfers_failing",
-                f"{tr['failing']} 个办件从其他大厅拉取已连续失败 {n} 次以上，正在重试",
-                f"{tr['failing']} case transfer(s) from other halls failed {n}+ times in a row and are being retried",
+                f"{tr.failing} 个办件从其他大厅拉取已连续失败 {n} 次以上，正在重试",
+                f"{tr.failing} case transfer(s) from other halls failed {n}+ times in a row and are being retried",
             )
         )
-    at = h["access_trail"]
-    if at.get("last_error") and chain_ok:
+    at = h.access_trail
+    if at.last_error and chain_ok:
         out.append(
             _p(
                 "access_trail_unanchored",
-                f"访问留痕未能上链：{at['last_error']}",
-                f"the access trail could not be anchored: {at['last_error']}",
+                f"访问留痕未能上链：{at.last_error}",
+                f"the access trail could not be anchored: {at.last_error}",
             )
         )
     return out
 
 
-def _chain_problems(h: dict[str, Any], settings: Settings) -> list[Problem]:
+def _chain_problems(h: HealthNumbers, settings: Settings) -> list[Problem]:
     """The chain's part of the problems: deployment lost, no endpoint, failover, anchors lost, a fork seen."""
     out: list[Problem] = []
-    chain = h["chain"]
-    eps = chain.get("endpoints") or {}
-    endpoints = eps.get("endpoints") or []
-    if chain.get("deployment_lost"):
+    chain = h.chain
+    eps = chain.endpoints
+    endpoints = eps.endpoints
+    if chain.deployment_lost:
         out.append(
             _p(
                 "deployment_lost",
                 "区块链上已找不到本系统的合约（链的状态已丢失，或连接的是另一条链）：已停止上链和索引，"
                 "所有记录仍保存在本大厅；请立即联系管理员",
-                f"{chain['deployment_lost']}; every record is kept in this hall; call an administrator now",
+                f"{chain.deployment_lost}; every record is kept in this hall; call an administrator now",
             )
         )
-    if not chain["connected"]:
-        urls = [e["url"] for e in endpoints] or [chain["rpc_url"]]
+    if not chain.connected:
+        urls = [e.url for e in endpoints] or [chain.rpc_url]
         if len(urls) == 1:
             zh = f"无法连接区块链节点（{urls[0]}）；新事件保存在待上链队列中，恢复后自动上链"
             en = (
@@ -206,22 +203,22 @@ def _chain_problems(h: dict[str, Any], settings: Settings) -> list[Problem]:
                 "when one is back"
             )
         out.append(_p("chain_unreachable", zh, en))
-    elif eps and not eps.get("on_preferred"):
-        own = next((e for e in endpoints if e["url"] == eps["preferred"]), None)
+    elif not eps.on_preferred:
+        own = next((e for e in endpoints if e.url == eps.preferred), None)
         why_zh, why_en = "无响应", "is not answering"
-        if own is not None and own["state"] == "lagging":
-            why_zh, why_en = f"落后 {own['lag']} 个区块", f"is {own['lag']} blocks behind"
+        if own is not None and own.state == "lagging":
+            why_zh, why_en = f"落后 {own.lag} 个区块", f"is {own.lag} blocks behind"
         out.append(
             _p(
                 "chain_failover",
-                f"本区链节点（{eps['preferred']}）{why_zh}，已切换到备用节点 {eps['active']}，上链照常进行；"
+                f"本区链节点（{eps.preferred}）{why_zh}，已切换到备用节点 {eps.active}，上链照常进行；"
                 "本区节点恢复后自动切回",
-                f"this district's chain node ({eps['preferred']}) {why_en}; using {eps['active']} instead "
+                f"this district's chain node ({eps.preferred}) {why_en}; using {eps.active} instead "
                 "(anchoring goes on) until it is back",
             )
         )
-    others_down = [e["url"] for e in endpoints if e["state"] == "down" and e["url"] != eps.get("preferred")]
-    if chain["connected"] and others_down:
+    others_down = [e.url for e in endpoints if e.state == "down" and e.url != eps.preferred]
+    if chain.connected and others_down:
         out.append(
             _p(
                 "chain_backup_down",
@@ -229,31 +226,33 @@ def _chain_problems(h: dict[str, Any], settings: Settings) -> list[Problem]:
                 f"backup chain node(s) not answering: {', '.join(others_down)}",
             )
         )
-    ob = h["outbox"]
-    if ob.get("requeued_pending"):
-        loss = ob.get("last_loss") or {}
-        rolled = loss.get("kind") == "rollback"
+    ob = h.outbox
+    if ob.requeued_pending:
+        loss = ob.last_loss
+        rolled = loss is not None and loss.kind == "rollback"
+        fork_block = None if loss is None else loss.fork_block
+        events = None if loss is None else loss.events
         out.append(
             _p(
                 "chain_reanchoring",
-                f"区块链发生{'回退' if rolled else '重组'}（区块 {loss.get('fork_block')} 之后的区块已不在链上）："
-                f"{loss.get('events')} 个已上链事件从链上消失，正在重新上链，还剩 {ob['requeued_pending']} 个",
-                f"the chain {'rolled back' if rolled else 'reorganised'} (blocks after {loss.get('fork_block')} "
-                f"are gone): {loss.get('events')} anchored event(s) left the chain and are being anchored again, "
-                f"{ob['requeued_pending']} still pending",
+                f"区块链发生{'回退' if rolled else '重组'}（区块 {fork_block} 之后的区块已不在链上）："
+                f"{events} 个已上链事件从链上消失，正在重新上链，还剩 {ob.requeued_pending} 个",
+                f"the chain {'rolled back' if rolled else 'reorganised'} (blocks after {fork_block} "
+                f"are gone): {events} anchored event(s) left the chain and are being anchored again, "
+                f"{ob.requeued_pending} still pending",
             )
         )
-    fork = h["indexer"].get("last_fork")
-    if fork and fork.get("at") and time.time() - float(fork["at"]) < settings.health_fork_window:
-        rolled = fork["kind"] == "rollback"
-        since = time.time() - float(fork["at"])
+    fork = h.indexer.last_fork
+    if fork is not None and fork.at and time.time() - fork.at < settings.health_fork_window:
+        rolled = fork.kind == "rollback"
+        since = time.time() - fork.at
         out.append(
             _p(
                 "chain_fork_seen",
-                f"{since:.0f} 秒前区块链发生{'回退' if rolled else '重组'}：已索引到区块 {fork['seen_head']}，"
-                f"链上只到区块 {fork['fork_block']} 未变；事件索引已从该处重新读取",
+                f"{since:.0f} 秒前区块链发生{'回退' if rolled else '重组'}：已索引到区块 {fork.seen_head}，"
+                f"链上只到区块 {fork.fork_block} 未变；事件索引已从该处重新读取",
                 f"{since:.0f}s ago the chain {'rolled back' if rolled else 'reorganised'}: indexed up to block "
-                f"{fork['seen_head']}, unchanged only up to block {fork['fork_block']}; the index was read again "
+                f"{fork.seen_head}, unchanged only up to block {fork.fork_block}; the index was read again "
                 "from there",
             )
         )
@@ -280,14 +279,14 @@ class NodeCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         n = self.node
         h = n.health_numbers()
-        ob, ix, tr = h["outbox"], h["indexer"], n.transfers
+        ob, ix, tr = h.outbox, h.indexer, n.transfers
         yield _g(
             "caseledger_hall_info",
             "this hall (value 1)",
             1,
             {"hall_id": str(n.hall.hall_id), "district": str(n.hall.district)},
         )
-        yield _g("caseledger_chain_up", "1 if the chain node answers, else 0", 1 if h["chain"]["connected"] else 0)
+        yield _g("caseledger_chain_up", "1 if the chain node answers, else 0", 1 if h.chain.connected else 0)
         yield _g(
             "caseledger_process_recursion_limit",
             "the interpreter's recursion limit (must stay at the default 1000: C code overflows its stack above it)",
@@ -300,28 +299,24 @@ class NodeCollector(Collector):
             n.housekeeping.pruned_total,
         )
         yield _g("caseledger_signin_failure_records", "stored sign-in failure counters", n.accounts.limits.count())
-        yield _g("caseledger_chain_head_block", "latest block the node saw", h["chain"]["block"])
+        yield _g("caseledger_chain_head_block", "latest block the node saw", h.chain.block)
         yield from _endpoint_metrics(n, h)
-        yield _g("caseledger_outbox_pending", "events waiting to be anchored", ob["pending"])
+        yield _g("caseledger_outbox_pending", "events waiting to be anchored", ob.pending)
         yield _g(
             "caseledger_outbox_oldest_pending_age_seconds",
             "age of the oldest pending event (0 if none)",
-            ob["oldest_pending_age"] or 0.0,
+            ob.oldest_pending_age or 0.0,
         )
-        yield _g("caseledger_outbox_refused", "events the contract refused (held for an administrator)", ob["refused"])
+        yield _g("caseledger_outbox_refused", "events the contract refused (held for an administrator)", ob.refused)
         yield _c(
             "caseledger_anchored_events",
             "events anchored by this process (one log per event, or leaves of Merkle batches)",
             n.sender.anchored_total + n.merkle_sender.anchored_total,
         )
-        yield _g("caseledger_indexer_cursor_block", "last block indexed", ix["cursor"])
-        yield _g("caseledger_indexer_lag_blocks", "blocks between the chain head and the indexer", ix["lag"])
-        yield _g(
-            "caseledger_transfer_jobs_open", "cases with records still to pull from other halls", h["transfers"]["open"]
-        )
-        yield _g(
-            "caseledger_transfer_jobs_retrying", "open pulls that failed at least once", h["transfers"]["retrying"]
-        )
+        yield _g("caseledger_indexer_cursor_block", "last block indexed", ix.cursor)
+        yield _g("caseledger_indexer_lag_blocks", "blocks between the chain head and the indexer", ix.lag)
+        yield _g("caseledger_transfer_jobs_open", "cases with records still to pull from other halls", h.transfers.open)
+        yield _g("caseledger_transfer_jobs_retrying", "open pulls that failed at least once", h.transfers.retrying)
         yield _c("caseledger_transfer_completed", "case pulls completed", tr.completed_total)
         yield _c("caseledger_transfer_failures", "failed pull attempts (each is retried)", tr.failures_total)
         yield _c(
@@ -341,16 +336,16 @@ class NodeCollector(Collector):
         for verdict in ("match", "mismatch"):
             checks.add_metric([verdict], float(counts.get(verdict, 0)))
         yield checks
-        at = h["access_trail"]
+        at = h.access_trail
         yield _g(
             "caseledger_access_trail_unanchored",
             "access-trail entries not yet anchored",
-            max(0, at["size"] - at["anchored"]),
+            max(0, at.size - at.anchored),
         )
         yield _g("caseledger_health_problems", "problems /health reports", len(problems(h, n.settings)))
 
 
-def _endpoint_metrics(n: HallNode, h: dict[str, Any]) -> Iterator[Metric]:
+def _endpoint_metrics(n: HallNode, h: HealthNumbers) -> Iterator[Metric]:
     """Which chain endpoint is in use, each endpoint's state, and what the chain did to the hall's anchors."""
     ep = n.pool.status()
     active = GaugeMetricFamily(
@@ -370,23 +365,21 @@ def _endpoint_metrics(n: HallNode, h: dict[str, Any]) -> Iterator[Metric]:
     yield up
     yield head
     yield _c("caseledger_chain_endpoint_switches", "failovers and switches back of the chain endpoint", ep.switches)
-    yield _c(
-        "caseledger_chain_forks_seen", "reorganisations or rollbacks the indexer rewound for", h["indexer"]["forks"]
-    )
+    yield _c("caseledger_chain_forks_seen", "reorganisations or rollbacks the indexer rewound for", h.indexer.forks)
     yield _c(
         "caseledger_anchors_lost",
         "anchored events that left the chain and were queued again",
-        h["outbox"]["lost_total"],
+        h.outbox.lost_total,
     )
     yield _g(
         "caseledger_outbox_requeued_pending",
         "events put back after leaving the chain, not yet re-anchored",
-        h["outbox"]["requeued_pending"],
+        h.outbox.requeued_pending,
     )
     yield _g(
         "caseledger_deployment_lost",
         "1 if the chain no longer holds this deployment",
-        1 if h["chain"]["deployment_lost"] else 0,
+        1 if h.chain.deployment_lost else 0,
     )
 
 

@@ -34,7 +34,7 @@ def inproc_hall(
     """The in-process hall on a deployment of each suite (overrides the conftest fixture of this name)."""
     suite = GM if request.param == "gm" else INTL
     with inproc_hall_of(dev_chain, Path(tmp_path_factory.mktemp(f"inproc-{suite.name}")), suite) as hall:
-        assert hall.node.suite is suite and hall.node.health_numbers()["at_rest"]["cipher"] == (
+        assert hall.node.suite is suite and hall.node.health_numbers().at_rest.cipher == (
             "sm4-gcm" if suite is GM else "aes-256-gcm"
         )
         yield hall

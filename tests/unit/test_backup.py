@@ -12,6 +12,7 @@ import pytest
 
 from ledger.errors import ConfigError, StoreError
 from ledger.hall.backup import FORMAT, RestoreLimits, read_manifest, restore_backup, write_backup
+from ledger.hall.health import HealthNumbers
 from ledger.hall.keys import RESTORED_KEY
 from ledger.hall.store import Store
 from node_api.core.config import Settings
@@ -124,17 +125,91 @@ def test_not_a_backup(tmp_path: Path) -> None:
         read_manifest(junk)
 
 
-def _health(**over: Any) -> dict[str, Any]:
+def _health(**over: Any) -> HealthNumbers:
     h: dict[str, Any] = {
-        "chain": {"connected": True, "block": 10, "rpc_url": "http://127.0.0.1:8545"},
-        "outbox": {"pending": 0, "oldest_pending_age": None, "refused": 0, "last_error": None},
-        "indexer": {"cursor": 10, "head": 10, "lag": 0, "confirmations": 0, "last_error": None},
+        "store": {
+            "full": False,
+            "full_since": None,
+            "free_bytes": 10**9,
+            "min_free_bytes": 10**6,
+            "damage": None,
+            "generation": 1,
+        },
+        "serial_check": {"done": True, "last_error": None},
+        "held_cases": 0,
+        "clock": {
+            "skew_seconds": 0.0,
+            "chain_skew_seconds": 0.0,
+            "peer_skew_seconds": {},
+            "max_skew_seconds": 30.0,
+            "held": False,
+            "last_error": None,
+        },
+        "hall_id": 1,
+        "name": "hall 1",
+        "district": 350502,
+        "account": "0x" + "11" * 20,
+        "chain": {
+            "connected": True,
+            "block": 10,
+            "rpc_url": "http://127.0.0.1:8545",
+            "endpoints": {
+                "active": "http://127.0.0.1:8545",
+                "preferred": "http://127.0.0.1:8545",
+                "on_preferred": True,
+                "epoch": 0,
+                "switches": 0,
+                "switched_at": None,
+                "last_switch": None,
+                "max_lag": 5,
+                "endpoints": [],
+            },
+            "deployment_lost": None,
+        },
+        "outbox": {
+            "pending": 0,
+            "oldest_pending_age": None,
+            "refused": 0,
+            "last_error": None,
+            "requeued_pending": 0,
+            "lost_total": 0,
+            "last_loss": None,
+        },
+        "merkle": {
+            "anchor_mode": "event",
+            "pending": 0,
+            "batches_unanchored": 0,
+            "next_seq": None,
+            "refused": 0,
+            "last_error": None,
+            "lost_total": 0,
+            "manifests_wanted": 0,
+            "manifests_unavailable": [],
+            "findings": 0,
+        },
+        "indexer": {
+            "cursor": 10,
+            "head": 10,
+            "lag": 0,
+            "confirmations": 0,
+            "last_error": None,
+            "forks": 0,
+            "last_fork": None,
+        },
         "transfers": {"open": 0, "retrying": 0, "failing": 0, "refused": 0},
+        "suite": "intl",
+        "at_rest": {
+            "cipher": "aes-256-gcm",
+            "kek_id": "k1",
+            "kek_keys": 1,
+            "data_keys": {"live": 0, "spare": 0, "destroyed": 0, "rewrap_pending": 0},
+            "rewrap_error": None,
+        },
         "access_trail": {"size": 0, "anchored": 0, "last_error": None},
     }
     for k, v in over.items():
         h[k].update(v)
-    return h
+    return HealthNumbers.model_validate(h)
 
 
 def test_health_problems_in_words() -> None:
@@ -149,10 +224,10 @@ def test_health_problems_in_words() -> None:
         ),
         s,
     )
-    codes = [p["code"] for p in found]
+    codes = [p.code for p in found]
     assert codes == ["chain_unreachable", "outbox_stale", "indexer_lagging", "transfer_refused", "transfers_failing"]
-    assert found[0]["zh"].startswith("无法连接区块链节点") and "unreachable" in found[0]["en"]
-    assert "90s" in found[1]["en"] and "60s" in found[1]["en"]
+    assert found[0].zh.startswith("无法连接区块链节点") and "unreachable" in found[0].en
+    assert "90s" in found[1].en and "60s" in found[1].en
 
 
 class _Zeros:

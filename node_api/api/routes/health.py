@@ -1,15 +1,25 @@
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
+from ledger.hall.health import HealthReport
 from node_api.api.deps import NodeDep
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health", operation_id="health", response_model=dict[str, Any])
-def health(node: NodeDep) -> dict[str, Any]:
+class HealthPublic(HealthReport):
+    """``GET /health``: the hall's health report as JSON, open like ``/metrics`` (counts, ages, blocks only).
+
+    The API's schema of :class:`ledger.hall.health.HealthReport` (the domain model the node, the metrics
+    and the health page read); it adds nothing today, it is where the answer may part from the model."""
+
+    @classmethod
+    def of_report(cls, report: HealthReport) -> HealthPublic:
+        return cls.model_validate(report, from_attributes=True)
+
+
+@router.get("/health", operation_id="health", response_model=HealthPublic)
+def health(node: NodeDep) -> HealthPublic:
     """This hall, its chain connection, outbox depth and age, indexer lag, open transfers."""
-    return node.health()
+    return HealthPublic.of_report(node.health())
