@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, *, node: HallNode | None = None
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    pages.install_page_handlers(app)  # after: a LedgerError on a guarded page becomes an error page
     # per-app metrics registry (no global state): request latency + the node's state read at scrape time
     registry, latency = make_registry(lambda: getattr(app.state, "node", None))
     app.state.metrics_registry = registry

@@ -12,10 +12,10 @@ its field in the staff's words. Node health is ``/ui/health`` (系统管理员).
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse
 
 from ledger.hall.accounts import ADMIN_ROLES, CASE_ROLES
-from node_api.api.deps import Staff
+from node_api.pages.guard import AnyStaffPage, SecurityAdminPage
 
 __all__ = ["router"]
 
@@ -23,31 +23,23 @@ router = APIRouter(tags=["pages"])
 
 
 @router.get("/ui/admin/accounts", operation_id="page_admin_accounts", response_class=HTMLResponse)
-def accounts(request: Request) -> Response:
+def accounts(request: Request, staff: SecurityAdminPage) -> HTMLResponse:
     """账号管理 (security administrator)."""
-    from node_api.pages.routes import _node, _page, render
+    from node_api.pages.routes import _node, render
 
-    @_page(("security_admin",))
-    def body(request: Request, staff: Staff) -> HTMLResponse:
-        node = _node(request)
-        ctx = {
-            "accounts": sorted(node.accounts.all(), key=lambda a: a.username),
-            "case_roles": sorted(CASE_ROLES),
-            "admin_roles": sorted(ADMIN_ROLES),
-            "locks": node.accounts.lockouts(),
-        }
-        return render(request, "admin_accounts.html", ctx, staff=staff)
-
-    return body(request)
+    node = _node(request)
+    ctx = {
+        "accounts": sorted(node.accounts.all(), key=lambda a: a.username),
+        "case_roles": sorted(CASE_ROLES),
+        "admin_roles": sorted(ADMIN_ROLES),
+        "locks": node.accounts.lockouts(),
+    }
+    return render(request, "admin_accounts.html", ctx, staff=staff)
 
 
 @router.get("/ui/account", operation_id="page_own_account", response_class=HTMLResponse)
-def own(request: Request) -> Response:
+def own(request: Request, staff: AnyStaffPage) -> HTMLResponse:
     """修改密码: any signed-in staff member."""
-    from node_api.pages.routes import ANY_STAFF, _page, render
+    from node_api.pages.routes import render
 
-    @_page(ANY_STAFF)
-    def body(request: Request, staff: Staff) -> HTMLResponse:
-        return render(request, "account.html", {}, staff=staff)
-
-    return body(request)
+    return render(request, "account.html", {}, staff=staff)

@@ -19,19 +19,18 @@ from typing import Any
 
 import segno
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
 from ledger.core.timefmt import long_cst, now_iso
 from ledger.errors import NotFoundError
 from ledger.hall.disputes import RAISED_BY, Dispute, StoredCheck, list_checks, list_disputes
 from node_api.api.deps import Staff
+from node_api.pages.guard import DisputePage
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["pages"])
-
-READ = ("dispute_officer", "regulator")
 
 
 def _long(value: Any, lang: str) -> str:
@@ -92,17 +91,13 @@ def _context(request: Request, staff: Staff, serial: str) -> dict[str, Any]:
 
 
 @router.get("/ui/cases/{serial}/disputes", operation_id="page_case_disputes", response_class=HTMLResponse)
-def workspace(request: Request, serial: str) -> Response:
+def workspace(request: Request, serial: str, staff: DisputePage) -> HTMLResponse:
     """核验与争议处理 of one case (see the module docstring)."""
-    from node_api.pages.routes import _node, _page, render
+    from node_api.pages.routes import _node, render
 
-    @_page(READ)
-    def body(request: Request, staff: Staff) -> HTMLResponse:
-        ctx = _context(request, staff, serial)
-        _node(request).record_access(staff.actor, "view_case", serial, "disputes")
-        return render(request, "disputes.html", ctx, staff=staff)
-
-    return body(request)
+    ctx = _context(request, staff, serial)
+    _node(request).record_access(staff.actor, "view_case", serial, "disputes")
+    return render(request, "disputes.html", ctx, staff=staff)
 
 
 def _find(disputes: list[Dispute], index: int) -> Dispute:
@@ -115,39 +110,35 @@ def _find(disputes: list[Dispute], index: int) -> Dispute:
 @router.get(
     "/ui/cases/{serial}/disputes/{index}/print", operation_id="page_dispute_record", response_class=HTMLResponse
 )
-def printed(request: Request, serial: str, index: int) -> Response:
+def printed(request: Request, serial: str, index: int, staff: DisputePage) -> HTMLResponse:
     """争议处理记录: one dispute and its resolution, printed (A4, seal and signatures, digest and QR code)."""
-    from node_api.pages.routes import _lang, _node, _page, render
+    from node_api.pages.routes import _lang, _node, render
 
-    @_page(READ)
-    def body(request: Request, staff: Staff) -> HTMLResponse:
-        node = _node(request)
-        lang = _lang(request)
-        ctx = _context(request, staff, serial)
-        d = _find([r["d"] for r in ctx["disputes"]], index)
-        row = next(r for r in ctx["disputes"] if r["d"].index == index)
-        res = d.resolution or {}
-        check: StoredCheck | None = None
-        for c in list_checks(node.book, serial):
-            if c.sha256 == res.get("report_sha256"):
-                check = c
-        base = str(request.base_url).rstrip("/")
-        again = f"{base}/ui/cases/{serial}/disputes#verify-case"  # sign in, 按办件编号核验, compare
-        node.record_access(staff.actor, "view_case", serial, f"print dispute {index}")
-        ctx.update(
-            {
-                "doc": "dispute",
-                "row": row,
-                "dispute": d,
-                "res": res,
-                "check": check,
-                "qr": _qr(again),
-                "again_url": again,
-                "printed_at": _long(now_iso(), lang),
-                "anchor_time": _long((d.anchor or {}).get("time"), lang),
-                "res_anchor_time": _long(((res.get("anchor") or {}) if res else {}).get("time"), lang),
-            }
-        )
-        return render(request, "dispute_print.html", ctx, staff=staff)
-
-    return body(request)
+    node = _node(request)
+    lang = _lang(request)
+    ctx = _context(request, staff, serial)
+    d = _find([r["d"] for r in ctx["disputes"]], index)
+    row = next(r for r in ctx["disputes"] if r["d"].index == index)
+    res = d.resolution or {}
+    check: StoredCheck | None = None
+    for c in list_checks(node.book, serial):
+        if c.sha256 == res.get("report_sha256"):
+            check = c
+    base = str(request.base_url).rstrip("/")
+    again = f"{base}/ui/cases/{serial}/disputes#verify-case"  # sign in, 按办件编号核验, compare
+    node.record_access(staff.actor, "view_case", serial, f"print dispute {index}")
+    ctx.update(
+        {
+            "doc": "dispute",
+            "row": row,
+            "dispute": d,
+            "res": res,
+            "check": check,
+            "qr": _qr(again),
+            "again_url": again,
+            "printed_at": _long(now_iso(), lang),
+            "anchor_time": _long((d.anchor or {}).get("time"), lang),
+            "res_anchor_time": _long(((res.get("anchor") or {}) if res else {}).get("time"), lang),
+        }
+    )
+    return render(request, "dispute_print.html", ctx, staff=staff)

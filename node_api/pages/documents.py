@@ -31,7 +31,8 @@ from ledger.core.stages import Stage
 from ledger.core.timefmt import CST
 from ledger.errors import NotFoundError, RateLimitedError
 from ledger.hall.identity import mask_id
-from node_api.api.deps import NodeDep, Staff
+from node_api.api.deps import NodeDep
+from node_api.pages.guard import ClerkPage, ReaderPage
 
 __all__ = ["docs_available", "lookup_router", "router"]
 
@@ -64,55 +65,45 @@ def _qr(url: str) -> Markup:
 
 
 @router.get("/ui/cases/{serial}/print/{doc}", operation_id="page_case_document", response_class=HTMLResponse)
-def case_document(request: Request, serial: str, doc: str) -> Response:
+def case_document(request: Request, serial: str, doc: str, staff: ReaderPage) -> HTMLResponse:
     """One printed document of a case (see the module docstring)."""
-    from node_api.pages.routes import READERS, _case_context, _node, _page, render
+    from node_api.pages.routes import _case_context, _node, render
 
-    @_page(READERS)
-    def body(request: Request, staff: Staff) -> HTMLResponse:
-        node = _node(request)
-        if doc not in DOCS:
-            raise NotFoundError("no_such_page")
-        ctx = _case_context(node, staff, serial)
-        node.record_access(staff.actor, "view_case", serial, f"print {doc}")
-        ok = doc in docs_available(ctx)
-        own = node.hall.hall_id
-        intake = ctx["intake"]
-        lookup_url = str(request.base_url).rstrip("/") + "/lookup?serial=" + serial
-        ctx.update(
-            {
-                "doc": doc,
-                "ready": ok,
-                "printed_at": _now(),
-                "id_masked": mask_id(
-                    str(intake.get("applicant_id_number") or intake.get("applicant_credit_code") or "")
-                ),
-                "qr": _qr(lookup_url) if doc == "receipt" else "",
-                "lookup_url": lookup_url,
-                "lookup_code": ctx["case"].get("lookup_code") if ctx["case"]["accepting_hall"] == own else None,
-            }
-        )
-        return render(request, "document.html", ctx, staff=staff)
-
-    return body(request)
+    node = _node(request)
+    if doc not in DOCS:
+        raise NotFoundError("no_such_page")
+    ctx = _case_context(node, staff, serial)
+    node.record_access(staff.actor, "view_case", serial, f"print {doc}")
+    ok = doc in docs_available(ctx)
+    own = node.hall.hall_id
+    intake = ctx["intake"]
+    lookup_url = str(request.base_url).rstrip("/") + "/lookup?serial=" + serial
+    ctx.update(
+        {
+            "doc": doc,
+            "ready": ok,
+            "printed_at": _now(),
+            "id_masked": mask_id(str(intake.get("applicant_id_number") or intake.get("applicant_credit_code") or "")),
+            "qr": _qr(lookup_url) if doc == "receipt" else "",
+            "lookup_url": lookup_url,
+            "lookup_code": ctx["case"].get("lookup_code") if ctx["case"]["accepting_hall"] == own else None,
+        }
+    )
+    return render(request, "document.html", ctx, staff=staff)
 
 
 @router.get("/ui/print/incomplete", operation_id="page_incomplete_notice", response_class=HTMLResponse)
-def incomplete(request: Request) -> Response:
+def incomplete(request: Request, staff: ClerkPage) -> HTMLResponse:
     """一次性告知单: every missing material of the item, in one list (no personal data in the address)."""
-    from node_api.pages.routes import _node, _page, render
+    from node_api.pages.routes import _node, render
 
-    @_page(("clerk",))
-    def body(request: Request, staff: Staff) -> HTMLResponse:
-        node = _node(request)
-        cat = node.book.catalogue
-        item = cat.item(request.query_params.get("item_code", ""))
-        names = {m.code: m for m in (*item.materials, cat.agent_letter)}
-        missing = [names[c] for c in request.query_params.get("missing", "").split(",") if c in names]
-        ctx = {"doc": "incomplete", "ready": True, "item": item, "missing": missing, "printed_at": _now()}
-        return render(request, "document.html", ctx, staff=staff)
-
-    return body(request)
+    node = _node(request)
+    cat = node.book.catalogue
+    item = cat.item(request.query_params.get("item_code", ""))
+    names = {m.code: m for m in (*item.materials, cat.agent_letter)}
+    missing = [names[c] for c in request.query_params.get("missing", "").split(",") if c in names]
+    ctx = {"doc": "incomplete", "ready": True, "item": item, "missing": missing, "printed_at": _now()}
+    return render(request, "document.html", ctx, staff=staff)
 
 
 # ------------------------------------------------------------------ the applicant's look-up (public)

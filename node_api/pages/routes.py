@@ -11,16 +11,17 @@ Language: zh-CN first; ``?lang=en`` (or ``?lang=zh``) switches and is remembered
 
 from __future__ import annotations
 
+import inspect
 import json
 import unicodedata
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
@@ -28,7 +29,7 @@ from pydantic import ValidationError
 
 from ledger.core.stages import Stage
 from ledger.core.timefmt import CST, iso_to_cst, unix_to_cst
-from ledger.errors import AuthError, ChainError, LedgerError
+from ledger.errors import ChainError, LedgerError
 from ledger.hall.accounts import TOTP_ROLES
 from ledger.hall.audit import case_row, case_rows, summarize
 from ledger.hall.cases import split_list
@@ -39,13 +40,27 @@ from ledger.hall.inbox import InboxQuery, mask_name, mask_phone
 from ledger.hall.privacy import sees_personal_data, withhold_personal
 from ledger.hall.uploads import ALLOWED_TYPES
 from ledger.verify.report import MESSAGES
-from node_api.api.deps import SESSION_COOKIE, Staff
+from node_api.api.deps import Staff
 from node_api.api.errors import status_of
 from node_api.core.node import HallNode
 from node_api.pages.documents import docs_available as _docs_available
+from node_api.pages.guard import (
+    ANY_STAFF,
+    READERS,
+    AnyStaffPage,
+    ClerkPage,
+    DisputeOfficerPage,
+    PageRefused,
+    ReaderPage,
+    RegulatorPage,
+    SysAdminPage,
+    page_staff_of,
+    signed_in_staff,
+)
+from node_api.pages.guard import _node as _node
 from node_api.pages.i18n import LANGS, TEXT, Lang, t
 
-__all__ = ["LANG_COOKIE", "NAV", "router", "templates"]
+__all__ = ["ANY_STAFF", "LANG_COOKIE", "NAV", "READERS", "install_page_handlers", "router", "templates"]
 
 LANG_COOKIE = "caseledger_lang"
 HERE = Path(__file__).resolve().parent.parent
@@ -59,9 +74,7 @@ def _jsonblock(text: str) -> Markup:
 
 templates.env.filters["jsonblock"] = _jsonblock
 
-READERS = ("clerk", "officer", "dispute_officer", "regulator")
 WHEN_FIELDS = ("at", "created_at")  # format 2: every record says when its act happened in ``at``
-ANY_STAFF = ("clerk", "officer", "dispute_officer", "regulator", "sys_admin", "security_admin", "auditor")
 
 # (key, path, roles): the navigation, in the order staff see it
 NAV: list[tuple[str, str, tuple[str, ...]]] = [
@@ -95,29 +108,11 @@ def safe_next(value: str | None) -> str:
     return v
 
 
-def _node(request: Request) -> HallNode:
-    node: HallNode = request.app.state.node
-    return node
-
-
 def _lang(request: Request) -> Lang:
     for v in (request.query_params.get("lang"), request.cookies.get(LANG_COOKIE)):
         if v in LANGS:
             return "en" if v == "en" else "zh"
     return "zh"
-
-
-def _staff(request: Request, node: HallNode) -> Staff | None:
-    """The signed-in staff member (bearer token or session cookie), or None. Pages are GET only: no CSRF."""
-    auth = request.headers.get("authorization", "")
-    token = auth[7:].strip() if auth.lower().startswith("bearer ") else request.cookies.get(SESSION_COOKIE, "")
-    if not token:
-        return None
-    try:
-        a = node.accounts.authenticate(token).account
-    except AuthError:
-        return None
-    return Staff(username=a.username, hall_id=node.hall.hall_id, roles=a.roles, display_name=a.display_name)
 
 
 def _cst(ts: float | int | None) -> str:
@@ -176,162 +171,153 @@ def render(
     return resp
 
 
-def _guard(request: Request, roles: tuple[str, ...]) -> Staff | HTMLResponse:
-    """The staff member, or the sign-in page (401) / a refusal page (403)."""
-    node = _node(request)
-    staff = _staff(request, node)
-    if staff is None:
+def _refused(request: Request, exc: PageRefused) -> HTMLResponse:
+    """The sign-in page (401: the form brings the staff member back here) or a refusal page (403)."""
+    if exc.status_code == 401:
         return render(request, "login.html", {"next": safe_next(request.url.path)}, staff=None, status_code=401)
-    if not staff.roles & set(roles):
-        return render(
-            request,
-            "error.html",
-            {"title_key": "e_forbidden", "message_key": "forbidden_page", "todo_key": "forbidden_todo"},
-            staff=staff,
-            status_code=403,
-        )
-    return staff
+    return render(
+        request,
+        "error.html",
+        {"title_key": "e_forbidden", "message_key": "forbidden_page", "todo_key": "forbidden_todo"},
+        staff=exc.staff,
+        status_code=403,
+    )
 
 
-def _page(roles: tuple[str, ...]) -> Callable[[Callable[..., HTMLResponse]], Callable[..., Response]]:
-    """Decorator body shared by the pages: guard, then turn a ``LedgerError`` into an error page."""
+def _error_page(request: Request, staff: Staff, exc: LedgerError) -> HTMLResponse:
+    """A ``LedgerError`` on a page the guard let ``staff`` into: what went wrong and what to do."""
+    code = exc.code if f"e_{exc.code}" in TEXT else "other"
+    return render(
+        request,
+        "error.html",
+        {"title_key": f"e_{code}", "message": exc.message(_lang(request)), "todo_key": f"do_{code}"},
+        staff=staff,
+        status_code=status_of(exc),
+    )
 
-    def wrap(fn: Callable[..., HTMLResponse]) -> Callable[..., Response]:
-        def inner(request: Request, *args: Any, **kwargs: Any) -> Response:
-            staff = _guard(request, roles)
-            if isinstance(staff, HTMLResponse):
-                return staff
-            try:
-                return fn(request, staff, *args, **kwargs)
-            except LedgerError as exc:
-                code = exc.code if f"e_{exc.code}" in TEXT else "other"
-                return render(
-                    request,
-                    "error.html",
-                    {"title_key": f"e_{code}", "message": exc.message(_lang(request)), "todo_key": f"do_{code}"},
-                    staff=staff,
-                    status_code=status_of(exc),
-                )
 
-        return inner
+def install_page_handlers(app: FastAPI) -> None:
+    """The page guard's refusals as pages, and a ``LedgerError`` on a guarded page as an error page.
 
-    return wrap
+    Call after :func:`node_api.api.errors.install_error_handlers`: a ``LedgerError`` outside a guarded page
+    still gets the API's JSON answer from the handler installed there. Plain ``def`` handlers: Starlette runs
+    them in its thread pool (rendering reads the node), never on the event loop."""
+    api_handler = app.exception_handlers[LedgerError]
+
+    def page_refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, PageRefused)
+        return _refused(request, exc)
+
+    async def ledger_error(request: Request, exc: Exception) -> Response:
+        staff = page_staff_of(request)
+        if staff is None or not isinstance(exc, LedgerError):
+            answer = api_handler(request, exc)
+            return await answer if inspect.isawaitable(answer) else answer
+        return await run_in_threadpool(_error_page, request, staff, exc)
+
+    app.add_exception_handler(PageRefused, page_refused)
+    app.add_exception_handler(LedgerError, ledger_error)
 
 
 # ------------------------------------------------------------------------------------------ pages
 @router.get("/", operation_id="page_home", response_class=HTMLResponse)
-def home(request: Request) -> Response:
+def home(request: Request, staff: AnyStaffPage) -> HTMLResponse:
     """工作台: the pages this staff member may use."""
-
-    @_page(ANY_STAFF)
-    def body(request: Request, staff: Staff) -> HTMLResponse:
-        cards = [(k, p, "home_" + p.rsplit("/", 1)[1]) for k, p, roles in NAV if staff.roles & set(roles)]
-        return render(request, "home.html", {"cards": cards}, staff=staff)
-
-    return body(request)
+    cards = [(k, p, "home_" + p.rsplit("/", 1)[1]) for k, p, roles in NAV if staff.roles & set(roles)]
+    return render(request, "home.html", {"cards": cards}, staff=staff)
 
 
 @router.get("/ui/login", operation_id="page_login", response_class=HTMLResponse)
-def login(request: Request) -> Response:
+def login(request: Request) -> HTMLResponse:
     """Sign-in form (password, plus the one-time code for roles that need it)."""
     nxt = safe_next(request.query_params.get("next", "/"))
-    return render(request, "login.html", {"next": nxt}, staff=_staff(request, _node(request)))
+    return render(request, "login.html", {"next": nxt}, staff=signed_in_staff(request, _node(request)))
 
 
 @router.get("/ui/intake", operation_id="page_intake", response_class=HTMLResponse)
-def intake(request: Request) -> Response:
+def intake(request: Request, staff: ClerkPage) -> HTMLResponse:
     """受理: item picker, home district, applicant, materials with upload progress, receipt."""
-
-    @_page(("clerk",))
-    def body(request: Request, staff: Staff) -> HTMLResponse:
-        node = _node(request)
-        cat = node.book.catalogue
-        lang = _lang(request)
-        agent = cat.agent_letter
-        items = [
-            {
-                "code": i.code,
-                "name_zh": i.name_zh,
-                "name_en": i.name_en,
-                "days": i.time_limit_working_days,
-                "home_rule": i.home_rule.model_dump(),
-                "materials": [{"code": m.code, "name_zh": m.name_zh, "name_en": m.name_en} for m in i.materials],
-                "agent_letter": {"code": agent.code, "name_zh": agent.name_zh, "name_en": agent.name_en},
-            }
-            for i in cat.items
-        ]
-        receiving = node.receiving_districts()
-        rows = [
-            {
-                "code": d.code,
-                "name": d.name_zh if lang == "zh" else d.name_en,
-                "receiving": receiving is None or d.code in receiving,
-            }
-            for d in cat.districts
-        ]
-        limits = {"max_file_bytes": node.book.max_file_bytes, "types": sorted(ALLOWED_TYPES)}
-        ctx = {
-            "items_json": json.dumps(items, ensure_ascii=False),
-            "limits_json": json.dumps(limits),
-            "district_rows": rows,
-            "id_types": ID_TYPES,
+    node = _node(request)
+    cat = node.book.catalogue
+    lang = _lang(request)
+    agent = cat.agent_letter
+    items = [
+        {
+            "code": i.code,
+            "name_zh": i.name_zh,
+            "name_en": i.name_en,
+            "days": i.time_limit_working_days,
+            "home_rule": i.home_rule.model_dump(),
+            "materials": [{"code": m.code, "name_zh": m.name_zh, "name_en": m.name_en} for m in i.materials],
+            "agent_letter": {"code": agent.code, "name_zh": agent.name_zh, "name_en": agent.name_en},
         }
-        return render(request, "intake.html", ctx, staff=staff)
-
-    return body(request)
+        for i in cat.items
+    ]
+    receiving = node.receiving_districts()
+    rows = [
+        {
+            "code": d.code,
+            "name": d.name_zh if lang == "zh" else d.name_en,
+            "receiving": receiving is None or d.code in receiving,
+        }
+        for d in cat.districts
+    ]
+    limits = {"max_file_bytes": node.book.max_file_bytes, "types": sorted(ALLOWED_TYPES)}
+    ctx = {
+        "items_json": json.dumps(items, ensure_ascii=False),
+        "limits_json": json.dumps(limits),
+        "district_rows": rows,
+        "id_types": ID_TYPES,
+    }
+    return render(request, "intake.html", ctx, staff=staff)
 
 
 @router.get("/ui/cases", operation_id="page_cases", response_class=HTMLResponse)
-def cases(request: Request) -> Response:
+def cases(request: Request, staff: ReaderPage) -> HTMLResponse:
     """待办: this district's cases (officers) and cases taken in here (clerks), due dates in working days."""
+    node = _node(request)
+    qp = request.query_params
+    scopes = []
+    if staff.roles & {"officer", "regulator", "dispute_officer"}:
+        scopes.append("inbox")
+    if staff.roles & {"clerk", "regulator", "dispute_officer"}:
+        scopes.append("mine")
+    if staff.roles & {"regulator", "dispute_officer"}:
+        scopes.append("all")
+    scope = qp.get("scope") if qp.get("scope") in scopes else scopes[0]
+    my_action = "officer" if "officer" in staff.roles else "clerk" if "clerk" in staff.roles else ""
+    try:
+        q = InboxQuery(
+            q=qp.get("q", "")[:64],
+            status=qp.get("status", ""),
+            item=qp.get("item", ""),
+            due_within=int(qp["due_within"]) if qp.get("due_within", "").isdigit() else None,
+            action=my_action if qp.get("mine") == "1" else "",
+            scope=scope,  # type: ignore[arg-type]
+            sort=qp.get("sort") if qp.get("sort") in ("due", "age", "serial") else "due",  # type: ignore[arg-type]
+            page=max(1, int(qp["page"])) if qp.get("page", "").isdigit() else 1,
+            per_page=50,
+        )
+    except ValidationError:
+        q = InboxQuery(scope=scope)  # type: ignore[arg-type]
+    page = node.inbox.query(q)
+    names = {i.code: (i.name_zh, i.name_en) for i in node.book.catalogue.items}
+    params = {k: v for k, v in qp.items() if k not in ("page", "lang")}
 
-    @_page(READERS)
-    def body(request: Request, staff: Staff) -> HTMLResponse:
-        node = _node(request)
-        qp = request.query_params
-        scopes = []
-        if staff.roles & {"officer", "regulator", "dispute_officer"}:
-            scopes.append("inbox")
-        if staff.roles & {"clerk", "regulator", "dispute_officer"}:
-            scopes.append("mine")
-        if staff.roles & {"regulator", "dispute_officer"}:
-            scopes.append("all")
-        scope = qp.get("scope") if qp.get("scope") in scopes else scopes[0]
-        my_action = "officer" if "officer" in staff.roles else "clerk" if "clerk" in staff.roles else ""
-        try:
-            q = InboxQuery(
-                q=qp.get("q", "")[:64],
-                status=qp.get("status", ""),
-                item=qp.get("item", ""),
-                due_within=int(qp["due_within"]) if qp.get("due_within", "").isdigit() else None,
-                action=my_action if qp.get("mine") == "1" else "",
-                scope=scope,  # type: ignore[arg-type]
-                sort=qp.get("sort") if qp.get("sort") in ("due", "age", "serial") else "due",  # type: ignore[arg-type]
-                page=max(1, int(qp["page"])) if qp.get("page", "").isdigit() else 1,
-                per_page=50,
-            )
-        except ValidationError:
-            q = InboxQuery(scope=scope)  # type: ignore[arg-type]
-        page = node.inbox.query(q)
-        names = {i.code: (i.name_zh, i.name_en) for i in node.book.catalogue.items}
-        params = {k: v for k, v in qp.items() if k not in ("page", "lang")}
+    def page_url(n: int) -> str:
+        return "/ui/cases?" + urlencode({**params, "page": n})
 
-        def page_url(n: int) -> str:
-            return "/ui/cases?" + urlencode({**params, "page": n})
-
-        ctx = {
-            "page": page,
-            "q": q,
-            "scopes": scopes,
-            "item_names": names,
-            "hall_names": node.hall_names(),
-            "page_url": page_url,
-            "statuses": ["submitted", "supplement_requested", "accepted", "rejected", "decided", "delivered"],
-            "my_action": my_action,
-        }
-        return render(request, "cases.html", ctx, staff=staff)
-
-    return body(request)
+    ctx = {
+        "page": page,
+        "q": q,
+        "scopes": scopes,
+        "item_names": names,
+        "hall_names": node.hall_names(),
+        "page_url": page_url,
+        "statuses": ["submitted", "supplement_requested", "accepted", "rejected", "decided", "delivered"],
+        "my_action": my_action,
+    }
+    return render(request, "cases.html", ctx, staff=staff)
 
 
 def _actions(node: HallNode, staff: Staff, view: dict[str, Any]) -> list[str]:
@@ -470,131 +456,107 @@ def _case_context(node: HallNode, staff: Staff, serial: str) -> dict[str, Any]:
 
 
 @router.get("/ui/cases/{serial}", operation_id="page_case", response_class=HTMLResponse)
-def case(request: Request, serial: str) -> Response:
+def case(request: Request, serial: str, staff: ReaderPage) -> HTMLResponse:
     """办件详情: result at the top, applicant (masked, reveal logged), materials with preview, every stage
     with who, when and anchor state; the actions this staff member may take, each confirmed."""
-
-    @_page(READERS)
-    def body(request: Request, staff: Staff) -> HTMLResponse:
-        node = _node(request)
-        ctx = _case_context(node, staff, serial)
-        if sees_personal_data(staff.roles):
-            node.record_access(staff.actor, "view_case", serial)
-        else:  # a regulator: the personal fields are withheld, as in the API (ledger/hall/privacy.py)
-            node.record_access(staff.actor, "view_case", serial, "personal fields withheld")
-        ctx.update(
-            {
-                "actions": _actions(node, staff, ctx["case"]),
-                "can_export": bool(staff.roles & {"officer", "dispute_officer", "regulator"}),
-                "is_dispute": "dispute_officer" in staff.roles,
-                "can_dispute_page": bool(staff.roles & {"dispute_officer", "regulator"}),
-                "disputes": list_disputes(node.book, serial),
-                "docs": _docs_available(ctx),
-            }
-        )
-        return render(request, "case.html", ctx, staff=staff)
-
-    return body(request)
+    node = _node(request)
+    ctx = _case_context(node, staff, serial)
+    if sees_personal_data(staff.roles):
+        node.record_access(staff.actor, "view_case", serial)
+    else:  # a regulator: the personal fields are withheld, as in the API (ledger/hall/privacy.py)
+        node.record_access(staff.actor, "view_case", serial, "personal fields withheld")
+    ctx.update(
+        {
+            "actions": _actions(node, staff, ctx["case"]),
+            "can_export": bool(staff.roles & {"officer", "dispute_officer", "regulator"}),
+            "is_dispute": "dispute_officer" in staff.roles,
+            "can_dispute_page": bool(staff.roles & {"dispute_officer", "regulator"}),
+            "disputes": list_disputes(node.book, serial),
+            "docs": _docs_available(ctx),
+        }
+    )
+    return render(request, "case.html", ctx, staff=staff)
 
 
 @router.get("/ui/verify", operation_id="page_verify", response_class=HTMLResponse)
-def verify(request: Request) -> Response:
+def verify(request: Request, staff: DisputeOfficerPage) -> HTMLResponse:
     """核验: upload an evidence bundle or one document → per-event verdict with reasons, printable report."""
-
-    @_page(("dispute_officer",))
-    def body(request: Request, staff: Staff) -> HTMLResponse:
-        node = _node(request)
-        serials = sorted((r.serial for r in case_rows(node.book)), reverse=True)
-        serial = request.query_params.get("serial", "")
-        reasons = {k: (v[0] if _lang(request) == "zh" else v[1]) for k, v in MESSAGES.items()}
-        stages = {
-            st.name: (st.label_zh if _lang(request) == "zh" else st.name.replace("_", " ").title()) for st in Stage
-        }
-        ctx = {
-            "serials": serials,
-            "serial": serial,
-            "reasons_json": json.dumps(reasons, ensure_ascii=False),
-            "stages_json": json.dumps(stages, ensure_ascii=False),
-        }
-        return render(request, "verify.html", ctx, staff=staff)
-
-    return body(request)
+    node = _node(request)
+    serials = sorted((r.serial for r in case_rows(node.book)), reverse=True)
+    serial = request.query_params.get("serial", "")
+    reasons = {k: (v[0] if _lang(request) == "zh" else v[1]) for k, v in MESSAGES.items()}
+    stages = {st.name: (st.label_zh if _lang(request) == "zh" else st.name.replace("_", " ").title()) for st in Stage}
+    ctx = {
+        "serials": serials,
+        "serial": serial,
+        "reasons_json": json.dumps(reasons, ensure_ascii=False),
+        "stages_json": json.dumps(stages, ensure_ascii=False),
+    }
+    return render(request, "verify.html", ctx, staff=staff)
 
 
 @router.get("/ui/audit", operation_id="page_audit", response_class=HTMLResponse)
-def audit(request: Request) -> Response:
+def audit(request: Request, staff: RegulatorPage) -> HTMLResponse:
     """监管: charts by district, item and status, time-limit compliance, anomalies, exports."""
-
-    @_page(("regulator",))
-    def body(request: Request, staff: Staff) -> HTMLResponse:
-        node = _node(request)
-        lang = _lang(request)
-        rows = case_rows(node.book)
-        districts = {d.code: (d.name_zh if lang == "zh" else d.name_en) for d in node.book.catalogue.districts}
-        items = {i.code: (i.name_zh if lang == "zh" else i.name_en) for i in node.book.catalogue.items}
-        by_district = [
-            {"name": districts.get(int(s.key), s.key), "value": s.cases} for s in summarize(rows, "district")
-        ]
-        by_item = [{"name": items.get(s.key, s.key), "value": s.cases} for s in summarize(rows, "item")]
-        status: dict[str, int] = {}
-        comp: dict[str, int] = {}
-        for r in rows:
-            status[r.status] = status.get(r.status, 0) + 1
-            comp[r.compliance] = comp.get(r.compliance, 0) + 1
-        charts = {
-            "district": by_district,
-            "item": by_item,
-            "status": [{"name": t(f"st_{k}", lang), "value": v} for k, v in sorted(status.items())],
-            "compliance": [{"name": t(f"cp_{k}", lang), "value": v, "key": k} for k, v in sorted(comp.items())],
-        }
-        late = [r for r in rows if r.compliance in ("overdue", "near_due", "completed_late")]
-        scanner = getattr(request.app.state, "audit", None)
-        last = scanner.last() if scanner is not None else None
-        ctx = {
-            "charts_json": json.dumps(charts, ensure_ascii=False),
-            "late": late,
-            "scan": last,
-            "total": len(rows),
-            "item_names": items,
-            "stage_word": stage_word,
-        }
-        return render(request, "audit.html", ctx, staff=staff)
-
-    return body(request)
+    node = _node(request)
+    lang = _lang(request)
+    rows = case_rows(node.book)
+    districts = {d.code: (d.name_zh if lang == "zh" else d.name_en) for d in node.book.catalogue.districts}
+    items = {i.code: (i.name_zh if lang == "zh" else i.name_en) for i in node.book.catalogue.items}
+    by_district = [{"name": districts.get(int(s.key), s.key), "value": s.cases} for s in summarize(rows, "district")]
+    by_item = [{"name": items.get(s.key, s.key), "value": s.cases} for s in summarize(rows, "item")]
+    status: dict[str, int] = {}
+    comp: dict[str, int] = {}
+    for r in rows:
+        status[r.status] = status.get(r.status, 0) + 1
+        comp[r.compliance] = comp.get(r.compliance, 0) + 1
+    charts = {
+        "district": by_district,
+        "item": by_item,
+        "status": [{"name": t(f"st_{k}", lang), "value": v} for k, v in sorted(status.items())],
+        "compliance": [{"name": t(f"cp_{k}", lang), "value": v, "key": k} for k, v in sorted(comp.items())],
+    }
+    late = [r for r in rows if r.compliance in ("overdue", "near_due", "completed_late")]
+    scanner = getattr(request.app.state, "audit", None)
+    last = scanner.last() if scanner is not None else None
+    ctx = {
+        "charts_json": json.dumps(charts, ensure_ascii=False),
+        "late": late,
+        "scan": last,
+        "total": len(rows),
+        "item_names": items,
+        "stage_word": stage_word,
+    }
+    return render(request, "audit.html", ctx, staff=staff)
 
 
 @router.get("/ui/health", operation_id="page_health", response_class=HTMLResponse)
-def health(request: Request) -> Response:
+def health(request: Request, staff: SysAdminPage) -> HTMLResponse:
     """节点状态 (system administrator): chain, block height, outbox, indexer lag, peer halls reachable."""
-
-    @_page(("sys_admin",))
-    def body(request: Request, staff: Staff) -> HTMLResponse:
-        node = _node(request)
-        h = node.health()
-        peers: list[dict[str, Any]] = []
-        try:
-            halls = node.reader.halls()
-        except ChainError:  # the chain is down: the page says so in the chain row
-            halls = []
-        for hall in halls:
-            if hall.hall_id == node.hall.hall_id:
-                continue
-            ok = False
-            if hall.endpoint.startswith(("http://", "https://")):
-                try:
-                    ok = httpx.get(hall.endpoint.rstrip("/") + "/health", timeout=1.5).status_code < 500
-                except httpx.HTTPError:
-                    ok = False
-            peers.append(
-                {
-                    "id": hall.hall_id,
-                    "name": hall.name,
-                    "district": hall.district,
-                    "status": hall.status,
-                    "endpoint": hall.endpoint,
-                    "reachable": ok,
-                }
-            )
-        return render(request, "health.html", {"h": h, "peers": peers}, staff=staff)
-
-    return body(request)
+    node = _node(request)
+    h = node.health()
+    peers: list[dict[str, Any]] = []
+    try:
+        halls = node.reader.halls()
+    except ChainError:  # the chain is down: the page says so in the chain row
+        halls = []
+    for hall in halls:
+        if hall.hall_id == node.hall.hall_id:
+            continue
+        ok = False
+        if hall.endpoint.startswith(("http://", "https://")):
+            try:
+                ok = httpx.get(hall.endpoint.rstrip("/") + "/health", timeout=1.5).status_code < 500
+            except httpx.HTTPError:
+                ok = False
+        peers.append(
+            {
+                "id": hall.hall_id,
+                "name": hall.name,
+                "district": hall.district,
+                "status": hall.status,
+                "endpoint": hall.endpoint,
+                "reachable": ok,
+            }
+        )
+    return render(request, "health.html", {"h": h, "peers": peers}, staff=staff)
