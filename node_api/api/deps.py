@@ -12,9 +12,9 @@ from __future__ import annotations
 import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, params
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from ledger.errors import AuthError, CsrfError, ForbiddenError
@@ -38,6 +38,7 @@ __all__ = [
     "Staff",
     "StaffAuthError",
     "StaffForbiddenError",
+    "needs",
     "require_roles",
 ]
 
@@ -170,3 +171,16 @@ def accepting_case(serial: str, node: NodeDep, staff: Clerk) -> dict[str, Any]:
 
 HomeCase = Annotated[dict[str, Any], Depends(home_case)]
 AcceptingCase = Annotated[dict[str, Any], Depends(accepting_case)]
+
+
+def needs(alias: object) -> params.Depends:
+    """The dependency of an ``Annotated`` alias, for a route that needs the check but not the value::
+
+        @router.get("/audit/cases", dependencies=[needs(Regulator)])
+
+    It is the alias's own ``Depends`` (the same callable), so the rule stays defined once, here, and
+    FastAPI's per-request cache still runs it once when a route also takes the value."""
+    for meta in get_args(alias)[1:]:
+        if isinstance(meta, params.Depends):
+            return meta
+    raise TypeError(f"{alias!r} is not an Annotated[..., Depends(...)] alias")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from ledger.hall.retention import cases_due, erase_personal_data
-from node_api.api.deps import NodeDep, SysAdmin, TrailReader
+from node_api.api.deps import NodeDep, SysAdmin, TrailReader, needs
 
 router = APIRouter(tags=["access trail"])
 
@@ -42,10 +42,9 @@ class DueOut(BaseModel):
     count: int
 
 
-@router.get("/access-trail", operation_id="access_trail", response_model=TrailPublic)
+@router.get("/access-trail", operation_id="access_trail", response_model=TrailPublic, dependencies=[needs(TrailReader)])
 def trail(
     node: NodeDep,
-    _: TrailReader,
     serial: Annotated[str | None, Query(max_length=64)] = None,
     start: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
@@ -60,8 +59,13 @@ def trail(
     }
 
 
-@router.get("/access-trail/verify", operation_id="verify_access_trail", response_model=TrailVerified)
-def verify_trail(node: NodeDep, _: TrailReader) -> dict[str, Any]:
+@router.get(
+    "/access-trail/verify",
+    operation_id="verify_access_trail",
+    response_model=TrailVerified,
+    dependencies=[needs(TrailReader)],
+)
+def verify_trail(node: NodeDep) -> dict[str, Any]:
     """Recompute every anchored root from the entries and check each anchor transaction on chain (409 if not)."""
     anchors = node.trail.verify(node.reader)
     return {
@@ -72,8 +76,13 @@ def verify_trail(node: NodeDep, _: TrailReader) -> dict[str, Any]:
     }
 
 
-@router.post("/access-trail/anchor", operation_id="anchor_access_trail", response_model=TrailVerified)
-def anchor_trail(node: NodeDep, _: SysAdmin) -> dict[str, Any]:
+@router.post(
+    "/access-trail/anchor",
+    operation_id="anchor_access_trail",
+    response_model=TrailVerified,
+    dependencies=[needs(SysAdmin)],
+)
+def anchor_trail(node: NodeDep) -> dict[str, Any]:
     """Anchor the trail's current root now (it is also anchored periodically)."""
     node.anchor_trail()
     anchors = node.trail.anchors()
@@ -85,8 +94,8 @@ def anchor_trail(node: NodeDep, _: SysAdmin) -> dict[str, Any]:
     }
 
 
-@router.get("/retention/due", operation_id="retention_due", response_model=DueOut)
-def due(node: NodeDep, _: SysAdmin) -> dict[str, Any]:
+@router.get("/retention/due", operation_id="retention_due", response_model=DueOut, dependencies=[needs(SysAdmin)])
+def due(node: NodeDep) -> dict[str, Any]:
     """Cases whose retention period is over and whose personal fields this hall still holds."""
     data = cases_due(node.book, now=datetime.fromtimestamp(node.clock(), UTC))
     return {"data": data, "count": len(data)}

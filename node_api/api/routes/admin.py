@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from ledger.core.text import LIMITS
 from ledger.hall.holidays import add_arrangement, arrangements
-from node_api.api.deps import Clerk, NodeDep, SecurityAdmin, SysAdmin
+from node_api.api.deps import Clerk, NodeDep, SecurityAdmin, SysAdmin, needs
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -80,8 +80,10 @@ class ClearedOut(BaseModel):
     cleared: int
 
 
-@router.get("/accounts", operation_id="list_accounts", response_model=AccountsPublic)
-def list_accounts(node: NodeDep, _: SecurityAdmin) -> dict[str, Any]:
+@router.get(
+    "/accounts", operation_id="list_accounts", response_model=AccountsPublic, dependencies=[needs(SecurityAdmin)]
+)
+def list_accounts(node: NodeDep) -> dict[str, Any]:
     data = [a.public() for a in node.accounts.all()]
     return {"data": data, "count": len(data)}
 
@@ -131,8 +133,8 @@ def reset_totp(username: str, node: NodeDep, staff: SecurityAdmin) -> dict[str, 
     return _secret(c)
 
 
-@router.get("/lockouts", operation_id="list_lockouts", response_model=LocksPublic)
-def lockouts(node: NodeDep, _: SecurityAdmin) -> dict[str, Any]:
+@router.get("/lockouts", operation_id="list_lockouts", response_model=LocksPublic, dependencies=[needs(SecurityAdmin)])
+def lockouts(node: NodeDep) -> dict[str, Any]:
     """Accounts and client addresses locked now after failed sign-ins (each lock is also in the access trail)."""
     data = [lock.public() for lock in node.accounts.lockouts()]
     return {"data": data, "count": len(data)}
@@ -167,6 +169,11 @@ def load_calendar(body: dict[str, Any], node: NodeDep, staff: SysAdmin) -> dict[
     return add_arrangement(node.store, body, staff=staff.username)
 
 
-@router.get("/calendar", operation_id="list_holiday_arrangements", response_model=list[dict[str, Any]])
-def list_calendar(node: NodeDep, _: SysAdmin) -> list[dict[str, Any]]:
+@router.get(
+    "/calendar",
+    operation_id="list_holiday_arrangements",
+    response_model=list[dict[str, Any]],
+    dependencies=[needs(SysAdmin)],
+)
+def list_calendar(node: NodeDep) -> list[dict[str, Any]]:
     return arrangements(node.store)

@@ -34,7 +34,7 @@ from ledger.hall.audit import (
 )
 from ledger.hall.exports import XLSX_MEDIA_TYPE, Table, to_csv, to_xlsx
 from ledger.hall.workdays import NEAR_DUE_DAYS
-from node_api.api.deps import NodeDep, Regulator
+from node_api.api.deps import NodeDep, Regulator, needs
 from node_api.core.node import HallNode
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -151,8 +151,8 @@ class CaseFilters(BaseModel):
     lang: Literal["zh", "en"] = "zh"
 
 
-@router.get("/cases", operation_id="audit_cases", response_model=CaseRowsPublic)
-def cases(node: NodeDep, _: Regulator, q: Annotated[CaseFilters, Query()]) -> Any:
+@router.get("/cases", operation_id="audit_cases", response_model=CaseRowsPublic, dependencies=[needs(Regulator)])
+def cases(node: NodeDep, q: Annotated[CaseFilters, Query()]) -> Any:
     """Cases by accepting hall, home district, item, status or compliance, created within [since, until]."""
     rows = filter_rows(
         case_rows(node.book, near_due_days=q.near_due_days),
@@ -165,17 +165,20 @@ def cases(node: NodeDep, _: Regulator, q: Annotated[CaseFilters, Query()]) -> An
     return {"data": rows, "count": len(rows)}
 
 
-@router.get("/cases/{serial}/trail", operation_id="audit_trail", response_model=TrailPublic)
-def case_trail(serial: str, node: NodeDep, _: Regulator) -> dict[str, Any]:
+@router.get(
+    "/cases/{serial}/trail", operation_id="audit_trail", response_model=TrailPublic, dependencies=[needs(Regulator)]
+)
+def case_trail(serial: str, node: NodeDep) -> dict[str, Any]:
     """Every event of the case in chain order with its anchor; personal fields withheld."""
     node.book.header(serial)
     return {"serial": serial, "events": trail(node.book.records(serial))}
 
 
-@router.get("/compliance", operation_id="audit_compliance", response_model=CompliancePublic)
+@router.get(
+    "/compliance", operation_id="audit_compliance", response_model=CompliancePublic, dependencies=[needs(Regulator)]
+)
 def compliance(
     node: NodeDep,
-    _: Regulator,
     near_due_days: Annotated[int, Query(ge=0, le=30)] = NEAR_DUE_DAYS,
     format: Format = "json",
     lang: Lang = "zh",
@@ -190,10 +193,9 @@ def compliance(
     return lists
 
 
-@router.get("/summary", operation_id="audit_summary", response_model=SummaryPublic)
+@router.get("/summary", operation_id="audit_summary", response_model=SummaryPublic, dependencies=[needs(Regulator)])
 def summary(
     node: NodeDep,
-    _: Regulator,
     by: Annotated[Literal["hall", "district", "item"], Query()] = "hall",
     format: Format = "json",
     lang: Lang = "zh",
@@ -206,8 +208,10 @@ def summary(
     return {"by": by, "data": data}
 
 
-@router.get("/anomalies", operation_id="audit_anomalies", response_model=LastScanPublic)
-def anomalies(scanner: ScannerDep, _: Regulator, format: Format = "json", lang: Lang = "zh") -> Any:
+@router.get(
+    "/anomalies", operation_id="audit_anomalies", response_model=LastScanPublic, dependencies=[needs(Regulator)]
+)
+def anomalies(scanner: ScannerDep, format: Format = "json", lang: Lang = "zh") -> Any:
     """The last anomaly scan (scheduled or on demand)."""
     last = scanner.last()
     if format != "json":
@@ -215,18 +219,23 @@ def anomalies(scanner: ScannerDep, _: Regulator, format: Format = "json", lang: 
     return {"scan": last, "counts": last.counts() if last else {}}
 
 
-@router.post("/anomalies/scan", operation_id="audit_scan", response_model=LastScanPublic)
-def run_scan(
-    scanner: ScannerDep, _: Regulator, mode: Annotated[Literal["full", "incremental"], Query()] = "full"
-) -> dict[str, Any]:
+@router.post(
+    "/anomalies/scan", operation_id="audit_scan", response_model=LastScanPublic, dependencies=[needs(Regulator)]
+)
+def run_scan(scanner: ScannerDep, mode: Annotated[Literal["full", "incremental"], Query()] = "full") -> dict[str, Any]:
     """Scan now: every case this hall holds and its outbox, against the chain (``mode=incremental``: only the
     cases changed since the last scan, as the schedule does)."""
     result = scanner.run_once(full=mode == "full")
     return {"scan": result, "counts": result.counts()}
 
 
-@router.get("/batch-findings", operation_id="audit_batch_findings", response_model=BatchFindingsPublic)
-def batch_findings(node: NodeDep, _: Regulator) -> dict[str, Any]:
+@router.get(
+    "/batch-findings",
+    operation_id="audit_batch_findings",
+    response_model=BatchFindingsPublic,
+    dependencies=[needs(Regulator)],
+)
+def batch_findings(node: NodeDep) -> dict[str, Any]:
     """Merkle mode: every rule this hall's indexer found broken in any hall's batch, each with its proof, and the
     batches whose manifest no hall has produced."""
     data = node.merkle_index.findings()

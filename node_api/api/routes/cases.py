@@ -23,7 +23,7 @@ from ledger.hall.cases import PERSONAL_FIELDS, Upload, applicant_fields, suggest
 from ledger.hall.evidence import export_bundle
 from ledger.hall.privacy import bundle_plan, sees_personal_data, withhold_personal
 from ledger.hall.uploads import check_upload, check_upload_counts, check_upload_meta
-from node_api.api.deps import AcceptingCase, BookDep, CaseReader, Clerk, Exporter, HomeCase, NodeDep, Officer
+from node_api.api.deps import AcceptingCase, BookDep, CaseReader, Clerk, Exporter, HomeCase, NodeDep, Officer, needs
 
 # who may do what (docs/security.md; tests/integration/test_role_matrix.py walks every cell)
 
@@ -227,8 +227,8 @@ async def intake(request: Request, book: BookDep, staff: Clerk) -> dict[str, Any
     )
 
 
-@router.post("/check", operation_id="check_intake", response_model=CheckOut)
-def check_intake(body: IntakeCheckIn, node: NodeDep, _: Clerk) -> dict[str, Any]:
+@router.post("/check", operation_id="check_intake", response_model=CheckOut, dependencies=[needs(Clerk)])
+def check_intake(body: IntakeCheckIn, node: NodeDep) -> dict[str, Any]:
     """Everything the server would refuse, before any file is uploaded: the fields, the district (does it have a
     connected hall?), every missing material, and each file's type and size (by name and declared type)."""
     book = node.book
@@ -298,8 +298,8 @@ def check_intake(body: IntakeCheckIn, node: NodeDep, _: Clerk) -> dict[str, Any]
     return {"ok": True, "suggested_home_district": suggested}
 
 
-@router.get("", operation_id="list_cases", response_model=CasesPublic)
-def list_cases(book: BookDep, _: CaseReader) -> dict[str, Any]:
+@router.get("", operation_id="list_cases", response_model=CasesPublic, dependencies=[needs(CaseReader)])
+def list_cases(book: BookDep) -> dict[str, Any]:
     """Every case this hall holds (accepted here or belonging to its district)."""
     data = book.list_cases()
     return {"data": data, "count": len(data)}
@@ -334,25 +334,32 @@ def reveal(serial: str, body: RevealIn, node: NodeDep, staff: CaseReader) -> dic
     return {k: v for k, v in intake["fields"].items() if k in PERSONAL_FIELDS or k.endswith("_id_type")}
 
 
-@router.post("/{serial}/acceptance", operation_id="decide_acceptance", response_model=CasePublic)
-def acceptance(serial: str, body: AcceptanceIn, book: BookDep, staff: Officer, _: HomeCase) -> dict[str, Any]:
+@router.post(
+    "/{serial}/acceptance", operation_id="decide_acceptance", response_model=CasePublic, dependencies=[needs(HomeCase)]
+)
+def acceptance(serial: str, body: AcceptanceIn, book: BookDep, staff: Officer) -> dict[str, Any]:
     reason = _text("reason", body.reason)
     return book.decide_acceptance(
         serial, accepted=body.accepted, reason=reason, staff=staff.username, staff_name=staff.display_name
     )
 
 
-@router.post("/{serial}/process", operation_id="process_step", response_model=CasePublic)
-def process(serial: str, body: ProcessIn, book: BookDep, staff: Officer, _: HomeCase) -> dict[str, Any]:
+@router.post(
+    "/{serial}/process", operation_id="process_step", response_model=CasePublic, dependencies=[needs(HomeCase)]
+)
+def process(serial: str, body: ProcessIn, book: BookDep, staff: Officer) -> dict[str, Any]:
     return book.process_step(
         serial, step=body.step, note=_text("note", body.note), staff=staff.username, staff_name=staff.display_name
     )
 
 
-@router.post("/{serial}/supplement-request", operation_id="request_supplement", response_model=CasePublic)
-def supplement_request(
-    serial: str, body: SupplementRequestIn, book: BookDep, staff: Officer, _: HomeCase
-) -> dict[str, Any]:
+@router.post(
+    "/{serial}/supplement-request",
+    operation_id="request_supplement",
+    response_model=CasePublic,
+    dependencies=[needs(HomeCase)],
+)
+def supplement_request(serial: str, body: SupplementRequestIn, book: BookDep, staff: Officer) -> dict[str, Any]:
     """补正: before acceptance (受理前一次性告知, a notice the accepting hall reads) or after it (anchored)."""
     note = _text("note", body.note)
     return book.request_supplement(
@@ -360,8 +367,13 @@ def supplement_request(
     )
 
 
-@router.post("/{serial}/supplement", operation_id="submit_supplement", response_model=CasePublic)
-async def supplement(serial: str, request: Request, book: BookDep, staff: Clerk, _: AcceptingCase) -> dict[str, Any]:
+@router.post(
+    "/{serial}/supplement",
+    operation_id="submit_supplement",
+    response_model=CasePublic,
+    dependencies=[needs(AcceptingCase)],
+)
+async def supplement(serial: str, request: Request, book: BookDep, staff: Clerk) -> dict[str, Any]:
     fields, uploads = await _form(request)
     note = _text("note", fields.get("note", ""))
     return await run_in_threadpool(
@@ -369,8 +381,10 @@ async def supplement(serial: str, request: Request, book: BookDep, staff: Clerk,
     )
 
 
-@router.post("/{serial}/result", operation_id="decide_result", response_model=CasePublic)
-async def result(serial: str, request: Request, book: BookDep, staff: Officer, _: HomeCase) -> dict[str, Any]:
+@router.post(
+    "/{serial}/result", operation_id="decide_result", response_model=CasePublic, dependencies=[needs(HomeCase)]
+)
+async def result(serial: str, request: Request, book: BookDep, staff: Officer) -> dict[str, Any]:
     """办结: fields ``approved`` (true/false) and ``note``, file part ``document`` (required for a denial)."""
     fields, uploads = await _form(request)
     approved = fields.get("approved", "").lower()
@@ -392,8 +406,10 @@ async def result(serial: str, request: Request, book: BookDep, staff: Officer, _
     )
 
 
-@router.post("/{serial}/delivery", operation_id="deliver_result", response_model=CasePublic)
-def delivery(serial: str, body: DeliveryIn, book: BookDep, staff: Clerk, _: AcceptingCase) -> dict[str, Any]:
+@router.post(
+    "/{serial}/delivery", operation_id="deliver_result", response_model=CasePublic, dependencies=[needs(AcceptingCase)]
+)
+def delivery(serial: str, body: DeliveryIn, book: BookDep, staff: Clerk) -> dict[str, Any]:
     return book.deliver(
         serial,
         method=body.method,

@@ -24,7 +24,7 @@ from ledger.hall.citywide import (
     to_csv,
     to_xlsx,
 )
-from node_api.api.deps import NodeDep, Regulator
+from node_api.api.deps import NodeDep, Regulator, needs
 from node_api.core.node import HallNode
 
 router = APIRouter(prefix="/audit/city", tags=["audit"])
@@ -58,8 +58,8 @@ def city_cases(node: HallNode, f: CityFilter) -> tuple[CityView, list[CityCase]]
 Filter = Annotated[CityFilter, Query()]
 
 
-@router.get("", operation_id="audit_city", response_model=CityPublic)
-def city(node: NodeDep, _: Regulator, f: Filter) -> CityPublic:
+@router.get("", operation_id="audit_city", response_model=CityPublic, dependencies=[needs(Regulator)])
+def city(node: NodeDep, f: Filter) -> CityPublic:
     """Every hall's cases and the city-wide figures, from the chain alone."""
     view, rows = city_cases(node, f)
     return CityPublic(
@@ -72,8 +72,8 @@ def city(node: NodeDep, _: Regulator, f: Filter) -> CityPublic:
     )
 
 
-@router.get("/export.csv", operation_id="audit_city_csv", response_class=Response)
-def city_csv(node: NodeDep, _: Regulator, f: Filter, lang: Lang = "zh") -> Response:
+@router.get("/export.csv", operation_id="audit_city_csv", response_class=Response, dependencies=[needs(Regulator)])
+def city_csv(node: NodeDep, f: Filter, lang: Lang = "zh") -> Response:
     """CSV for Excel: UTF-8 with BOM, Chinese column headers and values (``?lang=en``: English)."""
     view, rows = city_cases(node, f)
     return Response(
@@ -83,8 +83,8 @@ def city_csv(node: NodeDep, _: Regulator, f: Filter, lang: Lang = "zh") -> Respo
     )
 
 
-@router.get("/export.xlsx", operation_id="audit_city_xlsx", response_class=Response)
-def city_xlsx(node: NodeDep, _: Regulator, f: Filter, lang: Lang = "zh") -> Response:
+@router.get("/export.xlsx", operation_id="audit_city_xlsx", response_class=Response, dependencies=[needs(Regulator)])
+def city_xlsx(node: NodeDep, f: Filter, lang: Lang = "zh") -> Response:
     """The same table as an Excel workbook (.xlsx)."""
     view, rows = city_cases(node, f)
     return Response(

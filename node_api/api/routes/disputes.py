@@ -39,7 +39,7 @@ from ledger.hall.disputes import (
 )
 from ledger.hall.evidence import DocumentProof, find_document_proof
 from ledger.hall.report_html import render_check_html
-from node_api.api.deps import DisputeOfficer, DisputeReader, NodeDep, Staff
+from node_api.api.deps import DisputeOfficer, DisputeReader, NodeDep, Staff, needs
 from node_api.core.node import HallNode
 
 router = APIRouter(prefix="/cases", tags=["disputes"])
@@ -77,8 +77,13 @@ def open_(serial: str, body: DisputeIn, node: NodeDep, staff: DisputeOfficer) ->
     )
 
 
-@router.get("/{serial}/disputes", operation_id="list_disputes", response_model=DisputesPublic)
-def disputes(serial: str, node: NodeDep, _: DisputeReader) -> dict[str, Any]:
+@router.get(
+    "/{serial}/disputes",
+    operation_id="list_disputes",
+    response_model=DisputesPublic,
+    dependencies=[needs(DisputeReader)],
+)
+def disputes(serial: str, node: NodeDep) -> dict[str, Any]:
     data = list_disputes(node.book, serial)
     return {"data": data, "count": len(data)}
 
@@ -147,24 +152,37 @@ def _json(raw: bytes, field: str) -> Any:
     return loads_bounded(raw, what=field, max_bytes=MAX_UPLOAD)
 
 
-@router.get("/{serial}/verifications", operation_id="list_verifications", response_model=ChecksPublic)
-def checks(serial: str, node: NodeDep, _: DisputeReader) -> dict[str, Any]:
+@router.get(
+    "/{serial}/verifications",
+    operation_id="list_verifications",
+    response_model=ChecksPublic,
+    dependencies=[needs(DisputeReader)],
+)
+def checks(serial: str, node: NodeDep) -> dict[str, Any]:
     node.book.header(serial)
     data = list_checks(node.book, serial)
     return {"data": data, "count": len(data)}
 
 
-@router.get("/{serial}/verifications/{sha256}", operation_id="get_verification", response_model=StoredCheck)
-def check(serial: str, sha256: str, node: NodeDep, _: DisputeReader) -> StoredCheck:
+@router.get(
+    "/{serial}/verifications/{sha256}",
+    operation_id="get_verification",
+    response_model=StoredCheck,
+    dependencies=[needs(DisputeReader)],
+)
+def check(serial: str, sha256: str, node: NodeDep) -> StoredCheck:
     """The JSON report (its SHA-256 over RFC 8785 canonical JSON is ``sha256``)."""
     return get_check(node.book, serial, sha256)
 
 
 @router.get(
-    "/{serial}/verifications/{sha256}/report.html", operation_id="print_verification", response_class=HTMLResponse
+    "/{serial}/verifications/{sha256}/report.html",
+    operation_id="print_verification",
+    response_class=HTMLResponse,
+    dependencies=[needs(DisputeReader)],
 )
 def printable(
-    serial: str, sha256: str, request: Request, node: NodeDep, _: DisputeReader, lang: Annotated[str, Query()] = "zh"
+    serial: str, sha256: str, request: Request, node: NodeDep, lang: Annotated[str, Query()] = "zh"
 ) -> HTMLResponse:
     """Print-ready verification report, zh-CN by default (``?lang=en`` for English)."""
     if lang not in ("zh", "en"):
