@@ -258,3 +258,21 @@ def test_regulator_reads_but_cannot_change(inproc_hall: InProcHall, world: dict[
     assert inproc_hall.client.get(f"/cases/{world['own']}", headers=reg).status_code == 200
     r = inproc_hall.client.post(f"/cases/{world['own']}/acceptance", json={"accepted": True}, headers=reg)
     assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+
+
+def test_page_guard_answers_pages_and_the_api_answers_json(inproc_hall: InProcHall, world: dict[str, Any]) -> None:
+    """The page guard (a dependency + exception handlers): the sign-in form, a refusal page, an error page on a
+    guarded page; the same LedgerError outside a page stays the API's JSON error."""
+    c = inproc_hall.client
+    anon = c.get("/ui/cases")
+    assert anon.status_code == 401 and anon.headers["content-type"].startswith("text/html")
+    assert 'data-next="/ui/cases"' in anon.text  # the form brings the staff member back here
+    clerk = {"Authorization": f"Bearer {world['tokens']['clerk']}"}
+    refused = c.get("/ui/health", headers=clerk)
+    assert refused.status_code == 403 and refused.headers["content-type"].startswith("text/html")
+    assert "没有使用此页面的权限" in refused.text
+    missing = c.get("/ui/cases/TB-NO-SUCH-CASE", headers=clerk)
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+    assert "Traceback" not in missing.text and "<html" in missing.text
+    api = c.get("/cases/TB-NO-SUCH-CASE", headers=clerk)
+    assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"
