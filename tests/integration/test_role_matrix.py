@@ -260,14 +260,14 @@ def test_regulator_reads_but_cannot_change(inproc_hall: InProcHall, world: dict[
     assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
 
 
-def test_page_guard_answers_pages_and_the_api_answers_json(inproc_hall: InProcHall, world: dict[str, Any]) -> None:
+def test_page_guard_answers_pages_and_the_api_answers_json(inproc_hall: InProcHall) -> None:
     """The page guard (a dependency + exception handlers): the sign-in form, a refusal page, an error page on a
     guarded page; the same LedgerError outside a page stays the API's JSON error."""
     c = inproc_hall.client
     anon = c.get("/ui/cases")
     assert anon.status_code == 401 and anon.headers["content-type"].startswith("text/html")
     assert 'data-next="/ui/cases"' in anon.text  # the form brings the staff member back here
-    clerk = {"Authorization": f"Bearer {world['tokens']['clerk']}"}
+    clerk = {"Authorization": f"Bearer {inproc_hall.sign_in('p.clerk', ('clerk',))}"}  # the walk logs out its own
     refused = c.get("/ui/health", headers=clerk)
     assert refused.status_code == 403 and refused.headers["content-type"].startswith("text/html")
     assert "没有使用此页面的权限" in refused.text
