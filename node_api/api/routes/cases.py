@@ -7,6 +7,7 @@ Uploads are multipart: each file in a part named ``materials.<material code>`` (
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -18,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 from ledger.core.text import LIMITS, check_length, clean_text
+from ledger.core.types import Scalar
 from ledger.errors import ConflictError, DataErasedError, ForbiddenError, InputError, NotFoundError
 from ledger.hall.cases import PERSONAL_FIELDS, Upload, applicant_fields, suggest_home_district
 from ledger.hall.evidence import export_bundle
@@ -28,6 +30,42 @@ from node_api.api.deps import AcceptingCase, BookDep, CaseReader, Clerk, Exporte
 # who may do what (docs/security.md; tests/integration/test_role_matrix.py walks every cell)
 
 router = APIRouter(prefix="/cases", tags=["cases"])
+
+
+class FilePublic(BaseModel):
+    """What a case view says about one file (the bytes: ``GET /cases/{serial}/files/{digest}``)."""
+
+    kind: str
+    name: str
+    digest: str
+    size: int
+
+
+class TimelineEventPublic(BaseModel):
+    """One event of a case view (:meth:`ledger.hall.cases.CaseBook.view`), in chain order."""
+
+    seq: int
+    stage: str
+    stage_zh: str
+    writer_hall: int
+    origin: str
+    commitment: str
+    fields: dict[str, Scalar]
+    withheld: list[str]
+    """fields this view leaves out (erased after retention, or personal fields withheld from a regulator)"""
+    files: list[FilePublic]
+    anchor: dict[str, Any]
+    """its anchor state: ``pending``; ``anchored`` with tx, block, index (and batch, leaf, path in Merkle mode);
+    ``refused`` with the contract's rule"""
+
+
+class HandoverPublic(BaseModel):
+    """对方已接收: the home hall confirmed it received and verified the package (the accepting hall's view)."""
+
+    state: str
+    hall_id: int | None
+    hall_name: str | None
+    at: float | None
 
 
 class CasePublic(BaseModel):
@@ -42,10 +80,15 @@ class CasePublic(BaseModel):
     status: str
     transfer: dict[str, Any] | None = None
     held: dict[str, Any] | None = None  # the chain refused the INTAKE: later events held (docs/operations.md)
-    handover: dict[str, Any] | None = None
+    handover: HandoverPublic | None = None
     supplement_notice: dict[str, Any] | None = None
     lookup_code: str | None = None
-    timeline: list[dict[str, Any]] = Field(default_factory=list)
+    timeline: list[TimelineEventPublic] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, view: Mapping[str, object]) -> CasePublic:
+        """The API's view of a case book view (extra header keys, such as ``next_seq``, are not shown)."""
+        return cls.model_validate(view)
 
 
 class CaseSummary(BaseModel):
@@ -209,14 +252,14 @@ async def _form(request: Request) -> tuple[dict[str, str], list[Upload]]:
 @router.post(
     "", operation_id="intake_case", response_model=CasePublic, status_code=201, openapi_extra=_MULTIPART_INTAKE
 )
-async def intake(request: Request, book: BookDep, staff: Clerk) -> dict[str, Any]:
+async def intake(request: Request, book: BookDep, staff: Clerk) -> CasePublic:
     """受理窗口: a new case for any district of the city that has a connected hall. Stored before the answer;
     anchored asynchronously. Every fault of the form is answered at once (``error.problems``)."""
     fields, uploads = await _form(request)
     problems = [InputError(f, "required") for f in ("item_code", "home_district") if not fields.get(f)]
     if problems:
         raise InputError.several(problems)
-    return await run_in_threadpool(
+    view = await run_in_threadpool(
         book.intake,
         item_code=fields["item_code"],
         home_district=fields["home_district"],
@@ -225,6 +268,7 @@ async def intake(request: Request, book: BookDep, staff: Clerk) -> dict[str, Any
         staff=staff.username,
         staff_name=staff.display_name,
     )
+    return CasePublic.of(view)
 
 
 @router.post("/check", operation_id="check_intake", response_model=CheckOut, dependencies=[needs(Clerk)])
@@ -306,16 +350,16 @@ def list_cases(book: BookDep) -> dict[str, Any]:
 
 
 @router.get("/{serial}", operation_id="get_case", response_model=CasePublic)
-def get_case(serial: str, node: NodeDep, staff: CaseReader) -> dict[str, Any]:
+def get_case(serial: str, node: NodeDep, staff: CaseReader) -> CasePublic:
     """The case and its timeline, each event with its anchor state (logged in the access trail).
 
     A regulator reads it with the applicant's personal fields withheld (named in ``withheld``)."""
     view = node.book.view(serial)
     if not sees_personal_data(staff.roles):
         node.record_access(staff.actor, "view_case", serial, "personal fields withheld")
-        return withhold_personal(view)
+        return CasePublic.of(withhold_personal(view))
     node.record_access(staff.actor, "view_case", serial)
-    return view
+    return CasePublic.of(view)
 
 
 @router.post("/{serial}/reveal", operation_id="reveal_applicant", response_model=dict[str, Any])
@@ -337,19 +381,23 @@ def reveal(serial: str, body: RevealIn, node: NodeDep, staff: CaseReader) -> dic
 @router.post(
     "/{serial}/acceptance", operation_id="decide_acceptance", response_model=CasePublic, dependencies=[needs(HomeCase)]
 )
-def acceptance(serial: str, body: AcceptanceIn, book: BookDep, staff: Officer) -> dict[str, Any]:
+def acceptance(serial: str, body: AcceptanceIn, book: BookDep, staff: Officer) -> CasePublic:
     reason = _text("reason", body.reason)
-    return book.decide_acceptance(
-        serial, accepted=body.accepted, reason=reason, staff=staff.username, staff_name=staff.display_name
+    return CasePublic.of(
+        book.decide_acceptance(
+            serial, accepted=body.accepted, reason=reason, staff=staff.username, staff_name=staff.display_name
+        )
     )
 
 
 @router.post(
     "/{serial}/process", operation_id="process_step", response_model=CasePublic, dependencies=[needs(HomeCase)]
 )
-def process(serial: str, body: ProcessIn, book: BookDep, staff: Officer) -> dict[str, Any]:
-    return book.process_step(
-        serial, step=body.step, note=_text("note", body.note), staff=staff.username, staff_name=staff.display_name
+def process(serial: str, body: ProcessIn, book: BookDep, staff: Officer) -> CasePublic:
+    return CasePublic.of(
+        book.process_step(
+            serial, step=body.step, note=_text("note", body.note), staff=staff.username, staff_name=staff.display_name
+        )
     )
 
 
@@ -359,11 +407,13 @@ def process(serial: str, body: ProcessIn, book: BookDep, staff: Officer) -> dict
     response_model=CasePublic,
     dependencies=[needs(HomeCase)],
 )
-def supplement_request(serial: str, body: SupplementRequestIn, book: BookDep, staff: Officer) -> dict[str, Any]:
+def supplement_request(serial: str, body: SupplementRequestIn, book: BookDep, staff: Officer) -> CasePublic:
     """补正: before acceptance (受理前一次性告知, a notice the accepting hall reads) or after it (anchored)."""
     note = _text("note", body.note)
-    return book.request_supplement(
-        serial, materials=body.materials, note=note, staff=staff.username, staff_name=staff.display_name
+    return CasePublic.of(
+        book.request_supplement(
+            serial, materials=body.materials, note=note, staff=staff.username, staff_name=staff.display_name
+        )
     )
 
 
@@ -373,18 +423,19 @@ def supplement_request(serial: str, body: SupplementRequestIn, book: BookDep, st
     response_model=CasePublic,
     dependencies=[needs(AcceptingCase)],
 )
-async def supplement(serial: str, request: Request, book: BookDep, staff: Clerk) -> dict[str, Any]:
+async def supplement(serial: str, request: Request, book: BookDep, staff: Clerk) -> CasePublic:
     fields, uploads = await _form(request)
     note = _text("note", fields.get("note", ""))
-    return await run_in_threadpool(
+    view = await run_in_threadpool(
         book.supplement, serial, materials=uploads, note=note, staff=staff.username, staff_name=staff.display_name
     )
+    return CasePublic.of(view)
 
 
 @router.post(
     "/{serial}/result", operation_id="decide_result", response_model=CasePublic, dependencies=[needs(HomeCase)]
 )
-async def result(serial: str, request: Request, book: BookDep, staff: Officer) -> dict[str, Any]:
+async def result(serial: str, request: Request, book: BookDep, staff: Officer) -> CasePublic:
     """办结: fields ``approved`` (true/false) and ``note``, file part ``document`` (required for a denial)."""
     fields, uploads = await _form(request)
     approved = fields.get("approved", "").lower()
@@ -395,7 +446,7 @@ async def result(serial: str, request: Request, book: BookDep, staff: Officer) -
         raise InputError("document", "one_document_at_most")
     doc = Upload("result_document", docs[0].filename, docs[0].data) if docs else None
     note = _text("note", fields.get("note", ""))
-    return await run_in_threadpool(
+    view = await run_in_threadpool(
         book.decide,
         serial,
         approved=approved in ("true", "1"),
@@ -404,13 +455,14 @@ async def result(serial: str, request: Request, book: BookDep, staff: Officer) -
         staff=staff.username,
         staff_name=staff.display_name,
     )
+    return CasePublic.of(view)
 
 
 @router.post(
     "/{serial}/delivery", operation_id="deliver_result", response_model=CasePublic, dependencies=[needs(AcceptingCase)]
 )
-def delivery(serial: str, body: DeliveryIn, book: BookDep, staff: Clerk) -> dict[str, Any]:
-    return book.deliver(
+def delivery(serial: str, body: DeliveryIn, book: BookDep, staff: Clerk) -> CasePublic:
+    view = book.deliver(
         serial,
         method=body.method,
         note=_text("note", body.note),
@@ -419,6 +471,7 @@ def delivery(serial: str, body: DeliveryIn, book: BookDep, staff: Clerk) -> dict
         recipient=body.recipient.model_dump() if body.recipient else None,
         tracking_number=body.tracking_number,
     )
+    return CasePublic.of(view)
 
 
 @router.get("/{serial}/bundle", operation_id="export_bundle", response_model=dict[str, Any])
