@@ -61,12 +61,9 @@ def hallnet(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         net.down()
 
 
-@pytest.fixture
-def mode_independent(hallnet: LocalNet) -> None:
-    """For a test whose subject does not depend on how cases are anchored: it runs once, with the event-mode
-    consortium (the Merkle-mode consortium of the module skips it)."""
-    if hallnet.anchor_mode != "event":
-        pytest.skip("independent of the anchoring mode: run with the event-mode consortium")
+EVENT_MODE_ONLY = pytest.mark.parametrize("hallnet", ["event"], indirect=True)
+"""For a test whose subject does not depend on how cases are anchored (sign-in, malformed input, exports): it is
+collected once, against the module's event-mode consortium (no second consortium is started for it)."""
 
 
 def staff(net: LocalNet, n: int, username: str = "demo") -> HallClient:
