@@ -145,16 +145,6 @@ class StaffAccount:
     totp_required: bool
     created_at: float
 
-    def public(self) -> dict[str, Any]:
-        return {
-            "username": self.username,
-            "roles": sorted(self.roles),
-            "display_name": self.display_name,
-            "disabled": self.disabled,
-            "totp_required": self.totp_required,
-            "created_at": self.created_at,
-        }
-
 
 @dataclass(frozen=True)
 class Created:

@@ -47,6 +47,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import MISSING, BaseModel, ConfigDict
+
 from ledger.core.materials import MaterialFile, MaterialSet
 from ledger.core.records import PROTECTED_FIELDS, SaltedRecord
 from ledger.core.stages import Stage
@@ -67,6 +69,7 @@ from ledger.hall.keys import (
     serial_counter_key,
 )
 from ledger.hall.outbox import Outbox
+from ledger.hall.package import PackageFile, PackageRecord, TransferPackage
 from ledger.hall.store import Store, WriteBatch
 
 __all__ = [
@@ -74,6 +77,8 @@ __all__ = [
     "DELIVERY_METHODS",
     "CaseBook",
     "HallIdentity",
+    "SupplementNotice",
+    "SupplementRequest",
     "Upload",
     "case_status",
     "check_id_number",
@@ -229,6 +234,41 @@ class HallIdentity:
     suite: Suite = INTL
 
 
+class SupplementRequest(BaseModel):
+    """One pre-acceptance supplement request (受理前一次性告知) as the home hall made it."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    requested_materials: str
+    """the material codes asked for, as one string (:func:`join_list`)"""
+    note: str
+    staff: str
+    staff_name: str | MISSING = MISSING
+    at: str
+
+
+class SupplementNotice(BaseModel):
+    """``notice/<serial>``: the case's pre-acceptance supplement request, kept at the home hall and, as read
+    through the peer status call (:mod:`ledger.hall.handover`), at the accepting hall; ``open`` until the
+    supplementary MATERIALS arrive (``answered``, ``answered_at``). ``history`` is every request of the case
+    so far, this one last (ACCEPTANCE commits them). A key the store does not hold stays absent when dumped."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    state: str
+    serial: str
+    hall_id: int
+    """the home hall that asks"""
+    requested_materials: str
+    note: str
+    staff: str
+    staff_name: str | MISSING = MISSING
+    at: str
+    materials: list[str]
+    history: list[SupplementRequest]
+    answered_at: str | MISSING = MISSING
+
+
 @dataclass(frozen=True)
 class Upload:
     """One uploaded file: material ``kind`` (catalogue code), original file name, bytes."""
@@ -299,10 +339,10 @@ class CaseBook:
             raise NotFoundError("case_not_found", serial=serial)
         return dict(h)
 
-    def notice(self, serial: str) -> dict[str, Any] | None:
+    def notice(self, serial: str) -> SupplementNotice | None:
         """The open 受理前补正 request of ``serial`` (home hall: its own; accepting hall: as read from it)."""
-        n: dict[str, Any] | None = self.store.get_json(notice_key(serial))
-        return n if n and n.get("state") == "open" else None
+        n = self.store.get_json(notice_key(serial))
+        return SupplementNotice.model_validate(n) if n and n.get("state") == "open" else None
 
     def status(self, serial: str, records: list[dict[str, Any]] | None = None) -> str:
         """:func:`case_status`, or ``supplement_requested`` while a pre-acceptance request is open."""
@@ -363,13 +403,14 @@ class CaseBook:
             )
         item = self.catalogue.item(h["item_code"])
         held = self.held(serial)
+        notice = self.notice(serial)
         return {
             **h,
             "item_name_zh": item.name_zh,
             "item_name_en": item.name_en,
             "status": "held" if held else self.status(serial, recs),
             "held": held,
-            "supplement_notice": self.notice(serial),
+            "supplement_notice": None if notice is None else notice.model_dump(),
             "timeline": timeline,
         }
 
@@ -776,19 +817,20 @@ class CaseBook:
         }
         return self._append(serial, Stage.PROCESS, fields)
 
-    def accept_notice(self, serial: str, notice: dict[str, Any] | None) -> None:
+    def accept_notice(self, serial: str, notice: SupplementNotice | None) -> None:
         """At the accepting hall: keep (or clear) the home hall's open pre-acceptance request as read from it."""
         with self.lock:
             current = self.store.get_json(notice_key(serial))
-            if notice is None or notice.get("state") != "open":
+            if notice is None or notice.state != "open":
                 if current is not None:
                     self.store.delete(notice_key(serial))
                     self._written()
                 return
-            if current is not None and current.get("state") == "answered" and current.get("at") == notice.get("at"):
+            if current is not None and current.get("state") == "answered" and current.get("at") == notice.at:
                 return  # answered here; the home hall has not seen the supplement yet
-            if current != notice:
-                self.store.put_json(notice_key(serial), notice)
+            raw = notice.model_dump()
+            if current != raw:
+                self.store.put_json(notice_key(serial), raw)
                 self._written()
 
     def supplement(
@@ -973,8 +1015,9 @@ class CaseBook:
         return self.view(new)
 
     # ------------------------------------------------------------------ transfer support
-    def package(self, serial: str) -> dict[str, Any]:
-        """Every anchored record of the case with salts and file bytes (for a peer hall to verify)."""
+    def package(self, serial: str) -> TransferPackage:
+        """Every anchored record of the case with salts and file bytes (for a peer hall to verify; a Merkle-mode
+        case's records also need their proofs: :func:`ledger.hall.merkle_evidence.merkle_package`)."""
         import base64
 
         h = self.header(serial)
@@ -983,26 +1026,29 @@ class CaseBook:
             a = r.get("anchor") or {}
             if a.get("state") != "anchored":
                 continue
-            files = []
-            for f in r.get("files", []):
-                files.append({**f, "data": base64.b64encode(self.store.get_blob(f["digest"], case=serial)).decode()})
+            files = [
+                PackageFile.model_validate(
+                    {**f, "data": base64.b64encode(self.store.get_blob(f["digest"], case=serial)).decode()}
+                )
+                for f in r.get("files", [])
+            ]
             out.append(
-                {
-                    "index": a["index"],
-                    "stage": r["stage"],
-                    "fields": r["fields"],
-                    "salts": r["salts"],
-                    "withheld": r.get("withheld") or {},
-                    "files": files,
-                }
+                PackageRecord(
+                    index=a["index"],
+                    stage=Stage[r["stage"]],
+                    fields=r["fields"],
+                    salts=r["salts"],
+                    withheld=r.get("withheld") or {},
+                    files=files,
+                )
             )
-        return {
-            "serial": serial,
-            "item_code": h["item_code"],
-            "home_district": h["home_district"],
-            "accepting_hall": h["accepting_hall"],
-            "records": out,
-        }
+        return TransferPackage(
+            serial=serial,
+            item_code=h["item_code"],
+            home_district=h["home_district"],
+            accepting_hall=h["accepting_hall"],
+            records=out,
+        )
 
     # ------------------------------------------------------------------ disputes (see ledger.hall.disputes)
     def append_dispute(

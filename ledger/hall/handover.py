@@ -25,39 +25,55 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 import httpx
 from eth_account.signers.local import LocalAccount
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ledger.chain.client import ChainClient
 from ledger.core.stages import Stage
 from ledger.errors import ChainError, LedgerError, StorageFullError
-from ledger.hall.cases import CaseBook
+from ledger.hall.cases import CaseBook, SupplementNotice
 from ledger.hall.keys import HANDOVER_PREFIX, case_key, chain_event_prefix, handover_key
 from ledger.hall.transfer import sign_request
 from ledger.hall.worker import BackgroundWorker
 
-__all__ = ["HandoverWatcher", "peer_status"]
+__all__ = ["HandoverWatcher", "PeerStatus", "peer_status"]
 
 log = logging.getLogger("caseledger.handover")
 
 
-def peer_status(book: CaseBook, serial: str) -> dict[str, Any]:
+class PeerStatus(BaseModel):
+    """The answer of ``GET /peer/cases/<serial>/status`` (see the module docstring): made by the home hall
+    (:func:`peer_status`), parsed by the accepting hall (an answer of another shape is no answer)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    serial: str
+    received: bool
+    """the home hall holds the case's INTAKE and MATERIALS, verified against the chain"""
+    verified_at: float | None
+    hall_id: int
+    hall_name: str
+    notice: SupplementNotice | None
+    """the home hall's open pre-acceptance supplement request, if any"""
+
+
+def peer_status(book: CaseBook, serial: str) -> PeerStatus:
     """What this (home) hall answers about ``serial``: has it received and verified the package?"""
     recs = book.records(serial)
     stages = {r["stage"] for r in recs if r.get("origin") == "received" or r.get("writer_hall") != book.hall.hall_id}
     own = book.header(serial).get("accepting_hall") == book.hall.hall_id
     received = own or {Stage.INTAKE.name, Stage.MATERIALS.name} <= stages
     verified = [float(r.get("verified_at") or 0) for r in recs if r["stage"] == Stage.MATERIALS.name]
-    return {
-        "serial": serial,
-        "received": received,
-        "verified_at": max(verified) if verified else None,
-        "hall_id": book.hall.hall_id,
-        "hall_name": book.hall.name,
-        "notice": book.notice(serial),
-    }
+    return PeerStatus(
+        serial=serial,
+        received=received,
+        verified_at=max(verified) if verified else None,
+        hall_id=book.hall.hall_id,
+        hall_name=book.hall.name,
+        notice=book.notice(serial),
+    )
 
 
 class HandoverWatcher(BackgroundWorker):
@@ -121,29 +137,28 @@ class HandoverWatcher(BackgroundWorker):
             except LedgerError:
                 self.store.delete(handover_key(serial))
                 continue
-            answer: dict[str, Any] | None = None
+            answer: PeerStatus | None = None
             for hall in halls:
                 if hall.district != header["home_district"] or hall.status != "active":
                     continue
                 if hall.hall_id == self.book.hall.hall_id or not hall.endpoint.startswith(("http://", "https://")):
                     continue
                 answer = self._ask(hall.endpoint, hall.hall_id, serial)
-                if answer is not None and answer.get("received"):
+                if answer is not None and answer.received:
                     break
             with self.book.lock:
                 h = self.book.header(serial)
-                if answer is not None and answer.get("received"):
+                if answer is not None and answer.received:
                     if (h.get("handover") or {}).get("state") != "received":
                         confirmed += 1
                     h["handover"] = {
                         "state": "received",
-                        "hall_id": answer.get("hall_id"),
-                        "hall_name": answer.get("hall_name"),
-                        "at": answer.get("verified_at") or now,
+                        "hall_id": answer.hall_id,
+                        "hall_name": answer.hall_name,
+                        "at": answer.verified_at or now,
                     }
                     self.store.put_json(case_key(serial), h)
-                    notice = answer.get("notice")
-                    self.book.accept_notice(serial, notice if isinstance(notice, dict) else None)
+                    self.book.accept_notice(serial, answer.notice)
                 attempts = int(job.get("attempts", 0)) + 1
                 if self._accepted_on_chain(serial):
                     self.store.delete(handover_key(serial))
@@ -153,7 +168,7 @@ class HandoverWatcher(BackgroundWorker):
                 self.store.put_json(handover_key(serial), {**job, "attempts": attempts, "next_at": now + delay})
         return confirmed
 
-    def _ask(self, endpoint: str, hall_id: int, serial: str) -> dict[str, Any] | None:
+    def _ask(self, endpoint: str, hall_id: int, serial: str) -> PeerStatus | None:
         path = f"/peer/cases/{serial}/status"
         try:
             r = httpx.get(
@@ -167,7 +182,7 @@ class HandoverWatcher(BackgroundWorker):
         if r.status_code != 200:
             return None
         try:
-            body = r.json()
-        except ValueError:
+            return PeerStatus.model_validate_json(r.content)
+        except ValidationError:
+            self.last_error = f"{endpoint}: the status answer of hall {hall_id} has another shape"
             return None
-        return body if isinstance(body, dict) else None

@@ -6,13 +6,14 @@ for the same year makes a new version, the old ones stay for the record. Complia
 version they were counted with::
 
     info = add_arrangement(store, json.loads(Path("holidays-2027.json").read_text()), staff="admin")
-    info["label"]    # "2027 v1 (sha256 1a2b3c4d)"
+    info.label       # "2027 v1 (sha256 1a2b3c4d)"
     install_all(store)   # at start: the latest version of every year
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -22,12 +23,45 @@ from ledger.hall.keys import CALENDAR_PREFIX, calendar_key
 from ledger.hall.store import Store
 from ledger.hall.workdays import Arrangement, install_arrangement
 
-__all__ = ["add_arrangement", "arrangements", "install_all"]
+__all__ = ["LoadedArrangement", "add_arrangement", "arrangements", "install_all"]
 
 
-def arrangements(store: Store) -> list[dict[str, Any]]:
-    """Every loaded version, oldest first (without the dates themselves)."""
-    return [{k: v for k, v in rec.items() if k != "arrangement"} for _, rec in store.iter_json(CALENDAR_PREFIX)]
+@dataclass(frozen=True)
+class LoadedArrangement:
+    """One loaded version of a year's arrangement: what it is and who loaded it (without the dates themselves,
+    which stay in the store's ``arrangement``)."""
+
+    year: int
+    version: int
+    label: str
+    """as compliance rows name it: ``2027 v1 (sha256 1a2b3c4d)``"""
+    digest: str
+    source: str
+    loaded_by: str
+    loaded_at: float
+    holidays: int
+    """how many holiday dates"""
+    workdays: int
+    """how many make-up working days"""
+
+    @classmethod
+    def of(cls, rec: dict[str, Any]) -> LoadedArrangement:
+        return cls(
+            year=int(rec["year"]),
+            version=int(rec["version"]),
+            label=str(rec["label"]),
+            digest=str(rec["digest"]),
+            source=str(rec["source"]),
+            loaded_by=str(rec["loaded_by"]),
+            loaded_at=float(rec["loaded_at"]),
+            holidays=int(rec["holidays"]),
+            workdays=int(rec["workdays"]),
+        )
+
+
+def arrangements(store: Store) -> list[LoadedArrangement]:
+    """Every loaded version, oldest first."""
+    return [LoadedArrangement.of(rec) for _, rec in store.iter_json(CALENDAR_PREFIX)]
 
 
 def _latest(store: Store) -> dict[int, dict[str, Any]]:
@@ -45,7 +79,7 @@ def install_all(store: Store) -> list[str]:
     ]
 
 
-def add_arrangement(store: Store, raw: Any, *, staff: str) -> dict[str, Any]:
+def add_arrangement(store: Store, raw: Any, *, staff: str) -> LoadedArrangement:
     """Validate and keep one year's arrangement (a new version unless it equals the latest), then use it."""
     try:
         arr = Arrangement.model_validate(raw)
@@ -55,7 +89,7 @@ def add_arrangement(store: Store, raw: Any, *, staff: str) -> dict[str, Any]:
         raise InputError(where, "holidays_invalid", reason=str(first.get("msg"))) from None
     prev = _latest(store).get(arr.year)
     if prev is not None and prev["digest"] == arr.digest():
-        return {k: v for k, v in prev.items() if k != "arrangement"}
+        return LoadedArrangement.of(prev)
     version = 1 if prev is None else int(prev["version"]) + 1
     label = install_arrangement(arr, version)
     rec = {
@@ -71,4 +105,4 @@ def add_arrangement(store: Store, raw: Any, *, staff: str) -> dict[str, Any]:
         "arrangement": arr.model_dump(mode="json", by_alias=True),
     }
     store.put_json(calendar_key(arr.year, version), rec)
-    return {k: v for k, v in rec.items() if k != "arrangement"}
+    return LoadedArrangement.of(rec)

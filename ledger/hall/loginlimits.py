@@ -68,9 +68,6 @@ class LockInfo:
     failures: int
     locked_until: float
 
-    def public(self) -> dict[str, Any]:
-        return {"kind": self.kind, "label": self.label, "failures": self.failures, "locked_until": self.locked_until}
-
 
 class LoginLimiter:
     """Counters of failed sign-ins in the hall's store. Call under the accounts' lock."""

@@ -5,7 +5,7 @@ leaf's bytes and inclusion path come from the batch's manifest, which the hall h
 every batch its indexer checked); a record received from another hall keeps the leaf and path it came
 with. They travel with the record::
 
-    proof = record_proof(manifests, record)        # {"leaf": hex, "path": [hex…], …} or None
+    proof = record_proof(manifests, record)        # LeafProof(leaf=hex, path=[hex…]) or None
     events = verify_package_proofs(client, suite, accepting_hall, serial, package)   # receiver: against the chain
 
 and the receiver checks every proof against the batch's on-chain root before it uses the record, so a
@@ -14,6 +14,7 @@ package can be verified without any manifest.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ledger.chain.client import ChainClient
@@ -23,10 +24,12 @@ from ledger.core.facts import BatchAnchoredEvent, ChainEvent
 from ledger.core.hashchain import case_id
 from ledger.core.suites import Suite
 from ledger.errors import InputError, VerificationError
+from ledger.hall.cases import CaseBook
 from ledger.hall.merkle_index import ManifestStore
-from ledger.hall.package import TransferPackage
+from ledger.hall.package import BatchRef, MerkleAnchor, TransferPackage
 
 __all__ = [
+    "LeafProof",
     "batch_proof",
     "is_merkle",
     "merkle_event",
@@ -41,44 +44,49 @@ def is_merkle(record: dict[str, Any]) -> bool:
     return a.get("mode") == "merkle" and a.get("state") == "anchored"
 
 
-def record_proof(manifests: ManifestStore, record: dict[str, Any]) -> dict[str, Any] | None:
-    """The leaf (hex) and inclusion path of an anchored Merkle-mode record, or None if this hall lacks them."""
+@dataclass(frozen=True)
+class LeafProof:
+    """A Merkle-mode record's leaf (its bytes, hex) and inclusion path (hex, leaf to root) in its batch's tree."""
+
+    leaf: str
+    path: list[str]
+
+
+def record_proof(manifests: ManifestStore, record: dict[str, Any]) -> LeafProof | None:
+    """The leaf and inclusion path of an anchored Merkle-mode record, or None if this hall lacks them."""
     a = record.get("anchor") or {}
     b = a.get("batch") or {}
     if a.get("leaf") and a.get("path") is not None:
-        return {"leaf": a["leaf"], "path": list(a["path"])}
+        return LeafProof(leaf=str(a["leaf"]), path=[str(p) for p in a["path"]])
     got = manifests.leaf_proof(int(b.get("hall", 0)), int(b.get("seq", -1)), int(b.get("leaf", -1)))
     if got is None:
         return None
-    return {"leaf": got[0].hex(), "path": [p.hex() for p in got[1]]}
+    return LeafProof(leaf=got[0].hex(), path=[p.hex() for p in got[1]])
 
 
-def merkle_package(book: Any, manifests: ManifestStore, serial: str) -> dict[str, Any]:
+def merkle_package(book: CaseBook, manifests: ManifestStore, serial: str) -> TransferPackage:
     """A Merkle-mode case's transfer package: :meth:`ledger.hall.cases.CaseBook.package` plus, per record, its
     anchor with the leaf and inclusion path (records whose proof this hall lacks are left out)."""
-    package: dict[str, Any] = book.package(serial)
+    package = book.package(serial)
     by_index = {int(r["anchor"]["index"]): r for r in book.records(serial) if is_merkle(r)}
     out = []
-    for rec in package["records"]:
-        r = by_index.get(int(rec["index"]))
+    for rec in package.records:
+        r = by_index.get(rec.index)
         proof = None if r is None else record_proof(manifests, r)
         if r is None or proof is None:
             continue
-        a = r["anchor"]
-        out.append(
-            {
-                **rec,
-                "anchor": {
-                    "mode": "merkle",
-                    "block": a["block"],
-                    "tx": a["tx"],
-                    "time": a.get("time"),
-                    "batch": {k: a["batch"][k] for k in ("hall", "seq", "leaf", "size")},
-                    **proof,
-                },
-            }
+        a, b = r["anchor"], r["anchor"]["batch"]
+        anchor = MerkleAnchor(
+            mode="merkle",
+            block=a["block"],
+            tx=a["tx"],
+            time=a.get("time"),
+            batch=BatchRef(hall=b["hall"], seq=b["seq"], leaf=b["leaf"], size=b["size"]),
+            leaf=proof.leaf,
+            path=proof.path,
         )
-    return {**package, "anchor_mode": "merkle", "records": out}
+        out.append(rec.model_copy(update={"anchor": anchor}))
+    return package.model_copy(update={"anchor_mode": "merkle", "records": out})
 
 
 def merkle_event(record: dict[str, Any], leaf: EventLeaf) -> ChainEvent:
@@ -101,16 +109,16 @@ def merkle_event(record: dict[str, Any], leaf: EventLeaf) -> ChainEvent:
     )
 
 
-def batch_proof(record: dict[str, Any], proof: dict[str, Any]) -> tuple[EventLeaf, BatchProof]:
+def batch_proof(record: dict[str, Any], proof: LeafProof) -> tuple[EventLeaf, BatchProof]:
     """The bundle's :class:`BatchProof` of a record from its anchor and proof."""
-    leaf = EventLeaf.decode(bytes.fromhex(proof["leaf"]))
+    leaf = EventLeaf.decode(bytes.fromhex(proof.leaf))
     b = record["anchor"]["batch"]
     return leaf, BatchProof(
         hall_id=int(b["hall"]),
         seq=int(b["seq"]),
         leaf_index=int(b["leaf"]),
         tree_size=int(b["size"]),
-        path=list(proof["path"]),
+        path=list(proof.path),
         prev_hall=leaf.prev_hall,
         prev_seq=leaf.prev_seq,
         home_district=leaf.home_district,

@@ -21,8 +21,8 @@ own schedule (there is no cross-hall erasure request).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from ledger.core.records import field_leaf
 from ledger.core.stages import Stage
@@ -31,7 +31,7 @@ from ledger.hall.access import AccessTrail
 from ledger.hall.cases import PERSONAL_FIELDS, CaseBook
 from ledger.hall.keys import CASE_PREFIX, case_key, record_prefix
 
-__all__ = ["cases_due", "erase_personal_data", "retention_ends"]
+__all__ = ["Erasure", "cases_due", "erase_personal_data", "retention_ends"]
 
 
 def _parse(ts: str | None) -> datetime | None:
@@ -74,9 +74,19 @@ def cases_due(book: CaseBook, *, now: datetime) -> list[str]:
     return out
 
 
-def erase_personal_data(
-    book: CaseBook, trail: AccessTrail, serial: str, *, actor: str, now: datetime
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Erasure:
+    """What :func:`erase_personal_data` did to one case."""
+
+    serial: str
+    erased_fields: list[str]
+    erased_at: str
+    """ISO time (seconds), also in the case header as ``personal_data_erased_at``"""
+    data_keys_destroyed: int
+    """the case's data keys destroyed (crypto-shredding); 0 in a store without sealing"""
+
+
+def erase_personal_data(book: CaseBook, trail: AccessTrail, serial: str, *, actor: str, now: datetime) -> Erasure:
     """Replace the personal fields of every record of ``serial`` by their leaf hashes; compact the store."""
     ends = retention_ends(book, serial)
     if now < ends:
@@ -100,9 +110,9 @@ def erase_personal_data(
         what = ",".join(sorted(erased)) + (f"; data key destroyed, files erased ({len(keys)} key)" if keys else "")
         trail.record(actor=actor, action="erase_personal_data", serial=serial, what=what)
     book.store.compact()
-    return {
-        "serial": serial,
-        "erased_fields": sorted(erased),
-        "erased_at": header["personal_data_erased_at"],
-        "data_keys_destroyed": len(keys),
-    }
+    return Erasure(
+        serial=serial,
+        erased_fields=sorted(erased),
+        erased_at=str(header["personal_data_erased_at"]),
+        data_keys_destroyed=len(keys),
+    )

@@ -58,18 +58,18 @@ def test_a_case_due_in_january_2027_uses_the_loaded_arrangement(tmp_path: Path) 
     assert before.calendar == f"{LIBRARY_VERSION} + 2027 Mon-Fri estimate"
     with Store.init(tmp_path / "s") as store:
         info = add_arrangement(store, _arrangement(), staff="admin")
-    assert info["year"] == 2027 and info["version"] == 1 and info["label"].startswith("2027 v1 (sha256 ")
+    assert info.year == 2027 and info.version == 1 and info.label.startswith("2027 v1 (sha256 ")
     after = compliance_report(accepted, 10, [], None, accepted, fallback=True)
     assert not after.approximate and after.due == date(2027, 1, 8)  # Jan 1 is a holiday now
-    assert after.calendar == f"{LIBRARY_VERSION} + {info['label']}"
+    assert after.calendar == f"{LIBRARY_VERSION} + {info.label}"
     assert due_date(date(2027, 2, 12), 1) == date(2027, 2, 14)  # the make-up Sunday counts
     remove_arrangement(2027)
     with Store(tmp_path / "s") as store:  # after a restart: the store's arrangement is used again
-        assert install_all(store) == [info["label"]]
+        assert install_all(store) == [info.label]
         changed = add_arrangement(store, _arrangement(workdays=[]), staff="admin")
-        assert changed["version"] == 2
-        assert add_arrangement(store, _arrangement(workdays=[]), staff="admin")["version"] == 2  # same file
-        assert [a["version"] for a in arrangements(store)] == [1, 2]
+        assert changed.version == 2
+        assert add_arrangement(store, _arrangement(workdays=[]), staff="admin").version == 2  # same file
+        assert [a.version for a in arrangements(store)] == [1, 2]
 
 
 @pytest.mark.parametrize(

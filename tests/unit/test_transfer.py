@@ -59,7 +59,7 @@ def _package(tmp_path: Path) -> tuple[str, dict[str, Any], list[ChainEvent]]:
                 0,
             )
         )
-    pkg = book.package(serial)
+    pkg = book.package(serial).model_dump(mode="json", exclude_none=True)  # as it travels
     store.close()
     return serial, pkg, events
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from ledger.hall.retention import cases_due, erase_personal_data
+from ledger.hall.access import TrailAnchor
+from ledger.hall.retention import Erasure, cases_due, erase_personal_data
 from node_api.api.deps import NodeDep, SysAdmin, TrailReader, needs
 
 router = APIRouter(tags=["access trail"])
@@ -16,11 +17,39 @@ router = APIRouter(tags=["access trail"])
 # the auditor (安全审计员) reviews the administrators' acts; the regulator oversees the halls
 
 
+class TrailEntryPublic(BaseModel):
+    """One entry of the access trail (:meth:`ledger.hall.access.AccessTrail.record`); ``serial`` is empty for an
+    act of administration."""
+
+    seq: int
+    at: str
+    hall_id: int
+    actor: str
+    action: str
+    serial: str
+    what: str
+
+
+class TrailAnchorPublic(BaseModel):
+    """One anchor of the trail: its first ``size`` entries' root, in transaction ``tx`` from ``account``."""
+
+    size: int
+    root: str
+    tx: str
+    block: int
+    account: str
+    at: str
+
+    @classmethod
+    def of(cls, a: TrailAnchor) -> TrailAnchorPublic:
+        return cls.model_validate(a, from_attributes=True)
+
+
 class TrailPublic(BaseModel):
-    data: list[dict[str, Any]]
+    data: list[TrailEntryPublic]
     count: int
     size: int
-    anchors: list[dict[str, Any]]
+    anchors: list[TrailAnchorPublic]
 
 
 class TrailVerified(BaseModel):
@@ -29,12 +58,21 @@ class TrailVerified(BaseModel):
     anchored_size: int
     anchors: int
 
+    @classmethod
+    def of(cls, size: int, anchors: list[TrailAnchor]) -> TrailVerified:
+        """The trail of ``size`` entries whose ``anchors`` (oldest first) hold."""
+        return cls(ok=True, size=size, anchored_size=anchors[-1].size if anchors else 0, anchors=len(anchors))
+
 
 class ErasureOut(BaseModel):
     serial: str
     erased_fields: list[str]
     erased_at: str
     data_keys_destroyed: int = 0
+
+    @classmethod
+    def of(cls, e: Erasure) -> ErasureOut:
+        return cls.model_validate(e, from_attributes=True)
 
 
 class DueOut(BaseModel):
@@ -48,15 +86,15 @@ def trail(
     serial: Annotated[str | None, Query(max_length=64)] = None,
     start: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-) -> dict[str, Any]:
+) -> TrailPublic:
     """Who viewed or exported which case's personal data, and when; with the anchors of the trail."""
-    data = node.trail.entries(serial=serial, start=start, limit=limit)
-    return {
-        "data": data,
-        "count": len(data),
-        "size": node.trail.size(),
-        "anchors": [a.__dict__ for a in node.trail.anchors()],
-    }
+    data = [TrailEntryPublic.model_validate(e) for e in node.trail.entries(serial=serial, start=start, limit=limit)]
+    return TrailPublic(
+        data=data,
+        count=len(data),
+        size=node.trail.size(),
+        anchors=[TrailAnchorPublic.of(a) for a in node.trail.anchors()],
+    )
 
 
 @router.get(
@@ -65,15 +103,9 @@ def trail(
     response_model=TrailVerified,
     dependencies=[needs(TrailReader)],
 )
-def verify_trail(node: NodeDep) -> dict[str, Any]:
+def verify_trail(node: NodeDep) -> TrailVerified:
     """Recompute every anchored root from the entries and check each anchor transaction on chain (409 if not)."""
-    anchors = node.trail.verify(node.reader)
-    return {
-        "ok": True,
-        "size": node.trail.size(),
-        "anchored_size": anchors[-1].size if anchors else 0,
-        "anchors": len(anchors),
-    }
+    return TrailVerified.of(node.trail.size(), node.trail.verify(node.reader))
 
 
 @router.post(
@@ -82,30 +114,24 @@ def verify_trail(node: NodeDep) -> dict[str, Any]:
     response_model=TrailVerified,
     dependencies=[needs(SysAdmin)],
 )
-def anchor_trail(node: NodeDep) -> dict[str, Any]:
+def anchor_trail(node: NodeDep) -> TrailVerified:
     """Anchor the trail's current root now (it is also anchored periodically)."""
     node.anchor_trail()
-    anchors = node.trail.anchors()
-    return {
-        "ok": True,
-        "size": node.trail.size(),
-        "anchored_size": anchors[-1].size if anchors else 0,
-        "anchors": len(anchors),
-    }
+    return TrailVerified.of(node.trail.size(), node.trail.anchors())
 
 
 @router.get("/retention/due", operation_id="retention_due", response_model=DueOut, dependencies=[needs(SysAdmin)])
-def due(node: NodeDep) -> dict[str, Any]:
+def due(node: NodeDep) -> DueOut:
     """Cases whose retention period is over and whose personal fields this hall still holds."""
     data = cases_due(node.book, now=datetime.fromtimestamp(node.clock(), UTC))
-    return {"data": data, "count": len(data)}
+    return DueOut(data=data, count=len(data))
 
 
 @router.post("/cases/{serial}/erase-personal-data", operation_id="erase_personal_data", response_model=ErasureOut)
-def erase(serial: str, node: NodeDep, staff: SysAdmin) -> dict[str, Any]:
+def erase(serial: str, node: NodeDep, staff: SysAdmin) -> ErasureOut:
     """Erase the applicant's personal fields (after the retention period); the case still verifies."""
     out = erase_personal_data(
         node.book, node.trail, serial, actor=staff.actor, now=datetime.fromtimestamp(node.clock(), UTC)
     )
     node.anchor_trail(background=True)
-    return out
+    return ErasureOut.of(out)

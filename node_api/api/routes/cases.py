@@ -6,22 +6,22 @@ Uploads are multipart: each file in a part named ``materials.<material code>`` (
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import MISSING, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
+from ledger.core.bundle import EvidenceBundle
 from ledger.core.text import LIMITS, check_length, clean_text
 from ledger.core.types import Scalar
 from ledger.errors import ConflictError, DataErasedError, ForbiddenError, InputError, NotFoundError
-from ledger.hall.cases import PERSONAL_FIELDS, Upload, applicant_fields, suggest_home_district
+from ledger.hall.cases import PERSONAL_FIELDS, SupplementNotice, Upload, applicant_fields, suggest_home_district
 from ledger.hall.evidence import export_bundle
 from ledger.hall.privacy import bundle_plan, sees_personal_data, withhold_personal
 from ledger.hall.uploads import check_upload, check_upload_counts, check_upload_meta
@@ -41,6 +41,53 @@ class FilePublic(BaseModel):
     size: int
 
 
+# A key the hall's store leaves out of a record is left out of the answer too (``MISSING``), never shown as
+# null: the JSON of a case view is what the store says, typed.
+
+
+class BatchPublic(BaseModel):
+    """Where a Merkle-mode event's leaf is: the batch (hall, seq), the leaf's position, the tree's size."""
+
+    hall: int
+    seq: int
+    leaf: int
+    size: int
+    log_index: int | MISSING = MISSING
+
+
+class RebasedPublic(BaseModel):
+    """A Merkle-mode event whose index another hall's batch took first: queued again (``lost_index``)."""
+
+    lost_index: int
+
+
+class AnchorPublic(BaseModel):
+    """An event's anchor state as the hall keeps it.
+
+    ``pending`` (``lost``: the anchor a reorganisation or rollback took off the chain, with its ``kind``;
+    ``rebased``: a Merkle-mode index lost to another hall); ``anchored`` with tx, block, time, index (Merkle
+    mode: ``mode``, head, writer, ``batch``, and for a received record its leaf and inclusion path);
+    ``refused`` (and ``held``, the later events of a refused INTAKE) with the contract's rule and message."""
+
+    state: str
+    mode: str | MISSING = MISSING
+    tx: str | MISSING = MISSING
+    block: int | MISSING = MISSING
+    time: int | None | MISSING = MISSING
+    index: int | MISSING = MISSING
+    head: str | MISSING = MISSING
+    writer: str | MISSING = MISSING
+    batch: BatchPublic | MISSING = MISSING
+    leaf: str | MISSING = MISSING
+    path: list[str] | MISSING = MISSING
+    rule: str | MISSING = MISSING
+    message: str | MISSING = MISSING
+    kind: str | MISSING = MISSING
+    """in ``lost``: how the anchor left the chain (a reorganisation, a rollback)"""
+    lost: AnchorPublic | MISSING = MISSING
+    rebased: RebasedPublic | MISSING = MISSING
+
+
 class TimelineEventPublic(BaseModel):
     """One event of a case view (:meth:`ledger.hall.cases.CaseBook.view`), in chain order."""
 
@@ -54,9 +101,32 @@ class TimelineEventPublic(BaseModel):
     withheld: list[str]
     """fields this view leaves out (erased after retention, or personal fields withheld from a regulator)"""
     files: list[FilePublic]
-    anchor: dict[str, Any]
-    """its anchor state: ``pending``; ``anchored`` with tx, block, index (and batch, leaf, path in Merkle mode);
-    ``refused`` with the contract's rule"""
+    anchor: AnchorPublic
+
+
+class TransferPublic(BaseModel):
+    """This hall's pull of the case's package (:class:`ledger.hall.transfer.TransferWorker`): ``complete``
+    (``at``), or ``retrying`` with the attempts so far, the last error and whether the package was refused."""
+
+    state: str
+    at: float | MISSING = MISSING
+    attempts: int | MISSING = MISSING
+    last_error: str | MISSING = MISSING
+    refused: bool | MISSING = MISSING
+
+
+class HeldPublic(BaseModel):
+    """The chain refused the case's INTAKE: why, and how many later events are held (docs/operations.md);
+    after a reissue, the new serial and who reissued it when."""
+
+    serial: str
+    rule: str
+    message: str
+    at: float
+    held_events: int
+    superseded_by: str | MISSING = MISSING
+    reissued_at: float | MISSING = MISSING
+    reissued_by: str | MISSING = MISSING
 
 
 class HandoverPublic(BaseModel):
@@ -66,6 +136,12 @@ class HandoverPublic(BaseModel):
     hall_id: int | None
     hall_name: str | None
     at: float | None
+
+
+class SupplementNoticePublic(SupplementNotice):
+    """The open pre-acceptance supplement request of the case (the home hall's own, or as the accepting hall
+    read it from the home hall), with every request of the case so far in ``history``: the API's schema of
+    :class:`ledger.hall.cases.SupplementNotice`; it adds nothing."""
 
 
 class CasePublic(BaseModel):
@@ -78,10 +154,10 @@ class CasePublic(BaseModel):
     accepting_district: int | None = None
     created_at: str | None = None
     status: str
-    transfer: dict[str, Any] | None = None
-    held: dict[str, Any] | None = None  # the chain refused the INTAKE: later events held (docs/operations.md)
+    transfer: TransferPublic | None = None
+    held: HeldPublic | None = None
     handover: HandoverPublic | None = None
-    supplement_notice: dict[str, Any] | None = None
+    supplement_notice: SupplementNoticePublic | None = None
     lookup_code: str | None = None
     timeline: list[TimelineEventPublic] = Field(default_factory=list)
 
@@ -89,6 +165,18 @@ class CasePublic(BaseModel):
     def of(cls, view: Mapping[str, object]) -> CasePublic:
         """The API's view of a case book view (extra header keys, such as ``next_seq``, are not shown)."""
         return cls.model_validate(view)
+
+
+class BundlePublic(EvidenceBundle):
+    """``GET /cases/{serial}/bundle``: the evidence bundle (``caseledger-evidence/2``) as JSON, without nulls,
+    as :meth:`ledger.core.bundle.EvidenceBundle.dump` writes it to a file (the route sets
+    ``response_model_exclude_none``).
+
+    The API's schema of the bundle format's model; it adds nothing, the format is the answer."""
+
+    @classmethod
+    def of_bundle(cls, bundle: EvidenceBundle) -> BundlePublic:
+        return cls.model_validate(bundle, from_attributes=True)
 
 
 class CaseSummary(BaseModel):
@@ -272,7 +360,7 @@ async def intake(request: Request, book: BookDep, staff: Clerk) -> CasePublic:
 
 
 @router.post("/check", operation_id="check_intake", response_model=CheckOut, dependencies=[needs(Clerk)])
-def check_intake(body: IntakeCheckIn, node: NodeDep) -> dict[str, Any]:
+def check_intake(body: IntakeCheckIn, node: NodeDep) -> CheckOut:
     """Everything the server would refuse, before any file is uploaded: the fields, the district (does it have a
     connected hall?), every missing material, and each file's type and size (by name and declared type)."""
     book = node.book
@@ -339,14 +427,14 @@ def check_intake(body: IntakeCheckIn, node: NodeDep) -> dict[str, Any]:
     if problems:
         raise InputError.several(problems)
     suggested = suggest_home_district(book.catalogue, f["item_code"], applicant) if item else None
-    return {"ok": True, "suggested_home_district": suggested}
+    return CheckOut(ok=True, suggested_home_district=suggested)
 
 
 @router.get("", operation_id="list_cases", response_model=CasesPublic, dependencies=[needs(CaseReader)])
-def list_cases(book: BookDep) -> dict[str, Any]:
+def list_cases(book: BookDep) -> CasesPublic:
     """Every case this hall holds (accepted here or belonging to its district)."""
-    data = book.list_cases()
-    return {"data": data, "count": len(data)}
+    data = [CaseSummary.model_validate(c) for c in book.list_cases()]
+    return CasesPublic(data=data, count=len(data))
 
 
 @router.get("/{serial}", operation_id="get_case", response_model=CasePublic)
@@ -362,8 +450,8 @@ def get_case(serial: str, node: NodeDep, staff: CaseReader) -> CasePublic:
     return CasePublic.of(view)
 
 
-@router.post("/{serial}/reveal", operation_id="reveal_applicant", response_model=dict[str, Any])
-def reveal(serial: str, body: RevealIn, node: NodeDep, staff: CaseReader) -> dict[str, Any]:
+@router.post("/{serial}/reveal", operation_id="reveal_applicant", response_model=dict[str, Scalar])
+def reveal(serial: str, body: RevealIn, node: NodeDep, staff: CaseReader) -> dict[str, Scalar]:
     """The applicant's full details (the pages show them masked); every reveal is logged in the access trail
     with its reason."""
     if not sees_personal_data(staff.roles):
@@ -474,7 +562,9 @@ def delivery(serial: str, body: DeliveryIn, book: BookDep, staff: Clerk) -> Case
     return CasePublic.of(view)
 
 
-@router.get("/{serial}/bundle", operation_id="export_bundle", response_model=dict[str, Any])
+@router.get(
+    "/{serial}/bundle", operation_id="export_bundle", response_model=BundlePublic, response_model_exclude_none=True
+)
 def bundle(
     serial: str,
     node: NodeDep,
@@ -484,7 +574,7 @@ def bundle(
     reason: Annotated[str, Query(max_length=LIMITS["reason"])] = "",
     include_files: bool = False,
     identity_files: Annotated[list[Annotated[str, Field(max_length=64)]] | None, Query(max_length=20)] = None,
-) -> dict[str, Any]:
+) -> BundlePublic:
     """Evidence bundle (``caseledger-evidence/2``) of the case for ``caseledger-verify``.
 
     Private by default (ledger/hall/privacy.py): the applicant's personal fields are withheld (salted
@@ -509,8 +599,7 @@ def bundle(
         leave_out_kinds=plan.leave_out_kinds,
     )
     node.record_access(staff.actor, "export_bundle", serial, plan.trail_note(include_files))
-    out: dict[str, Any] = json.loads(b.dump())
-    return out
+    return BundlePublic.of_bundle(b)
 
 
 _PREVIEW_TYPES = {"pdf": "application/pdf", "jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png"}
