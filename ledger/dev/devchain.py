@@ -14,6 +14,7 @@ network produces them.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -40,11 +41,45 @@ def dev_admin() -> LocalAccount:
     return acct
 
 
+_PORTS_GIVEN: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    """The lowest port the kernel hands to outgoing connections (Linux: net.ipv4.ip_local_port_range)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now (for temporary chains and hall nodes)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on 127.0.0.1 that is free right now (for temporary chains and hall nodes).
+
+    It is taken below the kernel's range for outgoing connections, so no client connection of a running test
+    takes it before the server binds (a port the kernel handed out with ``bind(0)`` could be), and never the
+    same port twice in one process."""
+    low = _ephemeral_low()
+    rng = random.SystemRandom()
+    if low > 12000:
+        for _ in range(500):
+            port = rng.randint(low - 10000, low - 1)
+            if port in _PORTS_GIVEN:
+                continue
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _PORTS_GIVEN.add(port)
+            return port
+    for _ in range(500):  # no room below the range: the kernel's choice, still never twice
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _PORTS_GIVEN:
+            _PORTS_GIVEN.add(port)
+            return port
+    raise ConfigError("no free TCP port on 127.0.0.1 for a local test server")
 
 
 def source_checkout() -> Path | None:
