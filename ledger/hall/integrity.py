@@ -387,9 +387,10 @@ class SerialCheck(BackgroundWorker):
 
     def gate(self) -> None:
         """Raise 503 (in staff words) while the serials are not yet checked against the chain."""
+        if not self.done and self.batches:
+            raise UnavailableError("serial_check_batches", kind="serial_check", retry_after=5)
         if not self.done:
-            code = "serial_check_batches" if self.batches else "serial_check"
-            raise UnavailableError(code, kind="serial_check", retry_after=5)
+            raise UnavailableError("serial_check", kind="serial_check", retry_after=5)
 
     def anchoring_hold(self) -> str | None:
         """Why the Merkle sender may not build or send yet (None: it may): the check is not done, or the indexer
