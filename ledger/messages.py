@@ -107,6 +107,11 @@ MESSAGES: dict[str, Message] = {
         "本厅正在与链上记录核对办件编号，请稍候。",
         "This hall is checking its case serial numbers against the chain after a restore; try again shortly.",
     ),
+    "serial_check_batches": M(
+        "本厅恢复备份后，正在与链上记录核对办件编号，并从其他大厅取回本厅已上链的批次，请稍候。",
+        "After a restore this hall is checking its case serial numbers against the chain and fetching back "
+        "its own batches on chain from the other halls; try again shortly.",
+    ),
     # ---------------------------------------------------------------- requests (the API's own checks)
     "request_invalid": M("请求内容不符合要求。", "The request is not in the expected form."),
     "required": M("此项必须填写。", "This is required."),

@@ -64,6 +64,15 @@ class SerialCheckHealth(BaseModel):
 
     done: bool
     last_error: str | None
+    own_batches_on_chain: int | None = None
+    """this hall's Merkle batch count on chain when the check read it (None: not read, or no restore)"""
+    own_batches_recovered: int = 0
+    """of them, batches anchored after the backup that the check read back (chain + the other halls)"""
+    waiting_for_batch: int | None = None
+    """the own batch whose manifest no hall has produced yet"""
+    anchoring_held: bool = False
+    """the Merkle sender waits until the indexer has read the recovered batches (next indices follow them)"""
+    unindexed_batches: int = 0
 
 
 class ClockReport(BaseModel):

@@ -39,6 +39,7 @@
     calendar/<year>/<version:04d>   official holiday arrangements loaded by an administrator         holidays
     mbox/<seq:012d>                 pending writes of Merkle-mode cases (the outbox's counter)      outbox, merkle
     mbatch/<seq:012d>               this hall's Merkle batch: built (durable before sending), anchored merkle
+                                    (or read back from the chain after a restore: recovered)
     manifest/<hall:010d>/<seq:012d> a batch's manifest (own or mirrored), checked against its root    merkle, indexer
     mbatchlog/<hall:010d>/<seq:012d>  a BatchAnchored log the indexer read                          indexer
     mwant/<hall:010d>/<seq:012d>    a batch whose manifest is still to be fetched                    indexer

@@ -19,7 +19,8 @@ hall's own from its store, any other from the anchoring hall's public route, els
 * a leaf whose predecessor is not known yet (its manifest is late) waits (``mdefer/``) until it is;
 * for a case this hall is party to (its district is the home district, or it accepted the case) the
   event goes to ``chainev/`` as in event mode, an INTAKE creates the local case header
-  (``anchor_mode: merkle``), an event of another hall marks the case for a pull, and ``mhead/`` moves
+  (``anchor_mode: merkle``), an event of another hall marks the case for a pull (and, in a store restored
+  from an older backup, so does this hall's own event whose record the store lacks), and ``mhead/`` moves
   forward so this hall's next event of the case chains from it.
 
 A manifest no hall can produce stays wanted (retried with back-off) and is reported (``unavailable_since``,
@@ -49,6 +50,7 @@ from ledger.hall.keys import (
     MFIND_PREFIX,
     MWANT_PREFIX,
     OUTBOX_SEQ_KEY,
+    RESTORED_KEY,
     case_id_key,
     case_key,
     chain_event_key,
@@ -158,6 +160,19 @@ class MerkleIndex:
         self.rebased_total = 0
         self._registry: tuple[int, list[RegistryFact]] | None = None
         self.need_pull = False
+        # a store restored from an older backup: this hall's own leaves after the backup's cursor whose records
+        # the store lacks are pulled back from the other halls of the case (as the event-mode indexer does)
+        restored = store.get_json(RESTORED_KEY)
+        self.restored_after: int | None = None
+        if restored is not None:
+            c = restored.get("cursor")
+            self.restored_after = -1 if c is None else int(c)
+
+    def own_lost(self, serial: str, block: int, commitment: str) -> bool:
+        """This hall's own event whose record is not in a store restored from an older backup."""
+        if self.restored_after is None or block <= self.restored_after:
+            return False
+        return all(r.get("commitment") != commitment for r in self.book.records(serial))
 
     # ------------------------------------------------------------------ from the indexer's range read
     def record_batches(self, wb: WriteBatch, batches: list[BatchAnchoredEvent]) -> None:
@@ -496,7 +511,7 @@ class _Ctx:
                 "prev": [lf.prev_hall, lf.prev_seq],
             },
         )
-        if self.hall != me.hall_id:
+        if self.hall != me.hall_id or self.ix.own_lost(serial, int(event["block"]), lf.commitment.hex()):
             self.wb.put_json(xfer_key(serial), {"serial": serial, "since": time.time()})
             self.ix.need_pull = True
         known = self.heads.get(serial)

@@ -246,10 +246,17 @@ class HallNode:
             raise
         self.store.put_json(HALL_KEY, {"hall_id": info.hall_id, "district": info.district, "name": info.name})
         self.calendars = install_all(self.store)  # holiday arrangements an admin loaded (ledger.hall.holidays)
-        self.serial_check = SerialCheck(
-            self.store, self.reader, hall_id=info.hall_id, max_range=settings.max_logs_range
-        )
         self.outbox = Outbox(self.store)
+        # after a restore: serials, and this hall's own Merkle batches anchored after the backup, read back from
+        # the chain and the other halls' manifests (self.merkle_index.fetch) before intake and Merkle anchoring
+        self.serial_check = SerialCheck(
+            self.store,
+            self.reader,
+            hall_id=info.hall_id,
+            max_range=settings.max_logs_range,
+            fetch=lambda hall, seq: self.merkle_index.fetch(hall, seq),
+            lock=self.outbox.lock,
+        )
         self.answers = Answers(self.store, ttl=settings.idempotency_ttl)
         self.clock_watch = ClockWatch(
             _client(self.pool, self.deployment, max_logs_range=limit),
@@ -275,7 +282,7 @@ class HallNode:
             linger=settings.merkle_linger,
             interval=settings.outbox_interval,
             reorg_check_interval=settings.reorg_check_interval,
-            hold=self.clock_watch.reason,
+            hold=lambda: self.clock_watch.reason() or self.serial_check.anchoring_hold(),
             quiet=lambda: self.sender.needs_reconcile,  # one key: the event sender's reconcile waits for its pool
         )
         self.book = CaseBook(
@@ -490,6 +497,19 @@ class HallNode:
         )
         return m
 
+    def _serial_check_health(self) -> SerialCheckHealth:
+        sc = self.serial_check
+        held = sc.done and sc.anchoring_hold() is not None
+        return SerialCheckHealth(
+            done=sc.done,
+            last_error=sc.last_error,
+            own_batches_on_chain=sc.own_batches_on_chain,
+            own_batches_recovered=len(sc.recovered),
+            waiting_for_batch=sc.waiting_for,
+            anchoring_held=held,
+            unindexed_batches=len(sc.unindexed) if held else 0,
+        )
+
     def _merkle_health(self) -> MerkleHealth:
         ms = self.merkle_sender.stats()
         unavailable = self.merkle_index.unavailable()
@@ -528,7 +548,7 @@ class HallNode:
                 damage=self.store.damage,
                 generation=self.generation,
             ),
-            serial_check=SerialCheckHealth(done=self.serial_check.done, last_error=self.serial_check.last_error),
+            serial_check=self._serial_check_health(),
             held_cases=self.outbox.held_count(),
             clock=self.clock_watch.report(),
             hall_id=self.hall.hall_id,

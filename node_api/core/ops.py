@@ -79,12 +79,38 @@ def problems(h: HealthNumbers, settings: Settings) -> list[Problem]:
     sc = h.serial_check
     if not sc.done:
         why = f"（{sc.last_error}）" if sc.last_error else ""
+        if sc.waiting_for_batch is not None:
+            err = f": {sc.last_error}" if sc.last_error else ""
+            out.append(
+                _p(
+                    "serial_check",
+                    f"本厅恢复备份后，链上还有本厅备份之后上链的批次（第 {sc.waiting_for_batch} 批起，"
+                    f"链上共 {sc.own_batches_on_chain} 批）：正在核对办件编号并从其他大厅取回这些批次，"
+                    f"完成前暂停受理新办件{why}",
+                    "the chain holds this hall's batches anchored after its backup (from batch "
+                    f"{sc.waiting_for_batch}, {sc.own_batches_on_chain} on chain): the serials are checked and "
+                    f"those batches fetched back from the other halls; intake resumes when it is done{err}",
+                )
+            )
+        else:
+            out.append(
+                _p(
+                    "serial_check",
+                    f"本厅正在与链上记录核对办件编号，核对完成前暂停受理新办件{why}",
+                    "this hall is checking its case serials against the chain after a restore; intake resumes "
+                    f"when it is done{': ' + sc.last_error if sc.last_error else ''}",
+                )
+            )
+    elif sc.anchoring_held:
+        n = sc.unindexed_batches
         out.append(
             _p(
-                "serial_check",
-                f"本厅正在与链上记录核对办件编号，核对完成前暂停受理新办件{why}",
-                "this hall is checking its case serials against the chain after a restore; intake resumes "
-                f"when it is done{': ' + sc.last_error if sc.last_error else ''}",
+                "restore_batches_indexing",
+                f"本厅恢复备份后已取回 {sc.own_batches_recovered} 个本厅批次，正在读入其中的事件（还差 {n} 批）；"
+                "读完之前本厅的新事件暂不上链（受理照常）",
+                f"after the restore this hall fetched back {sc.own_batches_recovered} of its own batches; the "
+                f"indexer is reading their events ({n} left); until then this hall's new events wait to be "
+                "anchored (intake works)",
             )
         )
     ck = h.clock

@@ -1,8 +1,10 @@
-"""Regression tests of issue 13 that need a real chain but no hall processes: the held case, a failed `up`."""
+"""Regression tests of issue 13 that need a real chain but no hall processes: the held case, a failed `up`, the
+serial check after a restore (and, in Merkle mode, the hall's own batches anchored after the backup)."""
 
 from __future__ import annotations
 
 import socket
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -10,15 +12,27 @@ from typing import Any
 import pytest
 
 from ledger.chain.client import ChainClient
+from ledger.core.batches import EventLeaf, Manifest
+from ledger.core.hashchain import case_id
 from ledger.core.stages import Stage
 from ledger.core.timefmt import CST
 from ledger.dev.demo import demo_id_number
 from ledger.dev.devchain import free_port
 from ledger.dev.localnet import LocalNet
-from ledger.errors import CaseHeldError, ConfigError, UnavailableError
+from ledger.errors import CaseHeldError, ConfigError, StoreDamagedError, UnavailableError
 from ledger.hall.cases import CaseBook, HallIdentity, Upload
-from ledger.hall.integrity import SerialCheck, parse_serial
-from ledger.hall.keys import RESTORED_KEY, serial_counter_key
+from ledger.hall.indexer import Indexer
+from ledger.hall.integrity import SerialCheck, check_against_chain, parse_serial
+from ledger.hall.keys import (
+    INDEXER_CURSOR_KEY,
+    MBOX_PREFIX,
+    RESTORED_KEY,
+    manifest_key,
+    serial_counter_key,
+    xfer_key,
+)
+from ledger.hall.merkle_index import ManifestStore, MerkleIndex
+from ledger.hall.merkle_outbox import MerkleSender
 from ledger.hall.outbox import Outbox, OutboxSender
 from ledger.hall.store import Store
 
@@ -131,3 +145,105 @@ def test_after_a_restore_intake_waits_for_the_serial_check_then_never_reuses_a_c
     serial = _intake(book, "王五")
     assert serial == f"TB{day}-{info.hall_id:03d}-00008"
     assert SerialCheck(store, client, hall_id=info.hall_id).done, "a later start does not scan again"
+
+
+def test_merkle_hall_restored_from_a_backup_older_than_its_batches_reads_them_back_and_reuses_nothing(
+    tmp_path: Path, new_hall: Any, admin: ChainClient
+) -> None:
+    """Merkle mode: a hall restored from a backup older than some of its own batches. The start-up check did not
+    look at the hall's batches on chain (INTAKE leaves open no CaseOpened log, so the serial check found none of
+    their serials), pending events of the backup that were anchored after it would have been anchored again, and
+    a case's next event could have been built at an index the chain already held."""
+    client: ChainClient = new_hall(350502)
+    admin.grant_role("DISPUTE_OFFICER_ROLE", client.address)
+    info = client.hall_of(client.address)
+    assert info is not None
+    me = info.hall_id
+    hall = HallIdentity(hall_id=me, district=info.district)
+    store = Store.init(tmp_path / "a")
+    store.put_json(INDEXER_CURSOR_KEY, client.block_number())  # the hall's indexer had read up to here
+    book = CaseBook(store, Outbox(store), hall=hall, anchor_mode="merkle")
+    sender = MerkleSender(book.outbox, client, hall=hall)
+    first = _intake(book, "张三")
+    assert sender.run_once() == 2  # batch 0
+    pending = _intake(book, "李四")  # waiting in mbox/ when the backup is taken, anchored after it
+    store.snapshot_to(tmp_path / "backup")
+    assert sender.run_once() == 2  # batch 1
+    book.append_dispute(first, Stage.DISPUTE_OPENED, {"reason": "申请人对材料有异议", "raised_by": "applicant"})
+    later = _intake(book, "王五")  # a serial the backup does not know
+    assert sender.run_once() == 3  # batch 2: the dispute (index 2 of the first case) and the later case
+    assert client.batch_header(me)[1] == 3
+
+    def mirror(hall_id: int, seq: int) -> bytes | None:  # the other halls keep every manifest they indexed
+        return store.get(manifest_key(hall_id, seq))
+
+    restored = Store(tmp_path / "backup")
+    # not marked restored (a store that lost writes by itself): refused at start, naming the batch
+    with pytest.raises(StoreDamagedError, match="Merkle batch 1 of 3 on chain"):
+        check_against_chain(restored, client, hall_id=me)
+    restored.put_json(RESTORED_KEY, {"cursor": restored.get_json(INDEXER_CURSOR_KEY), "restored_at": time.time()})
+    seen = check_against_chain(restored, client, hall_id=me)
+    assert (seen.own_batches_on_chain, seen.own_batches_known) == (3, 1)
+
+    rbook = CaseBook(restored, Outbox(restored), hall=hall, anchor_mode="merkle")
+    offered: dict[int, bytes] = {}
+    check = SerialCheck(
+        restored, client, hall_id=me, max_range=5, fetch=lambda h, s: offered.get(s), lock=rbook.outbox.lock
+    )
+    rbook.intake_gates.append(check.gate)
+    rsender = MerkleSender(rbook.outbox, client, hall=hall, hold=check.anchoring_hold)
+    # no hall offers the manifests yet: the check waits, intake answers 503 saying so, nothing is anchored
+    with pytest.raises(Exception, match="manifest of this hall's Merkle batch 1"):
+        check.run_once()
+    with pytest.raises(UnavailableError) as err:
+        _intake(rbook, "赵六")
+    assert err.value.code == "serial_check" and "取回本厅已上链的批次" in err.value.message("zh")
+    assert "its own batches on chain" in err.value.message("en")
+    assert not rsender.pump() and rsender.last_error is not None and "restore" in rsender.last_error
+    # a forged manifest is refused (it does not recompute to the on-chain root)
+    raw1 = mirror(me, 1)
+    assert raw1 is not None
+    offered[1] = raw1[:-1] + bytes([raw1[-1] ^ 1])
+    with pytest.raises(Exception, match="manifest of this hall's Merkle batch 1"):
+        check.run_once()
+    offered.update({1: raw1, 2: mirror(me, 2) or b""})
+    check.run_once()
+    assert check.done and check.recovered == [1, 2]
+    # the pending events the backup held were anchored in batch 1: recorded so, never sent again
+    assert restored.count_prefix(MBOX_PREFIX) == 0
+    assert [(r["anchor"]["state"], r["anchor"]["batch"]["seq"]) for r in rbook.records(pending)] == [
+        ("anchored", 1),
+        ("anchored", 1),
+    ]
+    # this hall serves its own recovered manifests again
+    assert ManifestStore(restored, hall_id=me).get(me, 2) == mirror(me, 2)
+    # intake resumes past the serial anchored after the backup; anchoring waits for the indexer
+    again = _intake(rbook, "赵六")
+    assert parse_serial(again)[2] == parse_serial(later)[2] + 1  # type: ignore[index]
+    assert check.anchoring_hold() is not None and not rsender.pump()
+    index = MerkleIndex(restored, client, rbook, fetch=mirror)
+    indexer = Indexer(restored, client, rbook, merkle=index)
+    while indexer.run_once():
+        pass
+    indexer.process_merkle()
+    assert check.anchoring_hold() is None
+    # the later case is known again from its INTAKE leaf, and its records are to be pulled back from the peers
+    assert rbook.has_case(later) and restored.get(xfer_key(later)) is not None
+    # the next event of the first case follows its last event on chain (index 3), in the next batch number (3)
+    rbook.append_dispute(first, Stage.DISPUTE_OPENED, {"reason": "另一异议", "raised_by": "applicant"})
+    assert rsender.run_once() == 3
+    assert client.batch_header(me)[1] == 4
+    leaves = {
+        seq: [EventLeaf.decode(x) for x in Manifest.decode(restored.get(manifest_key(me, seq)) or b"").leaves]
+        for seq in range(4)
+    }
+
+    def indices(serial: str) -> list[int]:
+        cid = case_id(_hall_of(serial), serial)
+        return [lf.index for seq in range(4) for lf in leaves[seq] if lf.case_id == cid]
+
+    assert indices(first) == [0, 1, 2, 3] and indices(pending) == [0, 1] and indices(again) == [0, 1]
+    while indexer.run_once():
+        pass
+    indexer.process_merkle()
+    assert index.findings_total == 0 and not index.wanted()

@@ -1,9 +1,12 @@
 """Operations on real hall processes and a real chain: /metrics, /health in words, backup and restore.
 
 The wipe-and-restore test loses a home hall's whole directory after cases were transferred to it (with
-events written after the backup, by the hall itself and by the accepting hall, and a case opened
-after the backup), restores the backup, restarts the node and shows every case complete at that hall
-and verified against the chain with the stand-alone verifier over the hall's own evidence bundle.
+events written after the backup, by the hall itself and by the accepting hall, a case whose last event is
+the hall's own, a case opened after the backup elsewhere and one it accepted itself), restores the backup,
+restarts the node and shows every case complete at that hall and verified against the chain with the
+stand-alone verifier over the hall's own evidence bundle, and its next intake under a serial the chain does
+not know. It runs in both anchoring modes (Merkle mode: the hall reads back its own batches anchored after
+the backup; the bundles are proven complete from hall 3's manifests).
 """
 
 from __future__ import annotations
@@ -19,14 +22,14 @@ from typer.testing import CliRunner
 
 from ledger.chain.client import ChainClient
 from ledger.chain.deployment import Deployment
-from ledger.chain.facts_reader import fetch_chain_facts
 from ledger.cli import _register, app
 from ledger.core.bundle import parse_bundle
 from ledger.dev.demo import HallClient, demo_id_number, run_demo, wait_for
 from ledger.dev.localnet import LocalNet, start_hall, stop_hall, wait_healthy
 from ledger.errors import ConfigError
-from ledger.verify.checks import verify_bundle
+from ledger.hall.integrity import parse_serial
 from tests.integration.conftest import FAST_NODE_ENV, staff
+from tests.support.anchoring import chain_event_count, verify_on_chain
 
 pytestmark = pytest.mark.integration
 
@@ -67,6 +70,16 @@ def _stages(view: dict[str, Any] | None, *, anchored: bool = False) -> list[str]
     if not view:
         return []
     return [e["stage"] for e in view["timeline"] if not anchored or e["anchor"]["state"] == "anchored"]
+
+
+def _mirrored(chain: ChainClient, url: str) -> bool:
+    """The hall at ``url`` serves the manifest of every batch on chain so far."""
+    dep = chain.deployment
+    assert dep is not None
+    return all(
+        httpx.get(f"{url}/public/batches/{b.hall_id}/{b.seq}/manifest", timeout=10).status_code == 200
+        for b in chain.batches_in_range(dep.deployed_block, chain.block_number())
+    )
 
 
 def _cli(*args: str) -> str:
@@ -126,10 +139,6 @@ def test_backup_needs_the_admin_token_or_a_system_administrator(hallnet: LocalNe
 
 
 def test_wipe_home_hall_restore_and_every_case_is_complete_and_verified(hallnet: LocalNet, tmp_path: Path) -> None:
-    if hallnet.anchor_mode == "merkle":
-        pytest.skip(
-            "restoring a Merkle-mode hall from a backup older than its batches is not built yet (merkle-mode.md)"
-        )
     a, b = staff(hallnet, 1), staff(hallnet, 2)
     home = hallnet.halls[1]["district"]
     bh = hallnet.halls[1]
@@ -143,6 +152,8 @@ def test_wipe_home_hall_restore_and_every_case_is_complete_and_verified(hallnet:
     wait_for("hall 2 to receive", lambda: len(_stages(b.case(mid))) >= 2, 60)
     b.post(f"/cases/{mid}/acceptance", json={"accepted": True, "reason": "材料齐全"})
     wait_for("acceptance anchored", lambda: "ACCEPTANCE" in _stages(b.case(mid), anchored=True), 60)
+    tail = _intake(a, home, "周婷")  # after the backup the home hall's own event is its last one
+    wait_for("hall 2 to receive the third case", lambda: len(_stages(b.case(tail))) >= 2, 60)
 
     backup = tmp_path / "hall-2.tar.gz"
     out = _cli("backup", "--hall-dir", str(bdir), "--out", str(backup))
@@ -159,12 +170,20 @@ def test_wipe_home_hall_restore_and_every_case_is_complete_and_verified(hallnet:
     a.post(f"/cases/{mid}/delivery", json={"method": "counter", "note": "窗口领取"})
     late = _intake(a, home, "吴建国")
     wait_for("hall 2 to receive the late case", lambda: len(_stages(b.case(late))) >= 2, 60)
+    b.post(f"/cases/{tail}/acceptance", json={"accepted": True, "reason": "材料齐全"})
+    # a case the home hall itself accepted after the backup (for hall 1's district): a serial the backup lacks
+    own = _intake(b, hallnet.halls[0]["district"], "孙悦")
     wait_for(
         "everything anchored at hall 1",
-        lambda: len(_stages(a.case(mid), anchored=True)) == 6 and len(_stages(a.case(late), anchored=True)) == 2,
+        lambda: (
+            len(_stages(a.case(mid), anchored=True)) == 6
+            and len(_stages(a.case(late), anchored=True)) == 2
+            and len(_stages(a.case(tail), anchored=True)) == 3
+            and len(_stages(a.case(own), anchored=True)) == 2
+        ),
         90,
     )
-    serials = {done: 6, mid: 6, late: 2}
+    serials = {done: 6, mid: 6, late: 2, tail: 3, own: 2}
 
     # the disk of hall 2 is lost; the operator kept the keystore password (and the demo sign-ins) apart
     secrets = tmp_path / "secrets"
@@ -204,14 +223,32 @@ def test_wipe_home_hall_restore_and_every_case_is_complete_and_verified(hallnet:
 
     for serial, n in serials.items():
         wait_for(f"hall 2 to recover {serial}", lambda s=serial, k=n: complete(s, k), 120)  # type: ignore[misc]
+    # intake again: never a serial the chain already knows, anchored under the hall's next numbers
+    wait_for("the serial check", lambda: bool((b2.health().get("serial_check") or {}).get("done")), 60)
+    fresh = _intake(b2, hallnet.halls[0]["district"], "钱进")
+    assert fresh not in serials
+    f_named, o_named = parse_serial(fresh), parse_serial(own)
+    assert f_named is not None and o_named is not None
+    assert f_named[0] != o_named[0] or f_named[2] > o_named[2]  # a later counter (or another day's)
+    wait_for("the new case anchored", lambda: len(_stages(b2.case(fresh), anchored=True)) == 2, 60)
+    serials[fresh] = 2
+    if hallnet.anchor_mode == "merkle":  # the restored hall read back its own batches anchored after the backup
+        sc = b2.health()["serial_check"]
+        assert sc["own_batches_recovered"] >= 1 and sc["own_batches_on_chain"] >= sc["own_batches_recovered"]
+    mirror = hallnet.halls[2]["url"]  # Merkle mode: hall 3 (no party to these cases) mirrors every manifest
+    if hallnet.anchor_mode == "merkle":
+        wait_for("hall 3 to mirror every batch", lambda: _mirrored(chain, mirror), 60)
     for serial, n in serials.items():
         r2 = b2.http.get(f"/cases/{serial}/bundle")
         assert r2.status_code == 200, r2.text
         bundle = parse_bundle(r2.json())
-        assert len(chain.case_events(bundle.accepting_hall, serial)) == n
+        assert bundle.mode == hallnet.anchor_mode
+        assert chain_event_count(chain, hallnet.anchor_mode, bundle.accepting_hall, serial, mirror) == n
         assert len(bundle.events) == n
-        report = verify_bundle(bundle, fetch_chain_facts(chain, bundle.accepting_hall, serial))
+        report = verify_on_chain(chain, bundle, mirror)  # Merkle mode: complete, from hall 3's manifests
         assert report.ok, report
+        if bundle.mode == "merkle":
+            assert report.complete_as_of is not None
     # the result document written after the backup came back byte for byte (verified on the way in)
     view = b2.case(mid)
     assert view is not None
