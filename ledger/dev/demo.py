@@ -128,6 +128,14 @@ def _stages(view: dict[str, Any] | None, *, anchored: bool = False) -> list[str]
     return [e["stage"] for e in view["timeline"] if not anchored or e["anchor"]["state"] == "anchored"]
 
 
+def _verified(view: dict[str, Any] | None) -> bool:
+    """The hall's last pull of the case's events from the other hall is complete (verified against the chain).
+
+    A pull stores the records first and marks the transfer complete just after, so a view can already show an
+    event whose pull still reads ``retrying`` (an earlier attempt failed) for a moment."""
+    return bool(view) and ((view or {}).get("transfer") or {}).get("state") == "complete"
+
+
 def run_demo(
     a: HallClient,
     b: HallClient,
@@ -170,12 +178,14 @@ def run_demo(
     log("hall A pulled and verified the result; delivered at the counter")
     want = ["INTAKE", "MATERIALS", "ACCEPTANCE", "PROCESS", "RESULT", "DELIVERY"]
     view = wait_for(
-        "every event to be anchored",
-        lambda: (v := a.case(serial)) and sorted(_stages(v, anchored=True)) == sorted(want) and v,
+        "every event to be anchored and hall A's pull of hall B's events complete",
+        lambda: (v := a.case(serial)) and sorted(_stages(v, anchored=True)) == sorted(want) and _verified(v) and v,
         timeout,
     )
     bview = wait_for(
-        "hall B to index the delivery", lambda: (v := b.case(serial)) and len(_stages(v)) == 6 and v, timeout
+        "hall B to receive and verify the delivery",
+        lambda: (v := b.case(serial)) and len(_stages(v)) == 6 and _verified(v) and v,
+        timeout,
     )
     events = [
         {

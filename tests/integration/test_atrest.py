@@ -209,7 +209,7 @@ def _intake_inproc(h: InProcHall, person: dict[str, str], headers: dict[str, str
     r = h.client.post("/cases", data=_form(person, 350503), files=_files(person), headers=headers)
     assert r.status_code == 201, r.text
     serial = str(r.json()["serial"])
-    wait_for("intake anchored", lambda: h.node.book.summary(h.node.book.header(serial))["pending_anchors"] == 0, 30)
+    wait_for("intake anchored", lambda: h.node.book.summary(h.node.book.header(serial))["pending_anchors"] == 0, 60)
     return serial
 
 
@@ -301,7 +301,12 @@ def test_kek_rotation_while_serving(hall: InProcHall) -> None:
     assert new != before["current_kid"] and new in r.json()["kids"]
     # the node keeps taking cases while it re-wraps
     serials.append(_intake_inproc(h, {**PEOPLE[2], "name": "诸葛明"}, clerk))
-    wait_for("re-wrapped", lambda: h.client.get("/admin/kek", headers=sec).json()["pending"] == 0, 30)
+
+    def rewrapped() -> bool:
+        r = h.client.get("/admin/kek", headers=sec)
+        return r.status_code == 200 and r.json().get("pending") == 0
+
+    wait_for("re-wrapped", rewrapped, 60)
     wrapped = {v["wrapped"].split(".")[1] for _, v in h.node.data_keys.store.iter_json(b"dk/")}
     assert wrapped == {new}
     assert any(e["action"] == "rotate_kek" for e in h.node.trail.entries())

@@ -130,8 +130,9 @@ def test_stop_answering_refuse_hang_and_lag(proxy: BesuProxy) -> None:
     real = int(_rpc(proxy.upstream, "eth_blockNumber")["result"], 16)
     proxy.lag(40)
     seen = int(_rpc(proxy.url, "eth_blockNumber")["result"], 16)
-    assert real - 40 - 5 <= seen <= real - 40 + 5  # blocks keep coming meanwhile (0.2 s blocks)
-    latest = _rpc(proxy.url, "eth_getBlockByNumber", ["latest", False])["result"]
-    assert int(latest["number"], 16) <= seen + 5
+    latest = int(_rpc(proxy.url, "eth_getBlockByNumber", ["latest", False])["result"]["number"], 16)
+    after = int(_rpc(proxy.upstream, "eth_blockNumber")["result"], 16)
+    # blocks keep coming meanwhile (0.2 s blocks): each answer is 40 behind the upstream's head at that moment
+    assert real - 40 <= seen <= latest <= after - 40
     proxy.resume()
     assert int(_rpc(proxy.url, "eth_blockNumber")["result"], 16) >= real

@@ -107,7 +107,7 @@ def hall(dev_chain: DevChain, tmp_path_factory: pytest.TempPathFactory) -> Itera
         thread.join(15)
 
 
-def _wait(what: str, check: Any, timeout: float = 20.0) -> Any:
+def _wait(what: str, check: Any, timeout: float = 60.0) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         got = check()

@@ -60,7 +60,7 @@ def fnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
         h = net.halls[0]
         stop_hall(Path(h["dir"]))  # hall 1 again, now on [its own node, the backup]
         proc = start_hall(Path(h["dir"]), port=h["port"], rpc_url=f"{own.url},{backup.url}", env=FAILOVER_ENV)
-        wait_healthy(h["url"], timeout=30, proc=proc)
+        wait_healthy(h["url"], timeout=60, proc=proc)
         yield Net(net, own, backup)
     finally:
         net.down()
@@ -90,7 +90,7 @@ def test_hall_fails_over_and_back_without_losing_or_doubling(fnet: Net, mode: st
     url = fnet.net.halls[0]["url"]
     assert _health(a)["chain"]["rpc_url"] == fnet.own.url
     before = [intake(a, home) for _ in range(2)]
-    wait_for("anchoring on the hall's own node", lambda: all_anchored(a, before), 30)
+    wait_for("anchoring on the hall's own node", lambda: all_anchored(a, before), 60)
     switches = _switches(url)
 
     fnet.own.stop_answering(mode)  # type: ignore[arg-type]
@@ -101,14 +101,14 @@ def test_hall_fails_over_and_back_without_losing_or_doubling(fnet: Net, mode: st
     h = _health(a)
     assert "chain_failover" in _codes(h) and h["status"] == "degraded"
     assert h["chain"]["endpoints"]["endpoints"][0]["state"] == "down"
-    wait_for("anchoring through the backup node", lambda: all_anchored(a, during), 40)
+    wait_for("anchoring through the backup node", lambda: all_anchored(a, during), 60)
     anchored_after = time.monotonic() - t0
 
     fnet.own.resume()
     wait_for("switching back to the hall's own node", lambda: _health(a)["chain"]["rpc_url"] == fnet.own.url, 30)
     assert "chain_failover" not in _codes(_health(a))
     after = [intake(a, home) for _ in range(2)]
-    wait_for("anchoring on the own node again", lambda: all_anchored(a, after), 30)
+    wait_for("anchoring on the own node again", lambda: all_anchored(a, after), 60)
     anchored_once(fnet.chain, a, before + during + after)
     assert _switches(url) >= switches + 2
     assert a.health()["outbox"]["pending"] == 0
@@ -126,7 +126,7 @@ def test_hall_leaves_a_lagging_node_and_returns(fnet: Net) -> None:
     p = next(p for p in h["problems"] if p["code"] == "chain_failover")
     assert "落后" in p["zh"] and "blocks behind" in p["en"]
     serials = [intake(a, home) for _ in range(2)]
-    wait_for("anchoring through the backup", lambda: all_anchored(a, serials), 30)
+    wait_for("anchoring through the backup", lambda: all_anchored(a, serials), 60)
     fnet.own.resume()
     wait_for("back on the own node", lambda: _health(a)["chain"]["rpc_url"] == fnet.own.url, 30)
     anchored_once(fnet.chain, a, serials)

@@ -18,7 +18,7 @@ from ledger.chain.client import ChainClient
 from ledger.chain.deployment import Deployment
 from ledger.dev.demo import HallClient, demo_id_number, run_demo, wait_for
 from ledger.dev.devchain import dev_admin
-from ledger.dev.localnet import LocalNet, hall_pid, start_hall, stop_hall, wait_healthy
+from ledger.dev.localnet import LocalNet, hall_pid, node_running, start_hall, stop_hall, wait_healthy
 from ledger.hall.catalogue import load_catalogue
 from ledger.hall.transfer import sign_request
 from tests.conftest import TEST_SUITE
@@ -61,17 +61,17 @@ def _anchored(view: dict[str, Any] | None, n: int) -> bool:
 def _restart(net: LocalNet, n: int) -> None:
     h = net.halls[n - 1]
     proc = start_hall(Path(h["dir"]), port=h["port"], rpc_url=net.chain.rpc_url, env=mode_env(net.anchor_mode))
-    wait_healthy(h["url"], timeout=30, proc=proc)
+    wait_healthy(h["url"], timeout=60, proc=proc)
 
 
-def _mirrored(net: LocalNet, chain: ChainClient) -> bool:
-    """Hall 3 serves the manifest of every batch on chain so far."""
+def _mirrored(net: LocalNet, chain: ChainClient, since: int | None = None) -> bool:
+    """Hall 3 serves the manifest of every batch on chain so far (from block ``since``; default: all)."""
     dep = chain.deployment
     assert dep is not None
     url = net.halls[2]["url"]
     return all(
         httpx.get(f"{url}/public/batches/{b.hall_id}/{b.seq}/manifest", timeout=10).status_code == 200
-        for b in chain.batches_in_range(dep.deployed_block, chain.block_number())
+        for b in chain.batches_in_range(dep.deployed_block if since is None else since, chain.block_number())
     )
 
 
@@ -94,6 +94,9 @@ def test_full_scenario_across_three_halls(hallnet: LocalNet) -> None:
     from ledger.core.bundle import parse_bundle
 
     chain = ChainClient.connect(hallnet.chain.rpc_url, deployment=Deployment.load(hallnet.data_dir / "deployment.json"))
+    if hallnet.anchor_mode == "merkle":  # hall 3 fetches each batch's manifest on its own, some time after B does
+        since = min(int(e["block"]) for e in out["events"])
+        wait_for("the mirror to hold the case's batches", lambda: _mirrored(hallnet, chain, since), 60)
     for hall in (a, b):
         r = hall.http.get(f"/cases/{out['serial']}/bundle", params={"withhold": "applicant_id_number"})
         assert r.status_code == 200, r.text
@@ -211,9 +214,9 @@ def test_kill9_after_ack_anchors_exactly_once(hallnet: LocalNet) -> None:
     pid = hall_pid(d)
     assert pid is not None
     os.kill(pid, signal.SIGKILL)  # acknowledged, not yet mined (1 s blocks)
-    time.sleep(0.5)
+    wait_for("the killed node to let go of its store", lambda: not node_running(d), 30, interval=0.05)
     _restart(hallnet, 1)
-    wait_for("anchoring after the restart", lambda: _anchored(a.case(serial), 2), 30)
+    wait_for("anchoring after the restart", lambda: _anchored(a.case(serial), 2), 60)
     chain = ChainClient.connect(hallnet.chain.rpc_url, deployment=Deployment.load(hallnet.data_dir / "deployment.json"))
     mirror = hallnet.halls[2]["url"]
 
@@ -221,11 +224,11 @@ def test_kill9_after_ack_anchors_exactly_once(hallnet: LocalNet) -> None:
         return chain_event_count(chain, hallnet.anchor_mode, 1, serial, mirror)
 
     if hallnet.anchor_mode == "merkle":  # the mirror has the manifests once its indexer fetched them
-        wait_for("the mirror to hold the batches", lambda: _mirrored(hallnet, chain), 30)
+        wait_for("the mirror to hold the batches", lambda: _mirrored(hallnet, chain), 60)
     assert on_chain() == 2
     time.sleep(2.5)
     if hallnet.anchor_mode == "merkle":
-        wait_for("the mirror to hold the batches", lambda: _mirrored(hallnet, chain), 30)
+        wait_for("the mirror to hold the batches", lambda: _mirrored(hallnet, chain), 60)
     assert on_chain() == 2
     assert a.health()["outbox"]["pending"] == 0
 
@@ -234,23 +237,27 @@ def test_home_hall_retries_until_the_accepting_hall_returns(hallnet: LocalNet) -
     a, b = staff(hallnet, 1), staff(hallnet, 2)
     stop_hall(Path(hallnet.halls[1]["dir"]))
     serial = a.intake(_form(hallnet.halls[1]["district"]), _files())["serial"]
-    wait_for("intake anchored", lambda: _anchored(a.case(serial), 2), 30)
+    wait_for("intake anchored", lambda: _anchored(a.case(serial), 2), 60)
     if hallnet.anchor_mode == "merkle":  # hall B learns of the case from the batch's manifest, mirrored by hall 3
         chain = ChainClient.connect(
             hallnet.chain.rpc_url, deployment=Deployment.load(hallnet.data_dir / "deployment.json")
         )
-        wait_for("the mirror to hold the batches", lambda: _mirrored(hallnet, chain), 30)
+        wait_for("the mirror to hold the batches", lambda: _mirrored(hallnet, chain), 60)
     stop_hall(Path(hallnet.halls[0]["dir"]))
     _restart(hallnet, 2)
     wait_for(
         "hall B to fail a pull",
         lambda: ((b.case(serial) or {}).get("transfer") or {}).get("state") == "retrying",
-        30,
+        60,
     )
     assert b.case(serial)["timeline"] == []  # type: ignore[index]
     _restart(hallnet, 1)
-    wait_for("hall B to complete the pull", lambda: len((b.case(serial) or {"timeline": []})["timeline"]) == 2, 40)
-    assert b.case(serial)["transfer"]["state"] == "complete"  # type: ignore[index]
+
+    def pulled() -> bool:  # the records are stored a moment before the transfer is marked complete
+        v = b.case(serial)
+        return v is not None and len(v["timeline"]) == 2 and (v.get("transfer") or {}).get("state") == "complete"
+
+    wait_for("hall B to complete the pull", pulled, 90)
 
 
 def test_chain_outage_does_not_block_intake(hallnet: LocalNet) -> None:
@@ -267,7 +274,7 @@ def test_chain_outage_does_not_block_intake(hallnet: LocalNet) -> None:
         assert h["outbox"]["oldest_pending_age"] > 1
     finally:
         hallnet.chain.up()
-    wait_for("anchoring after the chain returns", lambda: _anchored(a.case(view["serial"]), 2), 40)
+    wait_for("anchoring after the chain returns", lambda: _anchored(a.case(view["serial"]), 2), 90)
     assert a.health()["outbox"]["pending"] == 0
 
 
@@ -307,14 +314,14 @@ def _squatting(hallnet: LocalNet, stack: contextlib.ExitStack) -> None:  # noqa:
 
     view = a.intake(_form(home), _files())
     assert view["serial"] == target  # the squatted serial, taken by the real intake
-    wait_for("hall 1 anchors its case despite the squat", lambda: _anchored(a.case(target), 2), 30)
+    wait_for("hall 1 anchors its case despite the squat", lambda: _anchored(a.case(target), 2), 60)
     if hallnet.anchor_mode == "event":
         assert [e.commitment for e in chain.case_events(1, target)][0] != b"\x5a" * 32
         assert chain.case_header(1, target).accepting_hall == 1
     else:  # the home hall named the squatting batch, with the leaf and its proof
-        wait_for("hall 2 to name hall 3's batch", lambda: _squat_findings(b), 30)
+        wait_for("hall 2 to name hall 3's batch", lambda: _squat_findings(b), 60)
     wait_for(
-        "the home hall to receive hall 1's case", lambda: len((b.case(target) or {"timeline": []})["timeline"]) == 2, 40
+        "the home hall to receive hall 1's case", lambda: len((b.case(target) or {"timeline": []})["timeline"]) == 2, 90
     )
     bview = b.case(target)
     assert bview is not None and bview["accepting_hall"] == 1
@@ -325,6 +332,9 @@ def _squatting(hallnet: LocalNet, stack: contextlib.ExitStack) -> None:  # noqa:
     from ledger.core.bundle import parse_bundle
 
     bundle = parse_bundle(r.json())
+    if hallnet.anchor_mode == "merkle":  # completeness is read from hall 3's mirror: it fetches on its own
+        since = bundle.events[0].block
+        wait_for("the mirror to hold the case's batches", lambda: _mirrored(hallnet, chain, since), 60)
     report = verify_on_chain(chain, bundle, hallnet.halls[2]["url"])
     assert report.verdict == "match", report
     if hallnet.anchor_mode == "merkle":  # the squatting leaf is never part of the case; anchored before the case's
@@ -523,18 +533,21 @@ def _holds_all_events(a: HallClient, b: HallClient, *serials: str) -> bool:
     return True
 
 
-def _steady_exports(h: HallClient, path: str, params: dict[str, str]) -> tuple[list[list[str]], list[list[str]]]:
-    """The CSV and the .xlsx of one export taken while the hall's data did not change in between.
+def _steady_exports(
+    h: HallClient, path: str, params: dict[str, str]
+) -> tuple[list[list[str]], list[list[str]], list[list[str]]]:
+    """The CSV, the .xlsx and the English CSV of one export taken while the hall's data did not change in between.
 
-    The shared consortium keeps indexing other tests' cases, so two downloads can straddle an update; a pair is
-    kept only when a CSV taken after the .xlsx equals the one taken before it (bounded retries)."""
+    The shared consortium keeps indexing other tests' cases, so two downloads can straddle an update; a set is
+    kept only when a CSV taken after the others equals the one taken before them (bounded retries)."""
     for _ in range(20):
         before = _export_rows(h, path, params, "csv")
         xlsx = _export_rows(h, path, params, "xlsx")
+        en = _export_rows(h, path, params, "csv", lang="en")
         if _export_rows(h, path, params, "csv") == before:
-            return before, xlsx
+            return before, xlsx, en
         time.sleep(0.5)
-    raise AssertionError(f"{path}: the hall's data kept changing across 20 export pairs")
+    raise AssertionError(f"{path}: the hall's data kept changing across 20 export sets")
 
 
 @EVENT_MODE_ONLY
@@ -549,13 +562,12 @@ def test_regulator_exports_are_for_excel_in_chinese_with_csv_and_xlsx_alike(hall
     assert b.http.post("/audit/anomalies/scan").status_code == 200
     district_zh = next(d.name_zh for d in load_catalogue().districts if d.code == home)
     for path, params, head_zh, head_en in REGULATOR_EXPORTS:
-        rows, xlsx = _steady_exports(b, path, params)
+        rows, xlsx, en = _steady_exports(b, path, params)
         assert rows[0][0] == head_zh, (path, rows[0])
         assert all(any("\u4e00" <= ch <= "\u9fff" for ch in h) for h in rows[0]), rows[0]
         cells = [c for r in rows for c in r]
         assert not any(c.startswith(("[", "{")) for c in cells), (path, rows)
         assert xlsx == rows, path
-        en = _export_rows(b, path, params, "csv", lang="en")
         assert en[0][0] == head_en and not any("\u4e00" <= ch <= "\u9fff" for h in en[0] for ch in h), en[0]
         assert len(en) == len(rows)
     table = _export_rows(b, "/audit/cases", {}, "csv")

@@ -41,7 +41,7 @@ def test_rotation_end_to_end(dev_chain: DevChain, tmp_path: Path) -> None:
         disp = {"Authorization": f"Bearer {h.sign_in('k.disp', ('dispute_officer',))}"}
         data, files = intake_form(350502)
         before = h.client.post("/cases", data=data, files=files, headers=clerk).json()["serial"]
-        wait_for("anchoring with the old key", lambda: _pending(h, before) == 0, 30)
+        wait_for("anchoring with the old key", lambda: _pending(h, before) == 0, 60)
         h.node.sender.stop()  # the next case stays in the outbox across the rotation
         pending = h.client.post("/cases", data=data, files=files, headers=clerk).json()["serial"]
         assert _pending(h, pending) == 2
@@ -65,14 +65,14 @@ def test_rotation_end_to_end(dev_chain: DevChain, tmp_path: Path) -> None:
     h2 = start_inproc(d, dev_chain.rpc_url, dep_file, admin)
     try:
         assert h2.client.get("/health").json()["account"] == new.address
-        wait_for("the pending case anchored with the new key", lambda: _pending(h2, pending) == 0, 30)
+        wait_for("the pending case anchored with the new key", lambda: _pending(h2, pending) == 0, 60)
         events = h2.node.reader.case_events(h2.node.hall.hall_id, pending)
         assert {e.writer.lower() for e in events} == {new.address.lower()}
         # a new sign-in (sessions are in the store too, so the old ones still work until they expire)
         clerk2 = {"Authorization": f"Bearer {h2.sign_in('k.clerk2', ('clerk',))}"}
         data, files = intake_form(350502)
         after = h2.client.post("/cases", data=data, files=files, headers=clerk2).json()["serial"]
-        wait_for("anchoring with the new key", lambda: _pending(h2, after) == 0, 30)
+        wait_for("anchoring with the new key", lambda: _pending(h2, after) == 0, 60)
         # events written by the old key still verify (the verifier reads the key history)
         for serial, writer in ((before, old.address), (after, new.address)):
             r = h2.client.get(f"/cases/{serial}/bundle", headers=disp)

@@ -4,6 +4,7 @@ the outbox re-anchors what left the chain exactly once, the indexer rewinds, a l
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,17 @@ def chain(tmp_path: Path) -> Iterator[DevChain]:
 
 def _rpc(c: ChainClient, method: str, params: list[Any]) -> Any:
     return c.request(method, params)
+
+
+@contextmanager
+def _mining_paused(c: ChainClient) -> Iterator[None]:
+    """No interval mining while a test reads the head and rewrites the blocks below it: a block mined in between
+    would make the depth one short, and the block meant to go would stay."""
+    _rpc(c, "evm_setIntervalMining", [0])
+    try:
+        yield
+    finally:
+        _rpc(c, "evm_setIntervalMining", [1])
 
 
 def _setup(chain: DevChain, tmp_path: Path, district: int = LICHENG) -> tuple[ChainClient, CaseBook, Deployment]:
@@ -101,7 +113,8 @@ def test_rollback_puts_vanished_anchors_back_and_anchors_each_once(chain: DevCha
     late_block = _anchors(book, late[0])[0]["block"]
     assert late_block > keep_block
     # the node comes back from a snapshot taken before the late anchors: their blocks are gone
-    _rpc(client, "anvil_rollback", [client.block_number() - late_block + 1])
+    with _mining_paused(client):
+        _rpc(client, "anvil_rollback", [client.block_number() - late_block + 1])
     assert client.receipt(lost_tx) is None
     assert sender.run_once() == 4  # noticed, put back, reconciled (nothing found), sent again
     assert sender.lost_total == 4 and sender.last_loss is not None and sender.last_loss.fork.kind == "rollback"
@@ -119,8 +132,9 @@ def test_reorg_replacing_the_anchoring_block_reanchors_once(chain: DevChain, tmp
     sender = OutboxSender(book.outbox, client)
     assert sender.run_once() == 4
     block = _anchors(book, serials[0])[0]["block"]
-    depth = client.block_number() - block + 1
-    _rpc(client, "anvil_reorg", [depth, []])  # same height, other blocks: the transaction is gone
+    with _mining_paused(client):
+        depth = client.block_number() - block + 1
+        _rpc(client, "anvil_reorg", [depth, []])  # same height, other blocks: the transaction is gone
     assert sender.run_once() == 4
     assert sender.last_loss is not None and sender.last_loss.fork.kind == "reorg"
     _assert_once_each(client, book, serials)
@@ -141,8 +155,9 @@ def test_reincluded_transaction_is_recorded_not_sent_again(chain: DevChain, tmp_
     block = _anchors(book, serials[0])[0]["block"]
     old_hash = client.receipt(tx)["blockHash"]  # type: ignore[index]
     raw = client.request("eth_getRawTransactionByHash", [tx])
-    depth = client.block_number() - block + 1
-    _rpc(client, "anvil_reorg", [depth, [[raw, 0]]])  # the same signed transaction, in the first new block
+    with _mining_paused(client):
+        depth = client.block_number() - block + 1
+        _rpc(client, "anvil_reorg", [depth, [[raw, 0]]])  # the same signed transaction, in the first new block
     rec = client.receipt(tx)
     assert rec is not None and rec["blockHash"] != old_hash
     assert sender.run_once() == 2
@@ -171,7 +186,8 @@ def test_indexer_rewinds_after_a_rollback_and_skips_no_new_case(chain: DevChain,
     assert all(book_b.has_case(s) for s in first)
     seen = idx.cursor
     anchored_in = _anchors(book_a, first[0])[0]["block"]
-    _rpc(client, "anvil_rollback", [client.block_number() - anchored_in + 1])  # back to before the anchors
+    with _mining_paused(client):
+        _rpc(client, "anvil_rollback", [client.block_number() - anchored_in + 1])  # back to before the anchors
     assert client.block_number() < seen
     after = [_intake(book_a) for _ in range(2)]
     sender.run_once()  # re-anchors whatever of `first` vanished, and anchors `after`
