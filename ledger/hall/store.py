@@ -13,8 +13,9 @@ Damage is refused, never papered over (issue 13):
 
 * a store is created only by :meth:`Store.init`; a missing directory, a missing ``CURRENT`` or a store
   without its marker (``meta/store_init``) is damage, not a new store (:class:`StoreDamagedError`);
-* LevelDB runs with ``paranoid_checks`` and reads verify block checksums; every table file's footer
-  (the table magic number) is checked at open, so a truncated table is found before it answers;
+* LevelDB runs with ``paranoid_checks`` and reads verify block checksums; every live table file (named by
+  the MANIFEST, :mod:`ledger.hall.ldbmanifest`) is checked at open for its recorded size and its footer (the
+  table magic number), so a truncated table is found before it answers;
 * a LevelDB corruption found later answers :class:`StoreDamagedError` (HTTP 503), never a 500.
 
 **Encryption at rest** happens beneath the services, in the store's *codec* (:class:`Codec`): every JSON
@@ -50,6 +51,7 @@ from ledger.core.suites import INTL, Suite
 from ledger.errors import ConfigError, NotFoundError, StorageFullError, StoreDamagedError, StoreError
 from ledger.hall.changes import ChangeJournal, journaled
 from ledger.hall.keys import CHANGE_PREFIX, STORE_INIT_KEY, SYNC_KEY, blob_key
+from ledger.hall.ldbmanifest import live_tables
 
 __all__ = [
     "STORE_FORMAT",
@@ -77,9 +79,31 @@ DEFAULT_MIN_FREE = 8 * 1024 * 1024
 
 
 def check_table_footers(path: Path) -> None:
-    """Every table file of the LevelDB at ``path`` ends with the table magic number (a truncated or
-    overwritten table does not): :class:`StoreDamagedError` naming the first that does not."""
-    for f in sorted([*path.glob("*.ldb"), *path.glob("*.sst")]):
+    """Every table file the LevelDB at ``path`` uses (its MANIFEST's live tables) is there, has the size the
+    MANIFEST recorded and ends with the table magic number (a truncated or overwritten table does not):
+    :class:`StoreDamagedError` naming the first that does not.
+
+    A table file the MANIFEST does not name is the output of a compaction or flush that a stop or a crash
+    interrupted: LevelDB deletes it at the open, so it is not damage (:mod:`ledger.hall.ldbmanifest`). When the
+    MANIFEST cannot be read here, every table file is checked (LevelDB's own open then judges the MANIFEST)."""
+    tables = sorted([*path.glob("*.ldb"), *path.glob("*.sst")])
+    expected: dict[str, int | None] = {f.name: None for f in tables}
+    try:
+        current = (path / "CURRENT").read_text(encoding="ascii").strip()
+        live = live_tables((path / current).read_bytes())
+    except (OSError, UnicodeDecodeError, StoreDamagedError) as exc:
+        log.warning(
+            "store: the MANIFEST of %s cannot be read before the open (%s); checking every table file", path, exc
+        )
+    else:
+        expected = {}
+        for number, size in live.items():
+            name = next((n for n in (f"{number:06d}.ldb", f"{number:06d}.sst") if (path / n).exists()), None)
+            if name is None:
+                raise StoreDamagedError(f"the store at {path} is damaged: table file {number:06d}.ldb is missing")
+            expected[name] = size
+    for name, want in sorted(expected.items()):
+        f = path / name
         try:
             size = f.stat().st_size
             with f.open("rb") as fh:
@@ -87,7 +111,7 @@ def check_table_footers(path: Path) -> None:
                 tail = fh.read(8)
         except OSError as exc:
             raise StoreDamagedError(f"the store at {path} is damaged: table {f.name} cannot be read ({exc})") from exc
-        if size < _FOOTER or tail != _TABLE_MAGIC:
+        if size < _FOOTER or tail != _TABLE_MAGIC or (want is not None and size != want):
             raise StoreDamagedError(
                 f"the store at {path} is damaged: table file {f.name} is truncated or overwritten ({size} bytes)"
             )
