@@ -59,6 +59,8 @@ MAX_RESTARTS = 10
 WINDOW = 600.0
 STABLE_AFTER = 60.0
 POLL = 0.5
+REAP_TIMEOUT = 5.0
+"""how long a gone hall's exit status is waited for (its threads still exiting)"""
 
 log = logging.getLogger("caseledger.supervisor")
 
@@ -183,11 +185,18 @@ class Supervisor:
         log.info("hall %d: started (pid %d)", w.n, proc.pid)
 
     def _exit_status(self, pid: int) -> int | None:
+        """The exit status of a hall that is gone, if it was this supervisor's child (else None).
+
+        A killed multi-threaded process shows as a zombie before its last thread has exited, and until then
+        ``waitpid(WNOHANG)`` reports nothing: the child is waited for, a few seconds at most."""
         proc = self.children.pop(pid, None)
         if proc is None:
             return None
-        proc.poll()
-        return proc.returncode
+        try:
+            return proc.wait(timeout=REAP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.children[pid] = proc  # reaped by a later round's poll
+            return None
 
     def round(self) -> bool:
         """Check every hall once; False when the consortium is gone (``consortium.json`` removed)."""
