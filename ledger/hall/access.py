@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import requests
 from eth_utils.address import to_checksum_address
+from pydantic import BaseModel, ConfigDict
 from web3.exceptions import Web3Exception
 
 from ledger.chain.client import ChainClient
@@ -85,8 +85,11 @@ def parse_anchor_data(data: bytes) -> tuple[int, int, bytes] | None:
     return int.from_bytes(data[n : n + 4], "big"), int.from_bytes(data[n + 4 : n + 12], "big"), data[n + 12 :]
 
 
-@dataclass(frozen=True)
-class TrailAnchor:
+class TrailAnchor(BaseModel):
+    """One anchor of the trail: its first ``size`` entries' root, in transaction ``tx`` from ``account``."""
+
+    model_config = ConfigDict(frozen=True)
+
     size: int
     root: str
     tx: str
@@ -164,7 +167,7 @@ class AccessTrail:
             account=writer.address,
             at=datetime.fromtimestamp(self.clock(), UTC).isoformat(timespec="seconds"),
         )
-        self.store.put_json(trail_anchor_key(size), a.__dict__)
+        self.store.put_json(trail_anchor_key(size), a.model_dump())
         return a
 
     def scan_anchors(self, reader: ChainClient, from_block: int, to_block: int) -> list[tuple[int, int, bytes, str]]:

@@ -13,10 +13,9 @@ version they were counted with::
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ledger.errors import InputError
 from ledger.hall.keys import CALENDAR_PREFIX, calendar_key
@@ -26,10 +25,11 @@ from ledger.hall.workdays import Arrangement, install_arrangement
 __all__ = ["LoadedArrangement", "add_arrangement", "arrangements", "install_all"]
 
 
-@dataclass(frozen=True)
-class LoadedArrangement:
+class LoadedArrangement(BaseModel):
     """One loaded version of a year's arrangement: what it is and who loaded it (without the dates themselves,
     which stay in the store's ``arrangement``)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     year: int
     version: int
@@ -44,24 +44,10 @@ class LoadedArrangement:
     workdays: int
     """how many make-up working days"""
 
-    @classmethod
-    def of(cls, rec: dict[str, Any]) -> LoadedArrangement:
-        return cls(
-            year=int(rec["year"]),
-            version=int(rec["version"]),
-            label=str(rec["label"]),
-            digest=str(rec["digest"]),
-            source=str(rec["source"]),
-            loaded_by=str(rec["loaded_by"]),
-            loaded_at=float(rec["loaded_at"]),
-            holidays=int(rec["holidays"]),
-            workdays=int(rec["workdays"]),
-        )
-
 
 def arrangements(store: Store) -> list[LoadedArrangement]:
     """Every loaded version, oldest first."""
-    return [LoadedArrangement.of(rec) for _, rec in store.iter_json(CALENDAR_PREFIX)]
+    return [LoadedArrangement.model_validate(rec) for _, rec in store.iter_json(CALENDAR_PREFIX)]
 
 
 def _latest(store: Store) -> dict[int, dict[str, Any]]:
@@ -89,7 +75,7 @@ def add_arrangement(store: Store, raw: Any, *, staff: str) -> LoadedArrangement:
         raise InputError(where, "holidays_invalid", reason=str(first.get("msg"))) from None
     prev = _latest(store).get(arr.year)
     if prev is not None and prev["digest"] == arr.digest():
-        return LoadedArrangement.of(prev)
+        return LoadedArrangement.model_validate(prev)
     version = 1 if prev is None else int(prev["version"]) + 1
     label = install_arrangement(arr, version)
     rec = {
@@ -105,4 +91,4 @@ def add_arrangement(store: Store, raw: Any, *, staff: str) -> LoadedArrangement:
         "arrangement": arr.model_dump(mode="json", by_alias=True),
     }
     store.put_json(calendar_key(arr.year, version), rec)
-    return LoadedArrangement.of(rec)
+    return LoadedArrangement.model_validate(rec)

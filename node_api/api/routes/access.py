@@ -30,19 +30,8 @@ class TrailEntryPublic(BaseModel):
     what: str
 
 
-class TrailAnchorPublic(BaseModel):
-    """One anchor of the trail: its first ``size`` entries' root, in transaction ``tx`` from ``account``."""
-
-    size: int
-    root: str
-    tx: str
-    block: int
-    account: str
-    at: str
-
-    @classmethod
-    def of(cls, a: TrailAnchor) -> TrailAnchorPublic:
-        return cls.model_validate(a, from_attributes=True)
+class TrailAnchorPublic(TrailAnchor):
+    """The API's schema of :class:`ledger.hall.access.TrailAnchor`; it adds nothing."""
 
 
 class TrailPublic(BaseModel):
@@ -93,7 +82,7 @@ def trail(
         data=data,
         count=len(data),
         size=node.trail.size(),
-        anchors=[TrailAnchorPublic.of(a) for a in node.trail.anchors()],
+        anchors=[TrailAnchorPublic.model_validate(a.model_dump()) for a in node.trail.anchors()],
     )
 
 

@@ -98,22 +98,9 @@ class ClearedOut(BaseModel):
     cleared: int
 
 
-class ArrangementPublic(BaseModel):
-    """One loaded version of a year's holiday arrangement (:class:`ledger.hall.holidays.LoadedArrangement`)."""
-
-    year: int
-    version: int
-    label: str
-    digest: str
-    source: str
-    loaded_by: str
-    loaded_at: float
-    holidays: int
-    workdays: int
-
-    @classmethod
-    def of(cls, a: LoadedArrangement) -> ArrangementPublic:
-        return cls.model_validate(a, from_attributes=True)
+class ArrangementPublic(LoadedArrangement):
+    """The API's schema of one loaded version of a year's holiday arrangement
+    (:class:`ledger.hall.holidays.LoadedArrangement`); it adds nothing."""
 
 
 @router.get(
@@ -200,7 +187,7 @@ def reissue_case(serial: str, node: NodeDep, staff: Clerk) -> CasePublic:
 def load_calendar(body: dict[str, Any], node: NodeDep, staff: SysAdmin) -> ArrangementPublic:
     """Load one year's official holiday arrangement (schema ``caseledger-holidays/1``, docs/operations.md):
     validated, versioned, kept in the store and used for due dates and compliance from now on."""
-    return ArrangementPublic.of(add_arrangement(node.store, body, staff=staff.username))
+    return ArrangementPublic.model_validate(add_arrangement(node.store, body, staff=staff.username).model_dump())
 
 
 @router.get(
@@ -210,4 +197,4 @@ def load_calendar(body: dict[str, Any], node: NodeDep, staff: SysAdmin) -> Arran
     dependencies=[needs(SysAdmin)],
 )
 def list_calendar(node: NodeDep) -> list[ArrangementPublic]:
-    return [ArrangementPublic.of(a) for a in arrangements(node.store)]
+    return [ArrangementPublic.model_validate(a.model_dump()) for a in arrangements(node.store)]
