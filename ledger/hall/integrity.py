@@ -71,6 +71,7 @@ from ledger.hall.keys import (
     record_prefix,
     serial_counter_key,
 )
+from ledger.hall.merkle_outbox import anchored_batch, leaf_anchor
 from ledger.hall.store import Store
 from ledger.hall.worker import BackgroundWorker
 
@@ -525,43 +526,20 @@ class SerialCheck(BackgroundWorker):
                 wb.delete(mbox_key(int(e["seq"])))
                 rec = self.store.get_json(str(e["rec_key"]).encode())
                 if rec is not None:
-                    rec["anchor"] = {
-                        "state": "anchored",
-                        "mode": "merkle",
-                        "tx": ev.tx_hash,
-                        "block": ev.block_number,
-                        "time": btime,
-                        "index": lf.index,
-                        "head": lf.head.hex(),
-                        "writer": ev.writer,
-                        "batch": {
-                            "hall": ev.hall_id,
-                            "seq": ev.seq,
-                            "leaf": pos,
-                            "size": ev.count,
-                            "log_index": ev.log_index,
-                        },
-                    }
+                    rec["anchor"] = leaf_anchor(
+                        ev,
+                        block_time=btime,
+                        index=lf.index,
+                        head=lf.head.hex(),
+                        writer=ev.writer,
+                        leaf=pos,
+                        size=ev.count,
+                    )
                     wb.put_json(str(e["rec_key"]).encode(), rec)
             wb.put(manifest_key(ev.hall_id, ev.seq), raw)
+            own = {"seq": ev.seq, "root": ev.root.hex(), "count": ev.count, "writer": ev.writer, "recovered": True}
             wb.put_json(
-                mbatch_key(ev.seq),
-                {
-                    "seq": ev.seq,
-                    "root": ev.root.hex(),
-                    "count": ev.count,
-                    "writer": ev.writer,
-                    "state": "anchored",
-                    "recovered": True,
-                    "entries": entries,
-                    "tx": ev.tx_hash,
-                    "block": ev.block_number,
-                    "block_hash": "",
-                    "log_index": ev.log_index,
-                    "time": btime,
-                    "batch_head": ev.head.hex(),
-                    "prev_block": ev.prev_block,
-                },
+                mbatch_key(ev.seq), anchored_batch({**own, "entries": entries}, ev, block_time=btime, block_hash="")
             )
         self.recovered.append(ev.seq)
         log.warning(

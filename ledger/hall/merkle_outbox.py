@@ -68,7 +68,42 @@ from ledger.hall.outbox import Outbox
 from ledger.hall.reorg import Checkpoints
 from ledger.hall.sender import ChainSender, Flight
 
-__all__ = ["MerkleSender", "MerkleStats"]
+__all__ = ["MerkleSender", "MerkleStats", "anchored_batch", "leaf_anchor"]
+
+
+def leaf_anchor(
+    ev: BatchAnchoredEvent, *, block_time: int | None, index: int, head: str, writer: str, leaf: int, size: int
+) -> dict[str, Any]:
+    """A record's anchor once its event is leaf ``leaf`` of the mined batch ``ev`` (of ``size`` leaves)."""
+    return {
+        "state": "anchored",
+        "mode": "merkle",
+        "tx": ev.tx_hash,
+        "block": ev.block_number,
+        "time": block_time,
+        "index": index,
+        "head": head,
+        "writer": writer,
+        "batch": {"hall": ev.hall_id, "seq": ev.seq, "leaf": leaf, "size": size, "log_index": ev.log_index},
+    }
+
+
+def anchored_batch(
+    batch: dict[str, Any], ev: BatchAnchoredEvent, *, block_time: int | None, block_hash: str
+) -> dict[str, Any]:
+    """The store's record of ``batch`` (``mbatch/<seq>``) once the chain holds it as ``ev``."""
+    return {
+        **batch,
+        "state": "anchored",
+        "tx": ev.tx_hash,
+        "block": ev.block_number,
+        "block_hash": block_hash,
+        "log_index": ev.log_index,
+        "time": block_time,
+        "batch_head": ev.head.hex(),
+        "prev_block": ev.prev_block,
+    }
+
 
 log = logging.getLogger("caseledger.merkle")
 
@@ -401,37 +436,20 @@ class MerkleSender(ChainSender[_Flight]):
                     rec = self.store.get_json(key)
                     if rec is None:
                         continue
-                    rec["anchor"] = {
-                        "state": "anchored",
-                        "mode": "merkle",
-                        "tx": ev.tx_hash,
-                        "block": block,
-                        "time": btime,
-                        "index": int(e["index"]),
-                        "head": e["head"],
-                        "writer": batch["writer"],
-                        "batch": {
-                            "hall": self.hall.hall_id,
-                            "seq": int(batch["seq"]),
-                            "leaf": pos,
-                            "size": size,
-                            "log_index": ev.log_index,
-                        },
-                    }
+                    rec["anchor"] = leaf_anchor(
+                        ev,
+                        block_time=btime,
+                        index=int(e["index"]),
+                        head=e["head"],
+                        writer=batch["writer"],
+                        leaf=pos,
+                        size=size,
+                    )
                     wb.put_json(key, rec)
         with self.outbox.lock, self.store.write_batch(sync=False) as wb:
-            done = {
-                **batch,
-                "state": "anchored",
-                "tx": ev.tx_hash,
-                "block": block,
-                "block_hash": block_hash,
-                "log_index": ev.log_index,
-                "time": btime,
-                "batch_head": ev.head.hex(),
-                "prev_block": ev.prev_block,
-            }
-            wb.put_json(mbatch_key(int(batch["seq"])), done)
+            wb.put_json(
+                mbatch_key(int(batch["seq"])), anchored_batch(batch, ev, block_time=btime, block_hash=block_hash)
+            )
             wb.delete(mbuilt_key(int(batch["seq"])))
             wb.put_json(MBATCH_SCAN_FROM_KEY, block)
             if block_hash:
