@@ -38,13 +38,12 @@ from ledger.chain.client import ChainClient
 from ledger.core.chainlog import block_times
 from ledger.errors import ChainError, StorageFullError, StoreError
 from ledger.hall.cases import CaseBook
-from ledger.hall.integrity import parse_serial
+from ledger.hall.integrity import LostOwnEvents, parse_serial
 from ledger.hall.keys import (
     CASE_ID_PREFIX,
     CHAIN_EVENT_PREFIX,
     INDEXER_BLOCKS_PREFIX,
     INDEXER_CURSOR_KEY,
-    RESTORED_KEY,
     case_id_key,
     case_key,
     chain_event_key,
@@ -96,11 +95,7 @@ class Indexer(BackgroundWorker):
         self.deployment_lost: str | None = None
         # after a restore from backup (ledger.hall.backup): this hall's own events after the backup's cursor
         # may have records the restored store lacks; those cases are marked for a pull from the peers
-        restored = store.get_json(RESTORED_KEY)
-        self.restored_after: int | None = None
-        if restored is not None:
-            c = restored.get("cursor")
-            self.restored_after = -1 if c is None else int(c)
+        self._own_lost = LostOwnEvents(store, book)
 
     @property
     def cursor(self) -> int:
@@ -285,9 +280,3 @@ class Indexer(BackgroundWorker):
             back_to,
             removed,
         )
-
-    def _own_lost(self, serial: str, block: int, commitment: str) -> bool:
-        """This hall's own event whose record is not in a store restored from an older backup."""
-        if self.restored_after is None or block <= self.restored_after:
-            return False
-        return all(r.get("commitment") != commitment for r in self.book.records(serial))

@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.chain.client import ChainClient
 from ledger.core.batches import EventLeaf, Manifest
@@ -75,9 +75,13 @@ from ledger.hall.merkle_outbox import anchored_batch, leaf_anchor
 from ledger.hall.store import Store
 from ledger.hall.worker import BackgroundWorker
 
+if TYPE_CHECKING:
+    from ledger.hall.cases import CaseBook
+
 __all__ = [
     "GENERATION_FILE",
     "ChainCheck",
+    "LostOwnEvents",
     "SerialCheck",
     "bump_generation",
     "check_against_chain",
@@ -308,6 +312,31 @@ def mark_for_recovery(store: Store, data_dir: Path, *, reason: str) -> dict[str,
     store.delete(SERIAL_CHECK_KEY)
     write_generation_file(data_dir, int(store.get_json(GENERATION_KEY) or 0))
     return mark
+
+
+class LostOwnEvents:
+    """After a restore from an older backup: is this hall's own event on chain one whose record the store lacks?
+
+    Both indexers ask it of every own event they read, and mark such a case for a pull from the other halls
+    of the case; before any restore (no ``meta/restored``) and up to the backup's cursor the answer is no::
+
+        lost = LostOwnEvents(store, book)
+        if lost(serial, block, commitment): ...
+    """
+
+    def __init__(self, store: Store, book: CaseBook) -> None:
+        self.book = book
+        restored = store.get_json(RESTORED_KEY)
+        self.after: int | None = None
+        """the backup's indexer cursor (None: the store was not restored)"""
+        if restored is not None:
+            c = restored.get("cursor")
+            self.after = -1 if c is None else int(c)
+
+    def __call__(self, serial: str, block: int, commitment: str) -> bool:
+        if self.after is None or block <= self.after:
+            return False
+        return all(r.get("commitment") != commitment for r in self.book.records(serial))
 
 
 # ---------------------------------------------------------------------------------------- serial check

@@ -44,13 +44,12 @@ from ledger.core.hashchain import address_bytes, case_id
 from ledger.core.stages import Phase, Stage
 from ledger.errors import InputError, VerificationError
 from ledger.hall.cases import CaseBook
-from ledger.hall.integrity import parse_serial
+from ledger.hall.integrity import LostOwnEvents, parse_serial
 from ledger.hall.keys import (
     MBATCH_LOG_PREFIX,
     MFIND_PREFIX,
     MWANT_PREFIX,
     OUTBOX_SEQ_KEY,
-    RESTORED_KEY,
     case_id_key,
     case_key,
     chain_event_key,
@@ -162,17 +161,7 @@ class MerkleIndex:
         self.need_pull = False
         # a store restored from an older backup: this hall's own leaves after the backup's cursor whose records
         # the store lacks are pulled back from the other halls of the case (as the event-mode indexer does)
-        restored = store.get_json(RESTORED_KEY)
-        self.restored_after: int | None = None
-        if restored is not None:
-            c = restored.get("cursor")
-            self.restored_after = -1 if c is None else int(c)
-
-    def own_lost(self, serial: str, block: int, commitment: str) -> bool:
-        """This hall's own event whose record is not in a store restored from an older backup."""
-        if self.restored_after is None or block <= self.restored_after:
-            return False
-        return all(r.get("commitment") != commitment for r in self.book.records(serial))
+        self.own_lost = LostOwnEvents(store, book)
 
     # ------------------------------------------------------------------ from the indexer's range read
     def record_batches(self, wb: WriteBatch, batches: list[BatchAnchoredEvent]) -> None:
