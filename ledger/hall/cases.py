@@ -247,23 +247,17 @@ class SupplementRequest(BaseModel):
     at: str
 
 
-class SupplementNotice(BaseModel):
-    """``notice/<serial>``: the case's pre-acceptance supplement request, kept at the home hall and, as read
-    through the peer status call (:mod:`ledger.hall.handover`), at the accepting hall; ``open`` until the
-    supplementary MATERIALS arrive (``answered``, ``answered_at``). ``history`` is every request of the case
-    so far, this one last (ACCEPTANCE commits them). A key the store does not hold stays absent when dumped."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
+class SupplementNotice(SupplementRequest):
+    """``notice/<serial>``: the case's open pre-acceptance supplement request (its fields), kept at the home hall
+    and, as read through the peer status call (:mod:`ledger.hall.handover`), at the accepting hall; ``open``
+    until the supplementary MATERIALS arrive (``answered``, ``answered_at``). ``history`` is every request of
+    the case so far, this one last (ACCEPTANCE commits them). A key the store does not hold stays absent when
+    dumped."""
 
     state: str
     serial: str
     hall_id: int
     """the home hall that asks"""
-    requested_materials: str
-    note: str
-    staff: str
-    staff_name: str | MISSING = MISSING
-    at: str
     materials: list[str]
     history: list[SupplementRequest]
     answered_at: str | MISSING = MISSING
