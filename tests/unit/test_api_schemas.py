@@ -25,6 +25,7 @@ from ledger.hall.package import parse_package
 from ledger.hall.store import Store
 from node_api.api.routes.cases import CasePublic
 from node_api.api.routes.transfer import PackagePublic, PeerStatusPublic
+from node_api.api.schemas import public
 
 MATS = ["application_form", "id_card", "household_register", "housing_proof"]
 HASH = "ab" * 32
@@ -154,7 +155,7 @@ def test_a_supplement_notice_is_answered_and_sent_to_the_accepting_hall_as_store
     assert out == _as_before(view)
     assert out["supplement_notice"] == stored and "staff_name" not in stored  # absent, not null
     # the peer status call: made by the home hall, parsed by the accepting hall, kept there as it was made
-    wire = PeerStatusPublic.of_status(peer_status(home, serial)).model_dump_json()
+    wire = public(PeerStatusPublic, peer_status(home, serial)).model_dump_json()
     assert json.loads(wire)["notice"] == stored
     answer = PeerStatus.model_validate_json(wire)
     assert answer.received and answer.hall_name == "丰泽区行政服务中心"
@@ -193,6 +194,6 @@ def test_the_peer_package_travels_as_before_and_parses_back(tmp_path: Path) -> N
         ],
     }
     pkg = book.package(serial)
-    wire = PackagePublic.of_package(pkg).model_dump(mode="json", exclude_none=True)
+    wire = public(PackagePublic, pkg).model_dump(mode="json", exclude_none=True)
     assert wire == before
     assert parse_package(wire) == pkg

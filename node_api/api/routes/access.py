@@ -9,8 +9,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from ledger.hall.access import TrailAnchor
-from ledger.hall.retention import Erasure, cases_due, erase_personal_data
+from ledger.hall.retention import cases_due, erase_personal_data
 from node_api.api.deps import NodeDep, SysAdmin, TrailReader, needs
+from node_api.api.schemas import public
 
 router = APIRouter(tags=["access trail"])
 
@@ -59,10 +60,6 @@ class ErasureOut(BaseModel):
     erased_at: str
     data_keys_destroyed: int = 0
 
-    @classmethod
-    def of(cls, e: Erasure) -> ErasureOut:
-        return cls.model_validate(e, from_attributes=True)
-
 
 class DueOut(BaseModel):
     data: list[str]
@@ -82,7 +79,7 @@ def trail(
         data=data,
         count=len(data),
         size=node.trail.size(),
-        anchors=[TrailAnchorPublic.model_validate(a.model_dump()) for a in node.trail.anchors()],
+        anchors=[public(TrailAnchorPublic, a) for a in node.trail.anchors()],
     )
 
 
@@ -123,4 +120,4 @@ def erase(serial: str, node: NodeDep, staff: SysAdmin) -> ErasureOut:
         node.book, node.trail, serial, actor=staff.actor, now=datetime.fromtimestamp(node.clock(), UTC)
     )
     node.anchor_trail(background=True)
-    return ErasureOut.of(out)
+    return public(ErasureOut, out)

@@ -20,6 +20,7 @@ from ledger.hall.holidays import LoadedArrangement, add_arrangement, arrangement
 from ledger.hall.loginlimits import LockInfo
 from node_api.api.deps import Clerk, NodeDep, SecurityAdmin, SysAdmin, needs
 from node_api.api.routes.cases import CasePublic
+from node_api.api.schemas import public
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -187,7 +188,7 @@ def reissue_case(serial: str, node: NodeDep, staff: Clerk) -> CasePublic:
 def load_calendar(body: dict[str, Any], node: NodeDep, staff: SysAdmin) -> ArrangementPublic:
     """Load one year's official holiday arrangement (schema ``caseledger-holidays/1``, docs/operations.md):
     validated, versioned, kept in the store and used for due dates and compliance from now on."""
-    return ArrangementPublic.model_validate(add_arrangement(node.store, body, staff=staff.username).model_dump())
+    return public(ArrangementPublic, add_arrangement(node.store, body, staff=staff.username))
 
 
 @router.get(
@@ -197,4 +198,4 @@ def load_calendar(body: dict[str, Any], node: NodeDep, staff: SysAdmin) -> Arran
     dependencies=[needs(SysAdmin)],
 )
 def list_calendar(node: NodeDep) -> list[ArrangementPublic]:
-    return [ArrangementPublic.model_validate(a.model_dump()) for a in arrangements(node.store)]
+    return [public(ArrangementPublic, a) for a in arrangements(node.store)]

@@ -26,6 +26,7 @@ from ledger.hall.evidence import export_bundle
 from ledger.hall.privacy import bundle_plan, sees_personal_data, withhold_personal
 from ledger.hall.uploads import check_upload, check_upload_counts, check_upload_meta
 from node_api.api.deps import AcceptingCase, BookDep, CaseReader, Clerk, Exporter, HomeCase, NodeDep, Officer, needs
+from node_api.api.schemas import public
 
 # who may do what (docs/security.md; tests/integration/test_role_matrix.py walks every cell)
 
@@ -173,10 +174,6 @@ class BundlePublic(EvidenceBundle):
     ``response_model_exclude_none``).
 
     The API's schema of the bundle format's model; it adds nothing, the format is the answer."""
-
-    @classmethod
-    def of_bundle(cls, bundle: EvidenceBundle) -> BundlePublic:
-        return cls.model_validate(bundle, from_attributes=True)
 
 
 class CaseSummary(BaseModel):
@@ -599,7 +596,7 @@ def bundle(
         leave_out_kinds=plan.leave_out_kinds,
     )
     node.record_access(staff.actor, "export_bundle", serial, plan.trail_note(include_files))
-    return BundlePublic.of_bundle(b)
+    return public(BundlePublic, b)
 
 
 _PREVIEW_TYPES = {"pdf": "application/pdf", "jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png"}

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from ledger.hall.health import HealthReport
 from node_api.api.deps import NodeDep
+from node_api.api.schemas import public
 
 router = APIRouter(tags=["health"])
 
@@ -14,12 +15,8 @@ class HealthPublic(HealthReport):
     The API's schema of :class:`ledger.hall.health.HealthReport` (the domain model the node, the metrics
     and the health page read); it adds nothing today, it is where the answer may part from the model."""
 
-    @classmethod
-    def of_report(cls, report: HealthReport) -> HealthPublic:
-        return cls.model_validate(report, from_attributes=True)
-
 
 @router.get("/health", operation_id="health", response_model=HealthPublic)
 def health(node: NodeDep) -> HealthPublic:
     """This hall, its chain connection, outbox depth and age, indexer lag, open transfers."""
-    return HealthPublic.of_report(node.health())
+    return public(HealthPublic, node.health())

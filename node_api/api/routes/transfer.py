@@ -9,6 +9,7 @@ from ledger.hall.merkle_evidence import merkle_package
 from ledger.hall.package import TransferPackage
 from ledger.hall.transfer import authorize_case
 from node_api.api.deps import NodeDep
+from node_api.api.schemas import public
 
 router = APIRouter(prefix="/peer", tags=["peer"])
 
@@ -21,18 +22,10 @@ class PackagePublic(TransferPackage):
     The API's schema of :class:`ledger.hall.package.TransferPackage`, the model the receiving hall parses the
     answer into (:func:`ledger.hall.package.parse_package`); it adds nothing."""
 
-    @classmethod
-    def of_package(cls, package: TransferPackage) -> PackagePublic:
-        return cls.model_validate(package, from_attributes=True)
-
 
 class PeerStatusPublic(PeerStatus):
     """``GET /peer/cases/{serial}/status``: the API's schema of :class:`ledger.hall.handover.PeerStatus`, the
     model the asking hall parses the answer into; it adds nothing."""
-
-    @classmethod
-    def of_status(cls, status: PeerStatus) -> PeerStatusPublic:
-        return cls.model_validate(status, from_attributes=True)
 
 
 @router.get(
@@ -51,7 +44,7 @@ def package(serial: str, request: Request, node: NodeDep) -> PackagePublic:
     else:
         package = node.book.package(serial)
     node.record_access(f"peer:hall-{info.hall_id}", "peer_package", serial)
-    return PackagePublic.of_package(package)
+    return public(PackagePublic, package)
 
 
 @router.get("/cases/{serial}/status", operation_id="peer_case_status", response_model=PeerStatusPublic)
@@ -61,4 +54,4 @@ def status(serial: str, request: Request, node: NodeDep) -> PeerStatusPublic:
     info = node.guard.authenticate("GET", request.url.path, dict(request.headers), b"")
     header = node.book.header(serial)
     authorize_case(info, header)
-    return PeerStatusPublic.of_status(peer_status(node.book, serial))
+    return public(PeerStatusPublic, peer_status(node.book, serial))
