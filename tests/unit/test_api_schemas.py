@@ -38,7 +38,7 @@ ANCHORS: list[dict[str, Any]] = [
     {"state": "refused", "rule": "CaseLedgerOutOfOrder", "message": "out of order"},  # Outbox.mark_refused
     {"state": "held", "rule": "CaseLedgerCaseExists", "message": "taken"},  # Outbox.mark_refused, later events
     {"state": "refused", "mode": "merkle", "rule": "CaseLedgerInactiveHall", "message": "m"},  # MerkleSender
-    {  # MerkleSender, its own batch
+    MERKLE_OWN := {  # MerkleSender, its own batch
         "state": "anchored",
         "mode": "merkle",
         "tx": "0x" + HASH,
@@ -50,14 +50,7 @@ ANCHORS: list[dict[str, Any]] = [
         "batch": {"hall": 7, "seq": 3, "leaf": 1, "size": 4, "log_index": 0},
     },
     {  # receive_package, a Merkle-mode record from another hall (with its proof)
-        "state": "anchored",
-        "mode": "merkle",
-        "tx": "0x" + HASH,
-        "block": 30,
-        "time": 1764600001,
-        "index": 2,
-        "head": HASH,
-        "writer": "0x" + "11" * 20,
+        **MERKLE_OWN,
         "batch": {"hall": 2, "seq": 3, "leaf": 1, "size": 4, "log_index": 1},
         "leaf": "00" * 40,
         "path": [HASH, HASH],
