@@ -104,6 +104,7 @@ __all__ = [
     "cases_table",
     "compliance_lists",
     "filter_rows",
+    "hall_anomalies",
     "index_facts",
     "merkle_anomalies",
     "outbox_anomalies",
@@ -793,6 +794,16 @@ def outbox_anomalies(entries: Iterable[dict[str, Any]], *, now: float, threshold
     return out
 
 
+def hall_anomalies(book: CaseBook, *, now: float, thresholds: AuditThresholds) -> list[Anomaly]:
+    """What is judged of the hall itself rather than of one case, by the full and the incremental scan alike:
+    its two anchoring queues (event mode's ``outbox/``, Merkle mode's ``mbox/``) and the rules other halls'
+    batches broke (:func:`merkle_anomalies`)."""
+    queued = book.outbox.pending() + [v for _, v in book.store.iter_json(MBOX_PREFIX)]
+    return outbox_anomalies(queued, now=now, thresholds=thresholds) + merkle_anomalies(
+        book.store, now=now, thresholds=thresholds
+    )
+
+
 def merkle_anomalies(store: Any, *, now: float, thresholds: AuditThresholds) -> list[Anomaly]:
     """What every hall's indexer found in Merkle-mode batches: broken rules (named by batch and leaf; the
     leaf and its proof are served at ``GET /audit/batch-findings``) and manifests no hall produced."""
@@ -956,9 +967,7 @@ def scan(
         found = case_anomalies(h, recs, facts, row, now=at, thresholds=thresholds)
         anomalies += found
         verdicts.append((serial, found, _recheck_at(recs, facts, now=at, t=thresholds)))
-    anomalies += outbox_anomalies(book.outbox.pending(), now=at, thresholds=thresholds)
-    anomalies += outbox_anomalies([v for _, v in book.store.iter_json(MBOX_PREFIX)], now=at, thresholds=thresholds)
-    anomalies += merkle_anomalies(book.store, now=at, thresholds=thresholds)
+    anomalies += hall_anomalies(book, now=at, thresholds=thresholds)
     if registry is not None:  # every case was judged: the incremental scan continues from these verdicts
         with store.write_batch() as wb:
             for prefix in (AUDIT_CASE_PREFIX, AUDIT_ANOMALY_PREFIX, AUDIT_WATCH_PREFIX):
@@ -1075,7 +1084,7 @@ def scan_incremental(
             finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
             duration_s=round(time.monotonic() - t0, 3),
             cases=int(state.get("cases", 0)),
-            anomalies=outbox_anomalies(book.outbox.pending(), now=at, thresholds=thresholds),
+            anomalies=hall_anomalies(book, now=at, thresholds=thresholds),
             errors=errors,
             mode="incremental",
             as_of_block=cursor,
@@ -1126,7 +1135,7 @@ def scan_incremental(
                 wb.delete(k)
         wb.put_json(AUDIT_STATE_KEY, {**state, "cases": cases, "at": at})
     anomalies = [Anomaly.model_validate(a) for _, v in store.iter_json(AUDIT_ANOMALY_PREFIX) for a in v]
-    anomalies += outbox_anomalies(book.outbox.pending(), now=at, thresholds=thresholds)
+    anomalies += hall_anomalies(book, now=at, thresholds=thresholds)
     return ScanResult(
         started_at=started,
         finished_at=datetime.now(UTC).isoformat(timespec="seconds"),

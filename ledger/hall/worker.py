@@ -27,6 +27,11 @@ class BackgroundWorker:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        """Start the thread (a running worker is left as it is); a stopped worker starts again, its state kept."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._wake.clear()
         self._thread = threading.Thread(target=self._loop, name=self.thread_name, daemon=True)
         self._thread.start()
 

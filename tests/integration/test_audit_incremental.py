@@ -1,9 +1,11 @@
 """The incremental anomaly scan gives the full scan's answer, on real chain data (issue 20).
 
-One hall node in this process on the session's anvil (0.2 s blocks), a second hall writing to the chain
-directly. The full scan (:func:`ledger.hall.audit.scan`) reads every case's facts from the chain's logs; the
-incremental one (:func:`ledger.hall.audit.scan_incremental`) re-judges only the cases the change journal names
-(and those whose verdict changes with time), with facts from the hall's index. At each step both run at the
+One hall node in this process on the session's anvil (0.2 s blocks), in either anchoring mode; a second hall
+writing to the chain directly (in Merkle mode: anchoring a batch by hand and publishing its manifest). The full
+scan (:func:`ledger.hall.audit.scan`) reads every case's facts from the chain (in Merkle mode: as the hall's
+indexer checked them against their batches' roots); the incremental one
+(:func:`ledger.hall.audit.scan_incremental`) re-judges only the cases the change journal names (and those whose
+verdict changes with time), with facts from the hall's index. At each step both run at the
 same clock, with the index caught up to the chain, and must agree — anomaly for anomaly, in the same order.
 """
 
@@ -15,16 +17,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_account import Account
 
 from ledger.chain.client import ChainClient
+from ledger.core.batches import EventLeaf
+from ledger.core.hashchain import case_id, next_head
+from ledger.core.stages import Stage
 from ledger.dev.demo import demo_id_number
 from ledger.dev.devchain import DevChain, dev_admin
 from ledger.hall.audit import AuditThresholds, ScanResult, scan, scan_incremental
 from ledger.hall.cases import Upload
 from ledger.hall.catalogue import load_catalogue
 from ledger.hall.keys import AUDIT_STATE_KEY, CHANGE_PREFIX
-from tests.integration.conftest import InProcHall, make_hall_dir, start_inproc
+from tests.conftest import TEST_SUITE
+from tests.integration.conftest import ANCHOR_MODES, InProcHall, make_hall_dir, start_inproc
+from tests.support.foreign_batch import foreign_hall
 
 pytestmark = pytest.mark.integration
 
@@ -32,14 +38,18 @@ HOME, OTHER = 350502, 350503
 T = AuditThresholds(pending_after_s=30, outbox_after_s=30, transfer_grace_s=30)
 
 
-@pytest.fixture(scope="module")
-def hall(dev_chain: DevChain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcHall]:
-    root = Path(tmp_path_factory.mktemp("incr"))
-    dep = ChainClient.deploy(dev_chain.rpc_url, dev_admin())
+@pytest.fixture(scope="module", params=ANCHOR_MODES)
+def hall(
+    request: pytest.FixtureRequest, dev_chain: DevChain, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[InProcHall]:
+    root = Path(tmp_path_factory.mktemp(f"incr-{request.param}"))
+    dep = ChainClient.deploy(dev_chain.rpc_url, dev_admin(), suite=TEST_SUITE)
     dep.save(root / "deployment.json")
     admin = ChainClient.connect(dev_chain.rpc_url, deployment=dep, account=dev_admin())
-    d = make_hall_dir(root, admin, HOME, "鲤城区行政服务中心")
-    h = start_inproc(d, dev_chain.rpc_url, root / "deployment.json", admin, audit_scan_interval=0)
+    d = make_hall_dir(root, admin, HOME, "鲤城区行政服务中心", TEST_SUITE)
+    h = start_inproc(
+        d, dev_chain.rpc_url, root / "deployment.json", admin, audit_scan_interval=0, anchor_mode=request.param
+    )
     try:
         yield h
     finally:
@@ -71,11 +81,43 @@ def _intake(h: InProcHall, k: int) -> str:
     return str(view["serial"])
 
 
+def _merkle(h: InProcHall) -> bool:
+    return h.node.settings.anchor_mode == "merkle"
+
+
+def _sender(h: InProcHall) -> Any:
+    """The sender that anchors this hall's cases: one event per transaction, or one root per batch."""
+    return h.node.merkle_sender if _merkle(h) else h.node.sender
+
+
+def _peer_intake(
+    chain: ChainClient, serial: str, hall_id: int, writer: str, *, merkle: bool, anchor: Callable[[list[bytes]], int]
+) -> None:
+    """The peer hall's INTAKE for a case of ours: an ``openCase`` event, or a leaf of its next batch."""
+    c = b"\x42" * 32
+    if not merkle:
+        chain.open_case(serial, "HJ-MIGRATE", HOME, c)
+        return
+    leaf = EventLeaf.new(
+        accepting_hall=hall_id,
+        serial=serial,
+        index=0,
+        stage=Stage.INTAKE,
+        commitment=c,
+        writer_hall=hall_id,
+        writer=writer,
+        head=next_head(case_id(hall_id, serial), Stage.INTAKE, c, writer),
+        home_district=HOME,
+        item_code="HJ-MIGRATE",
+    ).encode()
+    anchor([leaf])
+
+
 def _settled(h: InProcHall, *, outbox: bool = True) -> None:
-    """The outbox drained (unless stopped on purpose) and the index at the chain's head."""
+    """Every event anchored (unless the sender is stopped on purpose) and the index at the chain's head."""
     node = h.node
     if outbox:
-        _wait("outbox drained", lambda: not node.outbox.pending())
+        _wait("outbox drained", lambda: node.outbox.pending_count() == 0 and node.merkle_sender.pending_count() == 0)
     head = node.reader.block_number()
     _wait("index caught up", lambda: node.indexer.cursor >= head)
 
@@ -121,13 +163,12 @@ def test_incremental_scan_equals_the_full_scan_on_real_chain_data(hall: InProcHa
     assert rec["stage"] == "ACCEPTANCE"
     node.store.put_json(key, {**rec, "fields": {**rec["fields"], "decision": "rejected"}})
     node.store.delete(f"rec/{serials[2]}/000002".encode())  # a record dropped: its event has none here
-    other = Account.create()  # another hall opens a case for this district: the index learns it from the chain
-    peer_hall = hall.admin.register_hall(other.address, OTHER, "丰泽区行政服务中心", "http://127.0.0.1:1")
-    hall.admin.fund(other.address, 10**18)
-    peer = ChainClient.connect(dev_chain.rpc_url, deployment=node.reader.deployment, account=other)
-    peer_serial = f"TB20261201-{peer_hall:03d}-00001"
-    peer.open_case(peer_serial, "HJ-MIGRATE", HOME, b"\x42" * 32)
-    _wait("the peer's case indexed", lambda: book.has_case(peer_serial))
+    # another hall opens a case for this district: the index learns it from the chain (and, in Merkle mode,
+    # from the manifest the peer publishes)
+    with foreign_hall(hall.admin, dev_chain.rpc_url, OTHER, "丰泽区行政服务中心", TEST_SUITE) as peer:
+        peer_serial = f"TB20261201-{peer.hall_id:03d}-00001"
+        _peer_intake(peer.chain, peer_serial, peer.hall_id, peer.address, merkle=_merkle(hall), anchor=peer.anchor)
+        _wait("the peer's case indexed", lambda: book.has_case(peer_serial))
     _settled(hall)
     now = time.time()
     inc, full = _both(hall, now)
@@ -138,7 +179,8 @@ def test_incremental_scan_equals_the_full_scan_on_real_chain_data(hall: InProcHa
     assert ("record_tampered", serials[1]) in kinds
 
     # time alone: the peer's event passes its grace period (no record here), a record stays pending
-    node.sender.stop()
+    sender = _sender(hall)
+    sender.stop()
     try:
         book.decide(serials[3], approved=True, note="准予", document=None, staff="officer-1")
         _settled(hall, outbox=False)
@@ -153,11 +195,7 @@ def test_incremental_scan_equals_the_full_scan_on_real_chain_data(hall: InProcHa
         inc, full = _both(hall, later + 5)  # a reported pending record is judged again (its age is in the detail)
         _same(inc, full)
     finally:
-        from ledger.hall.outbox import OutboxSender
-
-        node.sender = OutboxSender(node.outbox, node.writer, interval=0.1)
-        node.book.on_write = node.sender.wake
-        node.sender.start()
+        sender.start()
     _settled(hall)
     # repaired: the records are back and the pending one anchored; the clock is back at the present (before
     # `later`): verdicts judged at a later time are not reused, the scan is a full one

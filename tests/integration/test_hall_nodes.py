@@ -24,6 +24,7 @@ from ledger.hall.transfer import sign_request
 from tests.conftest import TEST_SUITE
 from tests.integration.conftest import EVENT_MODE_ONLY, mode_env, staff
 from tests.support.anchoring import chain_event_count, verify_on_chain
+from tests.support.foreign_batch import foreign_hall
 
 pytestmark = pytest.mark.integration
 
@@ -346,53 +347,26 @@ def _squatting(hallnet: LocalNet, stack: contextlib.ExitStack) -> None:  # noqa:
 def _squat_in_a_batch(net: LocalNet, chain: ChainClient, target: str, home: int) -> Iterator[None]:
     """A hostile hall (registered for this, its endpoint a small server publishing its manifest) anchors, as its
     next batch, an INTAKE leaf for hall 1's case ``target``."""
-    import http.server
-    import threading
-
-    from ledger.core.batches import BatchTree, EventLeaf, Manifest
+    from ledger.core.batches import EventLeaf
     from ledger.core.hashchain import case_id, next_head
     from ledger.core.stages import Stage
-    from ledger.dev.devchain import free_port
 
-    admin = _admin(net)
-    key = Account.create()
-    port = free_port()
-    hid = admin.register_hall(key.address, 350582, "冒用大厅", f"http://127.0.0.1:{port}")
-    admin.fund(key.address, 10**18)
-    hostile = ChainClient.connect(net.chain.rpc_url, deployment=chain.deployment, account=key)
-    c = b"\x5a" * 32
-    leaf = EventLeaf.new(
-        accepting_hall=1,
-        serial=target,
-        index=0,
-        stage=Stage.INTAKE,
-        commitment=c,
-        writer_hall=hid,
-        writer=key.address,
-        head=next_head(case_id(1, target), Stage.INTAKE, c, key.address),
-        home_district=home,
-        item_code="HJ-MIGRATE",
-    ).encode()
-    manifest = Manifest(suite=TEST_SUITE, hall=hid, seq=0, leaves=(leaf,)).encode()  # the deployment's suite
-
-    class Serve(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
-            ok = self.path == f"/public/batches/{hid}/0/manifest"
-            self.send_response(200 if ok else 404)
-            self.end_headers()
-            if ok:
-                self.wfile.write(manifest)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Serve)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        hostile.wait(hostile.send_root(0, BatchTree.of([leaf], TEST_SUITE).root, 1))
+    with foreign_hall(_admin(net), net.chain.rpc_url, 350582, "冒用大厅", TEST_SUITE) as hostile:
+        c = b"\x5a" * 32
+        leaf = EventLeaf.new(
+            accepting_hall=1,
+            serial=target,
+            index=0,
+            stage=Stage.INTAKE,
+            commitment=c,
+            writer_hall=hostile.hall_id,
+            writer=hostile.address,
+            head=next_head(case_id(1, target), Stage.INTAKE, c, hostile.address),
+            home_district=home,
+            item_code="HJ-MIGRATE",
+        ).encode()
+        hostile.anchor([leaf])  # the deployment's suite
         yield
-    finally:
-        server.shutdown()
 
 
 def _squat_findings(b: HallClient) -> bool:
