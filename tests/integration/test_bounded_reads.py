@@ -9,6 +9,11 @@ the same number of requests per case on the short and on the long chain. (Not 10
 length; ``CASELEDGER_LONG_CHAIN_BLOCKS=100000`` runs this module on a 100,000-block chain, about half an
 hour of mining here; its anvil keeps no state file, since a long chain's periodic dumps filled the disk.)
 The reads touch only blocks that hold the case's events or registry changes, whatever the length.
+
+A Merkle-mode case (a real hall in Merkle mode, anchored before the empty blocks) is proven complete through
+the same proxy: there the verifier's completeness scan reads every ``BatchAnchored`` log from the case's first
+batch to the head in ranges of at most 1,000 blocks, so its cost grows with that window by design
+(docs/verification.md §13) — bounded ranges, never a refusal.
 """
 
 from __future__ import annotations
@@ -30,9 +35,16 @@ from ledger.core.bundle import ExportedBy, HeldEvent, build_bundle
 from ledger.core.chainlog import read_case_facts
 from ledger.core.records import SaltedRecord
 from ledger.core.stages import Stage
+from ledger.dev.demo import demo_id_number, wait_for
 from ledger.dev.devchain import DevChain, dev_admin, free_port
+from ledger.hall.cases import Upload
+from ledger.hall.catalogue import load_catalogue
+from ledger.hall.evidence import export_bundle
+from ledger.hall.keys import MANIFEST_PREFIX
 from ledger.verify.checks import verify_bundle
+from ledger.verify.cli import Trusted, verify_loaded
 from ledger.verify.rpc import JsonRpc
+from tests.integration.conftest import make_hall_dir, start_inproc
 from tests.support.besu_proxy import BesuProxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -90,9 +102,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             exported_by=ExportedBy(hall_id=hall_a.hall_id),
             held=held,
         )
+        root = Path(tmp_path_factory.mktemp("long-merkle"))
+        mbundle, manifests = _merkle_case(chain, dep, admin, root)
         with BesuProxy(upstream=chain.rpc_url) as proxy:
             w = {"chain": chain, "dep": dep, "admin": admin, "hall": hall_a.hall_id, "serial": serial,
-                 "bundle": bundle, "proxy": proxy, "events": events}  # fmt: skip
+                 "bundle": bundle, "proxy": proxy, "events": events,
+                 "merkle_bundle": mbundle, "manifests": manifests}  # fmt: skip
             w["short"] = _read(w)  # on the short chain, then LONG empty blocks on top
             head = admin.w3.eth.block_number
             miner = ChainClient.connect(chain.rpc_url, deployment=dep, timeout=300)
@@ -102,6 +117,42 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             yield w
     finally:
         chain.down()
+
+
+def _merkle_case(chain: DevChain, dep: Any, admin: ChainClient, root: Path) -> tuple[Any, Path]:
+    """A case taken by a real hall in Merkle mode, anchored; its bundle and a directory of every manifest
+    its hall holds (``<hall>-<seq>.manifest``, as ``caseledger-verify --manifests`` reads them)."""
+    dep.save(root / "deployment.json")
+    h = start_inproc(
+        make_hall_dir(root, admin, 350505, "洛江区行政服务中心"),
+        chain.rpc_url,
+        root / "deployment.json",
+        admin,
+        anchor_mode="merkle",
+    )
+    try:
+        book = h.node.book
+        item = load_catalogue().item("HJ-MIGRATE")
+        serial = str(
+            book.intake(
+                item_code=item.code,
+                home_district=350503,
+                applicant={"name": "林小梅", "id_number": demo_id_number("35050219851120001"), "phone": "13805950000"},
+                materials=[Upload(m.code, f"{m.code}.pdf", b"%PDF-1.4 " + m.code.encode()) for m in item.materials],
+                staff="clerk-1",
+            )["serial"]
+        )
+        wait_for("the Merkle case anchored", lambda: book.summary(book.header(serial))["pending_anchors"] == 0, 60)
+        bundle = export_bundle(book, h.node.reader, serial)
+        out = root / "manifests"
+        out.mkdir()
+        for k, raw in h.node.store.iter_prefix(MANIFEST_PREFIX):
+            hall, seq = (int(x) for x in k[len(MANIFEST_PREFIX) :].decode().split("/"))
+            (out / f"{hall}-{seq}.manifest").write_bytes(raw)
+    finally:
+        h.client.__exit__(None, None, None)
+    assert bundle.mode == "merkle" and bundle.events and all(e.batch is not None for e in bundle.events)
+    return bundle, out
 
 
 def _reset(proxy: BesuProxy) -> None:
@@ -173,3 +224,37 @@ def test_caseledger_verify_works_through_besu_limits_on_the_long_chain(world: di
     )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["verdict"] == "match"
+
+
+def test_a_merkle_case_is_proven_complete_through_besu_limits_on_the_long_chain(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    proxy: BesuProxy = world["proxy"]
+    bundle, manifests = world["merkle_bundle"], world["manifests"]
+    rpc = JsonRpc(proxy.url)
+    head = int(str(rpc.call("eth_blockNumber", [])), 16)
+    _reset(proxy)
+    rpc = JsonRpc(proxy.url)
+    report = verify_loaded(bundle, rpc, manifests=[str(manifests)], trusted=Trusted(ledger=world["dep"].ledger))
+    assert report.verdict == "match", report.model_dump_json()
+    assert report.complete_as_of is not None and report.complete_as_of >= head
+    assert proxy.refusals == [] and proxy.http_requests == rpc.calls
+    # the completeness scan: every range of at most 1,000 blocks from the case's first batch to the head
+    first = min(e.block for e in bundle.events)
+    assert proxy.calls["eth_getLogs"] >= -(-(head - first + 1) // 1000)
+    f = tmp_path / "merkle-bundle.json"
+    f.write_text(bundle.dump(), encoding="utf-8")
+    out = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("caseledger-verify")),
+            *(str(f), "--rpc", proxy.url, "--json", "--ledger", world["dep"].ledger),
+            *("--manifests", str(manifests)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert got["verdict"] == "match" and got["complete_as_of"] >= head
+    print(f"\nRPC requests to prove one Merkle case complete: {rpc.calls} ({LONG:,} empty blocks after it)")
