@@ -122,16 +122,18 @@ def start_inproc(d: Path, rpc_url: str, dep_file: Path, admin: ChainClient, **ov
 
 
 @contextmanager
-def inproc_hall_of(dev_chain: DevChain, root: Path, suite: Suite = INTL) -> Iterator[InProcHall]:
-    """Hall 1 (district 350502) running in-process on a fresh deployment of ``suite``; hall 2 (350503)
-    registered only."""
+def inproc_hall_of(
+    dev_chain: DevChain, root: Path, suite: Suite = INTL, anchor_mode: str = "event"
+) -> Iterator[InProcHall]:
+    """Hall 1 (district 350502) running in-process on a fresh deployment of ``suite``, taking cases in
+    ``anchor_mode``; hall 2 (350503) registered only."""
     dep = ChainClient.deploy(dev_chain.rpc_url, dev_admin(), suite=suite)
     dep_file = root / "deployment.json"
     dep.save(dep_file)
     admin = ChainClient.connect(dev_chain.rpc_url, deployment=dep, account=dev_admin())
     d1 = make_hall_dir(root, admin, 350502, "鲤城区行政服务中心", suite)
     make_hall_dir(root, admin, 350503, "丰泽区行政服务中心", suite)
-    hall = start_inproc(d1, dev_chain.rpc_url, dep_file, admin)
+    hall = start_inproc(d1, dev_chain.rpc_url, dep_file, admin, anchor_mode=anchor_mode)
     try:
         yield hall
     finally:

@@ -1,7 +1,7 @@
 """Access trail (访问留痕) anchored on chain, and erasure of personal data after the retention period.
 
-Every test runs on both suites: a deployment of ``intl`` (SHA-256, AES-256-GCM at rest) and one of ``gm``
-(SM3, SM4-GCM at rest)."""
+Every test runs on both suites — a deployment of ``intl`` (SHA-256, AES-256-GCM at rest) and one of ``gm``
+(SM3, SM4-GCM at rest) — and in both anchoring modes (event, Merkle)."""
 
 from __future__ import annotations
 
@@ -12,28 +12,30 @@ from typing import Any
 
 import pytest
 
-from ledger.chain.facts_reader import fetch_chain_facts
 from ledger.core.bundle import parse_bundle
 from ledger.core.suites import GM, INTL
 from ledger.dev.demo import demo_id_number, wait_for
 from ledger.dev.devchain import DevChain
 from ledger.errors import VerificationError
 from ledger.hall.access import ANCHOR_PREFIX
-from ledger.verify.checks import verify_bundle
-from tests.integration.conftest import InProcHall, inproc_hall_of, intake_form
+from tests.integration.conftest import ANCHOR_MODES, InProcHall, inproc_hall_of, intake_form
+from tests.support.anchoring import store_manifests, verify_on_chain
 
 pytestmark = pytest.mark.integration
 
 YEAR = 365.25 * 24 * 3600
 
 
-@pytest.fixture(scope="module", params=["intl", "gm"])
+@pytest.fixture(scope="module", params=[(s, m) for s in ("intl", "gm") for m in ANCHOR_MODES], ids="-".join)
 def inproc_hall(
     request: pytest.FixtureRequest, dev_chain: DevChain, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[InProcHall]:
-    """The in-process hall on a deployment of each suite (overrides the conftest fixture of this name)."""
-    suite = GM if request.param == "gm" else INTL
-    with inproc_hall_of(dev_chain, Path(tmp_path_factory.mktemp(f"inproc-{suite.name}")), suite) as hall:
+    """The in-process hall on a deployment of each suite, in each anchoring mode (overrides the conftest
+    fixture of this name)."""
+    name, mode = request.param
+    suite = GM if name == "gm" else INTL
+    root = Path(tmp_path_factory.mktemp(f"inproc-{suite.name}-{mode}"))
+    with inproc_hall_of(dev_chain, root, suite, anchor_mode=mode) as hall:
         assert hall.node.suite is suite and hall.node.health_numbers().at_rest.cipher == (
             "sm4-gcm" if suite is GM else "aes-256-gcm"
         )
@@ -171,7 +173,8 @@ def test_erasure_after_retention_keeps_the_case_verifiable(inproc_hall: InProcHa
     assert b.status_code == 200, b.text
     bundle = parse_bundle(b.json())
     assert "applicant_id_number" in bundle.withheld_fields()[0]
-    report = verify_bundle(bundle, fetch_chain_facts(h.node.reader, h.node.hall.hall_id, serial))
+    assert bundle.mode == h.node.settings.anchor_mode
+    report = verify_on_chain(h.node.reader, bundle, manifests=store_manifests(h.node.store))
     assert report.ok, report
     # the erasure itself is in the trail, and anchored
     erasures = [e for e in h.node.trail.entries(serial=serial) if e["action"] == "erase_personal_data"]

@@ -13,14 +13,17 @@ from ledger.chain.client import ChainClient
 from ledger.chain.facts_reader import fetch_chain_facts, fetch_merkle_facts
 from ledger.core.batches import EventLeaf, Manifest
 from ledger.core.bundle import EvidenceBundle
+from ledger.core.chainlog import ManifestSource
 from ledger.core.hashchain import case_id
 from ledger.core.suites import suite_named
+from ledger.hall.keys import manifest_key
+from ledger.hall.store import Store
 from ledger.verify.checks import verify_bundle
 from ledger.verify.manifests import manifest_source
 from ledger.verify.merkle import verify_merkle_bundle
 from ledger.verify.report import VerificationReport
 
-__all__ = ["case_leaves_on_chain", "chain_event_count", "verify_on_chain"]
+__all__ = ["case_leaves_on_chain", "chain_event_count", "store_manifests", "verify_on_chain"]
 
 
 def case_leaves_on_chain(chain: ChainClient, manifest_url: str, accepting_hall: int, serial: str) -> list[EventLeaf]:
@@ -46,9 +49,21 @@ def chain_event_count(chain: ChainClient, mode: str, accepting_hall: int, serial
     return len(case_leaves_on_chain(chain, manifest_url, accepting_hall, serial))
 
 
-def verify_on_chain(chain: ChainClient, bundle: EvidenceBundle, manifest_url: str | None = None) -> VerificationReport:
-    """The verifier's report on a bundle of either mode (Merkle mode: completeness from a hall's manifests)."""
+def verify_on_chain(
+    chain: ChainClient,
+    bundle: EvidenceBundle,
+    manifest_url: str | None = None,
+    *,
+    manifests: ManifestSource | None = None,
+) -> VerificationReport:
+    """The verifier's report on a bundle of either mode (Merkle mode: completeness from a hall's manifests, read
+    from its URL or from ``manifests``; each is checked against its on-chain root by the verifier)."""
     if bundle.mode == "merkle":
-        source = manifest_source([manifest_url]) if manifest_url else None
+        source = manifest_source([manifest_url]) if manifest_url else manifests
         return verify_merkle_bundle(bundle, fetch_merkle_facts(chain, bundle, manifests=source))
     return verify_bundle(bundle, fetch_chain_facts(chain, bundle.accepting_hall, bundle.serial))
+
+
+def store_manifests(store: Store) -> ManifestSource:
+    """The manifests a hall's store holds (its own batches and every other hall's it fetched), as a source."""
+    return lambda hall, seq: store.get(manifest_key(hall, seq))
