@@ -1,7 +1,9 @@
 """The city-wide regulator view (全市监管), computed from the chain alone — no hall's database.
 
 The chain holds every case header and every event of every hall: ``CaseOpened`` (serial, item, home district,
-accepting hall) and ``EventAppended`` (stage, writing hall, block). With the registry (each hall's district and
+accepting hall) and ``EventAppended`` (stage, writing hall, block). For a Merkle-mode case it holds its
+batches' roots; its INTAKE leaf and event leaves come from the manifests every hall's indexer fetched and
+checked against those roots (same facts, the batch's block as the event's). With the registry (each hall's district and
 name) and block times that is enough for, over all halls at once: case counts by hall, district, item and
 stage; stage durations (intake → acceptance → result → delivery); working-day time-limit compliance; disputes
 open and resolved. A hall's records are used only where the regulator drills into one case.
@@ -26,13 +28,14 @@ What the chain does *not* say, and how the view is approximate (the page says so
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel
 
 from ledger.chain.client import ChainClient
+from ledger.core.facts import CaseOpenedEvent, ChainEvent
 from ledger.core.stages import Stage
 from ledger.core.timefmt import CST
 from ledger.errors import ConfigError, InputError
@@ -126,8 +129,12 @@ def city_view(
     today: date,
     to_block: int | None = None,
     near_due_days: int = NEAR_DUE_DAYS,
+    merkle: Callable[[int], Iterable[tuple[CaseOpenedEvent, list[ChainEvent]]]] | None = None,
 ) -> CityView:
-    """Every case of every hall, read from the chain's logs (bounded queries) and block times."""
+    """Every case of every hall, read from the chain's logs (bounded queries) and block times.
+
+    ``merkle``: the Merkle-mode cases up to a block, as this hall's indexer checked them against the batches'
+    on-chain roots (:func:`ledger.hall.merkle_index.checked_cases`); the chain's logs hold only their roots."""
     t0 = time.perf_counter()
     dep = client.deployment
     if dep is None:
@@ -135,6 +142,10 @@ def city_view(
     head = client.block_number() if to_block is None else to_block
     first = dep.deployed_block
     opened, appended = client.events_in_range(first, head) if head >= first else ([], [])
+    if merkle is not None:
+        for o, evs in merkle(head):
+            opened.append(o)
+            appended += evs
     halls = [CityHall(hall_id=h.hall_id, name=h.name, district=h.district, status=h.status) for h in client.halls()]
     district_of = {h.hall_id: h.district for h in halls}
     times: dict[int, int] = {}

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -39,7 +39,15 @@ import httpx
 from ledger.chain.client import ChainClient
 from ledger.core.batches import BatchTree, EventLeaf, Manifest
 from ledger.core.caserules import RegistryState, Rights, extend
-from ledger.core.facts import BatchAnchoredEvent, CaseHeader, ChainEventFact, ChainFacts, RegistryFact
+from ledger.core.facts import (
+    BatchAnchoredEvent,
+    CaseHeader,
+    CaseOpenedEvent,
+    ChainEvent,
+    ChainEventFact,
+    ChainFacts,
+    RegistryFact,
+)
 from ledger.core.hashchain import address_bytes, case_id
 from ledger.core.stages import Phase, Stage
 from ledger.errors import InputError, VerificationError
@@ -65,7 +73,7 @@ from ledger.hall.keys import (
 from ledger.hall.store import Store, WriteBatch
 from ledger.verify.manifests import MAX_MANIFEST_BYTES, manifest_path
 
-__all__ = ["ManifestStore", "MerkleIndex", "batch_record", "merkle_case_facts"]
+__all__ = ["ManifestStore", "MerkleIndex", "batch_record", "checked_cases", "merkle_case_facts"]
 
 log = logging.getLogger("caseledger.merkle-index")
 
@@ -559,6 +567,48 @@ class _Ctx:
                 log.warning(
                     "merkle-index: %s %s lost index %d to another hall; queued again", serial, lf.stage.name, lf.index
                 )
+
+
+def checked_cases(store: Store, *, to_block: int | None = None) -> Iterator[tuple[CaseOpenedEvent, list[ChainEvent]]]:
+    """Every Merkle-mode case of every hall as this hall's indexer checked it (leaves of manifests that match
+    their on-chain roots, every case rule applied), in the shapes the chain's event-mode logs decode to: its
+    INTAKE as a ``CaseOpened`` and its events as ``EventAppended`` (block: the batch's), for views that read
+    the chain of both modes alike (:func:`ledger.hall.citywide.city_view`). ``to_block``: only what was mined
+    up to that block."""
+    for _, st in store.iter_json(MCASE_PREFIX):
+        events = [e for e in st["events"] if to_block is None or int(e["block"]) <= to_block]
+        if not events:
+            continue
+        cid = "0x" + case_id(int(st["accepting_hall"]), str(st["serial"])).hex()
+        opened = CaseOpenedEvent(
+            case_id=cid,
+            serial=str(st["serial"]),
+            accepting_hall=int(st["accepting_hall"]),
+            home_district=int(st["home_district"]),
+            item_code=str(st.get("item_code") or ""),
+            block_number=int(events[0]["block"]),
+            tx_hash=str(events[0].get("tx") or ""),
+        )
+        yield (
+            opened,
+            [
+                ChainEvent(
+                    case_id=cid,
+                    hall_id=int(e["hall"]),
+                    stage=Stage[e["stage"]],
+                    writer=str(e["writer"]),
+                    index=int(e["index"]),
+                    commitment=bytes.fromhex(str(e["commitment"])),
+                    head=bytes.fromhex(str(e["head"])),
+                    ref=int(e["ref"]),
+                    prev_block=int(events[i - 1]["block"]) if i > 0 else 0,
+                    block_number=int(e["block"]),
+                    tx_hash=str(e.get("tx") or ""),
+                    log_index=int(e["log_index"]),
+                )
+                for i, e in enumerate(events)
+            ],
+        )
 
 
 def merkle_case_facts(

@@ -553,3 +553,33 @@ def test_regulator_exports_are_for_excel_in_chinese_with_csv_and_xlsx_alike(hall
     assert cases[done]["受理日期"][:4].isdigit() and cases[done]["受理日期"][4] == "-"
     by_district = _export_rows(b, "/audit/summary", {"by": "district"}, "csv")
     assert district_zh in [r[0] for r in by_district[1:]]
+
+
+def test_city_view_from_the_chain_shows_a_case_at_every_hall_as_it_moves(hallnet: LocalNet) -> None:
+    """The regulator's city-wide view (全市监管) at each hall, a party to the case or not, lists a cross-district
+    case from the chain as it moves — in Merkle mode from the batches' manifests, checked against their roots."""
+    a, b = staff(hallnet, 1), staff(hallnet, 2)
+    serial = a.intake(_form(hallnet.halls[1]["district"]), _files())["serial"]
+
+    def city_row(n: int) -> dict[str, Any] | None:
+        r = staff(hallnet, n).http.get("/audit/city")
+        if r.status_code != 200:
+            return None
+        return next((c for c in r.json()["data"] if c["serial"] == serial), None)
+
+    def at_every_hall(stage: str) -> list[dict[str, Any]] | None:
+        rows = [city_row(n) for n in (1, 2, 3)]
+        return rows if all(r is not None and r["stage"] == stage for r in rows) else None  # type: ignore[misc]
+
+    rows = wait_for("the case in every hall's city view", lambda: at_every_hall("submitted"), 90)
+    assert {(r["accepting_hall"], r["home_district"], r["item_code"]) for r in rows} == {
+        (1, hallnet.halls[1]["district"], "HJ-MIGRATE")
+    }
+    wait_for(
+        "B holds the package",
+        lambda: any(e["stage"] == "MATERIALS" for e in (b.case(serial) or {}).get("timeline", [])),
+    )
+    r = b.http.post(f"/cases/{serial}/acceptance", json={"accepted": True, "reason": ""})
+    assert r.status_code == 200, r.text
+    rows = wait_for("the acceptance in every hall's city view", lambda: at_every_hall("accepted"), 90)
+    assert len({r["events"] for r in rows}) == 1 and rows[0]["events"] >= 3

@@ -24,6 +24,7 @@ from ledger.hall.citywide import (
     to_csv,
     to_xlsx,
 )
+from ledger.hall.merkle_index import checked_cases
 from node_api.api.deps import NodeDep, Regulator, needs
 from node_api.core.node import HallNode
 
@@ -50,7 +51,12 @@ class CityPublic(BaseModel):
 
 
 def city_cases(node: HallNode, f: CityFilter) -> tuple[CityView, list[CityCase]]:
-    view = city_view(node.reader, node.book.catalogue, today=datetime.now(CST).date())
+    view = city_view(
+        node.reader,
+        node.book.catalogue,
+        today=datetime.now(CST).date(),
+        merkle=lambda head: checked_cases(node.store, to_block=head),
+    )
     rows = city_filter(view.cases, since=f.since, until=f.until, district=f.district, hall=f.hall, item=f.item or None)
     return view, rows
 
