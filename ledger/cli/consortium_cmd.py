@@ -17,7 +17,7 @@ from ledger.core.suites import suite_named
 from ledger.dev.clique import CliqueNet
 from ledger.dev.demo import HallClient, run_demo
 from ledger.dev.devchain import free_port
-from ledger.dev.localnet import ChainKind, LocalNet
+from ledger.dev.localnet import AnchorMode, ChainKind, LocalNet
 
 Port = Annotated[
     int,
@@ -68,6 +68,15 @@ def up(
         ),
     ] = "anvil",
     nodes: Annotated[int, typer.Option("--nodes", help="Clique: how many signer nodes.", min=2, max=9)] = 4,
+    anchor_mode: Annotated[
+        AnchorMode | None,
+        typer.Option(
+            "--anchor-mode",
+            envvar="CASELEDGER_ANCHOR_MODE",
+            help="How the halls anchor the cases they take from now on: event (one log per event, the default) or "
+            "merkle (one root per batch). Cases already taken keep their mode.",
+        ),
+    ] = None,
 ) -> None:
     """Start the local chain, deploy, register the halls and run one node process per hall.
 
@@ -94,6 +103,7 @@ def up(
         suite=suite_named(suite),
         chain=chain,
         nodes=nodes,
+        node_env={"CASELEDGER_ANCHOR_MODE": anchor_mode or (previous.anchor_mode if previous else "event")},
     )
     started = net.up()
     _print_halls(started, net)

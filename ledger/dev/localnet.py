@@ -39,7 +39,17 @@ from ledger.dev.consortium import DEMO_HALLS, ensure_deployment, ensure_halls, h
 from ledger.dev.devchain import DEV_CHAIN_ID, DevChain, dev_admin, free_port
 from ledger.errors import ConfigError, LedgerError
 
-__all__ = ["LocalNet", "hall_pid", "node_running", "start_hall", "stop_hall", "store_locked", "wait_healthy"]
+__all__ = [
+    "AnchorMode",
+    "ChainKind",
+    "LocalNet",
+    "hall_pid",
+    "node_running",
+    "start_hall",
+    "stop_hall",
+    "store_locked",
+    "wait_healthy",
+]
 
 
 _alive = supervisor.process_alive
@@ -144,6 +154,8 @@ def wait_healthy(url: str, *, timeout: float = 60.0, proc: subprocess.Popen[byte
 
 
 ChainKind = Literal["anvil", "clique"]
+AnchorMode = Literal["event", "merkle"]
+"""how a hall anchors the cases it takes in (``CASELEDGER_ANCHOR_MODE``)"""
 
 
 class LocalNet:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ledger.dev.devchain import free_port
+from tests.integration.conftest import ANCHOR_MODES
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -27,13 +28,17 @@ def _cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_up_status_demo_down_resume(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ANCHOR_MODES)
+def test_up_status_demo_down_resume(tmp_path: Path, mode: str) -> None:
+    """``caseledger up --anchor-mode MODE``, the demo case through it, down, up again (without the option: new
+    cases in event mode; the demo case keeps its mode and reads back)."""
     d = str(tmp_path / "net")
     base = free_port()
     while any(_port_busy(base + i) for i in range(2)):
         base = free_port()
     chain_port = str(free_port())
-    up = _cli("up", "--detach", "--halls", "2", "--data-dir", d, "--port", chain_port, "--hall-port", str(base))
+    net_args = ("--halls", "2", "--data-dir", d, "--port", chain_port, "--hall-port", str(base))
+    up = _cli("up", "--detach", *net_args, "--anchor-mode", mode)
     try:
         assert up.returncode == 0, up.stderr
         assert "staff sign-in" in up.stdout and f"http://127.0.0.1:{base}" in up.stdout
@@ -50,6 +55,7 @@ def test_up_status_demo_down_resume(tmp_path: Path) -> None:
         out = json.loads(demo.stdout)
         assert out["verified"] and len(out["events"]) == 6 and all(e["anchored"] for e in out["events"])
         assert out["home_district"] == 350503 and out["accepting_hall"] == 1
+        assert json.loads(bundle.read_text()).get("mode", "event") == mode
         assert json.loads(bundle.read_text())["serial"] == out["serial"]
         assert _cli("down", "--data-dir", d).returncode == 0
         assert _cli("status", "--data-dir", d).returncode == 1
