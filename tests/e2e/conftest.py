@@ -14,7 +14,7 @@ import pytest
 
 from ledger.dev.devchain import free_port
 from ledger.dev.localnet import LocalNet
-from tests.integration.conftest import FAST_NODE_ENV
+from tests.integration.conftest import mode_env
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -58,14 +58,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture(scope="module")
-def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
+def net(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
+    """Chain + three hall processes taking cases in event mode, or in the mode a module's indirect parameter
+    names (``pytest.mark.parametrize("net", ANCHOR_MODES, indirect=True)``); one consortium per module and mode."""
+    mode = str(getattr(request, "param", "event"))
     n = LocalNet(
-        Path(tmp_path_factory.mktemp("e2e")),
+        Path(tmp_path_factory.mktemp(f"e2e-{mode}")),
         halls=3,
         chain_port=free_port(),
         hall_ports=[free_port() for _ in range(3)],
         block_time=1.0,
-        node_env=FAST_NODE_ENV,
+        node_env=mode_env(mode),
     )
     try:
         n.up(timeout=60)

@@ -16,10 +16,19 @@ import pytest
 from ledger.dev.demo import HallClient, demo_id_number, wait_for
 from ledger.dev.localnet import LocalNet
 from tests.e2e.conftest import reload_until, screenshot, sign_in
+from tests.integration.conftest import ANCHOR_MODES
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
+BOTH_MODES = pytest.mark.parametrize("net", ANCHOR_MODES, indirect=True)
+"""the dispute and the city-wide view read what was anchored: in event mode and in Merkle mode"""
+
 MATS = ["application_form", "id_card", "household_register", "housing_proof"]
+
+
+def _shot(mode: str, name: str) -> str:
+    """A screenshot's name: the event-mode run's as before, the Merkle-mode run's marked as such."""
+    return name if mode == "event" else f"{name}-merkle"
 
 
 def _form(home: int) -> dict[str, str]:
@@ -51,9 +60,10 @@ def disputed(net: LocalNet, tmp_path_factory: pytest.TempPathFactory) -> dict[st
         lambda: (v := officer.case(serial)) and sum(e["anchor"]["state"] == "anchored" for e in v["timeline"]) >= 2,
         timeout=90,
     )
-    return {"serial": serial, "a": a, "b": b, "files": files}
+    return {"serial": serial, "a": a, "b": b, "files": files, "mode": net.anchor_mode}
 
 
+@BOTH_MODES
 def test_dispute_open_verify_by_serial_resolve_print_seen_at_both_halls(browser: Any, disputed: dict[str, Any]) -> None:
     a, b, serial, files = disputed["a"], disputed["b"], disputed["serial"], disputed["files"]
     page = sign_in(browser, a, "dispute")
@@ -73,7 +83,7 @@ def test_dispute_open_verify_by_serial_resolve_print_seen_at_both_halls(browser:
     page.click("#do-open")
     page.wait_for_selector("article.dispute[data-status='open']")
     assert "申请人提出" in page.inner_text("#disputes")
-    screenshot(page, "40-dispute-opened")
+    screenshot(page, _shot(disputed["mode"], "40-dispute-opened"))
     reload_until(page, "article.dispute[data-status='open'][data-index]:not([data-index=''])")
     index = int(page.get_attribute("article.dispute[data-status='open']", "data-index") or "-1")
 
@@ -90,7 +100,7 @@ def test_dispute_open_verify_by_serial_resolve_print_seen_at_both_halls(browser:
     page.click("#do-upload")
     page.wait_for_selector("#report-table tbody tr.v-mismatch")
     assert page.locator("#report-table tbody tr").count() == 2
-    screenshot(page, "41-dispute-reports")
+    screenshot(page, _shot(disputed["mode"], "41-dispute-reports"))
 
     # resolve: a report must be picked and a conclusion given, each said at its field
     form = page.locator(f"form.resolve-form[data-index='{index}']")
@@ -106,7 +116,7 @@ def test_dispute_open_verify_by_serial_resolve_print_seen_at_both_halls(browser:
     reload_until(page, "article.dispute[data-status='resolved'] dd:has-text('已上链')")
     assert "户口簿复印件未被替换" in page.inner_text("article.dispute[data-status='resolved'] .dsp-conclusion")
     assert page.locator("form.resolve-form").count() == 0
-    screenshot(page, "42-dispute-resolved")
+    screenshot(page, _shot(disputed["mode"], "42-dispute-resolved"))
 
     # print: the dispute record, with the report's digest and a QR code to verify again
     with page.context.expect_page() as popup:
@@ -118,7 +128,7 @@ def test_dispute_open_verify_by_serial_resolve_print_seen_at_both_halls(browser:
     assert "申请人" in doc.inner_text("#doc-raised-by")
     assert "(北京时间)" in doc.inner_text("#document")
     assert doc.locator("#dispute-qr svg").count() == 1
-    screenshot(doc, "43-dispute-record-printed")
+    screenshot(doc, _shot(disputed["mode"], "43-dispute-record-printed"))
     doc.emulate_media(media="print")
     assert doc.locator("#print-doc").is_hidden()
     # the printed verification report it rests on
@@ -134,7 +144,7 @@ def test_dispute_open_verify_by_serial_resolve_print_seen_at_both_halls(browser:
     assert "文件内容已提供" in text and "未核对文件本身" not in text  # by serial: the hall's own files are checked
     assert "户口簿" in page.inner_text("#r-materials")  # material kinds in words, not codes
     assert page.inner_text("#report-digest") == sha and page.locator("#report-qr svg").count() == 1
-    screenshot(page, "44-verification-report-printed")
+    screenshot(page, _shot(disputed["mode"], "44-verification-report-printed"))
     assert page.js_errors == []
     page.context.close()
 
@@ -146,7 +156,7 @@ def test_dispute_open_verify_by_serial_resolve_print_seen_at_both_halls(browser:
     text = other.inner_text("#disputes")
     assert "户口簿复印件未被替换" in text and "来自其他大厅（已核验）" in text
     assert other.locator("form.resolve-form").count() == 0
-    screenshot(other, "45-dispute-seen-at-home-hall")
+    screenshot(other, _shot(disputed["mode"], "45-dispute-seen-at-home-hall"))
     other.goto(f"{b['url']}/ui/cases/{serial}")
     assert "已处理" in other.inner_text("#case-disputes")
     timeline = other.locator("#timeline li.event").evaluate_all("els => els.map(e => e.dataset.stage)")
@@ -158,6 +168,7 @@ def test_dispute_open_verify_by_serial_resolve_print_seen_at_both_halls(browser:
 
 
 # ------------------------------------------------------------------------------------------ 全市监管
+@BOTH_MODES
 def test_city_wide_dashboard_from_the_chain_equals_the_per_hall_sums_and_exports(
     browser: Any, net: LocalNet, tmp_path: Path
 ) -> None:
@@ -207,13 +218,13 @@ def test_city_wide_dashboard_from_the_chain_equals_the_per_hall_sums_and_exports
     assert "补正暂停" in page.inner_text("#cw-approx")
     assert "cp_" not in page.inner_text("main")
     assert page.locator("#cw-chart-item svg").count() == 1
-    screenshot(page, "46-city-wide-dashboard")
+    screenshot(page, _shot(net.anchor_mode, "46-city-wide-dashboard"))
     # a filter: one accepting hall
     page.select_option("#hall", "2")
     page.click("#cw-apply")
     page.wait_for_url("**hall=2**")
     assert int(page.inner_text("#cw-sum")) == len(own[2])
-    screenshot(page, "47-city-wide-filtered")
+    screenshot(page, _shot(net.anchor_mode, "47-city-wide-filtered"))
     # exports: CSV for Excel (BOM, Chinese headers and values) and .xlsx, of what is filtered
     with page.expect_download() as dl:
         page.click("#cw-csv")
@@ -241,6 +252,7 @@ def test_city_wide_dashboard_from_the_chain_equals_the_per_hall_sums_and_exports
 
 
 # ------------------------------------------------------------------------------------------ 账号管理
+@pytest.mark.parametrize("net", ["event"], indirect=True)  # sign-in and accounts: not a matter of anchoring
 def test_security_admin_creates_an_account_and_enrols_its_authenticator_through_the_pages(
     browser: Any, net: LocalNet
 ) -> None:
