@@ -6,21 +6,32 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import pytest
+from eth_account import Account
 
 from ledger.chain.client import ChainClient
 from ledger.chain.deployment import Deployment
 from ledger.chain.facts_reader import fetch_chain_facts
+from ledger.core.batches import EventLeaf, Manifest
 from ledger.core.bundle import parse_bundle
+from ledger.core.hashchain import case_id
 from ledger.core.stages import Stage
-from ledger.dev.demo import wait_for
+from ledger.dev.demo import demo_id_number, wait_for
 from ledger.dev.devchain import DevChain, dev_admin
 from ledger.errors import ChainRuleError
+from ledger.hall.cases import CaseBook, HallIdentity, Upload
+from ledger.hall.indexer import Indexer
 from ledger.hall.keyrotation import rotate_hall_key
+from ledger.hall.keys import MBOX_PREFIX, manifest_key, mbatch_key, mcase_key
 from ledger.hall.keystore import load_keystore
+from ledger.hall.merkle_index import MerkleIndex
+from ledger.hall.merkle_outbox import MerkleSender
+from ledger.hall.outbox import Outbox
+from ledger.hall.store import Store
 from ledger.verify.checks import verify_bundle
-from tests.integration.conftest import InProcHall, intake_form, make_hall_dir, start_inproc
+from tests.integration.conftest import MATERIALS, InProcHall, intake_form, make_hall_dir, start_inproc
 
 pytestmark = pytest.mark.integration
 
@@ -84,3 +95,111 @@ def test_rotation_end_to_end(dev_chain: DevChain, tmp_path: Path) -> None:
     finally:
         h2.client.__exit__(None, None, None)
     assert Deployment.load(dep_file).registry == dep.registry
+
+
+# ---------------------------------------------------------------- Merkle mode: a batch built before the rotation
+
+
+def _merkle_book(tmp_path: Path, client: ChainClient) -> CaseBook:
+    info = client.hall_of(client.address)
+    assert info is not None
+    store = Store.init(tmp_path / "store")
+    hall = HallIdentity(hall_id=info.hall_id, district=info.district)
+    return CaseBook(store, Outbox(store), hall=hall, anchor_mode="merkle")
+
+
+def _merkle_intake(book: CaseBook) -> str:
+    return str(
+        book.intake(
+            item_code="HJ-MIGRATE",
+            home_district=book.hall.district,
+            applicant={"name": "陈明华", "id_number": demo_id_number(), "phone": "13905951234"},
+            materials=[Upload(m, f"{m}.pdf", f"content of {m}".encode()) for m in MATERIALS],
+            staff="w",
+        )["serial"]
+    )
+
+
+def _indexed(book: CaseBook, reader: ChainClient) -> MerkleIndex:
+    """Every batch of the deployment read and checked by an indexer over ``book``'s store (as every reader does)."""
+    ix = MerkleIndex(book.store, reader, book)
+    idx = Indexer(book.store, reader, book, chunk=1000, merkle=ix)
+    for _ in range(20):
+        if not idx.run_once() and not ix.wanted():
+            break
+    assert ix.wanted() == []
+    return ix
+
+
+def _rotate(admin: ChainClient, rpc_url: str, old: ChainClient) -> ChainClient:
+    info = admin.hall_of(old.address)
+    assert info is not None
+    new = Account.create()
+    admin.rotate_hall_key(info.hall_id, new.address)
+    admin.fund(new.address, 10**18)
+    return ChainClient.connect(rpc_url, deployment=old.deployment, account=new)
+
+
+def test_merkle_batch_built_before_a_rotation_is_built_again_for_the_new_key_regression(
+    dev_chain: DevChain, admin: ChainClient, new_hall: Any, tmp_path: Path
+) -> None:
+    """Regression: a Merkle batch built (written, not sent) before the hall's key rotated was sent as it was by
+    the new key; its leaves and heads named the old key, so every reader refused them (``writer_mismatch``) and
+    the acknowledged events were never part of their cases. It must be built again for the new key: the entries
+    back in ``mbox/`` under their numbers, the cases' heads from before the batch, the same batch number."""
+    old = new_hall(350502)
+    book = _merkle_book(tmp_path, old)
+    me = book.hall.hall_id
+    sender = MerkleSender(book.outbox, old, hall=book.hall)
+    early = _merkle_intake(book)
+    assert sender.run_once() == 2  # batch 0, by the old key
+    book.decide_acceptance(early, accepted=True, reason="", staff="w")  # chains from the old key's head
+    late = _merkle_intake(book)
+    built = sender.build()  # batch 1, built for the old key; the node stops before sending it
+    assert built is not None and built["seq"] == 1 and built["writer"] == old.address and built["count"] == 3
+    new = _rotate(admin, dev_chain.rpc_url, old)
+
+    fresh = MerkleSender(book.outbox, new, hall=book.hall)  # the node restarted with the new key
+    assert fresh.run_once() == 3
+    assert fresh.rebuilt_total == 3
+    assert new.batch_header(me)[1] == 2  # batch 1 anchored once, under its own number
+    mined = new.batches_in_range(0, new.block_number(), hall_id=me)
+    assert [(b.seq, b.writer.lower()) for b in mined] == [(0, old.address.lower()), (1, new.address.lower())]
+    assert book.store.count_prefix(MBOX_PREFIX) == 0 and sender.stats().batches_unanchored == 0
+    m = Manifest.decode(book.store.get(manifest_key(me, 1)) or b"")
+    assert {EventLeaf.decode(x).writer for x in m.leaves} == {bytes.fromhex(new.address[2:])}
+    for serial in (early, late):
+        assert [r["anchor"]["state"] for r in book.records(serial)] == ["anchored"] * len(book.records(serial))
+    # every reader accepts every leaf: no finding, and each case's events are the ones anchored
+    ix = _indexed(book, ChainClient.connect(dev_chain.rpc_url, deployment=old.deployment))
+    assert ix.findings() == []
+    for serial, writers in ((early, [old, old, new]), (late, [new, new])):
+        st = book.store.get_json(mcase_key(case_id(me, serial)))
+        assert st is not None, serial
+        assert [e["writer"].lower() for e in st["events"]] == [w.address.lower() for w in writers]
+        assert [e["index"] for e in st["events"]] == [r["anchor"]["index"] for r in book.records(serial)]
+        assert [e["head"] for e in st["events"]] == [r["anchor"]["head"] for r in book.records(serial)]
+
+
+def test_merkle_batch_the_chain_holds_is_recorded_not_built_again(
+    dev_chain: DevChain, admin: ChainClient, new_hall: Any, tmp_path: Path
+) -> None:
+    """Exactly once across a rotation: a batch the old key sent before the rotation (its outcome not recorded)
+    is on chain: it is recorded as it is, never built again under its number or a later one."""
+    old = new_hall(350502)
+    book = _merkle_book(tmp_path, old)
+    me = book.hall.hall_id
+    serial = _merkle_intake(book)
+    built = MerkleSender(book.outbox, old, hall=book.hall).build()
+    assert built is not None
+    assert old.wait(old.send_root(0, bytes.fromhex(built["root"]), int(built["count"]))).status == 1
+    new = _rotate(admin, dev_chain.rpc_url, old)
+    fresh = MerkleSender(book.outbox, new, hall=book.hall)
+    assert fresh.rebuild(0) is False and fresh.needs_reconcile  # the chain holds batch 0: nothing undone
+    assert book.store.get_json(mbatch_key(0)) == built and book.store.count_prefix(MBOX_PREFIX) == 0
+    assert fresh.run_once() == 2  # recorded by the reconcile
+    assert fresh.rebuilt_total == 0 and new.batch_header(me)[1] == 1
+    assert {r["anchor"]["writer"] for r in book.records(serial)} == {old.address}
+    ix = _indexed(book, ChainClient.connect(dev_chain.rpc_url, deployment=old.deployment))
+    assert ix.findings() == []
+    assert len((book.store.get_json(mcase_key(case_id(me, serial))) or {})["events"]) == 2
