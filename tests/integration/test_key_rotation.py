@@ -1,5 +1,6 @@
-"""Key rotation end to end: new keystore, registry rotation, node reload with the outbox intact,
-the old key refused on chain, events signed by the old key still verify."""
+"""Key rotation end to end, in both anchoring modes: new keystore, registry rotation, node reload with the
+outbox intact (in Merkle mode a batch built for the old key and not sent, built again for the new one), the old
+key refused on chain, events signed by the old key still verify."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from eth_account import Account
 
 from ledger.chain.client import ChainClient
 from ledger.chain.deployment import Deployment
-from ledger.chain.facts_reader import fetch_chain_facts
+from ledger.chain.facts_reader import fetch_chain_facts, fetch_merkle_facts
 from ledger.core.batches import EventLeaf, Manifest
 from ledger.core.bundle import parse_bundle
 from ledger.core.hashchain import case_id
@@ -31,7 +32,9 @@ from ledger.hall.merkle_outbox import MerkleSender
 from ledger.hall.outbox import Outbox
 from ledger.hall.store import Store
 from ledger.verify.checks import verify_bundle
-from tests.integration.conftest import MATERIALS, InProcHall, intake_form, make_hall_dir, start_inproc
+from ledger.verify.manifests import manifest_path
+from ledger.verify.merkle import verify_merkle_bundle
+from tests.integration.conftest import ANCHOR_MODES, MATERIALS, InProcHall, intake_form, make_hall_dir, start_inproc
 
 pytestmark = pytest.mark.integration
 
@@ -40,22 +43,64 @@ def _pending(h: InProcHall, serial: str) -> int:
     return int(h.node.book.summary(h.node.book.header(serial))["pending_anchors"])
 
 
-def test_rotation_end_to_end(dev_chain: DevChain, tmp_path: Path) -> None:
+def _writers(h: InProcHall, mode: str, serial: str) -> set[str]:
+    """Which keys the chain says wrote the case's events (Merkle mode: the key that sent each event's batch)."""
+    if mode == "event":
+        return {e.writer.lower() for e in h.node.reader.case_events(h.node.hall.hall_id, serial)}
+    me = h.node.hall.hall_id
+    sent_by = {b.seq: b.writer.lower() for b in h.node.reader.batches_in_range(0, h.node.reader.block_number())
+               if b.hall_id == me}  # fmt: skip
+    return {sent_by[int(r["anchor"]["batch"]["seq"])] for r in h.node.book.records(serial)}
+
+
+def _verified(h: InProcHall, serial: str, disp: dict[str, str]) -> tuple[set[str], str]:
+    """The case's bundle as the hall serves it, verified against the chain (Merkle mode: completeness proven
+    from every batch's manifest, read from the hall's public route): the writers it names and the verdict."""
+    r = h.client.get(f"/cases/{serial}/bundle", headers=disp)
+    assert r.status_code == 200, r.text
+    bundle = parse_bundle(r.json())
+    if bundle.mode == "merkle":
+
+        def manifests(hall: int, seq: int) -> bytes | None:
+            got = h.client.get(manifest_path(hall, seq))
+            return got.content if got.status_code == 200 else None
+
+        report = verify_merkle_bundle(bundle, fetch_merkle_facts(h.node.reader, bundle, manifests=manifests))
+    else:
+        report = verify_bundle(bundle, fetch_chain_facts(h.node.reader, h.node.hall.hall_id, serial))
+    assert report.ok, report
+    return {ev.writer.lower() for ev in bundle.events}, report.verdict
+
+
+@pytest.mark.parametrize("mode", ANCHOR_MODES)
+def test_rotation_end_to_end(dev_chain: DevChain, tmp_path: Path, mode: str) -> None:
+    """The hall's key rotates while events wait: in Merkle mode one batch is built (written, not sent) for the
+    old key and one event waits in ``mbox/``; after the reload every one of them is anchored once, by the new
+    key, and every case verifies (those the old key anchored too)."""
     dep = ChainClient.deploy(dev_chain.rpc_url, dev_admin())
     dep_file = tmp_path / "deployment.json"
     dep.save(dep_file)
     admin = ChainClient.connect(dev_chain.rpc_url, deployment=dep, account=dev_admin())
     d = make_hall_dir(tmp_path, admin, 350502, "鲤城区行政服务中心")
-    h = start_inproc(d, dev_chain.rpc_url, dep_file, admin)
+    h = start_inproc(d, dev_chain.rpc_url, dep_file, admin, anchor_mode=mode)
+    queued: str | None = None
     try:
         clerk = {"Authorization": f"Bearer {h.sign_in('k.clerk', ('clerk',))}"}
         disp = {"Authorization": f"Bearer {h.sign_in('k.disp', ('dispute_officer',))}"}
         data, files = intake_form(350502)
         before = h.client.post("/cases", data=data, files=files, headers=clerk).json()["serial"]
         wait_for("anchoring with the old key", lambda: _pending(h, before) == 0, 60)
-        h.node.sender.stop()  # the next case stays in the outbox across the rotation
+        h.node.sender.stop()  # the next cases stay unanchored across the rotation
+        h.node.merkle_sender.stop()
         pending = h.client.post("/cases", data=data, files=files, headers=clerk).json()["serial"]
         assert _pending(h, pending) == 2
+        if mode == "merkle":
+            built = h.node.merkle_sender.build()  # written for the old key, never sent
+            assert built is not None and built["count"] == 2
+            assert str(built["writer"]).lower() == h.node.hall.account.lower()
+            queued = h.client.post("/cases", data=data, files=files, headers=clerk).json()["serial"]
+            assert h.node.store.count_prefix(MBOX_PREFIX) == 2 and h.node.merkle_sender.stats().batches_unanchored == 1
+        old_seq = h.node.reader.batch_header(h.node.hall.hall_id)[1]
     finally:
         h.client.__exit__(None, None, None)
 
@@ -63,35 +108,45 @@ def test_rotation_end_to_end(dev_chain: DevChain, tmp_path: Path) -> None:
     assert old.address != new.address
     assert (d / f"keystore.{old.address}.retired.json").exists() and (d / "keystore.json").stat().st_mode & 0o077 == 0
     assert load_keystore(d / "keystore.json", (d / "keystore.password").read_text().strip()).address == new.address
-    # the old key is refused on chain from now on
+    # the old key is refused on chain from now on, in either mode's call
     old_client = ChainClient.connect(dev_chain.rpc_url, deployment=dep, account=old)
-    with pytest.raises(ChainRuleError) as e:
-        old_client.append_event(h.node.hall.hall_id, before, Stage.PROCESS, secrets.token_bytes(32))
-    assert e.value.rule in ("CaseLedgerInactiveHall", "CaseLedgerUnauthorizedWriter")
+    if mode == "event":  # (a Merkle-mode case has no event-mode header: the contract would say UnknownCase first)
+        with pytest.raises(ChainRuleError) as e:
+            old_client.append_event(h.node.hall.hall_id, before, Stage.PROCESS, secrets.token_bytes(32))
+        assert e.value.rule in ("CaseLedgerInactiveHall", "CaseLedgerUnauthorizedWriter")
     with pytest.raises(ChainRuleError) as e:
         old_client.open_case(f"TB-OLD-{os.getpid()}", "HJ-MIGRATE", 350502, secrets.token_bytes(32))
     assert e.value.rule == "CaseLedgerInactiveHall"
+    with pytest.raises(ChainRuleError) as e:
+        old_client.call_root(old_seq, secrets.token_bytes(32), 1)
+    assert e.value.rule == "CaseLedgerInactiveHall"
 
-    # node reload: same store, the new key; the outbox drains with it
-    h2 = start_inproc(d, dev_chain.rpc_url, dep_file, admin)
+    # node reload: same store, the new key; the outbox (and in Merkle mode the built batch) drains with it
+    h2 = start_inproc(d, dev_chain.rpc_url, dep_file, admin, anchor_mode=mode)
     try:
         assert h2.client.get("/health").json()["account"] == new.address
-        wait_for("the pending case anchored with the new key", lambda: _pending(h2, pending) == 0, 60)
-        events = h2.node.reader.case_events(h2.node.hall.hall_id, pending)
-        assert {e.writer.lower() for e in events} == {new.address.lower()}
+        waiting = [s for s in (pending, queued) if s is not None]
+        wait_for("the waiting cases anchored with the new key", lambda: all(_pending(h2, s) == 0 for s in waiting), 60)
+        for s in waiting:
+            assert _writers(h2, mode, s) == {new.address.lower()}, s
         # a new sign-in (sessions are in the store too, so the old ones still work until they expire)
         clerk2 = {"Authorization": f"Bearer {h2.sign_in('k.clerk2', ('clerk',))}"}
         data, files = intake_form(350502)
         after = h2.client.post("/cases", data=data, files=files, headers=clerk2).json()["serial"]
         wait_for("anchoring with the new key", lambda: _pending(h2, after) == 0, 60)
+        if mode == "merkle":  # the built batch went out once, under its own number, with the new key
+            me = h2.node.hall.hall_id
+            sent = [(b.seq, b.writer.lower()) for b in h2.node.reader.batches_in_range(0, h2.node.reader.block_number())
+                    if b.hall_id == me]  # fmt: skip
+            assert sent == [(0, old.address.lower()), (1, new.address.lower()), (2, new.address.lower())]
+            assert {int(r["anchor"]["batch"]["seq"]) for r in h2.node.book.records(pending)} == {1}
+            wait_for("the hall's indexer read every batch", lambda: h2.node.merkle_index.wanted() == [], 30)
+            assert h2.node.merkle_index.findings() == []
         # events written by the old key still verify (the verifier reads the key history)
-        for serial, writer in ((before, old.address), (after, new.address)):
-            r = h2.client.get(f"/cases/{serial}/bundle", headers=disp)
-            assert r.status_code == 200, r.text
-            bundle = parse_bundle(r.json())
-            assert {ev.writer.lower() for ev in bundle.events} == {writer.lower()}
-            report = verify_bundle(bundle, fetch_chain_facts(h2.node.reader, h2.node.hall.hall_id, serial))
-            assert report.ok, report
+        for serial, writer in ((before, old.address), (pending, new.address), (after, new.address)):
+            writers, verdict = _verified(h2, serial, disp)
+            assert writers == {writer.lower()}, serial
+            assert verdict == "match", serial
     finally:
         h2.client.__exit__(None, None, None)
     assert Deployment.load(dep_file).registry == dep.registry
