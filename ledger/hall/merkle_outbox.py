@@ -133,6 +133,7 @@ class MerkleStats:
     anchored_total: int
     next_seq: int | None
     lost_total: int
+    deployment_lost: str | None = None
 
 
 @dataclass
@@ -223,6 +224,7 @@ class MerkleSender(ChainSender[_Flight]):
             anchored_total=self.anchored_total,
             next_seq=self._next_seq,
             lost_total=self.lost_total,
+            deployment_lost=self.deployment_lost,
         )
 
     def _quiet(self) -> bool:
@@ -501,6 +503,8 @@ class MerkleSender(ChainSender[_Flight]):
             receipt = self._receipt(head)
             if receipt is None:
                 break
+            if not self._receipt_block_checked(receipt):
+                break  # a fork (or a new endpoint): the reconcile records what is on chain
             self._in_flight.pop(0)
             if int(receipt["status"]) != 1:
                 log.warning(
@@ -593,14 +597,17 @@ class MerkleSender(ChainSender[_Flight]):
         return n
 
     def watch_chain(self, *, force: bool = False) -> None:
-        """Notice a new endpoint or batches that left the chain (they are anchored again, in order)."""
+        """Notice a new endpoint, batches that left the chain (they are anchored again, in order), or a
+        deployment that is gone (the sender stops, raising, until its contracts are back; nothing is rewritten)."""
         self._watch_endpoint()
-        if not self._check_due(force):
+        if not self._check_due(force or self.deployment_lost is not None):
             return
+        self._still_lost()
         head = self.client.block_number()
         fork = self.marks.check(head, self._hash_at)
         if fork is None:
             return
+        self._stop_if_deployment_lost()
         self._abandon_in_flight()
         lost = 0
         with self.outbox.lock, self.store.write_batch() as wb:
