@@ -21,7 +21,7 @@ from ledger.core.hashchain import case_id
 from ledger.core.stages import Stage
 from ledger.dev.demo import demo_id_number, wait_for
 from ledger.dev.devchain import DevChain, dev_admin
-from ledger.errors import ChainRuleError
+from ledger.errors import ChainError, ChainRuleError
 from ledger.hall.cases import CaseBook, HallIdentity, Upload
 from ledger.hall.indexer import Indexer
 from ledger.hall.keyrotation import rotate_hall_key
@@ -195,13 +195,16 @@ def _rotate(admin: ChainClient, rpc_url: str, old: ChainClient) -> ChainClient:
     return ChainClient.connect(rpc_url, deployment=old.deployment, account=new)
 
 
+@pytest.mark.parametrize("built_by", ["this_version", "older_version"])
 def test_merkle_batch_built_before_a_rotation_is_built_again_for_the_new_key_regression(
-    dev_chain: DevChain, admin: ChainClient, new_hall: Any, tmp_path: Path
+    dev_chain: DevChain, admin: ChainClient, new_hall: Any, tmp_path: Path, built_by: str
 ) -> None:
     """Regression: a Merkle batch built (written, not sent) before the hall's key rotated was sent as it was by
     the new key; its leaves and heads named the old key, so every reader refused them (``writer_mismatch``) and
     the acknowledged events were never part of their cases. It must be built again for the new key: the entries
-    back in ``mbox/`` under their numbers, the cases' heads from before the batch, the same batch number."""
+    back in ``mbox/`` under their numbers, the cases' heads from before the batch, the same batch number.
+    ``older_version``: the batch was built before batches kept their cases' earlier heads (``before``): they
+    come from the indexer's checked state, once it has read every earlier event of the cases."""
     old = new_hall(350502)
     book = _merkle_book(tmp_path, old)
     me = book.hall.hall_id
@@ -215,6 +218,14 @@ def test_merkle_batch_built_before_a_rotation_is_built_again_for_the_new_key_reg
     new = _rotate(admin, dev_chain.rpc_url, old)
 
     fresh = MerkleSender(book.outbox, new, hall=book.hall)  # the node restarted with the new key
+    if built_by == "older_version":
+        book.store.put_json(mbatch_key(1), {k: v for k, v in built.items() if k != "before"})
+        with pytest.raises(ChainError, match="indexer has not read every earlier event"):
+            fresh.run_once()  # batch 0 not indexed yet: the case's head before batch 1 is not known here
+        assert book.store.get_json(mbatch_key(1))["writer"] == old.address  # type: ignore[index]
+        assert book.store.count_prefix(MBOX_PREFIX) == 0  # nothing undone
+        _indexed(book, ChainClient.connect(dev_chain.rpc_url, deployment=old.deployment))
+        fresh.needs_reconcile = True  # (as the loop does after an error)
     assert fresh.run_once() == 3
     assert fresh.rebuilt_total == 3
     assert new.batch_header(me)[1] == 2  # batch 1 anchored once, under its own number
