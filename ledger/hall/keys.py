@@ -66,6 +66,7 @@ __all__ = [
     "MBOX_PREFIX",
     "MFIND_PREFIX",
     "MHEAD_PREFIX",
+    "MCASE_PREFIX",
     "MANIFEST_PREFIX",
     "MWANT_PREFIX",
     "manifest_key",
@@ -75,6 +76,7 @@ __all__ = [
     "mbox_key",
     "mfind_key",
     "mhead_key",
+    "mcase_key",
     "mwant_key",
     "AUTHFAIL_PREFIX",
     "BLOB_PREFIX",
@@ -196,6 +198,7 @@ MANIFEST_PREFIX = b"manifest/"
 MBATCH_LOG_PREFIX = b"mbatchlog/"
 MWANT_PREFIX = b"mwant/"
 MHEAD_PREFIX = b"mhead/"
+MCASE_PREFIX = b"mcase/"  # the indexer's checked state of every case of every hall, by case id
 MFIND_PREFIX = b"mfind/"
 MBLOCK_PREFIX = b"mblock/"
 MBATCH_SCAN_FROM_KEY = b"meta/mbatch_scan_from"
@@ -227,6 +230,10 @@ def mwant_key(hall: int, seq: int) -> bytes:
 
 def mhead_key(serial: str) -> bytes:
     return MHEAD_PREFIX + serial.encode()
+
+
+def mcase_key(cid: bytes) -> bytes:
+    return MCASE_PREFIX + cid.hex().encode()
 
 
 def mfind_key(hall: int, seq: int, leaf: int) -> bytes:

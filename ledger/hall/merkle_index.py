@@ -55,6 +55,7 @@ from ledger.hall.cases import CaseBook
 from ledger.hall.integrity import LostOwnEvents, parse_serial
 from ledger.hall.keys import (
     MBATCH_LOG_PREFIX,
+    MCASE_PREFIX,
     MFIND_PREFIX,
     MWANT_PREFIX,
     OUTBOX_SEQ_KEY,
@@ -65,6 +66,7 @@ from ledger.hall.keys import (
     mbatch_key,
     mbatch_log_key,
     mbox_key,
+    mcase_key,
     mfind_key,
     mhead_key,
     mwant_key,
@@ -77,12 +79,7 @@ __all__ = ["ManifestStore", "MerkleIndex", "batch_record", "checked_cases", "mer
 
 log = logging.getLogger("caseledger.merkle-index")
 
-MCASE_PREFIX = b"mcase/"
 MDEFER_PREFIX = b"mdefer/"
-
-
-def _mcase_key(cid: bytes) -> bytes:
-    return MCASE_PREFIX + cid.hex().encode()
 
 
 def _mdefer_key(cid: bytes, index: int, hall: int, seq: int, pos: int) -> bytes:
@@ -302,7 +299,7 @@ class MerkleIndex:
                 ctx.leaf(pos, leaf_raw)
             for cid, st in cache.items():
                 if st is not None:
-                    wb.put_json(_mcase_key(cid), st)
+                    wb.put_json(mcase_key(cid), st)
             wb.delete(mwant_key(hall, seq))
         self.processed_total += 1
 
@@ -335,7 +332,7 @@ class _Ctx:
 
     def state(self, cid: bytes) -> dict[str, Any] | None:
         if cid not in self.cache:
-            self.cache[cid] = self.ix.store.get_json(_mcase_key(cid))
+            self.cache[cid] = self.ix.store.get_json(mcase_key(cid))
         return self.cache[cid]
 
     def finding(self, pos: int, code: str, detail: str, leaf: bytes, cid: bytes) -> None:
@@ -625,7 +622,7 @@ def merkle_case_facts(
     from ledger.core.chainlog import block_times, case_fields, read_deployment
 
     cid = case_id(accepting_hall, serial)
-    st = store.get_json(_mcase_key(cid))
+    st = store.get_json(mcase_key(cid))
     if st is None:
         return None
     times = block_times(client, {int(e["block"]) for e in st["events"]})

@@ -27,6 +27,14 @@ the others are sent again, in order. Reorganisations and rollbacks: when a check
 chain, the batches anchored after the fork point go back to ``built`` (their records to ``pending``) and
 the next reconcile records those the chain re-included and resends the rest.
 
+Key rotation: a batch's leaves and its cases' heads name the key it was built for (``writer``), and readers
+accept a leaf only from the key that sent its batch. Before a built batch is sent its writer is compared with
+the sender's key; when they differ (the hall's key rotated between build and send) that batch and every later
+built one are undone in one synced write batch — entries back to ``mbox/`` under their own numbers, each
+case's ``mhead/`` back to the state kept in the batch (``before``) unless the indexer moved it since — and
+built again under the same number for the new key. A batch number the chain's count or the indexer's
+``mbatchlog/`` already holds is never undone: it is reconciled (recorded as the old key anchored it).
+
 Store keys (``ledger.hall.keys``): ``mbox/``, ``mbatch/<seq>``, ``mbuilt/<seq>`` (built, not anchored yet),
 ``manifest/<hall>/<seq>``, ``mhead/<serial>``,
 ``mblock/<block>``, ``meta/mbatch_scan_from``.
@@ -45,7 +53,7 @@ from ledger.chain.client import ChainClient
 from ledger.core.batches import MAX_LEAVES, BatchTree, EventLeaf, Manifest
 from ledger.core.caserules import case_state, next_state
 from ledger.core.facts import BatchAnchoredEvent
-from ledger.core.hashchain import address_bytes
+from ledger.core.hashchain import address_bytes, case_id
 from ledger.core.stages import DISPUTE_STAGES, Stage
 from ledger.errors import ChainError, ChainRuleError
 from ledger.hall.cases import HallIdentity
@@ -58,8 +66,10 @@ from ledger.hall.keys import (
     OUTBOX_REFUSED_PREFIX,
     manifest_key,
     mbatch_key,
+    mbatch_log_key,
     mbox_key,
     mbuilt_key,
+    mcase_key,
     mhead_key,
     outbox_refused_key,
     record_prefix,
@@ -123,6 +133,7 @@ class MerkleStats:
     anchored_total: int
     next_seq: int | None
     lost_total: int
+    deployment_lost: str | None = None
 
 
 @dataclass
@@ -175,6 +186,8 @@ class MerkleSender(ChainSender[_Flight]):
         self.quiet = quiet
         self._next_seq: int | None = None
         self._roles: tuple[float, bool, bool] | None = None
+        self.rebuilt_total = 0
+        """events of built batches built again for this sender's key (after a hall key rotation)"""
         self.marks = Checkpoints(self.store, MBLOCK_PREFIX, keep=256)
 
     # ------------------------------------------------------------------ reads
@@ -211,6 +224,7 @@ class MerkleSender(ChainSender[_Flight]):
             anchored_total=self.anchored_total,
             next_seq=self._next_seq,
             lost_total=self.lost_total,
+            deployment_lost=self.deployment_lost,
         )
 
     def _quiet(self) -> bool:
@@ -252,6 +266,7 @@ class MerkleSender(ChainSender[_Flight]):
                     return None
             seq = self._seq()
             states: dict[str, dict[str, Any]] = {}
+            before: dict[str, dict[str, Any] | None] = {}
             blocked: set[str] = set()
             leaves: list[bytes] = []
             taken: list[dict[str, Any]] = []
@@ -264,6 +279,7 @@ class MerkleSender(ChainSender[_Flight]):
                 st = states.get(serial)
                 if st is None:
                     st = self.store.get_json(mhead_key(serial))
+                    before.setdefault(serial, st)  # what mhead/ said before this batch: a rebuild puts it back
                 if st is None:
                     if stage != Stage.INTAKE:
                         blocked.add(serial)  # its earlier events are not known here yet: wait for the indexer
@@ -335,6 +351,7 @@ class MerkleSender(ChainSender[_Flight]):
                 "state": "built",
                 "built_at": time.time(),
                 "entries": taken,
+                "before": {serial: before[serial] for serial in states},
             }
             manifest = Manifest(suite=self.hall.suite, hall=me, seq=seq, leaves=tuple(leaves))
             with self.store.write_batch(sync=True) as wb:
@@ -347,6 +364,81 @@ class MerkleSender(ChainSender[_Flight]):
                     wb.delete(mbox_key(int(e["seq"])))
             self._next_seq = seq + 1
         return batch
+
+    def rebuild(self, seq: int) -> bool:
+        """Undo the built, unsent batches from ``seq`` on (their writer is not this sender's key): their entries
+        go back to ``mbox/`` under their own numbers, their cases' ``mhead/`` back to what it was before them,
+        and the batch number ``seq`` is built again. One synced write batch, under the case lock.
+
+        Never a batch the chain may hold: if the chain's batch count, or the indexer's log of this hall's
+        batches, has reached ``seq``, nothing is undone and the next round reconciles (the batch is recorded,
+        never built twice). Returns whether the batches were undone.
+        """
+        me = self.hall.hall_id
+        _, count, _ = self.client.batch_header(me)
+        with self.outbox.lock:
+            undo = sorted((b for b in self.batches(state="built") if int(b["seq"]) >= seq), key=lambda b: int(b["seq"]))
+            if not undo:
+                return False
+            if count > seq or any(self.store.get(mbatch_log_key(me, int(b["seq"]))) is not None for b in undo):
+                self.needs_reconcile = True
+                log.warning("merkle: batch %d is on chain (count %d); it is recorded, not built again", seq, count)
+                return False
+            heads: dict[str, dict[str, Any] | None] = {}
+            last: dict[str, str] = {}
+            for b in undo:
+                for e in b["entries"]:
+                    serial = str(e["serial"])
+                    if serial not in heads:
+                        heads[serial] = self._head_before(b, e)
+                    last[serial] = str(e["head"])
+            with self.store.write_batch(sync=True) as wb:
+                for b in undo:
+                    n = int(b["seq"])
+                    wb.delete(mbatch_key(n))
+                    wb.delete(mbuilt_key(n))
+                    wb.delete(manifest_key(me, n))
+                    for e in b["entries"]:
+                        wb.put_json(
+                            mbox_key(int(e["seq"])),
+                            {k: e[k] for k in ("seq", "accepting_hall", "serial", "rec_key", "ref", "stage",
+                                               "commitment", "open", "created_at")},
+                        )  # fmt: skip
+                for serial, st in heads.items():
+                    cur = self.store.get_json(mhead_key(serial))
+                    if cur is None or str(cur.get("head")) != last[serial]:
+                        continue  # moved since by the indexer (the canonical chain of another hall's leaves): kept
+                    if st is None:
+                        wb.delete(mhead_key(serial))
+                    else:
+                        wb.put_json(mhead_key(serial), st)
+            self._next_seq = seq
+        self.rebuilt_total += sum(int(b["count"]) for b in undo)
+        log.warning(
+            "merkle: %d built batch(es) from %d were built for key %s, this sender's key is %s: built again",
+            len(undo),
+            seq,
+            undo[0]["writer"],
+            self.client.address,
+        )
+        return True
+
+    def _head_before(self, b: dict[str, Any], e: dict[str, Any]) -> dict[str, Any] | None:
+        """The case's ``mhead/`` state before entry ``e``, its first in the undone batches (None: no event yet)."""
+        before = b.get("before")
+        if before is not None:
+            st = before.get(str(e["serial"]))
+            return None if st is None else dict(st)
+        # a batch built before the state was kept in it: the indexer's checked state, once it has every earlier event
+        if int(e["index"]) == 0:
+            return None
+        st = self.store.get_json(mcase_key(case_id(int(e["accepting_hall"]), str(e["serial"]))))
+        if st is None or len(st["events"]) != int(e["index"]):
+            raise ChainError(
+                f"Merkle batch {b['seq']} is to be built again for this hall's new key, but the indexer has not "
+                f"read every earlier event of case {e['serial']} yet; retrying"
+            )
+        return {k: v for k, v in st.items() if k != "events"}
 
     def _index_behind(self, serial: str, index: int) -> bool:
         """Whether this hall holds an event of the case, anchored by another hall, past ``index`` (``mhead/``).
@@ -390,6 +482,14 @@ class MerkleSender(ChainSender[_Flight]):
             nxt = self.build()
             if nxt is None:
                 return False
+        if str(nxt["writer"]).lower() != str(self.client.address).lower():
+            # built for a key this hall no longer sends with (rotated): its leaves and heads name that key, and
+            # every reader would refuse them under the new one (writer_mismatch). Built again, then sent.
+            if self._in_flight or not self.rebuild(int(nxt["seq"])):
+                return False
+            nxt = self.build()
+            if nxt is None:
+                return False
         if self._in_flight and int(nxt["seq"]) != self._in_flight[-1].seq + 1:
             return False  # batches go out in sequence order only
         tx = self.client.send_root(int(nxt["seq"]), bytes.fromhex(nxt["root"]), int(nxt["count"]), gas=ROOT_GAS)
@@ -403,6 +503,8 @@ class MerkleSender(ChainSender[_Flight]):
             receipt = self._receipt(head)
             if receipt is None:
                 break
+            if not self._receipt_block_checked(receipt):
+                break  # a fork (or a new endpoint): the reconcile records what is on chain
             self._in_flight.pop(0)
             if int(receipt["status"]) != 1:
                 log.warning(
@@ -495,14 +597,17 @@ class MerkleSender(ChainSender[_Flight]):
         return n
 
     def watch_chain(self, *, force: bool = False) -> None:
-        """Notice a new endpoint or batches that left the chain (they are anchored again, in order)."""
+        """Notice a new endpoint, batches that left the chain (they are anchored again, in order), or a
+        deployment that is gone (the sender stops, raising, until its contracts are back; nothing is rewritten)."""
         self._watch_endpoint()
-        if not self._check_due(force):
+        if not self._check_due(force or self.deployment_lost is not None):
             return
+        self._still_lost()
         head = self.client.block_number()
         fork = self.marks.check(head, self._hash_at)
         if fork is None:
             return
+        self._stop_if_deployment_lost()
         self._abandon_in_flight()
         lost = 0
         with self.outbox.lock, self.store.write_batch() as wb:

@@ -40,7 +40,7 @@ from typing import Any
 from ledger.chain.client import AppendItem, ChainClient, OpenItem
 from ledger.core.facts import ChainEvent
 from ledger.core.stages import Stage
-from ledger.errors import ChainError, ChainRuleError, ChainUnavailableError
+from ledger.errors import ChainRuleError, ChainUnavailableError
 from ledger.hall.anchorwatch import AnchorWatch, LostAnchors
 from ledger.hall.keys import (
     HELD_PREFIX,
@@ -326,8 +326,6 @@ class OutboxSender(ChainSender[_InFlight]):
         self._block_gas_limit: int | None = None
         self._gas_scale = 1.0  # actual ÷ modelled gas, learnt from receipts
         self.last_loss: LostAnchors | None = None
-        self._checked_block: tuple[int, str] | None = None  # the receipt block last checked against the chain
-        self.deployment_lost: str | None = None
         self._requeued: set[int] = set()
 
     def stats(self) -> OutboxStats:
@@ -358,22 +356,12 @@ class OutboxSender(ChainSender[_InFlight]):
         self._watch_endpoint()
         if not self._check_due(force or self.deployment_lost is not None):
             return
-        if self.deployment_lost is not None:
-            if not self.client.deployment_alive():
-                raise ChainError(self.deployment_lost)
-            log.warning("outbox: the deployment is on chain again; checking what is still anchored")
-            self.deployment_lost = None
+        self._still_lost()
         head = self.client.block_number()
         fork = self.outbox.watch.check(head, self._hash_at)
         if fork is None:
             return
-        if not self.client.deployment_alive():
-            self.deployment_lost = (
-                "the chain no longer holds this deployment's contracts (its state was lost, or it is another "
-                "chain): nothing is sent until they are back"
-            )
-            self._abandon_in_flight()
-            raise ChainError(self.deployment_lost)
+        self._stop_if_deployment_lost()
         self._abandon_in_flight()
         lost = self.outbox.watch.put_back(self.outbox, fork, start_block=self._deployed_block())
         self.lost_total += lost.count
@@ -445,15 +433,8 @@ class OutboxSender(ChainSender[_InFlight]):
             receipt = self._receipt(head)
             if receipt is None:
                 break
-            # Before this receipt's block becomes the newest checkpoint, the older ones must still hold: a
-            # reorganisation while the batch was in flight (Clique, depth 1) would hide behind it for good.
-            # Once per block (batches share blocks), and again if the same height shows another hash.
-            seen = (int(receipt["blockNumber"]), str(receipt.get("blockHash")))
-            if seen != self._checked_block:
-                self.watch_chain(force=True)
-                if not self._in_flight:  # a fork (or a new endpoint): the reconcile records what is on chain
-                    break
-                self._checked_block = seen
+            if not self._receipt_block_checked(receipt):
+                break  # a fork (or a new endpoint): the reconcile records what is on chain
             self._in_flight.pop(0)
             if int(receipt["status"]) != 1:
                 log.warning("outbox: batch %s reverted in block %s; reconciling", head.tx, receipt["blockNumber"])

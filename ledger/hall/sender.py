@@ -89,6 +89,9 @@ class ChainSender(BackgroundWorker, Generic[F]):
         self._hash_at = block_hash_reader(client.request)
         self._last_check = 0.0
         self._epoch: int | None = None
+        self._checked_block: tuple[int, str] | None = None  # the receipt block last checked against the chain
+        self.deployment_lost: str | None = None
+        """why nothing is sent: the chain no longer holds this deployment's contracts (None: it does)"""
 
     # ------------------------------------------------------------------ the mode's steps
     def watch_chain(self, *, force: bool = False) -> None:
@@ -224,6 +227,40 @@ class ChainSender(BackgroundWorker, Generic[F]):
         if not force and now - self._last_check < self.reorg_check_interval:
             return False
         self._last_check = now
+        return True
+
+    def _still_lost(self) -> None:
+        """While the deployment is lost: raise until its contracts are on chain again (then go on)."""
+        if self.deployment_lost is None:
+            return
+        if not self.client.deployment_alive():
+            raise ChainError(self.deployment_lost)
+        self.log.warning("%s: the deployment is on chain again; checking what is still anchored", self.log_name)
+        self.deployment_lost = None
+
+    def _stop_if_deployment_lost(self) -> None:
+        """Called when blocks acted on are gone: if the deployment's contracts are gone too (the chain's state
+        was lost, or it is another chain), stop and say so (raise) rather than put anything back or send."""
+        if self.client.deployment_alive():
+            return
+        self.deployment_lost = (
+            "the chain no longer holds this deployment's contracts (its state was lost, or it is another "
+            "chain): nothing is sent until they are back"
+        )
+        self._abandon_in_flight()
+        raise ChainError(self.deployment_lost)
+
+    def _receipt_block_checked(self, receipt: Any) -> bool:
+        """Before a receipt's block becomes the newest checkpoint, the older ones must still hold: a
+        reorganisation while the transaction was in flight (Clique, depth 1) would hide behind it for good.
+        Once per block (transactions share blocks), and again if the same height shows another hash. False
+        when the chain changed (what was in flight is abandoned: the reconcile records what is on chain)."""
+        seen = (int(receipt["blockNumber"]), str(receipt.get("blockHash")))
+        if seen != self._checked_block:
+            self.watch_chain(force=True)
+            if not self._in_flight:
+                return False
+            self._checked_block = seen
         return True
 
     def _deployed_block(self) -> int:

@@ -560,7 +560,7 @@ class HallNode:
                 block=block,
                 rpc_url=ep.active,
                 endpoints=ep,
-                deployment_lost=st.deployment_lost or ix.deployment_lost,
+                deployment_lost=st.deployment_lost or self.merkle_sender.deployment_lost or ix.deployment_lost,
             ),
             outbox=OutboxHealth(
                 pending=st.pending + self.merkle_sender.pending_count(),
