@@ -67,6 +67,14 @@ def verify(
     deployment: DeploymentOpt = None,
     ledger: LedgerOpt = None,
     registry: RegistryOpt = None,
+    manifests: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--manifests",
+            metavar="SRC",
+            help="Merkle mode: where batch manifests are (a hall's URL or a directory; repeatable).",
+        ),
+    ] = None,
 ) -> None:
     """Verify an evidence bundle against the chain. Exit 0 match, 1 mismatch or incomplete, 2 unusable input.
 
@@ -74,6 +82,8 @@ def verify(
     best "incomplete": a bundle's addresses prove nothing about the consortium."""
     argv = [str(bundle_path), "--rpc", rpc, "--lang", lang, "--max-anchor-lag", str(max_anchor_lag)]
     argv += _trust_args(deployment, ledger, registry)
+    for src in manifests or []:
+        argv += ["--manifests", src]
     raise typer.Exit(verifier.main([*argv, "--json"] if as_json else argv))
 
 
