@@ -23,6 +23,7 @@ from ledger.core.materials import MaterialFile, MaterialSet
 from ledger.core.records import SaltedRecord
 from ledger.core.stages import Stage
 from ledger.core.suites import suite_named
+from ledger.messages import render
 from ledger.verify.checks import verify_bundle
 from ledger.verify.manifests import manifest_source
 from ledger.verify.merkle import verify_merkle_bundle
@@ -465,3 +466,30 @@ def test_cli_verify_document(case, dev_chain, tmp_path: Path) -> None:  # type: 
     doc.write_bytes(FILES[7][2] + b"x")
     out = _cli("verify-document", str(doc), "--bundle", str(good), "--rpc", dev_chain.rpc_url, *trusted)
     assert out.returncode == 1 and "不一致" in out.stdout
+    if bundle.mode == "merkle":  # the answers a Merkle-mode check rests on, each named when it does not hold
+        args = ["--bundle", str(good), "--rpc", dev_chain.rpc_url, "--lang", "en", "--json", *trusted]
+        said = json.loads(_cli("verify-document", str(doc), *args).stdout)
+        assert said["reason"] == render("document_not_committed", {"stage": "MATERIALS"}, "en"), said  # wrong file
+        doc.write_bytes(FILES[7][2])
+        for name, edit, code in (
+            ("leaf", _flip_leaf_path, "document_leaf_not_in_batch"),
+            ("root", _move_batch, "document_batch_not_on_chain"),
+        ):
+            forged = tmp_path / f"forged-{name}.json"
+            forged.write_text(_edit(bundle, edit).dump())
+            args = ["--bundle", str(forged), "--rpc", dev_chain.rpc_url, "--lang", "en", "--json", *trusted]
+            out = _cli("verify-document", str(doc), *args)
+            said = json.loads(out.stdout)
+            want = render(code, {"hall": 1, "seq": 0, "block": bundle.events[1].block + (name == "root")}, "en")
+            assert out.returncode == 1 and said["verdict"] == "mismatch" and said["reason"] == want, (name, said)
+
+
+def _flip_leaf_path(d: dict[str, Any]) -> None:
+    """The MATERIALS event's inclusion proof altered: its leaf does not lead to the batch's root."""
+    path = d["events"][1]["batch"]["path"]
+    path[0] = ("0" if path[0][0] != "0" else "1") + path[0][1:]
+
+
+def _move_batch(d: dict[str, Any]) -> None:
+    """The MATERIALS event's batch said to be in the next block: no such batch there."""
+    d["events"][1]["block"] += 1
