@@ -516,8 +516,7 @@ MESSAGES: dict[str, Message] = {
     ),
     "document_not_committed": M(
         "该文件不是本办件{stage_zh}环节登记的文件（内容或文件清单根不符）。",
-        "This file is not the one committed at the case's {stage} stage (its content or the file tree's root "
-        "differs).",
+        "This file is not the one committed at the case's {stage} stage (its content or the file tree's root differs).",
     ),
     # ---------------------------------------------------------------- hall operations
     "hall_not_registered": M("没有编号为 {hall} 的大厅。", "There is no hall with id {hall} in the registry."),

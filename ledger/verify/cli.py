@@ -268,7 +268,7 @@ def _document(args: argparse.Namespace) -> int:
         facts = _facts(rpc, bundle, args.trusted)
         check_coordinates(bundle, facts)
         events = {e.index: e for e in facts.events}
-        addresses_from = facts.addresses_from
+        addresses_from: str = facts.addresses_from
     else:
         events, addresses_from = {}, checks[0]
     records = {e.index: e.record for e in bundle.events}

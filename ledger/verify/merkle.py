@@ -528,11 +528,12 @@ def verify_merkle_document(
     proof against the record's ``materials_root`` / ``documents_root`` (and count), the record's commitment
     against its event ``leaf`` (its bytes), the leaf's inclusion proof (``where``: position, tree size, path)
     against the root of ``batch``, the ``BatchAnchored`` log as read from the chain at ``block`` (``None``: no
-    such log there); ``event_index``: the event the proof is said to belong to (the leaf must be it). Every answer that does not hold is named by its message code:
-    ``document_batch_not_on_chain`` (the root is not on chain where the proof says),
-    ``document_leaf_not_in_batch`` (the leaf is another case's, another writer's or tree's, or its proof
-    does not lead to the root), ``document_record_not_leaf`` (the record is not the one the leaf commits
-    to), ``document_not_committed`` (the file is not the one the record commits to).
+    such log there); ``event_index`` is the event the proof is said to belong to (the leaf must be it).
+    Every answer that does not hold is named by its message code: ``document_batch_not_on_chain`` (the root
+    is not on chain where the proof says), ``document_leaf_not_in_batch`` (the leaf is another case's,
+    event's, writer's or tree's, or its proof does not lead to the root), ``document_record_not_leaf`` (the
+    record is not the one the leaf commits to), ``document_not_committed`` (the file is not the one the
+    record commits to).
     """
     coords: dict[str, Any] = {"hall": where.hall_id, "seq": where.seq}
     if batch is None or batch.block != block or (batch.hall_id, batch.seq) != (where.hall_id, where.seq):
@@ -598,4 +599,3 @@ def verify_merkle_document(
             **labels,
         ) from exc
     return {**found, "batch": f"{batch.hall_id}/{batch.seq}", "leaf_index": where.leaf_index}
-

@@ -70,7 +70,9 @@ class Hall:
 
 
 @pytest.fixture(scope="module", params=ANCHOR_MODES)
-def hall(request: pytest.FixtureRequest, dev_chain: DevChain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hall]:
+def hall(
+    request: pytest.FixtureRequest, dev_chain: DevChain, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Hall]:
     """One hall node taking cases in event mode or Merkle mode (the parameter), on a fresh deployment."""
     mode = str(request.param)
     d: Path = tmp_path_factory.mktemp(f"hall-{mode}")
