@@ -11,6 +11,8 @@ so these tests exercise the routes' role checks without depending on how sign-in
 from __future__ import annotations
 
 import base64
+import contextlib
+import http.server
 import json
 import threading
 import time
@@ -21,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from eth_account import Account
 from fastapi import Request
 from typer.testing import CliRunner
 
@@ -28,8 +31,10 @@ from ledger.chain.client import ChainClient
 from ledger.chain.facts_reader import fetch_chain_facts, fetch_merkle_facts
 from ledger.cli import _register
 from ledger.cli import app as cli_app
+from ledger.core.batches import BatchTree, EventLeaf, Manifest
 from ledger.core.bundle import EvidenceBundle
 from ledger.core.facts import ChainEventFact
+from ledger.core.hashchain import next_head
 from ledger.core.records import SaltedRecord
 from ledger.core.stages import Stage
 from ledger.dev.devchain import DevChain, dev_admin, free_port
@@ -56,8 +61,8 @@ ALL_ROLES = "clerk,officer,dispute_officer,regulator"
 
 
 class Hall:
-    def __init__(self, url: str, app: Any, rpc: str, mode: str) -> None:
-        self.url, self.app, self.rpc, self.mode = url, app, rpc, mode
+    def __init__(self, url: str, app: Any, rpc: str, mode: str, admin: ChainClient) -> None:
+        self.url, self.app, self.rpc, self.mode, self.admin = url, app, rpc, mode, admin
         self.http = httpx.Client(base_url=url, timeout=30)
 
     @property
@@ -114,7 +119,7 @@ def hall(
         assert time.monotonic() < deadline, "the hall node did not start"
         time.sleep(0.05)
     try:
-        yield Hall(f"http://127.0.0.1:{port}", app, dev_chain.rpc_url, mode)
+        yield Hall(f"http://127.0.0.1:{port}", app, dev_chain.rpc_url, mode, admin)
     finally:
         server.should_exit = True
         thread.join(15)
@@ -343,6 +348,64 @@ def _scan(h: Hall, serial: str) -> list[dict[str, Any]]:
     return [a for a in r.json()["scan"]["anomalies"] if a["serial"] == serial]
 
 
+def _scan_all(h: Hall) -> list[dict[str, Any]]:
+    r = h.call("POST", "/audit/anomalies/scan", roles="regulator")
+    assert r.status_code == 200, r.text
+    anomalies: list[dict[str, Any]] = r.json()["scan"]["anomalies"]
+    return anomalies
+
+
+@contextlib.contextmanager
+def _hostile_batches(h: Hall, serial: str, last: ChainEventFact) -> Iterator[int]:
+    """Another hall (registered for this in another district, its endpoint a small server publishing only its
+    first manifest) anchors two batches: batch 0 holds a DELIVERY leaf for ``serial`` that extends the case
+    exactly (next index, next head, back-link) but is not the accepting hall's; batch 1's manifest is served by
+    nobody. Yields the hall's id."""
+    node = h.node
+    dep = node.deployment
+    suite = node.hall.suite
+    key = Account.create()
+    port = free_port()
+    hid = h.admin.register_hall(key.address, 350582, "他区大厅", f"http://127.0.0.1:{port}")
+    h.admin.fund(key.address, 10**18)
+    other = ChainClient.connect(h.rpc, deployment=dep, account=key)
+    rec = next(r for r in node.book.records(serial) if (r.get("anchor") or {}).get("index") == last.index)
+    c = b"\x77" * 32
+    leaf = EventLeaf.new(
+        accepting_hall=node.hall.hall_id,
+        serial=serial,
+        index=last.index + 1,
+        stage=Stage.DELIVERY,
+        commitment=c,
+        writer_hall=hid,
+        writer=key.address,
+        head=next_head(bytes.fromhex(last.head[2:]), Stage.DELIVERY, c, key.address),
+        prev=(int(rec["anchor"]["batch"]["hall"]), int(rec["anchor"]["batch"]["seq"])),
+    ).encode()
+    manifest = Manifest(suite=suite, hall=hid, seq=0, leaves=(leaf,)).encode()
+
+    class Serve(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            ok = self.path == f"/public/batches/{hid}/0/manifest"
+            self.send_response(200 if ok else 404)
+            self.end_headers()
+            if ok:
+                self.wfile.write(manifest)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Serve)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        other.wait(other.send_root(0, BatchTree.of([leaf], suite).root, 1))
+        other.wait(other.send_root(1, BatchTree.of([leaf, leaf], suite).root, 2))  # its manifest: nowhere
+        yield hid
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_anomaly_scan_finds_each_kind_on_a_real_chain(hall: Hall) -> None:
     node = hall.node
     serial, _ = _decided_case(hall, "audit")
@@ -409,6 +472,26 @@ def test_anomaly_scan_finds_each_kind_on_a_real_chain(hall: Hall) -> None:
             node.merkle_sender.wake()
     _wait("delivery anchored", lambda: not node.outbox.pending() and node.merkle_sender.pending_count() == 0)
     assert [e.stage for e in _chain_events(hall, serial)][-1] == Stage.DELIVERY
+
+    # 5. Merkle mode only: another hall's batch breaking a rule of this case, and a batch whose manifest no hall
+    # produces. In event mode neither can exist: the contract refuses a write that breaks a rule (the writer's
+    # record_refused, at its own hall), and there are no batches and no manifests.
+    if hall.mode == "merkle":
+        last = _chain_events(hall, serial)[-1]
+        with _hostile_batches(hall, serial, last) as hostile:
+
+            def both() -> list[dict[str, Any]] | None:
+                got = _scan_all(hall)
+                return got if {"batch_rule_broken", "manifest_unavailable"} <= {a["kind"] for a in got} else None
+
+            found = _wait("batch_rule_broken and manifest_unavailable", both)
+        broken = [a for a in found if a["kind"] == "batch_rule_broken" and f"hall {hostile} batch 0 " in a["detail"]]
+        assert len(broken) == 1 and "writer_no_right" in broken[0]["detail"], found
+        unavailable = [a for a in found if a["kind"] == "manifest_unavailable"]
+        assert [f"hall {hostile} batch 1 " in a["detail"] for a in unavailable] == [True], found
+        # the case is unaffected: the leaf that breaks a rule never becomes part of it
+        assert _chain_events(hall, serial)[-1] == last
+        assert [a["kind"] for a in _scan(hall, serial)] == ["record_refused"]
 
     # exports and the scheduled scan
     csv_text = hall.call("GET", "/audit/anomalies?format=csv", roles="regulator").content.decode("utf-8-sig")
