@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -79,7 +79,7 @@ def hall(
     request: pytest.FixtureRequest, dev_chain: DevChain, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Hall]:
     """One hall node taking cases in event mode or Merkle mode (the parameter), on a fresh deployment."""
-    mode = str(request.param)
+    mode: Literal["event", "merkle"] = "merkle" if request.param == "merkle" else "event"
     d: Path = tmp_path_factory.mktemp(f"hall-{mode}")
     dep = ChainClient.deploy(dev_chain.rpc_url, dev_admin())
     dep.save(d / "deployment.json")

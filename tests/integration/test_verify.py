@@ -15,20 +15,18 @@ from eth_account import Account
 
 from ledger.chain.client import ChainClient
 from ledger.chain.facts_reader import fetch_chain_facts, fetch_merkle_facts
-from ledger.core.batches import BatchTree, EventLeaf, Manifest
-from ledger.core.bundle import BatchProof, EvidenceBundle, ExportedBy, HeldEvent, build_bundle, parse_bundle
-from ledger.core.facts import ChainEvent, ChainFacts, MerkleFacts
-from ledger.core.hashchain import case_id, next_head
+from ledger.core.bundle import EvidenceBundle, ExportedBy, HeldEvent, build_bundle, parse_bundle
+from ledger.core.facts import ChainFacts, MerkleFacts
 from ledger.core.materials import MaterialFile, MaterialSet
 from ledger.core.records import SaltedRecord
 from ledger.core.stages import Stage
-from ledger.core.suites import suite_named
 from ledger.messages import render
 from ledger.verify.checks import verify_bundle
 from ledger.verify.manifests import manifest_source
 from ledger.verify.merkle import verify_merkle_bundle
 from ledger.verify.report import VerificationReport
 from tests.integration.conftest import ANCHOR_MODES
+from tests.integration.merkle_case import anchor_merkle_case
 
 pytestmark = pytest.mark.integration
 
@@ -87,7 +85,7 @@ def case(request: pytest.FixtureRequest, new_hall, admin: ChainClient, tmp_path:
     assert info is not None
     hall = info.hall_id
     if request.param == "merkle":
-        return _merkle_case(admin, a, b, hall, records, [w for _, w, _ in plan], ms, tmp_path)
+        return _merkle_case(admin, hall, records, [w for _, w, _ in plan], ms, tmp_path)
     a.open_case(SERIAL, "BDC-001", FENGZE, records[0].commitment)
     for rec, (st, w, _) in zip(records[1:], plan[1:], strict=True):
         w.append_event(hall, SERIAL, st, rec.commitment, opened if st == Stage.DISPUTE_RESOLVED else 0)
@@ -120,104 +118,21 @@ def case(request: pytest.FixtureRequest, new_hall, admin: ChainClient, tmp_path:
 
 
 def _merkle_case(  # type: ignore[no-untyped-def]
-    admin: ChainClient, a: ChainClient, b: ChainClient, hall: int, records, writers, ms, tmp_path: Path
+    admin: ChainClient, hall: int, records, writers, ms, tmp_path: Path
 ) -> Case:
-    """The same case anchored in Merkle mode, built leaf by leaf as a hall's sender builds it: per event the next
-    head, the back-link to the previous event's batch; one ``anchorRootAt`` per run of one writer's events."""
-    dep = admin.deployment
-    assert dep is not None
-    suite = suite_named(dep.suite)
-    halls = {c.address: admin.hall_of(c.address).hall_id for c in (a, b)}  # type: ignore[union-attr]
-    runs: list[tuple[ChainClient, list[int]]] = []
-    for i, w in enumerate(writers):
-        if runs and runs[-1][0] is w:
-            runs[-1][1].append(i)
-        else:
-            runs.append((w, [i]))
-    head, prev = case_id(hall, SERIAL), (0, 0)
-    seqs: dict[str, int] = {}
+    """The same case anchored in Merkle mode, batch by batch (tests/integration/merkle_case.py)."""
     mdir = tmp_path / "manifests"
-    mdir.mkdir()
-    held: list[HeldEvent] = []
-    for w, idxs in runs:
-        seq = seqs.get(w.address, 0)
-        seqs[w.address] = seq + 1
-        wh = halls[w.address]
-        leaves: list[EventLeaf] = []
-        for i in idxs:
-            rec = records[i]
-            head = next_head(head, rec.stage, rec.commitment, w.address)
-            leaves.append(
-                EventLeaf.new(
-                    accepting_hall=hall,
-                    serial=SERIAL,
-                    index=i,
-                    stage=rec.stage,
-                    commitment=rec.commitment,
-                    writer_hall=wh,
-                    writer=w.address,
-                    head=head,
-                    ref=8 if rec.stage == Stage.DISPUTE_RESOLVED else 0,
-                    prev=prev,
-                    home_district=FENGZE,
-                    item_code="BDC-001",
-                )
-            )
-            prev = (wh, seq)
-        raw = [lf.encode() for lf in leaves]
-        tree = BatchTree.of(raw, suite)
-        receipt = w.wait(w.send_root(seq, tree.root, len(raw)))
-        log = admin.batch_at(wh, seq, receipt.block_number)
-        assert log is not None
-        (mdir / f"{wh}-{seq}.manifest").write_bytes(Manifest(suite, wh, seq, tuple(raw)).encode())
-        for pos, (i, lf) in enumerate(zip(idxs, leaves, strict=True)):
-            event = ChainEvent(
-                case_id="0x" + lf.case_id.hex(),
-                hall_id=wh,
-                stage=lf.stage,
-                writer=log.writer,
-                index=i,
-                commitment=lf.commitment,
-                head=lf.head,
-                ref=lf.ref,
-                prev_block=0,
-                block_number=log.block_number,
-                tx_hash=log.tx_hash,
-                log_index=log.log_index,
-            )
-            proof = BatchProof(
-                hall_id=wh,
-                seq=seq,
-                leaf_index=pos,
-                tree_size=len(raw),
-                path=[p.hex() for p in tree.proof(pos)],
-                prev_hall=lf.prev_hall,
-                prev_seq=lf.prev_seq,
-                home_district=lf.home_district,
-                item_code=lf.item_code,
-            )
-            held.append(
-                HeldEvent(
-                    record=records[i],
-                    event=event,
-                    time=admin.block_time(log.block_number),
-                    materials=ms if lf.stage == Stage.MATERIALS else None,
-                    contents=[d for _, _, d in FILES] if lf.stage == Stage.MATERIALS else None,
-                    batch=proof,
-                )
-            )
-    bundle = build_bundle(
-        serial=SERIAL,
+    bundle = anchor_merkle_case(
+        admin,
         accepting_hall=hall,
-        suite=dep.suite,
-        chain_id=dep.chain_id,
-        ledger=dep.ledger,
-        registry=dep.registry,
-        exported_at="2026-11-23T10:00:00Z",
-        exported_by=ExportedBy(hall_id=hall),
-        held=held,
-        include_files=True,
-        mode="merkle",
+        serial=SERIAL,
+        records=records,
+        writers=writers,
+        home_district=FENGZE,
+        item_code="BDC-001",
+        materials=ms,
+        contents=[d for _, _, d in FILES],
+        manifests=mdir,
     )
     source = manifest_source([str(mdir)])
     return Case(bundle, fetch_merkle_facts(admin, bundle, manifests=source), admin, ["--manifests", str(mdir)])
