@@ -500,6 +500,24 @@ MESSAGES: dict[str, Message] = {
     "bundle_event_mode": M(
         "这是逐条上链的证据包，应按链上事件核验。", "This bundle is in event mode; verify it with verify_bundle."
     ),
+    # the single-document check of a Merkle-mode case: which untrusted answer did not hold
+    "document_batch_not_on_chain": M(
+        "证明所称的批次 {hall}/{seq} 不在链上第 {block} 号区块中，不能认定该文件已登记。",
+        "Batch {hall}/{seq} named by the proof is not on chain in block {block}: the batch root is not on chain.",
+    ),
+    "document_leaf_not_in_batch": M(
+        "登记该文件的事件叶子不在批次 {hall}/{seq} 中（包含证明与链上批次根不符）。",
+        "The event leaf committing to the file is not in batch {hall}/{seq} (its inclusion proof does not lead "
+        "to the on-chain batch root).",
+    ),
+    "document_record_not_leaf": M(
+        "证明中的{stage_zh}记录与批次中事件叶子的承诺不符。",
+        "The {stage} record of the proof does not match the commitment in its batch leaf.",
+    ),
+    "document_not_committed": M(
+        "该文件不是本办件{stage_zh}环节登记的文件（内容或文件清单根不符）。",
+        "This file is not the one committed at the case's {stage} stage (its content or the file tree's root differs).",
+    ),
     # ---------------------------------------------------------------- hall operations
     "hall_not_registered": M("没有编号为 {hall} 的大厅。", "There is no hall with id {hall} in the registry."),
     "not_base64": M(

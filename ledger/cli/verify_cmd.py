@@ -16,7 +16,7 @@ import typer
 from pydantic import ValidationError
 
 from ledger.cli import app
-from ledger.core.chainlog import read_case_facts
+from ledger.core.chainlog import read_case_facts, read_merkle_facts
 from ledger.core.jsonsafe import loads_bounded
 from ledger.core.stages import Stage
 from ledger.core.suites import suite_named
@@ -25,6 +25,7 @@ from ledger.errors import InputError, VerificationError
 from ledger.hall.evidence import DocumentProof
 from ledger.verify import cli as verifier
 from ledger.verify.checks import DEFAULT_MAX_ANCHOR_LAG_S, verify_document
+from ledger.verify.merkle import verify_merkle_document
 from ledger.verify.rpc import JsonRpc
 
 Rpc = Annotated[
@@ -66,6 +67,14 @@ def verify(
     deployment: DeploymentOpt = None,
     ledger: LedgerOpt = None,
     registry: RegistryOpt = None,
+    manifests: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--manifests",
+            metavar="SRC",
+            help="Merkle mode: where batch manifests are (a hall's URL or a directory; repeatable).",
+        ),
+    ] = None,
 ) -> None:
     """Verify an evidence bundle against the chain. Exit 0 match, 1 mismatch or incomplete, 2 unusable input.
 
@@ -73,6 +82,8 @@ def verify(
     best "incomplete": a bundle's addresses prove nothing about the consortium."""
     argv = [str(bundle_path), "--rpc", rpc, "--lang", lang, "--max-anchor-lag", str(max_anchor_lag)]
     argv += _trust_args(deployment, ledger, registry)
+    for src in manifests or []:
+        argv += ["--manifests", src]
     raise typer.Exit(verifier.main([*argv, "--json"] if as_json else argv))
 
 
@@ -118,23 +129,69 @@ def verify_document_cmd(
     trusted = verifier.Trusted.of(ledger, registry, None if deployment is None else str(deployment))
     if trusted is not None and trusted.ledger.lower() != proof.ledger.lower():
         raise InputError("ledger", "trusted_ledger_mismatch", given=trusted.ledger, found=proof.ledger)
-    facts = read_case_facts(JsonRpc(rpc), ledger=proof.ledger, accepting_hall=proof.accepting_hall, serial=serial)
-    if trusted is not None and trusted.chain_id is not None and trusted.chain_id != facts.chain_id:
-        raise InputError("chain_id", "trusted_chain_mismatch", given=trusted.chain_id, served=facts.chain_id)
-    if facts.chain_id != proof.chain_id:
-        raise InputError("chain_id", f"the hall says chain {proof.chain_id}, the endpoint serves {facts.chain_id}")
-    ev = next((e for e in facts.events if e.index == proof.event_index), None)
-    if ev is None:
-        _document_verdict(None, f"event {proof.event_index} is not on chain", serial, as_json, lang)
-    assert ev is not None
-    try:
-        found = verify_document(data, proof.proof, proof.record, ev, suite_named(facts.suite))
-    except VerificationError as exc:
-        _document_verdict(None, str(exc), serial, as_json, lang)
+    if proof.batch is not None:  # a Merkle-mode case: the record's leaf against its batch's on-chain root
+        found = _merkle_document(rpc, proof, data, serial, trusted, as_json, lang)
+    else:
+        facts = read_case_facts(JsonRpc(rpc), ledger=proof.ledger, accepting_hall=proof.accepting_hall, serial=serial)
+        _same_chain(trusted, proof, facts.chain_id)
+        ev = next((e for e in facts.events if e.index == proof.event_index), None)
+        if ev is None:
+            _document_verdict(None, f"event {proof.event_index} is not on chain", serial, as_json, lang)
+        assert ev is not None
+        try:
+            found = verify_document(data, proof.proof, proof.record, ev, suite_named(facts.suite))
+        except VerificationError as exc:
+            _document_verdict(None, str(exc), serial, as_json, lang)
     if trusted is None:
         found["serial"] = serial
         raise typer.Exit(verifier.document_untrusted(found, as_json, lang))
     _document_verdict(found, "", serial, as_json, lang)
+
+
+def _same_chain(trusted: verifier.Trusted | None, proof: DocumentProof, chain_id: int) -> None:
+    if trusted is not None and trusted.chain_id is not None and trusted.chain_id != chain_id:
+        raise InputError("chain_id", "trusted_chain_mismatch", given=trusted.chain_id, served=chain_id)
+    if chain_id != proof.chain_id:
+        raise InputError("chain_id", f"the hall says chain {proof.chain_id}, the endpoint serves {chain_id}")
+
+
+def _merkle_document(
+    rpc: str, proof: DocumentProof, data: bytes, serial: str, trusted: verifier.Trusted | None, as_json: bool, lang: str
+) -> dict[str, object]:
+    """A Merkle-mode proof from a hall: the batch it names read from the chain (as the bundle's verification
+    reads it), then :func:`verify_merkle_document`; a verdict of mismatch naming the answer that did not hold."""
+    assert proof.batch is not None
+    if proof.leaf is None or proof.block is None:
+        _document_verdict(None, "the hall's Merkle-mode proof names no leaf or block", serial, as_json, lang)
+    assert proof.leaf is not None and proof.block is not None
+    b = proof.batch
+    facts = read_merkle_facts(
+        JsonRpc(rpc),
+        ledger=proof.ledger,
+        accepting_hall=proof.accepting_hall,
+        serial=serial,
+        batches=[(b.hall_id, b.seq, proof.block)],
+    )
+    _same_chain(trusted, proof, facts.chain_id)
+    try:
+        leaf = bytes.fromhex(proof.leaf)
+        return verify_merkle_document(
+            data,
+            proof.proof,
+            proof.record,
+            leaf,
+            b,
+            proof.block,
+            next((f for f in facts.batches if f.key == (b.hall_id, b.seq)), None),
+            event_index=proof.event_index,
+            accepting_hall=proof.accepting_hall,
+            serial=serial,
+            suite=suite_named(facts.suite),
+        )
+    except ValueError:
+        _document_verdict(None, "the hall's leaf is not hex", serial, as_json, lang)
+    except VerificationError as exc:
+        _document_verdict(None, exc.message(lang), serial, as_json, lang)
 
 
 def _fetch_proof(hall: str, serial: str, data: bytes) -> DocumentProof | None:

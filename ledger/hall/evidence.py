@@ -50,7 +50,9 @@ _PROOF_DISCLOSED = frozenset(
 
 class DocumentProof(BaseModel):
     """Everything a stand-alone verifier needs for one file: its leaf and inclusion proof, and the
-    record committing to it with only the root, count and dates disclosed."""
+    record committing to it with only the root, count and dates disclosed. In Merkle mode also the record's
+    event leaf (hex), its batch proof and the batch's block: the verifier checks the leaf against the batch
+    root it reads from the chain (:func:`ledger.verify.merkle.verify_merkle_document`)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -65,6 +67,12 @@ class DocumentProof(BaseModel):
     stage: str
     record: DisclosedRecord
     proof: MaterialProof
+    leaf: str | None = None
+    """Merkle mode: the event leaf's bytes (hex) of the record"""
+    batch: BatchProof | None = None
+    """Merkle mode: where the leaf is (batch, position, tree size, inclusion path)"""
+    block: int | None = None
+    """Merkle mode: the block of the batch's ``BatchAnchored`` log"""
 
 
 def export_bundle(
@@ -168,6 +176,12 @@ def find_document_proof(book: CaseBook, deployment: Deployment, serial: str, dig
         for i, f in enumerate(files):
             if f.digest == digest:
                 rec = SaltedRecord(serial=serial, stage=stage, fields=r["fields"], salts=r["salts"], suite=suite.name)
+                leaf, bp, block = None, None, None
+                if is_merkle(r):
+                    got = record_proof(ManifestStore(book.store, hall_id=book.hall.hall_id), r)
+                    if got is None:  # anchored, but this hall lacks the batch's manifest: not provable from here
+                        break
+                    leaf, bp, block = got.leaf, batch_proof(r, got)[1], int(anchor["block"])
                 return DocumentProof(
                     serial=serial,
                     accepting_hall=int(header["accepting_hall"]),
@@ -179,5 +193,8 @@ def find_document_proof(book: CaseBook, deployment: Deployment, serial: str, dig
                     stage=stage.name,
                     record=rec.disclose(withhold=set(rec.fields) - _PROOF_DISCLOSED),
                     proof=MaterialSet.new(files, suite).proof(i),
+                    leaf=leaf,
+                    batch=bp,
+                    block=block,
                 )
     raise NotFoundError("file_not_in_case", serial=serial)

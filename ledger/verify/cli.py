@@ -11,7 +11,9 @@ the bundle's own addresses, which prove nothing about the consortium: the report
 
 A Merkle-mode bundle (``"mode": "merkle"``) is checked against batch roots; it is proven complete only
 with ``--manifests`` (a hall's URL, or a directory of ``<hall>-<seq>.manifest`` files), else the verdict
-is ``incomplete``.
+is ``incomplete``. ``--document`` works in both modes: in Merkle mode the file's proof is checked against its
+record, the record against its event leaf, and the leaf's inclusion proof against the batch root read from
+the chain (:func:`ledger.verify.merkle.verify_merkle_document`); no manifest is needed.
 
 Exit codes: 0 every event matches; 1 a mismatch, or the bundle is incomplete; 2 unusable input
 (not a bundle, another chain or contract, endpoint unreachable). Every problem is one sentence on
@@ -26,22 +28,24 @@ import json
 import re
 import sys
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from ledger.core.bundle import EvidenceBundle, load_bundle
+from ledger.core.bundle import BundleMaterial, EvidenceBundle, load_bundle
 from ledger.core.chainlog import read_deployment
 from ledger.core.facts import ChainFacts, DeploymentFacts
 from ledger.core.jsonsafe import load_json_file
+from ledger.core.materials import MaterialProof
+from ledger.core.records import DisclosedRecord
 from ledger.core.stages import Stage
 from ledger.core.suites import suite_named
 from ledger.errors import ChainUnavailableError, InputError, LedgerError, VerificationError
 from ledger.verify.checks import DEFAULT_MAX_ANCHOR_LAG_S, check_coordinates, verify_bundle, verify_document
 from ledger.verify.manifests import manifest_source
-from ledger.verify.merkle import verify_merkle_bundle
+from ledger.verify.merkle import bundle_leaf, verify_merkle_bundle, verify_merkle_document
 from ledger.verify.report import VerificationReport
 from ledger.verify.rpc import JsonRpc, read_case_facts, read_merkle_facts
 
@@ -258,22 +262,32 @@ def _document(args: argparse.Namespace) -> int:
     suite = suite_named(bundle.suite)
     digest = suite.hexdigest(data)
     rpc = JsonRpc(args.rpc)
-    facts = _facts(rpc, bundle, args.trusted)
-    check_coordinates(bundle, facts)
-    events = {e.index: e for e in facts.events}
+    candidates = [m for m in bundle.materials if m.proof.file.digest == digest] or list(bundle.materials)
+    checks = _merkle_checks(rpc, bundle, candidates, args.trusted) if bundle.mode == "merkle" else None
+    if checks is None:
+        facts = _facts(rpc, bundle, args.trusted)
+        check_coordinates(bundle, facts)
+        events = {e.index: e for e in facts.events}
+        addresses_from: str = facts.addresses_from
+    else:
+        events, addresses_from = {}, checks[0]
     records = {e.index: e.record for e in bundle.events}
     why = "no material proof in the bundle"
-    for m in [m for m in bundle.materials if m.proof.file.digest == digest] or list(bundle.materials):
+    for m in candidates:
         rec, ev = records.get(m.event_index), events.get(m.event_index)
-        if rec is None or ev is None:
+        if rec is None or (ev is None and checks is None):
             continue
         try:
-            found = verify_document(data, m.proof, rec, ev, suite)
+            if checks is None:
+                assert ev is not None
+                found = verify_document(data, m.proof, rec, ev, suite)
+            else:
+                found = checks[1](data, m.proof, rec, m.event_index)
         except VerificationError as exc:
-            why = str(exc)
+            why = exc.message(args.lang) if not exc.free_sentence else str(exc)
             continue
         found["serial"] = bundle.serial
-        if facts.addresses_from != "deployment":
+        if addresses_from != "deployment":
             return document_untrusted(found, args.json, args.lang)
         if args.json:
             print(json.dumps({"verdict": "match", **found}, ensure_ascii=False))
@@ -295,6 +309,50 @@ def _document(args: argparse.Namespace) -> int:
     else:
         print(f"MISMATCH: this file was not committed in case {bundle.serial} ({why})")
     return 1
+
+
+DocumentCheck = Callable[[bytes, MaterialProof, DisclosedRecord, int], dict[str, Any]]
+
+
+def _merkle_checks(
+    rpc: JsonRpc, bundle: EvidenceBundle, candidates: Sequence[BundleMaterial], trusted: Trusted | None
+) -> tuple[str, DocumentCheck]:
+    """A Merkle-mode bundle: read the batches of the events whose proofs may hold the document (the chain facts
+    the bundle's verification reads, :func:`read_merkle_facts`), and the check of one proof against them."""
+    dep = _trusted_deployment(rpc, bundle, trusted)
+    by_index = {e.index: e for e in bundle.events}
+    named = [by_index[i] for i in sorted({m.event_index for m in candidates} & set(by_index))]
+    facts = read_merkle_facts(
+        rpc,
+        ledger=bundle.ledger if dep is None else dep.ledger,
+        deployment=dep,
+        accepting_hall=bundle.accepting_hall,
+        serial=bundle.serial,
+        batches=[(e.batch.hall_id, e.batch.seq, e.block) for e in named if e.batch is not None],
+    )
+    check_coordinates(bundle, facts)
+    batches = {b.key: b for b in facts.batches}
+    suite = suite_named(bundle.suite)
+
+    def check(data: bytes, proof: MaterialProof, record: DisclosedRecord, index: int) -> dict[str, Any]:
+        be = by_index[index]
+        if be.batch is None:
+            raise InputError("events", "bundle_merkle_batch_missing")
+        return verify_merkle_document(
+            data,
+            proof,
+            record,
+            bundle_leaf(bundle, be).encode(),
+            be.batch,
+            be.block,
+            batches.get((be.batch.hall_id, be.batch.seq)),
+            event_index=index,
+            accepting_hall=bundle.accepting_hall,
+            serial=bundle.serial,
+            suite=suite,
+        )
+
+    return facts.addresses_from, check
 
 
 def document_untrusted(found: dict[str, Any], as_json: bool, lang: str) -> int:

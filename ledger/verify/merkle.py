@@ -35,10 +35,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.core.batches import EventLeaf, Manifest, batch_head, verify_leaf
-from ledger.core.bundle import BundleEvent, EvidenceBundle
+from ledger.core.bundle import BatchProof, BundleEvent, EvidenceBundle
 from ledger.core.caserules import RegistryState, Rights, extend
 from ledger.core.facts import BatchFact, CaseFacts, CaseHeader, ChainEventFact, ChainFacts, MerkleFacts
 from ledger.core.hashchain import address_bytes, case_id
+from ledger.core.materials import MaterialProof
+from ledger.core.records import DisclosedRecord
 from ledger.core.stages import Phase, Stage
 from ledger.core.suites import Suite, suite_named
 from ledger.errors import InputError, VerificationError
@@ -51,6 +53,7 @@ from ledger.verify.checks import (
     check_registry_read,
     file_root,
     unique_event_indices,
+    verify_document,
 )
 from ledger.verify.report import EventVerdict, Reason, Status, VerificationReport
 
@@ -61,6 +64,7 @@ __all__ = [
     "case_leaves",
     "proven_chain_facts",
     "verify_merkle_bundle",
+    "verify_merkle_document",
 ]
 
 Position = tuple[int, int, int]
@@ -502,3 +506,96 @@ def _checked_manifests(
             continue
         checked.append((b, m))
     return checked, problems
+
+
+def verify_merkle_document(
+    data: bytes,
+    proof: MaterialProof,
+    record: DisclosedRecord,
+    leaf: bytes,
+    where: BatchProof,
+    block: int,
+    batch: BatchFact | None,
+    *,
+    event_index: int,
+    accepting_hall: int,
+    serial: str,
+    suite: Suite,
+) -> dict[str, Any]:
+    """Was this exact file submitted (or issued) in a Merkle-mode case? Pure; raises :class:`VerificationError`.
+
+    The Merkle-mode counterpart of :func:`ledger.verify.checks.verify_document`, from the bottom up: the file's
+    proof against the record's ``materials_root`` / ``documents_root`` (and count), the record's commitment
+    against its event ``leaf`` (its bytes), the leaf's inclusion proof (``where``: position, tree size, path)
+    against the root of ``batch``, the ``BatchAnchored`` log as read from the chain at ``block`` (``None``: no
+    such log there); ``event_index`` is the event the proof is said to belong to (the leaf must be it).
+    Every answer that does not hold is named by its message code: ``document_batch_not_on_chain`` (the root
+    is not on chain where the proof says), ``document_leaf_not_in_batch`` (the leaf is another case's,
+    event's, writer's or tree's, or its proof does not lead to the root), ``document_record_not_leaf`` (the
+    record is not the one the leaf commits to), ``document_not_committed`` (the file is not the one the
+    record commits to).
+    """
+    coords: dict[str, Any] = {"hall": where.hall_id, "seq": where.seq}
+    if batch is None or batch.block != block or (batch.hall_id, batch.seq) != (where.hall_id, where.seq):
+        raise VerificationError("document_batch_not_on_chain", where="batch", block=block, **coords)
+    try:
+        ev = EventLeaf.decode(leaf)
+    except InputError as exc:
+        raise VerificationError("document_leaf_not_in_batch", where="leaf", detail=_msg(exc), **coords) from exc
+    wrong = [
+        what
+        for what, bad in (
+            ("another case", ev.case_id != case_id(accepting_hall, serial)),
+            ("another writer hall", ev.writer_hall != batch.hall_id),
+            ("another writer", address_bytes(ev.writer_hex) != address_bytes(batch.writer)),
+            ("another tree size", where.tree_size != batch.count),
+            ("another event", ev.index != event_index),
+        )
+        if bad
+    ]
+    if wrong:
+        raise VerificationError("document_leaf_not_in_batch", where="leaf", detail=", ".join(wrong), **coords)
+    try:
+        verify_leaf(leaf, where.leaf_index, where.tree_size, [bytes.fromhex(p) for p in where.path], _b(batch.root),
+                    suite)  # fmt: skip
+    except (VerificationError, ValueError) as exc:
+        raise VerificationError("document_leaf_not_in_batch", where="batch", detail=str(exc), **coords) from exc
+    labels = {"stage": ev.stage.name, "stage_zh": ev.stage.label_zh}
+    try:
+        root = record.root(suite)
+    except (VerificationError, InputError) as exc:
+        raise VerificationError("document_record_not_leaf", where="record", detail=_msg(exc), **labels) from exc
+    if root != ev.commitment:
+        raise VerificationError(
+            "document_record_not_leaf",
+            where="record",
+            expected="0x" + ev.commitment.hex(),
+            found="0x" + root.hex(),
+            **labels,
+        )
+    event = ChainEventFact(
+        index=ev.index,
+        stage=ev.stage,
+        writer=batch.writer,
+        hall_id=batch.hall_id,
+        commitment="0x" + ev.commitment.hex(),
+        head="0x" + ev.head.hex(),
+        ref=ev.ref,
+        prev_block=0,
+        block=batch.block,
+        log_index=batch.log_index,
+        tx=batch.tx,
+        time=batch.time,
+    )
+    try:
+        found = verify_document(data, proof, record, event, suite)
+    except VerificationError as exc:  # the record is the leaf's: what is left is the file against its record
+        raise VerificationError(
+            "document_not_committed",
+            where=exc.where,
+            expected=exc.expected,
+            found=exc.found,
+            detail=str(exc),
+            **labels,
+        ) from exc
+    return {**found, "batch": f"{batch.hall_id}/{batch.seq}", "leaf_index": where.leaf_index}

@@ -1,5 +1,8 @@
 """Dispute officer workflow, result-document proofs, verify-document --hall and the audit's anomaly
-scan against one real hall node (uvicorn in this process) on the session's dev chain (0.2 s blocks).
+scan against one real hall node (uvicorn in this process) on the session's dev chain (0.2 s blocks), once
+with the hall taking cases in event mode and once in Merkle mode (``ANCHOR_MODES``; the module fixture is
+parametrised, so every test runs in both). A bundle is verified as its mode reads the chain: event logs, or
+batch roots with the manifests the hall holds, so that ``match`` means proven complete in both modes.
 
 Staff identity is injected by overriding ``get_staff`` (the roles come from an ``X-Test-Roles`` header),
 so these tests exercise the routes' role checks without depending on how sign-in works.
@@ -8,36 +11,46 @@ so these tests exercise the routes' role checks without depending on how sign-in
 from __future__ import annotations
 
 import base64
+import contextlib
+import http.server
 import json
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
 import uvicorn
+from eth_account import Account
 from fastapi import Request
 from typer.testing import CliRunner
 
 from ledger.chain.client import ChainClient
-from ledger.chain.facts_reader import fetch_chain_facts
+from ledger.chain.facts_reader import fetch_chain_facts, fetch_merkle_facts
 from ledger.cli import _register
 from ledger.cli import app as cli_app
+from ledger.core.batches import BatchTree, EventLeaf, Manifest
+from ledger.core.bundle import EvidenceBundle
+from ledger.core.facts import ChainEventFact
+from ledger.core.hashchain import next_head
 from ledger.core.records import SaltedRecord
 from ledger.core.stages import Stage
 from ledger.dev.devchain import DevChain, dev_admin, free_port
 from ledger.hall.cases import Upload
 from ledger.hall.evidence import export_bundle
 from ledger.hall.keystore import create_keystore
+from ledger.hall.merkle_index import ManifestStore
 from ledger.hall.store import Store
 from ledger.verify.checks import report_sha256, verify_bundle
+from ledger.verify.merkle import proven_chain_facts, verify_merkle_bundle
 from ledger.verify.report import VerificationReport
 from node_api.api.deps import Staff, get_staff
 from node_api.core.config import Settings
 from node_api.core.node import HallNode
 from node_api.main import create_app
+from tests.integration.conftest import ANCHOR_MODES
 
 pytestmark = pytest.mark.integration
 
@@ -48,8 +61,8 @@ ALL_ROLES = "clerk,officer,dispute_officer,regulator"
 
 
 class Hall:
-    def __init__(self, url: str, app: Any, rpc: str) -> None:
-        self.url, self.app, self.rpc = url, app, rpc
+    def __init__(self, url: str, app: Any, rpc: str, mode: str, admin: ChainClient) -> None:
+        self.url, self.app, self.rpc, self.mode, self.admin = url, app, rpc, mode, admin
         self.http = httpx.Client(base_url=url, timeout=30)
 
     @property
@@ -61,9 +74,13 @@ class Hall:
         return self.http.request(method, path, headers={"X-Test-Roles": roles, **kw.pop("headers", {})}, **kw)
 
 
-@pytest.fixture(scope="module")
-def hall(dev_chain: DevChain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hall]:
-    d: Path = tmp_path_factory.mktemp("hall")
+@pytest.fixture(scope="module", params=ANCHOR_MODES)
+def hall(
+    request: pytest.FixtureRequest, dev_chain: DevChain, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Hall]:
+    """One hall node taking cases in event mode or Merkle mode (the parameter), on a fresh deployment."""
+    mode: Literal["event", "merkle"] = "merkle" if request.param == "merkle" else "event"
+    d: Path = tmp_path_factory.mktemp(f"hall-{mode}")
     dep = ChainClient.deploy(dev_chain.rpc_url, dev_admin())
     dep.save(d / "deployment.json")
     admin = ChainClient.connect(dev_chain.rpc_url, deployment=dep, account=dev_admin())
@@ -84,6 +101,7 @@ def hall(dev_chain: DevChain, tmp_path_factory: pytest.TempPathFactory) -> Itera
         audit_scan_interval=1.0,
         audit_pending_after=1.0,
         audit_outbox_after=1.0,
+        anchor_mode=mode,
     )
     app = create_app(settings)
 
@@ -101,7 +119,7 @@ def hall(dev_chain: DevChain, tmp_path_factory: pytest.TempPathFactory) -> Itera
         assert time.monotonic() < deadline, "the hall node did not start"
         time.sleep(0.05)
     try:
-        yield Hall(f"http://127.0.0.1:{port}", app, dev_chain.rpc_url)
+        yield Hall(f"http://127.0.0.1:{port}", app, dev_chain.rpc_url, mode, admin)
     finally:
         server.should_exit = True
         thread.join(15)
@@ -115,6 +133,26 @@ def _wait(what: str, check: Any, timeout: float = 60.0) -> Any:
             return got
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def _verify(h: Hall, bundle: EvidenceBundle) -> VerificationReport:
+    """``bundle`` against the chain as its mode reads it (Merkle mode: with every manifest this hall holds)."""
+    node = h.node
+    if bundle.mode == "merkle":
+        manifests = ManifestStore(node.store, hall_id=node.hall.hall_id)
+        return verify_merkle_bundle(bundle, fetch_merkle_facts(node.reader, bundle, manifests=manifests.get))
+    return verify_bundle(bundle, fetch_chain_facts(node.reader, node.hall.hall_id, bundle.serial))
+
+
+def _chain_events(h: Hall, serial: str) -> list[ChainEventFact]:
+    """The case's events as the chain proves them: event logs, or (Merkle mode) the bundle's events whose
+    leaves were proven against their batches' on-chain roots."""
+    node = h.node
+    if h.mode == "event":
+        return fetch_chain_facts(node.reader, node.hall.hall_id, serial).events
+    bundle = export_bundle(node.book, node.reader, serial)
+    facts = fetch_merkle_facts(node.reader, bundle)
+    return sorted(proven_chain_facts(bundle, facts, verify_merkle_bundle(bundle, facts)).events, key=lambda e: e.index)
 
 
 def _anchored(h: Hall, serial: str) -> bool:
@@ -151,8 +189,9 @@ def test_result_document_is_exported_and_verified(hall: Hall) -> None:
     result_idx = next(e.index for e in bundle.events if e.stage == "RESULT")
     docs = [m for m in bundle.materials if m.event_index == result_idx]
     assert [m.proof.file.kind for m in docs] == ["result_document"]
-    report = verify_bundle(bundle, fetch_chain_facts(node.reader, node.hall.hall_id, serial))
+    report = _verify(hall, bundle)
     assert report.ok and len(report.materials) == len(KINDS) + 1
+    assert report.mode == hall.mode
 
     data = json.loads(bundle.dump())
     for m in data["materials"]:
@@ -162,7 +201,7 @@ def test_result_document_is_exported_and_verified(hall: Hall) -> None:
             m["content_b64"] = base64.b64encode(bytes(raw)).decode()
     from ledger.core.bundle import parse_bundle
 
-    bad = verify_bundle(parse_bundle(data), fetch_chain_facts(node.reader, node.hall.hall_id, serial))
+    bad = _verify(hall, parse_bundle(data))
     wrong = [m for m in bad.materials if m.status == "mismatch"]
     assert [(m.event_index, m.reasons[0].code, m.name) for m in wrong] == [
         (result_idx, "material_content_mismatch", "证书.pdf")
@@ -214,7 +253,7 @@ def test_dispute_open_verify_resolve_print(hall: Hall) -> None:
     assert "已有一项未结争议" in again_open.json()["error"]["message_zh"]
     assert "already have an open dispute" in again_open.json()["error"]["message"]
     _wait("DISPUTE_OPENED anchored", lambda: _anchored(hall, serial))
-    events = node.reader.case_events(node.hall.hall_id, serial)
+    events = _chain_events(hall, serial)
     assert events[-1].stage == Stage.DISPUTE_OPENED
     listed = hall.call("GET", f"/cases/{serial}/disputes").json()["data"]
     index = listed[0]["index"]
@@ -263,13 +302,13 @@ def test_dispute_open_verify_resolve_print(hall: Hall) -> None:
     assert res.status_code == 201, res.text
     assert res.json()["status"] == "resolved" and res.json()["resolution"]["report_sha256"] == sha
     _wait("DISPUTE_RESOLVED anchored", lambda: _anchored(hall, serial))
-    ev = node.reader.case_events(node.hall.hall_id, serial)[-1]
+    ev = _chain_events(hall, serial)[-1]
     assert ev.stage == Stage.DISPUTE_RESOLVED and ev.ref == index
     rec = next(r for r in node.book.records(serial) if r["stage"] == "DISPUTE_RESOLVED")
     assert rec["fields"]["report_sha256"] == sha and rec["fields"]["verdict"] == "mismatch"
     assert rec["fields"]["resolves"] == index
     salted = SaltedRecord(serial=serial, stage=Stage.DISPUTE_RESOLVED, fields=rec["fields"], salts=rec["salts"])
-    assert salted.commitment == ev.commitment  # the on-chain commitment covers the report hash
+    assert "0x" + salted.commitment.hex() == ev.commitment  # the on-chain commitment covers the report hash
     again = hall.call(
         "POST", f"/cases/{serial}/disputes/{index}/resolution", json={"report_sha256": sha, "conclusion": "再次"}
     )
@@ -290,9 +329,7 @@ def test_dispute_open_verify_resolve_print(hall: Hall) -> None:
     _wait("second DISPUTE_RESOLVED anchored", lambda: _anchored(hall, serial))
 
     # the whole case, disputes included, still verifies from a fresh bundle
-    assert verify_bundle(
-        export_bundle(node.book, node.reader, serial), fetch_chain_facts(node.reader, node.hall.hall_id, serial)
-    ).ok
+    assert _verify(hall, export_bundle(node.book, node.reader, serial)).ok
 
     page = hall.call("GET", f"/cases/{serial}/verifications/{sha}/report.html", roles="regulator")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -309,6 +346,64 @@ def _scan(h: Hall, serial: str) -> list[dict[str, Any]]:
     r = h.call("POST", "/audit/anomalies/scan", roles="regulator")
     assert r.status_code == 200, r.text
     return [a for a in r.json()["scan"]["anomalies"] if a["serial"] == serial]
+
+
+def _scan_all(h: Hall) -> list[dict[str, Any]]:
+    r = h.call("POST", "/audit/anomalies/scan", roles="regulator")
+    assert r.status_code == 200, r.text
+    anomalies: list[dict[str, Any]] = r.json()["scan"]["anomalies"]
+    return anomalies
+
+
+@contextlib.contextmanager
+def _hostile_batches(h: Hall, serial: str, last: ChainEventFact) -> Iterator[int]:
+    """Another hall (registered for this in another district, its endpoint a small server publishing only its
+    first manifest) anchors two batches: batch 0 holds a DELIVERY leaf for ``serial`` that extends the case
+    exactly (next index, next head, back-link) but is not the accepting hall's; batch 1's manifest is served by
+    nobody. Yields the hall's id."""
+    node = h.node
+    dep = node.deployment
+    suite = node.hall.suite
+    key = Account.create()
+    port = free_port()
+    hid = h.admin.register_hall(key.address, 350582, "他区大厅", f"http://127.0.0.1:{port}")
+    h.admin.fund(key.address, 10**18)
+    other = ChainClient.connect(h.rpc, deployment=dep, account=key)
+    rec = next(r for r in node.book.records(serial) if (r.get("anchor") or {}).get("index") == last.index)
+    c = b"\x77" * 32
+    leaf = EventLeaf.new(
+        accepting_hall=node.hall.hall_id,
+        serial=serial,
+        index=last.index + 1,
+        stage=Stage.DELIVERY,
+        commitment=c,
+        writer_hall=hid,
+        writer=key.address,
+        head=next_head(bytes.fromhex(last.head[2:]), Stage.DELIVERY, c, key.address),
+        prev=(int(rec["anchor"]["batch"]["hall"]), int(rec["anchor"]["batch"]["seq"])),
+    ).encode()
+    manifest = Manifest(suite=suite, hall=hid, seq=0, leaves=(leaf,)).encode()
+
+    class Serve(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            ok = self.path == f"/public/batches/{hid}/0/manifest"
+            self.send_response(200 if ok else 404)
+            self.end_headers()
+            if ok:
+                self.wfile.write(manifest)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Serve)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        other.wait(other.send_root(0, BatchTree.of([leaf], suite).root, 1))
+        other.wait(other.send_root(1, BatchTree.of([leaf, leaf], suite).root, 2))  # its manifest: nowhere
+        yield hid
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_anomaly_scan_finds_each_kind_on_a_real_chain(hall: Hall) -> None:
@@ -335,13 +430,25 @@ def test_anomaly_scan_finds_each_kind_on_a_real_chain(hall: Hall) -> None:
     node.store.put_json(key3, rec3)
     assert _scan(hall, serial) == []
 
-    # 3. a record the chain refused (a resolution naming no open dispute: event 1 is MATERIALS)
+    # 3. a record refused by the chain's rules (a resolution naming no open dispute: event 1 is MATERIALS). In
+    # event mode the contract refuses the transaction (CaseLedgerNoOpenDispute). In Merkle mode the chain checks
+    # no case rule (only the batch's sender and number), so nothing on chain can refuse it: the Merkle sender
+    # applies the contract's rules before building a batch and refuses it locally with the same rule, never
+    # anchoring it. The anomaly is the same kind, and in both modes the chain holds no event for it.
+    before = len(_chain_events(hall, serial))
     node.book.append_dispute(serial, Stage.DISPUTE_RESOLVED, {"verdict": "match", "staff": "x"}, resolves=1)
     _wait("refusal", lambda: any((r.get("anchor") or {}).get("state") == "refused" for r in node.book.records(serial)))
-    assert [a["kind"] for a in _scan(hall, serial)] == ["record_refused"]
+    refused = next(r["anchor"] for r in node.book.records(serial) if (r.get("anchor") or {}).get("state") == "refused")
+    assert refused.get("mode", "event") == hall.mode and refused["rule"], refused
+    found = _scan(hall, serial)
+    assert [a["kind"] for a in found] == ["record_refused"]
+    assert refused["rule"] in found[0]["detail"]
+    assert len(_chain_events(hall, serial)) == before
 
-    # 4. pending too long and a stale outbox: stop the sender, write, wait past the thresholds
-    node.sender.stop()
+    # 4. pending too long and a stale outbox (Merkle mode: the mbox/ queue of its sender): stop the mode's
+    # sender, write, wait past the thresholds
+    sender = node.sender if hall.mode == "event" else node.merkle_sender
+    sender.stop()
     try:
         node.book.deliver(serial, method="counter", note="", staff="clerk-1")
         time.sleep(1.2)
@@ -350,15 +457,33 @@ def test_anomaly_scan_finds_each_kind_on_a_real_chain(hall: Hall) -> None:
         # issue 13.4: a bundle exported now says that a record is not anchored yet, and does not verify as a match
         partial = export_bundle(node.book, node.reader, serial)
         assert partial.pending_records == 1
-        report = verify_bundle(partial, fetch_chain_facts(node.reader, node.hall.hall_id, serial))
+        report = _verify(hall, partial)
         assert report.verdict == "incomplete" and [r.code for r in report.reasons] == ["records_not_anchored"]
     finally:
-        from ledger.hall.outbox import OutboxSender
+        sender.start()  # the same sender again (its queue, numbers and heads are its store's)
+        sender.wake()
+    _wait("delivery anchored", lambda: not node.outbox.pending() and node.merkle_sender.pending_count() == 0)
+    assert [e.stage for e in _chain_events(hall, serial)][-1] == Stage.DELIVERY
 
-        node.sender = OutboxSender(node.outbox, node.writer, interval=0.1)
-        node.book.on_write = node.sender.wake
-        node.sender.start()
-    _wait("delivery anchored", lambda: not node.outbox.pending())
+    # 5. Merkle mode only: another hall's batch breaking a rule of this case, and a batch whose manifest no hall
+    # produces. In event mode neither can exist: the contract refuses a write that breaks a rule (the writer's
+    # record_refused, at its own hall), and there are no batches and no manifests.
+    if hall.mode == "merkle":
+        last = _chain_events(hall, serial)[-1]
+        with _hostile_batches(hall, serial, last) as hostile:
+
+            def both() -> list[dict[str, Any]] | None:
+                got = _scan_all(hall)
+                return got if {"batch_rule_broken", "manifest_unavailable"} <= {a["kind"] for a in got} else None
+
+            found = _wait("batch_rule_broken and manifest_unavailable", both)
+        broken = [a for a in found if a["kind"] == "batch_rule_broken" and f"hall {hostile} batch 0 " in a["detail"]]
+        assert len(broken) == 1 and "writer_no_right" in broken[0]["detail"], found
+        unavailable = [a for a in found if a["kind"] == "manifest_unavailable"]
+        assert [f"hall {hostile} batch 1 " in a["detail"] for a in unavailable] == [True], found
+        # the case is unaffected: the leaf that breaks a rule never becomes part of it
+        assert _chain_events(hall, serial)[-1] == last
+        assert [a["kind"] for a in _scan(hall, serial)] == ["record_refused"]
 
     # exports and the scheduled scan
     csv_text = hall.call("GET", "/audit/anomalies?format=csv", roles="regulator").content.decode("utf-8-sig")

@@ -1,7 +1,8 @@
 """Issue 14: a verifier an auditor can install alone. A fresh virtualenv gets ``pip install <this repo>``
 without the hall extra; there, ``caseledger-verify`` checks a real demo bundle (three hall processes,
-the demo scenario over HTTP) against the running chain, web3/fastapi/plyvel are not importable, and
-the full ``caseledger`` says in one sentence what to install."""
+the demo scenario over HTTP) against the running chain, and one document of a Merkle-mode case anchored on
+that same chain (a second deployment, tests/integration/merkle_case.py: seconds, no second network);
+web3/fastapi/plyvel are not importable, and the full ``caseledger`` says in one sentence what to install."""
 
 from __future__ import annotations
 
@@ -13,10 +14,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from eth_account import Account
 
-from ledger.dev.devchain import free_port
+from ledger.chain.client import ChainClient
+from ledger.core.materials import MaterialFile, MaterialSet
+from ledger.core.records import SaltedRecord
+from ledger.core.stages import Stage
+from ledger.dev.devchain import dev_admin, free_port
 from ledger.dev.localnet import LocalNet
 from tests.integration.conftest import FAST_NODE_ENV
+from tests.integration.merkle_case import anchor_merkle_case
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -83,6 +90,55 @@ def test_verifier_installs_alone_and_verifies_a_demo_bundle(verifier_venv: Path,
         text=True,
     )
     assert one.returncode == 0 and "一致" in one.stdout, one.stdout + one.stderr
+
+
+def test_verifier_alone_checks_a_merkle_mode_document(
+    verifier_venv: Path, demo_bundle: tuple[Path, str], tmp_path: Path
+) -> None:
+    """A Merkle-mode case (two events in one batch) on the demo's chain: the stand-alone ``--document`` check
+    proves a file through its record, its leaf and the batch root it reads from the chain; a forged file is not."""
+    _, rpc = demo_bundle
+    dep = ChainClient.deploy(rpc, dev_admin())
+    admin = ChainClient.connect(rpc, deployment=dep, account=dev_admin())
+    key = Account.create()
+    hall = admin.register_hall(key.address, 350502, "鲤城区行政服务中心", "http://127.0.0.1:1")
+    admin.fund(key.address, 10**18)
+    writer = ChainClient.connect(rpc, deployment=dep, account=key)
+    files = [("id_card", "身份证.pdf", b"%PDF-1.7 id card " * 20), ("form", "申请表.pdf", b"%PDF-1.7 form " * 20)]
+    ms = MaterialSet.new([MaterialFile.of(k, n, d) for k, n, d in files])
+    intake = SaltedRecord.new("TB-MERKLE-DOC", Stage.INTAKE, {"item_code": "BDC-001"}, at="2026-11-23T09:59:00+08:00")
+    materials = SaltedRecord.new(
+        "TB-MERKLE-DOC",
+        Stage.MATERIALS,
+        {"materials_root": ms.root.hex(), "materials_count": len(files)},
+        at="2026-11-23T09:59:00+08:00",
+        intake_commitment="0x" + intake.commitment.hex(),
+    )
+    bundle = anchor_merkle_case(
+        admin,
+        accepting_hall=hall,
+        serial="TB-MERKLE-DOC",
+        records=[intake, materials],
+        writers=[writer, writer],
+        home_district=350502,
+        item_code="BDC-001",
+        materials=ms,
+        contents=[d for _, _, d in files],
+        manifests=tmp_path / "manifests",
+    )
+    bundle_file = tmp_path / "merkle-bundle.json"
+    bundle_file.write_text(bundle.dump())
+    doc = tmp_path / "身份证.pdf"
+    doc.write_bytes(files[0][2])
+    verify = [str(verifier_venv / "bin" / "caseledger-verify"), "--document", str(doc), "--bundle", str(bundle_file)]
+    trusted = ["--rpc", rpc, "--ledger", dep.ledger, "--json"]
+    one = subprocess.run([*verify, *trusted], capture_output=True, text=True, timeout=120)
+    assert one.returncode == 0, one.stdout + one.stderr
+    said = json.loads(one.stdout)
+    assert said["verdict"] == "match" and said["stage"] == "MATERIALS" and said["batch"] == f"{hall}/0", said
+    doc.write_bytes(files[0][2] + b"x")
+    forged = subprocess.run([*verify, *trusted], capture_output=True, text=True, timeout=120)
+    assert forged.returncode == 1 and json.loads(forged.stdout)["verdict"] == "mismatch", forged.stdout
 
 
 def test_the_auditors_install_has_no_hall_stack(verifier_venv: Path) -> None:
