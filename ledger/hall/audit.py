@@ -77,7 +77,7 @@ from ledger.hall.keys import (
     case_key,
     chain_event_prefix,
 )
-from ledger.hall.merkle_index import merkle_case_facts
+from ledger.hall.merkle_index import awaiting_index, merkle_case_facts
 from ledger.hall.workdays import (
     APPROXIMATE_NOTE,
     APPROXIMATE_NOTE_EN,
@@ -106,6 +106,7 @@ __all__ = [
     "filter_rows",
     "hall_anomalies",
     "index_facts",
+    "indexed_records",
     "merkle_anomalies",
     "outbox_anomalies",
     "scan",
@@ -794,6 +795,21 @@ def outbox_anomalies(entries: Iterable[dict[str, Any]], *, now: float, threshold
     return out
 
 
+def indexed_records(store: Any, header: dict[str, Any], records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records to compare with the chain's facts now. In Merkle mode those facts are the hall's index, which
+    follows the chain a little behind the sender's receipts and the packages it receives: a record anchored in a
+    batch the indexer has not applied yet is left out until it has (then the case is in the change journal and
+    judged again), instead of being called tampered for an event the index does not hold yet."""
+    if header.get("anchor_mode") != "merkle":
+        return list(records)
+    hall, serial = int(header["accepting_hall"]), str(header["serial"])
+    return [
+        r
+        for r in records
+        if (a := r.get("anchor") or {}).get("state") != "anchored" or not awaiting_index(store, hall, serial, a)
+    ]
+
+
 def hall_anomalies(book: CaseBook, *, now: float, thresholds: AuditThresholds) -> list[Anomaly]:
     """What is judged of the hall itself rather than of one case, by the full and the incremental scan alike:
     its two anchoring queues (event mode's ``outbox/``, Merkle mode's ``mbox/``) and the rules other halls'
@@ -949,7 +965,6 @@ def scan(
             registry = None
     verdicts: list[tuple[str, list[Anomaly], float | None]] = []
     for h in headers:
-        n += 1
         serial = h["serial"]
         recs = book.records(serial)
         facts: ChainFacts | None = all_facts.get((int(h["accepting_hall"]), serial))
@@ -962,9 +977,10 @@ def scan(
                 errors.append(f"chain: {exc}")
                 facts = None
         row = case_row(h, recs, book.catalogue, today=day, near_due_days=thresholds.near_due_days)
-        if facts is None:
+        if facts is None:  # not on chain (or not indexed) yet: not judged, not counted — as the incremental scan
             continue
-        found = case_anomalies(h, recs, facts, row, now=at, thresholds=thresholds)
+        n += 1
+        found = case_anomalies(h, indexed_records(book.store, h, recs), facts, row, now=at, thresholds=thresholds)
         anomalies += found
         verdicts.append((serial, found, _recheck_at(recs, facts, now=at, t=thresholds)))
     anomalies += hall_anomalies(book, now=at, thresholds=thresholds)
@@ -1125,7 +1141,7 @@ def scan_incremental(
                 continue
         cases += 0 if known else 1
         row = case_row(h, recs, book.catalogue, today=day, near_due_days=thresholds.near_due_days)
-        found = case_anomalies(h, recs, facts, row, now=at, thresholds=thresholds)
+        found = case_anomalies(h, indexed_records(store, h, recs), facts, row, now=at, thresholds=thresholds)
         verdicts.append((serial, found, _recheck_at(recs, facts, now=at, t=thresholds)))
     with store.write_batch() as wb:
         for serial, verdict, recheck in verdicts:

@@ -75,7 +75,14 @@ from ledger.hall.keys import (
 from ledger.hall.store import Store, WriteBatch
 from ledger.verify.manifests import MAX_MANIFEST_BYTES, manifest_path
 
-__all__ = ["ManifestStore", "MerkleIndex", "batch_record", "checked_cases", "merkle_case_facts"]
+__all__ = [
+    "ManifestStore",
+    "MerkleIndex",
+    "awaiting_index",
+    "batch_record",
+    "checked_cases",
+    "merkle_case_facts",
+]
 
 log = logging.getLogger("caseledger.merkle-index")
 
@@ -564,6 +571,21 @@ class _Ctx:
                 log.warning(
                     "merkle-index: %s %s lost index %d to another hall; queued again", serial, lf.stage.name, lf.index
                 )
+
+
+def awaiting_index(store: Store, accepting_hall: int, serial: str, anchor: dict[str, Any]) -> bool:
+    """A Merkle-mode record anchor (the sender's, or the package's for a received record) whose leaf this hall's
+    indexer has not checked yet: the batch's log not read yet, its manifest not fetched yet, or the leaf waiting
+    for an earlier event of the case. Such a record is neither confirmed nor contradicted by the index; the audit
+    judges it once the indexer has applied the batch (that write names the case in the change journal)."""
+    batch = anchor.get("batch") or {}
+    hall, seq, index = batch.get("hall"), batch.get("seq"), anchor.get("index")
+    if not isinstance(hall, int) or not isinstance(seq, int) or not isinstance(index, int):
+        return False
+    if store.get(mbatch_log_key(hall, seq)) is None or store.get(mwant_key(hall, seq)) is not None:
+        return True
+    cid = case_id(accepting_hall, serial)
+    return next(iter(store.iter_prefix(MDEFER_PREFIX + f"{cid.hex()}/{index:06d}/".encode())), None) is not None
 
 
 def checked_cases(store: Store, *, to_block: int | None = None) -> Iterator[tuple[CaseOpenedEvent, list[ChainEvent]]]:

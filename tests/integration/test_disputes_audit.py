@@ -34,14 +34,15 @@ from ledger.cli import app as cli_app
 from ledger.core.batches import BatchTree, EventLeaf, Manifest
 from ledger.core.bundle import EvidenceBundle
 from ledger.core.facts import ChainEventFact
-from ledger.core.hashchain import next_head
+from ledger.core.hashchain import case_id, next_head
 from ledger.core.records import SaltedRecord
 from ledger.core.stages import Stage
 from ledger.dev.devchain import DevChain, dev_admin, free_port
 from ledger.hall.cases import Upload
 from ledger.hall.evidence import export_bundle
+from ledger.hall.keys import mcase_key
 from ledger.hall.keystore import create_keystore
-from ledger.hall.merkle_index import ManifestStore
+from ledger.hall.merkle_index import ManifestStore, awaiting_index
 from ledger.hall.store import Store
 from ledger.verify.checks import report_sha256, verify_bundle
 from ledger.verify.merkle import proven_chain_facts, verify_merkle_bundle
@@ -156,7 +157,16 @@ def _chain_events(h: Hall, serial: str) -> list[ChainEventFact]:
 
 
 def _anchored(h: Hall, serial: str) -> bool:
-    return all((r.get("anchor") or {}).get("state") == "anchored" for r in h.node.book.records(serial))
+    """Every record anchored — and, in Merkle mode, checked by the hall's indexer (the audit compares the records
+    with the index, which follows the sender's receipts a little later)."""
+    recs = h.node.book.records(serial)
+    if not all((r.get("anchor") or {}).get("state") == "anchored" for r in recs):
+        return False
+    hid = h.node.hall.hall_id
+    return h.mode == "event" or (
+        h.node.store.get(mcase_key(case_id(hid, serial))) is not None
+        and not any(awaiting_index(h.node.store, hid, serial, r["anchor"]) for r in recs)
+    )
 
 
 def _decided_case(h: Hall, tag: str = "") -> tuple[str, dict[str, bytes]]:
