@@ -36,10 +36,11 @@ at hand: received packages, conversions) writes chunks and manifest in the same 
 (:meth:`Store.iter_blob`) and re-hash the file. A value at a file's address that is not a manifest is a file
 stored whole (stores written before chunking): it reads back as before; nothing converts it.
 
-Memory per write is bounded: one chunk read, its ciphertext and the write batch holding it (about three times
-:data:`CHUNK_BYTES`), beside LevelDB's own buffers, set explicitly at the open (:data:`WRITE_BUFFER_BYTES` for
-the memtable, and the immutable one being flushed; :data:`BLOCK_CACHE_BYTES` for the block cache, which chunk
-reads bypass).
+Memory per write is bounded: one chunk read, its ciphertext, its envelope and the write batch holding it (about
+four times :data:`CHUNK_BYTES`), beside LevelDB's own buffers, set explicitly at the open
+(:data:`WRITE_BUFFER_BYTES` for the memtable, and the immutable one being flushed; :data:`BLOCK_CACHE_BYTES` for
+the block cache, which chunk reads bypass; the table files LevelDB maps to read them). A hall node also asks
+glibc to give buffers of a chunk's size back to the system when freed (:func:`bound_allocator`).
 
 A full disk (``ENOSPC``) makes LevelDB refuse every later write until the database is reopened. The
 store then answers :class:`StorageFullError` for writes (reads keep working) and reopens itself once
@@ -51,11 +52,11 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import secrets
 import shutil
 import threading
 import time
 import uuid
-import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -79,6 +80,7 @@ __all__ = [
     "Codec",
     "PlainCodec",
     "StagedBlob",
+    "bound_allocator",
     "Store",
     "WriteBatch",
     "check_table_footers",
@@ -97,15 +99,22 @@ STORE_FORMAT = 2
 _TABLE_MAGIC = (0xDB4775248B80FB57).to_bytes(8, "little")
 _FOOTER = 48
 DEFAULT_MIN_FREE = 8 * 1024 * 1024
-CHUNK_BYTES = 1024 * 1024
-"""the plaintext size of a stored file's chunks (the last one may be shorter)"""
+CHUNK_BYTES = 256 * 1024
+"""the plaintext size of a stored file's chunks (the last one may be shorter); small enough that the buffers of
+one chunk in flight, and LevelDB's tables holding them, stay small (docs/benchmarks.md, large intake)"""
 MANIFEST_MAGIC = b"CLM1"
 """how a chunked file's manifest begins (``CLM1 ‖ fid (16 bytes) ‖ …``); a file stored whole never does: stored
 files are checked for their type's leading bytes (:mod:`ledger.hall.uploads`), and sealed ones begin ``CLE1``"""
-WRITE_BUFFER_BYTES = 4 * 1024 * 1024
-"""LevelDB's memtable (``write_buffer_size``): up to two of them (one being flushed) are in memory"""
+WRITE_BUFFER_BYTES = 1024 * 1024
+"""LevelDB's memtable (``write_buffer_size``, LevelDB's default is 4 MiB): up to two of them (one being flushed)
+are in memory, and each flush is a level-0 table that LevelDB maps into memory to read while compacting"""
 BLOCK_CACHE_BYTES = 8 * 1024 * 1024
 """LevelDB's block cache (``lru_cache_size``); file chunks are read with ``fill_cache=False``"""
+MAX_OPEN_FILES = 1000
+"""LevelDB's table cache (its default): every open table file is mapped into memory; its pages read count as
+resident (file-backed, reclaimable) memory"""
+MAX_TABLE_BYTES = 2 * 1024 * 1024
+"""LevelDB's table file size (its default): smaller tables would map less but make many more files"""
 _FLUSH_BYTES = 16 * 1024 * 1024  # a store snapshot (backup) is copied in batches of about this much
 
 
@@ -128,6 +137,24 @@ class Manifest:
     fid: str
     chunks: int
     size: int
+
+
+def bound_allocator() -> bool:
+    """Ask glibc's allocator to serve blocks of 128 KiB and more from their own mappings, returned to the system
+    when freed, and to keep at most two arenas: without it, glibc raises that threshold to the size of the first
+    large block freed, and the chunk buffers of concurrent writes then stay resident in per-thread arenas.
+    Process-wide; a no-op (False) where the C library is not glibc."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_mmap_threshold, m_arena_max = -3, -8  # malloc.h
+    return bool(mallopt(m_mmap_threshold, 128 * 1024)) and bool(mallopt(m_arena_max, 2))
 
 
 def manifest_fid(raw: bytes) -> str | None:
@@ -428,6 +455,8 @@ class Store:
                 paranoid_checks=True,
                 write_buffer_size=WRITE_BUFFER_BYTES,
                 lru_cache_size=BLOCK_CACHE_BYTES,
+                max_open_files=MAX_OPEN_FILES,
+                max_file_size=MAX_TABLE_BYTES,
             )
         except plyvel.CorruptionError as exc:
             raise StoreDamagedError(

@@ -57,7 +57,7 @@ def test_snapshot_copy(tmp_path: Path) -> None:
     with Store.init(tmp_path / "db") as s:
         s.put_json(b"case/A", {"x": 1})
         s.put_blob(b"data", case="A")
-        assert s.snapshot_to(tmp_path / "copy") == 5  # manifest and chunk, with the store marker and the change journal entry
+        assert s.snapshot_to(tmp_path / "copy") == 5  # a manifest, a chunk, the store marker, a journal entry
     with Store(tmp_path / "copy") as c:
         assert c.get_json(b"case/A") == {"x": 1}
 
