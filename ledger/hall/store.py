@@ -39,8 +39,8 @@ stored whole (stores written before chunking): it reads back as before; nothing 
 Memory per write is bounded: one chunk read, its ciphertext, its envelope and the write batch holding it (about
 four times :data:`CHUNK_BYTES`), beside LevelDB's own buffers, set explicitly at the open
 (:data:`WRITE_BUFFER_BYTES` for the memtable, and the immutable one being flushed; :data:`BLOCK_CACHE_BYTES` for
-the block cache, which chunk reads bypass; the table files LevelDB maps to read them). A hall node also asks
-glibc to give buffers of a chunk's size back to the system when freed (:func:`bound_allocator`).
+the block cache, which chunk reads bypass; the table files LevelDB maps to read them). A hall node process also
+asks glibc to give buffers of a chunk's size back to the system when freed (``node_api/__main__.py``).
 
 A full disk (``ENOSPC``) makes LevelDB refuse every later write until the database is reopened. The
 store then answers :class:`StorageFullError` for writes (reads keep working) and reopens itself once
@@ -80,7 +80,6 @@ __all__ = [
     "Codec",
     "PlainCodec",
     "StagedBlob",
-    "bound_allocator",
     "Store",
     "WriteBatch",
     "check_table_footers",
@@ -137,24 +136,6 @@ class Manifest:
     fid: str
     chunks: int
     size: int
-
-
-def bound_allocator() -> bool:
-    """Ask glibc's allocator to serve blocks of 128 KiB and more from their own mappings, returned to the system
-    when freed, and to keep at most two arenas: without it, glibc raises that threshold to the size of the first
-    large block freed, and the chunk buffers of concurrent writes then stay resident in per-thread arenas.
-    Process-wide; a no-op (False) where the C library is not glibc."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    m_mmap_threshold, m_arena_max = -3, -8  # malloc.h
-    return bool(mallopt(m_mmap_threshold, 128 * 1024)) and bool(mallopt(m_arena_max, 2))
 
 
 def manifest_fid(raw: bytes) -> str | None:

@@ -58,7 +58,7 @@ from ledger.hall.keystore import load_keystore, read_password
 from ledger.hall.merkle_index import MerkleIndex
 from ledger.hall.merkle_outbox import MerkleSender
 from ledger.hall.outbox import Outbox, OutboxSender
-from ledger.hall.store import Store, bound_allocator
+from ledger.hall.store import Store
 from ledger.hall.transfer import PeerGuard, TransferWorker
 from ledger.hall.worker import BackgroundWorker
 from node_api.core.config import Settings
@@ -102,8 +102,6 @@ def _client(
 def _open_store(settings: Settings, path: Path, hall_id: int, suite: Suite) -> Store:
     """The hall's store: opened (never created), or initialised when ``CASELEDGER_INIT_STORE`` says this is the
     hall's first start; a store of another hall, evidence format or hash suite is refused."""
-    if not bound_allocator():
-        log.info("the C library is not glibc: large buffers are left to its allocator")
     if settings.init_store and not path.exists():
         Store.init(path, hall_id=hall_id, suite=suite, min_free_bytes=settings.store_min_free_bytes).close()
         log.info("initialised a new store for hall %d at %s", hall_id, path)
