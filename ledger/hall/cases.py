@@ -74,7 +74,7 @@ from ledger.hall.keys import (
 )
 from ledger.hall.outbox import Outbox
 from ledger.hall.package import PackageFile, PackageRecord, TransferPackage
-from ledger.hall.store import StagedBlob, Store, WriteBatch
+from ledger.hall.store import CHUNK_BYTES, StagedBlob, Store, WriteBatch
 
 __all__ = [
     "ANCHOR_MODES",
@@ -456,10 +456,18 @@ class CaseBook:
 
     def _stage(self, serial: str, uploads: list[Upload]) -> list[tuple[MaterialFile, bytes | StagedBlob]]:
         """Stream each file into the store as chunks of case ``serial`` (outside the lock), with what is committed
-        about it (digest and size computed while streaming); on a failure the chunks written are deleted."""
+        about it (digest and size computed while streaming); on a failure the chunks written are deleted. A file
+        of one chunk at most is read (bounded) and written with the record instead, in its batch."""
         out: list[tuple[MaterialFile, bytes | StagedBlob]] = []
         try:
             for u in uploads:
+                if u.length <= CHUNK_BYTES:  # one chunk: written with the record, in its batch (no extra write)
+                    data = u.data if u.source is None else u.source.read(CHUNK_BYTES + 1)
+                    if len(data) <= CHUNK_BYTES:
+                        out.append((MaterialFile.of(u.kind, u.filename, data, suite=self.hall.suite), data))
+                        continue
+                    assert u.source is not None  # larger than it said: stream it after all
+                    u.source.seek(-len(data), 1)
                 staged = self.store.stage_blob(u.source if u.source is not None else u.data, case=serial)
                 m = MaterialFile(digest=staged.digest, kind=u.kind, name=u.filename, salt=new_salt(), size=staged.size)
                 out.append((m, staged))

@@ -97,7 +97,11 @@ def test_a_large_upload_is_streamed_into_sealed_chunks_and_reads_back(hall: Hall
     big = _scan(2 * CHUNK_BYTES + 12345)
     ups = {m: Upload(m, f"{m}.pdf", f"%PDF scan {m}".encode()) for m in MATS}
     ups["id_card"] = Upload("id_card", "id.pdf", source=io.BytesIO(big), size=len(big))
+    small = _scan(CHUNK_BYTES)  # one chunk: read whole and written with the record
+    ups["housing_proof"] = Upload("housing_proof", "h.pdf", source=io.BytesIO(small), size=len(small))
     serial = _intake(hall, ups)
+    h = next(f for f in hall.book.records(serial)[1]["files"] if f["kind"] == "housing_proof")
+    assert h["size"] == CHUNK_BYTES and hall.store.get_blob(h["digest"], case=serial) == small
     f = next(f for f in hall.book.records(serial)[1]["files"] if f["kind"] == "id_card")
     assert f["digest"] == hall.suite.hexdigest(big) and f["size"] == len(big)
     chunks = [(k, v) for k, v in hall.store.iter_prefix(f"blob/{serial}/".encode()) if k.count(b"/") == 3]
