@@ -26,14 +26,16 @@ case sealed under the case's data key); the default :class:`PlainCodec` stores J
 their digest (``blob/<digest>``), for tools and tests that hold no personal data.
 
 **Files are stored in chunks** (issue 20, scans of 2–20 MB): :meth:`Store.stage_blob` reads a file in pieces of
-:data:`CHUNK_BYTES` (1 MiB) from a file object (a spooled upload), hashes it with the suite's hash as it goes
+:data:`CHUNK_BYTES` (256 KiB) from a file object (a spooled upload), hashes it with the suite's hash as it goes
 and writes each piece, sealed by the codec, at ``blob/<serial>/<fid>/<i:06d>`` in **its own** small write batch
-(``fid``: 16 random bytes naming this copy of the file). Nothing references those chunks until the record's
-commit batch writes the file's **manifest** (:meth:`WriteBatch.put_staged`) at the file's address — so a
-failed or refused write leaves only chunks no reader can reach, which the writer deletes at once, and which
-:meth:`Store.sweep_chunks` deletes at the next start after a crash. :meth:`WriteBatch.put_blob` (whole bytes
-at hand: received packages, conversions) writes chunks and manifest in the same batch. Reads go chunk by chunk
-(:meth:`Store.iter_blob`) and re-hash the file. A value at a file's address that is not a manifest is a file
+(``fid``: 16 random bytes naming this copy of the file); the first batch also writes a staging marker
+``bstage/<serial>/<fid>``. Nothing references those chunks until the record's commit batch writes the file's
+**manifest** (:meth:`WriteBatch.put_staged`) at the file's address and deletes the marker — so a failed or
+refused write leaves only chunks no reader can reach, which the writer deletes at once, and which
+:meth:`Store.sweep_chunks` deletes at the next start after a crash (it reads the markers only, not the
+files). :meth:`WriteBatch.put_blob` (whole bytes at hand: received packages, conversions, files of one chunk)
+writes chunks and manifest in the same batch. Reads go chunk by chunk (:meth:`Store.iter_blob`) and re-hash the
+file. A value at a file's address that is not a manifest is a file
 stored whole (stores written before chunking): it reads back as before; nothing converts it.
 
 Memory per write is bounded: one chunk read, its ciphertext, its envelope and the write batch holding it (about
@@ -69,7 +71,16 @@ import plyvel
 from ledger.core.suites import INTL, Suite
 from ledger.errors import ConfigError, NotFoundError, StorageFullError, StoreDamagedError, StoreError
 from ledger.hall.changes import ChangeJournal, journaled
-from ledger.hall.keys import BLOB_PREFIX, CHANGE_PREFIX, STORE_INIT_KEY, SYNC_KEY, blob_key, chunk_key, chunk_prefix
+from ledger.hall.keys import (
+    CHANGE_PREFIX,
+    STAGE_PREFIX,
+    STORE_INIT_KEY,
+    SYNC_KEY,
+    blob_key,
+    chunk_key,
+    chunk_prefix,
+    stage_key,
+)
 from ledger.hall.ldbmanifest import live_tables
 
 __all__ = [
@@ -364,6 +375,7 @@ class WriteBatch:
         batch instead and False is returned: a file is stored once per case."""
         pairs = self._codec.seal_manifest(staged, self.pending)
         address = pairs[0][0]
+        self._b.delete(stage_key(staged.case, staged.fid))  # referenced (or deleted) now: no longer staging
         if address in self._files or (self._get is not None and self._get(address) is not None):
             for i in range(staged.chunks):
                 self._b.delete(chunk_key(staged.case, staged.fid, i))
@@ -761,6 +773,8 @@ class Store:
             for piece, final in _pieces(source, CHUNK_BYTES):
                 hasher.update(piece)
                 with self.write_batch(sync=False) as wb:
+                    if n == 0:
+                        wb.put(stage_key(case, fid), dump_json({"at": time.time()}))
                     for k, v in self.codec.seal_chunk(case, fid, n, final, piece, wb.pending):
                         wb.put(k, v)
                 n += 1
@@ -777,6 +791,7 @@ class Store:
             with self.write_batch(sync=False) as wb:
                 for k, _ in self.iter_prefix_keys(chunk_prefix(staged.case, staged.fid)):
                     wb.delete(k)
+                wb.delete(stage_key(staged.case, staged.fid))
         except Exception:
             log.exception("store: the chunks of an unfinished file of %s could not be deleted", staged.case)
 
@@ -786,37 +801,24 @@ class Store:
                 yield k, None
 
     def sweep_chunks(self) -> int:
-        """At start: delete the chunks no file manifest names (a write a crash or a failure interrupted);
-        returns how many. Run before the node serves (no write is staging then)."""
-        named: set[tuple[bytes, str]] = set()
-        orphans: list[bytes] = []
-        candidates: list[bytes] = []
-        for k, _ in self.iter_prefix_keys(BLOB_PREFIX):
-            parts = k[len(BLOB_PREFIX) :].split(b"/")
-            if len(parts) == 3:
-                candidates.append(k)
-            elif len(parts) == 2:
-                raw = self.get(k)
-                fid = None if raw is None else manifest_fid(raw)
-                if fid is not None:
-                    named.add((parts[0], fid))
-            elif len(parts) == 1:  # blob/<digest> without a case (stores without encryption)
-                raw = self.get(k)
-                if raw is not None and manifest_fid(raw) is not None:
-                    m = PlainCodec().open_manifest(k, raw)
-                    named.add((m.case.encode(), m.fid))
-        for k in candidates:
-            serial, cid, _ = k[len(BLOB_PREFIX) :].split(b"/")
-            if (serial, cid.decode()) not in named:
-                orphans.append(k)
-        for i in range(0, len(orphans), 256):
+        """At start: delete the chunks of every file still staging (its marker ``bstage/<serial>/<fid>``: a write
+        a crash interrupted before the record's batch referenced it) and the markers; returns how many chunks.
+        Reads the markers only. Run before the node serves (no write is staging then)."""
+        gone = 0
+        for k, _ in list(self.iter_prefix_keys(STAGE_PREFIX)):
+            serial, fid = k[len(STAGE_PREFIX) :].decode().split("/", 1)
+            chunks = [c for c, _ in self.iter_prefix_keys(chunk_prefix(serial, fid))]
+            for i in range(0, len(chunks), 256):
+                with self.write_batch(sync=False) as wb:
+                    for c in chunks[i : i + 256]:
+                        wb.delete(c)
             with self.write_batch(sync=False) as wb:
-                for k in orphans[i : i + 256]:
-                    wb.delete(k)
-        if orphans:
+                wb.delete(k)
+            gone += len(chunks)
+        if gone:
             self.sync()
-            log.warning("store: deleted %d chunk(s) of files no record references (an interrupted write)", len(orphans))
-        return len(orphans)
+            log.warning("store: deleted %d chunk(s) of files no record references (an interrupted write)", gone)
+        return gone
 
     def has_blob(self, digest_hex: str, *, case: str) -> bool:
         try:

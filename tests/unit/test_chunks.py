@@ -218,16 +218,19 @@ def test_an_interrupted_intake_leaves_nothing_a_reader_sees_and_its_serial_is_no
         _intake(hall, ups)
     assert hall.store.count_prefix(b"case/") == 0 and hall.store.count_prefix(b"rec/") == 0
     assert hall.store.count_prefix(b"blob/") == 0  # the chunks written before the failure were deleted
+    assert hall.store.count_prefix(b"bstage/") == 0  # and their staging marker
     ups["id_card"] = Upload("id_card", "id.pdf", source=io.BytesIO(big), size=len(big))
     serial = _intake(hall, ups)
     assert serial.endswith("-00002")  # 00001 was taken by the failed intake and is never given again
 
 
-def test_chunks_no_manifest_names_are_swept_at_start(hall: Hall) -> None:
+def test_chunks_of_a_file_still_staging_are_swept_at_start(hall: Hall) -> None:
     kept = _file(hall, _scan(CHUNK_BYTES + 10))
     left = hall.store.stage_blob(io.BytesIO(_scan(2 * CHUNK_BYTES + 1)), case=kept.case)  # a crash before commit
     assert hall.store.count_prefix(chunk_prefix(left.case, left.fid)) == 3
+    assert hall.store.count_prefix(b"bstage/") == 1  # the committed file's marker went with its record's batch
     assert hall.store.sweep_chunks() == 3
+    assert hall.store.count_prefix(b"bstage/") == 0
     assert hall.store.count_prefix(chunk_prefix(left.case, left.fid)) == 0
     assert hall.store.count_prefix(chunk_prefix(kept.case, kept.fid)) == 2
     assert len(hall.store.get_blob(kept.digest, case=kept.case)) == CHUNK_BYTES + 10
