@@ -25,9 +25,10 @@ from node_api.main import create_app  # noqa: E402
 
 
 def _bound_allocator() -> str:
-    """glibc's allocator, told to hand large blocks back at once: an upload's 1 MiB pieces and the form parser's
-    buffers are then mapped and unmapped per use instead of staying in per-thread arenas (which grew the node's
-    resident memory by the size of the largest uploads seen). No-op where mallopt is not glibc's."""
+    """glibc's allocator, told to hand large blocks back at once: a stored file's 256 KiB chunks (read, sealed,
+    batched: :mod:`ledger.hall.store`) and the form parser's buffers are then mapped and unmapped per use instead
+    of staying in per-thread arenas (which grew the node's resident memory by the size of the largest uploads
+    seen). No-op where mallopt is not glibc's."""
     import ctypes
     import ctypes.util
 

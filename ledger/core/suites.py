@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes
 
 from ledger.errors import InputError
 
-__all__ = ["GM", "INTL", "SUITES", "Suite", "SuiteName", "suite_from_bytes8", "suite_named"]
+__all__ = ["GM", "INTL", "Hasher", "SUITES", "Suite", "SuiteName", "suite_from_bytes8", "suite_named"]
 
 SuiteName = Literal["intl", "gm"]
 
@@ -51,10 +51,37 @@ class Suite:
         """64 lowercase hex digits of :meth:`hash` (a material file's ``digest``)."""
         return self.hash(data).hex()
 
+    def hasher(self) -> Hasher:
+        """An incremental :meth:`hash` (``update`` piece by piece, then ``hexdigest``): a file hashed while it
+        streams gives the same digest as the whole file hashed at once."""
+        return Hasher(self.name)
+
     @property
     def bytes8(self) -> bytes:
         """The on-chain spelling: ASCII, right-padded with zero bytes to 8 bytes."""
         return self.name.encode("ascii").ljust(8, b"\x00")
+
+
+class Hasher:
+    """The suite's hash fed in pieces (SHA-256 from ``hashlib``, SM3 from ``cryptography``)."""
+
+    def __init__(self, suite_name: str) -> None:
+        self._sha = hashlib.sha256() if suite_name == "intl" else None
+        self._sm3 = None if suite_name == "intl" else hashes.Hash(hashes.SM3())
+
+    def update(self, data: bytes) -> None:
+        if self._sha is not None:
+            self._sha.update(data)
+        else:
+            assert self._sm3 is not None
+            self._sm3.update(data)
+
+    def hexdigest(self) -> str:
+        """The digest so far (once: the SM3 context is finalised)."""
+        if self._sha is not None:
+            return self._sha.hexdigest()
+        assert self._sm3 is not None
+        return self._sm3.finalize().hex()
 
 
 INTL = Suite(name="intl", hash_name="SHA-256")

@@ -31,7 +31,9 @@ for ``heads_s`` and again while ``batched`` runs.
   anchored and indexed cases, a full scan (``audit_full_scan_100k_s``, which stores every case's verdict), then
   ``audit_incremental_new`` new cases, and the incremental scan that judges only those.
 * ``large_intake_p95_ms`` / ``large_intake_peak_rss_mb`` — intakes of 5 scans of 10 MB from 8 clients: latency, the
-  node's resident memory over idle, payload MB/s next to the disk's sequential write (``disk_seq_write_mb_per_s``).
+  node's resident memory over idle (``large_intake_rss_growth_mb``; split into its anonymous part, heap and buffers,
+  and its file-backed part, mostly LevelDB table files mapped while read: ``…_anon_growth_mb``, ``…_file_growth_mb``),
+  payload MB/s next to the disk's sequential write (``disk_seq_write_mb_per_s``).
 * ``inbox_10k_p95_ms`` — 待办 at a hall holding ``inbox_cases`` cases (mixed items, statuses, applicants):
   the server's work for one page (index query: search, filters, sort, page; and the page's JSON), over a
   mix of the queries staff make; also the index's cold build and the refresh after a new intake.
@@ -582,10 +584,18 @@ def disk_write_mb_s(directory: Path, total_mb: int = 256) -> float:
 
 
 def _rss_kb(pid: int) -> int:
+    return _rss_parts_kb(pid)[0]
+
+
+def _rss_parts_kb(pid: int) -> tuple[int, int, int]:
+    """The process's resident memory (kB): all of it, its anonymous part (heap, buffers) and its file-backed part
+    (mapped files: libraries, and the LevelDB table files it reads, which the kernel can reclaim)."""
+    got = {"VmRSS": 0, "RssAnon": 0, "RssFile": 0}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+        name = line.split(":", 1)[0]
+        if name in got:
+            got[name] = int(line.split()[1])
+    return got["VmRSS"], got["RssAnon"], got["RssFile"]
 
 
 def measure_large_intake(root: Path, cfg: BenchConfig, log: Callable[[str], None]) -> dict[str, Any]:
@@ -626,13 +636,15 @@ def measure_large_intake(root: Path, cfg: BenchConfig, log: Callable[[str], None
 
         loadgen(4, 40, 0, 4)  # warm-up with small intakes (connections, first-request imports)
         time.sleep(2)
-        idle = _rss_kb(pid)
-        peak = [idle]
+        idle_parts = _rss_parts_kb(pid)
+        idle = idle_parts[0]
+        peak = list(idle_parts)
         stop = threading.Event()
 
         def sample() -> None:
             while not stop.is_set():
-                peak[0] = max(peak[0], _rss_kb(pid))
+                now = _rss_parts_kb(pid)
+                peak[:] = [max(p, n) for p, n in zip(peak, now, strict=True)]
                 stop.wait(0.02)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -657,6 +669,8 @@ def measure_large_intake(root: Path, cfg: BenchConfig, log: Callable[[str], None
             "large_intake_idle_rss_mb": round(idle / 1024, 1),
             "large_intake_peak_rss_mb": round(peak[0] / 1024, 1),
             "large_intake_rss_growth_mb": round((peak[0] - idle) / 1024, 1),
+            "large_intake_rss_anon_growth_mb": round((peak[1] - idle_parts[1]) / 1024, 1),
+            "large_intake_rss_file_growth_mb": round((peak[2] - idle_parts[2]) / 1024, 1),
             "large_intake_mb_per_s": round(rate, 1),
             "disk_seq_write_mb_per_s": round(disk * 1.048576, 1),
             "large_intake_of_disk": round(rate / (disk * 1.048576), 3) if disk else None,

@@ -32,6 +32,19 @@ confirm a guessed file to whoever reads the key names. Identical files are store
 cases they are stored once each (deduplication across cases would tell that two cases share a file, and
 one case's erasure would have to wait for the other's).
 
+**Chunks** (issue 20). A file is stored as chunks of 1 MiB (:mod:`ledger.hall.store`), each sealed alone at
+``blob/<serial>/<fid>/<i:06d>`` (``fid``: 16 random bytes naming this copy) with purpose ``chunk`` and the
+associated data extended by a final-chunk flag: ``… ‖ "chunk" ‖ 0x00 ‖ the chunk's key ‖ 0x00 ‖ final (0x01 on
+the last chunk, 0x00 before)``. The key names case, copy and index, so a chunk moved to another index, another
+file or another case, or a non-final chunk presented as the last, does not open (a STREAM-like construction,
+Hoang–Reyhanitabar–Rogaway–Vizár 2015, with the suite's AEAD and a random nonce per chunk). The file's
+**manifest** sits at its address ``blob/<serial>/<mac>``: ``"CLM1" ‖ fid (16) ‖ envelope`` whose plaintext is
+the chunk count and size, sealed with purpose ``manifest`` and AD ``… ‖ the address ‖ 0x00 ‖ fid``: so the
+manifest names exactly these chunks, how many (a file with chunks dropped from its end does not read), and
+cannot be moved to another file's address. Reading re-hashes the file against its digest. Erasure deletes
+chunks and manifests with the rest of ``blob/<serial>/`` and destroys the key: both are sealed under it.
+A file stored whole at its address (before chunking) still reads as before; nothing converts it.
+
 **Bindings.** ``ck/<serial>`` names the case's key id; it is written by the codec in the same batch as the
 case's first sealed value, so a case never has data under a key its store does not name.
 
@@ -81,9 +94,20 @@ from ledger.hall.keys import (
     case_blob_prefix,
     case_data_key,
     check_prefix,
+    chunk_key,
     record_prefix,
 )
-from ledger.hall.store import STORE_LAYOUT, Store, dump_json, load_json
+from ledger.hall.store import (
+    MANIFEST_MAGIC,
+    STORE_LAYOUT,
+    Manifest,
+    PlainCodec,
+    StagedBlob,
+    Store,
+    dump_json,
+    load_json,
+    manifest_fid,
+)
 
 __all__ = ["MAGIC", "AtRest", "HallKeys", "open_hall_keys"]
 
@@ -100,6 +124,10 @@ _CASE_SEALED: dict[bytes, tuple[str, ...]] = {CHECK_PREFIX: ("report",)}
 
 def _serial_of(key: bytes, prefix: bytes) -> str:
     return key[len(prefix) :].split(b"/", 1)[0].decode()
+
+
+def _blob_serial(key: bytes) -> str:
+    return key[len(BLOB_PREFIX) :].split(b"/", 1)[0].decode()
 
 
 def _day_of(expires_at: Any) -> str:
@@ -307,9 +335,46 @@ class AtRest:
     def open_blob(self, key: bytes, raw: bytes) -> bytes:
         plain = self._open(b"file", key, raw)
         if plain is None:
-            serial = key[len(BLOB_PREFIX) :].split(b"/", 1)[0].decode()
-            raise DataErasedError("personal_data_erased", serial=serial)
+            raise DataErasedError("personal_data_erased", serial=_blob_serial(key))
         return plain
+
+    @staticmethod
+    def _chunk_place(key: bytes, final: bool) -> bytes:
+        return key + b"\x00" + (b"\x01" if final else b"\x00")
+
+    def seal_chunk(
+        self, case: str, fid: str, index: int, final: bool, data: bytes, pending: dict[str, str]
+    ) -> list[tuple[bytes, bytes]]:
+        kid, aead, extra = self._case_key(case, pending)
+        key = chunk_key(case, fid, index)
+        return [(key, self._seal(kid, aead, b"chunk", self._chunk_place(key, final), data)), *extra]
+
+    def open_chunk(self, key: bytes, final: bool, raw: bytes) -> bytes:
+        plain = self._open(b"chunk", self._chunk_place(key, final), raw)
+        if plain is None:
+            raise DataErasedError("personal_data_erased", serial=_blob_serial(key))
+        return plain
+
+    def seal_manifest(self, staged: StagedBlob, pending: dict[str, str]) -> list[tuple[bytes, bytes]]:
+        kid, aead, extra = self._case_key(staged.case, pending)
+        key = case_blob_key(staged.case, self._address(kid, aead, staged.digest))
+        fid = bytes.fromhex(staged.fid)
+        body = dump_json({"chunks": staged.chunks, "size": staged.size})
+        env = self._seal(kid, aead, b"manifest", key + b"\x00" + fid, body)
+        return [(key, MANIFEST_MAGIC + fid + env), *extra]
+
+    def open_manifest(self, key: bytes, raw: bytes) -> Manifest:
+        fid = manifest_fid(raw)
+        if fid is None:
+            raise StoreDamagedError(f"the value at {key.decode(errors='replace')} is not a file manifest (damaged)")
+        plain = self._open(b"manifest", key + b"\x00" + bytes.fromhex(fid), raw[len(MANIFEST_MAGIC) + 16 :])
+        if plain is None:
+            raise DataErasedError("personal_data_erased", serial=_blob_serial(key))
+        try:
+            body = load_json(plain)
+            return Manifest(case=_blob_serial(key), fid=fid, chunks=int(body["chunks"]), size=int(body["size"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreDamagedError(f"the file manifest at {key.decode(errors='replace')} is damaged") from exc
 
     # ------------------------------------------------------------------ erasure (crypto-shredding)
     def case_kids(self, serial: str) -> set[str]:
@@ -323,7 +388,7 @@ class AtRest:
                 if isinstance(v, dict) and isinstance(v.get("sealed"), dict):
                     kids.add(self.envelope_kid(base64.b64decode(v["sealed"]["data"])))
         for _, raw in self.store.iter_prefix(case_blob_prefix(serial)):
-            kids.add(self.envelope_kid(raw))
+            kids.add(self.envelope_kid(raw[len(MANIFEST_MAGIC) + 16 :] if manifest_fid(raw) else raw))
         return kids
 
     def shred(self, serial: str) -> list[str]:
@@ -331,7 +396,7 @@ class AtRest:
 
         The caller compacts the store afterwards. Idempotent: a key already destroyed stays destroyed."""
         kids = sorted(self.case_kids(serial))
-        gone = [k for k, _ in self.store.iter_prefix(case_blob_prefix(serial))]
+        gone = [k for k, _ in self.store.iter_prefix_keys(case_blob_prefix(serial))]
         with self.store.write_batch() as wb:
             for k in gone:
                 wb.delete(k)
@@ -372,15 +437,28 @@ class AtRest:
     def layout(self) -> int:
         return int((self.store.get_json(STORE_INIT_KEY) or {}).get("layout", 1))
 
+    def _layout1_file(self, digest: str, chunks: list[bytes]) -> bytes | None:
+        """A file of a plaintext store: whole at ``blob/<digest>``, or (written by a release that chunks files,
+        :class:`~ledger.hall.store.PlainCodec`) plain chunks its manifest there names, added to ``chunks``."""
+        key = blob_key(digest)
+        raw = self.store.get(key)
+        if raw is None or manifest_fid(raw) is None:
+            return raw
+        m = PlainCodec().open_manifest(key, raw)
+        keys = [chunk_key(m.case, m.fid, i) for i in range(m.chunks)]
+        chunks += keys
+        return b"".join(self.store.get(k) or b"" for k in keys)
+
     def convert(self) -> int:
         """Seal a plaintext store (layout 1) in place; returns the number of values rewritten. Idempotent."""
         n = 0
+        plain_chunks: list[bytes] = []
         serials = [k[len(CASE_PREFIX) :].decode() for k, _ in self.store.iter_prefix(CASE_PREFIX)]
         for serial in serials:
             with self.store.write_batch() as wb:
                 for k, v in self.store.iter_json(record_prefix(serial)):
                     for f in v.get("files") or []:
-                        data = self.store.get(blob_key(str(f["digest"])))
+                        data = self._layout1_file(str(f["digest"]), plain_chunks)
                         if data is not None:
                             wb.put_blob(data, case=serial)
                     wb.put_json(k, v)
@@ -394,7 +472,7 @@ class AtRest:
                 n += 1
         legacy = [k for k, _ in self.store.iter_prefix(BLOB_PREFIX) if b"/" not in k[len(BLOB_PREFIX) :]]
         with self.store.write_batch() as wb:
-            for k in legacy:
+            for k in [*legacy, *plain_chunks]:
                 wb.delete(k)
         marker = self.store.get_json(STORE_INIT_KEY) or {}
         self.store.put_json(STORE_INIT_KEY, {**marker, "layout": STORE_LAYOUT, "converted_at": time.time()})

@@ -1,9 +1,13 @@
 """The case domain service of one hall: intake, acceptance, process, result, delivery.
 
 No web framework here: the node API calls these methods and maps :class:`LedgerError` to HTTP.
-Every state change is one atomic LevelDB batch holding the record (fields + salts), its files and
+Every state change is one atomic LevelDB batch holding the record (fields + salts), its files' manifests and
 its outbox entry, so what staff were told was saved is saved, and anchoring follows
-asynchronously::
+asynchronously. A file's bytes are streamed into the store as sealed chunks *before* that batch, outside the
+book's lock (:meth:`ledger.hall.store.Store.stage_blob`: read in pieces from the upload's spooled file, hashed as
+they go), and the batch's manifest is what makes them part of the case; a failed write deletes them, and chunks
+a crash left behind are deleted at the next start. An intake therefore takes its serial first, in a batch of
+its own (the counter only moves forward: a serial whose intake then fails is never given again)::
 
     book = CaseBook(store, outbox, hall=HallIdentity(hall_id=1, district=350502, account="0x..."))
     view = book.intake(item_code="BDC-TRANSFER", home_district=350503,
@@ -19,7 +23,7 @@ hall's store is keyed by serial alone and a case another hall opened under this 
 never mixed with the real one (the indexer ignores it).
 
 Store keys: ``case/<serial>`` (header), ``rec/<serial>/<seq:06d>`` (records with salts, files and
-anchor state), ``meta/serial/<yyyymmdd>`` (serial counter), ``blob/<digest>`` (files, by the suite's digest),
+anchor state), ``meta/serial/<yyyymmdd>`` (serial counter), ``blob/…`` (files in chunks, :mod:`ledger.hall.store`),
 ``notice/<serial>`` (an open 受理前补正 request, see below).
 
 Applicants (``applicant["type"]``): a natural person (``person``: name, ID document of one of
@@ -45,12 +49,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import MISSING, BaseModel, ConfigDict
 
 from ledger.core.materials import MaterialFile, MaterialSet
-from ledger.core.records import PROTECTED_FIELDS, SaltedRecord
+from ledger.core.records import PROTECTED_FIELDS, SaltedRecord, new_salt
 from ledger.core.stages import Stage
 from ledger.core.suites import INTL, Suite
 from ledger.core.text import ascii_code, clean_name, clean_text
@@ -70,7 +74,7 @@ from ledger.hall.keys import (
 )
 from ledger.hall.outbox import Outbox
 from ledger.hall.package import PackageFile, PackageRecord, TransferPackage
-from ledger.hall.store import Store, WriteBatch
+from ledger.hall.store import CHUNK_BYTES, StagedBlob, Store, WriteBatch
 
 __all__ = [
     "ANCHOR_MODES",
@@ -265,11 +269,19 @@ class SupplementNotice(SupplementRequest):
 
 @dataclass(frozen=True)
 class Upload:
-    """One uploaded file: material ``kind`` (catalogue code), original file name, bytes."""
+    """One uploaded file: material ``kind`` (catalogue code), original file name, and its bytes: at hand
+    (``data``), or in a file read in pieces when it is stored (``source``, e.g. a spooled upload, holding
+    ``size`` bytes from its current position)."""
 
     kind: str
     filename: str
-    data: bytes
+    data: bytes = b""
+    source: BinaryIO | None = None
+    size: int = 0
+
+    @property
+    def length(self) -> int:
+        return self.size if self.source is not None else len(self.data)
 
 
 def case_status(records: list[dict[str, Any]]) -> str:
@@ -420,15 +432,15 @@ class CaseBook:
         out: list[InputError] = []
         for u in uploads:
             f = f"{field}.{u.kind}"
-            if not u.data:
+            if not u.length:
                 out.append(InputError(f, "material_file_empty", name=u.filename))
-            elif len(u.data) > self.max_file_bytes:
+            elif u.length > self.max_file_bytes:
                 out.append(
                     InputError(
                         f,
                         "material_file_too_large",
                         name=u.filename,
-                        size_mb=round(len(u.data) / 1048576, 1),
+                        size_mb=round(u.length / 1048576, 1),
                         max_mb=round(self.max_file_bytes / 1048576, 1),
                     )
                 )
@@ -436,11 +448,38 @@ class CaseBook:
                 out.append(InputError(f, "file_name_invalid", max=200))
         return out
 
-    def _files(self, uploads: list[Upload], field: str) -> list[tuple[MaterialFile, bytes]]:
+    def _files(self, uploads: list[Upload], field: str) -> list[Upload]:
         problems = self._file_problems(uploads, field)
         if problems:
             raise InputError.several(problems)
-        return [(MaterialFile.of(u.kind, u.filename, u.data, suite=self.hall.suite), u.data) for u in uploads]
+        return uploads
+
+    def _stage(self, serial: str, uploads: list[Upload]) -> list[tuple[MaterialFile, bytes | StagedBlob]]:
+        """Stream each file into the store as chunks of case ``serial`` (outside the lock), with what is committed
+        about it (digest and size computed while streaming); on a failure the chunks written are deleted. A file
+        of one chunk at most is read (bounded) and written with the record instead, in its batch."""
+        out: list[tuple[MaterialFile, bytes | StagedBlob]] = []
+        try:
+            for u in uploads:
+                if u.length <= CHUNK_BYTES:  # one chunk: written with the record, in its batch (no extra write)
+                    data = u.data if u.source is None else u.source.read(CHUNK_BYTES + 1)
+                    if len(data) <= CHUNK_BYTES:
+                        out.append((MaterialFile.of(u.kind, u.filename, data, suite=self.hall.suite), data))
+                        continue
+                    assert u.source is not None  # larger than it said: stream it after all
+                    u.source.seek(-len(data), 1)
+                staged = self.store.stage_blob(u.source if u.source is not None else u.data, case=serial)
+                m = MaterialFile(digest=staged.digest, kind=u.kind, name=u.filename, salt=new_salt(), size=staged.size)
+                out.append((m, staged))
+        except BaseException:
+            self._discard(out)
+            raise
+        return out
+
+    def _discard(self, files: list[tuple[MaterialFile, bytes | StagedBlob]] | None) -> None:
+        for _, f in files or []:
+            if isinstance(f, StagedBlob):
+                self.store.discard_staged(f)
 
     def _put_record(
         self,
@@ -448,7 +487,7 @@ class CaseBook:
         header: dict[str, Any],
         stage: Stage,
         fields: dict[str, Any],
-        files: list[tuple[MaterialFile, bytes]] | None = None,
+        files: list[tuple[MaterialFile, bytes | StagedBlob]] | None = None,
         *,
         open_case: dict[str, Any] | None = None,
         outbox_seq: int | None = None,
@@ -476,7 +515,10 @@ class CaseBook:
         header["next_seq"] = seq + 1
         key = record_key(header["serial"], seq)
         for _, data in files:
-            wb.put_blob(data, case=header["serial"])
+            if isinstance(data, StagedBlob):
+                wb.put_staged(data)
+            else:
+                wb.put_blob(data, case=header["serial"])
         wb.put_json(
             key,
             {
@@ -596,10 +638,31 @@ class CaseBook:
         if problems:
             raise InputError.several(problems)
         assert district is not None and fields is not None
-        files = self._files(materials, "materials")
-
+        self._files(materials, "materials")
         with self.lock, self.store.write_batch(sync=False) as wb:
-            serial = self._next_serial(wb)
+            serial = self._next_serial(wb)  # taken now, in its own batch: never given again, even if this fails
+        files = self._stage(serial, materials)
+        try:
+            self._commit_intake(serial, item, district, fields, address, files, staff, staff_name)
+        except BaseException:
+            self._discard(files)
+            raise
+        self.store.sync()  # durable before anyone is told it is saved; concurrent intakes share the fsync
+        self._written()
+        return self.view(serial)
+
+    def _commit_intake(
+        self,
+        serial: str,
+        item: Any,
+        district: Any,
+        fields: dict[str, Any],
+        address: str,
+        files: list[tuple[MaterialFile, bytes | StagedBlob]],
+        staff: str,
+        staff_name: str,
+    ) -> None:
+        with self.lock, self.store.write_batch(sync=False) as wb:
             header: dict[str, Any] = {
                 "serial": serial,
                 "item_code": item.code,
@@ -651,29 +714,30 @@ class CaseBook:
             wb.put_json(case_key(serial), header)
             if district.code != self.hall.district:  # ask the home district until it confirms (ledger.hall.handover)
                 wb.put_json(handover_key(serial), {"serial": serial, "next_at": 0})
-        self.store.sync()  # durable before anyone is told it is saved; concurrent intakes share the fsync
-        self._written()
-        return self.view(serial)
 
     def _append(
         self,
         serial: str,
         stage: Stage,
         fields: dict[str, Any],
-        files: list[tuple[MaterialFile, bytes]] | None = None,
+        files: list[tuple[MaterialFile, bytes | StagedBlob]] | None = None,
         extra: list[tuple[Stage, dict[str, Any]]] | None = None,
         resolves: int | None = None,
     ) -> dict[str, Any]:
-        self._gates(self.write_gates)
-        self._refuse_held(serial)
-        with self.lock:
-            header = self.header(serial)
-            with self.store.write_batch(sync=False) as wb:
-                seq = self.outbox.next_seq()
-                self._put_record(wb, header, stage, fields, files, outbox_seq=seq, resolves=resolves)
-                for i, (st, f) in enumerate(extra or [], start=1):
-                    self._put_record(wb, header, st, f, outbox_seq=seq + i)
-                wb.put_json(case_key(serial), header)
+        try:
+            self._gates(self.write_gates)
+            self._refuse_held(serial)
+            with self.lock:
+                header = self.header(serial)
+                with self.store.write_batch(sync=False) as wb:
+                    seq = self.outbox.next_seq()
+                    self._put_record(wb, header, stage, fields, files, outbox_seq=seq, resolves=resolves)
+                    for i, (st, f) in enumerate(extra or [], start=1):
+                        self._put_record(wb, header, st, f, outbox_seq=seq + i)
+                    wb.put_json(case_key(serial), header)
+        except BaseException:
+            self._discard(files)  # staged chunks no record references
+            raise
         self.store.sync()
         self._written()
         return self.view(serial)
@@ -845,7 +909,8 @@ class CaseBook:
         for u in materials:
             if u.kind not in allowed:
                 raise InputError(f"materials.{u.kind}", "material_not_of_item", kind=u.kind, item=item.code)
-        files = self._files(materials, "materials")
+        self._gates(self.write_gates)
+        files = self._stage(serial, self._files(materials, "materials"))
         fields = {
             "supplement": True,
             **({"before_acceptance": True} if before else {}),
@@ -889,7 +954,8 @@ class CaseBook:
                 problems.append(InputError("document", "denial_document_required"))
             if problems:
                 raise InputError.several(problems)
-        files = self._files([document], "document") if document else None
+        self._gates(self.write_gates)
+        files = self._stage(serial, self._files([document], "document")) if document else None
         fields = {
             "decision": "approved" if approved else "denied",
             "note": note.strip(),
@@ -992,7 +1058,7 @@ class CaseBook:
                 at=intake["fields"].get("at"),  # the act happened when the applicant came, not now
             )
             for i, r in enumerate((r for r in recs if r["stage"] == Stage.MATERIALS.name), start=1):
-                files = [
+                files: list[tuple[MaterialFile, bytes | StagedBlob]] = [
                     (MaterialFile.of(f["kind"], f["name"], data, suite=self.hall.suite), data)
                     for f in r.get("files", [])
                     if (data := self.store.get_blob(f["digest"], case=serial))

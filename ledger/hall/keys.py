@@ -4,7 +4,10 @@
 
     case/<serial>                   case header (JSON)                       cases, indexer, transfer, retention, audit
     rec/<serial>/<seq:06d>          one stage record with its salts          cases, transfer, retention, outbox
-    blob/<serial>/<mac hex>         a file of a case, sealed; addressed by a keyed MAC of its digest   atrest
+    blob/<serial>/<mac hex>         a file of a case, sealed (its chunk manifest, or the whole file in stores
+                                    written before chunking); addressed by a keyed MAC of its digest   atrest
+    blob/<serial>/<fid>/<i:06d>     chunk i of a chunked file (fid: 32 hex, random), sealed   store, atrest
+    bstage/<serial>/<fid>           a file being written in chunks, not yet referenced (swept at start)  store
     ck/<serial>                     the id of the case's data key (the key itself is in the data-key store)  atrest
     caseid/<0x case id>             serial, district and hall of a case      indexer
     chainev/<serial>/<index:06d>    an on-chain event of a case              indexer, transfer
@@ -80,6 +83,7 @@ __all__ = [
     "mwant_key",
     "AUTHFAIL_PREFIX",
     "BLOB_PREFIX",
+    "STAGE_PREFIX",
     "CASE_DATA_KEY_PREFIX",
     "CALENDAR_PREFIX",
     "CASE_ID_PREFIX",
@@ -122,6 +126,9 @@ __all__ = [
     "blob_key",
     "case_blob_key",
     "case_blob_prefix",
+    "chunk_key",
+    "chunk_prefix",
+    "stage_key",
     "case_data_key",
     "calendar_key",
     "case_id_key",
@@ -150,6 +157,7 @@ __all__ = [
 CASE_PREFIX = b"case/"
 RECORD_PREFIX = b"rec/"
 BLOB_PREFIX = b"blob/"
+STAGE_PREFIX = b"bstage/"
 CASE_DATA_KEY_PREFIX = b"ck/"
 CASE_ID_PREFIX = b"caseid/"
 CHAIN_EVENT_PREFIX = b"chainev/"
@@ -287,6 +295,20 @@ def case_blob_prefix(serial: str) -> bytes:
 
 def case_blob_key(serial: str, address_hex: str) -> bytes:
     return BLOB_PREFIX + f"{serial}/{address_hex}".encode()
+
+
+def chunk_prefix(serial: str, fid_hex: str) -> bytes:
+    """The sealed chunks of one stored file of a case (:mod:`ledger.hall.store`, chunked files)."""
+    return BLOB_PREFIX + f"{serial}/{fid_hex}/".encode()
+
+
+def chunk_key(serial: str, fid_hex: str, index: int) -> bytes:
+    return BLOB_PREFIX + f"{serial}/{fid_hex}/{index:06d}".encode()
+
+
+def stage_key(serial: str, fid_hex: str) -> bytes:
+    """A file whose chunks are being written and no record references yet (deleted by the record's batch)."""
+    return STAGE_PREFIX + f"{serial}/{fid_hex}".encode()
 
 
 def case_data_key(serial: str) -> bytes:

@@ -25,6 +25,25 @@ hall node installs :class:`ledger.hall.atrest.AtRest` (personal fields, salts, f
 case sealed under the case's data key); the default :class:`PlainCodec` stores JSON as it is and files under
 their digest (``blob/<digest>``), for tools and tests that hold no personal data.
 
+**Files are stored in chunks** (issue 20, scans of 2–20 MB): :meth:`Store.stage_blob` reads a file in pieces of
+:data:`CHUNK_BYTES` (256 KiB) from a file object (a spooled upload), hashes it with the suite's hash as it goes
+and writes each piece, sealed by the codec, at ``blob/<serial>/<fid>/<i:06d>`` in **its own** small write batch
+(``fid``: 16 random bytes naming this copy of the file); the first batch also writes a staging marker
+``bstage/<serial>/<fid>``. Nothing references those chunks until the record's commit batch writes the file's
+**manifest** (:meth:`WriteBatch.put_staged`) at the file's address and deletes the marker — so a failed or
+refused write leaves only chunks no reader can reach, which the writer deletes at once, and which
+:meth:`Store.sweep_chunks` deletes at the next start after a crash (it reads the markers only, not the
+files). :meth:`WriteBatch.put_blob` (whole bytes at hand: received packages, conversions, files of one chunk)
+writes chunks and manifest in the same batch. Reads go chunk by chunk (:meth:`Store.iter_blob`) and re-hash the
+file. A value at a file's address that is not a manifest is a file
+stored whole (stores written before chunking): it reads back as before; nothing converts it.
+
+Memory per write is bounded: one chunk read, its ciphertext, its envelope and the write batch holding it (about
+four times :data:`CHUNK_BYTES`), beside LevelDB's own buffers, set explicitly at the open
+(:data:`WRITE_BUFFER_BYTES` for the memtable, and the immutable one being flushed; :data:`BLOCK_CACHE_BYTES` for
+the block cache, which chunk reads bypass; the table files LevelDB maps to read them). A hall node process also
+asks glibc to give buffers of a chunk's size back to the system when freed (``node_api/__main__.py``).
+
 A full disk (``ENOSPC``) makes LevelDB refuse every later write until the database is reopened. The
 store then answers :class:`StorageFullError` for writes (reads keep working) and reopens itself once
 ``min_free_bytes`` are free again (:meth:`Store.recover`, tried before each write and by ``/health``).
@@ -35,14 +54,16 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import secrets
 import shutil
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import orjson
 import plyvel
@@ -50,14 +71,26 @@ import plyvel
 from ledger.core.suites import INTL, Suite
 from ledger.errors import ConfigError, NotFoundError, StorageFullError, StoreDamagedError, StoreError
 from ledger.hall.changes import ChangeJournal, journaled
-from ledger.hall.keys import CHANGE_PREFIX, STORE_INIT_KEY, SYNC_KEY, blob_key
+from ledger.hall.keys import (
+    CHANGE_PREFIX,
+    STAGE_PREFIX,
+    STORE_INIT_KEY,
+    SYNC_KEY,
+    blob_key,
+    chunk_key,
+    chunk_prefix,
+    stage_key,
+)
 from ledger.hall.ldbmanifest import live_tables
 
 __all__ = [
+    "CHUNK_BYTES",
+    "MANIFEST_MAGIC",
     "STORE_FORMAT",
     "STORE_LAYOUT",
     "Codec",
     "PlainCodec",
+    "StagedBlob",
     "Store",
     "WriteBatch",
     "check_table_footers",
@@ -76,6 +109,51 @@ STORE_FORMAT = 2
 _TABLE_MAGIC = (0xDB4775248B80FB57).to_bytes(8, "little")
 _FOOTER = 48
 DEFAULT_MIN_FREE = 8 * 1024 * 1024
+CHUNK_BYTES = 256 * 1024
+"""the plaintext size of a stored file's chunks (the last one may be shorter); small enough that the buffers of
+one chunk in flight, and LevelDB's tables holding them, stay small (docs/benchmarks.md, large intake)"""
+MANIFEST_MAGIC = b"CLM1"
+"""how a chunked file's manifest begins (``CLM1 ‖ fid (16 bytes) ‖ …``); a file stored whole never does: stored
+files are checked for their type's leading bytes (:mod:`ledger.hall.uploads`), and sealed ones begin ``CLE1``"""
+WRITE_BUFFER_BYTES = 1024 * 1024
+"""LevelDB's memtable (``write_buffer_size``, LevelDB's default is 4 MiB): up to two of them (one being flushed)
+are in memory, and each flush is a level-0 table that LevelDB maps into memory to read while compacting"""
+BLOCK_CACHE_BYTES = 8 * 1024 * 1024
+"""LevelDB's block cache (``lru_cache_size``); file chunks are read with ``fill_cache=False``"""
+MAX_OPEN_FILES = 1000
+"""LevelDB's table cache (its default): every open table file is mapped into memory; its pages read count as
+resident (file-backed, reclaimable) memory"""
+MAX_TABLE_BYTES = 2 * 1024 * 1024
+"""LevelDB's table file size (its default): smaller tables would map less but make many more files"""
+_FLUSH_BYTES = 16 * 1024 * 1024  # a store snapshot (backup) is copied in batches of about this much
+
+
+@dataclass(frozen=True)
+class StagedBlob:
+    """A file written as chunks (:meth:`Store.stage_blob`) that no manifest references yet."""
+
+    case: str
+    fid: str
+    digest: str
+    size: int
+    chunks: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a chunked file's manifest says (the case and ``fid`` naming its chunks; ``chunks``: how many)."""
+
+    case: str
+    fid: str
+    chunks: int
+    size: int
+
+
+def manifest_fid(raw: bytes) -> str | None:
+    """The chunk name a manifest value names, or None when ``raw`` is a file stored whole."""
+    if raw.startswith(MANIFEST_MAGIC) and len(raw) >= len(MANIFEST_MAGIC) + 16:
+        return raw[len(MANIFEST_MAGIC) : len(MANIFEST_MAGIC) + 16].hex()
+    return None
 
 
 def check_table_footers(path: Path) -> None:
@@ -161,6 +239,20 @@ class Codec(Protocol):
 
     def open_blob(self, key: bytes, raw: bytes) -> bytes: ...
 
+    def seal_chunk(
+        self, case: str, fid: str, index: int, final: bool, data: bytes, pending: dict[str, str]
+    ) -> list[tuple[bytes, bytes]]:
+        """The pairs that store chunk ``index`` of file copy ``fid`` of ``case`` (``final``: the last one)."""
+        ...
+
+    def open_chunk(self, key: bytes, final: bool, raw: bytes) -> bytes: ...
+
+    def seal_manifest(self, staged: StagedBlob, pending: dict[str, str]) -> list[tuple[bytes, bytes]]:
+        """The pairs that make ``staged`` readable at the file's address (the first is the address)."""
+        ...
+
+    def open_manifest(self, key: bytes, raw: bytes) -> Manifest: ...
+
     def committed(self, pending: dict[str, str]) -> None:
         """The batch holding these bindings is in LevelDB."""
         ...
@@ -186,19 +278,65 @@ class PlainCodec:
     def open_blob(self, key: bytes, raw: bytes) -> bytes:
         return raw
 
+    def seal_chunk(
+        self, case: str, fid: str, index: int, final: bool, data: bytes, pending: dict[str, str]
+    ) -> list[tuple[bytes, bytes]]:
+        return [(chunk_key(case, fid, index), data)]
+
+    def open_chunk(self, key: bytes, final: bool, raw: bytes) -> bytes:
+        return raw
+
+    def seal_manifest(self, staged: StagedBlob, pending: dict[str, str]) -> list[tuple[bytes, bytes]]:
+        body = dump_json({"case": staged.case, "chunks": staged.chunks, "size": staged.size})
+        return [(blob_key(staged.digest), MANIFEST_MAGIC + bytes.fromhex(staged.fid) + body)]
+
+    def open_manifest(self, key: bytes, raw: bytes) -> Manifest:
+        fid = manifest_fid(raw)
+        try:
+            body = load_json(raw[len(MANIFEST_MAGIC) + 16 :])
+            assert fid is not None
+            return Manifest(case=str(body["case"]), fid=fid, chunks=int(body["chunks"]), size=int(body["size"]))
+        except (AssertionError, KeyError, TypeError, ValueError) as exc:
+            raise StoreDamagedError(f"the file manifest at {key.decode(errors='replace')} is damaged") from exc
+
     def committed(self, pending: dict[str, str]) -> None:
         return None
+
+
+def _pieces(source: BinaryIO | bytes, size: int) -> Iterator[tuple[bytes, bool]]:
+    """``source`` in pieces of ``size`` bytes, each with whether it is the last (one empty piece for nothing)."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        view = memoryview(source)
+        n = max(1, -(-len(view) // size))
+        for i in range(n):
+            yield bytes(view[i * size : (i + 1) * size]), i == n - 1
+        return
+    piece = source.read(size)
+    while True:
+        ahead = source.read(size) if len(piece) == size else b""
+        yield piece, not ahead
+        if not ahead:
+            return
+        piece = ahead
 
 
 class WriteBatch:
     """Writes collected here land together or not at all."""
 
-    def __init__(self, batch: Any, suite: Suite = INTL, codec: Codec | None = None) -> None:
+    def __init__(
+        self,
+        batch: Any,
+        suite: Suite = INTL,
+        codec: Codec | None = None,
+        get: Callable[[bytes], bytes | None] | None = None,
+    ) -> None:
         self._b = batch
         self._suite = suite
         self._codec: Codec = codec or PlainCodec()
+        self._get = get
         self.pending: dict[str, str] = {}  # data keys bound to new cases in this batch (the codec's)
         self.keys: list[bytes] = []  # what this batch writes (batch hooks look at it)
+        self._files: set[bytes] = set()  # file addresses this batch writes (a file twice is stored once)
 
     def put(self, key: bytes, value: bytes) -> None:
         self._b.put(key, value)
@@ -214,11 +352,38 @@ class WriteBatch:
         self.keys.append(key)
 
     def put_blob(self, data: bytes, *, case: str) -> str:
-        """Store file ``data`` of case ``case``; returns its hex digest in the store's hash suite (SHA-256 or SM3)."""
-        digest = self._suite.hexdigest(data)
-        for k, v in self._codec.seal_blob(case, digest, data, self.pending):
+        """Store file ``data`` of case ``case`` (its chunks and manifest, in this batch); returns its hex digest in
+        the store's hash suite (SHA-256 or SM3)."""
+        fid = secrets.token_hex(16)
+        hasher = self._suite.hasher()
+        n = 0
+        pairs: list[tuple[bytes, bytes]] = []
+        for piece, final in _pieces(data, CHUNK_BYTES):
+            hasher.update(piece)
+            pairs += self._codec.seal_chunk(case, fid, n, final, piece, self.pending)
+            n += 1
+        staged = StagedBlob(case=case, fid=fid, digest=hasher.hexdigest(), size=len(data), chunks=n)
+        if self.put_staged(staged):
+            for k, v in pairs:
+                self._b.put(k, v)
+        return staged.digest
+
+    def put_staged(self, staged: StagedBlob) -> bool:
+        """Reference the chunks of ``staged`` (written before, :meth:`Store.stage_blob`) from the file's address.
+
+        When the case holds this file already (or this batch stores it), the new chunks are deleted in this
+        batch instead and False is returned: a file is stored once per case."""
+        pairs = self._codec.seal_manifest(staged, self.pending)
+        address = pairs[0][0]
+        self._b.delete(stage_key(staged.case, staged.fid))  # referenced (or deleted) now: no longer staging
+        if address in self._files or (self._get is not None and self._get(address) is not None):
+            for i in range(staged.chunks):
+                self._b.delete(chunk_key(staged.case, staged.fid, i))
+            return False
+        self._files.add(address)
+        for k, v in pairs:
             self._b.put(k, v)
-        return digest
+        return True
 
 
 class Store:
@@ -276,7 +441,15 @@ class Store:
         try:
             # no block compression: what is on disk is what a raw scan sees (privacy checks after erasure)
             return plyvel.DB(
-                str(self.path), create_if_missing=create, error_if_exists=create, compression=None, paranoid_checks=True
+                str(self.path),
+                create_if_missing=create,
+                error_if_exists=create,
+                compression=None,
+                paranoid_checks=True,
+                write_buffer_size=WRITE_BUFFER_BYTES,
+                lru_cache_size=BLOCK_CACHE_BYTES,
+                max_open_files=MAX_OPEN_FILES,
+                max_file_size=MAX_TABLE_BYTES,
             )
         except plyvel.CorruptionError as exc:
             raise StoreDamagedError(
@@ -454,7 +627,7 @@ class Store:
         """
         with self._writing() as db:
             batch = db.write_batch(transaction=True, sync=sync)
-            wb = WriteBatch(batch, self.suite, self.codec)
+            wb = WriteBatch(batch, self.suite, self.codec, self.get)
             with batch:
                 yield wb
                 for hook in self.batch_hooks:
@@ -540,15 +713,112 @@ class Store:
             return sum(1 for _ in it)
 
     def get_blob(self, digest_hex: str, *, case: str) -> bytes:
-        """File ``digest_hex`` of case ``case``; re-hashed on read so disk corruption is caught."""
+        """File ``digest_hex`` of case ``case`` whole; re-hashed on read so disk corruption is caught."""
+        return b"".join(self.iter_blob(digest_hex, case=case))
+
+    def iter_blob(self, digest_hex: str, *, case: str) -> Iterator[bytes]:
+        """File ``digest_hex`` of case ``case`` chunk by chunk (each opened and checked; the whole re-hashed: a
+        :class:`StoreDamagedError` at the end, before the last chunk is given, when it does not match).
+
+        The manifest is read when the iteration starts, so a missing file or an erased case is answered by the
+        first ``next``; a reader that must answer before streaming calls :meth:`open_blob_stream`."""
+        yield from self.open_blob_stream(digest_hex, case=case)
+
+    def open_blob_stream(self, digest_hex: str, *, case: str) -> Iterator[bytes]:
+        """Like :meth:`iter_blob`, but the file's manifest is read (and :class:`NotFoundError`,
+        :class:`~ledger.errors.DataErasedError` raised) now, not at the first ``next``."""
         key = self.codec.blob_key(case, digest_hex)
         raw = self.get(key)
         if raw is None:
             raise NotFoundError("file_not_found", digest=digest_hex)
-        data = self.codec.open_blob(key, raw)
-        if self.suite.hexdigest(data) != digest_hex:
+        if manifest_fid(raw) is None:  # stored whole (before chunking)
+            data = self.codec.open_blob(key, raw)
+            if self.suite.hexdigest(data) != digest_hex:
+                raise StoreDamagedError(f"stored file {digest_hex} is corrupted on disk")
+            return iter((data,))
+        manifest = self.codec.open_manifest(key, raw)
+        return self._chunks(digest_hex, manifest)
+
+    def _chunks(self, digest_hex: str, m: Manifest) -> Iterator[bytes]:
+        hasher = self.suite.hasher()
+        size = 0
+        held: bytes | None = None
+        for i in range(m.chunks):
+            key = chunk_key(m.case, m.fid, i)
+            with self._use() as db:
+                raw: bytes | None = db.get(key, verify_checksums=True, fill_cache=False)
+            if raw is None:
+                raise StoreDamagedError(f"stored file {digest_hex} is incomplete on disk: chunk {i} is missing")
+            piece = self.codec.open_chunk(key, i == m.chunks - 1, raw)
+            hasher.update(piece)
+            size += len(piece)
+            if held is not None:
+                yield held
+            held = piece
+        if size != m.size or hasher.hexdigest() != digest_hex:
             raise StoreDamagedError(f"stored file {digest_hex} is corrupted on disk")
-        return data
+        if held is not None:
+            yield held
+
+    def stage_blob(self, source: BinaryIO | bytes, *, case: str) -> StagedBlob:
+        """Write ``source`` (read in pieces of :data:`CHUNK_BYTES`) as chunks of a file of ``case``, each in its
+        own write batch, hashing it as it goes; nothing references them until :meth:`WriteBatch.put_staged`.
+
+        On any failure the chunks written so far are deleted before the error is raised; after a crash they are
+        left to :meth:`sweep_chunks`. The caller syncs (the record's commit batch is written with ``sync``)."""
+        fid = secrets.token_hex(16)
+        hasher = self.suite.hasher()
+        n = size = 0
+        try:
+            for piece, final in _pieces(source, CHUNK_BYTES):
+                hasher.update(piece)
+                with self.write_batch(sync=False) as wb:
+                    if n == 0:
+                        wb.put(stage_key(case, fid), dump_json({"at": time.time()}))
+                    for k, v in self.codec.seal_chunk(case, fid, n, final, piece, wb.pending):
+                        wb.put(k, v)
+                n += 1
+                size += len(piece)
+        except BaseException:
+            self.discard_staged(StagedBlob(case=case, fid=fid, digest="", size=size, chunks=n + 1))
+            raise
+        return StagedBlob(case=case, fid=fid, digest=hasher.hexdigest(), size=size, chunks=n)
+
+    def discard_staged(self, staged: StagedBlob) -> None:
+        """Delete the chunks of a staged file no manifest references (best effort: a failure is logged, and
+        :meth:`sweep_chunks` deletes them at the next start)."""
+        try:
+            with self.write_batch(sync=False) as wb:
+                for k, _ in self.iter_prefix_keys(chunk_prefix(staged.case, staged.fid)):
+                    wb.delete(k)
+                wb.delete(stage_key(staged.case, staged.fid))
+        except Exception:
+            log.exception("store: the chunks of an unfinished file of %s could not be deleted", staged.case)
+
+    def iter_prefix_keys(self, prefix: bytes) -> Iterator[tuple[bytes, None]]:
+        with self._use() as db, db.iterator(prefix=prefix, include_value=False) as it:
+            for k in it:
+                yield k, None
+
+    def sweep_chunks(self) -> int:
+        """At start: delete the chunks of every file still staging (its marker ``bstage/<serial>/<fid>``: a write
+        a crash interrupted before the record's batch referenced it) and the markers; returns how many chunks.
+        Reads the markers only. Run before the node serves (no write is staging then)."""
+        gone = 0
+        for k, _ in list(self.iter_prefix_keys(STAGE_PREFIX)):
+            serial, fid = k[len(STAGE_PREFIX) :].decode().split("/", 1)
+            chunks = [c for c, _ in self.iter_prefix_keys(chunk_prefix(serial, fid))]
+            for i in range(0, len(chunks), 256):
+                with self.write_batch(sync=False) as wb:
+                    for c in chunks[i : i + 256]:
+                        wb.delete(c)
+            with self.write_batch(sync=False) as wb:
+                wb.delete(k)
+            gone += len(chunks)
+        if gone:
+            self.sync()
+            log.warning("store: deleted %d chunk(s) of files no record references (an interrupted write)", gone)
+        return gone
 
     def has_blob(self, digest_hex: str, *, case: str) -> bool:
         try:
@@ -577,10 +847,20 @@ class Store:
             try:
                 out = plyvel.DB(str(target), create_if_missing=True, error_if_exists=True, compression=None)
                 try:
-                    with out.write_batch() as wb, snap.iterator(verify_checksums=True) as it:
+                    # in batches of about _FLUSH_BYTES: a new LevelDB no one reads yet needs no single batch, and
+                    # one batch would hold the whole store (every file) in memory
+                    wb = out.write_batch()
+                    held = 0
+                    with snap.iterator(verify_checksums=True, fill_cache=False) as it:
                         for k, v in it:
                             wb.put(k, v)
                             n += 1
+                            held += len(k) + len(v)
+                            if held >= _FLUSH_BYTES:
+                                wb.write()
+                                wb = out.write_batch()
+                                held = 0
+                    wb.write()
                 finally:
                     out.close()
             finally:

@@ -1,8 +1,8 @@
 """Checks on uploaded files before they reach the case book: name, type allowlist, count.
 
-Files are stored content-addressed (``blob/<sha256>``), so a file name never becomes a path; the
-name is still refused when it carries path separators, ``..``, NUL or other control characters,
-so nothing downstream (exports, downloads) can be tricked by it::
+Files are stored under their digest (a keyed MAC of it, :mod:`ledger.hall.atrest`), so a file name never
+becomes a path; the name is still refused when it carries path separators, ``..``, NUL or other control
+characters, so nothing downstream (exports, downloads) can be tricked by it::
 
     check_upload("materials.id_card", "身份证.jpg", "image/jpeg", data)   # InputError naming the field
 

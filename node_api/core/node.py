@@ -231,6 +231,8 @@ class HallNode:
             raise
         if self.keys.converted:
             log.warning("sealed %d values of a store written before encryption at rest", self.keys.converted)
+        # file chunks an interrupted write left behind, which no record references (ledger.hall.store)
+        self.swept_chunks = self.store.sweep_chunks()
         self.kek = self.keys.kek
         self.data_keys = self.keys.data_keys
         try:

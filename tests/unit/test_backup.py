@@ -45,7 +45,7 @@ def _backup(tmp: Path, d: Path) -> Path:
             chain_block=45,
         )
         s.put_json(b"case/TB-2", {"serial": "TB-2"})  # after the snapshot: not in the backup
-    assert m.keys == 5 and m.indexer_cursor == 41  # 3 + the store marker + the change journal entry of case/TB-1
+    assert m.keys == 6 and m.indexer_cursor == 41  # 3 (a file: its manifest and chunk) + the marker + the journal entry
     return out
 
 

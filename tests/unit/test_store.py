@@ -28,7 +28,8 @@ def test_batch_is_all_or_nothing(tmp_path: Path) -> None:
 def test_blobs_are_content_addressed_and_checked(tmp_path: Path) -> None:
     with Store.init(tmp_path / "db") as s:
         h = s.put_blob(b"hello", case="A")
-        assert s.put_blob(b"hello", case="B") == h and s.count_prefix(b"blob/") == 1  # no encryption: one copy
+        assert s.put_blob(b"hello", case="B") == h  # no encryption: one copy (its manifest and its one chunk)
+        assert s.count_prefix(b"blob/") == 2 and s.count_prefix(b"blob/A/") == 1 and s.count_prefix(b"blob/B/") == 0
         assert s.get_blob(h, case="A") == b"hello"
         with pytest.raises(NotFoundError):
             s.get_blob("00" * 32, case="A")
@@ -56,7 +57,7 @@ def test_snapshot_copy(tmp_path: Path) -> None:
     with Store.init(tmp_path / "db") as s:
         s.put_json(b"case/A", {"x": 1})
         s.put_blob(b"data", case="A")
-        assert s.snapshot_to(tmp_path / "copy") == 4  # with the store marker and the change journal entry
+        assert s.snapshot_to(tmp_path / "copy") == 5  # a manifest, a chunk, the store marker, a journal entry
     with Store(tmp_path / "copy") as c:
         assert c.get_json(b"case/A") == {"x": 1}
 

@@ -2,6 +2,12 @@
 
 Uploads are multipart: each file in a part named ``materials.<material code>`` (for example
 ``materials.id_card``); the result document in a part named ``document``.
+
+A file is never read whole into memory: Starlette's parser spools each file part above 1 MiB to a temporary
+file as it arrives; :func:`_form` reads only its first bytes (the type check) and hands the open file to the
+case book, which reads it in chunks in a worker thread while hashing and sealing it into the store
+(:meth:`ledger.hall.store.Store.stage_blob`). A download streams the stored chunks back
+(:meth:`~ledger.hall.store.Store.open_blob_stream`).
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from pydantic import MISSING, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -308,6 +314,14 @@ def applicant_of(fields: dict[str, str]) -> dict[str, str]:
     return {key: fields.get(f, "") for f, key in APPLICANT_FORM.items()}
 
 
+def _spooled_size(value: UploadFile) -> int:
+    f = value.file
+    at = f.tell()
+    end = f.seek(0, 2)
+    f.seek(at)
+    return end - at
+
+
 async def _form(request: Request) -> tuple[dict[str, str], list[Upload]]:
     ctype = request.headers.get("content-type", "")
     if not ctype.startswith("multipart/form-data"):
@@ -323,10 +337,12 @@ async def _form(request: Request) -> tuple[dict[str, str], list[Upload]]:
     for key, value in form.multi_items():
         if isinstance(value, UploadFile):
             kind = key.split(".", 1)[1] if key.startswith("materials.") else key
-            data = await value.read()
-            check_upload(key, value.filename or "", value.content_type, data)
+            head = await value.read(16)  # the type check needs the leading bytes only; the rest stays spooled
+            await value.seek(0)
+            check_upload(key, value.filename or "", value.content_type, head)
             names.append(key)
-            uploads.append(Upload(kind, value.filename or kind, data))
+            size = value.size if value.size is not None else await run_in_threadpool(_spooled_size, value)
+            uploads.append(Upload(kind, value.filename or kind, source=value.file, size=size))
         else:
             check_length(key, value, LIMITS.get(key, 200))
             fields[key] = value
@@ -529,7 +545,7 @@ async def result(serial: str, request: Request, book: BookDep, staff: Officer) -
     docs = [u for u in uploads if u.kind == "document"]
     if len(docs) > 1:
         raise InputError("document", "one_document_at_most")
-    doc = Upload("result_document", docs[0].filename, docs[0].data) if docs else None
+    doc = Upload("result_document", docs[0].filename, source=docs[0].source, size=docs[0].size) if docs else None
     note = _text("note", fields.get("note", ""))
     view = await run_in_threadpool(
         book.decide,
@@ -619,9 +635,11 @@ def file(serial: str, digest: str, node: NodeDep, staff: CaseReader, inline: boo
                 node.record_access(
                     staff.actor, "download_file", serial, f"{f['kind']} {digest}" + (" (preview)" if show else "")
                 )
+                chunks = node.store.open_blob_stream(digest, case=serial)  # not found / erased: answered now
+                length = {"Content-Length": str(f["size"])}
                 if show:
-                    return Response(
-                        node.store.get_blob(digest, case=serial),
+                    return StreamingResponse(
+                        chunks,
                         media_type=_PREVIEW_TYPES[ext],
                         headers={
                             "Content-Disposition": "inline",
@@ -629,12 +647,13 @@ def file(serial: str, digest: str, node: NodeDep, staff: CaseReader, inline: boo
                             "X-Frame-Options": "SAMEORIGIN",
                             "X-Content-Type-Options": "nosniff",
                             "Cache-Control": "private, no-store",
+                            **length,
                         },
                     )
-                return Response(
-                    node.store.get_blob(digest, case=serial),
+                return StreamingResponse(
+                    chunks,
                     media_type="application/octet-stream",
-                    headers={"Content-Disposition": "attachment"},
+                    headers={"Content-Disposition": "attachment", **length},
                 )
     if any(r.get("personal_data_erased") for r in records):
         raise DataErasedError("personal_data_erased", serial=serial)
