@@ -102,6 +102,42 @@ def test_refused_intake_holds_its_materials_instead_of_appending_them_to_another
     assert len(client.case_events(_hall_of(first), first)) == 2
 
 
+def test_merkle_refused_intake_holds_its_materials_instead_of_building_them_into_another_case(
+    tmp_path: Path, new_hall: Any
+) -> None:
+    """Issue 13 item 1 in Merkle mode: the sender refused the reused serial's INTAKE (its own rule check:
+    CaseLedgerCaseExists) but built its MATERIALS as event #3 of the other applicant's case and anchored it; no
+    hold, so the case could not be reissued either."""
+    client: ChainClient = new_hall(350502)
+    info = client.hall_of(client.address)
+    assert info is not None
+    me = info.hall_id
+    store = Store.init(tmp_path / "a")
+    book = CaseBook(store, Outbox(store), hall=HallIdentity(hall_id=me, district=info.district), anchor_mode="merkle")
+    sender = MerkleSender(book.outbox, client, hall=book.hall)
+    first = _intake(book, "张三")
+    assert sender.run_once() == 2  # batch 0
+    store.delete(serial_counter_key(first.split("-")[0][2:]))  # a rolled-back store: counter and case forgotten
+    store.delete(f"case/{first}".encode())
+    again = _intake(book, "李四")
+    assert again == first
+    sender.run_once()
+    assert client.batch_header(me)[1] == 1, "nothing of 李四 was anchored into 张三's case"
+    held = book.held(first)
+    assert held is not None and held["rule"] == "CaseLedgerCaseExists" and held["held_events"] == 1
+    view = book.view(first)
+    assert view["status"] == "held"
+    assert [e["anchor"]["state"] for e in view["timeline"]] == ["refused", "held"]
+    assert sender.pending_count() == 0 and book.outbox.held_count() == 1
+    # the way out is the event mode's: reissued under a fresh serial, anchored in the hall's next batch
+    new = book.reissue(first, staff="admin")
+    assert sender.run_once() == 2
+    assert client.batch_header(me)[1] == 2
+    leaves = [EventLeaf.decode(x) for x in Manifest.decode(store.get(manifest_key(me, 1)) or b"").leaves]
+    assert [(lf.case_id, lf.index) for lf in leaves] == [(case_id(me, new["serial"]), i) for i in (0, 1)]
+    assert [r["anchor"]["state"] for r in book.records(new["serial"])] == ["anchored", "anchored"]
+
+
 def test_a_failed_up_stops_the_chain_it_started(tmp_path: Path) -> None:
     """Issue 13 item 8: a failed `caseledger up` left the chain process running."""
     with socket.socket() as busy:
