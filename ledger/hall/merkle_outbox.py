@@ -290,7 +290,7 @@ class MerkleSender(ChainSender[_Flight]):
                 )
                 if err is not None:
                     refused.append((e, err))
-                    if e.get("open"):
+                    if stage == Stage.INTAKE:
                         blocked.add(serial)  # a refused INTAKE holds the case's later events (below, _refuse)
                     continue
                 opened = e.get("open") or {}
@@ -382,7 +382,7 @@ class MerkleSender(ChainSender[_Flight]):
             for e, err in refused:
                 log.warning("merkle: %s %s refused: %s", e["serial"], e["stage"], err)
                 later: list[dict[str, Any]] = []
-                if e.get("open"):
+                if Stage[e["stage"]] == Stage.INTAKE:  # also one queued again after losing its index (no "open")
                     later = [
                         v
                         for _, v in self.store.iter_json(MBOX_PREFIX)
