@@ -519,17 +519,15 @@ class _Ctx:
         left the chain in a reorganisation or rollback and was anchored again, in another block): it gets the
         leaf's anchor, or this hall's bundles and packages would name a block that no longer holds the batch.
         The proof is read from the manifest this hall now holds (``record_proof``)."""
+        canonical = (event["tx"], event["block"], self.hall, self.seq, event["leaf"])
         for key, r in self.ix.store.iter_json(record_prefix(serial)):
             if r.get("origin") != "received" or r.get("commitment") != lf.commitment.hex():
                 continue
-            a, b = r.get("anchor") or {}, (r.get("anchor") or {}).get("batch") or {}
-            where = (a.get("tx"), a.get("block"), b.get("hall"), b.get("seq"), b.get("leaf"))
-            if a.get("state") != "anchored" or where == (
-                event["tx"],
-                event["block"],
-                self.hall,
-                self.seq,
-                event["leaf"],
+            a = r.get("anchor") or {}
+            b = a.get("batch") or {}
+            if (
+                a.get("state") != "anchored"
+                or (a.get("tx"), a.get("block"), b.get("hall"), b.get("seq"), b.get("leaf")) == canonical
             ):
                 continue
             anchor = {
