@@ -181,7 +181,7 @@ def verify_case_at(hall: HallClient, c: ChainClient, serial: str, mirror: str) -
     assert r.status_code == 200, r.text
     bundle = parse_bundle(r.json())
     report = verify_on_chain(c, bundle, mirror)
-    assert report.ok, (hall.url, serial, report.verdict, report.reasons, report.findings(), bundle.events)
+    assert report.ok, (hall.url, serial, report.verdict, report.reasons, report.findings, bundle.events)
     if bundle.mode == "merkle":
         assert report.complete_as_of is not None, report
     return bundle.mode
