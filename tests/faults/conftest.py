@@ -26,11 +26,11 @@ import pytest
 from ledger.chain.client import ChainClient
 from ledger.chain.deployment import Deployment
 from ledger.core.bundle import parse_bundle
-from ledger.dev.demo import HallClient, demo_id_number, wait_for
+from ledger.dev.demo import DemoError, HallClient, demo_id_number, wait_for
 from ledger.dev.devchain import free_port
 from ledger.dev.localnet import LocalNet
 from tests.integration.conftest import ANCHOR_MODES, mode_env
-from tests.support.anchoring import ChainEvents, tally, verify_on_chain
+from tests.support.anchoring import ChainEvents, misplaced, tally, verify_on_chain
 
 MATS = ["application_form", "id_card", "household_register", "housing_proof"]
 RESULTS: list[dict[str, Any]] = []
@@ -155,6 +155,24 @@ def settle(net: LocalNet, count: FaultCount, acked: dict[str, str], *, timeout: 
     mirror = net.halls[1]["url"]  # Merkle mode: the bundles are proven complete from hall 2's manifests
     if net.anchor_mode == "merkle":
         wait_for("hall 2 to mirror every batch", lambda: mirrors_every_batch(c, mirror), 60)
+        # a Merkle bundle is built from the hall's records' anchors: after a rollback the home hall's received
+        # records name the batch's new block only once its indexer has read it again (until then, the old one)
+        events = on_chain(net)
+
+        def wrong() -> list[str]:
+            on, out = events.of(acked), []
+            for s in acked:
+                for h in (a, b):
+                    tl = _timeline(h, s)
+                    out += [f"{h.url} {s}: not answering"] if tl is None else [
+                        f"{h.url} {s}: {w}" for w in misplaced(on[s], tl)
+                    ]  # fmt: skip
+            return out
+
+        try:
+            wait_for("both halls' records to name where the chain holds each event", lambda: not wrong(), 60)
+        except DemoError as exc:
+            raise AssertionError(f"{exc}: {wrong()[:6]}") from exc
     for serial, name in acked.items():
         view = a.case(serial)
         assert view is not None
@@ -162,6 +180,15 @@ def settle(net: LocalNet, count: FaultCount, acked: dict[str, str], *, timeout: 
         assert intake["fields"]["applicant_name"] == name, f"{serial} holds another applicant's case"
         for hall in (a, b):
             assert verify_case_at(hall, c, serial, mirror) == net.anchor_mode
+
+
+def _timeline(hall: HallClient, serial: str) -> list[dict[str, Any]] | None:
+    """The hall's timeline of the case (``None``: the hall is busy for a moment, or does not hold the case)."""
+    try:
+        view = hall.case(serial)
+    except httpx.TransportError:
+        return None
+    return None if view is None else list(view["timeline"])
 
 
 def mirrors_every_batch(c: ChainClient, url: str) -> bool:

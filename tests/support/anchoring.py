@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -47,6 +48,7 @@ __all__ = [
     "case_leaves_on_chain",
     "chain_event_count",
     "hall_of",
+    "misplaced",
     "tally",
     "verify_on_chain",
 ]
@@ -178,14 +180,24 @@ def anchored_once(events: ChainEvents, hall: HallClient, serials: Iterable[str])
     on_chain = events.of(serials)
     t = tally(on_chain, {s: [e["commitment"] for e in tl] for s, tl in timelines.items()})
     assert not t.lost and not t.doubled, t
-    for s, tl in timelines.items():
-        by_commitment = {e.commitment: e for e in on_chain[s]}
-        for rec in tl:
-            e, anchor = by_commitment[rec["commitment"]], rec["anchor"]
-            assert (anchor.get("tx"), anchor.get("block"), anchor.get("index")) == (e.tx, e.block, e.index), (s, rec)
-            if e.batch is not None:
-                b = anchor.get("batch") or {}
-                assert (b.get("hall"), b.get("seq"), b.get("leaf")) == (*e.batch, e.leaf), (s, rec)
+    wrong = [w for s, tl in timelines.items() for w in misplaced(on_chain[s], tl)]
+    assert not wrong, wrong
+
+
+def misplaced(on_chain: list[EventOnChain], timeline: list[dict[str, Any]]) -> list[str]:
+    """The events of a hall's timeline whose anchor is not where the chain holds them (transaction, block, index;
+    Merkle mode also batch and leaf), or that the chain does not hold."""
+    by_commitment = {e.commitment: e for e in on_chain}
+    out: list[str] = []
+    for rec in timeline:
+        e, anchor = by_commitment.get(rec["commitment"]), rec["anchor"]
+        b = anchor.get("batch") or {}
+        named = (anchor.get("tx"), anchor.get("block"), anchor.get("index"))
+        if e is None or named != (e.tx, e.block, e.index):
+            out.append(f"{rec['stage']} #{anchor.get('index')}: the hall names {named}, the chain {e}")
+        elif e.batch is not None and (b.get("hall"), b.get("seq"), b.get("leaf")) != (*e.batch, e.leaf):
+            out.append(f"{rec['stage']} #{e.index}: the hall names batch {b}, the chain {e}")
+    return out
 
 
 def case_leaves_on_chain(chain: ChainClient, manifest_url: str, accepting_hall: int, serial: str) -> list[EventLeaf]:
