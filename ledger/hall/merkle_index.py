@@ -70,6 +70,7 @@ from ledger.hall.keys import (
     mfind_key,
     mhead_key,
     mwant_key,
+    record_prefix,
     xfer_key,
 )
 from ledger.hall.store import Store, WriteBatch
@@ -515,6 +516,8 @@ class _Ctx:
         if self.hall != me.hall_id or self.ix.own_lost(serial, int(event["block"]), lf.commitment.hex()):
             self.wb.put_json(xfer_key(serial), {"serial": serial, "since": time.time()})
             self.ix.need_pull = True
+        if self.hall != me.hall_id:
+            self._follow_received(serial, lf, event)
         known = self.heads.get(serial)
         if known is None:
             head = store.get_json(mhead_key(serial))
@@ -522,6 +525,45 @@ class _Ctx:
         if known < lf.index:
             self.wb.put_json(mhead_key(serial), {k: v for k, v in st.items() if k != "events"})
             self.heads[serial] = lf.index
+
+    def _follow_received(self, serial: str, lf: EventLeaf, event: dict[str, Any]) -> None:
+        """A received record of this event whose anchor names another place than the canonical leaf (its batch
+        left the chain in a reorganisation or rollback and was anchored again, in another block): it gets the
+        leaf's anchor, or this hall's bundles and packages would name a block that no longer holds the batch.
+        The proof is read from the manifest this hall now holds (``record_proof``)."""
+        canonical = (event["tx"], event["block"], self.hall, self.seq, event["leaf"])
+        for key, r in self.ix.store.iter_json(record_prefix(serial)):
+            if r.get("origin") != "received" or r.get("commitment") != lf.commitment.hex():
+                continue
+            a = r.get("anchor") or {}
+            b = a.get("batch") or {}
+            if (
+                a.get("state") != "anchored"
+                or (a.get("tx"), a.get("block"), b.get("hall"), b.get("seq"), b.get("leaf")) == canonical
+            ):
+                continue
+            anchor = {
+                "state": "anchored",
+                "mode": "merkle",
+                "tx": event["tx"],
+                "block": event["block"],
+                "time": self.ix.client.block_time(int(event["block"])),
+                "index": lf.index,
+                "head": lf.head.hex(),
+                "writer": event["writer"],
+                "batch": {
+                    "hall": self.hall,
+                    "seq": self.seq,
+                    "leaf": event["leaf"],
+                    "size": len(self.manifest.leaves),
+                    "log_index": event["log_index"],
+                },  # fmt: skip
+            }
+            self.wb.put_json(key, {**r, "anchor": anchor})
+            log.warning(
+                "merkle-index: %s %s is anchored again (batch %d/%d, block %s; it was in block %s)",
+                serial, lf.stage.name, self.hall, self.seq, event["block"], a.get("block"),
+            )  # fmt: skip
 
     def _rebase_own(self, lf: EventLeaf, st: dict[str, Any]) -> None:
         """This hall's leaf lost a race for its index: its record is queued again for the next index."""

@@ -64,6 +64,7 @@ from ledger.hall.keys import (
     MBOX_PREFIX,
     MBUILT_PREFIX,
     OUTBOX_REFUSED_PREFIX,
+    held_key,
     manifest_key,
     mbatch_key,
     mbatch_log_key,
@@ -305,6 +306,8 @@ class MerkleSender(ChainSender[_Flight]):
                 )
                 if err is not None:
                     refused.append((e, err))
+                    if stage == Stage.INTAKE:
+                        blocked.add(serial)  # a refused INTAKE holds the case's later events (below, _refuse)
                     continue
                 opened = e.get("open") or {}
                 leaf = EventLeaf.new(
@@ -461,18 +464,56 @@ class MerkleSender(ChainSender[_Flight]):
                 return
 
     def _refuse(self, refused: list[tuple[dict[str, Any], ChainRuleError]]) -> None:
-        """Refused locally, as the contract would refuse it in event mode: never anchored (caller holds the lock)."""
+        """Refused locally, as the contract would refuse it in event mode: never anchored (caller holds the lock).
+
+        A refused INTAKE holds every other pending event of its case, as in event mode
+        (:meth:`ledger.hall.outbox.Outbox.mark_refused`, issue 13): the case of that serial known to the chain
+        is someone else's, and nothing of this case may be built into it. ``held/<serial>`` says why until an
+        administrator reissues it."""
         with self.store.write_batch() as wb:
             for e, err in refused:
                 log.warning("merkle: %s %s refused: %s", e["serial"], e["stage"], err)
-                rec = self.store.get_json(e["rec_key"].encode())
-                if rec is not None:
-                    rec["anchor"] = {"state": "refused", "mode": "merkle", "rule": err.rule, "message": str(err)}
-                    wb.put_json(e["rec_key"].encode(), rec)
-                wb.delete(mbox_key(int(e["seq"])))
-                wb.put_json(
-                    outbox_refused_key(int(e["seq"])), {**e, "mode": "merkle", "rule": err.rule, "message": str(err)}
-                )
+                later: list[dict[str, Any]] = []
+                if Stage[e["stage"]] == Stage.INTAKE:  # also one queued again after losing its index (no "open")
+                    later = [
+                        v
+                        for _, v in self.store.iter_json(MBOX_PREFIX)
+                        if v["serial"] == e["serial"] and int(v["seq"]) != int(e["seq"])
+                    ]
+                    wb.put_json(
+                        held_key(str(e["serial"])),
+                        {
+                            "serial": e["serial"],
+                            "rule": err.rule,
+                            "message": str(err),
+                            "at": time.time(),
+                            "held_events": len(later),
+                        },
+                    )
+                for x, state in [(e, "refused"), *((v, "held") for v in later)]:
+                    rec = self.store.get_json(x["rec_key"].encode())
+                    if rec is not None:
+                        rec["anchor"] = {"state": state, "mode": "merkle", "rule": err.rule, "message": str(err)}
+                        wb.put_json(x["rec_key"].encode(), rec)
+                    wb.delete(mbox_key(int(x["seq"])))
+                    wb.put_json(
+                        outbox_refused_key(int(x["seq"])),
+                        {
+                            **x,
+                            "mode": "merkle",
+                            "rule": err.rule,
+                            "message": str(err),
+                            **({"held": True} if state == "held" else {}),
+                        },
+                    )
+                if later:
+                    log.error(
+                        "merkle: the INTAKE of %s was refused (%s); its %d later event(s) are held, never built into "
+                        "the chain's case of that serial",
+                        e["serial"],
+                        err.rule,
+                        len(later),
+                    )
 
     # ------------------------------------------------------------------ send and record
     def _send_next(self) -> bool:

@@ -1,5 +1,13 @@
 """Regression tests of issue 13 that need a real chain but no hall processes: the held case, a failed `up`, the
-serial check after a restore (and, in Merkle mode, the hall's own batches anchored after the backup)."""
+serial check after a restore (and, in Merkle mode, the hall's own batches anchored after the backup).
+
+In both anchoring modes: the held case (a reused serial's INTAKE refused, its later events held, reissued) and
+the restore's read-back — each mode's as its own test, because the mechanisms differ (event mode: the chain
+refuses the INTAKE with ``CaseLedgerCaseExists`` and the serial check scans ``CaseOpened`` logs; Merkle mode: the
+sender's own rule check refuses it, and the hall's batches anchored after the backup are read back from
+``BatchAnchored`` logs and the other halls' manifests). In one mode: the failed `up` (no case is anchored;
+the subject is the chain process the failed start leaves behind).
+"""
 
 from __future__ import annotations
 
@@ -28,6 +36,7 @@ from ledger.hall.keys import (
     MBOX_PREFIX,
     RESTORED_KEY,
     manifest_key,
+    mhead_key,
     serial_counter_key,
     xfer_key,
 )
@@ -100,6 +109,57 @@ def test_refused_intake_holds_its_materials_instead_of_appending_them_to_another
         Stage.MATERIALS,
     ]
     assert len(client.case_events(_hall_of(first), first)) == 2
+
+
+@pytest.mark.parametrize("head_lost", [False, True], ids=["head-kept", "head-lost"])
+def test_merkle_refused_intake_holds_its_materials_instead_of_building_them_into_another_case(
+    tmp_path: Path, new_hall: Any, head_lost: bool
+) -> None:
+    """Issue 13 item 1 in Merkle mode: the sender refused the reused serial's INTAKE (its own rule check:
+    CaseLedgerCaseExists) but built its MATERIALS as event #3 of the other applicant's case and anchored it; no
+    hold, so the case could not be reissued either. ``head-lost``: the store forgot the case's ``mhead/`` too, so
+    both events went out at indices 0 and 1 (a fork every reader refuses); the indexer queued them again after
+    the case's events on chain, and then the same happened."""
+    client: ChainClient = new_hall(350502)
+    info = client.hall_of(client.address)
+    assert info is not None
+    me = info.hall_id
+    store = Store.init(tmp_path / "a")
+    book = CaseBook(store, Outbox(store), hall=HallIdentity(hall_id=me, district=info.district), anchor_mode="merkle")
+    sender = MerkleSender(book.outbox, client, hall=book.hall)
+    first = _intake(book, "张三")
+    assert sender.run_once() == 2  # batch 0
+    store.delete(serial_counter_key(first.split("-")[0][2:]))  # a rolled-back store: counter and case forgotten
+    store.delete(f"case/{first}".encode())
+    forked = 0
+    if head_lost:
+        store.delete(mhead_key(first))
+    again = _intake(book, "李四")
+    assert again == first
+    if head_lost:
+        assert sender.run_once() == 2  # batch 1: INTAKE and MATERIALS at indices 0 and 1, a fork of the case
+        forked = 1
+        index = MerkleIndex(store, client, book, fetch=lambda h, s: store.get(manifest_key(h, s)))
+        indexer = Indexer(store, client, book, merkle=index)
+        while indexer.run_once():
+            pass
+        indexer.process_merkle()
+        assert index.findings_total == 2 and index.rebased_total == 2  # both lost their index: queued again
+    sender.run_once()
+    assert client.batch_header(me)[1] == 1 + forked, "nothing of 李四 was anchored into 张三's case"
+    held = book.held(first)
+    assert held is not None and held["rule"] == "CaseLedgerCaseExists" and held["held_events"] == 1
+    view = book.view(first)
+    assert view["status"] == "held"
+    assert [e["anchor"]["state"] for e in view["timeline"]] == ["refused", "held"]
+    assert sender.pending_count() == 0 and book.outbox.held_count() == 1
+    # the way out is the event mode's: reissued under a fresh serial, anchored in the hall's next batch
+    new = book.reissue(first, staff="admin")
+    assert sender.run_once() == 2
+    assert client.batch_header(me)[1] == 2 + forked
+    leaves = [EventLeaf.decode(x) for x in Manifest.decode(store.get(manifest_key(me, 1 + forked)) or b"").leaves]
+    assert [(lf.case_id, lf.index) for lf in leaves] == [(case_id(me, new["serial"]), i) for i in (0, 1)]
+    assert [r["anchor"]["state"] for r in book.records(new["serial"])] == ["anchored", "anchored"]
 
 
 def test_a_failed_up_stops_the_chain_it_started(tmp_path: Path) -> None:

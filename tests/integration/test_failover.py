@@ -1,6 +1,10 @@
 """Chain endpoint failover of a real hall process (issue 15.2), before the multi-node chain: the hall's
 own "node" is a Besu-limits proxy that is told to stop answering (refuse, hang) or to lag; its backup is
-a second proxy to the same anvil. Every acknowledged event must be anchored exactly once across the switches."""
+a second proxy to the same anvil. Every acknowledged event must be anchored exactly once across the switches.
+
+The network runs once per anchoring mode (``fnet`` is parametrised over ``ANCHOR_MODES``): in Merkle mode the
+hall's batches go through the same endpoint pool, and "exactly once" is every event's leaf in exactly one
+anchored batch whose manifest recomputes to its on-chain root (:mod:`tests.support.anchoring`)."""
 
 from __future__ import annotations
 
@@ -17,27 +21,19 @@ from ledger.chain.deployment import Deployment
 from ledger.dev.demo import HallClient, wait_for
 from ledger.dev.devchain import free_port
 from ledger.dev.localnet import LocalNet, start_hall, stop_hall, wait_healthy
-from ledger.hall.integrity import parse_serial
-from tests.integration.conftest import FAST_NODE_ENV, staff
+from tests.integration.conftest import ANCHOR_MODES, mode_env, staff
+from tests.support.anchoring import ChainEvents, anchored_once
 from tests.support.besu_proxy import BesuProxy
-from tests.support.intakes import all_anchored, anchored_once, intake
+from tests.support.intakes import all_anchored, intake
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 FAILOVER_ENV = {
-    **FAST_NODE_ENV,
     "CASELEDGER_RPC_TIMEOUT": "2",
     "CASELEDGER_RPC_PROBE_INTERVAL": "0.5",
     "CASELEDGER_RPC_RETURN_AFTER": "2",
     "CASELEDGER_RPC_MAX_LAG": "5",
 }
-
-
-def _hall_of(serial: str) -> int:
-    """The accepting hall a hall-issued serial names (its case id is derived from it)."""
-    named = parse_serial(serial)
-    assert named is not None, serial
-    return named[1]
 
 
 class Net:
@@ -46,11 +42,16 @@ class Net:
         dep = Deployment.load(net.data_dir / "deployment.json")
         self.chain = ChainClient.connect(net.chain.rpc_url, deployment=dep)
 
+    def on_chain(self) -> ChainEvents:
+        """The chain's view of cases in the network's mode (Merkle mode: manifests from hall 1, else hall 2)."""
+        return ChainEvents(self.chain, self.net.anchor_mode, [h["url"] for h in self.net.halls])
 
-@pytest.fixture(scope="module")
-def fnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
-    net = LocalNet(Path(tmp_path_factory.mktemp("failover")), halls=2, chain_port=free_port(),
-                   hall_ports=[free_port() for _ in range(2)], block_time=1.0, node_env=FAST_NODE_ENV)  # fmt: skip
+
+@pytest.fixture(scope="module", params=ANCHOR_MODES)
+def fnet(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
+    mode = str(request.param)
+    net = LocalNet(Path(tmp_path_factory.mktemp(f"failover-{mode}")), halls=2, chain_port=free_port(),
+                   hall_ports=[free_port() for _ in range(2)], block_time=1.0, node_env=mode_env(mode))  # fmt: skip
     own = BesuProxy(upstream=net.chain.rpc_url)
     backup = BesuProxy(upstream=net.chain.rpc_url)
     try:
@@ -59,7 +60,8 @@ def fnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
         backup.start()
         h = net.halls[0]
         stop_hall(Path(h["dir"]))  # hall 1 again, now on [its own node, the backup]
-        proc = start_hall(Path(h["dir"]), port=h["port"], rpc_url=f"{own.url},{backup.url}", env=FAILOVER_ENV)
+        proc = start_hall(Path(h["dir"]), port=h["port"], rpc_url=f"{own.url},{backup.url}",
+                           env={**mode_env(mode), **FAILOVER_ENV})  # fmt: skip
         wait_healthy(h["url"], timeout=60, proc=proc)
         yield Net(net, own, backup)
     finally:
@@ -109,7 +111,7 @@ def test_hall_fails_over_and_back_without_losing_or_doubling(fnet: Net, mode: st
     assert "chain_failover" not in _codes(_health(a))
     after = [intake(a, home) for _ in range(2)]
     wait_for("anchoring on the own node again", lambda: all_anchored(a, after), 60)
-    anchored_once(fnet.chain, a, before + during + after)
+    anchored_once(fnet.on_chain(), a, before + during + after)
     assert _switches(url) >= switches + 2
     assert a.health()["outbox"]["pending"] == 0
     print(f"failover ({mode}): switched after {switched_after:.1f}s, all anchored after {anchored_after:.1f}s")
@@ -129,4 +131,4 @@ def test_hall_leaves_a_lagging_node_and_returns(fnet: Net) -> None:
     wait_for("anchoring through the backup", lambda: all_anchored(a, serials), 60)
     fnet.own.resume()
     wait_for("back on the own node", lambda: _health(a)["chain"]["rpc_url"] == fnet.own.url, 30)
-    anchored_once(fnet.chain, a, serials)
+    anchored_once(fnet.on_chain(), a, serials)

@@ -8,6 +8,13 @@ attached to its own node with the other three as failover endpoints. One network
   rejoins; the node's lone block on its own fork (a depth-1 reorganisation, as Clique makes when two signers
   seal at once) is noticed by the outbox and the indexer, and its anchors are anchored again exactly once.
 
+The network runs once per anchoring mode (``cnet`` is parametrised over ``ANCHOR_MODES``, one module-scoped
+network each): in Merkle mode "anchored exactly once" is every acknowledged event's leaf in exactly one
+anchored batch whose manifest recomputes to its on-chain root (:mod:`tests.support.anchoring`), and the
+outbox's numbers are the Merkle sender's. The privacy scan of Clique blocks runs in event mode only
+(``EVENT_MODE_ONLY``): its subject is reading blocks whose extraData is 97 bytes, which does not depend on the
+mode, and it looks for an event-mode commitment in the calldata (a Merkle batch's calldata holds only its root).
+
 Figures are printed (`-s`) for docs/operations.md; nothing here asserts a speed.
 """
 
@@ -33,14 +40,14 @@ from ledger.dev.demo import HallClient, demo_id_number
 from ledger.dev.devchain import free_port
 from ledger.dev.localnet import LocalNet, start_hall, stop_hall, wait_healthy
 from ledger.errors import LedgerError
-from tests.integration.conftest import FAST_NODE_ENV, staff
-from tests.support.intakes import all_anchored, anchored_once, hall_of, intake
+from tests.integration.conftest import ANCHOR_MODES, mode_env, staff
+from tests.support.anchoring import ChainEvents, anchored_once, hall_of
+from tests.support.intakes import all_anchored, intake
 
 pytestmark = [pytest.mark.multinode, pytest.mark.integration, pytest.mark.slow]
 
 T = TypeVar("T")
 MULTINODE_ENV = {
-    **FAST_NODE_ENV,
     "CASELEDGER_RPC_TIMEOUT": "2",
     "CASELEDGER_RPC_PROBE_INTERVAL": "0.5",
     "CASELEDGER_RPC_RETURN_AFTER": "2",
@@ -49,16 +56,17 @@ MULTINODE_ENV = {
 TRANSIENT = (httpx.HTTPError, LedgerError, KeyError, TypeError)
 
 
-@pytest.fixture(scope="module")
-def cnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
+@pytest.fixture(scope="module", params=ANCHOR_MODES)
+def cnet(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
+    """Four Clique nodes and four halls taking cases in the parameter's anchoring mode (one network per mode)."""
     net = LocalNet(
-        Path(tmp_path_factory.mktemp("clique")),
+        Path(tmp_path_factory.mktemp(f"clique-{request.param}")),
         halls=4,
         chain="clique",
         nodes=4,
         chain_port=None,  # free loopback ports for every node
         hall_ports=[free_port() for _ in range(4)],
-        node_env=MULTINODE_ENV,
+        node_env={**mode_env(str(request.param)), **MULTINODE_ENV},
     )
     try:
         t0 = time.monotonic()
@@ -69,6 +77,10 @@ def cnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
     finally:
         print(f"\nsealing restarted after a stall: {_cq(net).kicks} time(s)")
         net.down()
+
+
+EVENT_MODE_ONLY = pytest.mark.parametrize("cnet", ["event"], indirect=True)
+"""For a test whose subject does not depend on how cases are anchored: collected once, on the event-mode network."""
 
 
 def _cq(net: LocalNet) -> CliqueNet:
@@ -95,6 +107,11 @@ def eventually(what: str, check: Callable[[], T | None], timeout: float, interva
 def _chain(net: LocalNet, n: int = 1) -> ChainClient:
     dep = Deployment.load(net.data_dir / "deployment.json")
     return ChainClient.connect(_cq(net).node(n).rpc_url, deployment=dep)
+
+
+def _on_chain(net: LocalNet, n: int = 1) -> ChainEvents:
+    """What node ``n``'s chain holds of cases, in the network's mode (Merkle mode: manifests from the halls)."""
+    return ChainEvents(_chain(net, n), net.anchor_mode, [h["url"] for h in net.halls])
 
 
 def _on(a: HallClient) -> str:
@@ -134,6 +151,7 @@ def _best_head(cq: CliqueNet, nodes: list[int]) -> int:
 
 
 # ------------------------------------------------------------------------------------------------ regression
+@EVENT_MODE_ONLY
 def test_privacy_scan_reads_clique_blocks_whose_extradata_is_97_bytes(cnet: LocalNet) -> None:
     """Bug: ChainClient read blocks through web3's formatter, which refuses any block whose extraData is longer
     than 32 bytes (every Clique block: vanity + seal; every QBFT block too): ``raw_transaction_inputs`` raised
@@ -230,22 +248,21 @@ def test_one_node_of_four_lost_during_a_stream_of_intakes_loses_nothing(cnet: Lo
     )
     drain_s = time.monotonic() - t_drain
     chain = _chain(cnet, 1)
+    on_chain = _on_chain(cnet, 1)
     for n, serials in by_hall.items():
-        anchored_once(chain, writers[n], serials)
+        anchored_once(on_chain, writers[n], serials)
     # the same on the restarted node: it holds the same chain
-    restarted = _chain(cnet, lost)
-    for serials in by_hall.values():
-        assert [[e.tx_hash for e in restarted.case_events(hall_of(s), s)] for s in serials] == [
-            [e.tx_hash for e in chain.case_events(hall_of(s), s)] for s in serials
-        ]
+    everything = [s for _, s in acked]
+    assert _on_chain(cnet, lost).of(everything) == on_chain.of(everything)
     health = [w.health() for w in writers]
     assert all(h["outbox"]["pending"] == 0 for h in health)
     forks = [h["indexer"]["forks"] for h in health]
-    lost_anchors = [h["outbox"]["lost_total"] for h in health]
+    lost_anchors = [h["outbox"]["lost_total"] + h["merkle"]["lost_total"] for h in health]
     blocks = [chain.w3.eth.get_block(b) for b in range(head_before, head_before + blocks_down + 1)]
     gaps = [b2["timestamp"] - b1["timestamp"] for b1, b2 in zip(blocks, blocks[1:], strict=False)]
     print(
-        f"\none of 4 down: {len(acked)} intakes ({2 * len(acked)} events) in {stream_s:.0f}s, all anchored exactly "
+        f"\none of 4 down ({cnet.anchor_mode}): {len(acked)} intakes ({2 * len(acked)} events) in {stream_s:.0f}s, "
+        "all anchored exactly "
         f"once {drain_s:.1f}s after the stream; hall failed over {failover_s:.1f}s after the stop; {blocks_down} "
         f"blocks in {down_s:.1f}s down (header gaps mean {statistics.mean(gaps):.2f}s, max {max(gaps)}s); restarted "
         f"node caught up {catch_up_s:.1f}s after its start; hall back on its node {switch_back_s:.1f}s after "
@@ -280,17 +297,17 @@ def test_a_transaction_only_the_stopped_node_had_is_neither_lost_nor_doubled(cne
         assert view is not None
         # the hall's endpoint pool sent the same signed bytes to the next node: the same transaction
         assert {e["anchor"]["tx"] for e in view["timeline"]} == {pooled[0]}
-        anchored_once(chain, a, [serial])
+        anchored_once(_on_chain(cnet), a, [serial])
         assert chain.w3.eth.get_transaction_count(account) == nonce_before + 1  # type: ignore[arg-type]
     finally:
         catch_up_s = _heal(cq, x)  # restarted, node 3's journal offers the transaction again
     eventually("node 3's pool without the mined transaction", lambda: _pool_txs(node.rpc_url, account) == [], 30)
     eventually("hall 3 back on its own node", lambda: _on(a) == node.rpc_url, 30)
-    anchored_once(chain, a, [serial])
+    anchored_once(_on_chain(cnet), a, [serial])
     assert chain.w3.eth.get_transaction_count(account) == nonce_before + 1  # type: ignore[arg-type]
     print(
-        f"\npool-only tx: anchored {anchored_s:.1f}s after its node was killed (same tx {pooled[0][:10]}…); "
-        f"node caught up {catch_up_s:.1f}s after its restart"
+        f"\npool-only tx ({cnet.anchor_mode}): anchored {anchored_s:.1f}s after its node was killed (same tx "
+        f"{pooled[0][:10]}…); node caught up {catch_up_s:.1f}s after its restart"
     )
 
 
@@ -353,14 +370,19 @@ def test_a_cut_off_hall_answers_staff_and_drains_after_a_depth_one_reorg(cnet: L
     drain_s = time.monotonic() - t_heal
     gone = rpc(node.rpc_url, "eth_getBlockByNumber", [hex(fork_block), False])
     assert gone["hash"] == main["hash"]  # node 4 dropped its block for the others'
-    anchored_once(_chain(cnet, 1), a, [first, *later])
+    anchored_once(_on_chain(cnet, 1), a, [first, *later])
     h = a.health()
-    loss, ix = h["outbox"]["last_loss"], h["indexer"]
+    ix = h["indexer"]
     # both noticed the replaced block (the last fork they report may be a later, natural one: Clique makes them)
-    assert h["outbox"]["lost_total"] >= 2 and loss is not None and loss["kind"] == "reorg"
+    if cnet.anchor_mode == "merkle":  # the Merkle sender put the batch's events back (it keeps no last loss)
+        put_back = h["merkle"]["lost_total"]
+        assert put_back >= 2, h["merkle"]
+    else:
+        put_back, loss = h["outbox"]["lost_total"], h["outbox"]["last_loss"]
+        assert put_back >= 2 and loss is not None and loss["kind"] == "reorg"
     assert ix["forks"] >= 1 and ix["last_fork"]["kind"] == "reorg"
     print(
-        f"\ncut off: rejoined in {heal_s:.1f}s, drained {drain_s:.1f}s after the rejoin; reorg depth 1 at block "
-        f"{fork_block}: outbox put back {h['outbox']['lost_total']} anchors, indexer saw {ix['forks']} fork(s)"
+        f"\ncut off ({cnet.anchor_mode}): rejoined in {heal_s:.1f}s, drained {drain_s:.1f}s after the rejoin; reorg "
+        f"depth 1 at block {fork_block}: outbox put back {put_back} anchors, indexer saw {ix['forks']} fork(s)"
     )
     _restart_hall(cnet, x, cnet.hall_rpc_url(x), cnet.node_env)

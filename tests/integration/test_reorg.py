@@ -371,3 +371,61 @@ def test_an_intake_already_on_chain_is_recorded_not_refused(chain: DevChain, tmp
     assert _anchors(book, serial)[0]["tx"] == tx
     if mode == "merkle":
         assert client.batch_header(book.hall.hall_id)[1] == 1 and _settled(sender)
+
+
+def test_merkle_received_records_follow_their_batch_anchored_again_after_a_rollback(
+    chain: DevChain, tmp_path: Path
+) -> None:
+    """Merkle mode: the home hall's received records kept the anchor of a batch that left the chain (a rollback;
+    the accepting hall anchored it again, in a later block). Its bundles are built from those anchors, so they
+    named a block that no longer holds the batch, and its evidence no longer verified (seen in the fault suite:
+    kill -9 of the chain node)."""
+    from ledger.hall.evidence import export_bundle
+    from ledger.hall.keys import manifest_key
+    from ledger.hall.merkle_evidence import merkle_package
+    from ledger.hall.merkle_index import ManifestStore, MerkleIndex
+    from ledger.hall.merkle_outbox import MerkleSender
+    from ledger.hall.transfer import receive_package
+
+    dep = ChainClient.deploy(chain.rpc_url, dev_admin())
+    admin = ChainClient.connect(chain.rpc_url, deployment=dep, account=dev_admin())
+    halls: list[tuple[ChainClient, CaseBook]] = []
+    for district in (LICHENG, FENGZE):
+        acct = Account.create()
+        hid = admin.register_hall(acct.address, district, "测试大厅", "http://127.0.0.1:1")
+        admin.fund(acct.address, 10**18)
+        client = ChainClient.connect(chain.rpc_url, deployment=dep, account=acct)
+        store = Store.init(tmp_path / f"store-{district}")
+        book = CaseBook(store, Outbox(store), hall=HallIdentity(hall_id=hid, district=district), anchor_mode="merkle")
+        halls.append((client, book))
+    (ca, a), (cb, b) = halls
+    sender = MerkleSender(a.outbox, ca, hall=a.hall)
+    index = MerkleIndex(b.store, cb, b, fetch=lambda h, s: a.store.get(manifest_key(h, s)))
+    indexer = Indexer(b.store, cb, b, merkle=index)
+
+    def index_all() -> None:
+        while indexer.run_once():
+            pass
+        indexer.process_merkle()
+
+    serial = _intake(a)
+    assert sender.run_once() == 2
+    first = _anchors(a, serial)
+    index_all()
+    assert b.has_case(serial)
+    package = merkle_package(a, ManifestStore(a.store, hall_id=a.hall.hall_id), serial)
+    assert receive_package(b, cb, serial, package, from_hall=a.hall.hall_id) == [0, 1]
+    assert [x["block"] for x in _anchors(b, serial)] == [x["block"] for x in first]
+    with _mining_paused(ca):
+        _rpc(ca, "anvil_rollback", [ca.block_number() - int(first[0]["block"]) + 1])
+        _rpc(ca, "anvil_mine", ["0x3"])  # the batch comes back in a later block than before
+    sender.watch_chain(force=True)
+    sender.run_once()
+    again = _anchors(a, serial)
+    assert [x["state"] for x in again] == ["anchored", "anchored"] and again[0]["block"] > first[0]["block"]
+    index_all()
+    got = _anchors(b, serial)
+    assert [(x["tx"], x["block"], x["batch"]) for x in got] == [(x["tx"], x["block"], x["batch"]) for x in again]
+    bundle = export_bundle(b, cb, serial)
+    for e in bundle.events:
+        assert e.batch is not None and cb.batch_at(e.batch.hall_id, e.batch.seq, e.block) is not None, e
