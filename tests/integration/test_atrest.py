@@ -25,7 +25,6 @@ import pyotp
 import pytest
 from typer.testing import CliRunner
 
-from ledger.chain.facts_reader import fetch_chain_facts
 from ledger.cli import _register, app
 from ledger.core.bundle import parse_bundle
 from ledger.core.suites import GM, INTL, Suite
@@ -34,8 +33,10 @@ from ledger.dev.devchain import DevChain, free_port
 from ledger.dev.localnet import LocalNet
 from ledger.hall.backup import restore_backup
 from ledger.hall.kek import KeyEncryptionKey
-from ledger.verify.checks import verify_bundle
-from tests.integration.conftest import FAST_NODE_ENV, InProcHall, inproc_hall_of, start_inproc
+from ledger.hall.keys import MANIFEST_PREFIX
+from ledger.hall.merkle_index import ManifestStore
+from tests.integration.conftest import ANCHOR_MODES, InProcHall, inproc_hall_of, mode_env, start_inproc
+from tests.support.anchoring import verify_on_chain
 
 pytestmark = pytest.mark.integration
 
@@ -102,16 +103,22 @@ def _found(haystacks: dict[str, bytes], needles: dict[str, str]) -> list[str]:
 
 
 # ------------------------------------------------------------------------------- real processes, byte search
-@pytest.fixture(scope="module", params=["intl", "gm"])
+SUITES_AND_MODES = [(s, m) for s in ("intl", "gm") for m in ANCHOR_MODES]
+"""every at-rest test on both suites, and in both anchoring modes (Merkle mode keeps its own queue, batches and
+manifests in the store: none may hold a personal value)"""
+
+
+@pytest.fixture(scope="module", params=SUITES_AND_MODES, ids="-".join)
 def net(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
+    suite, mode = request.param
     n = LocalNet(
-        Path(tmp_path_factory.mktemp(f"atrest-{request.param}")),
+        Path(tmp_path_factory.mktemp(f"atrest-{suite}-{mode}")),
         halls=2,
         chain_port=free_port(),
         hall_ports=[free_port() for _ in range(2)],
         block_time=1.0,
-        node_env=FAST_NODE_ENV,
-        suite=_suite(request.param),
+        node_env=mode_env(mode),
+        suite=_suite(suite),
     )
     try:
         n.up(timeout=60)
@@ -195,9 +202,10 @@ def test_no_personal_value_or_totp_secret_in_stores_logs_or_backups(net: LocalNe
 
 
 # ---------------------------------------------------------------------- crypto-shredding through a restore
-@pytest.fixture(params=["intl", "gm"])
+@pytest.fixture(params=SUITES_AND_MODES, ids="-".join)
 def hall(request: pytest.FixtureRequest, dev_chain: DevChain, tmp_path: Path) -> Iterator[InProcHall]:
-    with inproc_hall_of(dev_chain, tmp_path, _suite(request.param)) as h:
+    suite, mode = request.param
+    with inproc_hall_of(dev_chain, tmp_path, _suite(suite), anchor_mode=mode) as h:
         yield h
 
 
@@ -219,7 +227,9 @@ def _verify_all(h: InProcHall, headers: dict[str, str], serials: list[str]) -> l
         r = h.client.get(f"/cases/{s}/bundle", headers=headers)
         assert r.status_code == 200, r.text
         bundle = parse_bundle(r.json())
-        report = verify_bundle(bundle, fetch_chain_facts(h.node.reader, h.node.hall.hall_id, s))
+        assert bundle.mode == h.node.settings.anchor_mode
+        own = ManifestStore(h.node.store, hall_id=h.node.hall.hall_id)
+        report = verify_on_chain(h.node.reader, bundle, manifests=own.get)
         assert report.ok, report
         bundles.append(bundle)
     return bundles
@@ -245,12 +255,12 @@ def test_backup_erase_restore_the_values_stay_gone_and_every_case_verifies(hall:
     _verify_all(h, disp, [erased, other])
 
     # the operator restores the backup taken before the erasure (the KEK and the data-key store stay in place)
-    hall_dir, rpc, admin_client = h.dir, h.node.settings.rpc_url, h.admin
+    hall_dir, rpc, admin_client, mode = h.dir, h.node.settings.rpc_url, h.admin, h.node.settings.anchor_mode
     dep_file = h.node.settings.deployment_file
     assert dep_file is not None
     h.client.__exit__(None, None, None)
     restore_backup(archive, hall_dir, force=True, restored_by="test:operator")
-    h2 = start_inproc(hall_dir, rpc, dep_file, admin_client)
+    h2 = start_inproc(hall_dir, rpc, dep_file, admin_client, anchor_mode=mode)
     try:
         clerk2 = _token(h2, "t.clerk2", ("clerk",))
         disp2 = _token(h2, "t.disp2", ("dispute_officer",))
@@ -265,7 +275,8 @@ def test_backup_erase_restore_the_values_stay_gone_and_every_case_verifies(hall:
         assert f.status_code == 404 and f.json()["error"]["code"] == "personal_data_erased", f.text
         # nothing of the erased case in any value the restored store decodes, nor in its raw bytes
         store = h2.node.store
-        values = [store.get_json(k) for k, v in store.iter_prefix(b"") if v and not k.startswith(b"blob/")]
+        binary = (b"blob/", MANIFEST_PREFIX)  # files; Merkle batch manifests (leaves: serial, stage, commitment)
+        values = [store.get_json(k) for k, v in store.iter_prefix(b"") if v and not k.startswith(binary)]
         decoded = json.dumps(values, ensure_ascii=False).encode()
         raw = b"".join(_bytes_of_tree(hall_dir / "store").values())
         needles = {"name": gone["name"], "ID": gone["id"], "phone": gone["phone"], "address": gone["addr"]}
@@ -313,11 +324,11 @@ def test_kek_rotation_while_serving(hall: InProcHall) -> None:
     for s in serials:
         assert h.client.get(f"/cases/{s}", headers=clerk).json()["timeline"][0]["fields"]["applicant_name"]
     # restart: the node reads everything through the new wrapping; the second factor (re-sealed) still works
-    hall_dir, rpc, admin_client = h.dir, h.node.settings.rpc_url, h.admin
+    hall_dir, rpc, admin_client, mode = h.dir, h.node.settings.rpc_url, h.admin, h.node.settings.anchor_mode
     dep_file = h.node.settings.deployment_file
     assert dep_file is not None
     h.client.__exit__(None, None, None)
-    h2 = start_inproc(hall_dir, rpc, dep_file, admin_client)
+    h2 = start_inproc(hall_dir, rpc, dep_file, admin_client, anchor_mode=mode)
     try:
         assert h2.node.kek.current_kid == new
         raw = h2.node.store.get_json(b"acct/t.sec")
