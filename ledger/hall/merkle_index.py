@@ -503,13 +503,7 @@ class _Ctx:
                 "block": event["block"],
                 "tx": tx,
                 "mode": "merkle",
-                "batch": {
-                    "hall": self.hall,
-                    "seq": self.seq,
-                    "leaf": event["leaf"],
-                    "size": len(self.manifest.leaves),
-                    "log_index": event["log_index"],
-                },  # fmt: skip
+                "batch": self._batch_ref(event),
                 "prev": [lf.prev_hall, lf.prev_seq],
             },
         )
@@ -525,6 +519,16 @@ class _Ctx:
         if known < lf.index:
             self.wb.put_json(mhead_key(serial), {k: v for k, v in st.items() if k != "events"})
             self.heads[serial] = lf.index
+
+    def _batch_ref(self, event: dict[str, Any]) -> dict[str, int]:
+        """Where an event's leaf is: this batch (hall, seq, its size and log index) and the leaf's position."""
+        return {
+            "hall": self.hall,
+            "seq": self.seq,
+            "leaf": int(event["leaf"]),
+            "size": len(self.manifest.leaves),
+            "log_index": int(event["log_index"]),
+        }
 
     def _follow_received(self, serial: str, lf: EventLeaf, event: dict[str, Any]) -> None:
         """A received record of this event whose anchor names another place than the canonical leaf (its batch
@@ -551,13 +555,7 @@ class _Ctx:
                 "index": lf.index,
                 "head": lf.head.hex(),
                 "writer": event["writer"],
-                "batch": {
-                    "hall": self.hall,
-                    "seq": self.seq,
-                    "leaf": event["leaf"],
-                    "size": len(self.manifest.leaves),
-                    "log_index": event["log_index"],
-                },  # fmt: skip
+                "batch": self._batch_ref(event),
             }
             self.wb.put_json(key, {**r, "anchor": anchor})
             log.warning(

@@ -34,9 +34,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from ledger.core.bundle import BundleMaterial, EvidenceBundle, load_bundle
+from ledger.core.bundle import BundleEvent, BundleMaterial, EvidenceBundle, load_bundle
 from ledger.core.chainlog import read_deployment
-from ledger.core.facts import ChainFacts, DeploymentFacts
+from ledger.core.facts import ChainFacts, DeploymentFacts, MerkleFacts
 from ledger.core.jsonsafe import load_json_file
 from ledger.core.materials import MaterialProof
 from ledger.core.records import DisclosedRecord
@@ -213,6 +213,27 @@ def _facts(rpc: JsonRpc, bundle: EvidenceBundle, trusted: Trusted | None = None)
     )
 
 
+def _merkle_facts(
+    rpc: JsonRpc,
+    bundle: EvidenceBundle,
+    trusted: Trusted | None,
+    events: Sequence[BundleEvent],
+    manifests: Sequence[str] = (),
+) -> MerkleFacts:
+    """The chain facts of a Merkle-mode bundle: the batches ``events`` name, and with ``manifests`` the scan of
+    every hall's batches that proves the case complete (at the trusted deployment's addresses if given)."""
+    dep = _trusted_deployment(rpc, bundle, trusted)
+    return read_merkle_facts(
+        rpc,
+        ledger=bundle.ledger if dep is None else dep.ledger,
+        deployment=dep,
+        accepting_hall=bundle.accepting_hall,
+        serial=bundle.serial,
+        batches=[(e.batch.hall_id, e.batch.seq, e.block) for e in events if e.batch is not None],
+        manifests=manifest_source(manifests) if manifests else None,
+    )
+
+
 def verify_loaded(
     bundle: EvidenceBundle,
     rpc: JsonRpc,
@@ -224,16 +245,7 @@ def verify_loaded(
     """Read the chain (and, in Merkle mode, the manifests) for ``bundle`` and check it (``trusted``: the
     deployment's addresses; without them the bundle's own, and the verdict is at best ``incomplete``)."""
     if bundle.mode == "merkle":
-        dep = _trusted_deployment(rpc, bundle, trusted)
-        facts = read_merkle_facts(
-            rpc,
-            ledger=bundle.ledger if dep is None else dep.ledger,
-            deployment=dep,
-            accepting_hall=bundle.accepting_hall,
-            serial=bundle.serial,
-            batches=[(e.batch.hall_id, e.batch.seq, e.block) for e in bundle.events if e.batch is not None],
-            manifests=manifest_source(manifests) if manifests else None,
-        )
+        facts = _merkle_facts(rpc, bundle, trusted, bundle.events, manifests)
         return verify_merkle_bundle(bundle, facts, max_anchor_lag_s=max_anchor_lag_s)
     return verify_bundle(bundle, _facts(rpc, bundle, trusted), max_anchor_lag_s=max_anchor_lag_s)
 
@@ -319,17 +331,9 @@ def _merkle_checks(
 ) -> tuple[str, DocumentCheck]:
     """A Merkle-mode bundle: read the batches of the events whose proofs may hold the document (the chain facts
     the bundle's verification reads, :func:`read_merkle_facts`), and the check of one proof against them."""
-    dep = _trusted_deployment(rpc, bundle, trusted)
     by_index = {e.index: e for e in bundle.events}
     named = [by_index[i] for i in sorted({m.event_index for m in candidates} & set(by_index))]
-    facts = read_merkle_facts(
-        rpc,
-        ledger=bundle.ledger if dep is None else dep.ledger,
-        deployment=dep,
-        accepting_hall=bundle.accepting_hall,
-        serial=bundle.serial,
-        batches=[(e.batch.hall_id, e.batch.seq, e.block) for e in named if e.batch is not None],
-    )
+    facts = _merkle_facts(rpc, bundle, trusted, named)
     check_coordinates(bundle, facts)
     batches = {b.key: b for b in facts.batches}
     suite = suite_named(bundle.suite)

@@ -211,19 +211,25 @@ def test_chain_client_readers_and_forward_scans_stay_within_besu_limits(world: d
 
 
 def test_caseledger_verify_works_through_besu_limits_on_the_long_chain(world: dict[str, Any], tmp_path: Path) -> None:
+    assert _verify_cli(world, world["bundle"], tmp_path)["verdict"] == "match"
+
+
+def _verify_cli(world: dict[str, Any], bundle: Any, tmp_path: Path, *more: str) -> dict[str, Any]:
+    """``caseledger-verify`` on ``bundle`` through the proxy, at the deployment's ledger (exit 0: a match)."""
     f = tmp_path / "bundle.json"
-    f.write_text(world["bundle"].dump(), encoding="utf-8")
+    f.write_text(bundle.dump(), encoding="utf-8")
     out = subprocess.run(
         [
             str(Path(sys.executable).with_name("caseledger-verify")),
-            *(str(f), "--rpc", world["proxy"].url, "--json", "--ledger", world["dep"].ledger),
+            *(str(f), "--rpc", world["proxy"].url, "--json", "--ledger", world["dep"].ledger, *more),
         ],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["verdict"] == "match"
+    got: dict[str, Any] = json.loads(out.stdout)
+    return got
 
 
 def test_a_merkle_case_is_proven_complete_through_besu_limits_on_the_long_chain(
@@ -242,19 +248,6 @@ def test_a_merkle_case_is_proven_complete_through_besu_limits_on_the_long_chain(
     # the completeness scan: every range of at most 1,000 blocks from the case's first batch to the head
     first = min(e.block for e in bundle.events)
     assert proxy.calls["eth_getLogs"] >= -(-(head - first + 1) // 1000)
-    f = tmp_path / "merkle-bundle.json"
-    f.write_text(bundle.dump(), encoding="utf-8")
-    out = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("caseledger-verify")),
-            *(str(f), "--rpc", proxy.url, "--json", "--ledger", world["dep"].ledger),
-            *("--manifests", str(manifests)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
-    got = json.loads(out.stdout)
+    got = _verify_cli(world, bundle, tmp_path, "--manifests", str(manifests))
     assert got["verdict"] == "match" and got["complete_as_of"] >= head
     print(f"\nRPC requests to prove one Merkle case complete: {rpc.calls} ({LONG:,} empty blocks after it)")

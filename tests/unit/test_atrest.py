@@ -19,11 +19,12 @@ from ledger.core.suites import GM, INTL, Suite
 from ledger.dev.demo import demo_id_number
 from ledger.errors import ConfigError, DataErasedError, StoreDamagedError
 from ledger.hall.accounts import AccountBook
-from ledger.hall.atrest import HallKeys, open_hall_keys
+from ledger.hall.atrest import open_hall_keys
 from ledger.hall.cases import CaseBook, HallIdentity, Upload
 from ledger.hall.keys import STORE_INIT_KEY, blob_key, record_key
 from ledger.hall.outbox import Outbox
 from ledger.hall.store import PlainCodec, Store
+from tests.support.sealed_hall import SealedHall
 
 NAME = "欧阳澄"
 ADDRESS = "泉州市鲤城区开元街道"
@@ -35,18 +36,7 @@ def suite(request: pytest.FixtureRequest) -> Suite:
     return GM if request.param == "gm" else INTL
 
 
-class Hall:
-    def __init__(self, root: Path, suite: Suite, *, init: bool = True) -> None:
-        self.root, self.suite = root, suite
-        self.store = Store.init(root / "store", hall_id=7, suite=suite) if init else Store(root / "store", suite=suite)
-        self.keys: HallKeys = open_hall_keys(
-            self.store, kek_file=root / "kek.json", keys_dir=root / "datakeys", hall_id=7, suite=suite
-        )
-        self.book = CaseBook(self.store, Outbox(self.store), hall=HallIdentity(hall_id=7, district=350502, suite=suite))
-
-    def close(self) -> None:
-        self.store.close()
-        self.keys.close()
+Hall = SealedHall
 
 
 @pytest.fixture

@@ -16,11 +16,10 @@ import pytest
 from ledger.core.suites import GM, INTL, Suite
 from ledger.dev.demo import demo_id_number
 from ledger.errors import StoreDamagedError
-from ledger.hall.atrest import AtRest, HallKeys, open_hall_keys
-from ledger.hall.cases import CaseBook, HallIdentity, Upload
+from ledger.hall.cases import Upload
 from ledger.hall.keys import chunk_key, chunk_prefix
-from ledger.hall.outbox import Outbox
-from ledger.hall.store import CHUNK_BYTES, MANIFEST_MAGIC, StagedBlob, Store, manifest_fid
+from ledger.hall.store import CHUNK_BYTES, MANIFEST_MAGIC, StagedBlob, manifest_fid
+from tests.support.sealed_hall import SealedHall
 
 MATS = ["application_form", "id_card", "household_register", "housing_proof"]
 
@@ -30,33 +29,13 @@ def suite(request: pytest.FixtureRequest) -> Suite:
     return GM if request.param == "gm" else INTL
 
 
-class Hall:
-    def __init__(self, root: Path, suite: Suite) -> None:
-        self.suite = suite
-        self.store = Store.init(root / "store", hall_id=7, suite=suite)
-        self.keys: HallKeys = open_hall_keys(
-            self.store, kek_file=root / "kek.json", keys_dir=root / "datakeys", hall_id=7, suite=suite
-        )
-        self.codec: AtRest = self.keys.codec
-        self.book = CaseBook(self.store, Outbox(self.store), hall=HallIdentity(hall_id=7, district=350502, suite=suite))
-        self.book.max_file_bytes = 8 * CHUNK_BYTES
-
-    def put(self, key: bytes, value: bytes) -> None:
-        with self.store.write_batch() as wb:
-            wb.put(key, value)
-
-    def delete(self, key: bytes) -> None:
-        with self.store.write_batch() as wb:
-            wb.delete(key)
-
-    def close(self) -> None:
-        self.store.close()
-        self.keys.close()
+Hall = SealedHall
 
 
 @pytest.fixture
 def hall(tmp_path: Path, suite: Suite) -> Iterator[Hall]:
     h = Hall(tmp_path, suite)
+    h.book.max_file_bytes = 8 * CHUNK_BYTES
     try:
         yield h
     finally:
