@@ -331,6 +331,7 @@ class _Ctx:
         self.ix, self.wb, self.b, self.manifest, self.cache = ix, wb, b, manifest, cache
         self.writer, self.rights = writer, rights
         self.hall, self.seq = int(b["hall"]), int(b["seq"])
+        self._time: tuple[int, int] | None = None
         self._tree: BatchTree | None = None
         self.new_cases: set[str] = set()
         """case headers written in this write batch (not readable from the store before it is applied)"""
@@ -520,6 +521,12 @@ class _Ctx:
             self.wb.put_json(mhead_key(serial), {k: v for k, v in st.items() if k != "events"})
             self.heads[serial] = lf.index
 
+    def _block_time(self, block: int) -> int:
+        """The time of this batch's block (read once per batch applied)."""
+        if self._time is None or self._time[0] != block:
+            self._time = (block, self.ix.client.block_time(block))
+        return self._time[1]
+
     def _batch_ref(self, event: dict[str, Any]) -> dict[str, int]:
         """Where an event's leaf is: this batch (hall, seq, its size and log index) and the leaf's position."""
         return {
@@ -541,17 +548,19 @@ class _Ctx:
                 continue
             a = r.get("anchor") or {}
             b = a.get("batch") or {}
-            if (
-                a.get("state") != "anchored"
-                or (a.get("tx"), a.get("block"), b.get("hall"), b.get("seq"), b.get("leaf")) == canonical
-            ):
+            if a.get("state") != "anchored":
                 continue
+            when = self._block_time(int(event["block"]))
+            if (a.get("tx"), a.get("block"), b.get("hall"), b.get("seq"), b.get("leaf")) == canonical and a.get(
+                "time"
+            ) in (None, when):
+                continue  # the same place (a block re-mined under the same number has another time: not the same)
             anchor = {
                 "state": "anchored",
                 "mode": "merkle",
                 "tx": event["tx"],
                 "block": event["block"],
-                "time": self.ix.client.block_time(int(event["block"])),
+                "time": when,
                 "index": lf.index,
                 "head": lf.head.hex(),
                 "writer": event["writer"],

@@ -208,7 +208,9 @@ def verify_case_at(hall: HallClient, c: ChainClient, serial: str, mirror: str) -
     assert r.status_code == 200, r.text
     bundle = parse_bundle(r.json())
     report = verify_on_chain(c, bundle, mirror)
-    assert report.ok, (hall.url, serial, report.verdict, report.reasons, report.findings, bundle.events)
+    events = [(e.index, e.stage, e.status, [r.code for r in e.reasons], e.block) for e in report.events]
+    anchors = [(e.index, e.block, e.batch) for e in bundle.events]
+    assert report.ok, (hall.url, serial, report.verdict, report.reasons, report.findings, events, anchors)
     if bundle.mode == "merkle":
         assert report.complete_as_of is not None, report
     return bundle.mode

@@ -373,8 +373,9 @@ def test_an_intake_already_on_chain_is_recorded_not_refused(chain: DevChain, tmp
         assert client.batch_header(book.hall.hall_id)[1] == 1 and _settled(sender)
 
 
+@pytest.mark.parametrize("later", [3, 0], ids=["in-a-later-block", "under-the-same-block-number"])
 def test_merkle_received_records_follow_their_batch_anchored_again_after_a_rollback(
-    chain: DevChain, tmp_path: Path
+    chain: DevChain, tmp_path: Path, later: int
 ) -> None:
     """Merkle mode: the home hall's received records kept the anchor of a batch that left the chain (a rollback;
     the accepting hall anchored it again, in a later block). Its bundles are built from those anchors, so they
@@ -418,14 +419,22 @@ def test_merkle_received_records_follow_their_batch_anchored_again_after_a_rollb
     assert [x["block"] for x in _anchors(b, serial)] == [x["block"] for x in first]
     with _mining_paused(ca):
         _rpc(ca, "anvil_rollback", [ca.block_number() - int(first[0]["block"]) + 1])
-        _rpc(ca, "anvil_mine", ["0x3"])  # the batch comes back in a later block than before
+        if later:
+            _rpc(ca, "anvil_mine", [hex(later)])  # the batch comes back in a later block than before
+        else:  # the next block, of the same number, is mined later (as after a node reloads an older state)
+            _rpc(ca, "evm_increaseTime", [30])
     sender.watch_chain(force=True)
     sender.run_once()
     again = _anchors(a, serial)
-    assert [x["state"] for x in again] == ["anchored", "anchored"] and again[0]["block"] > first[0]["block"]
+    assert [x["state"] for x in again] == ["anchored", "anchored"]
+    # later: in another block; 0: the same transaction in a new block of the same number (as after the chain
+    # node's kill -9 reloads an older state), with another time
+    assert again[0]["block"] > first[0]["block"] if later else again[0]["time"] > first[0]["time"]
     index_all()
     got = _anchors(b, serial)
-    assert [(x["tx"], x["block"], x["batch"]) for x in got] == [(x["tx"], x["block"], x["batch"]) for x in again]
+    place = ("tx", "block", "batch", "time")
+    assert [[x[k] for k in place] for x in got] == [[x[k] for k in place] for x in again]
     bundle = export_bundle(b, cb, serial)
     for e in bundle.events:
         assert e.batch is not None and cb.batch_at(e.batch.hall_id, e.batch.seq, e.block) is not None, e
+        assert e.time == cb.block_time(e.block), e  # what the verifier compares (time_mismatch otherwise)
