@@ -78,12 +78,13 @@ __all__ = [
     "NetworkSpec",
     "NodeSpec",
     "NodeStatus",
+    "branch_to_keep",
     "geth_binary",
 ]
 
 GETH_VERSION = "v1.13.15"  # the Makefile's GETH_VERSION (tests/unit/test_clique.py keeps them equal)
 CLIQUE_CHAIN_ID = 1515
-HTTP_APIS = "eth,net,web3,txpool,admin,clique,miner"  # admin/miner/clique: 127.0.0.1 only, dev chain only
+HTTP_APIS = "eth,net,web3,txpool,admin,clique,miner,debug"  # admin/miner/clique/debug: 127.0.0.1 only, dev chain only
 PASSWORD = "caseledger-dev-signer"  # the signer keystores of a dev chain on loopback, nothing more
 
 T = TypeVar("T")
@@ -240,6 +241,7 @@ class CliqueNet:
         self._quiet: set[int] = set()  # nodes told to stop sealing (mine(n, False)): a kick leaves them be
         self._kicked_at = 0.0
         self.kicks = 0  # how many times kick_if_stalled restarted sealing
+        self.heals = 0  # how many nodes kick_if_stalled moved off a dead-locked branch (debug_setHead)
         self._watch_stop = threading.Event()
         self._watch: threading.Thread | None = None
 
@@ -494,8 +496,9 @@ class CliqueNet:
         signers still sealing exactly one signer may seal each next block — no two seal the same
         height. Lost right after it sealed, the node leaves two signers allowed at once; two such
         blocks of equal difficulty split the others, and with a signer missing no side may have one
-        allowed to go on (seen: the chain stood still until the node returned). Act within the block
-        period after this returns (the node may be the next to seal).
+        allowed to go on (seen: the chain stood still until the node returned; the watchdog's
+        :meth:`kick_if_stalled` now rewinds one side). Stop the node's sealing first (``mine(n, False)``),
+        or act within the block period after this returns (the node may be the next to seal).
         """
         others = [o for o in self._others(n) if self.pid(o.n) is not None]
         if not others:
@@ -536,7 +539,12 @@ class CliqueNet:
         return int(rpc(self.node(n).rpc_url, "eth_blockNumber"), 16) >= block
 
     def mine(self, n: int, on: bool) -> None:
-        """Start (tip 0 accepted, see the module notes) or stop node ``n``'s sealing."""
+        """Start (tip 0 accepted, see the module notes) or stop node ``n``'s sealing.
+
+        Stopping returns once a seal already under way would have ended (:meth:`seal_grace`): geth's
+        ``miner_stop`` does not cancel the block its worker is waiting to seal, so without the wait a
+        node "stopped" then cut off was seen to seal one more block alone a second later, on its own.
+        """
         url = self.node(n).rpc_url
         if on:
             rpc(url, "miner_setGasPrice", ["0x0"])
@@ -545,6 +553,12 @@ class CliqueNet:
         else:
             rpc(url, "miner_stop", [])
             self._quiet.add(n)
+            time.sleep(self.seal_grace())
+
+    def seal_grace(self) -> float:
+        """The longest a block under way waits to be sealed: the period, plus Clique's wiggle for a signer out
+        of turn (up to 500 ms per ``floor(k/2) + 1``), plus a margin."""
+        return self.period + (len(self.spec.nodes) // 2 + 1) * 0.5 + 0.5
 
     def kick_after(self) -> float:
         """Seconds without a block after which :meth:`kick_if_stalled` acts (four periods, at least 6 s)."""
@@ -569,11 +583,12 @@ class CliqueNet:
         self._kicked_at = now
         self.kicks += 1
         log.warning(
-            "Clique network: no block for %.0fs (head %s); restarting sealing on nodes %s",
+            "Clique network: no block for %.0fs (heads %s); restarting sealing on nodes %s",
             min(st.block_age or 0.0 for st in up),
-            max(st.head or 0 for st in up),
+            {st.n: f"{st.head} {str(st.head_hash)[:10]}" for st in up},
             [st.n for st in up if st.n not in self._quiet],
         )
+        self._heal_split(up)
         for st in up:
             if st.n in self._quiet:
                 continue
@@ -583,6 +598,49 @@ class CliqueNet:
             except ChainUnavailableError:
                 pass
         return True
+
+    def _heal_split(self, up: list[NodeStatus]) -> None:
+        """A stalled network whose peered nodes sit on different branches: rewind the nodes off the branch
+        to keep (:func:`branch_to_keep`) to the last block they share with it (``debug_setHead``); they
+        take the kept branch from their peers at geth's next sync round (at most 10 s).
+
+        This is the dead-lock a signer lost at a bad moment leaves (see :meth:`wait_not_recent`): two
+        signers allowed at once each sealed the same height at equal difficulty, the nodes split between
+        the two blocks, and on each side the one signer allowed to go on is a node on the other side.
+        No block can come and geth never looks at the other block again; an operator rewinds one side.
+        A cut-off node (no peers) is left on its own fork.
+        """
+        heads = {
+            st.n: (st.head, st.head_hash)
+            for st in up
+            if st.head is not None and st.head_hash is not None and (st.peers or 0) > 0
+        }
+        plan = branch_to_keep(heads)
+        if plan is None:
+            return
+        keep, rewind = plan
+        keep_url = self.node(keep).rpc_url
+        for n in rewind:
+            url = self.node(n).rpc_url
+            try:
+                at = min(heads[n][0], heads[keep][0])
+                for _ in range(64):  # a dead-locked split is a block or two deep
+                    mine_b = rpc(url, "eth_getBlockByNumber", [hex(at), False])
+                    kept_b = rpc(keep_url, "eth_getBlockByNumber", [hex(at), False])
+                    if at == 0 or (mine_b and kept_b and mine_b["hash"] == kept_b["hash"]):
+                        break
+                    at -= 1
+                rpc(url, "debug_setHead", [hex(at)])
+            except ChainUnavailableError as exc:
+                log.warning("Clique network: could not rewind node %s: %s", n, exc)
+                continue
+            self.heals += 1
+            log.warning(
+                "Clique network: nodes split at a stall; node %s rewound to block %s to take node %s's branch",
+                n,
+                at,
+                keep,
+            )
 
     def watch(self, *, interval: float = 2.0) -> None:
         """Run :meth:`kick_if_stalled` every ``interval`` seconds in a background thread (until :meth:`unwatch`)."""
@@ -789,6 +847,19 @@ class CliqueNet:
 
 
 # ---------------------------------------------------------------------------------------------- files
+def branch_to_keep(heads: dict[int, tuple[int, str]]) -> tuple[int, list[int]] | None:
+    """Nodes' heads (node → (number, hash)) at a stall: ``None`` if they agree, else a node on the branch
+    to keep and the nodes to rewind off the others. Kept: the branch most nodes are on, then the longer,
+    then the one of the lowest-numbered node (a choice every run makes the same way)."""
+    branches: dict[str, list[int]] = {}
+    for n in sorted(heads):
+        branches.setdefault(heads[n][1], []).append(n)
+    if len(branches) < 2:
+        return None
+    kept = max(branches.values(), key=lambda ns: (len(ns), heads[ns[0]][0], -ns[0]))
+    return kept[0], [n for n in sorted(heads) if n not in kept]
+
+
 def _genesis(spec: NetworkSpec) -> dict[str, Any]:
     # Clique extradata: 32 bytes vanity ‖ the signer addresses in ascending order ‖ 65 zero bytes of seal
     signers = sorted((s.signer for s in spec.nodes), key=lambda a: int(a, 16))

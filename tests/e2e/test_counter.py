@@ -221,9 +221,9 @@ def test_home_office_asks_before_accepting_then_decides_safely(
     reload_until(clerk, "#do-supplement")
     assert "对方已接收" in clerk.inner_text("#handover")
     clerk.set_input_files("#mat-application_form", str(scans / "page2.pdf"))
-    clerk.click("#do-supplement")
-    clerk.wait_for_load_state()
-    clerk.context.close()
+    with clerk.expect_navigation(timeout=60_000):  # the page reloads once the hall has stored the supplement
+        clerk.click("#do-supplement")
+    clerk.context.close()  # (closed before that reload, the upload was cancelled: seen once in CI)
     # back at B: nothing pre-selected; Enter in the reason never decides; a refusal needs a reason
     page.goto(f"{b['url']}/ui/cases/{serial}")
     reload_until(page, "#acc-yes")  # 受理 is offered once the supplement asked for is in
@@ -309,8 +309,8 @@ def _search(page: Any, **fields: str) -> None:
             el.set_checked(value == "1")
         else:
             el.fill(value)
-    page.click("#f-apply")
-    page.wait_for_load_state()
+    with page.expect_navigation():  # a plain GET form: the filtered list is a new page
+        page.click("#f-apply")
 
 
 def test_home_office_finds_the_case_reveals_with_a_reason_and_refuses_with_a_notice(

@@ -1,11 +1,12 @@
-"""The Clique dev network's files, without starting geth: genesis, peering TOML, the pinned version."""
+"""The Clique dev network's files, without starting geth: genesis, peering TOML, the pinned version; the
+choice of branch when a stalled network has split."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from ledger.dev.clique import GETH_VERSION, NetworkSpec, NodeSpec, _genesis, _toml
+from ledger.dev.clique import GETH_VERSION, NetworkSpec, NodeSpec, _genesis, _toml, branch_to_keep
 from ledger.dev.devchain import dev_admin
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,3 +52,17 @@ def test_each_node_peers_with_every_other_node_as_static_and_trusted() -> None:
     for key in ("TrustedNodes", "StaticNodes"):
         block = toml.split(f"{key} = [", 1)[1].split("]", 1)[0]
         assert [e.strip().strip(",").strip('"') for e in block.strip().splitlines()] == others
+
+
+def test_a_stalled_network_on_one_branch_is_left_alone() -> None:
+    assert branch_to_keep({1: (54, "0xaa"), 3: (54, "0xaa"), 4: (54, "0xaa")}) is None
+    assert branch_to_keep({}) is None
+
+
+def test_a_split_keeps_the_branch_most_nodes_are_on_and_rewinds_the_others() -> None:
+    # the dead-lock of one signer lost at a bad moment: node 1 on one block 55, nodes 3 and 4 on another
+    assert branch_to_keep({1: (55, "0xa1"), 3: (55, "0xb2"), 4: (55, "0xb2")}) == (3, [1])
+    # as many nodes on each side: the longer branch, then the lowest-numbered node's, the same every time
+    assert branch_to_keep({1: (55, "0xa1"), 2: (56, "0xb2")}) == (2, [1])
+    assert branch_to_keep({2: (55, "0xb2"), 1: (55, "0xa1")}) == (1, [2])
+    assert branch_to_keep({1: (55, "0xa1"), 2: (55, "0xb2"), 3: (55, "0xc3")}) == (1, [2, 3])
